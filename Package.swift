@@ -1,0 +1,47 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Folio: text classifiers on corpora larger than memory. The module graph follows
+// the data flow described in DESIGN.md section 1; each stage can be used alone.
+let package = Package(
+    name: "Folio",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "folio", targets: ["folio"]),
+        .library(name: "FolioCore", targets: ["FolioCore"]),
+        .library(name: "FolioCorpus", targets: ["FolioCorpus"]),
+        .library(name: "FolioText", targets: ["FolioText"]),
+        .library(name: "FolioPipeline", targets: ["FolioPipeline"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // ICU behind an opaque C header: see DESIGN.md section 1 for why a system-library
+        // module of ICU cannot sit beside Foundation in one Swift module.
+        .target(
+            name: "CICUShim",
+            linkerSettings: [.linkedLibrary("icuuc"), .linkedLibrary("icudata")]
+        ),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+
+        // Errors with a file and a place, atomic files: what every stage shares.
+        .target(name: "FolioCore"),
+        .target(name: "FolioCorpus", dependencies: ["FolioCore", "CZstd"]),
+        .target(name: "FolioText", dependencies: ["FolioCore", "CICUShim"]),
+        .target(name: "FolioPipeline", dependencies: ["FolioCorpus", "FolioText"]),
+        .executableTarget(
+            name: "folio",
+            dependencies: [
+                "FolioPipeline",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .testTarget(name: "FolioCorpusTests", dependencies: ["FolioCorpus"]),
+        .testTarget(name: "FolioTextTests", dependencies: ["FolioText"]),
+        .testTarget(name: "FolioPipelineTests", dependencies: ["FolioPipeline"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

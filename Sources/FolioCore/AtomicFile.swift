@@ -1,0 +1,74 @@
+import Glibc
+
+/// A file written under a temporary name and renamed into place only when complete,
+/// so that a reader never sees it half-written, even after `kill -9` or a power cut.
+///
+/// Write with ``write(_:)``, then ``commit()`` (fsync, rename, fsync of the folder).
+/// Dropping the value without committing removes the temporary file.
+public final class AtomicFile {
+    public let path: String
+    let temporaryPath: String
+    private var descriptor: Int32
+    private var buffer: [UInt8] = []
+    private var committed = false
+
+    public init(path: String) throws(FolioError) {
+        self.path = path
+        self.temporaryPath = path + ".tmp-\(getpid())"
+        descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        if descriptor < 0 {
+            throw FolioError("cannot create: \(FolioError.systemMessage(errno))", file: temporaryPath)
+        }
+        buffer.reserveCapacity(1 << 16)
+    }
+
+    deinit {
+        if descriptor >= 0 { close(descriptor) }
+        if !committed { unlink(temporaryPath) }
+    }
+
+    public func write(_ bytes: some Sequence<UInt8>) throws(FolioError) {
+        buffer.append(contentsOf: bytes)
+        if buffer.count >= 1 << 16 { try flush() }
+    }
+
+    public func write(_ text: String) throws(FolioError) {
+        try write(text.utf8)
+    }
+
+    private func flush() throws(FolioError) {
+        var offset = 0
+        while offset < buffer.count {
+            let written = buffer.withUnsafeBytes { raw in
+                Glibc.write(descriptor, raw.baseAddress! + offset, raw.count - offset)
+            }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw FolioError("write failed: \(FolioError.systemMessage(errno))", file: temporaryPath)
+            }
+            offset += written
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Makes the file durable and visible under its final name.
+    public func commit() throws(FolioError) {
+        try flush()
+        if fsync(descriptor) != 0 {
+            throw FolioError("fsync failed: \(FolioError.systemMessage(errno))", file: temporaryPath)
+        }
+        close(descriptor)
+        descriptor = -1
+        if rename(temporaryPath, path) != 0 {
+            throw FolioError("cannot rename into place: \(FolioError.systemMessage(errno))", file: path)
+        }
+        committed = true
+        // The rename itself is durable only once the folder is synced.
+        let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+        let folderDescriptor = open(folder.isEmpty ? "/" : folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if folderDescriptor >= 0 {
+            fsync(folderDescriptor)
+            close(folderDescriptor)
+        }
+    }
+}

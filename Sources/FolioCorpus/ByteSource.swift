@@ -1,0 +1,47 @@
+import FolioCore
+import Glibc
+
+/// A stream of bytes read front to back in chunks: a plain file or a decompressor over one.
+public protocol ByteSource {
+    /// The path shown in errors.
+    var path: String { get }
+    /// Fills up to `buffer.count` bytes; returns 0 at the end.
+    mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws(FolioError) -> Int
+}
+
+/// A file read with POSIX `read`, so that no more than one chunk is ever held.
+public final class FileByteSource: ByteSource {
+    public let path: String
+    private var descriptor: Int32
+    /// Bytes returned so far, for error places.
+    public private(set) var offset: Int = 0
+
+    public init(path: String) throws(FolioError) {
+        self.path = path
+        descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        if descriptor < 0 {
+            throw FolioError("cannot open: \(FolioError.systemMessage(errno))", file: path)
+        }
+    }
+
+    deinit { close(descriptor) }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(FolioError) -> Int {
+        while true {
+            let count = Glibc.read(descriptor, buffer.baseAddress, buffer.count)
+            if count >= 0 {
+                offset += count
+                return count
+            }
+            if errno == EINTR { continue }
+            throw FolioError("read failed: \(FolioError.systemMessage(errno))", file: path, place: "byte \(offset)")
+        }
+    }
+}
+
+/// Opens a file, through ``ZstdByteSource`` when its name ends in `.zst`.
+public func openByteSource(path: String) throws(FolioError) -> any ByteSource {
+    let file = try FileByteSource(path: path)
+    if path.hasSuffix(".zst") { return try ZstdByteSource(wrapping: file) }
+    return file
+}

@@ -1,0 +1,36 @@
+/// How to read a corpus; the defaults follow Keras `text_dataset_from_directory`.
+public struct CorpusOptions: Sendable, Hashable, Codable {
+    /// `train`, `test`, ... : a subfolder of a directory corpus, or the value of
+    /// ``splitKey`` in JSONL. `nil`: `train` when the corpus has such a split, else all.
+    public var split: String?
+    /// JSONL keys.
+    public var textKey = "text"
+    public var labelKey = "label"
+    public var splitKey = "split"
+    /// Documents are delivered in chunks of about this many bytes.
+    public var chunkBytes = 1 << 20
+    /// A JSONL line longer than this is an error (a JSONL document is parsed whole).
+    public var maxLineBytes = 256 << 20
+
+    public init(split: String? = nil) { self.split = split }
+}
+
+/// Opens a corpus by what `path` is: a folder in the label-per-folder layout, or a
+/// `.jsonl` / `.jsonl.zst` file.
+public func openCorpus(path: String, options: CorpusOptions = CorpusOptions()) throws(FolioError) -> any TextCorpus {
+    switch FileKind(path: path) {
+    case .missing:
+        throw FolioError("no such file or folder", file: path)
+    case .directory:
+        return try DirectoryCorpus(root: path, options: options)
+    case .file:
+        if path.hasSuffix(".jsonl") || path.hasSuffix(".jsonl.zst") {
+            return try JSONLCorpus(path: path, options: options)
+        }
+        throw FolioError("not a corpus: expected a folder of label folders or a .jsonl / .jsonl.zst file", file: path)
+    case .other:
+        throw FolioError("not a regular file or folder", file: path)
+    }
+}
+
+import FolioCore

@@ -1,0 +1,141 @@
+import FolioCore
+import Glibc
+
+/// A label-per-folder corpus, as Keras `text_dataset_from_directory`:
+/// `root/<label>/**/<name>.txt` (or `.txt.zst`), optionally under `root/train`, `root/test`.
+///
+/// Labels are the folder names sorted by UTF-8 bytes; files are read in sorted order,
+/// each streamed in chunks of ``CorpusOptions/chunkBytes``. A file with a NUL byte in
+/// its first 8 KiB is not text: it is skipped with a warning naming it. Invalid UTF-8
+/// is replaced with U+FFFD and counted.
+public final class DirectoryCorpus: TextCorpus {
+    public let root: String
+    /// The folder the labels are read from (`root` or `root/<split>`).
+    public let labelRoot: String
+    public let labels: [String]
+    public private(set) var statistics = CorpusStatistics()
+    public var onWarning: (@Sendable (String) -> Void)?
+
+    private let options: CorpusOptions
+    private var labelIndex = -1
+    private var pendingFiles: [String] = []   // the current label's files, reversed
+    private var current: OpenFile?
+    private var readBuffer: UnsafeMutableRawBufferPointer
+
+    private struct OpenFile {
+        var source: any ByteSource
+        var label: String
+        var repair = UTF8Repair()
+        var isFirstRead = true
+        var bytesRead = 0
+    }
+
+    public init(root: String, options: CorpusOptions = CorpusOptions()) throws(FolioError) {
+        guard FileKind(path: root) == .directory else {
+            throw FolioError(FileKind(path: root) == .missing ? "no such folder" : "not a folder", file: root)
+        }
+        self.root = root
+        self.options = options
+        let base = root.hasSuffix("/") ? String(root.dropLast()) : root
+        if let split = options.split {
+            labelRoot = base + "/" + split
+            guard FileKind(path: labelRoot) == .directory else {
+                throw FolioError("split '\(split)' not found (expected a folder \(labelRoot))", file: root)
+            }
+        } else if FileKind(path: base + "/train") == .directory && FileKind(path: base + "/test") == .directory {
+            labelRoot = base + "/train"
+        } else {
+            labelRoot = base
+        }
+        guard let entries = sortedDirectoryEntries(of: labelRoot) else {
+            throw FolioError("cannot read folder: \(FolioError.systemMessage(errno))", file: labelRoot)
+        }
+        let folder = labelRoot
+        labels = entries.filter { !$0.hasPrefix(".") && FileKind(path: folder + "/" + $0) == .directory }
+        if labels.isEmpty {
+            throw FolioError("no label folders (expected <label>/<file>.txt)", file: labelRoot)
+        }
+        readBuffer = .allocate(byteCount: options.chunkBytes, alignment: 16)
+    }
+
+    deinit { readBuffer.deallocate() }
+
+    private func warn(_ line: String) {
+        statistics.warn(line)
+        onWarning?(line)
+    }
+
+    /// Lists a label folder's text files, recursively, in sorted order.
+    private func textFiles(in folder: String) throws(FolioError) -> [String] {
+        guard let entries = sortedDirectoryEntries(of: folder) else {
+            throw FolioError("cannot read folder: \(FolioError.systemMessage(errno))", file: folder)
+        }
+        var files: [String] = []
+        for name in entries where !name.hasPrefix(".") {
+            let path = folder + "/" + name
+            switch FileKind(path: path) {
+            case .directory: files += try textFiles(in: path)
+            case .file where name.hasSuffix(".txt") || name.hasSuffix(".txt.zst"): files.append(path)
+            default: statistics.skippedFiles += 1
+            }
+        }
+        return files
+    }
+
+    public func nextChunk() throws(FolioError) -> TextChunk? {
+        while true {
+            if current != nil {
+                if let chunk = try readChunk() { return chunk }
+                continue
+            }
+            if let path = pendingFiles.popLast() {
+                current = OpenFile(source: try openByteSource(path: path), label: labels[labelIndex])
+                continue
+            }
+            labelIndex += 1
+            guard labelIndex < labels.count else { return nil }
+            let folder = labelRoot + "/" + labels[labelIndex]
+            pendingFiles = try textFiles(in: folder).reversed()
+            if pendingFiles.isEmpty { warn("\(folder): warning: empty label folder (no .txt files)") }
+        }
+    }
+
+    /// Reads the next chunk of the open file; nil when the file was skipped.
+    private func readChunk() throws(FolioError) -> TextChunk? {
+        var output: [UInt8] = []
+        output.reserveCapacity(min(options.chunkBytes, 1 << 16))
+        while output.count < options.chunkBytes {
+            let count = try current!.source.read(into: readBuffer)
+            let input = UnsafeRawBufferPointer(rebasing: readBuffer[0..<count])
+            if current!.isFirstRead {
+                current!.isFirstRead = false
+                if input.prefix(8192).contains(0) {
+                    warn("\(current!.source.path): warning: binary file (NUL byte in the first 8 KiB), skipped")
+                    statistics.skippedFiles += 1
+                    current = nil
+                    return nil
+                }
+            }
+            current!.bytesRead += count
+            statistics.bytes += count
+            let before = current!.repair.replacements
+            current!.repair.repair(input, isFinal: count == 0, into: &output)
+            statistics.invalidUTF8Replacements += current!.repair.replacements - before
+            if count == 0 { return finishDocument(output) }
+        }
+        return TextChunk(
+            document: statistics.documents, label: current!.label, source: current!.source.path,
+            bytes: output, isDocumentEnd: false)
+    }
+
+    private func finishDocument(_ output: [UInt8]) -> TextChunk {
+        let file = current!
+        current = nil
+        if file.bytesRead == 0 { statistics.emptyDocuments += 1 }
+        let chunk = TextChunk(
+            document: statistics.documents, label: file.label, source: file.source.path,
+            bytes: output, isDocumentEnd: true)
+        statistics.documents += 1
+        return chunk
+    }
+}

@@ -1,0 +1,115 @@
+import FolioCore
+
+/// A JSONL corpus: one object per line with a text and a label key (``CorpusOptions``),
+/// plain or zstd-compressed (`.jsonl.zst`), read in a stream.
+///
+/// Lines are repaired to valid UTF-8 first (U+FFFD, counted). Blank lines are skipped.
+/// When objects carry ``CorpusOptions/splitKey``, only the chosen split is read
+/// (`train` by default). A line is parsed whole, so it is limited to
+/// ``CorpusOptions/maxLineBytes``; a longer one is an error naming the line.
+public final class JSONLCorpus: TextCorpus {
+    public let path: String
+    public private(set) var statistics = CorpusStatistics()
+    public var onWarning: (@Sendable (String) -> Void)?
+    /// Labels seen so far, in order of first appearance.
+    public private(set) var labelsSeen: [String] = []
+
+    private let options: CorpusOptions
+    private var source: any ByteSource
+    private var readBuffer: UnsafeMutableRawBufferPointer
+    private var pending: [UInt8] = []     // bytes read but not yet cut into lines
+    private var pendingStart = 0
+    private var sourceFinished = false
+    private var lineNumber = 0
+    private var labelSet: Set<String> = []
+    private var splitSeen = false
+
+    public init(path: String, options: CorpusOptions = CorpusOptions()) throws(FolioError) {
+        self.path = path
+        self.options = options
+        source = try openByteSource(path: path)
+        readBuffer = .allocate(byteCount: 1 << 20, alignment: 16)
+    }
+
+    deinit { readBuffer.deallocate() }
+
+    /// The next line without its newline, or nil at the end.
+    private func nextLine() throws(FolioError) -> ArraySlice<UInt8>? {
+        var searchFrom = pendingStart
+        while true {
+            if let newline = pending[searchFrom...].firstIndex(of: 0x0A) {
+                let line = pending[pendingStart..<newline]
+                pendingStart = newline + 1
+                lineNumber += 1
+                return line
+            }
+            if pending.count - pendingStart > options.maxLineBytes {
+                throw FolioError(
+                    "line longer than \(options.maxLineBytes) bytes", file: path, place: "line \(lineNumber + 1)")
+            }
+            if sourceFinished {
+                guard pendingStart < pending.count else { return nil }
+                let line = pending[pendingStart...]
+                pendingStart = pending.count
+                lineNumber += 1
+                return line
+            }
+            // Drop consumed bytes before reading more, so the buffer holds about one line.
+            if pendingStart > 0 {
+                pending.removeFirst(pendingStart)
+                pendingStart = 0
+            }
+            searchFrom = pending.count
+            let count = try source.read(into: readBuffer)
+            if count == 0 { sourceFinished = true }
+            statistics.bytes += count
+            pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: readBuffer[0..<count]))
+        }
+    }
+
+    public func nextChunk() throws(FolioError) -> TextChunk? {
+        while let rawLine = try nextLine() {
+            if rawLine.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+            var repair = UTF8Repair()
+            var line: [UInt8] = []
+            rawLine.withUnsafeBytes { repair.repair($0, isFinal: true, into: &line) }
+            var replacements = repair.replacements
+            let parsed = line.withUnsafeBytes { bytes in
+                Result { () throws(JSONLineParser.Failure) in
+                    try JSONLineParser.fields(
+                        [options.textKey, options.labelKey, options.splitKey], in: bytes,
+                        replacements: &replacements)
+                }
+            }
+            let fields: [[UInt8]?]
+            switch parsed {
+            case .success(let values): fields = values
+            case .failure(.syntax(let offset, let expected)):
+                throw FolioError(
+                    "invalid JSON: expected \(expected)", file: path, place: "line \(lineNumber), byte \(offset + 1)")
+            }
+            guard let text = fields[0] else {
+                throw FolioError("no \"\(options.textKey)\" key", file: path, place: "line \(lineNumber)")
+            }
+            if let split = fields[2] {
+                splitSeen = true
+                let wanted = options.split ?? "train"
+                if !split.elementsEqual(wanted.utf8) { continue }
+            } else if let wanted = options.split, !splitSeen {
+                throw FolioError(
+                    "split '\(wanted)' asked for, but the line has no \"\(options.splitKey)\" key",
+                    file: path, place: "line \(lineNumber)")
+            }
+            let label = fields[1].map { String(decoding: $0, as: UTF8.self) } ?? ""
+            if labelSet.insert(label).inserted { labelsSeen.append(label) }
+            statistics.invalidUTF8Replacements += replacements
+            if text.isEmpty { statistics.emptyDocuments += 1 }
+            let chunk = TextChunk(
+                document: statistics.documents, label: label, source: "\(path):\(lineNumber)",
+                bytes: text, isDocumentEnd: true)
+            statistics.documents += 1
+            return chunk
+        }
+        return nil
+    }
+}

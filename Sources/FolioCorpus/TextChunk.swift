@@ -1,0 +1,55 @@
+/// A piece of one document's text: valid UTF-8 cut at a code point boundary.
+///
+/// Small documents arrive as one chunk; a large one as several, in order, the last
+/// with ``isDocumentEnd`` set, so that no document ever has to sit whole in memory.
+public struct TextChunk: Sendable {
+    /// Running index of the document in the corpus, from 0.
+    public var document: Int
+    public var label: String
+    /// Where the document came from: a file path, or `path:line` for JSONL.
+    public var source: String
+    public var bytes: [UInt8]
+    public var isDocumentEnd: Bool
+
+    public init(document: Int, label: String, source: String, bytes: [UInt8], isDocumentEnd: Bool) {
+        self.document = document
+        self.label = label
+        self.source = source
+        self.bytes = bytes
+        self.isDocumentEnd = isDocumentEnd
+    }
+}
+
+/// What a reader saw, for the run report.
+public struct CorpusStatistics: Sendable, Equatable {
+    public var documents = 0
+    /// Bytes of text read (after decompression, before repair).
+    public var bytes = 0
+    public var invalidUTF8Replacements = 0
+    public var emptyDocuments = 0
+    /// Files passed over: binary files, files of other types.
+    public var skippedFiles = 0
+    /// One line each, naming the file: binary files skipped, empty label folders, ...
+    public var warnings: [String] = []
+
+    public init() {}
+
+    /// Warnings are kept up to this many; the rest are only counted.
+    static let warningLimit = 1000
+    public private(set) var warningsDropped = 0
+
+    mutating func warn(_ line: String) {
+        if warnings.count < Self.warningLimit { warnings.append(line) } else { warningsDropped += 1 }
+    }
+}
+
+/// A corpus read front to back as a stream of ``TextChunk``s.
+public protocol TextCorpus: AnyObject {
+    /// The next chunk, or nil at the end of the corpus.
+    func nextChunk() throws(FolioError) -> TextChunk?
+    var statistics: CorpusStatistics { get }
+    /// Every warning is also passed here as it happens (for progress output).
+    var onWarning: (@Sendable (String) -> Void)? { get set }
+}
+
+import FolioCore

@@ -1,0 +1,17 @@
+/// Pieces of text, back to back, handed from the reading thread to a tokenizing thread.
+/// About 1 MiB, so that a queue of them has a known size.
+struct TextBatch: Sendable {
+    var bytes: [UInt8] = []
+    /// End offset of each piece in ``bytes``.
+    var pieceEnds: [Int] = []
+
+    static let targetBytes = 1 << 20
+
+    mutating func append(_ piece: UnsafeRawBufferPointer) {
+        if bytes.isEmpty { bytes.reserveCapacity(Self.targetBytes + Self.targetBytes / 4) }
+        bytes.append(contentsOf: piece)
+        pieceEnds.append(bytes.count)
+    }
+
+    var isFull: Bool { bytes.count >= Self.targetBytes }
+}

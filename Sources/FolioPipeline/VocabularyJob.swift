@@ -1,0 +1,214 @@
+import Dispatch
+import FolioCore
+import FolioCorpus
+import FolioText
+import Synchronization
+
+/// Settings of one vocabulary build.
+public struct VocabularyJobOptions: Sendable, Hashable {
+    public var corpus = CorpusOptions()
+    public var tokenizer = TokenizerOptions()
+    public var vocabulary = VocabularyOptions()
+    /// Bytes for the token counts of all threads together; the rest of the process
+    /// (queue, buffers, ICU) adds a constant on top (see README).
+    public var memoryBudget = 256 << 20
+    public var threads = 2
+
+    public init() {}
+}
+
+/// What a vocabulary build did.
+public struct VocabularyReport: Sendable, Codable, Equatable {
+    public var documents = 0
+    public var tokens = 0
+    public var bytes = 0
+    public var seconds = 0.0
+    public var vocabularySize = 0
+    public var distinctTokens = 0
+    public var oovTokens = 0
+    public var invalidUTF8Replacements = 0
+    public var emptyDocuments = 0
+    public var skippedFiles = 0
+    public var truncatedTokens = 0
+    public var forcedCuts = 0
+    public var spillRuns = 0
+    public var threads = 0
+    public var warnings: [String] = []
+
+    enum CodingKeys: String, CodingKey {
+        case documents, tokens, bytes, seconds, threads, warnings
+        case vocabularySize = "vocabulary_size"
+        case distinctTokens = "distinct_tokens"
+        case oovTokens = "oov_tokens"
+        case invalidUTF8Replacements = "invalid_utf8_replacements"
+        case emptyDocuments = "empty_documents"
+        case skippedFiles = "skipped_files"
+        case truncatedTokens = "truncated_tokens"
+        case forcedCuts = "forced_cuts"
+        case spillRuns = "spill_runs"
+    }
+}
+
+/// Progress of a running job, reported from the reading thread.
+public struct JobProgress: Sendable {
+    public var documents: Int
+    public var bytes: Int
+    /// Total input bytes when known (plain files), for an ETA.
+    public var totalBytes: Int?
+    public var seconds: Double
+}
+
+/// Corpus -> tokens -> exact counts -> `vocabulary.tsv`, on `threads` tokenizing threads.
+///
+/// The calling thread reads and splits documents into ~1 MiB ``TextBatch``es; a bounded
+/// queue (2 per thread) feeds the tokenizers, each counting into its own
+/// ``SpillingCounter`` with `memoryBudget / threads` bytes. The merge that follows sums
+/// counts exactly, so the file does not depend on the thread count or on spills.
+public enum VocabularyJob {
+    public static func run(
+        corpusPath: String, outputPath: String, options: VocabularyJobOptions,
+        onWarning: (@Sendable (String) -> Void)? = nil,
+        onProgress: ((JobProgress) -> Void)? = nil
+    ) throws(FolioError) -> VocabularyReport {
+        let clock = ContinuousClock()
+        let started = clock.now
+        let threads = max(1, options.threads)
+        let corpus = try openCorpus(path: corpusPath, options: options.corpus)
+        corpus.onWarning = onWarning
+        let spill = try SpillFolder(inside: parentFolder(of: outputPath))
+
+        let queue = BoundedQueue<TextBatch>(capacity: 2 * threads)
+        let results = Mutex<[Result<WorkerResult, FolioError>]>([])
+        let group = DispatchGroup()
+        let counterBudget = options.memoryBudget / threads
+        for _ in 0..<threads {
+            DispatchQueue.global().async(group: group) {
+                let result = Result { () throws(FolioError) in
+                    try countTokens(from: queue, tokenizer: options.tokenizer, budget: counterBudget, spill: spill)
+                }
+                results.withLock { $0.append(result) }
+            }
+        }
+
+        var splitter = DocumentSplitter()
+        var batch = TextBatch()
+        let readError: FolioError?
+        do throws(FolioError) {
+            var lastReport = started
+            while let chunk = try corpus.nextChunk() {
+                splitter.add(chunk.bytes, isDocumentEnd: chunk.isDocumentEnd) { batch.append($0) }
+                if batch.isFull {
+                    queue.push(batch)
+                    batch = TextBatch()
+                    if let onProgress, clock.now - lastReport > .milliseconds(200) {
+                        lastReport = clock.now
+                        onProgress(progress(corpus.statistics, since: started, clock: clock))
+                    }
+                }
+            }
+            readError = nil
+        } catch {
+            readError = error
+        }
+        if !batch.bytes.isEmpty { queue.push(batch) }
+        queue.close()
+        group.wait()
+        if let readError { throw readError }
+
+        var report = VocabularyReport()
+        var runs: [String] = []
+        for result in results.withLock({ $0 }) {
+            let worker = try result.get()
+            runs += worker.runs
+            report.tokens += worker.tokens
+            report.truncatedTokens += worker.truncatedTokens
+        }
+        let statistics = corpus.statistics
+        if statistics.documents == 0 {
+            throw FolioError("the corpus has no documents", file: corpusPath)
+        }
+        let summary = try VocabularyWriter.write(
+            runs: runs, totalTokens: report.tokens, options: options.vocabulary,
+            budget: options.memoryBudget, spill: spill, to: outputPath)
+
+        report.documents = statistics.documents
+        report.bytes = statistics.bytes
+        report.invalidUTF8Replacements = statistics.invalidUTF8Replacements
+        report.emptyDocuments = statistics.emptyDocuments
+        report.skippedFiles = statistics.skippedFiles
+        report.warnings = statistics.warnings
+        report.forcedCuts = splitter.forcedCuts
+        report.spillRuns = runs.count
+        report.threads = threads
+        report.vocabularySize = summary.size
+        report.distinctTokens = summary.distinctTokens
+        report.oovTokens = summary.oovTokens
+        report.seconds = (clock.now - started).seconds
+        onProgress?(progress(statistics, since: started, clock: clock))
+        return report
+    }
+
+    struct WorkerResult: Sendable {
+        var runs: [String]
+        var tokens: Int
+        var truncatedTokens: Int
+    }
+
+    /// One tokenizing thread: batches from the queue into a spilling counter. After an
+    /// error it keeps draining the queue so that the reader never blocks on a full one.
+    private static func countTokens(
+        from queue: BoundedQueue<TextBatch>, tokenizer options: TokenizerOptions, budget: Int, spill: SpillFolder
+    ) throws(FolioError) -> WorkerResult {
+        var failure: FolioError?
+        var counter: SpillingCounter?
+        var tokenizer: Tokenizer?
+        do throws(FolioError) {
+            tokenizer = try Tokenizer(options: options)
+            counter = SpillingCounter(budget: budget, spill: spill)
+        } catch {
+            failure = error
+        }
+        while let batch = queue.pop() {
+            guard failure == nil, let tokenizer, let counter else { continue }
+            do throws(FolioError) {
+                try batch.bytes.withBytes { bytes throws(FolioError) in
+                    var start = 0
+                    for end in batch.pieceEnds {
+                        let piece = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
+                        var addError: FolioError?
+                        try tokenizer.forEachToken(in: piece) { token in
+                            guard addError == nil else { return }
+                            do throws(FolioError) { try counter.add(token) } catch { addError = error }
+                        }
+                        if let addError { throw addError }
+                        start = end
+                    }
+                }
+            } catch {
+                failure = error
+            }
+        }
+        if let failure { throw failure }
+        guard let counter, let tokenizer else { throw FolioError("tokenizer did not start") }
+        return WorkerResult(runs: try counter.finish(), tokens: counter.tokens, truncatedTokens: tokenizer.truncatedTokens)
+    }
+
+    private static func progress(_ statistics: CorpusStatistics, since start: ContinuousClock.Instant, clock: ContinuousClock)
+        -> JobProgress
+    {
+        JobProgress(documents: statistics.documents, bytes: statistics.bytes, totalBytes: nil, seconds: (clock.now - start).seconds)
+    }
+}
+
+func parentFolder(of path: String) -> String {
+    guard let slash = path.lastIndex(of: "/") else { return "." }
+    let parent = String(path[..<slash])
+    return parent.isEmpty ? "/" : parent
+}
+
+extension Duration {
+    var seconds: Double {
+        let (whole, fraction) = components
+        return Double(whole) + Double(fraction) * 1e-18
+    }
+}

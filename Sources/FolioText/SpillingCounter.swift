@@ -1,0 +1,39 @@
+import FolioCore
+
+/// One thread's token counts: a ``TokenCounter`` that spills to a sorted run file in a
+/// ``SpillFolder`` whenever its budget is full.
+public final class SpillingCounter {
+    private let counter: TokenCounter
+    private let spill: SpillFolder
+    public private(set) var runs: [String] = []
+    public private(set) var tokens = 0
+
+    public init(budget: Int, spill: SpillFolder) {
+        counter = TokenCounter(budget: budget)
+        self.spill = spill
+    }
+
+    @inline(__always)
+    public func add(_ token: UnsafeRawBufferPointer) throws(FolioError) {
+        tokens += 1
+        if counter.add(token) { return }
+        try spillCounts()
+        if !counter.add(token) {
+            throw FolioError("a \(token.count)-byte token does not fit in the counting memory budget")
+        }
+    }
+
+    private func spillCounts() throws(FolioError) {
+        let writer = try CountRunWriter(path: spill.newPath())
+        try counter.forEachSorted { (token, count) throws(FolioError) in try writer.append(token, count) }
+        try writer.finish()
+        runs.append(writer.path)
+        counter.removeAll()
+    }
+
+    /// Spills what is left; returns every run this counter wrote.
+    public func finish() throws(FolioError) -> [String] {
+        if counter.distinctTokens > 0 { try spillCounts() }
+        return runs
+    }
+}

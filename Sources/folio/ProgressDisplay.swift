@@ -1,0 +1,52 @@
+import FolioPipeline
+import Glibc
+
+/// Progress on standard error: a bar redrawn in place on a terminal, a plain line every
+/// ten seconds otherwise (logs, CI).
+final class ProgressDisplay {
+    let title: String
+    private let isTerminal = ProcessInfoLite.stderrIsTerminal
+    private var lastPlainLine = -10.0
+    private var drewBar = false
+
+    init(title: String) { self.title = title }
+
+    func update(_ progress: JobProgress) {
+        let megabytes = Double(progress.bytes) / 1_048_576
+        let rate = progress.seconds > 0 ? megabytes / progress.seconds : 0
+        var line = "\(title): \(progress.documents) documents, \(format(megabytes)) MB, \(format(rate)) MB/s"
+        if isTerminal {
+            if let total = progress.totalBytes, total > 0 {
+                let fraction = min(1, Double(progress.bytes) / Double(total))
+                let width = 24
+                let filled = Int(fraction * Double(width))
+                let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+                let remaining = rate > 0 ? (Double(total - progress.bytes) / 1_048_576) / rate : 0
+                line = "[\(bar)] \(Int(fraction * 100))% " + line + ", ETA \(clock(remaining))"
+            }
+            ProcessInfoLite.writeError("\r\u{1B}[K" + line)
+            drewBar = true
+        } else if progress.seconds - lastPlainLine >= 10 {
+            lastPlainLine = progress.seconds
+            ProcessInfoLite.printError(line)
+        }
+    }
+
+    /// Ends the bar's line so that what follows starts on a new one.
+    func finish() {
+        if drewBar { ProcessInfoLite.writeError("\n") }
+        drewBar = false
+    }
+
+    private func format(_ value: Double) -> String {
+        let tenths = Int((value * 10).rounded())
+        return "\(tenths / 10).\(tenths % 10)"
+    }
+
+    private func clock(_ seconds: Double) -> String {
+        let total = Int(seconds.rounded())
+        let minutes = total / 60
+        let rest = total % 60
+        return "\(minutes):\(rest < 10 ? "0" : "")\(rest)"
+    }
+}
