@@ -39,7 +39,7 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "FolioCorpusTests", dependencies: ["FolioCorpus"]),
+        .testTarget(name: "FolioCorpusTests", dependencies: ["FolioCorpus", "CZstd"]),
         .testTarget(name: "FolioTextTests", dependencies: ["FolioText"]),
         .testTarget(name: "FolioPipelineTests", dependencies: ["FolioPipeline"]),
     ],

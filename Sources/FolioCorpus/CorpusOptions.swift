@@ -7,7 +7,7 @@ public struct CorpusOptions: Sendable, Hashable, Codable {
     public var textKey = "text"
     public var labelKey = "label"
     public var splitKey = "split"
-    /// Documents are delivered in chunks of about this many bytes.
+    /// Documents are delivered in chunks of at most this many bytes (at least 64).
     public var chunkBytes = 1 << 20
     /// A JSONL line longer than this is an error (a JSONL document is parsed whole).
     public var maxLineBytes = 256 << 20

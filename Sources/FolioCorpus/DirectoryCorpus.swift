@@ -76,6 +76,9 @@ public final class DirectoryCorpus: TextCorpus {
             switch FileKind(path: path) {
             case .directory: files += try textFiles(in: path)
             case .file where name.hasSuffix(".txt") || name.hasSuffix(".txt.zst"): files.append(path)
+            case .missing where name.hasSuffix(".txt") || name.hasSuffix(".txt.zst"):
+                // A dangling link, or a file that vanished: data would be lost silently.
+                throw FolioError("cannot read: \(FolioError.systemMessage(errno))", file: path)
             default: statistics.skippedFiles += 1
             }
         }
@@ -104,8 +107,11 @@ public final class DirectoryCorpus: TextCorpus {
     private func readChunk() throws(FolioError) -> TextChunk? {
         var output: [UInt8] = []
         output.reserveCapacity(min(options.chunkBytes, 1 << 16))
-        while output.count < options.chunkBytes {
-            let count = try current!.source.read(into: readBuffer)
+        while true {
+            // Up to 3 bytes of a cut character may be carried into the output.
+            let room = options.chunkBytes - 3 - output.count
+            guard room > 0 else { break }
+            let count = try current!.source.read(into: UnsafeMutableRawBufferPointer(rebasing: readBuffer[0..<room]))
             let input = UnsafeRawBufferPointer(rebasing: readBuffer[0..<count])
             if current!.isFirstRead {
                 current!.isFirstRead = false

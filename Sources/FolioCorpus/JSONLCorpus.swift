@@ -5,7 +5,8 @@ import FolioCore
 ///
 /// Lines are repaired to valid UTF-8 first (U+FFFD, counted). Blank lines are skipped.
 /// When objects carry ``CorpusOptions/splitKey``, only the chosen split is read
-/// (`train` by default). A line is parsed whole, so it is limited to
+/// (`train` by default); lines without the key are read unless a split was asked for,
+/// which makes such a line an error. A line is parsed whole, so it is limited to
 /// ``CorpusOptions/maxLineBytes``; a longer one is an error naming the line.
 public final class JSONLCorpus: TextCorpus {
     public let path: String
@@ -22,7 +23,6 @@ public final class JSONLCorpus: TextCorpus {
     private var sourceFinished = false
     private var lineNumber = 0
     private var labelSet: Set<String> = []
-    private var splitSeen = false
 
     public init(path: String, options: CorpusOptions = CorpusOptions()) throws(FolioError) {
         self.path = path
@@ -92,10 +92,8 @@ public final class JSONLCorpus: TextCorpus {
                 throw FolioError("no \"\(options.textKey)\" key", file: path, place: "line \(lineNumber)")
             }
             if let split = fields[2] {
-                splitSeen = true
-                let wanted = options.split ?? "train"
-                if !split.elementsEqual(wanted.utf8) { continue }
-            } else if let wanted = options.split, !splitSeen {
+                if !split.elementsEqual((options.split ?? "train").utf8) { continue }
+            } else if let wanted = options.split {
                 throw FolioError(
                     "split '\(wanted)' asked for, but the line has no \"\(options.splitKey)\" key",
                     file: path, place: "line \(lineNumber)")

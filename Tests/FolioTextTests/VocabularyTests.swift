@@ -1,0 +1,93 @@
+import FolioCore
+import Foundation
+import Testing
+@testable import FolioText
+
+@Suite struct VocabularyTests {
+    /// Zipf-ish random tokens: many repeats, a long tail, ties in counts.
+    func randomTokens(_ count: Int, seed: UInt64) -> [[UInt8]] {
+        var generator = SplitMix64(seed: seed)
+        return (0..<count).map { _ in
+            let rank = Int(Double(generator.next() % 1_000_000) / 1_000_000 * 30) // 0..<30
+            let id = Int(generator.next() % UInt64(1 + rank * rank * 20))
+            return Array("t\(id)ё".utf8)
+        }
+    }
+
+    func build(_ tokens: [[UInt8]], budget: Int, parts: Int, options: VocabularyOptions) throws -> (String, Int) {
+        let folder = NSTemporaryDirectory() + "folio-vocab-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let spill = try SpillFolder(inside: folder)
+        var runs: [String] = []
+        // `parts` counters over interleaved slices, as threads would see them.
+        for part in 0..<parts {
+            let counter = SpillingCounter(budget: budget / parts, spill: spill)
+            for index in stride(from: part, to: tokens.count, by: parts) {
+                try tokens[index].withBytes { bytes throws(FolioError) in try counter.add(bytes) }
+            }
+            runs += try counter.finish()
+        }
+        let path = folder + "/vocabulary.tsv"
+        _ = try VocabularyWriter.write(
+            runs: runs, totalTokens: tokens.count, options: options, budget: budget, spill: spill, to: path)
+        return (try String(contentsOfFile: path, encoding: .utf8), runs.count)
+    }
+
+    /// The plain twin: a Dictionary count and one sort.
+    func reference(_ tokens: [[UInt8]], options: VocabularyOptions) -> String {
+        var counts: [[UInt8]: Int] = [:]
+        for token in tokens { counts[token, default: 0] += 1 }
+        var ranked = counts.filter { $0.value >= options.minCount }.sorted {
+            $0.value != $1.value ? $0.value > $1.value : $0.key.lexicographicallyPrecedes($1.key)
+        }
+        if let maxTokens = options.maxTokens { ranked = Array(ranked.prefix(maxTokens - 2)) }
+        return "<pad>\t0\n<oov>\t0\n" + ranked.map { String(decoding: $0.key, as: UTF8.self) + "\t\($0.value)\n" }.joined()
+    }
+
+    @Test(arguments: [VocabularyOptions(), VocabularyOptions(maxTokens: 50, minCount: 1), VocabularyOptions(minCount: 3)])
+    func spillingGivesTheInMemoryResultByteForByte(options: VocabularyOptions) throws {
+        let tokens = randomTokens(60_000, seed: 5)
+        let (inMemory, memoryRuns) = try build(tokens, budget: 256 << 20, parts: 1, options: options)
+        let (spilled, spillRuns) = try build(tokens, budget: 64 << 10, parts: 2, options: options)
+        #expect(memoryRuns == 1)
+        #expect(spillRuns > 4, "the tiny budget must force spills")
+        #expect(spilled == inMemory)
+        #expect(inMemory == reference(tokens, options: options))
+    }
+
+    @Test func manyRunsMergeInSeveralPasses() throws {
+        // More runs than the merger opens at once (64): forces intermediate merges.
+        let tokens = (0..<200_000).map { Array("w\($0 % 40_000)".utf8) }
+        let (spilled, runs) = try build(tokens, budget: 64 << 10 * 2, parts: 2, options: VocabularyOptions())
+        #expect(runs > CountRunMerger.fanIn)
+        #expect(spilled == reference(tokens, options: VocabularyOptions()))
+    }
+
+    @Test func counterNeverExceedsItsBudget() throws {
+        let counter = TokenCounter(budget: 100 << 10)
+        var accepted = 0
+        for index in 0..<100_000 {
+            let added = Array("token\(index)".utf8).withUnsafeBytes { counter.add($0) }
+            if !added { break }
+            accepted += 1
+            #expect(counter.bytesUsed <= 100 << 10)
+        }
+        #expect(accepted > 1000 && accepted < 100_000)
+    }
+
+    @Test func vocabularyFileLoadsWithIdsInOrder() throws {
+        let folder = NSTemporaryDirectory() + "folio-vocab-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let path = folder + "/v.tsv"
+        try "<pad>\t0\n<oov>\t0\nthe\t9\nёлка\t2\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let vocabulary = try Vocabulary(contentsOf: path)
+        #expect(vocabulary.id(for: "ёлка") == 3)
+        #expect(vocabulary.id(for: "unseen") == Vocabulary.oovID)
+        try "<pad>\t0\n<oov>\t0\nthe\tnine\n".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(throws: FolioError("expected token<TAB>count", file: path, place: "line 3")) {
+            try Vocabulary(contentsOf: path)
+        }
+    }
+}
