@@ -8,6 +8,8 @@ final class ProgressDisplay {
     private let isTerminal = ProcessInfoLite.stderrIsTerminal
     private var lastPlainLine = -10.0
     private var drewBar = false
+    private var lastLine: String?
+    private var lastLineShown = true
 
     init(title: String) { self.title = title }
 
@@ -29,13 +31,20 @@ final class ProgressDisplay {
         } else if progress.seconds - lastPlainLine >= 10 {
             lastPlainLine = progress.seconds
             ProcessInfoLite.printError(line)
+            lastLineShown = true
+        } else {
+            lastLine = line
+            lastLineShown = false
         }
     }
 
-    /// Ends the bar's line so that what follows starts on a new one.
+    /// Ends the bar's line so that what follows starts on a new one; in plain mode,
+    /// shows the final state if the last update was not printed.
     func finish() {
         if drewBar { ProcessInfoLite.writeError("\n") }
         drewBar = false
+        if !isTerminal, !lastLineShown, let lastLine { ProcessInfoLite.printError(lastLine) }
+        lastLineShown = true
     }
 
     private func format(_ value: Double) -> String {
