@@ -1,4 +1,5 @@
 import FolioCore
+import Glibc
 
 /// A JSONL corpus: one object per line with a text and a label key (``CorpusOptions``),
 /// plain or zstd-compressed (`.jsonl.zst`), read in a stream.
@@ -37,7 +38,13 @@ public final class JSONLCorpus: TextCorpus {
     private func nextLine() throws(FolioError) -> ArraySlice<UInt8>? {
         var searchFrom = pendingStart
         while true {
-            if let newline = pending[searchFrom...].firstIndex(of: 0x0A) {
+            let newline: Int? = pending.withUnsafeBytes { raw in
+                guard searchFrom < raw.count,
+                    let found = memchr(raw.baseAddress! + searchFrom, 0x0A, raw.count - searchFrom)
+                else { return nil }
+                return UnsafeRawPointer(found) - raw.baseAddress!
+            }
+            if let newline {
                 let line = pending[pendingStart..<newline]
                 pendingStart = newline + 1
                 lineNumber += 1
@@ -70,17 +77,22 @@ public final class JSONLCorpus: TextCorpus {
     public func nextChunk() throws(FolioError) -> TextChunk? {
         while let rawLine = try nextLine() {
             if rawLine.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
-            var repair = UTF8Repair()
-            var line: [UInt8] = []
-            rawLine.withUnsafeBytes { repair.repair($0, isFinal: true, into: &line) }
-            var replacements = repair.replacements
-            let parsed = line.withUnsafeBytes { bytes in
+            // Valid lines (nearly all) are parsed where they lie; others are repaired first.
+            var replacements = 0
+            var repaired: [UInt8] = []
+            let isValid = rawLine.withUnsafeBytes { UTF8Repair.isValid($0) }
+            if !isValid {
+                var repair = UTF8Repair()
+                rawLine.withUnsafeBytes { repair.repair($0, isFinal: true, into: &repaired) }
+                replacements = repair.replacements
+            }
+            let keys = [options.textKey, options.labelKey, options.splitKey]
+            let parse = { (bytes: UnsafeRawBufferPointer) in
                 Result { () throws(JSONLineParser.Failure) in
-                    try JSONLineParser.fields(
-                        [options.textKey, options.labelKey, options.splitKey], in: bytes,
-                        replacements: &replacements)
+                    try JSONLineParser.fields(keys, in: bytes, replacements: &replacements)
                 }
             }
+            let parsed = isValid ? rawLine.withUnsafeBytes(parse) : repaired.withUnsafeBytes(parse)
             let fields: [[UInt8]?]
             switch parsed {
             case .success(let values): fields = values

@@ -86,6 +86,33 @@ public struct UTF8Repair: Sendable {
         output.append(contentsOf: bytes[validStart..<index])
     }
 
+    /// Whether `bytes` is valid UTF-8 as it stands, so that repairing (copying) can be skipped.
+    public static func isValid(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let count = bytes.count
+        var index = 0
+        while index < count {
+            while index + 8 <= count
+                && bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self) & 0x8080_8080_8080_8080 == 0
+            {
+                index += 8
+            }
+            guard index < count else { return true }
+            let lead = bytes[index]
+            if lead < 0x80 { index += 1; continue }
+            let (length, low, high) = sequenceShape(lead)
+            guard length != 0, index + length <= count else { return false }
+            let second = bytes[index + 1]
+            guard second >= low && second <= high else { return false }
+            var position = index + 2
+            while position < index + length {
+                guard bytes[position] & 0xC0 == 0x80 else { return false }
+                position += 1
+            }
+            index += length
+        }
+        return true
+    }
+
     /// Sequence length for a lead byte and the allowed range of the second byte
     /// (Unicode Table 3-7); length 0 marks a byte that cannot start a sequence.
     @inline(__always)

@@ -6,7 +6,7 @@ public final class SpillingCounter {
     private let counter: TokenCounter
     private let spill: SpillFolder
     public private(set) var runs: [String] = []
-    public private(set) var tokens = 0
+    @exclusivity(unchecked) public private(set) var tokens = 0
 
     public init(budget: Int, spill: SpillFolder) {
         counter = TokenCounter(budget: budget)
@@ -19,7 +19,10 @@ public final class SpillingCounter {
         if counter.add(token) { return }
         try spillCounts()
         if !counter.add(token) {
-            throw FolioError("a \(token.count)-byte token does not fit in the counting memory budget")
+            throw FolioError(
+                token.count > TokenCounter.maxTokenBytes
+                    ? "a \(token.count)-byte token is longer than \(TokenCounter.maxTokenBytes) bytes (set a max token length)"
+                    : "a \(token.count)-byte token does not fit in the counting memory budget")
         }
     }
 

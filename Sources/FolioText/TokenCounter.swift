@@ -7,28 +7,35 @@ import FolioCore
 /// ``sortedEntries()`` gives the counts in byte order for a run file, then ``removeAll()``.
 /// Memory use is ``bytesUsed``: the arena and slot capacities, nothing per token.
 public final class TokenCounter {
-    /// A slot is empty while `count == 0`.
+    /// A slot is empty while `count == 0`. 16 bytes, so four share a cache line: the table
+    /// of a large vocabulary does not fit in cache, and lookups are bound by its misses.
     struct Slot {
-        var hash: UInt32
-        var length: UInt32
-        var offset: Int
         var count: Int
+        var offset: UInt32
+        var length: UInt16
+        var tag: UInt16
     }
 
+    /// Longest token counted whole; longer ones are cut by the tokenizer's
+    /// ``TokenizerOptions/maxTokenLength`` long before (100 scalars at most 400 bytes).
+    public static let maxTokenBytes = Int(UInt16.max)
+
     public let budget: Int
-    private var slots: UnsafeMutableBufferPointer<Slot>
-    private var arena: UnsafeMutableRawBufferPointer
-    private var arenaUsed = 0
-    public private(set) var distinctTokens = 0
+    // Only the owning thread touches these; dynamic exclusivity checks cost ~5% here.
+    @exclusivity(unchecked) private var slots: UnsafeMutableBufferPointer<Slot>
+    @exclusivity(unchecked) private var arena: UnsafeMutableRawBufferPointer
+    @exclusivity(unchecked) private var arenaUsed = 0
+    @exclusivity(unchecked) public private(set) var distinctTokens = 0
 
     static let slotBytes = MemoryLayout<Slot>.stride
     static let minimumSlots = 1024
 
-    /// - Parameter budget: bytes for the table and the arena together (at least 64 KiB).
+    /// - Parameter budget: bytes for the table and the arena together (64 KiB to 4 GiB:
+    ///   arena offsets are 32-bit; use more counters for more memory).
     public init(budget: Int) {
-        self.budget = max(budget, 64 << 10)
+        self.budget = min(max(budget, 64 << 10), Int(UInt32.max))
         slots = .allocate(capacity: Self.minimumSlots)
-        slots.initialize(repeating: Slot(hash: 0, length: 0, offset: 0, count: 0))
+        slots.initialize(repeating: Slot(count: 0, offset: 0, length: 0, tag: 0))
         arena = .allocate(byteCount: 16 << 10, alignment: 8)
     }
 
@@ -39,18 +46,19 @@ public final class TokenCounter {
 
     public var bytesUsed: Int { slots.count * Self.slotBytes + arena.count }
 
-    /// Adds `count` to `token`. Returns false, changing nothing, when that would need more
-    /// memory than the budget: spill, then add again.
+    /// Adds `count` to `token` (at most ``maxTokenBytes`` bytes). Returns false, changing
+    /// nothing, when that would need more memory than the budget: spill, then add again.
     @inline(__always)
     public func add(_ token: UnsafeRawBufferPointer, count: Int = 1) -> Bool {
         let hash = TokenCounter.hash(token)
         let mask = slots.count - 1
         var index = Int(truncatingIfNeeded: hash) & mask
-        let tag = UInt32(truncatingIfNeeded: hash >> 32)
+        let tag = UInt16(truncatingIfNeeded: hash >> 48)
+        let length = UInt16(truncatingIfNeeded: token.count)
         while slots[index].count != 0 {
             let slot = slots[index]
-            if slot.hash == tag && Int(slot.length) == token.count
-                && memcmp(arena.baseAddress! + slot.offset, token.baseAddress!, token.count) == 0
+            if slot.tag == tag && slot.length == length
+                && TokenCounter.equal(arena.baseAddress! + Int(slot.offset), token.baseAddress!, token.count)
             {
                 slots[index].count += count
                 return true
@@ -60,9 +68,31 @@ public final class TokenCounter {
         return insert(token, tag: tag, count: count, at: index)
     }
 
+    /// Byte equality for short keys without a call: tokens average about 6 bytes.
+    @inline(__always)
+    static func equal(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ count: Int) -> Bool {
+        var index = 0
+        while index + 8 <= count {
+            if a.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+                != b.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            {
+                return false
+            }
+            index += 8
+        }
+        while index < count {
+            if a.load(fromByteOffset: index, as: UInt8.self) != b.load(fromByteOffset: index, as: UInt8.self) {
+                return false
+            }
+            index += 1
+        }
+        return true
+    }
+
     /// The rare path, out of line: a new token, which may grow the table or the arena.
     @inline(never)
-    private func insert(_ token: UnsafeRawBufferPointer, tag: UInt32, count: Int, at index: Int) -> Bool {
+    private func insert(_ token: UnsafeRawBufferPointer, tag: UInt16, count: Int, at index: Int) -> Bool {
+        guard token.count <= Self.maxTokenBytes else { return false }
         var index = index
         if (distinctTokens + 1) * 10 > slots.count * 7 {
             guard growSlots() else { return false }
@@ -74,7 +104,7 @@ public final class TokenCounter {
         if token.count > 0 {
             (arena.baseAddress! + arenaUsed).copyMemory(from: token.baseAddress!, byteCount: token.count)
         }
-        slots[index] = Slot(hash: tag, length: UInt32(token.count), offset: arenaUsed, count: count)
+        slots[index] = Slot(count: count, offset: UInt32(arenaUsed), length: UInt16(token.count), tag: tag)
         arenaUsed += token.count
         distinctTokens += 1
         return true
@@ -92,10 +122,10 @@ public final class TokenCounter {
         guard newCount * Self.slotBytes + arena.count <= budget else { return false }
         let old = slots
         slots = .allocate(capacity: newCount)
-        slots.initialize(repeating: Slot(hash: 0, length: 0, offset: 0, count: 0))
+        slots.initialize(repeating: Slot(count: 0, offset: 0, length: 0, tag: 0))
         let mask = newCount - 1
         for slot in old where slot.count != 0 {
-            let bytes = UnsafeRawBufferPointer(start: arena.baseAddress! + slot.offset, count: Int(slot.length))
+            let bytes = UnsafeRawBufferPointer(start: arena.baseAddress! + Int(slot.offset), count: Int(slot.length))
             var index = Int(truncatingIfNeeded: TokenCounter.hash(bytes)) & mask
             while slots[index].count != 0 { index = (index + 1) & mask }
             slots[index] = slot
@@ -126,10 +156,10 @@ public final class TokenCounter {
         for slot in slots where slot.count != 0 { occupied.append(slot) }
         let base = UnsafeRawPointer(arena.baseAddress!)
         occupied.sort { a, b in
-            compareBytes(base + a.offset, Int(a.length), base + b.offset, Int(b.length)) < 0
+            compareBytes(base + Int(a.offset), Int(a.length), base + Int(b.offset), Int(b.length)) < 0
         }
         for slot in occupied {
-            try body(UnsafeRawBufferPointer(start: base + slot.offset, count: Int(slot.length)), slot.count)
+            try body(UnsafeRawBufferPointer(start: base + Int(slot.offset), count: Int(slot.length)), slot.count)
         }
     }
 

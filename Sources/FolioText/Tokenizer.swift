@@ -4,17 +4,18 @@ import FolioCore
 /// Turns UTF-8 text into normalized word tokens: ICU normalization, then UAX #29 word
 /// segmentation keeping letter, number, kana and ideographic segments.
 ///
-/// Runs of ASCII text take ``ASCIIWordSegmenter`` (lower-casing for NFKC_Casefold, the only
-/// change any of the normalization forms makes to ASCII); everything else goes through
-/// ICU. The two meet only at ``SafeCut``s, so the tokens are exactly ICU's.
+/// Runs of ASCII and precomposed Latin-1 letters take ``LatinWordSegmenter`` (with case
+/// folding for NFKC_Casefold, the only change any of the normalization forms makes to
+/// them); everything else goes through ICU. The two meet only at ``SafeCut``s, so the
+/// tokens are exactly ICU's.
 ///
 /// Not thread-safe (ICU break iterators are not): use one per thread.
 public final class Tokenizer {
     public let options: TokenizerOptions
     /// Tokens cut to ``TokenizerOptions/maxTokenLength`` so far.
-    public private(set) var truncatedTokens = 0
+    @exclusivity(unchecked) public private(set) var truncatedTokens = 0
     private let icu: OpaquePointer
-    private var lowercased: [UInt8] = []
+    @exclusivity(unchecked) private var lowercased: [UInt8] = []
     private static let numberToken = Array(TokenizerOptions.numberToken.utf8)
 
     public init(options: TokenizerOptions = TokenizerOptions()) throws(FolioError) {
@@ -46,18 +47,18 @@ public final class Tokenizer {
         let count = text.count
         var position = 0
         while position < count {
-            let nonASCII = Tokenizer.firstNonASCII(text, from: position)
-            if nonASCII == count {
-                asciiTokens(text, position..<count, body)
+            let slow = Tokenizer.firstSlowCharacter(text, from: position)
+            if slow == count {
+                fastTokens(text, position..<count, body)
                 return
             }
-            // ASCII up to the last safe cut before the non-ASCII byte, ICU from there to
-            // the next safe cut after it.
-            if let cut = SafeCut.last(in: text, within: position..<nonASCII) {
-                asciiTokens(text, position..<cut, body)
+            // The fast path up to the last safe cut before the slow character, ICU from
+            // there to the next safe cut after it.
+            if let cut = SafeCut.last(in: text, within: position..<slow) {
+                fastTokens(text, position..<cut, body)
                 position = cut
             }
-            let end = SafeCut.first(in: text, after: nonASCII, before: count) ?? count
+            let end = SafeCut.first(in: text, after: slow, before: count) ?? count
             try icuTokens(text, position..<end, body)
             position = end
         }
@@ -84,37 +85,46 @@ public final class Tokenizer {
         return result
     }
 
+    /// The index of the first character the fast path cannot take, or `text.count`.
     @inline(__always)
-    static func firstNonASCII(_ text: UnsafeRawBufferPointer, from start: Int) -> Int {
+    static func firstSlowCharacter(_ text: UnsafeRawBufferPointer, from start: Int) -> Int {
         var index = start
         let count = text.count
-        while index + 8 <= count
-            && text.loadUnaligned(fromByteOffset: index, as: UInt64.self) & 0x8080_8080_8080_8080 == 0
-        {
-            index += 8
+        while true {
+            while index + 8 <= count
+                && text.loadUnaligned(fromByteOffset: index, as: UInt64.self) & 0x8080_8080_8080_8080 == 0
+            {
+                index += 8
+            }
+            guard index < count else { return count }
+            let length = LatinWordSegmenter.fastLength(text, at: index)
+            if length == 0 { return index }
+            index += length
         }
-        while index < count && text[index] < 0x80 { index += 1 }
-        return index
     }
 
-    private func asciiTokens(
+    private func fastTokens(
         _ text: UnsafeRawBufferPointer, _ range: Range<Int>, _ body: (UnsafeRawBufferPointer) -> Void
     ) {
         guard options.normalization == .nfkcCasefold else {
-            ASCIIWordSegmenter.segments(text, in: range) { start, end, kind in
+            LatinWordSegmenter.segments(text, in: range) { start, end, kind in
                 emit(UnsafeRawBufferPointer(rebasing: text[start..<end]), kind, body)
             }
             return
         }
-        // Lower-case each segment into a scratch buffer: the segmenter's classes do not
-        // depend on case, so segmenting first and folding after gives the same tokens.
-        ASCIIWordSegmenter.segments(text, in: range) { start, end, kind in
+        // Fold each segment into a scratch buffer: the segmenter's classes do not depend
+        // on case, so segmenting first and folding after gives the same tokens. Folding
+        // is +0x20 on A-Z and on the second byte of À-Þ (C3 80-9E).
+        LatinWordSegmenter.segments(text, in: range) { start, end, kind in
             let length = end - start
             if lowercased.count < length { lowercased = [UInt8](repeating: 0, count: max(length, 256)) }
             lowercased.withUnsafeMutableBytes { scratch in
+                var previous: UInt8 = 0
                 for offset in 0..<length {
                     let byte = text[start + offset]
-                    scratch[offset] = byte &- 0x41 < 26 ? byte | 0x20 : byte
+                    let isUpper = byte &- 0x41 < 26 || (previous == 0xC3 && byte &- 0x80 < 0x1F)
+                    scratch[offset] = isUpper ? byte &+ 0x20 : byte
+                    previous = byte
                 }
                 emit(UnsafeRawBufferPointer(rebasing: scratch[0..<length]), kind, body)
             }
@@ -146,7 +156,7 @@ public final class Tokenizer {
     /// Applies the number policy and the length limit, then hands the token on.
     @inline(__always)
     private func emit(_ token: UnsafeRawBufferPointer, _ kind: SegmentKind, _ body: (UnsafeRawBufferPointer) -> Void) {
-        if kind == .number && options.numbers == .map && !token.contains(where: Tokenizer.isASCIILetter) {
+        if kind == .number && options.numbers == .map && !token.contains(where: Tokenizer.isLetterByte) {
             Tokenizer.numberToken.withUnsafeBytes(body)
             return
         }
@@ -168,8 +178,10 @@ public final class Tokenizer {
         body(token)
     }
 
+    /// ASCII letters, `@`, and every non-ASCII byte: a number segment without any is
+    /// made only of ASCII digits and separators.
     @inline(__always)
-    static func isASCIILetter(_ byte: UInt8) -> Bool {
-        (byte | 0x20) &- 0x61 < 26 || byte == UInt8(ascii: "@")
+    static func isLetterByte(_ byte: UInt8) -> Bool {
+        (byte | 0x20) &- 0x61 < 26 || byte == UInt8(ascii: "@") || byte >= 0x80
     }
 }

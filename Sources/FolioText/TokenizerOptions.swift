@@ -12,7 +12,8 @@ public struct TokenizerOptions: Sendable, Hashable, Codable {
     public enum Numbers: String, Sendable, Hashable, Codable, CaseIterable {
         /// Numbers are tokens like words: `3.5`, `1,000`.
         case keep
-        /// Every number segment without an ASCII letter becomes ``TokenizerOptions/numberToken``.
+        /// A number segment made only of ASCII digits and separators (`3.5`, `1,000`, after
+        /// normalization) becomes ``TokenizerOptions/numberToken``; `mp3` stays a word.
         case map
     }
 
