@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "FolioCorpus", targets: ["FolioCorpus"]),
         .library(name: "FolioText", targets: ["FolioText"]),
         .library(name: "FolioPipeline", targets: ["FolioPipeline"]),
+        .library(name: "FolioPreprocessing", targets: ["FolioPreprocessing"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -30,6 +31,8 @@ let package = Package(
         .target(name: "FolioCore"),
         .target(name: "FolioCorpus", dependencies: ["FolioCore", "CZstd"]),
         .target(name: "FolioText", dependencies: ["FolioCore", "CICUShim"]),
+        // Standard library and Foundation only: usable on its own by other programs.
+        .target(name: "FolioPreprocessing"),
         .target(name: "FolioPipeline", dependencies: ["FolioCorpus", "FolioText"]),
         .executableTarget(
             name: "folio",
@@ -42,6 +45,9 @@ let package = Package(
         .testTarget(name: "FolioCorpusTests", dependencies: ["FolioCorpus", "CZstd"]),
         .testTarget(name: "FolioTextTests", dependencies: ["FolioText"]),
         .testTarget(name: "FolioPipelineTests", dependencies: ["FolioPipeline"]),
+        .testTarget(
+            name: "FolioPreprocessingTests", dependencies: ["FolioPreprocessing"],
+            resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -14,4 +14,10 @@ struct TextBatch: Sendable {
     }
 
     var isFull: Bool { bytes.count >= Self.targetBytes }
+
+    /// Empties the batch, keeping its storage for reuse.
+    mutating func removeAll() {
+        bytes.removeAll(keepingCapacity: true)
+        pieceEnds.removeAll(keepingCapacity: true)
+    }
 }

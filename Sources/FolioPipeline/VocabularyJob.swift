@@ -78,13 +78,18 @@ public enum VocabularyJob {
         let spill = try SpillFolder(inside: parentFolder(of: outputPath))
 
         let queue = BoundedQueue<TextBatch>(capacity: 2 * threads)
+        // Emptied batches come back for reuse, so that the number of batch buffers is
+        // fixed (3 per thread + 1) instead of whatever the allocator keeps of freed ones.
+        let recycled = BoundedQueue<TextBatch>(capacity: 3 * threads + 1)
         let results = Mutex<[Result<WorkerResult, FolioError>]>([])
         let group = DispatchGroup()
         let counterBudget = options.memoryBudget / threads
         for _ in 0..<threads {
             DispatchQueue.global().async(group: group) {
                 let result = Result { () throws(FolioError) in
-                    try countTokens(from: queue, tokenizer: options.tokenizer, budget: counterBudget, spill: spill)
+                    try countTokens(
+                        from: queue, recycling: recycled, tokenizer: options.tokenizer, budget: counterBudget,
+                        spill: spill)
                 }
                 results.withLock { $0.append(result) }
             }
@@ -99,7 +104,7 @@ public enum VocabularyJob {
                 splitter.add(chunk.bytes, isDocumentEnd: chunk.isDocumentEnd) { batch.append($0) }
                 if batch.isFull {
                     queue.push(batch)
-                    batch = TextBatch()
+                    batch = recycled.tryPop() ?? TextBatch()
                     if let onProgress, clock.now - lastReport > .milliseconds(200) {
                         lastReport = clock.now
                         onProgress(progress(corpus.statistics, since: started, clock: clock))
@@ -157,7 +162,8 @@ public enum VocabularyJob {
     /// One tokenizing thread: batches from the queue into a spilling counter. After an
     /// error it keeps draining the queue so that the reader never blocks on a full one.
     private static func countTokens(
-        from queue: BoundedQueue<TextBatch>, tokenizer options: TokenizerOptions, budget: Int, spill: SpillFolder
+        from queue: BoundedQueue<TextBatch>, recycling recycled: BoundedQueue<TextBatch>,
+        tokenizer options: TokenizerOptions, budget: Int, spill: SpillFolder
     ) throws(FolioError) -> WorkerResult {
         var failure: FolioError?
         var counter: SpillingCounter?
@@ -168,7 +174,11 @@ public enum VocabularyJob {
         } catch {
             failure = error
         }
-        while let batch = queue.pop() {
+        while var batch = queue.pop() {
+            defer {
+                batch.removeAll()
+                recycled.tryPush(batch)
+            }
             guard failure == nil, let tokenizer, let counter else { continue }
             do throws(FolioError) {
                 try batch.bytes.withBytes { bytes throws(FolioError) in

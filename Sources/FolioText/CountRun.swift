@@ -75,9 +75,12 @@ final class CountRunReader {
     /// Moves to the next record; false at the end.
     func advance() throws(FolioError) -> Bool {
         guard let length = try readLEB128(allowEnd: true) else { return false }
-        token = [UInt8](repeating: 0, count: Int(length))
+        // Reuse the key's storage: a merge reads millions of records.
+        token.removeAll(keepingCapacity: true)
         if length > 0 {
-            let read = token.withUnsafeMutableBytes { fread($0.baseAddress!, 1, Int(length), file) }
+            var read = 0
+            token.append(contentsOf: repeatElement(0, count: Int(length)))
+            read = token.withUnsafeMutableBytes { fread($0.baseAddress!, 1, Int(length), file) }
             guard read == Int(length) else { throw FolioError("truncated spill file", file: path) }
         }
         guard let value = try readLEB128(allowEnd: false) else { throw FolioError("truncated spill file", file: path) }
@@ -109,9 +112,15 @@ enum CountOrder {
     /// Count descending, then bytes ascending: vocabulary id order.
     case rank
 
-    func precedes(_ a: [UInt8], _ aCount: Int, _ b: [UInt8], _ bCount: Int) -> Bool {
+    @inline(__always)
+    func precedes(_ a: UnsafeRawBufferPointer, _ aCount: Int, _ b: UnsafeRawBufferPointer, _ bCount: Int) -> Bool {
         if self == .rank && aCount != bCount { return aCount > bCount }
-        return a.lexicographicallyPrecedes(b)
+        return compareBytes(a.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, a.count,
+                            b.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, b.count) < 0
+    }
+
+    func precedes(_ a: [UInt8], _ aCount: Int, _ b: [UInt8], _ bCount: Int) -> Bool {
+        a.withUnsafeBytes { a in b.withUnsafeBytes { b in precedes(a, aCount, b, bCount) } }
     }
 }
 
@@ -170,16 +179,20 @@ struct CountRunMerger {
         }
         for index in stride(from: heap.count / 2 - 1, through: 0, by: -1) { siftDown(index) }
 
-        var pending: [UInt8]? = nil
+        // Equal tokens are adjacent in `.token` order; `.rank` runs hold distinct tokens,
+        // so summing never triggers there. `pending` is copied, not shared, so that the
+        // readers can keep reusing their buffers.
+        var pending: [UInt8] = []
+        var hasPending = false
         var pendingCount = 0
         while let top = heap.first {
-            // Equal tokens are adjacent in either order only for `.token`; `.rank` runs
-            // hold distinct tokens, so summing never triggers there.
-            if pending == top.token {
+            if hasPending && pending == top.token {
                 pendingCount += top.count
             } else {
-                if let token = pending { try body(token, pendingCount) }
-                pending = top.token
+                if hasPending { try body(pending, pendingCount) }
+                pending.removeAll(keepingCapacity: true)
+                pending.append(contentsOf: top.token)
+                hasPending = true
                 pendingCount = top.count
             }
             if try top.advance() {
@@ -190,7 +203,7 @@ struct CountRunMerger {
                 siftDown(0)
             }
         }
-        if let token = pending { try body(token, pendingCount) }
+        if hasPending { try body(pending, pendingCount) }
     }
 }
 

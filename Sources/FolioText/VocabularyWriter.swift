@@ -51,50 +51,77 @@ public enum VocabularyWriter {
 }
 
 /// Collects (token, count) pairs and yields them in rank order, spilling sorted rank
-/// runs when they outgrow the budget.
+/// runs when they outgrow the budget. Keys live in one arena, so the bytes counted
+/// against the budget are the bytes held: the arena's and the entry array's capacity.
 struct RankBuffer {
-    private var entries: [([UInt8], Int)] = []
-    private var bytes = 0
+    private struct Entry {
+        var offset: Int
+        var length: Int
+        var count: Int
+    }
+
+    private var arena: [UInt8] = []
+    private var entries: [Entry] = []
     private let budget: Int
     private let spill: SpillFolder
     private var runs: [String] = []
-    /// Array, count and allocation overhead charged per entry, on top of its bytes.
-    static let entryOverhead = 64
 
     init(budget: Int, spill: SpillFolder) {
         self.budget = budget
         self.spill = spill
     }
 
-    mutating func append(_ token: [UInt8], _ count: Int) throws(FolioError) {
-        entries.append((token, count))
-        bytes += token.count + Self.entryOverhead
-        if bytes > budget { try spillEntries() }
+    private var bytesHeld: Int { arena.capacity + entries.capacity * MemoryLayout<Entry>.stride }
+
+    mutating func append(_ token: borrowing [UInt8], _ count: Int) throws(FolioError) {
+        // Spill before a growth step that would pass the budget.
+        let arenaNeeds = arena.count + token.count > arena.capacity ? max(arena.capacity * 2, 4096) : arena.capacity
+        let entriesNeed = entries.count == entries.capacity ? max(entries.capacity * 2, 256) : entries.capacity
+        if !entries.isEmpty && arenaNeeds + entriesNeed * MemoryLayout<Entry>.stride > budget {
+            try spillEntries()
+        }
+        entries.append(Entry(offset: arena.count, length: token.count, count: count))
+        token.withUnsafeBytes { arena.append(contentsOf: $0) }
     }
 
     private mutating func sortEntries() {
-        entries.sort { CountOrder.rank.precedes($0.0, $0.1, $1.0, $1.1) }
+        arena.withUnsafeBytes { bytes in
+            entries.sort { a, b in
+                CountOrder.rank.precedes(
+                    UnsafeRawBufferPointer(rebasing: bytes[a.offset..<a.offset + a.length]), a.count,
+                    UnsafeRawBufferPointer(rebasing: bytes[b.offset..<b.offset + b.length]), b.count)
+            }
+        }
+    }
+
+    private func forEachSorted(_ body: (UnsafeRawBufferPointer, Int) throws(FolioError) -> Void) throws(FolioError) {
+        try arena.withBytes { bytes throws(FolioError) in
+            for entry in entries {
+                try body(UnsafeRawBufferPointer(rebasing: bytes[entry.offset..<entry.offset + entry.length]), entry.count)
+            }
+        }
     }
 
     private mutating func spillEntries() throws(FolioError) {
         sortEntries()
         let writer = try CountRunWriter(path: spill.newPath())
-        for (token, count) in entries {
-            try token.withBytes { raw throws(FolioError) in try writer.append(raw, count) }
-        }
+        try forEachSorted { (token, count) throws(FolioError) in try writer.append(token, count) }
         try writer.finish()
         runs.append(writer.path)
-        entries.removeAll(keepingCapacity: false)
-        bytes = 0
+        // Keep the capacity: the next run fills the same memory.
+        arena.removeAll(keepingCapacity: true)
+        entries.removeAll(keepingCapacity: true)
     }
 
     mutating func forEachRanked(_ body: (borrowing [UInt8], Int) throws(FolioError) -> Void) throws(FolioError) {
         if runs.isEmpty {
             sortEntries()
-            for (token, count) in entries { try body(token, count) }
+            try forEachSorted { (token, count) throws(FolioError) in try body(Array(token), count) }
             return
         }
         if !entries.isEmpty { try spillEntries() }
+        arena = []
+        entries = []
         try CountRunMerger.merge(runs, order: .rank, scratch: spill, body)
     }
 }

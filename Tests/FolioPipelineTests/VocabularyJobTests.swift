@@ -65,3 +65,26 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: out.path + "/v.tsv"))
     }
 }
+
+@Suite struct BoundedQueueTests {
+    /// Regression: a queue released while still holding items crashed in libdispatch
+    /// (semaphore freed below its initial value).
+    @Test func releasingAQueueThatHoldsItemsIsSafe() {
+        var queue: BoundedQueue<Int>? = BoundedQueue(capacity: 4)
+        queue!.push(1)
+        #expect(queue!.tryPush(2))
+        queue = nil
+        #expect(queue == nil)
+    }
+
+    @Test func tryPushFailsWhenFullAndItemsComeOutInOrder() {
+        let queue = BoundedQueue<Int>(capacity: 2)
+        #expect(queue.tryPush(1) && queue.tryPush(2))
+        #expect(!queue.tryPush(3))
+        #expect(queue.tryPop() == 1)
+        queue.close()
+        #expect(queue.pop() == 2)
+        #expect(queue.pop() == nil)
+        #expect(queue.tryPop() == nil)
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+
+/// Turns token-count rows into TF-IDF rows, as scikit-learn's `TfidfTransformer`:
+/// `tf * idf`, then each row normalized.
+///
+/// - `idf = ln((1 + n) / (1 + df)) + 1` with `smoothIdf`, else `ln(n / df) + 1`, where n
+///   is the number of rows seen and df the rows in which the column is non-zero. Both are
+///   integers summed over batches, so `partialFit` in any batching is exact.
+/// - `sublinearTf` replaces tf with `1 + ln(tf)`.
+/// - `norm`: `.l2` (default), `.l1`, or nil for none.
+///
+/// ```swift
+/// var tfidf = TFIDFTransformer<Double>()
+/// let counts = try SparseMatrix<Double>(columns: 3, rows: [[(0, 2), (2, 1)], [(1, 1)]])
+/// let features = try tfidf.fitTransform(counts)
+/// ```
+public struct TFIDFTransformer<Scalar: PreprocessingScalar>: PreprocessingStage {
+    public var norm: Normalizer<Scalar>.Norm?
+    public var useIdf: Bool
+    public var smoothIdf: Bool
+    public var sublinearTf: Bool
+    public private(set) var samplesSeen = 0
+    public private(set) var documentFrequency: [Int] = []
+
+    static var stage: String { "TFIDFTransformer" }
+
+    public init(norm: Normalizer<Scalar>.Norm? = .l2, useIdf: Bool = true, smoothIdf: Bool = true, sublinearTf: Bool = false) {
+        self.norm = norm
+        self.useIdf = useIdf
+        self.smoothIdf = smoothIdf
+        self.sublinearTf = sublinearTf
+    }
+
+    public var idf: [Double] {
+        let smoothing = smoothIdf ? 1.0 : 0.0
+        let n = Double(samplesSeen) + smoothing
+        return documentFrequency.map { log(n / (Double($0) + smoothing)) + 1 }
+    }
+
+    public mutating func reset() {
+        samplesSeen = 0
+        documentFrequency = []
+    }
+
+    public mutating func partialFit(_ batch: SparseMatrix<Scalar>) throws(PreprocessingError) {
+        try validate(batch, fitting: true)
+        if documentFrequency.isEmpty { documentFrequency = [Int](repeating: 0, count: batch.columns) }
+        for entry in 0..<batch.values.count where batch.values[entry] != 0 {
+            documentFrequency[batch.columnIndices[entry]] += 1
+        }
+        samplesSeen += batch.rows
+    }
+
+    private func validate(_ input: SparseMatrix<Scalar>, fitting: Bool) throws(PreprocessingError) {
+        try input.checkFinite(stage: Self.stage)
+        if !documentFrequency.isEmpty && input.columns != documentFrequency.count {
+            throw .shapeMismatch(stage: Self.stage, expected: documentFrequency.count, got: input.columns)
+        }
+        for row in 0..<input.rows {
+            for entry in input.rowOffsets[row]..<input.rowOffsets[row + 1] where input.values[entry] < 0 {
+                throw .invalidArgument(
+                    stage: Self.stage, message: "negative count at row \(row), column \(input.columnIndices[entry])")
+            }
+        }
+        if !fitting && samplesSeen == 0 && useIdf { throw .notFitted(stage: Self.stage) }
+    }
+
+    public func transform(_ input: SparseMatrix<Scalar>) throws(PreprocessingError) -> SparseMatrix<Scalar> {
+        try validate(input, fitting: false)
+        let weights = useIdf ? idf : []
+        var output = input
+        for entry in 0..<output.values.count {
+            var value = Double(output.values[entry])
+            if sublinearTf && value > 0 { value = 1 + log(value) }
+            if useIdf { value *= weights[output.columnIndices[entry]] }
+            output.values[entry] = Scalar(value)
+        }
+        guard let norm else { return output }
+        return try Normalizer<Scalar>(norm: norm).transform(output)
+    }
+}
