@@ -28,10 +28,9 @@ public final class SpillingCounter {
 
     private func spillCounts() throws(FolioError) {
         let writer = try CountRunWriter(path: spill.newPath())
-        try counter.forEachSorted { (token, count) throws(FolioError) in try writer.append(token, count) }
+        try counter.drainSorted { (token, count) throws(FolioError) in try writer.append(token, count) }
         try writer.finish()
         runs.append(writer.path)
-        counter.removeAll()
     }
 
     /// Spills what is left; returns every run this counter wrote.

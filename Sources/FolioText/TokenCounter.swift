@@ -44,6 +44,8 @@ public final class TokenCounter {
         arena.deallocate()
     }
 
+    /// Bytes held now. While growing, the old table or arena is held too; that peak is
+    /// also kept within the budget.
     public var bytesUsed: Int { slots.count * Self.slotBytes + arena.count }
 
     /// Adds `count` to `token` (at most ``maxTokenBytes`` bytes). Returns false, changing
@@ -119,7 +121,8 @@ public final class TokenCounter {
 
     private func growSlots() -> Bool {
         let newCount = slots.count * 2
-        guard newCount * Self.slotBytes + arena.count <= budget else { return false }
+        // The old table lives on while entries move to the new one.
+        guard (newCount + slots.count) * Self.slotBytes + arena.count <= budget else { return false }
         let old = slots
         slots = .allocate(capacity: newCount)
         slots.initialize(repeating: Slot(count: 0, offset: 0, length: 0, tag: 0))
@@ -137,9 +140,11 @@ public final class TokenCounter {
     private func growArena(needed: Int) -> Bool {
         var newCount = arena.count * 2
         while newCount < needed { newCount *= 2 }
-        if slots.count * Self.slotBytes + newCount > budget {
+        // The old arena lives on while its bytes are copied.
+        let available = budget - slots.count * Self.slotBytes - arena.count
+        if newCount > available {
             // Use what the budget still allows before giving up.
-            newCount = budget - slots.count * Self.slotBytes
+            newCount = available
             guard newCount >= needed else { return false }
         }
         let moved = UnsafeMutableRawBufferPointer.allocate(byteCount: newCount, alignment: 8)
@@ -149,16 +154,24 @@ public final class TokenCounter {
         return true
     }
 
-    /// Calls `body` with every (token, count), tokens in ascending byte order.
-    public func forEachSorted(_ body: (UnsafeRawBufferPointer, Int) throws(FolioError) -> Void) throws(FolioError) {
-        var occupied: [Slot] = []
-        occupied.reserveCapacity(distinctTokens)
-        for slot in slots where slot.count != 0 { occupied.append(slot) }
+    /// Calls `body` with every (token, count), tokens in ascending byte order, then empties
+    /// the table.
+    ///
+    /// Sorting happens inside the table's own memory: occupied slots are moved to its
+    /// front and sorted in place, so a spill needs no memory beyond the budget.
+    public func drainSorted(_ body: (UnsafeRawBufferPointer, Int) throws(FolioError) -> Void) throws(FolioError) {
+        var occupied = 0
+        for index in slots.indices where slots[index].count != 0 {
+            slots[occupied] = slots[index]
+            occupied += 1
+        }
         let base = UnsafeRawPointer(arena.baseAddress!)
-        occupied.sort { a, b in
+        let sorted = UnsafeMutableBufferPointer(rebasing: slots[0..<occupied])
+        InPlaceSort.sort(sorted) { a, b in
             compareBytes(base + Int(a.offset), Int(a.length), base + Int(b.offset), Int(b.length)) < 0
         }
-        for slot in occupied {
+        defer { removeAll() }
+        for slot in sorted {
             try body(UnsafeRawBufferPointer(start: base + Int(slot.offset), count: Int(slot.length)), slot.count)
         }
     }

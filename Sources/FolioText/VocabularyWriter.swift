@@ -40,7 +40,7 @@ public enum VocabularyWriter {
                 throw FolioError("token with a tab or line break cannot be written", file: path)
             }
             try file.write(token)
-            try file.write("\t\(count)\n")
+            try file.write(Array("\t\(count)\n".utf8))
             written += 1
             covered += count
         }
@@ -73,23 +73,29 @@ struct RankBuffer {
 
     private var bytesHeld: Int { arena.capacity + entries.capacity * MemoryLayout<Entry>.stride }
 
-    mutating func append(_ token: borrowing [UInt8], _ count: Int) throws(FolioError) {
-        // Spill before a growth step that would pass the budget.
-        let arenaNeeds = arena.count + token.count > arena.capacity ? max(arena.capacity * 2, 4096) : arena.capacity
-        let entriesNeed = entries.count == entries.capacity ? max(entries.capacity * 2, 256) : entries.capacity
-        if !entries.isEmpty && arenaNeeds + entriesNeed * MemoryLayout<Entry>.stride > budget {
-            try spillEntries()
+    mutating func append(_ token: UnsafeRawBufferPointer, _ count: Int) throws(FolioError) {
+        // Spill before a growth step whose old and new buffers together would pass the
+        // budget (both exist while the contents are copied).
+        let arenaGrows = arena.count + token.count > arena.capacity
+        let entriesGrow = entries.count == entries.capacity
+        if !entries.isEmpty && (arenaGrows || entriesGrow) {
+            let arenaPeak = arena.capacity + (arenaGrows ? max(arena.capacity * 2, 4096) : 0)
+            let entriesPeak = (entries.capacity + (entriesGrow ? max(entries.capacity * 2, 256) : 0))
+                * MemoryLayout<Entry>.stride
+            if arenaPeak + entriesPeak > budget { try spillEntries() }
         }
         entries.append(Entry(offset: arena.count, length: token.count, count: count))
-        token.withUnsafeBytes { arena.append(contentsOf: $0) }
+        arena.append(contentsOf: token)
     }
 
     private mutating func sortEntries() {
         arena.withUnsafeBytes { bytes in
-            entries.sort { a, b in
-                CountOrder.rank.precedes(
-                    UnsafeRawBufferPointer(rebasing: bytes[a.offset..<a.offset + a.length]), a.count,
-                    UnsafeRawBufferPointer(rebasing: bytes[b.offset..<b.offset + b.length]), b.count)
+            entries.withUnsafeMutableBufferPointer { entries in
+                InPlaceSort.sort(entries) { a, b in
+                    CountOrder.rank.precedes(
+                        UnsafeRawBufferPointer(rebasing: bytes[a.offset..<a.offset + a.length]), a.count,
+                        UnsafeRawBufferPointer(rebasing: bytes[b.offset..<b.offset + b.length]), b.count)
+                }
             }
         }
     }
@@ -113,10 +119,10 @@ struct RankBuffer {
         entries.removeAll(keepingCapacity: true)
     }
 
-    mutating func forEachRanked(_ body: (borrowing [UInt8], Int) throws(FolioError) -> Void) throws(FolioError) {
+    mutating func forEachRanked(_ body: (UnsafeRawBufferPointer, Int) throws(FolioError) -> Void) throws(FolioError) {
         if runs.isEmpty {
             sortEntries()
-            try forEachSorted { (token, count) throws(FolioError) in try body(Array(token), count) }
+            try forEachSorted(body)
             return
         }
         if !entries.isEmpty { try spillEntries() }

@@ -76,6 +76,17 @@ import Testing
         #expect(accepted > 1000 && accepted < 100_000)
     }
 
+    @Test(arguments: [0, 1, 2, 15, 16, 17, 100, 10_000])
+    func inPlaceSortMatchesTheStandardSort(count: Int) {
+        var generator = SplitMix64(seed: UInt64(count))
+        for modulus in [3, 1000, Int.max] {
+            var values = (0..<count).map { _ in Int(generator.next() % UInt64(modulus)) }
+            let expected = values.sorted()
+            values.withUnsafeMutableBufferPointer { InPlaceSort.sort($0, by: <) }
+            #expect(values == expected)
+        }
+    }
+
     @Test func vocabularyFileLoadsWithIdsInOrder() throws {
         let folder = NSTemporaryDirectory() + "folio-vocab-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
