@@ -38,6 +38,7 @@ let package = Package(
             name: "folio",
             dependencies: [
                 "FolioPipeline",
+                "FolioPreprocessing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -15,6 +15,7 @@ public struct Normalizer<Scalar: PreprocessingScalar>: PreprocessingStage {
 
     public init(norm: Norm = .l2) { self.norm = norm }
 
+    @inlinable
     public mutating func partialFit(_ batch: Matrix<Scalar>) throws(PreprocessingError) {
         try batch.checkFinite(stage: "Normalizer")
     }

@@ -1,0 +1,115 @@
+import Foundation
+import Testing
+@testable import FolioPreprocessing
+
+@Suite struct EncoderTests {
+    @Test func oneHotMatchesScikitLearnIncludingUnknowns() throws {
+        let fixture = try Fixture("one_hot_encoder")
+        let fit = try #require(fixture["fit"] as? [[String]])
+        let input = try #require(fixture["transform_input"] as? [[String]])
+        var encoder = OneHotEncoder<Float>(handleUnknown: .ignore)
+        try encoder.fit(fit)
+        #expect(encoder.categories == (fixture["categories_"] as? [[String]]))
+        expectClose(try encoder.transform(input), try fixture.matrix("transform"), tolerance: 0, "one-hot")
+        let decoded = try encoder.inverseTransform(try encoder.transform(input))
+        #expect(decoded.last == [nil, "x"], "an ignored unknown decodes to nil")
+        #expect(decoded[0] == ["b", "x"])
+        #expect(try roundTrip(encoder).transform(input) == (try encoder.transform(input)))
+
+        var strict = OneHotEncoder<Float>(handleUnknown: .error)
+        try strict.fit(fit)
+        #expect(throws: PreprocessingError.unknownCategory(stage: "OneHotEncoder", column: 1, value: "w")) {
+            try strict.transform(input)
+        }
+    }
+
+    @Test func labelEncoderSortsByCodePointAndNamesUnseenLabels() throws {
+        let fixture = try Fixture("label_encoder")
+        let labels = try #require(fixture["fit"] as? [String])
+        var encoder = LabelEncoder<String>()
+        try encoder.fit(labels)
+        #expect(encoder.classes == (fixture["classes_"] as? [String]))
+        #expect(try encoder.transform(labels) == (fixture["transform"] as? [Double])?.map { Int($0) })
+        #expect(try encoder.inverseTransform(try encoder.transform(labels)) == labels)
+        #expect(throws: PreprocessingError.unknownCategory(stage: "LabelEncoder", column: 0, value: "eggs")) {
+            try encoder.transform(["ham", "eggs"])
+        }
+        #expect(throws: PreprocessingError.self) { try encoder.inverseTransform([7]) }
+        #expect(throws: PreprocessingError.notFitted(stage: "LabelEncoder")) { try LabelEncoder<Int>().transform([1]) }
+        #expect(try roundTrip(encoder).classes == encoder.classes)
+    }
+
+    @Test func toCategoricalMatchesKerasAndChecksRange() throws {
+        let fixture = try Fixture("to_categorical")
+        let labels = try #require(fixture["labels"] as? [Double]).map { Int($0) }
+        let output: Matrix<Float> = try toCategorical(labels, numClasses: 5)
+        expectClose(output, try fixture.matrix("output"), tolerance: 0, "to_categorical")
+        #expect(try toCategorical(labels, as: Double.self).columns == 4)
+        #expect(throws: PreprocessingError.self) { try toCategorical([0, 5], numClasses: 5) }
+        #expect(throws: PreprocessingError.self) { try toCategorical([-1]) }
+    }
+}
+
+@Suite struct TFIDFTests {
+    func sparse<Scalar: PreprocessingScalar>(_ matrix: Matrix<Double>, as: Scalar.Type) throws -> SparseMatrix<Scalar> {
+        try SparseMatrix(columns: matrix.columns, rows: matrix.rowArrays.map { row in
+            row.enumerated().map { ($0.offset, Scalar($0.element)) }
+        })
+    }
+
+    @Test(arguments: ["default", "sublinear", "no_idf", "l1", "no_norm"])
+    func matchesScikitLearn(variant: String) throws {
+        let fixture = try Fixture("tfidf_transformer")
+        let counts: Matrix<Double> = try fixture.matrix("counts")
+        var tfidf = TFIDFTransformer<Double>(
+            norm: variant == "l1" ? .l1 : variant == "no_norm" ? nil : .l2,
+            useIdf: variant != "no_idf", sublinearTf: variant == "sublinear")
+        let output = try tfidf.fitTransform(sparse(counts, as: Double.self))
+        expectClose(output.dense, try fixture.matrix(variant, "transform"), tolerance: 1e-12, variant)
+        if variant != "no_idf" { expectClose(tfidf.idf, try fixture.vector(variant, "idf_"), tolerance: 1e-12, "idf") }
+        var tfidf32 = TFIDFTransformer<Float>(
+            norm: variant == "l1" ? .l1 : variant == "no_norm" ? nil : .l2,
+            useIdf: variant != "no_idf", sublinearTf: variant == "sublinear")
+        expectClose(try tfidf32.fitTransform(sparse(counts, as: Float.self)).dense,
+                    try fixture.matrix(variant, "transform"), tolerance: 1e-6, variant + " Float")
+    }
+
+    @Test func unsmoothedIdfAndBatchingAndSaving() throws {
+        let fixture = try Fixture("tfidf_transformer")
+        let counts: Matrix<Double> = try fixture.matrix("no_smooth", "counts")
+        var tfidf = TFIDFTransformer<Double>(smoothIdf: false)
+        let input = try sparse(counts, as: Double.self)
+        try tfidf.fit(input)
+        expectClose(tfidf.idf, try fixture.vector("no_smooth", "idf_"), tolerance: 1e-12, "idf")
+        expectClose(try tfidf.transform(input).dense, try fixture.matrix("no_smooth", "transform"), tolerance: 1e-12, "no smooth")
+        var batched = TFIDFTransformer<Double>(smoothIdf: false)
+        for batch in randomBatches(counts, seed: 9) { try batched.partialFit(sparse(batch, as: Double.self)) }
+        #expect(batched.documentFrequency == tfidf.documentFrequency && batched.samplesSeen == tfidf.samplesSeen)
+        #expect(try roundTrip(tfidf).transform(input) == (try tfidf.transform(input)))
+        #expect(throws: PreprocessingError.shapeMismatch(stage: "TFIDFTransformer", expected: 8, got: 3)) {
+            try tfidf.transform(try SparseMatrix<Double>(columns: 3, rows: [[(0, 1)]]))
+        }
+        #expect(throws: PreprocessingError.notFitted(stage: "TFIDFTransformer")) {
+            try TFIDFTransformer<Double>().transform(input)
+        }
+    }
+}
+
+@Suite struct ChainTests {
+    @Test func chainIsAStageThatFitsInOrderAndSaves() throws {
+        let fixture = try Fixture("standard_scaler")
+        let input: Matrix<Double> = try fixture.matrix("input")
+        var chain = StandardScaler<Double>().then(MinMaxScaler<Double>())
+        let output = try chain.fitTransform(input)
+        var first = StandardScaler<Double>()
+        var second = MinMaxScaler<Double>()
+        let expected = try second.fitTransform(try first.fitTransform(input))
+        #expect(output == expected)
+        expectClose(try chain.inverseTransform(output).values, input.values, tolerance: 1e-9, "inverse")
+        #expect(try roundTrip(chain).transform(input) == output)
+        // Streaming fit, one pass per stage: equal to fit.
+        var streamed = StandardScaler<Double>().then(MinMaxScaler<Double>())
+        try streamed.fit(passes: { randomBatches(input, seed: 4) })
+        expectClose(try streamed.transform(input).values, expected.values, tolerance: 1e-12, "streamed")
+    }
+}

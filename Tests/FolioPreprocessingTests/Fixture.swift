@@ -1,0 +1,125 @@
+import Foundation
+import Testing
+@testable import FolioPreprocessing
+
+/// Any JSON value, decoded with `JSONDecoder`, whose number parsing is exact.
+/// (Foundation's `JSONSerialization` on Linux parses some doubles 1-2 ulp off, which
+/// broke 1e-12 comparisons: fixtures must not be read with it.)
+enum JSONValue: Decodable {
+    case number(Double), string(String), bool(Bool), array([JSONValue]), object([String: JSONValue]), null
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() { self = .null }
+        else if let value = try? container.decode(Bool.self) { self = .bool(value) }
+        else if let value = try? container.decode(Double.self) { self = .number(value) }
+        else if let value = try? container.decode(String.self) { self = .string(value) }
+        else if let value = try? container.decode([JSONValue].self) { self = .array(value) }
+        else { self = .object(try container.decode([String: JSONValue].self)) }
+    }
+
+    /// As plain Swift values: Double, String, Bool, arrays, dictionaries.
+    var plain: Any? {
+        switch self {
+        case .number(let value): return value
+        case .string(let value): return value
+        case .bool(let value): return value
+        case .array(let values):
+            let items = values.map(\.plain)
+            if let numbers = items as? [Double] { return numbers }
+            if let rows = items as? [[Double]] { return rows }
+            if let strings = items as? [String] { return strings }
+            if let rows = items as? [[String]] { return rows }
+            return items
+        case .object(let values): return values.mapValues(\.plain)
+        case .null: return nil
+        }
+    }
+}
+
+/// A scikit-learn fixture file (see bench/make_preprocessing_fixtures.py).
+struct Fixture {
+    let json: [String: Any]
+
+    init(_ name: String) throws {
+        let url = try #require(Bundle.module.url(forResource: name, withExtension: "json", subdirectory: "Fixtures"))
+        let value = try JSONDecoder().decode(JSONValue.self, from: Data(contentsOf: url))
+        json = try #require(value.plain as? [String: Any])
+    }
+
+    subscript(_ path: String...) -> Any? {
+        var value: Any? = json
+        for key in path { value = (value as? [String: Any])?[key] }
+        return value
+    }
+
+    func matrix<Scalar: PreprocessingScalar>(_ path: String..., as: Scalar.Type = Double.self) throws -> Matrix<Scalar> {
+        let rows = try #require(self[path] as? [[Double]], "fixture key \(path)")
+        return try Matrix(rows.map { $0.map { Scalar($0) } })
+    }
+
+    func vector(_ path: String...) throws -> [Double] {
+        try #require(self[path] as? [Double], "fixture key \(path)")
+    }
+
+    subscript(_ path: [String]) -> Any? {
+        var value: Any? = json
+        for key in path { value = (value as? [String: Any])?[key] }
+        return value
+    }
+}
+
+/// |a - b| <= tolerance * max(1, |b|) for every entry.
+func expectClose<Scalar: PreprocessingScalar>(
+    _ actual: [Scalar], _ expected: [Double], tolerance: Double, _ what: String,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
+    #expect(actual.count == expected.count, "\(what): sizes", sourceLocation: sourceLocation)
+    var worst = 0.0
+    var worstIndex = 0
+    for (index, (a, b)) in zip(actual, expected).enumerated() {
+        let error = abs(Double(a) - b) / max(1, abs(b))
+        if error > worst { worst = error; worstIndex = index }
+    }
+    #expect(worst <= tolerance, "\(what): relative error \(worst) at \(worstIndex)", sourceLocation: sourceLocation)
+}
+
+func expectClose<Scalar: PreprocessingScalar>(
+    _ actual: Matrix<Scalar>, _ expected: Matrix<Double>, tolerance: Double, _ what: String,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
+    #expect(actual.rows == expected.rows && actual.columns == expected.columns, "\(what): shape",
+            sourceLocation: sourceLocation)
+    expectClose(actual.values, expected.values, tolerance: tolerance, what, sourceLocation: sourceLocation)
+}
+
+/// Saves as JSON and loads back.
+func roundTrip<Stage: Codable>(_ stage: Stage) throws -> Stage {
+    try JSONDecoder().decode(Stage.self, from: JSONEncoder().encode(stage))
+}
+
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Splits the rows of `matrix` into random consecutive batches.
+func randomBatches<Scalar>(_ matrix: Matrix<Scalar>, seed: UInt64) -> [Matrix<Scalar>] {
+    var generator = SplitMix64(seed: seed)
+    var batches: [Matrix<Scalar>] = []
+    var start = 0
+    while start < matrix.rows {
+        let end = min(matrix.rows, start + Int.random(in: 1...7, using: &generator))
+        batches.append(try! Matrix(rows: end - start, columns: matrix.columns,
+                                   values: Array(matrix.values[start * matrix.columns..<end * matrix.columns])))
+        start = end
+    }
+    return batches
+}
