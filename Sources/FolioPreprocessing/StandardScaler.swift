@@ -118,20 +118,19 @@ public struct StandardScaler<Scalar: PreprocessingScalar>: InvertibleStage {
 
     @inlinable
     public func transform(_ input: Matrix<Scalar>) throws(PreprocessingError) -> Matrix<Scalar> {
-        try apply(input) { value, shift, shiftedMean, inverseScale in (value - shift - shiftedMean) * inverseScale }
+        try apply(input, inverse: false)
     }
 
     @inlinable
     public func inverseTransform(_ output: Matrix<Scalar>) throws(PreprocessingError) -> Matrix<Scalar> {
-        try apply(output, inverse: true) { value, shift, shiftedMean, scale in value * scale + shiftedMean + shift }
+        try apply(output, inverse: true)
     }
 
-    /// Runs `operation(value, shift, shiftedMean, factor)` over every entry, in Double,
-    /// rounding once.
+    /// `(x - shift - shiftedMean) / scale`, or its inverse, per entry in Double, rounded
+    /// once. The two loops are written out: a closure here was not inlined across modules
+    /// and cost a third of the throughput.
     @inlinable
-    func apply(
-        _ input: Matrix<Scalar>, inverse: Bool = false, _ operation: (Double, Double, Double, Double) -> Double
-    ) throws(PreprocessingError) -> Matrix<Scalar> {
+    func apply(_ input: Matrix<Scalar>, inverse: Bool) throws(PreprocessingError) -> Matrix<Scalar> {
         guard seen > 0 else { throw .notFitted(stage: Self.stage) }
         guard input.columns == shift.count else {
             throw .shapeMismatch(stage: Self.stage, expected: shift.count, got: input.columns)
@@ -141,23 +140,34 @@ public struct StandardScaler<Scalar: PreprocessingScalar>: InvertibleStage {
         let shift = withMean ? self.shift : zeros
         let shiftedMeans = withMean ? self.shiftedMeans : zeros
         let factor = inverse ? scale : scale.map { 1 / $0 }
-        var output = input
         let columns = input.columns
-        output.values.withUnsafeMutableBufferPointer { values in
-            shift.withUnsafeBufferPointer { shift in
-                shiftedMeans.withUnsafeBufferPointer { shiftedMeans in
-                    factor.withUnsafeBufferPointer { factor in
-                        for row in 0..<input.rows {
-                            let base = row * columns
-                            for column in 0..<columns {
-                                values[base + column] = Scalar(operation(
-                                    Double(values[base + column]), shift[column], shiftedMeans[column], factor[column]))
+        // Written straight from the input: a copy first would be one more pass over memory.
+        let values = [Scalar](unsafeUninitializedCapacity: input.values.count) { out, initialized in
+            input.values.withUnsafeBufferPointer { values in
+                shift.withUnsafeBufferPointer { shift in
+                    shiftedMeans.withUnsafeBufferPointer { means in
+                        factor.withUnsafeBufferPointer { factor in
+                            for row in 0..<input.rows {
+                                let base = row * columns
+                                if inverse {
+                                    for column in 0..<columns {
+                                        let value = Double(values[base + column]) * factor[column]
+                                        out[base + column] = Scalar(value + means[column] + shift[column])
+                                    }
+                                } else {
+                                    for column in 0..<columns {
+                                        let value = Double(values[base + column]) - shift[column] - means[column]
+                                        out[base + column] = Scalar(value * factor[column])
+                                    }
+                                }
                             }
                         }
                     }
                 }
             }
+            initialized = input.values.count
         }
+        let output = Matrix<Scalar>(unchecked: input.rows, columns, values)
         return output
     }
 }

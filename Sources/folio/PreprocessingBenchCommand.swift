@@ -28,6 +28,7 @@ struct PreprocessingBenchCommand: ParsableCommand {
 
     func run() throws {
         var generator = SystemRandomNumberGeneratorLite(seed: 42)
+        let (batch, columns) = (self.batch, self.columns)  // not through the option wrappers per element
         let batches: [Matrix<Float>] = try (0..<pool).map { _ in
             try Matrix(rows: batch, columns: columns, values: (0..<batch * columns).map { index in
                 Float(generator.nextUnit() * 4 - 2) + Float(index % columns)
