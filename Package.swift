@@ -46,6 +46,7 @@ let package = Package(
         .testTarget(name: "FolioCorpusTests", dependencies: ["FolioCorpus", "CZstd"]),
         .testTarget(name: "FolioTextTests", dependencies: ["FolioText"]),
         .testTarget(name: "FolioPipelineTests", dependencies: ["FolioPipeline"]),
+        .testTarget(name: "FolioCLITests", dependencies: ["folio"]),
         .testTarget(
             name: "FolioPreprocessingTests", dependencies: ["FolioPreprocessing"],
             resources: [.copy("Fixtures")]),

@@ -7,6 +7,9 @@ public protocol ByteSource {
     var path: String { get }
     /// Fills up to `buffer.count` bytes; returns 0 at the end.
     mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws(FolioError) -> Int
+    /// Bytes of the file on disk consumed so far (compressed bytes for a decompressor),
+    /// for progress against the file's size.
+    var consumedBytes: Int { get }
 }
 
 /// A file read with POSIX `read`, so that no more than one chunk is ever held.
@@ -15,6 +18,7 @@ public final class FileByteSource: ByteSource {
     private var descriptor: Int32
     /// Bytes returned so far, for error places.
     public private(set) var offset: Int = 0
+    public var consumedBytes: Int { offset }
 
     public init(path: String) throws(FolioError) {
         self.path = path
@@ -44,4 +48,11 @@ public func openByteSource(path: String) throws(FolioError) -> any ByteSource {
     let file = try FileByteSource(path: path)
     if path.hasSuffix(".zst") { return try ZstdByteSource(wrapping: file) }
     return file
+}
+
+/// The size of a file in bytes, or nil when it cannot be read.
+public func fileSize(_ path: String) -> Int? {
+    var info = stat()
+    guard stat(path, &info) == 0 else { return nil }
+    return Int(info.st_size)
 }

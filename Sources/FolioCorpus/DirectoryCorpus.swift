@@ -17,6 +17,7 @@ public final class DirectoryCorpus: TextCorpus {
     public var onWarning: (@Sendable (String) -> Void)?
 
     private let options: CorpusOptions
+    private var finishedSourceBytes = 0
     private var labelIndex = -1
     private var pendingFiles: [String] = []   // the current label's files, reversed
     private var current: OpenFile?
@@ -60,13 +61,24 @@ public final class DirectoryCorpus: TextCorpus {
 
     deinit { readBuffer.deallocate() }
 
+    public var consumedSourceBytes: Int { finishedSourceBytes + (current?.source.consumedBytes ?? 0) }
+
+    public func totalSourceBytes() -> Int? {
+        var total = 0
+        for label in labels {
+            guard let files = try? textFiles(in: labelRoot + "/" + label, counting: false) else { return nil }
+            for file in files { total += fileSize(file) ?? 0 }
+        }
+        return total
+    }
+
     private func warn(_ line: String) {
         statistics.warn(line)
         onWarning?(line)
     }
 
     /// Lists a label folder's text files, recursively, in sorted order.
-    private func textFiles(in folder: String) throws(FolioError) -> [String] {
+    private func textFiles(in folder: String, counting: Bool = true) throws(FolioError) -> [String] {
         guard let entries = sortedDirectoryEntries(of: folder) else {
             throw FolioError("cannot read folder: \(FolioError.systemMessage(errno))", file: folder)
         }
@@ -74,12 +86,12 @@ public final class DirectoryCorpus: TextCorpus {
         for name in entries where !name.hasPrefix(".") {
             let path = folder + "/" + name
             switch FileKind(path: path) {
-            case .directory: files += try textFiles(in: path)
+            case .directory: files += try textFiles(in: path, counting: counting)
             case .file where name.hasSuffix(".txt") || name.hasSuffix(".txt.zst"): files.append(path)
             case .missing where name.hasSuffix(".txt") || name.hasSuffix(".txt.zst"):
                 // A dangling link, or a file that vanished: data would be lost silently.
                 throw FolioError("cannot read: \(FolioError.systemMessage(errno))", file: path)
-            default: statistics.skippedFiles += 1
+            default: if counting { statistics.skippedFiles += 1 }
             }
         }
         return files
@@ -118,6 +130,7 @@ public final class DirectoryCorpus: TextCorpus {
                 if input.prefix(8192).contains(0) {
                     warn("\(current!.source.path): warning: binary file (NUL byte in the first 8 KiB), skipped")
                     statistics.skippedFiles += 1
+                    finishedSourceBytes += current!.source.consumedBytes
                     current = nil
                     return nil
                 }
@@ -136,6 +149,7 @@ public final class DirectoryCorpus: TextCorpus {
 
     private func finishDocument(_ output: [UInt8]) -> TextChunk {
         let file = current!
+        finishedSourceBytes += file.source.consumedBytes
         current = nil
         if file.bytesRead == 0 { statistics.emptyDocuments += 1 }
         let chunk = TextChunk(

@@ -25,6 +25,9 @@ public final class JSONLCorpus: TextCorpus {
     private var lineNumber = 0
     private var labelSet: Set<String> = []
 
+    public var consumedSourceBytes: Int { source.consumedBytes }
+    public func totalSourceBytes() -> Int? { fileSize(path) }
+
     public init(path: String, options: CorpusOptions = CorpusOptions()) throws(FolioError) {
         self.path = path
         self.options = options

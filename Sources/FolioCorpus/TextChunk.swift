@@ -50,6 +50,10 @@ public protocol TextCorpus: AnyObject {
     var statistics: CorpusStatistics { get }
     /// Every warning is also passed here as it happens (for progress output).
     var onWarning: (@Sendable (String) -> Void)? { get set }
+    /// Bytes of the corpus files consumed so far, in the units of ``totalSourceBytes()``.
+    var consumedSourceBytes: Int { get }
+    /// The size of all corpus files on disk (a folder is walked once to add it up).
+    func totalSourceBytes() -> Int?
 }
 
 import FolioCore

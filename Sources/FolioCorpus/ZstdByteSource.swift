@@ -4,6 +4,7 @@ import FolioCore
 /// Decompresses a zstd stream (any number of frames) as it is read.
 public final class ZstdByteSource: ByteSource {
     public var path: String { base.path }
+    public var consumedBytes: Int { base.consumedBytes }
     private var base: any ByteSource
     private let stream: OpaquePointer
     private var input: UnsafeMutableRawBufferPointer

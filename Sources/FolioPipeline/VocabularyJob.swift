@@ -13,6 +13,9 @@ public struct VocabularyJobOptions: Sendable, Hashable {
     /// (queue, buffers, ICU) adds a constant on top (see README).
     public var memoryBudget = 256 << 20
     public var threads = 2
+    /// Add up the corpus size first, so that progress can show a fraction and an ETA
+    /// (a walk over a folder corpus: worth it on a terminal, not in a script).
+    public var measureTotal = false
 
     public init() {}
 }
@@ -52,9 +55,10 @@ public struct VocabularyReport: Sendable, Codable, Equatable {
 /// Progress of a running job, reported from the reading thread.
 public struct JobProgress: Sendable {
     public var documents: Int
+    /// Bytes of text read.
     public var bytes: Int
-    /// Total input bytes when known (plain files), for an ETA.
-    public var totalBytes: Int?
+    /// Share of the corpus files consumed, when their total size was measured.
+    public var fraction: Double?
     public var seconds: Double
 }
 
@@ -75,6 +79,7 @@ public enum VocabularyJob {
         let threads = max(1, options.threads)
         let corpus = try openCorpus(path: corpusPath, options: options.corpus)
         corpus.onWarning = onWarning
+        let totalSourceBytes = options.measureTotal ? corpus.totalSourceBytes() : nil
         let spill = try SpillFolder(inside: parentFolder(of: outputPath))
 
         let queue = BoundedQueue<TextBatch>(capacity: 2 * threads)
@@ -107,7 +112,7 @@ public enum VocabularyJob {
                     batch = recycled.tryPop() ?? TextBatch()
                     if let onProgress, clock.now - lastReport > .milliseconds(200) {
                         lastReport = clock.now
-                        onProgress(progress(corpus.statistics, since: started, clock: clock))
+                        onProgress(progress(corpus, total: totalSourceBytes, since: started, clock: clock))
                     }
                 }
             }
@@ -149,7 +154,7 @@ public enum VocabularyJob {
         report.distinctTokens = summary.distinctTokens
         report.oovTokens = summary.oovTokens
         report.seconds = (clock.now - started).seconds
-        onProgress?(progress(statistics, since: started, clock: clock))
+        onProgress?(progress(corpus, total: totalSourceBytes, since: started, clock: clock))
         return report
     }
 
@@ -203,10 +208,13 @@ public enum VocabularyJob {
         return WorkerResult(runs: try counter.finish(), tokens: counter.tokens, truncatedTokens: tokenizer.truncatedTokens)
     }
 
-    private static func progress(_ statistics: CorpusStatistics, since start: ContinuousClock.Instant, clock: ContinuousClock)
-        -> JobProgress
-    {
-        JobProgress(documents: statistics.documents, bytes: statistics.bytes, totalBytes: nil, seconds: (clock.now - start).seconds)
+    private static func progress(
+        _ corpus: any TextCorpus, total: Int?, since start: ContinuousClock.Instant, clock: ContinuousClock
+    ) -> JobProgress {
+        let fraction = total.map { $0 > 0 ? min(1, Double(corpus.consumedSourceBytes) / Double($0)) : 1 }
+        return JobProgress(
+            documents: corpus.statistics.documents, bytes: corpus.statistics.bytes, fraction: fraction,
+            seconds: (clock.now - start).seconds)
     }
 }
 

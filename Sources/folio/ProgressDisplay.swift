@@ -13,17 +13,19 @@ final class ProgressDisplay {
 
     init(title: String) { self.title = title }
 
+    /// Whether a bar is drawn (then a job may spend a moment measuring its input for it).
+    var showsBar: Bool { isTerminal }
+
     func update(_ progress: JobProgress) {
         let megabytes = Double(progress.bytes) / 1_048_576
         let rate = progress.seconds > 0 ? megabytes / progress.seconds : 0
         var line = "\(title): \(progress.documents) documents, \(format(megabytes)) MB, \(format(rate)) MB/s"
         if isTerminal {
-            if let total = progress.totalBytes, total > 0 {
-                let fraction = min(1, Double(progress.bytes) / Double(total))
+            if let fraction = progress.fraction {
                 let width = 24
                 let filled = Int(fraction * Double(width))
                 let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-                let remaining = rate > 0 ? (Double(total - progress.bytes) / 1_048_576) / rate : 0
+                let remaining = fraction > 0 ? progress.seconds * (1 - fraction) / fraction : 0
                 line = "[\(bar)] \(Int(fraction * 100))% " + line + ", ETA \(clock(remaining))"
             }
             ProcessInfoLite.writeError("\r\u{1B}[K" + line)

@@ -41,6 +41,7 @@ struct VocabCommand: ParsableCommand {
         options.memoryBudget = resources.memory.bytes
         options.threads = resources.threadCount
         let display = ProgressDisplay(title: "vocab")
+        options.measureTotal = display.showsBar
         let report = try runReportingErrors(display) { () throws(FolioError) in
             try VocabularyJob.run(
                 corpusPath: corpus, outputPath: out, options: options,

@@ -1,0 +1,85 @@
+import Foundation
+import Testing
+
+/// Runs the built `folio` executable, as a user would.
+struct FolioProcess {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+
+    static var executable: URL {
+        // Test bundles sit next to the products they were built with.
+        var folder = Bundle.main.bundleURL
+        while !FileManager.default.fileExists(atPath: folder.appendingPathComponent("folio").path) && folder.path != "/" {
+            folder.deleteLastPathComponent()
+        }
+        return folder.appendingPathComponent("folio")
+    }
+
+    init(_ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = Self.executable
+        process.arguments = arguments
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        status = process.terminationStatus
+        stdout = String(decoding: outData, as: UTF8.self)
+        stderr = String(decoding: errData, as: UTF8.self)
+    }
+}
+
+@Suite struct VocabCommandTests {
+    let folder = NSTemporaryDirectory() + "folio-cli-" + UUID().uuidString
+
+    init() throws {
+        try FileManager.default.createDirectory(atPath: folder + "/corpus/pos", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: folder + "/corpus/neg", withIntermediateDirectories: true)
+        try "A good film, a GOOD film.".write(toFile: folder + "/corpus/pos/1.txt", atomically: true, encoding: .utf8)
+        try Data([0x62, 0x61, 0x64, 0x20, 0xFF, 0x20, 0x66, 0x69, 0x6C, 0x6D]).write(to: URL(fileURLWithPath: folder + "/corpus/neg/2.txt"))
+        try Data([0x00, 0x01, 0x02]).write(to: URL(fileURLWithPath: folder + "/corpus/neg/3.txt"))
+    }
+
+    @Test func jsonIsTheLastLineAndWarningsNameTheFile() throws {
+        let run = try FolioProcess(["vocab", folder + "/corpus", "--out", folder + "/v.tsv", "--json", "--threads", "2"])
+        #expect(run.status == 0)
+        let last = try #require(run.stdout.split(separator: "\n").last)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any])
+        for key in ["documents", "tokens", "bytes", "seconds", "vocabulary_size", "invalid_utf8_replacements"] {
+            #expect(json[key] != nil, "missing \(key)")
+        }
+        #expect(json["documents"] as? Int == 2)
+        #expect(json["invalid_utf8_replacements"] as? Int == 1)
+        #expect(json["tokens"] as? Int == 8)
+        #expect(run.stderr.contains(folder + "/corpus/neg/3.txt: warning: binary file"))
+        #expect(try String(contentsOfFile: folder + "/v.tsv", encoding: .utf8).hasPrefix("<pad>\t0\n<oov>\t0\nfilm\t3\n"))
+    }
+
+    @Test(arguments: [
+        (["vocab", "/nonexistent/corpus"], "folio: error: /nonexistent/corpus: no such file or folder"),
+        (["vocab", "CORPUS", "--max-tokens", "1"], "--max-tokens must be at least 2"),
+        (["vocab", "CORPUS", "--memory", "lots"], "--memory"),
+    ])
+    func badInputIsOneLineAndExitStatusNotZero(arguments: [String], message: String) throws {
+        let run = try FolioProcess(arguments.map { $0 == "CORPUS" ? folder + "/corpus" : $0 })
+        #expect(run.status != 0)
+        #expect(run.stderr.contains(message), "stderr: \(run.stderr)")
+        if message.hasPrefix("folio: error:") {
+            #expect(run.stderr.split(separator: "\n").count == 1, "one line: \(run.stderr)")
+        }
+    }
+
+    @Test func invalidJSONLNamesFileAndLine() throws {
+        let path = folder + "/c.jsonl"
+        try "{\"text\": \"fine\"}\n{\"text\": \"broken}\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let run = try FolioProcess(["vocab", path, "--out", folder + "/v.tsv"])
+        #expect(run.status == 1)
+        #expect(run.stderr == "folio: error: \(path): line 2, byte 18: invalid JSON: expected '\"' closing the string\n")
+        #expect(!FileManager.default.fileExists(atPath: folder + "/v.tsv"))
+    }
+}
