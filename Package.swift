@@ -43,12 +43,14 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "FolioCorpusTests", dependencies: ["FolioCorpus", "CZstd"]),
-        .testTarget(name: "FolioTextTests", dependencies: ["FolioText"]),
-        .testTarget(name: "FolioPipelineTests", dependencies: ["FolioPipeline"]),
+        // Temporary folders and the like, shared by the test targets.
+        .target(name: "FolioTestSupport", dependencies: ["FolioCore"], path: "Tests/FolioTestSupport"),
+        .testTarget(name: "FolioCorpusTests", dependencies: ["FolioCorpus", "CZstd", "FolioTestSupport"]),
+        .testTarget(name: "FolioTextTests", dependencies: ["FolioText", "FolioTestSupport"]),
+        .testTarget(name: "FolioPipelineTests", dependencies: ["FolioPipeline", "FolioTestSupport"]),
         .testTarget(name: "FolioCLITests", dependencies: ["folio"]),
         .testTarget(
-            name: "FolioPreprocessingTests", dependencies: ["FolioPreprocessing"],
+            name: "FolioPreprocessingTests", dependencies: ["FolioPreprocessing", "FolioCore"],
             resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FolioCore
 import FolioPreprocessing
 import Foundation
 
@@ -27,7 +28,7 @@ struct PreprocessingBenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        var generator = SystemRandomNumberGeneratorLite(seed: 42)
+        var generator = SplitMix64(seed: 42)
         let (batch, columns) = (self.batch, self.columns)  // not through the option wrappers per element
         let batches: [Matrix<Float>] = try (0..<pool).map { _ in
             try Matrix(rows: batch, columns: columns, values: (0..<batch * columns).map { index in
@@ -66,19 +67,6 @@ struct PreprocessingBenchCommand: ParsableCommand {
     }
 }
 
-/// SplitMix64: deterministic data for benchmarks.
-struct SystemRandomNumberGeneratorLite {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func nextUnit() -> Double { Double(next() >> 11) / Double(1 << 53) }
-}
 
 extension Duration {
     var seconds: Double {

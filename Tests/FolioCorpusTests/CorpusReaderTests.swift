@@ -1,3 +1,4 @@
+import FolioTestSupport
 import CZstd
 import FolioCore
 import Foundation

@@ -1,3 +1,4 @@
+import FolioTestSupport
 import FolioCore
 import Foundation
 import Testing

@@ -1,3 +1,4 @@
+import FolioCore
 import Foundation
 import Testing
 @testable import FolioPreprocessing
@@ -98,17 +99,6 @@ func roundTrip<Stage: Codable>(_ stage: Stage) throws -> Stage {
     try JSONDecoder().decode(Stage.self, from: JSONEncoder().encode(stage))
 }
 
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Splits the rows of `matrix` into random consecutive batches.
 func randomBatches<Scalar>(_ matrix: Matrix<Scalar>, seed: UInt64) -> [Matrix<Scalar>] {
