@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "FolioCore", targets: ["FolioCore"]),
         .library(name: "FolioCorpus", targets: ["FolioCorpus"]),
         .library(name: "FolioText", targets: ["FolioText"]),
+        .library(name: "FolioShards", targets: ["FolioShards"]),
         .library(name: "FolioPipeline", targets: ["FolioPipeline"]),
         .library(name: "FolioPreprocessing", targets: ["FolioPreprocessing"]),
     ],
@@ -31,6 +32,7 @@ let package = Package(
         .target(name: "FolioCore"),
         .target(name: "FolioCorpus", dependencies: ["FolioCore", "CZstd"]),
         .target(name: "FolioText", dependencies: ["FolioCore", "CICUShim"]),
+        .target(name: "FolioShards", dependencies: ["FolioCore", "CZstd"]),
         // Standard library and Foundation only: usable on its own by other programs.
         .target(name: "FolioPreprocessing"),
         .target(name: "FolioPipeline", dependencies: ["FolioCorpus", "FolioText"]),
@@ -47,6 +49,7 @@ let package = Package(
         .target(name: "FolioTestSupport", dependencies: ["FolioCore"], path: "Tests/FolioTestSupport"),
         .testTarget(name: "FolioCorpusTests", dependencies: ["FolioCorpus", "CZstd", "FolioTestSupport"]),
         .testTarget(name: "FolioTextTests", dependencies: ["FolioText", "FolioTestSupport"]),
+        .testTarget(name: "FolioShardsTests", dependencies: ["FolioShards", "FolioTestSupport"]),
         .testTarget(name: "FolioPipelineTests", dependencies: ["FolioPipeline", "FolioTestSupport"]),
         .testTarget(name: "FolioCLITests", dependencies: ["folio"]),
         .testTarget(

@@ -1,0 +1,65 @@
+/// The byte layout of a shard file, version 1. All integers are little-endian.
+///
+/// ```
+/// header   16 bytes   "FOLIOSHD" | version u16 | flags u16 (0) | reserved u32 (0)
+/// blocks   ...        one zstd frame each (level 3), back to back; decompressed, a block
+///                     is records, each: label LEB128 | token count LEB128 | ids LEB128...
+///                     (about 1 MiB decompressed; a record never spans two blocks)
+/// footer   ...        block count u32
+///                     per block (28 bytes): offset u64 | compressed size u32 |
+///                       decompressed size u32 | records u32 | first record u32 |
+///                       CRC-32C of the compressed bytes u32
+///                     record count u64
+///                     per record: token count, LEB128
+/// trailer  24 bytes   footer offset u64 | CRC-32C of the footer u32 | version u16 |
+///                     reserved u16 (0) | "FOLIOEND"
+/// ```
+///
+/// A reader starts from the trailer: a file without "FOLIOEND" at its end is truncated
+/// (or not a shard), and a footer whose CRC does not match is corrupt. The per-record
+/// token counts let a loader bucket by length without decompressing anything. CRC-32C is
+/// the Castagnoli polynomial (``CRC32C``).
+public enum ShardFormat {
+    public static let version: UInt16 = 1
+    static let headerMagic = Array("FOLIOSHD".utf8)
+    static let trailerMagic = Array("FOLIOEND".utf8)
+    static let headerBytes = 16
+    static let trailerBytes = 24
+    static let blockEntryBytes = 28
+    public static let defaultBlockBytes = 1 << 20
+    public static let compressionLevel: Int32 = 3
+}
+
+/// Where a block lies and what it holds.
+public struct ShardBlock: Sendable, Equatable {
+    public var offset: UInt64
+    public var compressedBytes: UInt32
+    public var decompressedBytes: UInt32
+    public var records: UInt32
+    public var firstRecord: UInt32
+    public var checksum: UInt32
+}
+
+/// One record: a document's label and token ids.
+public struct ShardRecord: Sendable, Equatable {
+    public var label: UInt32
+    public var ids: [UInt32]
+
+    public init(label: UInt32, ids: [UInt32]) {
+        self.label = label
+        self.ids = ids
+    }
+}
+
+/// Little-endian fixed-width integers into and out of byte arrays.
+extension Array where Element == UInt8 {
+    mutating func appendLittleEndian<Value: FixedWidthInteger>(_ value: Value) {
+        Swift.withUnsafeBytes(of: value.littleEndian) { append(contentsOf: $0) }
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    func littleEndian<Value: FixedWidthInteger>(at offset: Int, as: Value.Type) -> Value {
+        Value(littleEndian: loadUnaligned(fromByteOffset: offset, as: Value.self))
+    }
+}

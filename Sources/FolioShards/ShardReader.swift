@@ -1,0 +1,176 @@
+import CZstd
+import FolioCore
+import Glibc
+
+/// Reads a shard file (``ShardFormat``): the footer on opening, blocks on demand, every
+/// checksum checked. Errors name the shard and the place: `header`, `footer`, `block N`.
+public final class ShardReader {
+    public let path: String
+    public let version: UInt16
+    public let blocks: [ShardBlock]
+    /// Token count of every record, in order: enough to bucket by length without
+    /// decompressing a block.
+    public let tokenCounts: [UInt32]
+    public let fileBytes: Int
+    private let descriptor: Int32
+
+    public var recordCount: Int { tokenCounts.count }
+
+    public init(path: String) throws(FolioError) {
+        self.path = path
+        descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw FolioError("cannot open shard: \(FolioError.systemMessage(errno))", file: path)
+        }
+        var info = stat()
+        fstat(descriptor, &info)
+        fileBytes = Int(info.st_size)
+        do throws(FolioError) {
+            guard fileBytes >= ShardFormat.headerBytes + ShardFormat.trailerBytes else {
+                throw FolioError("truncated shard: only \(fileBytes) bytes", file: path)
+            }
+            let header = try ShardReader.read(descriptor, path: path, offset: 0, count: ShardFormat.headerBytes, place: "header")
+            guard Array(header[0..<8]) == ShardFormat.headerMagic else {
+                throw FolioError("not a Folio shard (no FOLIOSHD header)", file: path, place: "header")
+            }
+            version = header.withUnsafeBytes { $0.littleEndian(at: 8, as: UInt16.self) }
+            guard version <= ShardFormat.version else {
+                throw FolioError(
+                    "shard format version \(version) is newer than this Folio reads (\(ShardFormat.version)); update Folio",
+                    file: path, place: "header")
+            }
+            let trailer = try ShardReader.read(
+                descriptor, path: path, offset: fileBytes - ShardFormat.trailerBytes, count: ShardFormat.trailerBytes,
+                place: "trailer")
+            guard Array(trailer[16..<24]) == ShardFormat.trailerMagic else {
+                throw FolioError("truncated shard (no FOLIOEND trailer): an interrupted write?", file: path, place: "trailer")
+            }
+            let (footerOffset, footerChecksum) = trailer.withUnsafeBytes {
+                (Int($0.littleEndian(at: 0, as: UInt64.self)), $0.littleEndian(at: 8, as: UInt32.self))
+            }
+            let footerEnd = fileBytes - ShardFormat.trailerBytes
+            guard footerOffset >= ShardFormat.headerBytes && footerOffset <= footerEnd else {
+                throw FolioError("footer offset \(footerOffset) outside the file", file: path, place: "trailer")
+            }
+            let footer = try ShardReader.read(descriptor, path: path, offset: footerOffset, count: footerEnd - footerOffset, place: "footer")
+            guard footer.withUnsafeBytes({ CRC32C.checksum($0) }) == footerChecksum else {
+                throw FolioError("footer checksum mismatch (corrupt shard)", file: path, place: "footer")
+            }
+            (blocks, tokenCounts) = try ShardReader.parseFooter(footer, blocksEnd: footerOffset, path: path)
+        } catch {
+            close(descriptor)
+            throw error
+        }
+    }
+
+    deinit { close(descriptor) }
+
+    private static func parseFooter(_ footer: [UInt8], blocksEnd: Int, path: String) throws(FolioError)
+        -> ([ShardBlock], [UInt32])
+    {
+        let bad = FolioError("malformed footer", file: path, place: "footer")
+        return try footer.withBytes { bytes throws(FolioError) in
+            guard bytes.count >= 4 else { throw bad }
+            let blockCount = Int(bytes.littleEndian(at: 0, as: UInt32.self))
+            var index = 4
+            guard bytes.count >= index + blockCount * ShardFormat.blockEntryBytes + 8 else { throw bad }
+            var blocks: [ShardBlock] = []
+            var expectedOffset = UInt64(ShardFormat.headerBytes)
+            var recordsSoFar: UInt32 = 0
+            for _ in 0..<blockCount {
+                let block = ShardBlock(
+                    offset: bytes.littleEndian(at: index, as: UInt64.self),
+                    compressedBytes: bytes.littleEndian(at: index + 8, as: UInt32.self),
+                    decompressedBytes: bytes.littleEndian(at: index + 12, as: UInt32.self),
+                    records: bytes.littleEndian(at: index + 16, as: UInt32.self),
+                    firstRecord: bytes.littleEndian(at: index + 20, as: UInt32.self),
+                    checksum: bytes.littleEndian(at: index + 24, as: UInt32.self))
+                guard block.offset == expectedOffset, block.firstRecord == recordsSoFar else { throw bad }
+                expectedOffset += UInt64(block.compressedBytes)
+                recordsSoFar += block.records
+                blocks.append(block)
+                index += ShardFormat.blockEntryBytes
+            }
+            guard expectedOffset == UInt64(blocksEnd) else { throw bad }
+            let recordCount = Int(bytes.littleEndian(at: index, as: UInt64.self))
+            index += 8
+            guard recordCount == Int(recordsSoFar) else { throw bad }
+            var counts: [UInt32] = []
+            counts.reserveCapacity(recordCount)
+            for _ in 0..<recordCount {
+                guard let count = LEB128.read(bytes, at: &index), count <= UInt32.max else { throw bad }
+                counts.append(UInt32(count))
+            }
+            guard index == bytes.count else { throw bad }
+            return (blocks, counts)
+        }
+    }
+
+    private static func read(_ descriptor: Int32, path: String, offset: Int, count: Int, place: String) throws(FolioError)
+        -> [UInt8]
+    {
+        var buffer = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let got = buffer.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress! + done, count - done, off_t(offset + done)) }
+            if got < 0 && errno == EINTR { continue }
+            guard got > 0 else {
+                throw FolioError(
+                    got == 0 ? "unexpected end of file" : "read failed: \(FolioError.systemMessage(errno))",
+                    file: path, place: place)
+            }
+            done += got
+        }
+        return buffer
+    }
+
+    /// The decompressed bytes of block `index`, after checking its checksum.
+    public func decompressedBlock(_ index: Int) throws(FolioError) -> [UInt8] {
+        let block = blocks[index]
+        let place = "block \(index)"
+        let compressed = try ShardReader.read(
+            descriptor, path: path, offset: Int(block.offset), count: Int(block.compressedBytes), place: place)
+        guard compressed.withUnsafeBytes({ CRC32C.checksum($0) }) == block.checksum else {
+            throw FolioError("checksum mismatch (corrupt data)", file: path, place: place)
+        }
+        var output = [UInt8](repeating: 0, count: Int(block.decompressedBytes))
+        let size = output.withUnsafeMutableBytes { out in
+            compressed.withUnsafeBytes { ZSTD_decompress(out.baseAddress, out.count, $0.baseAddress, $0.count) }
+        }
+        guard ZSTD_isError(size) == 0, size == output.count else {
+            throw FolioError("block does not decompress to its stated size", file: path, place: place)
+        }
+        return output
+    }
+
+    /// Calls `body(record index, label, ids)` for every record of block `index`, checking
+    /// each against the footer's token counts.
+    public func forEachRecord(
+        inBlock index: Int, _ body: (Int, UInt32, UnsafeBufferPointer<UInt32>) throws(FolioError) -> Void
+    ) throws(FolioError) {
+        let block = blocks[index]
+        let bytes = try decompressedBlock(index)
+        let bad = FolioError("malformed records", file: path, place: "block \(index)")
+        var ids: [UInt32] = []
+        try bytes.withBytes { raw throws(FolioError) in
+            var position = 0
+            for recordIndex in Int(block.firstRecord)..<Int(block.firstRecord + block.records) {
+                guard let label = LEB128.read(raw, at: &position), label <= UInt32.max,
+                    let count = LEB128.read(raw, at: &position), count == UInt64(tokenCounts[recordIndex])
+                else { throw bad }
+                ids.removeAll(keepingCapacity: true)
+                for _ in 0..<count {
+                    guard let id = LEB128.read(raw, at: &position), id <= UInt32.max else { throw bad }
+                    ids.append(UInt32(id))
+                }
+                try ids.withUnsafeBufferPointer { buffer throws(FolioError) in try body(recordIndex, UInt32(label), buffer) }
+            }
+            guard position == raw.count else { throw bad }
+        }
+    }
+
+    /// Reads and checks every block and record; throws at the first problem.
+    public func verify() throws(FolioError) {
+        for index in blocks.indices { try forEachRecord(inBlock: index) { _, _, _ throws(FolioError) in } }
+    }
+}

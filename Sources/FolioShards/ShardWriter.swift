@@ -1,0 +1,124 @@
+import CZstd
+import FolioCore
+
+/// What a finished shard holds, for the manifest.
+public struct ShardSummary: Sendable, Codable, Equatable {
+    public var file: String
+    public var records: Int
+    public var tokens: Int
+    public var bytes: Int
+    /// CRC-32C of the whole file.
+    public var checksum: UInt32
+}
+
+/// Writes one shard file (``ShardFormat``) record by record, under a temporary name that
+/// becomes the real one only in ``finish()``: a killed writer leaves no partial shard.
+///
+/// Memory: one block being filled (about ``ShardFormat/defaultBlockBytes``), its compressed
+/// copy, and the footer: 28 bytes per block plus about 2 bytes per record.
+public final class ShardWriter {
+    public let path: String
+    private let file: AtomicFile
+    private let blockBytes: Int
+    private let context: OpaquePointer
+    private var offset = 0
+    private var fileChecksum = CRC32C()
+    private var block: [UInt8] = []
+    private var blockRecords = 0
+    private var compressed: [UInt8] = []
+    private var blocks: [ShardBlock] = []
+    private var tokenCounts: [UInt8] = []
+    private var record: [UInt8] = []
+    private var records = 0
+    private var tokens = 0
+
+    public init(path: String, blockBytes: Int = ShardFormat.defaultBlockBytes) throws(FolioError) {
+        guard let context = ZSTD_createCCtx() else { throw FolioError("cannot create a zstd compressor", file: path) }
+        self.context = context
+        self.path = path
+        self.blockBytes = blockBytes
+        file = try AtomicFile(path: path)
+        var header = ShardFormat.headerMagic
+        header.appendLittleEndian(ShardFormat.version)
+        header.appendLittleEndian(UInt16(0))
+        header.appendLittleEndian(UInt32(0))
+        try write(header)
+    }
+
+    deinit { ZSTD_freeCCtx(context) }
+
+    /// Bytes written so far (blocks compressed so far, not the block being filled).
+    public var bytesWritten: Int { offset }
+
+    public func append(label: UInt32, ids: some Collection<UInt32>) throws(FolioError) {
+        record.removeAll(keepingCapacity: true)
+        LEB128.append(UInt64(label), to: &record)
+        LEB128.append(UInt64(ids.count), to: &record)
+        for id in ids { LEB128.append(UInt64(id), to: &record) }
+        if !block.isEmpty && block.count + record.count > blockBytes { try flushBlock() }
+        block.append(contentsOf: record)
+        blockRecords += 1
+        LEB128.append(UInt64(ids.count), to: &tokenCounts)
+        records += 1
+        tokens += ids.count
+    }
+
+    private func write(_ bytes: [UInt8]) throws(FolioError) {
+        try file.write(bytes)
+        bytes.withUnsafeBytes { fileChecksum.update($0) }
+        offset += bytes.count
+    }
+
+    private func flushBlock() throws(FolioError) {
+        guard !block.isEmpty else { return }
+        let bound = ZSTD_compressBound(block.count)
+        if compressed.count < bound { compressed = [UInt8](repeating: 0, count: bound) }
+        let size = compressed.withUnsafeMutableBytes { out in
+            block.withUnsafeBytes { input in
+                ZSTD_compressCCtx(context, out.baseAddress, out.count, input.baseAddress, input.count, ShardFormat.compressionLevel)
+            }
+        }
+        if ZSTD_isError(size) != 0 {
+            throw FolioError("zstd compression failed: \(String(cString: ZSTD_getErrorName(size)))", file: path)
+        }
+        let frame = Array(compressed[0..<size])
+        let checksum = frame.withUnsafeBytes { CRC32C.checksum($0) }
+        blocks.append(ShardBlock(
+            offset: UInt64(offset), compressedBytes: UInt32(size), decompressedBytes: UInt32(block.count),
+            records: UInt32(blockRecords), firstRecord: UInt32(records - blockRecords), checksum: checksum))
+        try write(frame)
+        block.removeAll(keepingCapacity: true)
+        blockRecords = 0
+    }
+
+    /// Writes the last block, the footer and the trailer, then makes the file durable
+    /// under its name.
+    public func finish() throws(FolioError) -> ShardSummary {
+        try flushBlock()
+        let footerOffset = offset
+        var footer: [UInt8] = []
+        footer.appendLittleEndian(UInt32(blocks.count))
+        for block in blocks {
+            footer.appendLittleEndian(block.offset)
+            footer.appendLittleEndian(block.compressedBytes)
+            footer.appendLittleEndian(block.decompressedBytes)
+            footer.appendLittleEndian(block.records)
+            footer.appendLittleEndian(block.firstRecord)
+            footer.appendLittleEndian(block.checksum)
+        }
+        footer.appendLittleEndian(UInt64(records))
+        footer.append(contentsOf: tokenCounts)
+        let footerChecksum = footer.withUnsafeBytes { CRC32C.checksum($0) }
+        try write(footer)
+        var trailer: [UInt8] = []
+        trailer.appendLittleEndian(UInt64(footerOffset))
+        trailer.appendLittleEndian(footerChecksum)
+        trailer.appendLittleEndian(ShardFormat.version)
+        trailer.appendLittleEndian(UInt16(0))
+        trailer.append(contentsOf: ShardFormat.trailerMagic)
+        try write(trailer)
+        try file.commit()
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        return ShardSummary(file: name, records: records, tokens: tokens, bytes: offset, checksum: fileChecksum.value)
+    }
+}

@@ -1,0 +1,107 @@
+import FolioTestSupport
+import Foundation
+import Testing
+@testable import FolioShards
+
+@Suite struct ShardFileTests {
+    @Test func crc32cMatchesTheStandardCheckValueAndItsReferenceTwin() {
+        #expect(Array("123456789".utf8).withUnsafeBytes { CRC32C.checksum($0) } == 0xE306_9283)
+        var generator = SplitMix64(seed: 1)
+        for length in [0, 1, 7, 8, 9, 63, 64, 1000] {
+            let bytes = (0..<length).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+            #expect(bytes.withUnsafeBytes { CRC32C.checksum($0) } == CRC32C.reference(bytes))
+        }
+    }
+
+    func randomRecords(_ count: Int, seed: UInt64) -> [ShardRecord] {
+        var generator = SplitMix64(seed: seed)
+        var records = (0..<count).map { _ in
+            ShardRecord(
+                label: UInt32(generator.next() % 10),
+                ids: (0..<Int(generator.next() % 300)).map { _ in UInt32(truncatingIfNeeded: generator.next() % 50_000) })
+        }
+        records.append(ShardRecord(label: 3, ids: []))
+        records.append(ShardRecord(label: UInt32.max, ids: [UInt32.max, 0, 1 << 31]))
+        records.append(ShardRecord(label: 1, ids: (0..<20_000).map { UInt32($0) }))  // larger than a block
+        return records
+    }
+
+    func write(_ records: [ShardRecord], to path: String, blockBytes: Int = 4096) throws -> ShardSummary {
+        let writer = try ShardWriter(path: path, blockBytes: blockBytes)
+        for record in records { try writer.append(label: record.label, ids: record.ids) }
+        return try writer.finish()
+    }
+
+    func readAll(_ path: String) throws -> [ShardRecord] {
+        let reader = try ShardReader(path: path)
+        var records: [ShardRecord] = []
+        for block in reader.blocks.indices {
+            try reader.forEachRecord(inBlock: block) { index, label, ids throws(FolioError) in
+                #expect(index == records.count)
+                records.append(ShardRecord(label: label, ids: Array(ids)))
+            }
+        }
+        return records
+    }
+
+    @Test func roundTripAcrossManyBlocks() throws {
+        let folder = TemporaryFolder()
+        let records = randomRecords(2000, seed: 7)
+        let summary = try write(records, to: folder.path + "/shard-00000.fol")
+        #expect(summary.records == records.count)
+        #expect(summary.tokens == records.reduce(0) { $0 + $1.ids.count })
+        let reader = try ShardReader(path: folder.path + "/shard-00000.fol")
+        #expect(reader.blocks.count > 100)
+        #expect(reader.tokenCounts == records.map { UInt32($0.ids.count) })
+        #expect(try readAll(folder.path + "/shard-00000.fol") == records)
+        try reader.verify()
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: folder.path + "/shard-00000.fol"))
+        #expect(bytes.count == summary.bytes)
+        #expect(bytes.withUnsafeBytes { CRC32C.checksum($0) } == summary.checksum)
+        // The same records give the same bytes.
+        _ = try write(records, to: folder.path + "/again.fol")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: folder.path + "/again.fol")) == bytes)
+    }
+
+    @Test func anUnfinishedWriterLeavesNoShard() throws {
+        let folder = TemporaryFolder()
+        do {
+            let writer = try ShardWriter(path: folder.path + "/s.fol")
+            try writer.append(label: 0, ids: [1, 2, 3])
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).isEmpty)
+    }
+
+    /// Writes a good shard, damages a copy with `damage`, and expects an error at `place`.
+    func expectDamage(
+        _ damage: (inout [UInt8], ShardReader) -> Void, message: String, place: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
+        let folder = TemporaryFolder()
+        let path = folder.path + "/shard.fol"
+        _ = try write(randomRecords(300, seed: 3), to: path)
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        damage(&bytes, try ShardReader(path: path))
+        let damaged = folder.write("damaged.fol", bytes)
+        do {
+            try ShardReader(path: damaged).verify()
+            Issue.record("damage went unnoticed", sourceLocation: sourceLocation)
+        } catch {
+            #expect(error.file == damaged, sourceLocation: sourceLocation)
+            #expect(error.place == place, sourceLocation: sourceLocation)
+            #expect(error.message.contains(message), "\(error)", sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test func corruptionIsFoundAndPlaced() throws {
+        try expectDamage({ bytes, _ in bytes.removeLast(10) }, message: "truncated", place: "trailer")
+        try expectDamage({ bytes, reader in bytes[Int(reader.blocks[5].offset) + 7] ^= 0x10 },
+                         message: "checksum mismatch", place: "block 5")
+        try expectDamage({ bytes, _ in bytes[bytes.count - 30] ^= 0x01 }, message: "footer checksum", place: "footer")
+        try expectDamage({ bytes, _ in bytes[8] = 2 }, message: "newer than this Folio reads", place: "header")
+        try expectDamage({ bytes, _ in bytes[0] = UInt8(ascii: "X") }, message: "not a Folio shard", place: "header")
+        let folder = TemporaryFolder()
+        let empty = folder.write("empty.fol", [])
+        #expect(throws: FolioError("truncated shard: only 0 bytes", file: empty)) { try ShardReader(path: empty) }
+    }
+}
