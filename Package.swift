@@ -35,12 +35,13 @@ let package = Package(
         .target(name: "FolioShards", dependencies: ["FolioCore", "CZstd"]),
         // Standard library and Foundation only: usable on its own by other programs.
         .target(name: "FolioPreprocessing"),
-        .target(name: "FolioPipeline", dependencies: ["FolioCorpus", "FolioText"]),
+        .target(name: "FolioPipeline", dependencies: ["FolioCorpus", "FolioText", "FolioShards"]),
         .executableTarget(
             name: "folio",
             dependencies: [
                 "FolioPipeline",
                 "FolioPreprocessing",
+                "FolioShards",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

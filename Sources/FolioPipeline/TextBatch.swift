@@ -4,6 +4,12 @@ struct TextBatch: Sendable {
     var bytes: [UInt8] = []
     /// End offset of each piece in ``bytes``.
     var pieceEnds: [Int] = []
+    /// For jobs that keep documents apart (sharding): per piece, its document's label id
+    /// and whether it ends the document. Empty for jobs that only count.
+    var pieceLabels: [UInt32] = []
+    var pieceEndsDocument: [Bool] = []
+    /// Position in the reading order, so that results can be put back in order.
+    var sequence = 0
 
     static let targetBytes = 1 << 20
 
@@ -19,5 +25,7 @@ struct TextBatch: Sendable {
     mutating func removeAll() {
         bytes.removeAll(keepingCapacity: true)
         pieceEnds.removeAll(keepingCapacity: true)
+        pieceLabels.removeAll(keepingCapacity: true)
+        pieceEndsDocument.removeAll(keepingCapacity: true)
     }
 }

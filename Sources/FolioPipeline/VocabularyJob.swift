@@ -207,15 +207,17 @@ public enum VocabularyJob {
         guard let counter, let tokenizer else { throw FolioError("tokenizer did not start") }
         return WorkerResult(runs: try counter.finish(), tokens: counter.tokens, truncatedTokens: tokenizer.truncatedTokens)
     }
+}
 
-    private static func progress(
-        _ corpus: any TextCorpus, total: Int?, since start: ContinuousClock.Instant, clock: ContinuousClock
-    ) -> JobProgress {
-        let fraction = total.map { $0 > 0 ? min(1, Double(corpus.consumedSourceBytes) / Double($0)) : 1 }
-        return JobProgress(
-            documents: corpus.statistics.documents, bytes: corpus.statistics.bytes, fraction: fraction,
-            seconds: (clock.now - start).seconds)
-    }
+/// A job's progress: documents and text read, and the share of the corpus files consumed
+/// when their total was measured.
+func progress(
+    _ corpus: any TextCorpus, total: Int?, since start: ContinuousClock.Instant, clock: ContinuousClock
+) -> JobProgress {
+    let fraction = total.map { $0 > 0 ? min(1, Double(corpus.consumedSourceBytes) / Double($0)) : 1 }
+    return JobProgress(
+        documents: corpus.statistics.documents, bytes: corpus.statistics.bytes, fraction: fraction,
+        seconds: (clock.now - start).seconds)
 }
 
 func parentFolder(of path: String) -> String {

@@ -4,6 +4,9 @@ import FolioCore
 public struct Vocabulary: Sendable {
     public let tokens: [String]
     public let counts: [Int]
+    /// FNV-1a (64-bit) of the file's bytes: shard sets record it, so that shards are
+    /// never read with ids from another vocabulary.
+    public let fingerprint: String
     private let ids: [String: UInt32]
 
     public static let padID: UInt32 = 0
@@ -11,6 +14,10 @@ public struct Vocabulary: Sendable {
 
     public init(contentsOf path: String) throws(FolioError) {
         let source = try readWholeFile(path)
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in source { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        let hex = String(hash, radix: 16)
+        fingerprint = "fnv1a64:" + String(repeating: "0", count: 16 - hex.count) + hex
         var tokens: [String] = []
         var counts: [Int] = []
         var ids: [String: UInt32] = [:]

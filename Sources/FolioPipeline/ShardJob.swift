@@ -1,0 +1,294 @@
+import Dispatch
+import FolioCore
+import FolioCorpus
+import FolioShards
+import FolioText
+import Synchronization
+
+/// Settings of one sharding run.
+public struct ShardJobOptions: Sendable, Hashable {
+    public var corpus = CorpusOptions()
+    public var tokenizer = TokenizerOptions()
+    /// A shard is closed once its file reaches this many bytes.
+    public var shardBytes = 64 << 20
+    public var blockBytes = ShardFormat.defaultBlockBytes
+    public var threads = 2
+    /// Label names in id order (e.g. another shard set's, so that a test split uses the
+    /// training split's ids); nil: the corpus's labels, sorted by UTF-8 bytes.
+    public var labels: [String]?
+    public var measureTotal = false
+
+    public init() {}
+}
+
+/// What a sharding run did.
+public struct ShardReport: Sendable, Codable, Equatable {
+    public var records = 0
+    public var tokens = 0
+    public var shards = 0
+    public var bytesOnDisk = 0
+    public var textBytes = 0
+    public var seconds = 0.0
+    public var oovTokens = 0
+    public var invalidUTF8Replacements = 0
+    public var forcedCuts = 0
+    public var labels: [String] = []
+    public var warnings: [String] = []
+
+    enum CodingKeys: String, CodingKey {
+        case records, tokens, shards, seconds, labels, warnings
+        case bytesOnDisk = "bytes_on_disk"
+        case textBytes = "text_bytes"
+        case oovTokens = "oov_tokens"
+        case invalidUTF8Replacements = "invalid_utf8_replacements"
+        case forcedCuts = "forced_cuts"
+    }
+}
+
+/// Corpus -> tokens -> ids -> shard files + manifest.
+///
+/// The calling thread reads documents into numbered ``TextBatch``es; `threads` workers
+/// tokenize and look up ids; one writer thread puts the encoded batches back in reading
+/// order and appends records to the current shard. So the shards depend only on the
+/// corpus, never on the thread count. The old manifest is removed first and the new one
+/// written last: an interrupted run leaves no readable, half-made set.
+public enum ShardJob {
+    struct EncodedBatch: Sendable {
+        var sequence: Int
+        var ids: [UInt32] = []
+        var pieceEnds: [Int] = []
+        var pieceLabels: [UInt32] = []
+        var pieceEndsDocument: [Bool] = []
+        var oov = 0
+    }
+
+    public static func run(
+        corpusPath: String, vocabularyPath: String, outputFolder: String, options: ShardJobOptions,
+        onWarning: (@Sendable (String) -> Void)? = nil, onProgress: ((JobProgress) -> Void)? = nil
+    ) throws(FolioError) -> ShardReport {
+        let clock = ContinuousClock()
+        let started = clock.now
+        let vocabulary = try Vocabulary(contentsOf: vocabularyPath)
+        let index = TokenIndex(vocabulary)
+        let threads = max(1, options.threads)
+        var labels = options.labels ?? []
+        if options.labels == nil { labels = try corpusLabels(corpusPath, options.corpus) }
+        let labelIDs = Dictionary(uniqueKeysWithValues: labels.enumerated().map { ($1, UInt32($0)) })
+        try prepare(outputFolder)
+
+        let corpus = try openCorpus(path: corpusPath, options: options.corpus)
+        corpus.onWarning = onWarning
+        let totalSourceBytes = options.measureTotal ? corpus.totalSourceBytes() : nil
+        let work = BoundedQueue<TextBatch>(capacity: 2 * threads)
+        let encoded = BoundedQueue<EncodedBatch>(capacity: 2 * threads)
+        let failures = Mutex<[FolioError]>([])
+        let workers = DispatchGroup()
+        for _ in 0..<threads {
+            DispatchQueue.global().async(group: workers) {
+                do throws(FolioError) {
+                    try encode(from: work, into: encoded, index: index, tokenizer: options.tokenizer)
+                } catch {
+                    failures.withLock { $0.append(error) }
+                }
+            }
+        }
+        let written = Mutex<Result<([ShardSummary], Int), FolioError>>(.success(([], 0)))
+        let writerDone = DispatchGroup()
+        DispatchQueue.global().async(group: writerDone) {
+            let result = Result { () throws(FolioError) in try writeShards(from: encoded, to: outputFolder, options: options) }
+            written.withLock { $0 = result }
+        }
+
+        var splitter = DocumentSplitter()
+        var batch = TextBatch()
+        var sequence = 0
+        var readError: FolioError?
+        do throws(FolioError) {
+            var lastReport = started
+            while let chunk = try corpus.nextChunk() {
+                guard let label = labelIDs[chunk.label] else {
+                    throw FolioError("label '\(chunk.label)' is not one of the shard set's labels", file: chunk.source)
+                }
+                splitter.add(chunk.bytes, isDocumentEnd: chunk.isDocumentEnd) { piece in
+                    batch.append(piece)
+                    batch.pieceLabels.append(label)
+                    batch.pieceEndsDocument.append(false)
+                }
+                // The splitter may hold the tail of a document back; the piece that ends
+                // the document is the last one it emits for an end chunk.
+                if chunk.isDocumentEnd {
+                    if batch.pieceEndsDocument.isEmpty {
+                        batch.append(UnsafeRawBufferPointer(start: nil, count: 0))
+                        batch.pieceLabels.append(label)
+                        batch.pieceEndsDocument.append(true)
+                    } else {
+                        batch.pieceEndsDocument[batch.pieceEndsDocument.count - 1] = true
+                    }
+                }
+                if batch.isFull && chunk.isDocumentEnd || batch.bytes.count >= 4 * TextBatch.targetBytes {
+                    batch.sequence = sequence
+                    sequence += 1
+                    work.push(batch)
+                    batch = TextBatch()
+                    if let onProgress, clock.now - lastReport > .milliseconds(200) {
+                        lastReport = clock.now
+                        onProgress(progress(corpus, total: totalSourceBytes, since: started, clock: clock))
+                    }
+                }
+            }
+        } catch {
+            readError = error
+        }
+        if !batch.bytes.isEmpty || !batch.pieceEnds.isEmpty {
+            batch.sequence = sequence
+            work.push(batch)
+        }
+        work.close()
+        workers.wait()
+        encoded.close()
+        writerDone.wait()
+        if let readError { throw readError }
+        if let failure = failures.withLock({ $0.first }) { throw failure }
+        let (shards, oovTokens) = try written.withLock { $0 }.get()
+
+        let statistics = corpus.statistics
+        if statistics.documents == 0 { throw FolioError("the corpus has no documents", file: corpusPath) }
+        let manifest = ShardManifest(
+            vocabularyFingerprint: vocabulary.fingerprint, vocabularySize: vocabulary.count,
+            tokenizer: [
+                "normalization": options.tokenizer.normalization.rawValue, "numbers": options.tokenizer.numbers.rawValue,
+                "max_token_length": String(options.tokenizer.maxTokenLength), "icu": Tokenizer.icuVersion,
+            ],
+            labels: labels, shards: shards)
+        try manifest.write(toFolder: outputFolder)
+        removeStaleShards(in: outputFolder, keeping: Set(shards.map(\.file)))
+
+        var report = ShardReport()
+        report.records = manifest.records
+        report.tokens = manifest.tokens
+        report.shards = shards.count
+        report.bytesOnDisk = shards.reduce(0) { $0 + $1.bytes } + (fileSize(outputFolder + "/" + ShardManifest.fileName) ?? 0)
+        report.textBytes = statistics.bytes
+        report.oovTokens = oovTokens
+        report.invalidUTF8Replacements = statistics.invalidUTF8Replacements
+        report.forcedCuts = splitter.forcedCuts
+        report.labels = labels
+        report.warnings = statistics.warnings
+        report.seconds = (clock.now - started).seconds
+        onProgress?(progress(corpus, total: totalSourceBytes, since: started, clock: clock))
+        return report
+    }
+
+    /// The corpus's labels in id order: label folders for a folder corpus; for JSONL, a
+    /// first pass collects them (labels must be known before the first record is written).
+    static func corpusLabels(_ path: String, _ options: CorpusOptions) throws(FolioError) -> [String] {
+        let corpus = try openCorpus(path: path, options: options)
+        if let folder = corpus as? DirectoryCorpus { return folder.labels }
+        var seen: Set<String> = []
+        while let chunk = try corpus.nextChunk() { seen.insert(chunk.label) }
+        return seen.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+    }
+
+    /// Creates the folder, and removes an old manifest first: until the new one is
+    /// written, the folder is not a readable shard set.
+    static func prepare(_ folder: String) throws(FolioError) {
+        if mkdir(folder, 0o755) != 0 && errno != EEXIST {
+            throw FolioError("cannot create the output folder: \(FolioError.systemMessage(errno))", file: folder)
+        }
+        let manifest = folder + "/" + ShardManifest.fileName
+        if unlink(manifest) != 0 && errno != ENOENT {
+            throw FolioError("cannot remove the old manifest: \(FolioError.systemMessage(errno))", file: manifest)
+        }
+    }
+
+    static func removeStaleShards(in folder: String, keeping: Set<String>) {
+        for name in sortedDirectoryEntries(of: folder) ?? [] where name.hasPrefix("shard-") && name.hasSuffix(".fol") {
+            if !keeping.contains(name) { unlink(folder + "/" + name) }
+        }
+    }
+
+    /// One worker: text pieces to ids.
+    private static func encode(
+        from work: BoundedQueue<TextBatch>, into encoded: BoundedQueue<EncodedBatch>, index: TokenIndex,
+        tokenizer options: TokenizerOptions
+    ) throws(FolioError) {
+        var failure: FolioError?
+        let tokenizer: Tokenizer?
+        do throws(FolioError) { tokenizer = try Tokenizer(options: options) } catch { failure = error; tokenizer = nil }
+        while let batch = work.pop() {
+            var result = EncodedBatch(sequence: batch.sequence)
+            if failure == nil, let tokenizer {
+                do throws(FolioError) {
+                    result.ids.reserveCapacity(batch.bytes.count / 5)
+                    try batch.bytes.withBytes { bytes throws(FolioError) in
+                        var start = 0
+                        for end in batch.pieceEnds {
+                            try tokenizer.forEachToken(in: UnsafeRawBufferPointer(rebasing: bytes[start..<end])) { token in
+                                let id = index.id(of: token)
+                                if id == Vocabulary.oovID { result.oov += 1 }
+                                result.ids.append(id)
+                            }
+                            result.pieceEnds.append(result.ids.count)
+                            start = end
+                        }
+                    }
+                    result.pieceLabels = batch.pieceLabels
+                    result.pieceEndsDocument = batch.pieceEndsDocument
+                } catch {
+                    failure = error
+                }
+            }
+            // Always pass a result on, so that the writer's reordering never waits forever.
+            encoded.push(result)
+        }
+        if let failure { throw failure }
+    }
+
+    /// The writer: encoded batches back in reading order, documents into records, records
+    /// into shards of about `shardBytes`.
+    private static func writeShards(
+        from encoded: BoundedQueue<EncodedBatch>, to folder: String, options: ShardJobOptions
+    ) throws(FolioError) -> ([ShardSummary], Int) {
+        var pending: [Int: EncodedBatch] = [:]
+        var oov = 0
+        var next = 0
+        var document: [UInt32] = []
+        var shards: [ShardSummary] = []
+        var writer: ShardWriter?
+        var failure: FolioError?
+        while let batch = encoded.pop() {
+            pending[batch.sequence] = batch
+            while let ready = pending.removeValue(forKey: next) {
+                next += 1
+                oov += ready.oov
+                guard failure == nil else { continue }
+                do throws(FolioError) {
+                    var start = 0
+                    for (piece, end) in ready.pieceEnds.enumerated() {
+                        document.append(contentsOf: ready.ids[start..<end])
+                        start = end
+                        guard ready.pieceEndsDocument[piece] else { continue }
+                        if writer == nil {
+                            let name = String(format: "shard-%05d.fol", shards.count)
+                            writer = try ShardWriter(path: folder + "/" + name, blockBytes: options.blockBytes)
+                        }
+                        try writer!.append(label: ready.pieceLabels[piece], ids: document)
+                        document.removeAll(keepingCapacity: document.count < 1 << 20)
+                        if writer!.bytesWritten >= options.shardBytes {
+                            shards.append(try writer!.finish())
+                            writer = nil
+                        }
+                    }
+                } catch {
+                    failure = error
+                }
+            }
+        }
+        if let failure { throw failure }
+        if let writer { shards.append(try writer.finish()) }
+        return (shards, oov)
+    }
+}
+
+import Foundation
+import Glibc

@@ -1,0 +1,51 @@
+import FolioCore
+
+/// A shard set opened through its manifest.
+public struct ShardSet: Sendable {
+    public let folder: String
+    public let manifest: ShardManifest
+
+    public init(folder: String) throws(FolioError) {
+        self.folder = folder.hasSuffix("/") && folder.count > 1 ? String(folder.dropLast()) : folder
+        manifest = try ShardManifest.read(folder: self.folder)
+    }
+
+    public func path(ofShard index: Int) -> String { folder + "/" + manifest.shards[index].file }
+
+    /// Opens shard `index`, checking its size against the manifest (a cheap test that
+    /// catches truncation and swapped files before any block is read).
+    public func reader(forShard index: Int) throws(FolioError) -> ShardReader {
+        let summary = manifest.shards[index]
+        let reader = try ShardReader(path: path(ofShard: index))
+        guard reader.fileBytes == summary.bytes, reader.recordCount == summary.records else {
+            throw FolioError(
+                "shard does not match the manifest (\(reader.fileBytes) bytes, \(reader.recordCount) records; "
+                    + "manifest: \(summary.bytes) bytes, \(summary.records) records)", file: path(ofShard: index))
+        }
+        return reader
+    }
+
+    /// Refuses shards made with another vocabulary than the one at hand.
+    public func checkVocabulary(fingerprint: String, path: String) throws(FolioError) {
+        guard fingerprint == manifest.vocabularyFingerprint else {
+            throw FolioError(
+                "shards were made with another vocabulary (\(manifest.vocabularyFingerprint)) than \(path) (\(fingerprint))",
+                file: folder + "/" + ShardManifest.fileName, place: "key vocabulary_fingerprint")
+        }
+    }
+
+    /// Checks every shard's whole-file checksum, then every block and record; throws at the
+    /// first failure.
+    public func verify(onShard: (Int) -> Void = { _ in }) throws(FolioError) {
+        for index in manifest.shards.indices {
+            onShard(index)
+            let reader = try reader(forShard: index)
+            let bytes = try readWholeFile(path(ofShard: index))
+            let checksum = bytes.withUnsafeBytes { CRC32C.checksum($0) }
+            try reader.verify()
+            guard checksum == manifest.shards[index].checksum else {
+                throw FolioError("file checksum does not match the manifest", file: path(ofShard: index))
+            }
+        }
+    }
+}
