@@ -4,7 +4,8 @@ import Glibc
 
 /// Reads a shard file (``ShardFormat``): the footer on opening, blocks on demand, every
 /// checksum checked. Errors name the shard and the place: `header`, `footer`, `block N`.
-public final class ShardReader {
+/// Immutable after opening and read with `pread`, so threads may share one.
+public final class ShardReader: Sendable {
     public let path: String
     public let version: UInt16
     public let blocks: [ShardBlock]

@@ -1,0 +1,263 @@
+import Dispatch
+import FolioCore
+import Synchronization
+
+/// Batches from a shard set within a memory budget, shuffled per epoch, resumable.
+///
+/// An epoch is planned from the shards' footers alone (record counts and lengths), without
+/// reading a block:
+/// 1. the blocks of all shards are shuffled (from seed and epoch);
+/// 2. consecutive blocks form *windows* as large as the budget allows (decoded ids take 4
+///    bytes per token kept, records past `maxLength` count `maxLength`);
+/// 3. window i belongs to rank i mod worldSize;
+/// 4. each window's records, with the fewer-than-a-batch records carried over from the
+///    previous window, are shuffled (a buffer shuffle: MosaicML's block shuffle, then
+///    WebDataset's) or, with bucketing, sorted by length, cut into batches, and the batches
+///    shuffled; the remainder carries on.
+/// Only then are a window's blocks read and its batches made, on a background thread, a
+/// few batches ahead. Because the plan needs no data, ``LoaderState`` is just (epoch,
+/// batches done): resuming plans again and skips finished windows without reading them.
+///
+/// Memory: one window of decoded records, the carried records, `prefetch` batches, and
+/// 4 bytes per record of footer metadata (token counts).
+public final class ShardLoader: Sendable {
+    public let shards: ShardSet
+    public let options: LoaderOptions
+    private let readers: [ShardReader]
+    private let blockList: [(shard: Int, block: Int)]
+
+    public init(shards: ShardSet, options: LoaderOptions) throws(FolioError) {
+        guard options.batchSize >= 1, options.maxLength >= 1 else {
+            throw FolioError("batch size and max length must be at least 1")
+        }
+        guard options.worldSize >= 1, (0..<options.worldSize).contains(options.rank) else {
+            throw FolioError("rank \(options.rank) is outside 0..<\(options.worldSize)")
+        }
+        self.shards = shards
+        self.options = options
+        var readers: [ShardReader] = []
+        for index in shards.manifest.shards.indices { readers.append(try shards.reader(forShard: index)) }
+        self.readers = readers
+        blockList = readers.enumerated().flatMap { shard, reader in reader.blocks.indices.map { (shard, $0) } }
+    }
+
+    /// Bytes a window of decoded records may take: the budget less the prefetched batches.
+    var windowBudget: Int {
+        let batchBytes = options.batchSize * options.maxLength * 4 + options.batchSize * 16
+        return max(1 << 16, options.memoryBudget - (options.prefetch + 2) * batchBytes - 2 * options.batchSize * options.maxLength * 4)
+    }
+
+    /// One planned window: the blocks to read and the batches to make from them (and from
+    /// the records carried in).
+    struct Window {
+        var blocks: [(shard: Int, block: Int)]
+        var batches: [[RecordRef]]
+    }
+
+    /// The windows of `epoch` for this rank, in order. Pure: the same inputs give the same plan.
+    func plan(epoch: Int) -> [Window] {
+        var blocks = blockList
+        var random = SplitMix64(seed: mixSeed(options.seed, UInt64(epoch), 1))
+        if options.shuffle { fisherYates(&blocks, &random) }
+        // Group blocks into windows by the decoded size of what they hold.
+        var groups: [[(shard: Int, block: Int)]] = []
+        var current: [(shard: Int, block: Int)] = []
+        var bytes = 0
+        for entry in blocks {
+            let cost = blockCost(entry)
+            if !current.isEmpty && bytes + cost > windowBudget {
+                groups.append(current)
+                current = []
+                bytes = 0
+            }
+            current.append(entry)
+            bytes += cost
+        }
+        if !current.isEmpty { groups.append(current) }
+
+        var windows: [Window] = []
+        var carried: [RecordRef] = []
+        for (index, group) in groups.enumerated() where index % options.worldSize == options.rank {
+            var pool = carried
+            for (shard, block) in group {
+                let info = readers[shard].blocks[block]
+                for record in info.firstRecord..<(info.firstRecord + info.records) {
+                    pool.append(RecordRef(shard: UInt32(shard), record: record))
+                }
+            }
+            var windowRandom = SplitMix64(seed: mixSeed(options.seed, UInt64(epoch), 2, UInt64(index)))
+            if options.bucketing {
+                if options.shuffle { fisherYates(&pool, &windowRandom) }
+                let lengths = pool.map { min(Int(readers[Int($0.shard)].tokenCounts[Int($0.record)]), options.maxLength) }
+                let order = pool.indices.sorted { lengths[$0] != lengths[$1] ? lengths[$0] < lengths[$1] : $0 < $1 }
+                pool = order.map { pool[$0] }
+            } else if options.shuffle {
+                fisherYates(&pool, &windowRandom)
+            }
+            let full = pool.count / options.batchSize * options.batchSize
+            var batches = stride(from: 0, to: full, by: options.batchSize).map { Array(pool[$0..<$0 + options.batchSize]) }
+            if options.bucketing && options.shuffle { fisherYates(&batches, &windowRandom) }
+            carried = Array(pool[full...])
+            windows.append(Window(blocks: group, batches: batches))
+        }
+        if !carried.isEmpty && !options.dropRemainder {
+            windows.append(Window(blocks: [], batches: [carried]))
+        }
+        return windows
+    }
+
+    private func blockCost(_ entry: (shard: Int, block: Int)) -> Int {
+        let reader = readers[entry.shard]
+        let info = reader.blocks[entry.block]
+        var tokens = 0
+        for record in Int(info.firstRecord)..<Int(info.firstRecord + info.records) {
+            tokens += min(Int(reader.tokenCounts[record]), options.maxLength)
+        }
+        // A decoded record also costs a dictionary entry and an array header: ~128 bytes.
+        return tokens * 4 + Int(info.records) * 128
+    }
+
+    /// The batches of `epoch` from `state` on (nil: from the start), made on a background
+    /// thread. Iterate with ``LoaderEpoch/next()``.
+    public func epoch(_ epoch: Int, resumingFrom state: LoaderState? = nil) -> LoaderEpoch {
+        let skip = state.map { $0.epoch == epoch ? $0.batchesDone : 0 } ?? 0
+        let queue = BoundedQueue<Result<Batch, FolioError>>(capacity: max(1, options.prefetch))
+        let cancelled = CancellationFlag()
+        let windows = plan(epoch: epoch)
+        let thread = DispatchGroup()
+        DispatchQueue.global().async(group: thread) { [self] in
+            produce(windows, skip: skip, into: queue, cancelled: cancelled)
+            queue.close()
+        }
+        return LoaderEpoch(epoch: epoch, batchesDone: skip, queue: queue, cancelled: cancelled, thread: thread)
+    }
+
+    /// Reads each window's blocks and makes its batches; records decoded once, truncated.
+    private func produce(
+        _ windows: [Window], skip: Int, into queue: BoundedQueue<Result<Batch, FolioError>>, cancelled: CancellationFlag
+    ) {
+        var toSkip = skip
+        // Decoded ids of the records in reach: the current window's and those carried in.
+        var store: [RecordRef: [UInt32]] = [:]
+        var labels: [RecordRef: UInt32] = [:]
+        for window in windows {
+            if cancelled.isSet { return }
+            let needed = window.batches.flatMap { $0 }
+            let used = Set(needed)
+            let skipsWindow = toSkip >= window.batches.count && !window.batches.isEmpty
+            do throws(FolioError) {
+                for (shard, block) in window.blocks {
+                    let info = readers[shard].blocks[block]
+                    let firstRecord = info.firstRecord
+                    // A skipped window is read only for the records it carries on.
+                    if skipsWindow && (firstRecord..<firstRecord + info.records).allSatisfy({
+                        used.contains(RecordRef(shard: UInt32(shard), record: $0))
+                    }) {
+                        continue
+                    }
+                    try readers[shard].forEachRecord(inBlock: block) { record, label, ids throws(FolioError) in
+                        let ref = RecordRef(shard: UInt32(shard), record: UInt32(record))
+                        if skipsWindow && used.contains(ref) { return }
+                        store[ref] = Array(ids.prefix(options.maxLength))
+                        labels[ref] = label
+                    }
+                }
+            } catch {
+                queue.push(.failure(error))
+                return
+            }
+            if skipsWindow {
+                toSkip -= window.batches.count
+                store = store.filter { !used.contains($0.key) }
+                labels = labels.filter { !used.contains($0.key) }
+                continue
+            }
+            for (index, refs) in window.batches.enumerated() {
+                if index < toSkip { continue }
+                if cancelled.isSet { return }
+                queue.push(.success(makeBatch(refs, store: store, labels: labels)))
+            }
+            toSkip = 0
+            // Drop what this window used; what it carries on stays.
+            store = store.filter { !used.contains($0.key) }
+            labels = labels.filter { !used.contains($0.key) }
+        }
+    }
+
+    private func makeBatch(_ refs: [RecordRef], store: [RecordRef: [UInt32]], labels: [RecordRef: UInt32]) -> Batch {
+        let rows = refs.map { store[$0] ?? [] }
+        let length = options.padding == .maxLength ? options.maxLength : max(1, rows.map(\.count).max() ?? 1)
+        var ids = [UInt32](repeating: 0, count: refs.count * length)
+        for (row, tokens) in rows.enumerated() {
+            ids.replaceSubrange(row * length..<row * length + tokens.count, with: tokens)
+        }
+        return Batch(
+            rows: refs.count, length: length, ids: ids, lengths: rows.map { Int32($0.count) },
+            labels: refs.map { labels[$0] ?? 0 }, records: refs)
+    }
+}
+
+/// One epoch's batches as they come off the background thread.
+public final class LoaderEpoch {
+    public let epoch: Int
+    private var batchesDone: Int
+    private let queue: BoundedQueue<Result<Batch, FolioError>>
+    private let cancelled: CancellationFlag
+    private let thread: DispatchGroup
+
+    init(epoch: Int, batchesDone: Int, queue: BoundedQueue<Result<Batch, FolioError>>, cancelled: CancellationFlag, thread: DispatchGroup) {
+        self.epoch = epoch
+        self.batchesDone = batchesDone
+        self.queue = queue
+        self.cancelled = cancelled
+        self.thread = thread
+    }
+
+    deinit {
+        // Stop the producer and let it out of a full queue.
+        cancelled.set()
+        while queue.pop() != nil {}
+        thread.wait()
+    }
+
+    /// Where the epoch stands now: resuming from it gives exactly the batches after the
+    /// last one returned.
+    public var state: LoaderState { LoaderState(epoch: epoch, batchesDone: batchesDone) }
+
+    /// The next batch, or nil at the end of the epoch.
+    public func next() throws(FolioError) -> Batch? {
+        guard let result = queue.pop() else { return nil }
+        let batch = try result.get()
+        batchesDone += 1
+        return batch
+    }
+}
+
+/// Fisher-Yates with our own generator, so that the order is fixed by the seed on every
+/// platform and Swift version (the standard library's `shuffle` promises neither).
+func fisherYates<Element>(_ items: inout [Element], _ random: inout SplitMix64) {
+    guard items.count > 1 else { return }
+    for index in stride(from: items.count - 1, to: 0, by: -1) {
+        let other = Int(random.next() % UInt64(index + 1))
+        items.swapAt(index, other)
+    }
+}
+
+/// A seed for one named random stream (purpose, epoch, index): streams never overlap,
+/// and adding one never changes another's numbers.
+func mixSeed(_ values: UInt64...) -> UInt64 {
+    var generator = SplitMix64(seed: 0x5EED)
+    var state: UInt64 = 0
+    for value in values {
+        generator.state ^= value &+ state
+        state = generator.next()
+    }
+    return state
+}
+
+/// A flag one thread raises and another polls.
+final class CancellationFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+    var isSet: Bool { flag.load(ordering: .relaxed) }
+    func set() { flag.store(true, ordering: .relaxed) }
+}
