@@ -23,7 +23,7 @@ import Synchronization
 public final class ShardLoader: Sendable {
     public let shards: ShardSet
     public let options: LoaderOptions
-    private let readers: [ShardReader]
+    let readers: [ShardReader]
     private let blockList: [(shard: Int, block: Int)]
 
     public init(shards: ShardSet, options: LoaderOptions) throws(FolioError) {
@@ -54,8 +54,9 @@ public final class ShardLoader: Sendable {
         var batches: [[RecordRef]]
     }
 
-    /// The windows of `epoch` for this rank, in order. Pure: the same inputs give the same plan.
-    func plan(epoch: Int) -> [Window] {
+    /// The windows of `epoch` for this rank, in order, made one at a time (the whole plan
+    /// would take 8 bytes per record). Pure: the same inputs give the same plan.
+    func plan(epoch: Int) -> EpochPlan {
         var blocks = blockList
         var random = SplitMix64(seed: mixSeed(options.seed, UInt64(epoch), 1))
         if options.shuffle { fisherYates(&blocks, &random) }
@@ -74,36 +75,60 @@ public final class ShardLoader: Sendable {
             bytes += cost
         }
         if !current.isEmpty { groups.append(current) }
+        return EpochPlan(loader: self, epoch: epoch, groups: groups)
+    }
 
-        var windows: [Window] = []
+    /// The windows of one epoch as a sequence; the records carried from one window to the
+    /// next make it sequential.
+    struct EpochPlan: Sequence, IteratorProtocol {
+        let loader: ShardLoader
+        let epoch: Int
+        let groups: [[(shard: Int, block: Int)]]
+        var nextGroup = 0
         var carried: [RecordRef] = []
-        for (index, group) in groups.enumerated() where index % options.worldSize == options.rank {
+        var finished = false
+
+        mutating func next() -> Window? {
+            let options = loader.options
+            while nextGroup < groups.count {
+                let index = nextGroup
+                nextGroup += 1
+                guard index % options.worldSize == options.rank else { continue }
+                return window(index)
+            }
+            guard !finished else { return nil }
+            finished = true
+            if !carried.isEmpty && !options.dropRemainder { return Window(blocks: [], batches: [carried]) }
+            return nil
+        }
+
+        private mutating func window(_ index: Int) -> Window {
+            let options = loader.options
+            let group = groups[index]
             var pool = carried
             for (shard, block) in group {
-                let info = readers[shard].blocks[block]
+                let info = loader.readers[shard].blocks[block]
                 for record in info.firstRecord..<(info.firstRecord + info.records) {
                     pool.append(RecordRef(shard: UInt32(shard), record: record))
                 }
             }
-            var windowRandom = SplitMix64(seed: mixSeed(options.seed, UInt64(epoch), 2, UInt64(index)))
+            var random = SplitMix64(seed: mixSeed(options.seed, UInt64(epoch), 2, UInt64(index)))
             if options.bucketing {
-                if options.shuffle { fisherYates(&pool, &windowRandom) }
-                let lengths = pool.map { min(Int(readers[Int($0.shard)].tokenCounts[Int($0.record)]), options.maxLength) }
+                if options.shuffle { fisherYates(&pool, &random) }
+                let lengths = pool.map {
+                    Swift.min(Int(loader.readers[Int($0.shard)].tokenCounts[Int($0.record)]), options.maxLength)
+                }
                 let order = pool.indices.sorted { lengths[$0] != lengths[$1] ? lengths[$0] < lengths[$1] : $0 < $1 }
                 pool = order.map { pool[$0] }
             } else if options.shuffle {
-                fisherYates(&pool, &windowRandom)
+                fisherYates(&pool, &random)
             }
             let full = pool.count / options.batchSize * options.batchSize
             var batches = stride(from: 0, to: full, by: options.batchSize).map { Array(pool[$0..<$0 + options.batchSize]) }
-            if options.bucketing && options.shuffle { fisherYates(&batches, &windowRandom) }
+            if options.bucketing && options.shuffle { fisherYates(&batches, &random) }
             carried = Array(pool[full...])
-            windows.append(Window(blocks: group, batches: batches))
+            return Window(blocks: group, batches: batches)
         }
-        if !carried.isEmpty && !options.dropRemainder {
-            windows.append(Window(blocks: [], batches: [carried]))
-        }
-        return windows
     }
 
     private func blockCost(_ entry: (shard: Int, block: Int)) -> Int {
@@ -134,7 +159,7 @@ public final class ShardLoader: Sendable {
 
     /// Reads each window's blocks and makes its batches; records decoded once, truncated.
     private func produce(
-        _ windows: [Window], skip: Int, into queue: BoundedQueue<Result<Batch, FolioError>>, cancelled: CancellationFlag
+        _ windows: EpochPlan, skip: Int, into queue: BoundedQueue<Result<Batch, FolioError>>, cancelled: CancellationFlag
     ) {
         var toSkip = skip
         // Decoded ids of the records in reach: the current window's and those carried in.
