@@ -42,6 +42,7 @@ let package = Package(
                 "FolioPipeline",
                 "FolioPreprocessing",
                 "FolioShards",
+                "FolioText",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

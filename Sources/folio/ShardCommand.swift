@@ -2,6 +2,7 @@ import ArgumentParser
 import FolioCore
 import FolioPipeline
 import FolioShards
+import FolioText
 import Foundation
 
 struct ShardCommand: ParsableCommand {
@@ -76,6 +77,9 @@ struct InspectCommand: ParsableCommand {
     @Flag(help: "Check every shard's file checksum and every block's; exit non-zero at the first failure.")
     var verify = false
 
+    @Option(help: "Refuse the shards unless they were made with this vocabulary.")
+    var vocabulary: String?
+
     @OptionGroup var output: OutputOptionGroup
 
     struct Report: Encodable {
@@ -93,6 +97,9 @@ struct InspectCommand: ParsableCommand {
     func run() throws {
         let report = try runReportingErrors { () throws(FolioError) -> Report in
             let set = try ShardSet(folder: shards)
+            if let vocabulary {
+                try set.checkVocabulary(fingerprint: try Vocabulary(contentsOf: vocabulary).fingerprint, path: vocabulary)
+            }
             if verify { try set.verify() }
             var histogram = [Int](repeating: 0, count: set.manifest.labels.count)
             var lengths: [UInt32] = []

@@ -83,3 +83,51 @@ struct FolioProcess {
         #expect(!FileManager.default.fileExists(atPath: folder + "/v.tsv"))
     }
 }
+
+@Suite struct ShardCommandTests {
+    let folder = NSTemporaryDirectory() + "folio-cli-" + UUID().uuidString
+
+    init() throws {
+        for (label, text) in [("a", "one two three"), ("b", "two three four five")] {
+            try FileManager.default.createDirectory(atPath: folder + "/corpus/" + label, withIntermediateDirectories: true)
+            for index in 0..<50 {
+                try "\(text) \(index)".write(toFile: folder + "/corpus/\(label)/\(index).txt", atomically: true, encoding: .utf8)
+            }
+        }
+        _ = try FolioProcess(["vocab", folder + "/corpus", "--out", folder + "/v.tsv"])
+    }
+
+    @Test func shardThenInspectReportsTheSet() throws {
+        let shard = try FolioProcess(["shard", folder + "/corpus", "--vocabulary", folder + "/v.tsv", "--out", folder + "/s", "--json"])
+        #expect(shard.status == 0, "\(shard.stderr)")
+        let inspect = try FolioProcess(["inspect", folder + "/s", "--verify", "--vocabulary", folder + "/v.tsv", "--json"])
+        #expect(inspect.status == 0, "\(inspect.stderr)")
+        for run in [shard, inspect] {
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.split(separator: "\n").last!.utf8)) as? [String: Any])
+            #expect(json["records"] as? Int == 100)
+            #expect(json["tokens"] as? Int == 50 * 4 + 50 * 5)
+            #expect(json["shards"] as? Int == 1)
+            #expect((json["bytes_on_disk"] as? Int ?? 0) > 0)
+        }
+    }
+
+    @Test func corruptionAndMissingManifestAreOneLineErrors() throws {
+        _ = try FolioProcess(["shard", folder + "/corpus", "--vocabulary", folder + "/v.tsv", "--out", folder + "/s"])
+        let shard = folder + "/s/shard-00000.fol"
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: shard)))
+        bytes[20] ^= 0x40  // inside block 0
+        try Data(bytes).write(to: URL(fileURLWithPath: shard))
+        let verify = try FolioProcess(["inspect", folder + "/s", "--verify"])
+        #expect(verify.status == 1)
+        #expect(verify.stderr == "folio: error: \(shard): block 0: checksum mismatch (corrupt data)\n")
+
+        try "<pad>\t0\n<oov>\t0\nother\t1\n".write(toFile: folder + "/w.tsv", atomically: true, encoding: .utf8)
+        let foreign = try FolioProcess(["inspect", folder + "/s", "--vocabulary", folder + "/w.tsv"])
+        #expect(foreign.status == 1 && foreign.stderr.contains("made with another vocabulary"))
+
+        try FileManager.default.removeItem(atPath: folder + "/s/manifest.json")
+        let missing = try FolioProcess(["inspect", folder + "/s"])
+        #expect(missing.status == 1)
+        #expect(missing.stderr == "folio: error: \(folder)/s: no manifest.json: not a complete shard set (was sharding interrupted?)\n")
+    }
+}

@@ -108,3 +108,39 @@ import Testing
         #expect(throws: FolioError.self) { try ShardSet(folder: out.path + "/shards") }
     }
 }
+
+@Suite struct CorpusToLoaderTests {
+    /// The whole road: text files -> vocabulary -> shards -> loader batches.
+    @Test func everyDocumentArrivesOncePerEpochWithItsLabel() throws {
+        let corpus = TemporaryFolder()
+        let out = TemporaryFolder()
+        var expected: [String: String] = [:]  // first word (unique) -> label
+        for label in ["neg", "pos"] {
+            for index in 0..<120 {
+                let key = "doc\(label)\(index)"
+                expected[key] = label
+                corpus.write("\(label)/\(index).txt", "\(key) " + String(repeating: "\(label) words here ", count: index % 30))
+            }
+        }
+        _ = try VocabularyJob.run(corpusPath: corpus.path, outputPath: out.path + "/v.tsv", options: VocabularyJobOptions())
+        var options = ShardJobOptions()
+        options.shardBytes = 1 << 12
+        options.blockBytes = 1 << 10
+        _ = try ShardJob.run(corpusPath: corpus.path, vocabularyPath: out.path + "/v.tsv", outputFolder: out.path + "/s", options: options)
+        let vocabulary = try Vocabulary(contentsOf: out.path + "/v.tsv")
+        let set = try ShardSet(folder: out.path + "/s")
+        let loader = try ShardLoader(shards: set, options: LoaderOptions(batchSize: 16, maxLength: 5, memoryBudget: 1 << 16, prefetch: 2))
+        for epoch in 0..<2 {
+            var seen: [String: String] = [:]
+            let iterator = loader.epoch(epoch)
+            while let batch = try iterator.next() {
+                for row in 0..<batch.rows {
+                    let key = vocabulary.tokens[Int(batch.ids[row * batch.length])]
+                    #expect(seen.updateValue(set.manifest.labels[Int(batch.labels[row])], forKey: key) == nil, "\(key) twice")
+                    #expect(batch.lengths[row] <= 5)
+                }
+            }
+            #expect(seen == expected)
+        }
+    }
+}

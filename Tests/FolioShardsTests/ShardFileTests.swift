@@ -105,3 +105,19 @@ import Testing
         #expect(throws: FolioError("truncated shard: only 0 bytes", file: empty)) { try ShardReader(path: empty) }
     }
 }
+
+@Suite struct ShardManifestTests {
+    @Test func aManifestFromANewerFolioIsRefusedNamingTheKey() throws {
+        let folder = TemporaryFolder()
+        var manifest = ShardManifest(vocabularyFingerprint: "fnv1a64:x", vocabularySize: 2, tokenizer: [:], labels: [], shards: [])
+        manifest.formatVersion = 2
+        try manifest.write(toFolder: folder.path)
+        #expect(throws: FolioError(
+            "format version 2 is newer than this Folio reads (1); update Folio",
+            file: folder.path + "/manifest.json", place: "key format_version")) {
+            try ShardSet(folder: folder.path)
+        }
+        folder.write("manifest.json", "{\"format_version\": 1")
+        #expect(throws: FolioError.self) { try ShardSet(folder: folder.path) }
+    }
+}
