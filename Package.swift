@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "FolioCorpus", targets: ["FolioCorpus"]),
         .library(name: "FolioText", targets: ["FolioText"]),
         .library(name: "FolioShards", targets: ["FolioShards"]),
+        .library(name: "FolioNN", targets: ["FolioNN"]),
         .library(name: "FolioPipeline", targets: ["FolioPipeline"]),
         .library(name: "FolioPreprocessing", targets: ["FolioPreprocessing"]),
     ],
@@ -33,6 +34,7 @@ let package = Package(
         .target(name: "FolioCorpus", dependencies: ["FolioCore", "CZstd"]),
         .target(name: "FolioText", dependencies: ["FolioCore", "CICUShim"]),
         .target(name: "FolioShards", dependencies: ["FolioCore", "CZstd"]),
+        .target(name: "FolioNN", dependencies: ["FolioCore", "CBLAS"]),
         // Standard library and Foundation only: usable on its own by other programs.
         .target(name: "FolioPreprocessing"),
         .target(name: "FolioPipeline", dependencies: ["FolioCorpus", "FolioText", "FolioShards"]),
@@ -51,6 +53,7 @@ let package = Package(
         .target(name: "FolioTestSupport", dependencies: ["FolioCore"], path: "Tests/FolioTestSupport"),
         .testTarget(name: "FolioCorpusTests", dependencies: ["FolioCorpus", "CZstd", "FolioTestSupport"]),
         .testTarget(name: "FolioTextTests", dependencies: ["FolioText", "FolioTestSupport"]),
+        .testTarget(name: "FolioNNTests", dependencies: ["FolioNN", "FolioTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "FolioShardsTests", dependencies: ["FolioShards", "FolioTestSupport"]),
         .testTarget(name: "FolioPipelineTests", dependencies: ["FolioPipeline", "FolioTestSupport"]),
         .testTarget(name: "FolioCLITests", dependencies: ["folio"]),

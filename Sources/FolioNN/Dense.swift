@@ -1,0 +1,108 @@
+/// `y = x W + b` over `[rows, inputDim]`, Keras's `Dense` with a linear activation (use
+/// the loss's `fromLogits` for softmax).
+public final class Dense {
+    public let inputDim: Int
+    public let units: Int
+    public let kernel: ParameterView
+    public let bias: ParameterView
+    private var input: [Float] = []
+    private var rows = 0
+
+    public static func layout(prefix: String, inputDim: Int, units: Int) -> [(name: String, shape: [Int])] {
+        [(prefix + ".kernel", [inputDim, units]), (prefix + ".bias", [units])]
+    }
+
+    public init(inputDim: Int, units: Int, arena: ParameterArena, prefix: String) {
+        self.inputDim = inputDim
+        self.units = units
+        kernel = arena.view(prefix + ".kernel")!
+        bias = arena.view(prefix + ".bias")!
+    }
+
+    public func initialize(arena: ParameterArena, random: inout SplitMixSource) {
+        let limit = Float((6.0 / Double(inputDim + units)).squareRoot())
+        let values = arena.values(of: kernel)
+        for index in values.indices { values[index] = (Float(random.unit()) * 2 - 1) * limit }
+    }
+
+    public func forward(_ input: Tensor, arena: ParameterArena) -> Tensor {
+        rows = input.count / inputDim
+        self.input = input.values
+        var output = Tensor(zeros: [rows, units])
+        let biasValues = arena.values(of: bias)
+        for row in 0..<rows { for j in 0..<units { output.values[row * units + j] = biasValues[j] } }
+        input.values.withUnsafeBufferPointer { x in
+            output.values.withUnsafeMutableBufferPointer { y in
+                Gemm.sgemm(m: rows, n: units, k: inputDim, x.baseAddress!, UnsafePointer(arena.values(of: kernel).baseAddress!),
+                           beta: 1, y.baseAddress!)
+            }
+        }
+        return output
+    }
+
+    public func backward(_ outputGradient: Tensor, arena: ParameterArena) -> Tensor {
+        var inputGradient = Tensor(zeros: [rows, inputDim])
+        input.withUnsafeBufferPointer { x in
+            outputGradient.values.withUnsafeBufferPointer { dy in
+                Gemm.sgemm(transposeA: true, m: inputDim, n: units, k: rows, x.baseAddress!, dy.baseAddress!, beta: 1,
+                           arena.gradients(of: kernel).baseAddress!)
+                inputGradient.values.withUnsafeMutableBufferPointer { dx in
+                    Gemm.sgemm(transposeB: true, m: rows, n: inputDim, k: units, dy.baseAddress!,
+                               UnsafePointer(arena.values(of: kernel).baseAddress!), dx.baseAddress!)
+                }
+            }
+        }
+        let biasGradient = arena.gradients(of: bias)
+        for row in 0..<rows { for j in 0..<units { biasGradient[j] += outputGradient.values[row * units + j] } }
+        return inputGradient
+    }
+}
+
+/// Token ids to vectors: a table `[inputDim, outputDim]`, Keras's `Embedding`.
+public final class Embedding {
+    public let inputDim: Int
+    public let outputDim: Int
+    public let table: ParameterView
+    private var ids: [UInt32] = []
+
+    public static func layout(prefix: String, inputDim: Int, outputDim: Int) -> [(name: String, shape: [Int])] {
+        [(prefix + ".weight", [inputDim, outputDim])]
+    }
+
+    public init(inputDim: Int, outputDim: Int, arena: ParameterArena, prefix: String) {
+        self.inputDim = inputDim
+        self.outputDim = outputDim
+        table = arena.view(prefix + ".weight")!
+    }
+
+    /// Keras's default: uniform in [-0.05, 0.05].
+    public func initialize(arena: ParameterArena, random: inout SplitMixSource) {
+        let values = arena.values(of: table)
+        for index in values.indices { values[index] = (Float(random.unit()) * 2 - 1) * 0.05 }
+    }
+
+    /// `[rows, length]` ids to `[rows, length, outputDim]`. Ids must be below `inputDim`.
+    public func forward(_ batch: TokenBatch, arena: ParameterArena) throws(FolioError) -> Tensor {
+        ids = batch.ids
+        let table = arena.values(of: table)
+        var output = Tensor(zeros: [batch.rows, batch.length, outputDim])
+        for (position, id) in batch.ids.enumerated() {
+            guard Int(id) < inputDim else {
+                throw FolioError("Embedding: token id \(id) at row \(position / batch.length), position \(position % batch.length) is outside 0..<\(inputDim)")
+            }
+            let from = Int(id) * outputDim
+            for j in 0..<outputDim { output.values[position * outputDim + j] = table[from + j] }
+        }
+        return output
+    }
+
+    public func backward(_ outputGradient: Tensor, arena: ParameterArena) {
+        let gradients = arena.gradients(of: table)
+        for (position, id) in ids.enumerated() {
+            let to = Int(id) * outputDim
+            for j in 0..<outputDim { gradients[to + j] += outputGradient.values[position * outputDim + j] }
+        }
+    }
+}
+
+import FolioCore

@@ -1,0 +1,43 @@
+import CBLAS
+
+/// Matrix products: C = alpha * op(A) * op(B) + beta * C, row-major Float32.
+///
+/// ``sgemm`` goes to OpenBLAS; ``referenceSgemm`` is its plain twin (three loops, Double
+/// accumulation) that tests compare it with.
+public enum Gemm {
+    /// OpenBLAS threads for every product that follows; set once, explicitly (DESIGN.md:
+    /// never left to fight with our own threads).
+    public static func setThreads(_ count: Int) {
+        openblas_set_num_threads(Int32(max(1, count)))
+    }
+
+    /// - Parameters: A is m x k (k x m when `transposeA`), B is k x n (n x k when
+    ///   `transposeB`), C is m x n.
+    @inline(__always)
+    public static func sgemm(
+        transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+        _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, beta: Float = 0, _ c: UnsafeMutablePointer<Float>
+    ) {
+        cblas_sgemm(
+            CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+            Int32(m), Int32(n), Int32(k), alpha, a, Int32(transposeA ? m : k), b, Int32(transposeB ? k : n),
+            beta, c, Int32(n))
+    }
+
+    public static func referenceSgemm(
+        transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+        _ a: [Float], _ b: [Float], beta: Float = 0, _ c: inout [Float]
+    ) {
+        for row in 0..<m {
+            for column in 0..<n {
+                var sum = 0.0
+                for inner in 0..<k {
+                    let left = transposeA ? a[inner * m + row] : a[row * k + inner]
+                    let right = transposeB ? b[column * k + inner] : b[inner * n + column]
+                    sum += Double(left) * Double(right)
+                }
+                c[row * n + column] = Float(Double(alpha) * sum + Double(beta) * Double(c[row * n + column]))
+            }
+        }
+    }
+}

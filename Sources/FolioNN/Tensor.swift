@@ -1,0 +1,34 @@
+/// A Float32 tensor: row-major, contiguous, shape first dimension the batch.
+public struct Tensor: Sendable, Equatable {
+    public var shape: [Int]
+    public var values: [Float]
+
+    public init(shape: [Int], values: [Float]) {
+        precondition(shape.reduce(1, *) == values.count, "shape \(shape) does not hold \(values.count) values")
+        self.shape = shape
+        self.values = values
+    }
+
+    public init(zeros shape: [Int]) {
+        self.shape = shape
+        values = [Float](repeating: 0, count: shape.reduce(1, *))
+    }
+
+    public var count: Int { values.count }
+}
+
+/// Ids and lengths in, as the loader gives them: `rows` x `length` token ids, zero-padded.
+public struct TokenBatch: Sendable {
+    public var rows: Int
+    public var length: Int
+    public var ids: [UInt32]
+    /// Valid tokens per row: positions at and after it are padding and never change a result.
+    public var lengths: [Int32]
+
+    public init(rows: Int, length: Int, ids: [UInt32], lengths: [Int32]) {
+        self.rows = rows
+        self.length = length
+        self.ids = ids
+        self.lengths = lengths
+    }
+}

@@ -1,0 +1,174 @@
+import FolioTestSupport
+import Foundation
+import Testing
+@testable import FolioNN
+
+/// A fixture from bench/make_nn_fixtures.py (PyTorch, float64), read exactly.
+struct NNFixture {
+    let json: [String: Any]
+    init(_ name: String) throws {
+        let url = try #require(Bundle.module.url(forResource: name, withExtension: "json", subdirectory: "Fixtures"))
+        // JSONDecoder parses doubles exactly (JSONSerialization on Linux does not).
+        struct Loose: Decodable {
+            let value: [String: Any]
+            init(from decoder: any Decoder) throws { value = try Loose.decode(decoder.singleValueContainer()) as! [String: Any] }
+            static func decode(_ container: any SingleValueDecodingContainer) throws -> Any {
+                if let v = try? container.decode(Double.self) { return v }
+                if let v = try? container.decode([Double].self) { return v }
+                if let v = try? container.decode([Int].self) { return v }
+                if let v = try? container.decode([String: Nested].self) { return v.mapValues(\.value) }
+                return try container.decode(String.self)
+            }
+        }
+        struct Nested: Decodable {
+            let value: Any
+            init(from decoder: any Decoder) throws { value = try Loose.decode(decoder.singleValueContainer()) }
+        }
+        json = try JSONDecoder().decode(Loose.self, from: Data(contentsOf: url)).value
+    }
+    func floats(_ keys: String...) -> [Float] {
+        var value: Any? = json
+        for key in keys { value = (value as? [String: Any])?[key] }
+        return (value as! [Double]).map { Float($0) }
+    }
+    func int(_ key: String) -> Int { Int(json[key] as! Double) }
+}
+
+func expectClose(_ a: [Float], _ b: [Float], _ tolerance: Float, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(a.count == b.count, "\(what): sizes", sourceLocation: sourceLocation)
+    let worst = zip(a, b).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
+    #expect(worst <= tolerance, "\(what): worst relative error \(worst)", sourceLocation: sourceLocation)
+}
+
+@Suite struct GemmTests {
+    @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
+    func blasMatchesTheReference(transposeA: Bool, transposeB: Bool) {
+        var generator = SplitMix64(seed: 3)
+        let (m, n, k) = (7, 5, 9)
+        let a = (0..<m * k).map { _ in Float(generator.nextUnit() * 2 - 1) }
+        let b = (0..<k * n).map { _ in Float(generator.nextUnit() * 2 - 1) }
+        var expected = (0..<m * n).map { _ in Float(generator.nextUnit()) }
+        var found = expected
+        Gemm.referenceSgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 0.5, a, b, beta: 2, &expected)
+        found.withUnsafeMutableBufferPointer { c in
+            Gemm.sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 0.5, a, b, beta: 2, c.baseAddress!)
+        }
+        expectClose(found, expected, 1e-6, "sgemm")
+    }
+}
+
+@Suite struct LSTMTests {
+    let fixture: NNFixture
+    init() throws { fixture = try NNFixture("lstm") }
+
+    func make(_ returnSequences: Bool) -> (LSTM, ParameterArena) {
+        let (inputs, units) = (fixture.int("input_dim"), fixture.int("units"))
+        let arena = ParameterArena(layout: LSTM.layout(prefix: "lstm", inputDim: inputs, units: units))
+        let lstm = LSTM(inputDim: inputs, units: units, returnSequences: returnSequences, arena: arena, prefix: "lstm")
+        for (view, key) in [(lstm.kernel, "kernel"), (lstm.recurrentKernel, "recurrent_kernel"), (lstm.bias, "bias")] {
+            let values = arena.values(of: view)
+            for (index, value) in fixture.floats(key).enumerated() { values[index] = value }
+        }
+        return (lstm, arena)
+    }
+
+    var input: Tensor {
+        Tensor(shape: [fixture.int("batch"), fixture.int("steps"), fixture.int("input_dim")], values: fixture.floats("input"))
+    }
+    var lengths: [Int32] { (fixture.json["lengths"] as! [Double]).map { Int32($0) } }
+
+    @Test(arguments: ["sequences", "last"])
+    func outputsAndGradientsMatchPyTorch(mode: String) throws {
+        let (lstm, arena) = make(mode == "sequences")
+        let output = lstm.forward(input, lengths: lengths, arena: arena)
+        expectClose(output.values, fixture.floats(mode, "output"), 1e-5, "output")
+        let gradient = Tensor(shape: output.shape, values: fixture.floats(mode, "output_gradient"))
+        let inputGradient = lstm.backward(gradient, arena: arena)
+        expectClose(inputGradient.values, fixture.floats(mode, "input_gradient"), 1e-5, "input gradient")
+        expectClose(Array(arena.gradients(of: lstm.kernel)), fixture.floats(mode, "kernel_gradient"), 1e-5, "kernel gradient")
+        expectClose(Array(arena.gradients(of: lstm.recurrentKernel)), fixture.floats(mode, "recurrent_kernel_gradient"), 1e-5,
+                    "recurrent kernel gradient")
+        expectClose(Array(arena.gradients(of: lstm.bias)), fixture.floats(mode, "bias_gradient"), 1e-5, "bias gradient")
+    }
+
+    /// Padding never changes a result: each row alone, unpadded, gives the padded batch's
+    /// outputs and adds up to its gradients.
+    @Test func paddedBatchEqualsRowsOneByOne() throws {
+        let (lstm, arena) = make(true)
+        let (batch, steps, inputs, units) = (fixture.int("batch"), fixture.int("steps"), fixture.int("input_dim"), fixture.int("units"))
+        // Garbage in the padding must not matter either.
+        var padded = input
+        for b in 0..<batch { for t in Int(lengths[b])..<steps { for j in 0..<inputs { padded.values[(b * steps + t) * inputs + j] = 99 } } }
+        let output = lstm.forward(padded, lengths: lengths, arena: arena)
+        let upstream = Tensor(shape: output.shape, values: fixture.floats("sequences", "output_gradient"))
+        _ = lstm.backward(upstream, arena: arena)
+        let batchGradient = Array(arena.gradients(of: lstm.kernel))
+        arena.zeroGradients()
+        for b in 0..<batch {
+            let length = Int(lengths[b])
+            let row = Tensor(shape: [1, length, inputs], values: Array(input.values[b * steps * inputs..<(b * steps + length) * inputs]))
+            let alone = lstm.forward(row, lengths: [Int32(length)], arena: arena)
+            expectClose(alone.values, Array(output.values[b * steps * units..<(b * steps + length) * units]), 1e-6, "row \(b)")
+            _ = lstm.backward(Tensor(shape: alone.shape, values: Array(upstream.values[b * steps * units..<(b * steps + length) * units])), arena: arena)
+        }
+        expectClose(Array(arena.gradients(of: lstm.kernel)), batchGradient, 1e-5, "summed row gradients")
+    }
+
+    /// Central differences of the loss sum(output * r) against the analytic gradient.
+    @Test func recurrentKernelGradientMatchesFiniteDifferences() throws {
+        let (lstm, arena) = make(false)
+        let r = fixture.floats("last", "output_gradient")
+        let loss = { () -> Double in
+            zip(lstm.forward(input, lengths: lengths, arena: arena).values, r).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+        }
+        _ = loss()
+        _ = lstm.backward(Tensor(shape: [fixture.int("batch"), fixture.int("units")], values: r), arena: arena)
+        let analytic = Array(arena.gradients(of: lstm.recurrentKernel))
+        let values = arena.values(of: lstm.recurrentKernel)
+        for index in stride(from: 0, to: values.count, by: 7) {
+            let saved = values[index]
+            let step: Float = 1e-2
+            values[index] = saved + step
+            let up = loss()
+            values[index] = saved - step
+            let down = loss()
+            values[index] = saved
+            let numeric = (up - down) / (2 * Double(step))
+            #expect(abs(numeric - Double(analytic[index])) <= 2e-3 * max(1, abs(numeric)), "index \(index): \(numeric) vs \(analytic[index])")
+        }
+    }
+}
+
+@Suite struct DenseAndLossTests {
+    @Test func matchPyTorch() throws {
+        let fixture = try NNFixture("dense_crossentropy")
+        let (rows, features, classes) = (fixture.int("rows"), fixture.int("features"), fixture.int("classes"))
+        let arena = ParameterArena(layout: Dense.layout(prefix: "dense", inputDim: features, units: classes))
+        let dense = Dense(inputDim: features, units: classes, arena: arena, prefix: "dense")
+        for (index, value) in fixture.floats("kernel").enumerated() { arena.values(of: dense.kernel)[index] = value }
+        for (index, value) in fixture.floats("bias").enumerated() { arena.values(of: dense.bias)[index] = value }
+        let logits = dense.forward(Tensor(shape: [rows, features], values: fixture.floats("input")), arena: arena)
+        expectClose(logits.values, fixture.floats("logits"), 1e-5, "logits")
+        let labels = (fixture.json["labels"] as! [Double]).map { UInt32($0) }
+        let (loss, gradient) = try SparseCategoricalCrossentropy.lossAndGradient(logits: logits, labels: labels)
+        #expect(abs(loss - (fixture.json["loss"] as! Double)) < 1e-5)
+        let inputGradient = dense.backward(gradient, arena: arena)
+        expectClose(inputGradient.values, fixture.floats("input_gradient"), 1e-5, "input gradient")
+        expectClose(Array(arena.gradients(of: dense.kernel)), fixture.floats("kernel_gradient"), 1e-5, "kernel gradient")
+        expectClose(Array(arena.gradients(of: dense.bias)), fixture.floats("bias_gradient"), 1e-5, "bias gradient")
+    }
+
+    @Test func badIdsAndLabelsAreErrorsNotCrashes() throws {
+        #expect(throws: FolioError.self) {
+            try SparseCategoricalCrossentropy.lossAndGradient(logits: Tensor(zeros: [1, 3]), labels: [3])
+        }
+        // Huge logits stay finite thanks to the shift.
+        let (loss, _) = try SparseCategoricalCrossentropy.lossAndGradient(logits: Tensor(shape: [1, 2], values: [1e30, -1e30]), labels: [0])
+        #expect(loss == 0)
+        let arena = ParameterArena(layout: Embedding.layout(prefix: "embedding", inputDim: 10, outputDim: 2))
+        let embedding = Embedding(inputDim: 10, outputDim: 2, arena: arena, prefix: "embedding")
+        #expect(throws: FolioError("Embedding: token id 10 at row 1, position 0 is outside 0..<10")) {
+            try embedding.forward(TokenBatch(rows: 2, length: 2, ids: [1, 2, 10, 0], lengths: [2, 1]), arena: arena)
+        }
+    }
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""Writes Tests/FolioNNTests/Fixtures/*.json: PyTorch (float64) outputs and gradients for
+FolioNN's layers on fixed small inputs. Run once with torch (e.g. the peers' venv); the
+JSON files are committed.
+
+Folio's LSTM stores kernel [input, 4*units] and recurrent_kernel [units, 4*units] (gates
+i, f, g, o) and one bias; PyTorch's nn.LSTM stores weight_ih [4*units, input],
+weight_hh [4*units, units] and two biases. So kernel = weight_ih^T, recurrent_kernel =
+weight_hh^T, bias = bias_ih with bias_hh = 0. Padded positions: pack_padded_sequence.
+"""
+import json
+import os
+
+import torch
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "FolioNNTests", "Fixtures")
+torch.manual_seed(20261129)
+torch.set_default_dtype(torch.float64)
+
+
+def flat(t):
+    return [float(v) for v in t.detach().reshape(-1)]
+
+
+batch, steps, inputs, units = 3, 6, 4, 5
+lengths = [6, 4, 1]
+lstm = torch.nn.LSTM(inputs, units, batch_first=True)
+with torch.no_grad():
+    lstm.bias_hh_l0.zero_()
+x = torch.randn(batch, steps, inputs, requires_grad=True)
+payload = {
+    "batch": batch, "steps": steps, "input_dim": inputs, "units": units, "lengths": lengths,
+    "input": flat(x),
+    "kernel": flat(lstm.weight_ih_l0.t()), "recurrent_kernel": flat(lstm.weight_hh_l0.t()), "bias": flat(lstm.bias_ih_l0),
+}
+for mode in ["sequences", "last"]:
+    lstm.zero_grad()
+    x.grad = None
+    packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    out, (h, c) = lstm(packed)
+    out, _ = torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=steps)
+    y = out if mode == "sequences" else h[0]
+    weights = torch.randn(y.shape)
+    (y * weights).sum().backward()
+    payload[mode] = {
+        "output": flat(y), "output_gradient": flat(weights),
+        "kernel_gradient": flat(lstm.weight_ih_l0.grad.t()), "recurrent_kernel_gradient": flat(lstm.weight_hh_l0.grad.t()),
+        "bias_gradient": flat(lstm.bias_ih_l0.grad), "input_gradient": flat(x.grad),
+    }
+with open(os.path.join(OUT, "lstm.json"), "w") as f:
+    json.dump(payload, f)
+
+rows, features, classes = 5, 7, 4
+xd = torch.randn(rows, features, requires_grad=True)
+dense = torch.nn.Linear(features, classes)
+labels = [0, 3, 1, 1, 2]
+logits = dense(xd)
+loss = torch.nn.functional.cross_entropy(logits, torch.tensor(labels))
+loss.backward()
+with open(os.path.join(OUT, "dense_crossentropy.json"), "w") as f:
+    json.dump({"rows": rows, "features": features, "classes": classes, "labels": labels, "input": flat(xd),
+               "kernel": flat(dense.weight.t()), "bias": flat(dense.bias), "logits": flat(logits), "loss": float(loss),
+               "kernel_gradient": flat(dense.weight.grad.t()), "bias_gradient": flat(dense.bias.grad),
+               "input_gradient": flat(xd.grad)}, f)
+print("fixtures written to", os.path.normpath(OUT))
