@@ -58,7 +58,7 @@ let package = Package(
         .testTarget(name: "FolioPipelineTests", dependencies: ["FolioPipeline", "FolioTestSupport"]),
         .testTarget(name: "FolioCLITests", dependencies: ["folio"]),
         .testTarget(
-            name: "FolioPreprocessingTests", dependencies: ["FolioPreprocessing", "FolioCore"],
+            name: "FolioPreprocessingTests", dependencies: ["FolioPreprocessing", "FolioTestSupport"],
             resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v6]

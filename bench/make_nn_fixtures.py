@@ -63,3 +63,33 @@ with open(os.path.join(OUT, "dense_crossentropy.json"), "w") as f:
                "kernel_gradient": flat(dense.weight.grad.t()), "bias_gradient": flat(dense.bias.grad),
                "input_gradient": flat(xd.grad)}, f)
 print("fixtures written to", os.path.normpath(OUT))
+
+# Optimizer updates, computed by Keras itself (TensorFlow backend), on fixed gradients.
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import numpy as np  # noqa: E402
+import keras  # noqa: E402
+
+start = np.array([0.5, -1.0, 2.0, 0.0, 3.0], dtype=np.float32)
+gradients = [np.array(g, dtype=np.float32) for g in
+             [[0.1, -0.2, 0.3, 0.0, 1.0], [0.5, 0.5, -0.5, 0.2, -1.0], [-0.3, 0.1, 0.0, 0.4, 2.0], [1.0, -1.0, 0.5, -0.5, 0.0]]]
+cases = {
+    "adam": lambda: keras.optimizers.Adam(learning_rate=0.01),
+    "adamw": lambda: keras.optimizers.AdamW(learning_rate=0.01, weight_decay=0.1),
+    "sgd_momentum": lambda: keras.optimizers.SGD(learning_rate=0.1, momentum=0.9),
+    "sgd_nesterov": lambda: keras.optimizers.SGD(learning_rate=0.1, momentum=0.9, nesterov=True),
+    "adam_global_clipnorm": lambda: keras.optimizers.Adam(learning_rate=0.01, global_clipnorm=0.5),
+}
+result = {"start": [float(v) for v in start], "gradients": [[float(v) for v in g] for g in gradients]}
+for name, make in cases.items():
+    variable = keras.Variable(start.copy())
+    optimizer = make()
+    steps = []
+    for g in gradients:
+        optimizer.apply_gradients([(keras.ops.convert_to_tensor(g), variable)])
+        steps.append([float(v) for v in np.array(variable)])
+    result[name] = steps
+result["keras"] = keras.__version__
+with open(os.path.join(OUT, "optimizers.json"), "w") as f:
+    json.dump(result, f, indent=1)
+print("optimizer fixtures written")

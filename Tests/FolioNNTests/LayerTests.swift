@@ -8,23 +8,7 @@ struct NNFixture {
     let json: [String: Any]
     init(_ name: String) throws {
         let url = try #require(Bundle.module.url(forResource: name, withExtension: "json", subdirectory: "Fixtures"))
-        // JSONDecoder parses doubles exactly (JSONSerialization on Linux does not).
-        struct Loose: Decodable {
-            let value: [String: Any]
-            init(from decoder: any Decoder) throws { value = try Loose.decode(decoder.singleValueContainer()) as! [String: Any] }
-            static func decode(_ container: any SingleValueDecodingContainer) throws -> Any {
-                if let v = try? container.decode(Double.self) { return v }
-                if let v = try? container.decode([Double].self) { return v }
-                if let v = try? container.decode([Int].self) { return v }
-                if let v = try? container.decode([String: Nested].self) { return v.mapValues(\.value) }
-                return try container.decode(String.self)
-            }
-        }
-        struct Nested: Decodable {
-            let value: Any
-            init(from decoder: any Decoder) throws { value = try Loose.decode(decoder.singleValueContainer()) }
-        }
-        json = try JSONDecoder().decode(Loose.self, from: Data(contentsOf: url)).value
+        json = try #require(try JSONValue.read(url) as? [String: Any])
     }
     func floats(_ keys: String...) -> [Float] {
         var value: Any? = json

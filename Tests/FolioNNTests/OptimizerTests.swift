@@ -1,0 +1,78 @@
+import FolioTestSupport
+import Foundation
+import Testing
+@testable import FolioNN
+
+@Suite struct OptimizerTests {
+    let fixture: NNFixture
+    init() throws { fixture = try NNFixture("optimizers") }
+
+    @Test(arguments: ["adam", "adamw", "sgd_momentum", "sgd_nesterov", "adam_global_clipnorm"])
+    func matchesKerasStepByStep(name: String) throws {
+        let arena = ParameterArena(layout: [("w", [5])])
+        let start = fixture.floats("start")
+        for index in 0..<5 { arena.values[index] = start[index] }
+        let optimizer: any Optimizer = switch name {
+        case "adam": Adam(arena: arena, learningRate: 0.01)
+        case "adamw": Adam(arena: arena, learningRate: 0.01, weightDecay: 0.1)
+        case "sgd_momentum": SGD(arena: arena, learningRate: 0.1, momentum: 0.9)
+        case "sgd_nesterov": SGD(arena: arena, learningRate: 0.1, momentum: 0.9, nesterov: true)
+        default: Adam(arena: arena, learningRate: 0.01, clipping: Clipping(globalNorm: 0.5))
+        }
+        let gradients = (fixture.json["gradients"] as! [Any]).map { ($0 as! [Double]).map(Float.init) }
+        let expected = (fixture.json[name] as! [Any]).map { ($0 as! [Double]).map(Float.init) }
+        for (step, gradient) in gradients.enumerated() {
+            for index in 0..<5 { arena.gradients[index] = gradient[index] }
+            try optimizer.step(arena: arena, gradientScale: 1)
+            expectClose(Array(arena.values), expected[step], 1e-6, "\(name) step \(step + 1)")
+        }
+        #expect(optimizer.iterations == 4)
+    }
+
+    @Test func nanGradientStopsBeforeTheUpdateNamingTheParameter() throws {
+        let arena = ParameterArena(layout: [("dense.kernel", [2])])
+        arena.gradients[1] = .nan
+        #expect(throws: FolioError("gradient of dense.kernel is not finite (NaN or infinity): stopping before the update")) {
+            try Adam(arena: arena).step(arena: arena, gradientScale: 1)
+        }
+        #expect(arena.values[0] == 0 && arena.values[1] == 0)
+    }
+
+    /// k micro-batches of b rows with accumulation give the update of one batch of k * b
+    /// rows (a model whose rows are independent: Dense + cross-entropy).
+    @Test(arguments: ["adam", "sgd_momentum"])
+    func accumulationEqualsOneBigBatch(name: String) throws {
+        var generator = SplitMix64(seed: 11)
+        let (rows, features, classes) = (8, 6, 3)
+        let input = (0..<rows * features).map { _ in Float(generator.nextUnit() * 2 - 1) }
+        let labels = (0..<rows).map { _ in UInt32(generator.next() % 3) }
+        func model() -> (Dense, ParameterArena, any Optimizer) {
+            let arena = ParameterArena(layout: Dense.layout(prefix: "d", inputDim: features, units: classes))
+            let dense = Dense(inputDim: features, units: classes, arena: arena, prefix: "d")
+            var random = SplitMixSource(seed: 5)
+            dense.initialize(arena: arena, random: &random)
+            let optimizer: any Optimizer = name == "adam"
+                ? Adam(arena: arena, learningRate: 0.01) : SGD(arena: arena, learningRate: 0.1, momentum: 0.9)
+            return (dense, arena, optimizer)
+        }
+        func train(_ dense: Dense, _ arena: ParameterArena, _ optimizer: any Optimizer, microBatch: Int) throws {
+            let accumulator = GradientAccumulator(steps: rows / microBatch)
+            for _ in 0..<3 {  // three optimizer steps
+                for start in stride(from: 0, to: rows, by: microBatch) {
+                    let x = Tensor(shape: [microBatch, features], values: Array(input[start * features..<(start + microBatch) * features]))
+                    let logits = dense.forward(x, arena: arena)
+                    let (_, gradient) = try SparseCategoricalCrossentropy.lossAndGradient(
+                        logits: logits, labels: Array(labels[start..<start + microBatch]))
+                    _ = dense.backward(gradient, arena: arena)
+                    try accumulator.microBatchDone(arena: arena, optimizer: optimizer)
+                }
+            }
+        }
+        let (bigDense, bigArena, bigOptimizer) = model()
+        try train(bigDense, bigArena, bigOptimizer, microBatch: 8)
+        let (smallDense, smallArena, smallOptimizer) = model()
+        try train(smallDense, smallArena, smallOptimizer, microBatch: 2)
+        #expect(bigOptimizer.iterations == 3 && smallOptimizer.iterations == 3, "steps count updates, not micro-batches")
+        expectClose(Array(smallArena.values), Array(bigArena.values), 1e-6, "weights")
+    }
+}
