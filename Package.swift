@@ -44,6 +44,7 @@ let package = Package(
                 "FolioPipeline",
                 "FolioPreprocessing",
                 "FolioShards",
+                "FolioNN",
                 "FolioText",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

@@ -4,6 +4,6 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Reference benchmarks (run them from a release build; see bench/).",
-        subcommands: [PreprocessingBenchCommand.self, LoaderBenchCommand.self]
+        subcommands: [PreprocessingBenchCommand.self, LoaderBenchCommand.self, LSTMBenchCommand.self]
     )
 }

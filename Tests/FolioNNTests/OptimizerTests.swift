@@ -76,3 +76,29 @@ import Testing
         expectClose(Array(smallArena.values), Array(bigArena.values), 1e-6, "weights")
     }
 }
+
+@Suite(.serialized) struct DeterminismTests {
+    /// Same seed, same batches: bit-identical weights with 1 and with 2 BLAS threads.
+    @Test func sameSeedSameWeightsWhateverTheThreadCount() throws {
+        func train(threads: Int) throws -> [Float] {
+            Gemm.setThreads(threads)
+            defer { Gemm.setThreads(1) }
+            let model = LSTMClassifier(vocabulary: 50, embeddingDim: 8, units: 16, layers: 2, classes: 3, seed: 42)
+            let optimizer = Adam(arena: model.arena, learningRate: 0.01)
+            let accumulator = GradientAccumulator(steps: 2)
+            var generator = SplitMix64(seed: 1)
+            for _ in 0..<6 {
+                let ids = (0..<16 * 12).map { _ in UInt32(generator.next() % 50) }
+                let lengths = (0..<16).map { _ in Int32(1 + generator.next() % 12) }
+                let labels = (0..<16).map { _ in UInt32(generator.next() % 3) }
+                try model.trainStep(TokenBatch(rows: 16, length: 12, ids: ids, lengths: lengths), labels: labels,
+                                    optimizer: optimizer, accumulator: accumulator)
+            }
+            return Array(model.arena.values)
+        }
+        let one = try train(threads: 1)
+        let two = try train(threads: 2)
+        #expect(one == two)
+        #expect(one != (LSTMClassifier(vocabulary: 50, embeddingDim: 8, units: 16, layers: 2, classes: 3, seed: 42)).arena.values.map { $0 })
+    }
+}
