@@ -62,6 +62,71 @@ public final class LSTM {
         for index in biasValues.indices { biasValues[index] = index >= units && index < 2 * units ? 1 : 0 }
     }
 
+    /// Back-propagation through time for the rows `rows` (a lane).
+    private func backwardRows(
+        _ rows: Range<Int>, batch: Int, steps: Int, upstream: UnsafePointer<Float>, gates: UnsafePointer<Float>,
+        cells: UnsafePointer<Float>, hidden: UnsafePointer<Float>, recurrent: UnsafePointer<Float>,
+        dz: UnsafeMutablePointer<Float>, recurrentGradient: UnsafeMutablePointer<Float>
+    ) {
+        guard !rows.isEmpty else { return }
+        let width = 4 * units
+        let count = rows.count
+        let first = rows.lowerBound
+        var dh = [Float](repeating: 0, count: count * units)  // gradient reaching h[t], lane rows
+        var dc = [Float](repeating: 0, count: count * units)  // gradient reaching c[t]
+        if !returnSequences {
+            for r in 0..<count { for j in 0..<units { dh[r * units + j] = upstream[(first + r) * units + j] } }
+        }
+        var stepDz = [Float](repeating: 0, count: count * width)
+        var throughRecurrence = [Float](repeating: 0, count: count * units)
+        for t in stride(from: steps - 1, through: 0, by: -1) {
+            for r in 0..<count {
+                let b = first + r
+                guard t < Int(lengths[b]) else {
+                    // Padded rows pass their gradients through unchanged and add nothing.
+                    for j in 0..<width { stepDz[r * width + j] = 0 }
+                    continue
+                }
+                if returnSequences {
+                    for j in 0..<units { dh[r * units + j] += upstream[(b * steps + t) * units + j] }
+                }
+                let g = (t * batch + b) * width
+                for j in 0..<units {
+                    let i = gates[g + j], f = gates[g + units + j], gg = gates[g + 2 * units + j], o = gates[g + 3 * units + j]
+                    let c = cells[(t * batch + b) * units + j]
+                    let cPrevious = t > 0 ? cells[((t - 1) * batch + b) * units + j] : 0
+                    let tanhC = tanhf(c)
+                    let dhj = dh[r * units + j]
+                    let dcj = dc[r * units + j] + dhj * o * (1 - tanhC * tanhC)
+                    stepDz[r * width + j] = dcj * gg * i * (1 - i)
+                    stepDz[r * width + units + j] = dcj * cPrevious * f * (1 - f)
+                    stepDz[r * width + 2 * units + j] = dcj * i * (1 - gg * gg)
+                    stepDz[r * width + 3 * units + j] = dhj * tanhC * o * (1 - o)
+                    dc[r * units + j] = dcj * f
+                }
+            }
+            for r in 0..<count {
+                let b = first + r
+                (dz + (b * steps + t) * width).update(from: Array(stepDz[r * width..<(r + 1) * width]), count: width)
+            }
+            guard t > 0 else { continue }
+            stepDz.withUnsafeBufferPointer { stepDz in
+                // dU += h[t-1]^T x dz[t]; the gradient reaching h[t-1] is dz[t] x U^T.
+                Gemm.sgemm(transposeA: true, m: units, n: width, k: count, hidden + ((t - 1) * batch + first) * units,
+                           stepDz.baseAddress!, beta: 1, recurrentGradient)
+                throughRecurrence.withUnsafeMutableBufferPointer { out in
+                    Gemm.sgemm(transposeB: true, m: count, n: units, k: width, stepDz.baseAddress!, recurrent, out.baseAddress!)
+                }
+            }
+            for r in 0..<count where t < Int(lengths[first + r]) {
+                for j in 0..<units { dh[r * units + j] = throughRecurrence[r * units + j] }
+            }
+        }
+    }
+
+    /// Threads for the lanes (the batch is always cut into ``Lanes/count`` lanes).
+    nonisolated(unsafe) public static var threads = 2
+
     @inline(__always) static func sigmoid(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
 
     /// - Parameters: `input` `[batch, steps, inputDim]`; `lengths` per row (0...steps).
@@ -76,53 +141,32 @@ public final class LSTM {
         var projection = [Float](repeating: 0, count: batch * steps * width)
         input.values.withUnsafeBufferPointer { x in
             projection.withUnsafeMutableBufferPointer { z in
-                Gemm.sgemm(m: batch * steps, n: width, k: inputDim, x.baseAddress!, UnsafePointer(arena.values(of: kernel).baseAddress!), z.baseAddress!)
+                // A lane's rows are consecutive in b * steps + t order: one GEMM per lane.
+                let buffers = Shared((x.baseAddress!, z.baseAddress!, UnsafePointer(arena.values(of: kernel).baseAddress!), inputDim))
+                Lanes.run(rows: batch, threads: LSTM.threads) { rows in
+                    let (x, z, kernel, inputDim) = buffers.value
+                    guard !rows.isEmpty else { return }
+                    Gemm.sgemm(m: rows.count * steps, n: width, k: inputDim, x + rows.lowerBound * steps * inputDim, kernel,
+                               z + rows.lowerBound * steps * width)
+                }
             }
         }
         gates = [Float](repeating: 0, count: steps * batch * width)
         cells = [Float](repeating: 0, count: steps * batch * units)
         hidden = [Float](repeating: 0, count: steps * batch * units)
-        let biasValues = arena.values(of: bias)
+        let biasValues = UnsafePointer(arena.values(of: bias).baseAddress!)
         let recurrent = UnsafePointer(arena.values(of: recurrentKernel).baseAddress!)
         gates.withUnsafeMutableBufferPointer { gates in
             cells.withUnsafeMutableBufferPointer { cells in
                 hidden.withUnsafeMutableBufferPointer { hidden in
                     projection.withUnsafeBufferPointer { projection in
-                        for t in 0..<steps {
-                            let step = gates.baseAddress! + t * batch * width
-                            for b in 0..<batch {
-                                let source = projection.baseAddress! + (b * steps + t) * width
-                                for j in 0..<width { step[b * width + j] = source[j] + biasValues[j] }
-                            }
-                            if t > 0 {
-                                Gemm.sgemm(m: batch, n: width, k: units, UnsafePointer(hidden.baseAddress! + (t - 1) * batch * units),
-                                           recurrent, beta: 1, step)
-                            }
-                            // The hot loop: gate activations and the cell update, row by row.
-                            for b in 0..<batch {
-                                let active = t < Int(lengths[b])
-                                let row = step + b * width
-                                let c = cells.baseAddress! + (t * batch + b) * units
-                                let h = hidden.baseAddress! + (t * batch + b) * units
-                                let cPrevious = t > 0 ? cells.baseAddress! + ((t - 1) * batch + b) * units : nil
-                                let hPrevious = t > 0 ? hidden.baseAddress! + ((t - 1) * batch + b) * units : nil
-                                for j in 0..<units {
-                                    guard active else {
-                                        c[j] = cPrevious?[j] ?? 0
-                                        h[j] = hPrevious?[j] ?? 0
-                                        continue
-                                    }
-                                    let i = LSTM.sigmoid(row[j])
-                                    let f = LSTM.sigmoid(row[units + j])
-                                    let g = tanhf(row[2 * units + j])
-                                    let o = LSTM.sigmoid(row[3 * units + j])
-                                    row[j] = i
-                                    row[units + j] = f
-                                    row[2 * units + j] = g
-                                    row[3 * units + j] = o
-                                    c[j] = f * (cPrevious?[j] ?? 0) + i * g
-                                    h[j] = o * tanhf(c[j])
-                                }
+                        let buffers = Shared((self, gates.baseAddress!, cells.baseAddress!, hidden.baseAddress!,
+                                              projection.baseAddress!, biasValues, recurrent))
+                        Lanes.run(rows: batch, threads: LSTM.threads) { rows in
+                            let (layer, gates, cells, hidden, projection, bias, recurrent) = buffers.value
+                            for t in 0..<steps {
+                                layer.forwardStep(t, rows: rows, batch: batch, steps: steps, gates: gates, cells: cells,
+                                                  hidden: hidden, projection: projection, bias: bias, recurrent: recurrent)
                             }
                         }
                     }
@@ -143,71 +187,111 @@ public final class LSTM {
         return output
     }
 
+    /// One step for the rows `rows` (a lane): their gate pre-activations, the recurrent
+    /// GEMM over just those rows, then the activations and the cell update.
+    private func forwardStep(
+        _ t: Int, rows: Range<Int>, batch: Int, steps: Int, gates: UnsafeMutablePointer<Float>,
+        cells: UnsafeMutablePointer<Float>, hidden: UnsafeMutablePointer<Float>, projection: UnsafePointer<Float>,
+        bias: UnsafePointer<Float>, recurrent: UnsafePointer<Float>
+    ) {
+        guard !rows.isEmpty else { return }
+        let width = 4 * units
+        let step = gates + t * batch * width
+        for b in rows {
+            let source = projection + (b * steps + t) * width
+            for j in 0..<width { step[b * width + j] = source[j] + bias[j] }
+        }
+        if t > 0 {
+            Gemm.sgemm(m: rows.count, n: width, k: units, UnsafePointer(hidden + ((t - 1) * batch + rows.lowerBound) * units),
+                       recurrent, beta: 1, step + rows.lowerBound * width)
+        }
+        // The hot loop: gate activations and the cell update, row by row.
+        for b in rows {
+            let active = t < Int(lengths[b])
+            let row = step + b * width
+            let c = cells + (t * batch + b) * units
+            let h = hidden + (t * batch + b) * units
+            let cPrevious = t > 0 ? cells + ((t - 1) * batch + b) * units : nil
+            let hPrevious = t > 0 ? hidden + ((t - 1) * batch + b) * units : nil
+            for j in 0..<units {
+                guard active else {
+                    c[j] = cPrevious?[j] ?? 0
+                    h[j] = hPrevious?[j] ?? 0
+                    continue
+                }
+                let i = LSTM.sigmoid(row[j])
+                let f = LSTM.sigmoid(row[units + j])
+                let g = tanhf(row[2 * units + j])
+                let o = LSTM.sigmoid(row[3 * units + j])
+                row[j] = i
+                row[units + j] = f
+                row[2 * units + j] = g
+                row[3 * units + j] = o
+                c[j] = f * (cPrevious?[j] ?? 0) + i * g
+                h[j] = o * tanhf(c[j])
+            }
+        }
+    }
+
     /// Back-propagation through time. Adds the parameter gradients into the arena and
     /// returns the gradient of the input, `[batch, steps, inputDim]`.
     public func backward(_ outputGradient: Tensor, arena: ParameterArena) -> Tensor {
         let (batch, steps, units, width) = (batch, steps, units, 4 * units)
-        var dh = [Float](repeating: 0, count: batch * units)  // gradient reaching h[t]
-        var dc = [Float](repeating: 0, count: batch * units)  // gradient reaching c[t]
-        if !returnSequences { dh = outputGradient.values }
         var dz = [Float](repeating: 0, count: batch * steps * width)  // pre-activation gradients, rows b * steps + t
-        var stepDz = [Float](repeating: 0, count: batch * width)
-        var throughRecurrence = [Float](repeating: 0, count: batch * units)
+        // Each lane adds into its own recurrent-kernel gradient; lanes are summed in order
+        // afterwards, so the result is the same for any thread count.
+        var laneGradients = [Float](repeating: 0, count: Lanes.count * units * width)
         let recurrent = UnsafePointer(arena.values(of: recurrentKernel).baseAddress!)
-        let recurrentGradient = arena.gradients(of: recurrentKernel).baseAddress!
-        for t in stride(from: steps - 1, through: 0, by: -1) {
-            for b in 0..<batch where t < Int(lengths[b]) {
-                if returnSequences {
-                    for j in 0..<units { dh[b * units + j] += outputGradient.values[(b * steps + t) * units + j] }
-                }
-                let g = (t * batch + b) * width
-                for j in 0..<units {
-                    let i = gates[g + j], f = gates[g + units + j], gg = gates[g + 2 * units + j], o = gates[g + 3 * units + j]
-                    let c = cells[(t * batch + b) * units + j]
-                    let cPrevious = t > 0 ? cells[((t - 1) * batch + b) * units + j] : 0
-                    let tanhC = tanhf(c)
-                    let dhj = dh[b * units + j]
-                    let dcj = dc[b * units + j] + dhj * o * (1 - tanhC * tanhC)
-                    stepDz[b * width + j] = dcj * gg * i * (1 - i)
-                    stepDz[b * width + units + j] = dcj * cPrevious * f * (1 - f)
-                    stepDz[b * width + 2 * units + j] = dcj * i * (1 - gg * gg)
-                    stepDz[b * width + 3 * units + j] = dhj * tanhC * o * (1 - o)
-                    dc[b * units + j] = dcj * f
-                }
-            }
-            // Padded rows pass their gradients through unchanged and add nothing.
-            for b in 0..<batch where t >= Int(lengths[b]) {
-                for j in 0..<width { stepDz[b * width + j] = 0 }
-            }
-            for b in 0..<batch {
-                dz.replaceSubrange((b * steps + t) * width..<(b * steps + t + 1) * width, with: stepDz[b * width..<(b + 1) * width])
-            }
-            guard t > 0 else { continue }
-            stepDz.withUnsafeBufferPointer { stepDz in
-                hidden.withUnsafeBufferPointer { hidden in
-                    // dU += h[t-1]^T x dz[t]; the gradient reaching h[t-1] is dz[t] x U^T.
-                    Gemm.sgemm(transposeA: true, m: units, n: width, k: batch, hidden.baseAddress! + (t - 1) * batch * units,
-                               stepDz.baseAddress!, beta: 1, recurrentGradient)
-                    throughRecurrence.withUnsafeMutableBufferPointer { out in
-                        Gemm.sgemm(transposeB: true, m: batch, n: units, k: width, stepDz.baseAddress!, recurrent, out.baseAddress!)
+        dz.withUnsafeMutableBufferPointer { dz in
+            laneGradients.withUnsafeMutableBufferPointer { laneGradients in
+                outputGradient.values.withUnsafeBufferPointer { upstream in
+                    gates.withUnsafeBufferPointer { gates in
+                        cells.withUnsafeBufferPointer { cells in
+                            hidden.withUnsafeBufferPointer { hidden in
+                                let buffers = Shared((self, dz.baseAddress!, laneGradients.baseAddress!, upstream.baseAddress!,
+                                                      gates.baseAddress!, cells.baseAddress!, hidden.baseAddress!, recurrent))
+                                Lanes.run(rows: batch, threads: LSTM.threads) { rows, lane in
+                                    let (layer, dz, laneGradients, upstream, gates, cells, hidden, recurrent) = buffers.value
+                                    layer.backwardRows(rows, batch: batch, steps: steps, upstream: upstream, gates: gates,
+                                                       cells: cells, hidden: hidden, recurrent: recurrent, dz: dz,
+                                                       recurrentGradient: laneGradients + lane * units * width)
+                                }
+                            }
+                        }
                     }
                 }
             }
-            for b in 0..<batch where t < Int(lengths[b]) {
-                for j in 0..<units { dh[b * units + j] = throughRecurrence[b * units + j] }
-            }
         }
-        // All steps at once: dW += x^T dz, db += sum dz, dx = dz W^T.
+        let recurrentGradient = arena.gradients(of: recurrentKernel)
+        for lane in 0..<Lanes.count {
+            for index in 0..<units * width { recurrentGradient[index] += laneGradients[lane * units * width + index] }
+        }
+        // All steps at once, per lane: dW += x^T dz (lane partials, summed in lane order),
+        // dx = dz W^T (the lane's own rows).
         var inputGradient = Tensor(zeros: [batch, steps, inputDim])
+        var kernelPartials = [Float](repeating: 0, count: Lanes.count * inputDim * width)
         input.withUnsafeBufferPointer { x in
             dz.withUnsafeBufferPointer { dz in
-                Gemm.sgemm(transposeA: true, m: inputDim, n: width, k: batch * steps, x.baseAddress!, dz.baseAddress!,
-                           beta: 1, arena.gradients(of: kernel).baseAddress!)
                 inputGradient.values.withUnsafeMutableBufferPointer { dx in
-                    Gemm.sgemm(transposeB: true, m: batch * steps, n: inputDim, k: width, dz.baseAddress!,
-                               UnsafePointer(arena.values(of: kernel).baseAddress!), dx.baseAddress!)
+                    kernelPartials.withUnsafeMutableBufferPointer { partials in
+                        let buffers = Shared((x.baseAddress!, dz.baseAddress!, dx.baseAddress!, partials.baseAddress!,
+                                              UnsafePointer(arena.values(of: kernel).baseAddress!), inputDim))
+                        Lanes.run(rows: batch, threads: LSTM.threads) { rows, lane in
+                            let (x, dz, dx, partials, kernel, inputDim) = buffers.value
+                            guard !rows.isEmpty else { return }
+                            let first = rows.lowerBound * steps
+                            Gemm.sgemm(transposeA: true, m: inputDim, n: width, k: rows.count * steps, x + first * inputDim,
+                                       dz + first * width, partials + lane * inputDim * width)
+                            Gemm.sgemm(transposeB: true, m: rows.count * steps, n: inputDim, k: width, dz + first * width,
+                                       kernel, dx + first * inputDim)
+                        }
+                    }
                 }
             }
+        }
+        let kernelGradient = arena.gradients(of: kernel)
+        for lane in 0..<Lanes.count {
+            for index in 0..<inputDim * width { kernelGradient[index] += kernelPartials[lane * inputDim * width + index] }
         }
         let biasGradient = arena.gradients(of: bias)
         for row in 0..<batch * steps {

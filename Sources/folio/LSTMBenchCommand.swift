@@ -18,7 +18,7 @@ struct LSTMBenchCommand: ParsableCommand {
     @Option(help: "LSTM layers.") var layers = 2
     @Option(help: "Classes.") var classes = 10
     @Option(help: "Optimizer: adam or sgd.") var optimizer = "adam"
-    @Option(help: "BLAS threads.") var threads = 2
+    @Option(help: "Threads: the LSTM's lanes run on these; BLAS itself runs single-threaded inside them.") var threads = 2
     @Option(help: "Timed training steps (after 3 warm-up steps).") var steps = 20
     @OptionGroup var output: OutputOptionGroup
 
@@ -33,7 +33,8 @@ struct LSTMBenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        Gemm.setThreads(threads)
+        Gemm.setThreads(1)
+        LSTM.threads = threads
         let model = LSTMClassifier(vocabulary: vocab, embeddingDim: embed, units: units, layers: layers, classes: classes, seed: 1)
         let optimizer: any Optimizer = self.optimizer == "sgd"
             ? SGD(arena: model.arena, learningRate: 0.01) : Adam(arena: model.arena)
