@@ -93,3 +93,34 @@ result["keras"] = keras.__version__
 with open(os.path.join(OUT, "optimizers.json"), "w") as f:
     json.dump(result, f, indent=1)
 print("optimizer fixtures written")
+
+# A whole classifier as PyTorch would save it, and its logits: Folio must load the file
+# and compute the same logits.
+from safetensors.torch import save_file  # noqa: E402
+
+torch.set_default_dtype(torch.float32)
+torch.manual_seed(7)
+
+
+class Classifier(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embedding = torch.nn.Embedding(30, 6)
+        self.lstm = torch.nn.LSTM(6, 5, num_layers=2, batch_first=True)
+        self.fc = torch.nn.Linear(5, 3)
+
+    def forward(self, ids, lengths):
+        packed = torch.nn.utils.rnn.pack_padded_sequence(self.embedding(ids), lengths, batch_first=True, enforce_sorted=False)
+        _, (h, _) = self.lstm(packed)
+        return self.fc(h[-1])
+
+
+model = Classifier()
+ids = torch.tensor([[3, 7, 1, 29, 4], [12, 5, 9, 0, 0]])
+lengths = [5, 3]
+with torch.no_grad():
+    logits = model(ids, lengths)
+save_file({k: v.contiguous() for k, v in model.state_dict().items()}, os.path.join(OUT, "classifier.safetensors"))
+with open(os.path.join(OUT, "classifier.json"), "w") as f:
+    json.dump({"ids": ids.reshape(-1).tolist(), "lengths": lengths, "logits": flat(logits)}, f)
+print("classifier fixture written")

@@ -1,0 +1,159 @@
+import FolioCore
+import Foundation
+
+/// Reads and writes the safetensors format: an 8-byte little-endian header length, a
+/// JSON header `{name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__":
+/// {string: string}}` padded with spaces to a multiple of 8, then the raw little-endian
+/// data, offsets relative to its start. Folio writes and reads F32 only.
+public enum Safetensors {
+    public struct Entry: Sendable, Equatable {
+        public var shape: [Int]
+        public var values: [Float]
+        public init(shape: [Int], values: [Float]) {
+            self.shape = shape
+            self.values = values
+        }
+    }
+
+    /// Writes `tensors` in the order given, atomically.
+    public static func write(_ tensors: [(name: String, entry: Entry)], metadata: [String: String] = [:], to path: String)
+        throws(FolioError)
+    {
+        var header: [String: Any] = [:]
+        var offset = 0
+        for (name, entry) in tensors {
+            guard entry.shape.reduce(1, *) == entry.values.count else {
+                throw FolioError("tensor \(name): shape \(entry.shape) does not hold \(entry.values.count) values", file: path)
+            }
+            header[name] = ["dtype": "F32", "shape": entry.shape, "data_offsets": [offset, offset + 4 * entry.values.count]]
+            offset += 4 * entry.values.count
+        }
+        if !metadata.isEmpty { header["__metadata__"] = metadata }
+        var json: [UInt8]
+        do {
+            json = [UInt8](try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys]))
+        } catch {
+            throw FolioError("cannot encode the safetensors header: \(error)", file: path)
+        }
+        while json.count % 8 != 0 { json.append(0x20) }
+        let file = try AtomicFile(path: path)
+        var length = UInt64(json.count).littleEndian
+        try file.write(Swift.withUnsafeBytes(of: &length) { Array($0) })
+        try file.write(json)
+        for (_, entry) in tensors {
+            try file.write(entry.values.withUnsafeBytes { Array($0) })
+        }
+        try file.commit()
+    }
+
+    /// Reads every tensor; errors name the file and the key.
+    public static func read(_ path: String) throws(FolioError) -> (tensors: [String: Entry], metadata: [String: String]) {
+        let bytes = try readWholeFile(path)
+        guard bytes.count >= 8 else { throw FolioError("truncated safetensors file (\(bytes.count) bytes)", file: path) }
+        let headerLength = bytes.withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
+        guard headerLength <= bytes.count - 8, headerLength < 100 << 20 else {
+            throw FolioError("header length \(headerLength) does not fit the file (\(bytes.count) bytes)", file: path, place: "header")
+        }
+        let header: [String: Any]
+        do {
+            guard let object = try JSONSerialization.jsonObject(with: Data(bytes[8..<8 + headerLength])) as? [String: Any] else {
+                throw FolioError("the header is not a JSON object", file: path, place: "header")
+            }
+            header = object
+        } catch let error as FolioError {
+            throw error
+        } catch {
+            throw FolioError("the header is not valid JSON", file: path, place: "header")
+        }
+        let dataStart = 8 + headerLength
+        let dataLength = bytes.count - dataStart
+        var tensors: [String: Entry] = [:]
+        var metadata: [String: String] = [:]
+        for (name, value) in header {
+            if name == "__metadata__" {
+                metadata = (value as? [String: String]) ?? [:]
+                continue
+            }
+            guard let info = value as? [String: Any], let dtype = info["dtype"] as? String,
+                let shape = (info["shape"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
+                let offsets = (info["data_offsets"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }), offsets.count == 2
+            else {
+                throw FolioError("malformed entry", file: path, place: "key \(name)")
+            }
+            guard dtype == "F32" else { throw FolioError("dtype \(dtype) is not supported (F32 only)", file: path, place: "key \(name)") }
+            let count = shape.reduce(1, *)
+            guard shape.allSatisfy({ $0 >= 0 }), offsets[0] >= 0, offsets[1] <= dataLength, offsets[1] - offsets[0] == 4 * count else {
+                throw FolioError("data_offsets \(offsets) do not match shape \(shape) within \(dataLength) data bytes",
+                                 file: path, place: "key \(name)")
+            }
+            let values = bytes[dataStart + offsets[0]..<dataStart + offsets[1]].withUnsafeBytes { raw in
+                (0..<count).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
+            }
+            tensors[name] = Entry(shape: shape, values: values)
+        }
+        return (tensors, metadata)
+    }
+}
+
+extension LSTMClassifier {
+    /// The weights under PyTorch's names and layouts (`nn.Embedding`, `nn.LSTM(num_layers:)`,
+    /// `nn.Linear` named `embedding`, `lstm`, `fc`): `torch.nn.Module.load_state_dict`
+    /// takes them as they are. Folio's kernels are stored transposed there, and
+    /// `bias_hh` is zero (Folio has one bias per gate).
+    public func safetensorsEntries() -> [(name: String, entry: Safetensors.Entry)] {
+        var entries: [(String, Safetensors.Entry)] = []
+        entries.append(("embedding.weight", Safetensors.Entry(shape: embedding.table.shape, values: Array(arena.values(of: embedding.table)))))
+        for (layer, lstm) in lstms.enumerated() {
+            let width = 4 * lstm.units
+            entries.append(("lstm.weight_ih_l\(layer)", Safetensors.Entry(shape: [width, lstm.inputDim],
+                values: transpose(Array(arena.values(of: lstm.kernel)), rows: lstm.inputDim, columns: width))))
+            entries.append(("lstm.weight_hh_l\(layer)", Safetensors.Entry(shape: [width, lstm.units],
+                values: transpose(Array(arena.values(of: lstm.recurrentKernel)), rows: lstm.units, columns: width))))
+            entries.append(("lstm.bias_ih_l\(layer)", Safetensors.Entry(shape: [width], values: Array(arena.values(of: lstm.bias)))))
+            entries.append(("lstm.bias_hh_l\(layer)", Safetensors.Entry(shape: [width], values: [Float](repeating: 0, count: width))))
+        }
+        entries.append(("fc.weight", Safetensors.Entry(shape: [dense.units, dense.inputDim],
+            values: transpose(Array(arena.values(of: dense.kernel)), rows: dense.inputDim, columns: dense.units))))
+        entries.append(("fc.bias", Safetensors.Entry(shape: [dense.units], values: Array(arena.values(of: dense.bias)))))
+        return entries
+    }
+
+    public func save(to path: String) throws(FolioError) {
+        try Safetensors.write(safetensorsEntries(), metadata: ["format": "pt", "producer": "folio"], to: path)
+    }
+
+    /// Loads weights saved by ``save(to:)`` or by PyTorch from the same architecture;
+    /// every tensor must be there with its shape.
+    public func load(from path: String) throws(FolioError) {
+        let (tensors, _) = try Safetensors.read(path)
+        func take(_ name: String, _ shape: [Int]) throws(FolioError) -> [Float] {
+            guard let entry = tensors[name] else { throw FolioError("missing tensor", file: path, place: "key \(name)") }
+            guard entry.shape == shape else {
+                throw FolioError("shape \(entry.shape), the model needs \(shape)", file: path, place: "key \(name)")
+            }
+            return entry.values
+        }
+        func store(_ values: [Float], into view: ParameterView) {
+            let target = arena.values(of: view)
+            for index in values.indices { target[index] = values[index] }
+        }
+        store(try take("embedding.weight", embedding.table.shape), into: embedding.table)
+        for (layer, lstm) in lstms.enumerated() {
+            let width = 4 * lstm.units
+            store(transpose(try take("lstm.weight_ih_l\(layer)", [width, lstm.inputDim]), rows: width, columns: lstm.inputDim), into: lstm.kernel)
+            store(transpose(try take("lstm.weight_hh_l\(layer)", [width, lstm.units]), rows: width, columns: lstm.units), into: lstm.recurrentKernel)
+            let inputBias = try take("lstm.bias_ih_l\(layer)", [width])
+            let hiddenBias = try take("lstm.bias_hh_l\(layer)", [width])
+            store(zip(inputBias, hiddenBias).map { $0 + $1 }, into: lstm.bias)
+        }
+        store(transpose(try take("fc.weight", [dense.units, dense.inputDim]), rows: dense.units, columns: dense.inputDim), into: dense.kernel)
+        store(try take("fc.bias", [dense.units]), into: dense.bias)
+    }
+}
+
+/// The transpose of a row-major `rows` x `columns` matrix.
+func transpose(_ values: [Float], rows: Int, columns: Int) -> [Float] {
+    var result = [Float](repeating: 0, count: values.count)
+    for r in 0..<rows { for c in 0..<columns { result[c * rows + r] = values[r * columns + c] } }
+    return result
+}
