@@ -95,7 +95,7 @@ public final class LSTM {
                     let i = gates[g + j], f = gates[g + units + j], gg = gates[g + 2 * units + j], o = gates[g + 3 * units + j]
                     let c = cells[(t * batch + b) * units + j]
                     let cPrevious = t > 0 ? cells[((t - 1) * batch + b) * units + j] : 0
-                    let tanhC = tanhf(c)
+                    let tanhC = Activations.tanh(c)
                     let dhj = dh[r * units + j]
                     let dcj = dc[r * units + j] + dhj * o * (1 - tanhC * tanhC)
                     stepDz[r * width + j] = dcj * gg * i * (1 - i)
@@ -127,7 +127,7 @@ public final class LSTM {
     /// Threads for the lanes (the batch is always cut into ``Lanes/count`` lanes).
     nonisolated(unsafe) public static var threads = 2
 
-    @inline(__always) static func sigmoid(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
+    @inline(__always) static func sigmoid(_ x: Float) -> Float { Activations.sigmoid(x) }
 
     /// - Parameters: `input` `[batch, steps, inputDim]`; `lengths` per row (0...steps).
     public func forward(_ input: Tensor, lengths: [Int32], arena: ParameterArena) -> Tensor {
@@ -205,30 +205,33 @@ public final class LSTM {
             Gemm.sgemm(m: rows.count, n: width, k: units, UnsafePointer(hidden + ((t - 1) * batch + rows.lowerBound) * units),
                        recurrent, beta: 1, step + rows.lowerBound * width)
         }
-        // The hot loop: gate activations and the cell update, row by row.
-        for b in rows {
-            let active = t < Int(lengths[b])
-            let row = step + b * width
-            let c = cells + (t * batch + b) * units
-            let h = hidden + (t * batch + b) * units
-            let cPrevious = t > 0 ? cells + ((t - 1) * batch + b) * units : nil
-            let hPrevious = t > 0 ? hidden + ((t - 1) * batch + b) * units : nil
-            for j in 0..<units {
-                guard active else {
-                    c[j] = cPrevious?[j] ?? 0
-                    h[j] = hPrevious?[j] ?? 0
+        // The hot loop: gate activations and the cell update, row by row. Branch-free
+        // inside a row (the mask and the first step are decided outside), so it vectorizes.
+        let zeros = [Float](repeating: 0, count: units)
+        zeros.withUnsafeBufferPointer { zeros in
+            for b in rows {
+                let c = cells + (t * batch + b) * units
+                let h = hidden + (t * batch + b) * units
+                let cPrevious = t > 0 ? UnsafePointer(cells + ((t - 1) * batch + b) * units) : zeros.baseAddress!
+                let hPrevious = t > 0 ? UnsafePointer(hidden + ((t - 1) * batch + b) * units) : zeros.baseAddress!
+                guard t < Int(lengths[b]) else {
+                    c.update(from: cPrevious, count: units)
+                    h.update(from: hPrevious, count: units)
                     continue
                 }
-                let i = LSTM.sigmoid(row[j])
-                let f = LSTM.sigmoid(row[units + j])
-                let g = tanhf(row[2 * units + j])
-                let o = LSTM.sigmoid(row[3 * units + j])
-                row[j] = i
-                row[units + j] = f
-                row[2 * units + j] = g
-                row[3 * units + j] = o
-                c[j] = f * (cPrevious?[j] ?? 0) + i * g
-                h[j] = o * tanhf(c[j])
+                let row = step + b * width
+                for j in 0..<units {
+                    let i = LSTM.sigmoid(row[j])
+                    let f = LSTM.sigmoid(row[units + j])
+                    let g = Activations.tanh(row[2 * units + j])
+                    let o = LSTM.sigmoid(row[3 * units + j])
+                    row[j] = i
+                    row[units + j] = f
+                    row[2 * units + j] = g
+                    row[3 * units + j] = o
+                    c[j] = f * cPrevious[j] + i * g
+                    h[j] = o * Activations.tanh(c[j])
+                }
             }
         }
     }

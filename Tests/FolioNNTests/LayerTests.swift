@@ -156,3 +156,21 @@ func expectClose(_ a: [Float], _ b: [Float], _ tolerance: Float, _ what: String,
         }
     }
 }
+
+@Suite struct ActivationTests {
+    @Test func fastActivationsMatchLibm() {
+        var worstSigmoid: Float = 0
+        var worstTanh: Float = 0
+        var x: Float = -40
+        while x <= 40 {
+            worstSigmoid = max(worstSigmoid, abs(Activations.sigmoid(x) - Activations.referenceSigmoid(x)))
+            worstTanh = max(worstTanh, abs(Activations.tanh(x) - Activations.referenceTanh(x)))
+            x += 0.001
+        }
+        #expect(worstSigmoid < 3e-7)
+        #expect(worstTanh < 5e-7)
+        #expect(Activations.tanh(100) == 1 && Activations.tanh(-100) == -1 && Activations.sigmoid(-200) < 1e-30)
+        let e1 = Activations.exp(1)
+        #expect(abs(e1 - expf(1)) / expf(1) < 2e-7)
+    }
+}

@@ -1,0 +1,37 @@
+/// Exponential, sigmoid and tanh as inlinable straight-line Float code, so that the LSTM's
+/// gate loops vectorize; libm's `expf` and `tanhf` are calls the compiler cannot.
+///
+/// `exp(x) = 2^n * e^r` with `n = round(x / ln 2)`, `r = x - n ln 2` (ln 2 split in two
+/// for exactness), `e^r` by its degree-6 Taylor polynomial on |r| <= ln 2 / 2: relative
+/// error below 2e-7. ``referenceSigmoid(_:)`` and ``referenceTanh(_:)`` (libm) are the
+/// twins the tests compare with.
+enum Activations {
+    @inline(__always)
+    static func exp(_ x: Float) -> Float {
+        let clamped = min(max(x, -87.3), 88.3)
+        // Ties to even: an LLVM intrinsic that vectorizes (plain `rounded()` is a libm call).
+        let n = (clamped * 1.442_695_04).rounded(.toNearestOrEven)
+        let r = clamped - n * 0.693_145_751_953_125 - n * 1.428_606_765_330_187e-6
+        var p: Float = 1.0 / 720
+        p = p * r + 1.0 / 120
+        p = p * r + 1.0 / 24
+        p = p * r + 1.0 / 6
+        p = p * r + 0.5
+        p = p * r + 1
+        p = p * r + 1
+        let scale = Float(bitPattern: UInt32(bitPattern: Int32(n) + 127) << 23)
+        return p * scale
+    }
+
+    @inline(__always)
+    static func sigmoid(_ x: Float) -> Float { 1 / (1 + exp(-x)) }
+
+    /// `1 - 2 / (e^(2x) + 1)`: exact at saturation; absolute error about 1e-7 near 0.
+    @inline(__always)
+    static func tanh(_ x: Float) -> Float { 1 - 2 / (exp(2 * x) + 1) }
+
+    static func referenceSigmoid(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
+    static func referenceTanh(_ x: Float) -> Float { tanhf(x) }
+}
+
+import Foundation
