@@ -124,3 +124,53 @@ save_file({k: v.contiguous() for k, v in model.state_dict().items()}, os.path.jo
 with open(os.path.join(OUT, "classifier.json"), "w") as f:
     json.dump({"ids": ids.reshape(-1).tolist(), "lengths": lengths, "logits": flat(logits)}, f)
 print("classifier fixture written")
+
+# Metrics, from scikit-learn: a class never predicted (precision 0/0 -> 0) and one never
+# present in the labels.
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support, top_k_accuracy_score  # noqa: E402
+
+actual = [0, 1, 2, 2, 1, 0, 0, 3, 1, 2, 2, 0]
+predicted = [0, 2, 2, 2, 1, 0, 1, 1, 1, 0, 2, 0]
+p, r, f, s = precision_recall_fscore_support(actual, predicted, labels=[0, 1, 2, 3, 4], zero_division=0)
+scores = np.random.default_rng(3).normal(size=(12, 5))
+with open(os.path.join(OUT, "metrics.json"), "w") as fh:
+    json.dump({"actual": actual, "predicted": predicted, "classes": 5,
+               "accuracy": accuracy_score(actual, predicted),
+               "macro_f1": f1_score(actual, predicted, labels=[0, 1, 2, 3, 4], average="macro", zero_division=0),
+               "precision": p.tolist(), "recall": r.tolist(), "f1": f.tolist(), "support": s.tolist(),
+               "confusion": confusion_matrix(actual, predicted, labels=[0, 1, 2, 3, 4]).tolist(),
+               "scores": scores.reshape(-1).tolist(),
+               "top2": top_k_accuracy_score(actual, scores, k=2, labels=[0, 1, 2, 3, 4]),
+               "top3": top_k_accuracy_score(actual, scores, k=3, labels=[0, 1, 2, 3, 4])}, fh)
+
+# Losses, from PyTorch (float64): value and gradient with respect to the model's output.
+torch.set_default_dtype(torch.float64)
+g = torch.Generator().manual_seed(5)
+logits = torch.randn(6, 4, generator=g)
+onehot = torch.nn.functional.one_hot(torch.tensor([0, 3, 1, 1, 2, 0]), 4).double()
+losses = {"logits": flat(logits), "onehot": flat(onehot)}
+x = logits.clone().requires_grad_(True)
+loss = torch.nn.functional.cross_entropy(x, onehot, label_smoothing=0.1)
+loss.backward()
+losses["categorical_smoothing"] = {"loss": loss.item(), "gradient": flat(x.grad)}
+binary_logits = torch.randn(8, generator=g)
+binary_targets = torch.tensor([1., 0., 1., 1., 0., 0., 1., 0.])
+x = binary_logits.clone().requires_grad_(True)
+loss = torch.nn.functional.binary_cross_entropy_with_logits(x, binary_targets)
+loss.backward()
+losses.update({"binary_logits": flat(binary_logits), "binary_targets": flat(binary_targets),
+               "binary_from_logits": {"loss": loss.item(), "gradient": flat(x.grad)}})
+probabilities = torch.sigmoid(binary_logits)
+x = probabilities.clone().requires_grad_(True)
+loss = torch.nn.functional.binary_cross_entropy(x, binary_targets)
+loss.backward()
+losses.update({"binary_probabilities": flat(probabilities), "binary_from_probabilities": {"loss": loss.item(), "gradient": flat(x.grad)}})
+prediction = torch.randn(5, 3, generator=g)
+target = torch.randn(5, 3, generator=g)
+x = prediction.clone().requires_grad_(True)
+loss = torch.nn.functional.mse_loss(x, target)
+loss.backward()
+losses.update({"mse_prediction": flat(prediction), "mse_target": flat(target), "mse": {"loss": loss.item(), "gradient": flat(x.grad)}})
+with open(os.path.join(OUT, "losses.json"), "w") as fh:
+    json.dump(losses, fh)
+print("metric and loss fixtures written")
