@@ -1,0 +1,143 @@
+/// Pooling over the steps of `[batch, steps, features]` to `[batch, features]`, counting
+/// only each row's valid steps (its length): padding never changes a result. A row of
+/// length 0 pools to zeros.
+public final class GlobalPooling1D {
+    public enum Kind: String, Sendable, Codable { case average, max }
+    public let kind: Kind
+    private var shape: [Int] = []
+    private var lengths: [Int32] = []
+    private var argmax: [Int] = []  // for max: the step chosen per (row, feature)
+
+    public init(_ kind: Kind) { self.kind = kind }
+
+    public func forward(_ input: Tensor, lengths: [Int32]) -> Tensor {
+        let (batch, steps, features) = (input.shape[0], input.shape[1], input.shape[2])
+        shape = input.shape
+        self.lengths = lengths
+        argmax = [Int](repeating: -1, count: batch * features)
+        var output = Tensor(zeros: [batch, features])
+        for b in 0..<batch {
+            let valid = min(steps, Int(lengths[b]))
+            guard valid > 0 else { continue }
+            for f in 0..<features {
+                switch kind {
+                case .average:
+                    var sum: Float = 0
+                    for t in 0..<valid { sum += input.values[(b * steps + t) * features + f] }
+                    output.values[b * features + f] = sum / Float(valid)
+                case .max:
+                    var best = 0
+                    for t in 1..<max(1, valid) where input.values[(b * steps + t) * features + f] > input.values[(b * steps + best) * features + f] {
+                        best = t
+                    }
+                    argmax[b * features + f] = best
+                    output.values[b * features + f] = input.values[(b * steps + best) * features + f]
+                }
+            }
+        }
+        return output
+    }
+
+    public func backward(_ outputGradient: Tensor) -> Tensor {
+        let (batch, steps, features) = (shape[0], shape[1], shape[2])
+        var inputGradient = Tensor(zeros: shape)
+        for b in 0..<batch {
+            let valid = min(steps, Int(lengths[b]))
+            guard valid > 0 else { continue }
+            for f in 0..<features {
+                let g = outputGradient.values[b * features + f]
+                switch kind {
+                case .average:
+                    for t in 0..<valid { inputGradient.values[(b * steps + t) * features + f] = g / Float(valid) }
+                case .max:
+                    inputGradient.values[(b * steps + argmax[b * features + f]) * features + f] = g
+                }
+            }
+        }
+        return inputGradient
+    }
+}
+
+/// Element-wise activations, Keras's names.
+public final class Activation {
+    public enum Function: String, Sendable, Codable, CaseIterable { case linear, relu, tanh, sigmoid, softmax }
+    public let function: Function
+    private var output: Tensor = Tensor(zeros: [0])
+    private var input: Tensor = Tensor(zeros: [0])
+
+    public init(_ function: Function) { self.function = function }
+
+    /// Softmax runs over the last dimension.
+    public func forward(_ input: Tensor) -> Tensor {
+        self.input = input
+        var output = input
+        switch function {
+        case .linear: break
+        case .relu: for i in output.values.indices { output.values[i] = max(0, output.values[i]) }
+        case .tanh: for i in output.values.indices { output.values[i] = Activations.tanh(output.values[i]) }
+        case .sigmoid: for i in output.values.indices { output.values[i] = Activations.sigmoid(output.values[i]) }
+        case .softmax:
+            let width = input.shape.last ?? 1
+            for row in 0..<(input.count / max(1, width)) {
+                let range = row * width..<(row + 1) * width
+                let shift = output.values[range].max() ?? 0
+                var sum: Float = 0
+                for i in range { output.values[i] = Activations.exp(output.values[i] - shift); sum += output.values[i] }
+                for i in range { output.values[i] /= sum }
+            }
+        }
+        self.output = output
+        return output
+    }
+
+    public func backward(_ outputGradient: Tensor) -> Tensor {
+        var gradient = outputGradient
+        switch function {
+        case .linear: break
+        case .relu: for i in gradient.values.indices where input.values[i] <= 0 { gradient.values[i] = 0 }
+        case .tanh: for i in gradient.values.indices { gradient.values[i] *= 1 - output.values[i] * output.values[i] }
+        case .sigmoid: for i in gradient.values.indices { gradient.values[i] *= output.values[i] * (1 - output.values[i]) }
+        case .softmax:
+            let width = output.shape.last ?? 1
+            for row in 0..<(output.count / max(1, width)) {
+                let range = row * width..<(row + 1) * width
+                let dot = range.reduce(Float(0)) { $0 + outputGradient.values[$1] * output.values[$1] }
+                for i in range { gradient.values[i] = output.values[i] * (outputGradient.values[i] - dot) }
+            }
+        }
+        return gradient
+    }
+}
+
+/// Inverted dropout (Keras's `Dropout(rate)`): in training, each value is zeroed with
+/// probability `rate` and the rest scaled by 1 / (1 - rate); at inference it is the
+/// identity. The mask comes from (seed, call): the same seed gives the same masks.
+public final class Dropout {
+    public let rate: Float
+    private var random: SplitMixSource
+    private var mask: [Float] = []
+
+    public init(rate: Float, seed: UInt64) {
+        self.rate = rate
+        random = SplitMixSource(seed: seed ^ 0xD80_9047)
+    }
+
+    public func forward(_ input: Tensor, training: Bool) -> Tensor {
+        guard training && rate > 0 else {
+            mask = []
+            return input
+        }
+        let keep = 1 / (1 - rate)
+        mask = (0..<input.count).map { _ in random.unit() < Double(rate) ? 0 : keep }
+        var output = input
+        for i in output.values.indices { output.values[i] *= mask[i] }
+        return output
+    }
+
+    public func backward(_ outputGradient: Tensor) -> Tensor {
+        guard !mask.isEmpty else { return outputGradient }
+        var gradient = outputGradient
+        for i in gradient.values.indices { gradient.values[i] *= mask[i] }
+        return gradient
+    }
+}

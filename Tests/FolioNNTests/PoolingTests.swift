@@ -1,0 +1,68 @@
+import FolioTestSupport
+import Foundation
+import Testing
+@testable import FolioNN
+
+@Suite struct PoolingAndActivationTests {
+    func randomTensor(_ shape: [Int], seed: UInt64) -> Tensor {
+        var generator = SplitMix64(seed: seed)
+        return Tensor(shape: shape, values: (0..<shape.reduce(1, *)).map { _ in Float(generator.nextUnit() * 2 - 1) })
+    }
+
+    /// Central differences of sum(output * r) for any layer given as forward/backward.
+    func checkGradient(_ input: Tensor, forward: @escaping (Tensor) -> Tensor, backward: (Tensor) -> Tensor, _ what: String) {
+        let output = forward(input)
+        let r = randomTensor(output.shape, seed: 9)
+        let analytic = backward(r)
+        let loss = { (x: Tensor) -> Double in zip(forward(x).values, r.values).reduce(0.0) { $0 + Double($1.0) * Double($1.1) } }
+        for index in stride(from: 0, to: input.count, by: 3) {
+            var up = input, down = input
+            up.values[index] += 1e-3
+            down.values[index] -= 1e-3
+            let numeric = (loss(up) - loss(down)) / 2e-3
+            #expect(abs(numeric - Double(analytic.values[index])) < 2e-3, "\(what) at \(index): \(numeric) vs \(analytic.values[index])")
+        }
+    }
+
+    @Test func maskedAverageMatchesAPlainLoopAndIgnoresPadding() {
+        let input = randomTensor([3, 5, 4], seed: 1)
+        let lengths: [Int32] = [5, 2, 0]
+        let output = GlobalPooling1D(.average).forward(input, lengths: lengths)
+        for b in 0..<3 {
+            for f in 0..<4 {
+                let valid = Int(lengths[b])
+                let expected = valid == 0 ? 0 : (0..<valid).reduce(Float(0)) { $0 + input.values[(b * 5 + $1) * 4 + f] } / Float(valid)
+                #expect(abs(output.values[b * 4 + f] - expected) < 1e-6)
+            }
+        }
+        var padded = input
+        for t in 2..<5 { for f in 0..<4 { padded.values[(1 * 5 + t) * 4 + f] = 1000 } }
+        #expect(GlobalPooling1D(.max).forward(padded, lengths: lengths).values[4..<8] == GlobalPooling1D(.max).forward(input, lengths: lengths).values[4..<8])
+    }
+
+    @Test(arguments: [GlobalPooling1D.Kind.average, .max])
+    func poolingGradients(kind: GlobalPooling1D.Kind) {
+        let pool = GlobalPooling1D(kind)
+        checkGradient(randomTensor([2, 4, 3], seed: 2), forward: { pool.forward($0, lengths: [4, 3]) }, backward: pool.backward, "\(kind)")
+    }
+
+    @Test(arguments: Activation.Function.allCases)
+    func activationGradients(function: Activation.Function) {
+        let layer = Activation(function)
+        checkGradient(randomTensor([3, 5], seed: 4), forward: layer.forward, backward: layer.backward, function.rawValue)
+    }
+
+    @Test func dropoutIsSeededScaledAndOffAtInference() {
+        let input = Tensor(shape: [1, 10_000], values: [Float](repeating: 1, count: 10_000))
+        let a = Dropout(rate: 0.25, seed: 3).forward(input, training: true)
+        let b = Dropout(rate: 0.25, seed: 3).forward(input, training: true)
+        #expect(a == b)
+        let kept = a.values.filter { $0 != 0 }
+        #expect(kept.allSatisfy { abs($0 - 4.0 / 3.0) < 1e-6 })
+        #expect(abs(Double(kept.count) / 10_000 - 0.75) < 0.02)
+        #expect(Dropout(rate: 0.25, seed: 3).forward(input, training: false) == input)
+        let layer = Dropout(rate: 0.5, seed: 8)
+        let output = layer.forward(input, training: true)
+        #expect(layer.backward(input) == output, "the gradient goes through the same mask")
+    }
+}
