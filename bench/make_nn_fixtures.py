@@ -79,6 +79,12 @@ cases = {
     "sgd_momentum": lambda: keras.optimizers.SGD(learning_rate=0.1, momentum=0.9),
     "sgd_nesterov": lambda: keras.optimizers.SGD(learning_rate=0.1, momentum=0.9, nesterov=True),
     "adam_global_clipnorm": lambda: keras.optimizers.Adam(learning_rate=0.01, global_clipnorm=0.5),
+    "adam_amsgrad": lambda: keras.optimizers.Adam(learning_rate=0.01, amsgrad=True),
+    "rmsprop": lambda: keras.optimizers.RMSprop(learning_rate=0.01),
+    "rmsprop_momentum_centered": lambda: keras.optimizers.RMSprop(learning_rate=0.01, momentum=0.5, centered=True),
+    "sgd_exponential_decay": lambda: keras.optimizers.SGD(learning_rate=keras.optimizers.schedules.ExponentialDecay(0.1, decay_steps=2, decay_rate=0.5)),
+    "sgd_cosine_warmup": lambda: keras.optimizers.SGD(learning_rate=keras.optimizers.schedules.CosineDecay(0.0, decay_steps=3, warmup_target=0.1, warmup_steps=2)),
+    "sgd_piecewise": lambda: keras.optimizers.SGD(learning_rate=keras.optimizers.schedules.PiecewiseConstantDecay([1, 2], [0.1, 0.05, 0.01])),
 }
 result = {"start": [float(v) for v in start], "gradients": [[float(v) for v in g] for g in gradients]}
 for name, make in cases.items():
@@ -90,6 +96,15 @@ for name, make in cases.items():
         steps.append([float(v) for v in np.array(variable)])
     result[name] = steps
 result["keras"] = keras.__version__
+# Rprop has no Keras counterpart: PyTorch's (etas 0.5, 1.2; step sizes 1e-6 to 50).
+w = torch.tensor(start.astype(np.float64), requires_grad=True)
+rprop = torch.optim.Rprop([w], lr=0.01)
+steps = []
+for g in gradients:
+    w.grad = torch.tensor(g.astype(np.float64))
+    rprop.step()
+    steps.append([float(v) for v in w.detach()])
+result["rprop"] = steps
 with open(os.path.join(OUT, "optimizers.json"), "w") as f:
     json.dump(result, f, indent=1)
 print("optimizer fixtures written")

@@ -53,10 +53,11 @@ public struct Clipping: Sendable, Hashable, Codable {
 }
 
 /// Adam as Keras computes it: `alpha = lr * sqrt(1 - beta2^t) / (1 - beta1^t)`,
-/// `w -= alpha * m / (sqrt(v) + epsilon)`; with `weightDecay`, AdamW's decoupled decay
-/// `w -= lr * weightDecay * w` first.
+/// `w -= alpha * m / (sqrt(v) + epsilon)`; with `amsgrad`, `v` is the running maximum;
+/// with `weightDecay`, AdamW's decoupled decay `w -= lr * weightDecay * w` first.
 public final class Adam: Optimizer {
-    public var learningRate: Float
+    public var schedule: LearningRateSchedule
+    public let amsgrad: Bool
     public let beta1: Float
     public let beta2: Float
     public let epsilon: Float
@@ -65,12 +66,22 @@ public final class Adam: Optimizer {
     public private(set) var iterations = 0
     private let m: UnsafeMutableBufferPointer<Float>
     private let v: UnsafeMutableBufferPointer<Float>
+    private let vMax: UnsafeMutableBufferPointer<Float>
+
+    public convenience init(
+        arena: ParameterArena, learningRate: Float = 0.001, beta1: Float = 0.9, beta2: Float = 0.999,
+        epsilon: Float = 1e-7, amsgrad: Bool = false, weightDecay: Float = 0, clipping: Clipping = Clipping()
+    ) {
+        self.init(arena: arena, schedule: .constant(learningRate), beta1: beta1, beta2: beta2, epsilon: epsilon,
+                  amsgrad: amsgrad, weightDecay: weightDecay, clipping: clipping)
+    }
 
     public init(
-        arena: ParameterArena, learningRate: Float = 0.001, beta1: Float = 0.9, beta2: Float = 0.999,
-        epsilon: Float = 1e-7, weightDecay: Float = 0, clipping: Clipping = Clipping()
+        arena: ParameterArena, schedule: LearningRateSchedule, beta1: Float = 0.9, beta2: Float = 0.999,
+        epsilon: Float = 1e-7, amsgrad: Bool = false, weightDecay: Float = 0, clipping: Clipping = Clipping()
     ) {
-        self.learningRate = learningRate
+        self.schedule = schedule
+        self.amsgrad = amsgrad
         self.beta1 = beta1
         self.beta2 = beta2
         self.epsilon = epsilon
@@ -80,15 +91,19 @@ public final class Adam: Optimizer {
         m.initialize(repeating: 0)
         v = .allocate(capacity: max(1, arena.count))
         v.initialize(repeating: 0)
+        vMax = .allocate(capacity: amsgrad ? max(1, arena.count) : 1)
+        vMax.initialize(repeating: 0)
     }
 
     deinit {
         m.deallocate()
         v.deallocate()
+        vMax.deallocate()
     }
 
     public func step(arena: ParameterArena, gradientScale: Float) throws(FolioError) {
         try clipping.apply(arena, gradientScale: gradientScale)
+        let learningRate = schedule.rate(at: iterations)
         iterations += 1
         let t = Double(iterations)
         let alpha = Float(Double(learningRate) * (1 - pow(Double(beta2), t)).squareRoot() / (1 - pow(Double(beta1), t)))
@@ -98,7 +113,12 @@ public final class Adam: Optimizer {
             let g = gradients[index]
             m[index] += (g - m[index]) * (1 - beta1)
             v[index] += (g * g - v[index]) * (1 - beta2)
-            weights[index] -= alpha * m[index] / (v[index].squareRoot() + epsilon)
+            var second = v[index]
+            if amsgrad {
+                vMax[index] = max(vMax[index], second)
+                second = vMax[index]
+            }
+            weights[index] -= alpha * m[index] / (second.squareRoot() + epsilon)
         }
     }
 }
@@ -106,16 +126,21 @@ public final class Adam: Optimizer {
 /// SGD as Keras computes it: `velocity = momentum * velocity - lr * g`, `w += velocity`
 /// (Nesterov: `w += momentum * velocity - lr * g`).
 public final class SGD: Optimizer {
-    public var learningRate: Float
+    public var schedule: LearningRateSchedule
     public let momentum: Float
     public let nesterov: Bool
     public let clipping: Clipping
     public private(set) var iterations = 0
     private let velocity: UnsafeMutableBufferPointer<Float>
 
-    public init(arena: ParameterArena, learningRate: Float = 0.01, momentum: Float = 0, nesterov: Bool = false,
+    public convenience init(arena: ParameterArena, learningRate: Float = 0.01, momentum: Float = 0, nesterov: Bool = false,
+                            clipping: Clipping = Clipping()) {
+        self.init(arena: arena, schedule: .constant(learningRate), momentum: momentum, nesterov: nesterov, clipping: clipping)
+    }
+
+    public init(arena: ParameterArena, schedule: LearningRateSchedule, momentum: Float = 0, nesterov: Bool = false,
                 clipping: Clipping = Clipping()) {
-        self.learningRate = learningRate
+        self.schedule = schedule
         self.momentum = momentum
         self.nesterov = nesterov
         self.clipping = clipping
@@ -127,6 +152,7 @@ public final class SGD: Optimizer {
 
     public func step(arena: ParameterArena, gradientScale: Float) throws(FolioError) {
         try clipping.apply(arena, gradientScale: gradientScale)
+        let learningRate = schedule.rate(at: iterations)
         iterations += 1
         let (weights, gradients) = (arena.values, arena.gradients)
         for index in 0..<arena.count {
@@ -137,6 +163,113 @@ public final class SGD: Optimizer {
             }
             velocity[index] = momentum * velocity[index] - learningRate * g
             weights[index] += nesterov ? momentum * velocity[index] - learningRate * g : velocity[index]
+        }
+    }
+}
+
+/// RMSprop as Keras computes it: `v = rho v + (1 - rho) g^2`; centered, also
+/// `a = rho a + (1 - rho) g` and `v - a^2` below; `increment = lr g / sqrt(v + epsilon)`,
+/// through a momentum buffer when `momentum > 0`.
+public final class RMSprop: Optimizer {
+    public var schedule: LearningRateSchedule
+    public let rho: Float
+    public let momentum: Float
+    public let centered: Bool
+    public let epsilon: Float
+    public let clipping: Clipping
+    public private(set) var iterations = 0
+    private let velocity: UnsafeMutableBufferPointer<Float>
+    private let average: UnsafeMutableBufferPointer<Float>
+    private let momentumBuffer: UnsafeMutableBufferPointer<Float>
+
+    public init(arena: ParameterArena, schedule: LearningRateSchedule = .constant(0.001), rho: Float = 0.9, momentum: Float = 0,
+                centered: Bool = false, epsilon: Float = 1e-7, clipping: Clipping = Clipping()) {
+        self.schedule = schedule
+        self.rho = rho
+        self.momentum = momentum
+        self.centered = centered
+        self.epsilon = epsilon
+        self.clipping = clipping
+        velocity = .allocate(capacity: max(1, arena.count))
+        velocity.initialize(repeating: 0)
+        average = .allocate(capacity: max(1, arena.count))
+        average.initialize(repeating: 0)
+        momentumBuffer = .allocate(capacity: max(1, arena.count))
+        momentumBuffer.initialize(repeating: 0)
+    }
+
+    deinit {
+        velocity.deallocate()
+        average.deallocate()
+        momentumBuffer.deallocate()
+    }
+
+    public func step(arena: ParameterArena, gradientScale: Float) throws(FolioError) {
+        try clipping.apply(arena, gradientScale: gradientScale)
+        let learningRate = schedule.rate(at: iterations)
+        iterations += 1
+        let (weights, gradients) = (arena.values, arena.gradients)
+        for index in 0..<arena.count {
+            let g = gradients[index]
+            velocity[index] = rho * velocity[index] + (1 - rho) * g * g
+            var denominator = velocity[index]
+            if centered {
+                average[index] = rho * average[index] + (1 - rho) * g
+                denominator -= average[index] * average[index]
+            }
+            let increment = learningRate * g / (denominator + epsilon).squareRoot()
+            if momentum > 0 {
+                momentumBuffer[index] = momentum * momentumBuffer[index] + increment
+                weights[index] -= momentumBuffer[index]
+            } else {
+                weights[index] -= increment
+            }
+        }
+    }
+}
+
+/// Rprop, for full-batch training, as PyTorch computes it: per weight a step size that
+/// grows by `etaPlus` while the gradient keeps its sign and shrinks by `etaMinus` when it
+/// flips (that update is skipped), within `stepSizes`; `w -= sign(g) * step`.
+public final class Rprop: Optimizer {
+    public let etaMinus: Float
+    public let etaPlus: Float
+    public let stepSizes: ClosedRange<Float>
+    public private(set) var iterations = 0
+    private let previous: UnsafeMutableBufferPointer<Float>
+    private let steps: UnsafeMutableBufferPointer<Float>
+
+    public init(arena: ParameterArena, learningRate: Float = 0.01, etaMinus: Float = 0.5, etaPlus: Float = 1.2,
+                stepSizes: ClosedRange<Float> = 1e-6...50) {
+        self.etaMinus = etaMinus
+        self.etaPlus = etaPlus
+        self.stepSizes = stepSizes
+        previous = .allocate(capacity: max(1, arena.count))
+        previous.initialize(repeating: 0)
+        steps = .allocate(capacity: max(1, arena.count))
+        steps.initialize(repeating: learningRate)
+    }
+
+    deinit {
+        previous.deallocate()
+        steps.deallocate()
+    }
+
+    public func step(arena: ParameterArena, gradientScale: Float) throws(FolioError) {
+        try Clipping().apply(arena, gradientScale: gradientScale)
+        iterations += 1
+        let (weights, gradients) = (arena.values, arena.gradients)
+        for index in 0..<arena.count {
+            var g = gradients[index]
+            let agreement = g * previous[index]
+            if agreement > 0 {
+                steps[index] = min(steps[index] * etaPlus, stepSizes.upperBound)
+            } else if agreement < 0 {
+                steps[index] = max(steps[index] * etaMinus, stepSizes.lowerBound)
+                g = 0
+            }
+            weights[index] -= (g > 0 ? 1 : g < 0 ? -1 : 0) * steps[index]
+            previous[index] = g
         }
     }
 }

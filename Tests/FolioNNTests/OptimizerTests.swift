@@ -7,7 +7,8 @@ import Testing
     let fixture: NNFixture
     init() throws { fixture = try NNFixture("optimizers") }
 
-    @Test(arguments: ["adam", "adamw", "sgd_momentum", "sgd_nesterov", "adam_global_clipnorm"])
+    @Test(arguments: ["adam", "adamw", "sgd_momentum", "sgd_nesterov", "adam_global_clipnorm", "adam_amsgrad", "rmsprop",
+                      "rmsprop_momentum_centered", "sgd_exponential_decay", "sgd_cosine_warmup", "sgd_piecewise", "rprop"])
     func matchesKerasStepByStep(name: String) throws {
         let arena = ParameterArena(layout: [("w", [5])])
         let start = fixture.floats("start")
@@ -17,7 +18,14 @@ import Testing
         case "adamw": Adam(arena: arena, learningRate: 0.01, weightDecay: 0.1)
         case "sgd_momentum": SGD(arena: arena, learningRate: 0.1, momentum: 0.9)
         case "sgd_nesterov": SGD(arena: arena, learningRate: 0.1, momentum: 0.9, nesterov: true)
-        default: Adam(arena: arena, learningRate: 0.01, clipping: Clipping(globalNorm: 0.5))
+        case "adam_global_clipnorm": Adam(arena: arena, learningRate: 0.01, clipping: Clipping(globalNorm: 0.5))
+        case "adam_amsgrad": Adam(arena: arena, learningRate: 0.01, amsgrad: true)
+        case "rmsprop": RMSprop(arena: arena, schedule: .constant(0.01))
+        case "rmsprop_momentum_centered": RMSprop(arena: arena, schedule: .constant(0.01), momentum: 0.5, centered: true)
+        case "sgd_exponential_decay": SGD(arena: arena, schedule: .exponentialDecay(initial: 0.1, decaySteps: 2, rate: 0.5))
+        case "sgd_cosine_warmup": SGD(arena: arena, schedule: .cosineDecay(initial: 0, decaySteps: 3, warmupTarget: 0.1, warmupSteps: 2))
+        case "sgd_piecewise": SGD(arena: arena, schedule: .piecewiseConstant(boundaries: [1, 2], values: [0.1, 0.05, 0.01]))
+        default: Rprop(arena: arena, learningRate: 0.01)
         }
         let gradients = (fixture.json["gradients"] as! [Any]).map { ($0 as! [Double]).map(Float.init) }
         let expected = (fixture.json[name] as! [Any]).map { ($0 as! [Double]).map(Float.init) }
