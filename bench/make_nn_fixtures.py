@@ -50,6 +50,31 @@ for mode in ["sequences", "last"]:
 with open(os.path.join(OUT, "lstm.json"), "w") as f:
     json.dump(payload, f)
 
+# GRU: kernel = weight_ih^T, recurrent_kernel = weight_hh^T (gates r, z, n), two biases.
+gru = torch.nn.GRU(inputs, units, batch_first=True)
+payload = {
+    "batch": batch, "steps": steps, "input_dim": inputs, "units": units, "lengths": lengths, "input": flat(x),
+    "kernel": flat(gru.weight_ih_l0.t()), "recurrent_kernel": flat(gru.weight_hh_l0.t()),
+    "input_bias": flat(gru.bias_ih_l0), "recurrent_bias": flat(gru.bias_hh_l0),
+}
+for mode in ["sequences", "last"]:
+    gru.zero_grad()
+    x.grad = None
+    packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    out, h = gru(packed)
+    out, _ = torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=steps)
+    y = out if mode == "sequences" else h[0]
+    weights = torch.randn(y.shape)
+    (y * weights).sum().backward()
+    payload[mode] = {
+        "output": flat(y), "output_gradient": flat(weights),
+        "kernel_gradient": flat(gru.weight_ih_l0.grad.t()), "recurrent_kernel_gradient": flat(gru.weight_hh_l0.grad.t()),
+        "input_bias_gradient": flat(gru.bias_ih_l0.grad), "recurrent_bias_gradient": flat(gru.bias_hh_l0.grad),
+        "input_gradient": flat(x.grad),
+    }
+with open(os.path.join(OUT, "gru.json"), "w") as f:
+    json.dump(payload, f)
+
 rows, features, classes = 5, 7, 4
 xd = torch.randn(rows, features, requires_grad=True)
 dense = torch.nn.Linear(features, classes)

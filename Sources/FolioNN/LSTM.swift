@@ -173,18 +173,7 @@ public final class LSTM {
                 }
             }
         }
-        if !returnSequences {
-            return Tensor(shape: [batch, units], values: steps == 0 ? [Float](repeating: 0, count: batch * units)
-                          : Array(hidden[(steps - 1) * batch * units..<steps * batch * units]))
-        }
-        var output = Tensor(zeros: [batch, steps, units])
-        for b in 0..<batch {
-            for t in 0..<min(steps, Int(lengths[b])) {
-                let from = (t * batch + b) * units
-                output.values.replaceSubrange((b * steps + t) * units..<(b * steps + t + 1) * units, with: hidden[from..<from + units])
-            }
-        }
-        return output
+        return recurrentOutput(hidden: hidden, batch: batch, steps: steps, units: units, lengths: lengths, returnSequences: returnSequences)
     }
 
     /// One step for the rows `rows` (a lane): their gate pre-activations, the recurrent

@@ -174,3 +174,27 @@ func expectClose(_ a: [Float], _ b: [Float], _ tolerance: Float, _ what: String,
         #expect(abs(e1 - expf(1)) / expf(1) < 2e-7)
     }
 }
+
+@Suite struct GRUTests {
+    @Test(arguments: ["sequences", "last"])
+    func outputsAndGradientsMatchPyTorch(mode: String) throws {
+        let fixture = try NNFixture("gru")
+        let (inputs, units) = (fixture.int("input_dim"), fixture.int("units"))
+        let arena = ParameterArena(layout: GRU.layout(prefix: "gru", inputDim: inputs, units: units))
+        let gru = GRU(inputDim: inputs, units: units, returnSequences: mode == "sequences", arena: arena, prefix: "gru")
+        for (view, key) in [(gru.kernel, "kernel"), (gru.recurrentKernel, "recurrent_kernel"), (gru.inputBias, "input_bias"),
+                            (gru.recurrentBias, "recurrent_bias")] {
+            for (index, value) in fixture.floats(key).enumerated() { arena.values(of: view)[index] = value }
+        }
+        let input = Tensor(shape: [fixture.int("batch"), fixture.int("steps"), inputs], values: fixture.floats("input"))
+        let lengths = (fixture.json["lengths"] as! [Double]).map { Int32($0) }
+        let output = gru.forward(input, lengths: lengths, arena: arena)
+        expectClose(output.values, fixture.floats(mode, "output"), 1e-5, "output")
+        let inputGradient = gru.backward(Tensor(shape: output.shape, values: fixture.floats(mode, "output_gradient")), arena: arena)
+        expectClose(inputGradient.values, fixture.floats(mode, "input_gradient"), 1e-5, "input gradient")
+        expectClose(Array(arena.gradients(of: gru.kernel)), fixture.floats(mode, "kernel_gradient"), 1e-5, "kernel gradient")
+        expectClose(Array(arena.gradients(of: gru.recurrentKernel)), fixture.floats(mode, "recurrent_kernel_gradient"), 1e-5, "recurrent kernel gradient")
+        expectClose(Array(arena.gradients(of: gru.inputBias)), fixture.floats(mode, "input_bias_gradient"), 1e-5, "input bias gradient")
+        expectClose(Array(arena.gradients(of: gru.recurrentBias)), fixture.floats(mode, "recurrent_bias_gradient"), 1e-5, "recurrent bias gradient")
+    }
+}

@@ -1,0 +1,179 @@
+/// Gated recurrent unit over `[batch, steps, inputDim]`, in the formulation PyTorch and
+/// Keras (`reset_after: true`, its default) share:
+///
+///     r = σ(x W_r + b_ir + h U_r + b_hr)     z = σ(x W_z + b_iz + h U_z + b_hz)
+///     n = tanh(x W_n + b_in + r ⊙ (h U_n + b_hn))     h' = (1 - z) ⊙ n + z ⊙ h
+///
+/// Parameters, gates stacked r, z, n (PyTorch's order): `kernel` `[inputDim, 3 * units]`,
+/// `recurrentKernel` `[units, 3 * units]`, `inputBias` and `recurrentBias` `[3 * units]`.
+/// As ``LSTM``: one GEMM projects every step's input before the time loop, and rows are
+/// masked by their lengths (padding never changes an output or a gradient).
+public final class GRU {
+    public let inputDim: Int
+    public let units: Int
+    public let returnSequences: Bool
+    public let kernel: ParameterView
+    public let recurrentKernel: ParameterView
+    public let inputBias: ParameterView
+    public let recurrentBias: ParameterView
+
+    private var input: [Float] = []
+    private var lengths: [Int32] = []
+    private var batch = 0
+    private var steps = 0
+    // [steps, batch, ...]: activated r, z, n; the recurrent part of n before r; h.
+    private var gates: [Float] = []
+    private var recurrentN: [Float] = []
+    private var hidden: [Float] = []
+
+    public static func layout(prefix: String, inputDim: Int, units: Int) -> [(name: String, shape: [Int])] {
+        [(prefix + ".kernel", [inputDim, 3 * units]), (prefix + ".recurrent_kernel", [units, 3 * units]),
+         (prefix + ".input_bias", [3 * units]), (prefix + ".recurrent_bias", [3 * units])]
+    }
+
+    public init(inputDim: Int, units: Int, returnSequences: Bool = false, arena: ParameterArena, prefix: String) {
+        self.inputDim = inputDim
+        self.units = units
+        self.returnSequences = returnSequences
+        kernel = arena.view(prefix + ".kernel")!
+        recurrentKernel = arena.view(prefix + ".recurrent_kernel")!
+        inputBias = arena.view(prefix + ".input_bias")!
+        recurrentBias = arena.view(prefix + ".recurrent_bias")!
+    }
+
+    public func initialize(arena: ParameterArena, random: inout SplitMixSource) {
+        let limit = Float((6.0 / Double(inputDim + 3 * units)).squareRoot())
+        let values = arena.values(of: kernel)
+        for index in values.indices { values[index] = (Float(random.unit()) * 2 - 1) * limit }
+        let orthogonal = Initializers.orthogonal(rows: units, columns: 3 * units, random: &random)
+        let recurrent = arena.values(of: recurrentKernel)
+        for index in recurrent.indices { recurrent[index] = orthogonal[index] }
+    }
+
+    public func forward(_ input: Tensor, lengths: [Int32], arena: ParameterArena) -> Tensor {
+        let (batch, steps, units, width) = (input.shape[0], input.shape[1], units, 3 * units)
+        (self.input, self.lengths, self.batch, self.steps) = (input.values, lengths, batch, steps)
+        var projection = [Float](repeating: 0, count: batch * steps * width)
+        let inputBias = arena.values(of: self.inputBias), recurrentBias = arena.values(of: self.recurrentBias)
+        input.values.withUnsafeBufferPointer { x in
+            projection.withUnsafeMutableBufferPointer { p in
+                Gemm.sgemm(m: batch * steps, n: width, k: inputDim, x.baseAddress!, UnsafePointer(arena.values(of: kernel).baseAddress!), p.baseAddress!)
+            }
+        }
+        gates = [Float](repeating: 0, count: steps * batch * width)
+        recurrentN = [Float](repeating: 0, count: steps * batch * units)
+        hidden = [Float](repeating: 0, count: steps * batch * units)
+        var recurrentPart = [Float](repeating: 0, count: batch * width)
+        for t in 0..<steps {
+            for b in 0..<batch { for j in 0..<width { recurrentPart[b * width + j] = recurrentBias[j] } }
+            if t > 0 {
+                hidden.withUnsafeBufferPointer { h in
+                    recurrentPart.withUnsafeMutableBufferPointer { q in
+                        Gemm.sgemm(m: batch, n: width, k: units, h.baseAddress! + (t - 1) * batch * units,
+                                   UnsafePointer(arena.values(of: recurrentKernel).baseAddress!), beta: 1, q.baseAddress!)
+                    }
+                }
+            }
+            for b in 0..<batch {
+                let h = (t * batch + b) * units
+                let previous = t > 0 ? ((t - 1) * batch + b) * units : -1
+                guard t < Int(lengths[b]) else {
+                    for j in 0..<units { hidden[h + j] = previous >= 0 ? hidden[previous + j] : 0 }
+                    continue
+                }
+                let p = (b * steps + t) * width, q = b * width, g = (t * batch + b) * width
+                for j in 0..<units {
+                    let r = Activations.sigmoid(projection[p + j] + inputBias[j] + recurrentPart[q + j])
+                    let z = Activations.sigmoid(projection[p + units + j] + inputBias[units + j] + recurrentPart[q + units + j])
+                    let n = Activations.tanh(projection[p + 2 * units + j] + inputBias[2 * units + j] + r * recurrentPart[q + 2 * units + j])
+                    (gates[g + j], gates[g + units + j], gates[g + 2 * units + j]) = (r, z, n)
+                    recurrentN[h + j] = recurrentPart[q + 2 * units + j]
+                    hidden[h + j] = (1 - z) * n + z * (previous >= 0 ? hidden[previous + j] : 0)
+                }
+            }
+        }
+        return recurrentOutput(hidden: hidden, batch: batch, steps: steps, units: units, lengths: lengths, returnSequences: returnSequences)
+    }
+
+    public func backward(_ outputGradient: Tensor, arena: ParameterArena) -> Tensor {
+        let (batch, steps, units, width) = (batch, steps, units, 3 * units)
+        var dh = [Float](repeating: 0, count: batch * units)
+        if !returnSequences { dh = outputGradient.values }
+        var dInput = [Float](repeating: 0, count: batch * steps * width)   // rows b * steps + t
+        var dRecurrent = [Float](repeating: 0, count: batch * width)
+        var throughRecurrence = [Float](repeating: 0, count: batch * units)
+        let recurrent = UnsafePointer(arena.values(of: recurrentKernel).baseAddress!)
+        let recurrentGradient = arena.gradients(of: recurrentKernel)
+        let recurrentBiasGradient = arena.gradients(of: recurrentBias)
+        for t in stride(from: steps - 1, through: 0, by: -1) {
+            for b in 0..<batch {
+                guard t < Int(lengths[b]) else {
+                    for j in 0..<width { dRecurrent[b * width + j] = 0 }
+                    continue
+                }
+                if returnSequences { for j in 0..<units { dh[b * units + j] += outputGradient.values[(b * steps + t) * units + j] } }
+                let g = (t * batch + b) * width, h = (t * batch + b) * units
+                let previous = t > 0 ? ((t - 1) * batch + b) * units : -1
+                for j in 0..<units {
+                    let (r, z, n) = (gates[g + j], gates[g + units + j], gates[g + 2 * units + j])
+                    let hPrevious = previous >= 0 ? hidden[previous + j] : 0
+                    let d = dh[b * units + j]
+                    let dnPre = d * (1 - z) * (1 - n * n)
+                    let dzPre = d * (hPrevious - n) * z * (1 - z)
+                    let drPre = dnPre * recurrentN[h + j] * r * (1 - r)
+                    let row = (b * steps + t) * width
+                    (dInput[row + j], dInput[row + units + j], dInput[row + 2 * units + j]) = (drPre, dzPre, dnPre)
+                    (dRecurrent[b * width + j], dRecurrent[b * width + units + j], dRecurrent[b * width + 2 * units + j]) = (drPre, dzPre, dnPre * r)
+                    dh[b * units + j] = d * z  // the direct path; the recurrent path is added below
+                }
+            }
+            for b in 0..<batch where t < Int(lengths[b]) {
+                for j in 0..<width { recurrentBiasGradient[j] += dRecurrent[b * width + j] }
+            }
+            guard t > 0 else { continue }
+            dRecurrent.withUnsafeBufferPointer { dq in
+                hidden.withUnsafeBufferPointer { hidden in
+                    Gemm.sgemm(transposeA: true, m: units, n: width, k: batch, hidden.baseAddress! + (t - 1) * batch * units,
+                               dq.baseAddress!, beta: 1, recurrentGradient.baseAddress!)
+                }
+                throughRecurrence.withUnsafeMutableBufferPointer { out in
+                    Gemm.sgemm(transposeB: true, m: batch, n: units, k: width, dq.baseAddress!, recurrent, out.baseAddress!)
+                }
+            }
+            for b in 0..<batch where t < Int(lengths[b]) {
+                for j in 0..<units { dh[b * units + j] += throughRecurrence[b * units + j] }
+            }
+        }
+        var inputGradient = Tensor(zeros: [batch, steps, inputDim])
+        input.withUnsafeBufferPointer { x in
+            dInput.withUnsafeBufferPointer { dp in
+                Gemm.sgemm(transposeA: true, m: inputDim, n: width, k: batch * steps, x.baseAddress!, dp.baseAddress!, beta: 1,
+                           arena.gradients(of: kernel).baseAddress!)
+                inputGradient.values.withUnsafeMutableBufferPointer { dx in
+                    Gemm.sgemm(transposeB: true, m: batch * steps, n: inputDim, k: width, dp.baseAddress!,
+                               UnsafePointer(arena.values(of: kernel).baseAddress!), dx.baseAddress!)
+                }
+            }
+        }
+        let inputBiasGradient = arena.gradients(of: inputBias)
+        for row in 0..<batch * steps { for j in 0..<width { inputBiasGradient[j] += dInput[row * width + j] } }
+        return inputGradient
+    }
+}
+
+/// A recurrent layer's output from its hidden states `[steps, batch, units]`: every valid
+/// step (zeros after each row's length) or the state after the last valid step.
+func recurrentOutput(hidden: [Float], batch: Int, steps: Int, units: Int, lengths: [Int32], returnSequences: Bool) -> Tensor {
+    if !returnSequences {
+        return Tensor(shape: [batch, units], values: steps == 0 ? [Float](repeating: 0, count: batch * units)
+                      : Array(hidden[(steps - 1) * batch * units..<steps * batch * units]))
+    }
+    var output = Tensor(zeros: [batch, steps, units])
+    for b in 0..<batch {
+        for t in 0..<min(steps, Int(lengths[b])) {
+            let from = (t * batch + b) * units
+            output.values.replaceSubrange((b * steps + t) * units..<(b * steps + t + 1) * units, with: hidden[from..<from + units])
+        }
+    }
+    return output
+}
