@@ -165,6 +165,24 @@ with open(os.path.join(OUT, "classifier.json"), "w") as f:
     json.dump({"ids": ids.reshape(-1).tolist(), "lengths": lengths, "logits": flat(logits)}, f)
 print("classifier fixture written")
 
+# Conv1D and MaxPooling1D: Folio's [batch, steps, channels] is torch's [batch, channels,
+# steps] permuted; kernel [size, channels, filters] = weight.permute(2, 1, 0).
+torch.set_default_dtype(torch.float64)
+conv = {}
+signal = torch.randn(2, 7, 3)
+for padding in ["valid", "same"]:
+    layer = torch.nn.Conv1d(3, 4, 3, padding=padding)
+    x = signal.clone().requires_grad_(True)
+    y = torch.nn.functional.max_pool1d(layer(x.permute(0, 2, 1)), 2).permute(0, 2, 1)
+    weights = torch.randn(y.shape)
+    (y * weights).sum().backward()
+    conv[padding] = {"kernel": flat(layer.weight.permute(2, 1, 0)), "bias": flat(layer.bias), "output": flat(y),
+                     "output_shape": list(y.shape), "output_gradient": flat(weights), "input_gradient": flat(x.grad),
+                     "kernel_gradient": flat(layer.weight.grad.permute(2, 1, 0)), "bias_gradient": flat(layer.bias.grad)}
+conv["input"] = flat(signal)
+with open(os.path.join(OUT, "conv1d.json"), "w") as fh:
+    json.dump(conv, fh)
+
 # Metrics, from scikit-learn: a class never predicted (precision 0/0 -> 0) and one never
 # present in the labels.
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support, top_k_accuracy_score  # noqa: E402

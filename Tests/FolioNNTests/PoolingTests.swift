@@ -66,3 +66,26 @@ import Testing
         #expect(layer.backward(input) == output, "the gradient goes through the same mask")
     }
 }
+
+@Suite struct Conv1DTests {
+    /// Conv1D then MaxPooling1D, values and gradients against torch's conv1d and max_pool1d.
+    @Test(arguments: [Conv1D.Padding.valid, .same])
+    func convolutionAndMaxPoolingMatchPyTorch(padding: Conv1D.Padding) throws {
+        let fixture = try NNFixture("conv1d")
+        let key = padding.rawValue
+        let arena = ParameterArena(layout: Conv1D.layout(prefix: "conv", channels: 3, filters: 4, kernelSize: 3))
+        let conv = Conv1D(channels: 3, filters: 4, kernelSize: 3, padding: padding, arena: arena, prefix: "conv")
+        for (index, value) in fixture.floats(key, "kernel").enumerated() { arena.values(of: conv.kernel)[index] = value }
+        for (index, value) in fixture.floats(key, "bias").enumerated() { arena.values(of: conv.bias)[index] = value }
+        let pool = MaxPooling1D(poolSize: 2)
+        let input = Tensor(shape: [2, 7, 3], values: fixture.floats("input"))
+        let output = pool.forward(conv.forward(input, arena: arena))
+        #expect(output.shape == ((fixture.json[key] as! [String: Any])["output_shape"] as! [Double]).map { Int($0) })
+        expectClose(output.values, fixture.floats(key, "output"), 1e-5, "output")
+        let inputGradient = conv.backward(pool.backward(Tensor(shape: output.shape, values: fixture.floats(key, "output_gradient"))), arena: arena)
+        expectClose(inputGradient.values, fixture.floats(key, "input_gradient"), 1e-5, "input gradient")
+        expectClose(Array(arena.gradients(of: conv.kernel)), fixture.floats(key, "kernel_gradient"), 1e-5, "kernel gradient")
+        expectClose(Array(arena.gradients(of: conv.bias)), fixture.floats(key, "bias_gradient"), 1e-5, "bias gradient")
+        #expect(conv.outputLengths([7, 2]) == (padding == .same ? [7, 2] : [5, 0]))
+    }
+}

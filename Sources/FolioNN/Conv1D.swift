@@ -1,0 +1,147 @@
+/// One-dimensional convolution over `[batch, steps, channels]`, Keras's `Conv1D` with
+/// stride 1: kernel `[kernelSize, channels, filters]`, bias `[filters]`, padding `valid`
+/// (`steps - kernelSize + 1` outputs) or `same` (`steps` outputs; `(kernelSize - 1) / 2`
+/// zeros before, the rest after, as TensorFlow and PyTorch pad).
+///
+/// Each output step's window is laid out as one row (im2col), so the whole layer is one GEMM
+/// `[batch * outSteps, kernelSize * channels] x [kernelSize * channels, filters]`.
+/// Not mask-aware: use ``outputLengths(_:)`` to carry lengths to a masked pooling after it.
+public final class Conv1D {
+    public enum Padding: String, Sendable, Codable { case valid, same }
+    public let channels: Int
+    public let filters: Int
+    public let kernelSize: Int
+    public let padding: Padding
+    public let kernel: ParameterView
+    public let bias: ParameterView
+    private var columns: [Float] = []
+    private var shape: [Int] = []
+
+    public static func layout(prefix: String, channels: Int, filters: Int, kernelSize: Int) -> [(name: String, shape: [Int])] {
+        [(prefix + ".kernel", [kernelSize, channels, filters]), (prefix + ".bias", [filters])]
+    }
+
+    public init(channels: Int, filters: Int, kernelSize: Int, padding: Padding = .valid, arena: ParameterArena, prefix: String) {
+        self.channels = channels
+        self.filters = filters
+        self.kernelSize = kernelSize
+        self.padding = padding
+        kernel = arena.view(prefix + ".kernel")!
+        bias = arena.view(prefix + ".bias")!
+    }
+
+    public func initialize(arena: ParameterArena, random: inout SplitMixSource) {
+        let limit = Float((6.0 / Double(kernelSize * channels + kernelSize * filters)).squareRoot())
+        let values = arena.values(of: kernel)
+        for index in values.indices { values[index] = (Float(random.unit()) * 2 - 1) * limit }
+    }
+
+    var padBefore: Int { padding == .same ? (kernelSize - 1) / 2 : 0 }
+
+    func outputSteps(_ steps: Int) -> Int { padding == .same ? steps : max(0, steps - kernelSize + 1) }
+
+    /// Valid output steps per row for input lengths (for pooling after the layer).
+    public func outputLengths(_ lengths: [Int32]) -> [Int32] {
+        lengths.map { padding == .same ? $0 : Int32(max(0, Int($0) - kernelSize + 1)) }
+    }
+
+    public func forward(_ input: Tensor, arena: ParameterArena) -> Tensor {
+        shape = input.shape
+        let (batch, steps) = (input.shape[0], input.shape[1])
+        let out = outputSteps(steps)
+        let width = kernelSize * channels
+        columns = [Float](repeating: 0, count: batch * out * width)
+        for b in 0..<batch {
+            for t in 0..<out {
+                for k in 0..<kernelSize {
+                    let source = t + k - padBefore
+                    guard source >= 0 && source < steps else { continue }
+                    for c in 0..<channels {
+                        columns[(b * out + t) * width + k * channels + c] = input.values[(b * steps + source) * channels + c]
+                    }
+                }
+            }
+        }
+        var output = Tensor(zeros: [batch, out, filters])
+        let biasValues = arena.values(of: bias)
+        for row in 0..<batch * out { for f in 0..<filters { output.values[row * filters + f] = biasValues[f] } }
+        columns.withUnsafeBufferPointer { x in
+            output.values.withUnsafeMutableBufferPointer { y in
+                Gemm.sgemm(m: batch * out, n: filters, k: width, x.baseAddress!, UnsafePointer(arena.values(of: kernel).baseAddress!),
+                           beta: 1, y.baseAddress!)
+            }
+        }
+        return output
+    }
+
+    public func backward(_ outputGradient: Tensor, arena: ParameterArena) -> Tensor {
+        let (batch, steps) = (shape[0], shape[1])
+        let out = outputSteps(steps)
+        let width = kernelSize * channels
+        var columnGradient = [Float](repeating: 0, count: batch * out * width)
+        columns.withUnsafeBufferPointer { x in
+            outputGradient.values.withUnsafeBufferPointer { dy in
+                Gemm.sgemm(transposeA: true, m: width, n: filters, k: batch * out, x.baseAddress!, dy.baseAddress!, beta: 1,
+                           arena.gradients(of: kernel).baseAddress!)
+                columnGradient.withUnsafeMutableBufferPointer { dx in
+                    Gemm.sgemm(transposeB: true, m: batch * out, n: width, k: filters, dy.baseAddress!,
+                               UnsafePointer(arena.values(of: kernel).baseAddress!), dx.baseAddress!)
+                }
+            }
+        }
+        let biasGradient = arena.gradients(of: bias)
+        for row in 0..<batch * out { for f in 0..<filters { biasGradient[f] += outputGradient.values[row * filters + f] } }
+        // col2im: every window position adds back into the step it came from.
+        var inputGradient = Tensor(zeros: shape)
+        for b in 0..<batch {
+            for t in 0..<out {
+                for k in 0..<kernelSize {
+                    let source = t + k - padBefore
+                    guard source >= 0 && source < steps else { continue }
+                    for c in 0..<channels {
+                        inputGradient.values[(b * steps + source) * channels + c] += columnGradient[(b * out + t) * width + k * channels + c]
+                    }
+                }
+            }
+        }
+        return inputGradient
+    }
+}
+
+/// Max over windows of `poolSize` steps, stride `poolSize` (Keras's defaults, `valid`).
+public final class MaxPooling1D {
+    public let poolSize: Int
+    private var shape: [Int] = []
+    private var chosen: [Int] = []
+
+    public init(poolSize: Int = 2) { self.poolSize = poolSize }
+
+    public func forward(_ input: Tensor) -> Tensor {
+        shape = input.shape
+        let (batch, steps, channels) = (input.shape[0], input.shape[1], input.shape[2])
+        let out = steps / poolSize
+        var output = Tensor(zeros: [batch, out, channels])
+        chosen = [Int](repeating: 0, count: batch * out * channels)
+        for b in 0..<batch {
+            for t in 0..<out {
+                for c in 0..<channels {
+                    var best = (b * steps + t * poolSize) * channels + c
+                    for k in 1..<poolSize where input.values[(b * steps + t * poolSize + k) * channels + c] > input.values[best] {
+                        best = (b * steps + t * poolSize + k) * channels + c
+                    }
+                    chosen[(b * out + t) * channels + c] = best
+                    output.values[(b * out + t) * channels + c] = input.values[best]
+                }
+            }
+        }
+        return output
+    }
+
+    public func backward(_ outputGradient: Tensor) -> Tensor {
+        var inputGradient = Tensor(zeros: shape)
+        for (index, source) in chosen.enumerated() { inputGradient.values[source] += outputGradient.values[index] }
+        return inputGradient
+    }
+
+    public func outputLengths(_ lengths: [Int32]) -> [Int32] { lengths.map { $0 / Int32(poolSize) } }
+}
