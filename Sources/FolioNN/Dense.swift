@@ -6,6 +6,7 @@ public final class Dense {
     public let kernel: ParameterView
     public let bias: ParameterView
     private var input: [Float] = []
+    private var inputShape: [Int] = []
     private var rows = 0
 
     public static func layout(prefix: String, inputDim: Int, units: Int) -> [(name: String, shape: [Int])] {
@@ -25,10 +26,12 @@ public final class Dense {
         for index in values.indices { values[index] = (Float(random.unit()) * 2 - 1) * limit }
     }
 
+    /// Applies to the last dimension: `[..., inputDim]` to `[..., units]` (Keras's rule).
     public func forward(_ input: Tensor, arena: ParameterArena) -> Tensor {
         rows = input.count / inputDim
         self.input = input.values
-        var output = Tensor(zeros: [rows, units])
+        inputShape = input.shape
+        var output = Tensor(zeros: Array(input.shape.dropLast()) + [units])
         let biasValues = arena.values(of: bias)
         for row in 0..<rows { for j in 0..<units { output.values[row * units + j] = biasValues[j] } }
         input.values.withUnsafeBufferPointer { x in
@@ -41,7 +44,7 @@ public final class Dense {
     }
 
     public func backward(_ outputGradient: Tensor, arena: ParameterArena) -> Tensor {
-        var inputGradient = Tensor(zeros: [rows, inputDim])
+        var inputGradient = Tensor(zeros: inputShape)
         input.withUnsafeBufferPointer { x in
             outputGradient.values.withUnsafeBufferPointer { dy in
                 Gemm.sgemm(transposeA: true, m: inputDim, n: units, k: rows, x.baseAddress!, dy.baseAddress!, beta: 1,

@@ -1,0 +1,195 @@
+import FolioCore
+
+/// A layer as a model file describes it: Keras's names and arguments. Shapes are inferred.
+public enum LayerSpec: Sendable, Hashable, Codable {
+    case embedding(outputDim: Int)
+    case lstm(units: Int, returnSequences: Bool = false)
+    case gru(units: Int, returnSequences: Bool = false)
+    case dense(units: Int, activation: Activation.Function = .linear)
+    case activation(Activation.Function)
+    case dropout(rate: Float)
+    case conv1D(filters: Int, kernelSize: Int, padding: Conv1D.Padding = .valid, activation: Activation.Function = .linear)
+    case maxPooling1D(poolSize: Int = 2)
+    case globalAveragePooling1D
+    case globalMaxPooling1D
+
+    var name: String {
+        switch self {
+        case .embedding: "Embedding"
+        case .lstm: "LSTM"
+        case .gru: "GRU"
+        case .dense: "Dense"
+        case .activation: "Activation"
+        case .dropout: "Dropout"
+        case .conv1D: "Conv1D"
+        case .maxPooling1D: "MaxPooling1D"
+        case .globalAveragePooling1D: "GlobalAveragePooling1D"
+        case .globalMaxPooling1D: "GlobalMaxPooling1D"
+        }
+    }
+}
+
+/// Layers in a row, built from ``LayerSpec``s with every shape inferred from the token ids
+/// in: one ``ParameterArena`` for all parameters (named `layers.<i>.<parameter>`), lengths
+/// (the mask) carried through so that sequence layers and poolings see only real steps.
+public final class Sequential {
+    public let specs: [LayerSpec]
+    public let arena: ParameterArena
+    /// Output shape per layer, without the batch (`[steps?, features]`; steps -1: any).
+    public let shapes: [[Int]]
+    private let layers: [AnyLayer]
+
+    /// - Parameters: `vocabulary` sizes the first layer (an Embedding); `seed` fixes every
+    ///   initial weight and dropout mask, one named stream per layer.
+    public init(_ specs: [LayerSpec], vocabulary: Int, seed: UInt64) throws(FolioError) {
+        guard case .embedding = specs.first else {
+            throw FolioError("layer 0: a model over token ids starts with an Embedding")
+        }
+        var layout: [(name: String, shape: [Int])] = []
+        var shapes: [[Int]] = []
+        var shape = [-1]  // token ids: [steps]
+        for (index, spec) in specs.enumerated() {
+            let prefix = "layers.\(index)"
+            let features = shape.last ?? 0
+            let describe = "layer \(index) (\(spec.name)) on input shape \(shape.map { $0 < 0 ? "steps" : String($0) })"
+            switch spec {
+            case .embedding(let outputDim):
+                guard index == 0 else { throw FolioError("\(describe): an Embedding must come first") }
+                layout += Embedding.layout(prefix: prefix, inputDim: vocabulary, outputDim: outputDim)
+                shape = [-1, outputDim]
+            case .lstm(let units, let sequences), .gru(let units, let sequences):
+                guard shape.count == 2 else { throw FolioError("\(describe): needs [steps, features]") }
+                if case .lstm = spec { layout += LSTM.layout(prefix: prefix, inputDim: features, units: units) }
+                else { layout += GRU.layout(prefix: prefix, inputDim: features, units: units) }
+                shape = sequences ? [-1, units] : [units]
+            case .dense(let units, _):
+                layout += Dense.layout(prefix: prefix, inputDim: features, units: units)
+                shape = Array(shape.dropLast()) + [units]
+            case .activation, .dropout:
+                break
+            case .conv1D(let filters, let kernelSize, _, _):
+                guard shape.count == 2 else { throw FolioError("\(describe): needs [steps, features]") }
+                layout += Conv1D.layout(prefix: prefix, channels: features, filters: filters, kernelSize: kernelSize)
+                shape = [-1, filters]
+            case .maxPooling1D, .globalAveragePooling1D, .globalMaxPooling1D:
+                guard shape.count == 2 else { throw FolioError("\(describe): needs [steps, features]") }
+                if case .maxPooling1D = spec { shape = [-1, features] } else { shape = [features] }
+            }
+            shapes.append(shape)
+        }
+        guard shape.count == 1 else {
+            throw FolioError("the last layer's output is \(shape.map { $0 < 0 ? "steps" : String($0) }): add a pooling or a non-sequence recurrent layer before the classifier")
+        }
+        let arena = ParameterArena(layout: layout)
+        self.arena = arena
+        self.specs = specs
+        self.shapes = shapes
+        var layers: [AnyLayer] = []
+        var inputFeatures = 0
+        for (index, spec) in specs.enumerated() {
+            let prefix = "layers.\(index)"
+            var random = SplitMixSource(seed: seed &+ 0x9E37_79B9_7F4A_7C15 &* UInt64(index + 1))
+            switch spec {
+            case .embedding(let outputDim):
+                let layer = Embedding(inputDim: vocabulary, outputDim: outputDim, arena: arena, prefix: prefix)
+                layer.initialize(arena: arena, random: &random)
+                layers.append(.embedding(layer))
+            case .lstm(let units, let sequences):
+                let layer = LSTM(inputDim: inputFeatures, units: units, returnSequences: sequences, arena: arena, prefix: prefix)
+                layer.initialize(arena: arena, random: &random)
+                layers.append(.lstm(layer))
+            case .gru(let units, let sequences):
+                let layer = GRU(inputDim: inputFeatures, units: units, returnSequences: sequences, arena: arena, prefix: prefix)
+                layer.initialize(arena: arena, random: &random)
+                layers.append(.gru(layer))
+            case .dense(let units, let function):
+                let layer = Dense(inputDim: inputFeatures, units: units, arena: arena, prefix: prefix)
+                layer.initialize(arena: arena, random: &random)
+                layers.append(.dense(layer, Activation(function)))
+            case .activation(let function):
+                layers.append(.activation(Activation(function)))
+            case .dropout(let rate):
+                layers.append(.dropout(Dropout(rate: rate, seed: seed ^ UInt64(index))))
+            case .conv1D(let filters, let kernelSize, let padding, let function):
+                let layer = Conv1D(channels: inputFeatures, filters: filters, kernelSize: kernelSize, padding: padding, arena: arena, prefix: prefix)
+                layer.initialize(arena: arena, random: &random)
+                layers.append(.conv1D(layer, Activation(function)))
+            case .maxPooling1D(let poolSize):
+                layers.append(.maxPooling(MaxPooling1D(poolSize: poolSize)))
+            case .globalAveragePooling1D:
+                layers.append(.globalPooling(GlobalPooling1D(.average)))
+            case .globalMaxPooling1D:
+                layers.append(.globalPooling(GlobalPooling1D(.max)))
+            }
+            inputFeatures = shapes[index].last ?? 0
+        }
+        self.layers = layers
+    }
+
+    /// The model's output `[rows, features]` (logits for the losses' `fromLogits`).
+    public func forward(_ batch: TokenBatch, training: Bool) throws(FolioError) -> Tensor {
+        var lengths = batch.lengths
+        var x = Tensor(zeros: [0])
+        for layer in layers {
+            switch layer {
+            case .embedding(let embedding): x = try embedding.forward(batch, arena: arena)
+            case .lstm(let lstm): x = lstm.forward(x, lengths: lengths, arena: arena)
+            case .gru(let gru): x = gru.forward(x, lengths: lengths, arena: arena)
+            case .dense(let dense, let activation): x = activation.forward(dense.forward(x, arena: arena))
+            case .activation(let activation): x = activation.forward(x)
+            case .dropout(let dropout): x = dropout.forward(x, training: training)
+            case .conv1D(let conv, let activation):
+                x = activation.forward(conv.forward(x, arena: arena))
+                lengths = conv.outputLengths(lengths)
+            case .maxPooling(let pool):
+                x = pool.forward(x)
+                lengths = pool.outputLengths(lengths)
+            case .globalPooling(let pool): x = pool.forward(x, lengths: lengths)
+            }
+        }
+        return x
+    }
+
+    /// Adds every parameter's gradient, given the gradient of the output.
+    public func backward(_ outputGradient: Tensor) {
+        var g = outputGradient
+        for layer in layers.reversed() {
+            switch layer {
+            case .embedding(let embedding): embedding.backward(g, arena: arena)
+            case .lstm(let lstm): g = lstm.backward(g, arena: arena)
+            case .gru(let gru): g = gru.backward(g, arena: arena)
+            case .dense(let dense, let activation): g = dense.backward(activation.backward(g), arena: arena)
+            case .activation(let activation): g = activation.backward(g)
+            case .dropout(let dropout): g = dropout.backward(g)
+            case .conv1D(let conv, let activation): g = conv.backward(activation.backward(g), arena: arena)
+            case .maxPooling(let pool): g = pool.backward(g)
+            case .globalPooling(let pool): g = pool.backward(g)
+            }
+        }
+    }
+
+    /// Forward, loss, backward for one micro-batch; the accumulator decides when to step.
+    @discardableResult
+    public func trainStep(
+        _ batch: TokenBatch, labels: [UInt32], loss: Loss = .sparseCategoricalCrossentropy, optimizer: any Optimizer,
+        accumulator: GradientAccumulator
+    ) throws(FolioError) -> Double {
+        let output = try forward(batch, training: true)
+        let (value, gradient) = try loss.evaluate(output, labels: labels)
+        backward(gradient)
+        try accumulator.microBatchDone(arena: arena, optimizer: optimizer)
+        return value
+    }
+
+    private enum AnyLayer {
+        case embedding(Embedding)
+        case lstm(LSTM)
+        case gru(GRU)
+        case dense(Dense, Activation)
+        case activation(Activation)
+        case dropout(Dropout)
+        case conv1D(Conv1D, Activation)
+        case maxPooling(MaxPooling1D)
+        case globalPooling(GlobalPooling1D)
+    }
+}

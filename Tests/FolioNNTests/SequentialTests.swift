@@ -1,0 +1,78 @@
+import FolioTestSupport
+import Foundation
+import Testing
+@testable import FolioNN
+
+@Suite struct SequentialTests {
+    /// Token batches where the label is which of two token ranges dominates: learnable.
+    func data(seed: UInt64, rows: Int = 32) -> (TokenBatch, [UInt32]) {
+        var generator = SplitMix64(seed: seed)
+        var ids: [UInt32] = []
+        var lengths: [Int32] = []
+        var labels: [UInt32] = []
+        for _ in 0..<rows {
+            let label = UInt32(generator.next() % 2)
+            let length = 3 + Int(generator.next() % 10)
+            for position in 0..<12 {
+                ids.append(position < length ? UInt32(2 + Int(label) * 10 + Int(generator.next() % 10)) : 0)
+            }
+            lengths.append(Int32(length))
+            labels.append(label)
+        }
+        return (TokenBatch(rows: rows, length: 12, ids: ids, lengths: lengths), labels)
+    }
+
+    @Test(arguments: [
+        [LayerSpec.embedding(outputDim: 8), .lstm(units: 8, returnSequences: true), .lstm(units: 8), .dense(units: 2)],
+        [.embedding(outputDim: 8), .globalAveragePooling1D, .dense(units: 2)],
+        [.embedding(outputDim: 8), .conv1D(filters: 6, kernelSize: 3, padding: .same, activation: .relu), .maxPooling1D(),
+         .globalMaxPooling1D, .dropout(rate: 0.1), .dense(units: 2)],
+        [.embedding(outputDim: 8), .gru(units: 8), .dense(units: 8, activation: .tanh), .dense(units: 2)],
+    ])
+    func modelsTrainAndTheirLossFalls(specs: [LayerSpec]) throws {
+        let model = try Sequential(specs, vocabulary: 30, seed: 1)
+        let optimizer = Adam(arena: model.arena, learningRate: 0.02)
+        let accumulator = GradientAccumulator(steps: 1)
+        let (batch, labels) = data(seed: 2)
+        let first = try Loss.sparseCategoricalCrossentropy.evaluate(model.forward(batch, training: false), labels: labels).0
+        for step in 0..<60 {
+            let (train, trainLabels) = data(seed: 100 + UInt64(step))
+            try model.trainStep(train, labels: trainLabels, optimizer: optimizer, accumulator: accumulator)
+        }
+        let output = try model.forward(batch, training: false)
+        let last = try Loss.sparseCategoricalCrossentropy.evaluate(output, labels: labels).0
+        #expect(last < first / 2, "loss \(first) -> \(last)")
+        #expect(Metrics.accuracy(output, loss: .sparseCategoricalCrossentropy, labels: labels) > 0.9)
+    }
+
+    @Test func wholeModelGradientMatchesFiniteDifferences() throws {
+        let model = try Sequential([.embedding(outputDim: 4), .conv1D(filters: 3, kernelSize: 2, activation: .tanh),
+                                    .globalAveragePooling1D, .dense(units: 3)], vocabulary: 30, seed: 5)
+        let (batch, labels) = data(seed: 3, rows: 4)
+        let loss = { () -> Double in try! Loss.sparseCategoricalCrossentropy.evaluate(model.forward(batch, training: false), labels: labels).0 }
+        let (_, gradient) = try Loss.sparseCategoricalCrossentropy.evaluate(model.forward(batch, training: true), labels: labels)
+        model.backward(gradient)
+        let analytic = Array(model.arena.gradients)
+        for index in stride(from: 0, to: model.arena.count, by: 11) {
+            let saved = model.arena.values[index]
+            model.arena.values[index] = saved + 1e-2
+            let up = loss()
+            model.arena.values[index] = saved - 1e-2
+            let down = loss()
+            model.arena.values[index] = saved
+            #expect(abs((up - down) / 2e-2 - Double(analytic[index])) < 1e-3, "parameter \(index)")
+        }
+    }
+
+    @Test func shapesAreInferredAndBadModelsAreRefusedNamingTheLayer() throws {
+        let model = try Sequential([.embedding(outputDim: 8), .lstm(units: 5, returnSequences: true), .globalMaxPooling1D, .dense(units: 3)],
+                                   vocabulary: 100, seed: 0)
+        #expect(model.shapes == [[-1, 8], [-1, 5], [5], [3]])
+        #expect(model.arena.count == 100 * 8 + (8 * 20 + 5 * 20 + 20) + (5 * 3 + 3))
+        #expect(throws: FolioError("layer 2 (LSTM) on input shape [\"5\"]: needs [steps, features]")) {
+            try Sequential([.embedding(outputDim: 8), .lstm(units: 5), .lstm(units: 3)], vocabulary: 10, seed: 0)
+        }
+        #expect(throws: FolioError.self) { try Sequential([.dense(units: 3)], vocabulary: 10, seed: 0) }
+        #expect(throws: FolioError.self) { try Sequential([.embedding(outputDim: 8), .dense(units: 3)], vocabulary: 10, seed: 0) }
+    }
+}
