@@ -165,6 +165,33 @@ with open(os.path.join(OUT, "classifier.json"), "w") as f:
     json.dump({"ids": ids.reshape(-1).tolist(), "lengths": lengths, "logits": flat(logits)}, f)
 print("classifier fixture written")
 
+# Bidirectional LSTM: the reverse direction's weights are *_reverse in PyTorch.
+torch.set_default_dtype(torch.float64)
+batch, steps, inputs, units, lengths = 3, 6, 4, 5, [6, 4, 1]  # names reused above
+bi = torch.nn.LSTM(inputs, units, batch_first=True, bidirectional=True)
+with torch.no_grad():
+    bi.bias_hh_l0.zero_()
+    bi.bias_hh_l0_reverse.zero_()
+xb = torch.randn(batch, steps, inputs)
+bidirectional = {"input": flat(xb)}
+for suffix, key in [("", "forward"), ("_reverse", "backward")]:
+    bidirectional[key] = {"kernel": flat(getattr(bi, "weight_ih_l0" + suffix).t()),
+                          "recurrent_kernel": flat(getattr(bi, "weight_hh_l0" + suffix).t()),
+                          "bias": flat(getattr(bi, "bias_ih_l0" + suffix))}
+for mode in ["sequences", "last"]:
+    bi.zero_grad()
+    x = xb.clone().requires_grad_(True)
+    packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    out, (h, c) = bi(packed)
+    out, _ = torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=steps)
+    y = out if mode == "sequences" else torch.cat([h[0], h[1]], dim=1)
+    weights = torch.randn(y.shape)
+    (y * weights).sum().backward()
+    bidirectional[mode] = {"output": flat(y), "output_gradient": flat(weights), "input_gradient": flat(x.grad),
+                           "backward_kernel_gradient": flat(bi.weight_ih_l0_reverse.grad.t())}
+with open(os.path.join(OUT, "bidirectional.json"), "w") as fh:
+    json.dump(bidirectional, fh)
+
 # Conv1D and MaxPooling1D: Folio's [batch, steps, channels] is torch's [batch, channels,
 # steps] permuted; kernel [size, channels, filters] = weight.permute(2, 1, 0).
 torch.set_default_dtype(torch.float64)

@@ -5,6 +5,8 @@ public enum LayerSpec: Sendable, Hashable, Codable {
     case embedding(outputDim: Int)
     case lstm(units: Int, returnSequences: Bool = false)
     case gru(units: Int, returnSequences: Bool = false)
+    /// An LSTM or GRU read both ways, outputs concatenated (`2 * units` features).
+    indirect case bidirectional(LayerSpec)
     case dense(units: Int, activation: Activation.Function = .linear)
     case activation(Activation.Function)
     case dropout(rate: Float)
@@ -18,6 +20,7 @@ public enum LayerSpec: Sendable, Hashable, Codable {
         case .embedding: "Embedding"
         case .lstm: "LSTM"
         case .gru: "GRU"
+        case .bidirectional(let inner): "Bidirectional(\(inner.name))"
         case .dense: "Dense"
         case .activation: "Activation"
         case .dropout: "Dropout"
@@ -62,6 +65,20 @@ public final class Sequential {
                 if case .lstm = spec { layout += LSTM.layout(prefix: prefix, inputDim: features, units: units) }
                 else { layout += GRU.layout(prefix: prefix, inputDim: features, units: units) }
                 shape = sequences ? [-1, units] : [units]
+            case .bidirectional(let inner):
+                guard shape.count == 2 else { throw FolioError("\(describe): needs [steps, features]") }
+                switch inner {
+                case .lstm(let units, let sequences):
+                    layout += LSTM.layout(prefix: prefix + ".forward", inputDim: features, units: units)
+                    layout += LSTM.layout(prefix: prefix + ".backward", inputDim: features, units: units)
+                    shape = sequences ? [-1, 2 * units] : [2 * units]
+                case .gru(let units, let sequences):
+                    layout += GRU.layout(prefix: prefix + ".forward", inputDim: features, units: units)
+                    layout += GRU.layout(prefix: prefix + ".backward", inputDim: features, units: units)
+                    shape = sequences ? [-1, 2 * units] : [2 * units]
+                default:
+                    throw FolioError("\(describe): Bidirectional wraps an LSTM or a GRU")
+                }
             case .dense(let units, _):
                 layout += Dense.layout(prefix: prefix, inputDim: features, units: units)
                 shape = Array(shape.dropLast()) + [units]
@@ -102,6 +119,24 @@ public final class Sequential {
                 let layer = GRU(inputDim: inputFeatures, units: units, returnSequences: sequences, arena: arena, prefix: prefix)
                 layer.initialize(arena: arena, random: &random)
                 layers.append(.gru(layer))
+            case .bidirectional(let inner):
+                func make(_ direction: String, _ random: inout SplitMixSource) throws(FolioError) -> Bidirectional.Recurrent {
+                    switch inner {
+                    case .gru(let units, let sequences):
+                        let layer = GRU(inputDim: inputFeatures, units: units, returnSequences: sequences, arena: arena, prefix: prefix + direction)
+                        layer.initialize(arena: arena, random: &random)
+                        return .gru(layer)
+                    case .lstm(let units, let sequences):
+                        let layer = LSTM(inputDim: inputFeatures, units: units, returnSequences: sequences, arena: arena, prefix: prefix + direction)
+                        layer.initialize(arena: arena, random: &random)
+                        return .lstm(layer)
+                    default:
+                        throw FolioError("layer \(index) (\(spec.name)): Bidirectional wraps an LSTM or a GRU")
+                    }
+                }
+                let ahead = try make(".forward", &random)
+                let behind = try make(".backward", &random)
+                layers.append(.bidirectional(Bidirectional(forward: ahead, backward: behind)))
             case .dense(let units, let function):
                 let layer = Dense(inputDim: inputFeatures, units: units, arena: arena, prefix: prefix)
                 layer.initialize(arena: arena, random: &random)
@@ -135,6 +170,7 @@ public final class Sequential {
             case .embedding(let embedding): x = try embedding.forward(batch, arena: arena)
             case .lstm(let lstm): x = lstm.forward(x, lengths: lengths, arena: arena)
             case .gru(let gru): x = gru.forward(x, lengths: lengths, arena: arena)
+            case .bidirectional(let layer): x = layer.forward(x, lengths: lengths, arena: arena)
             case .dense(let dense, let activation): x = activation.forward(dense.forward(x, arena: arena))
             case .activation(let activation): x = activation.forward(x)
             case .dropout(let dropout): x = dropout.forward(x, training: training)
@@ -158,6 +194,7 @@ public final class Sequential {
             case .embedding(let embedding): embedding.backward(g, arena: arena)
             case .lstm(let lstm): g = lstm.backward(g, arena: arena)
             case .gru(let gru): g = gru.backward(g, arena: arena)
+            case .bidirectional(let layer): g = layer.backward(g, arena: arena)
             case .dense(let dense, let activation): g = dense.backward(activation.backward(g), arena: arena)
             case .activation(let activation): g = activation.backward(g)
             case .dropout(let dropout): g = dropout.backward(g)
@@ -185,6 +222,7 @@ public final class Sequential {
         case embedding(Embedding)
         case lstm(LSTM)
         case gru(GRU)
+        case bidirectional(Bidirectional)
         case dense(Dense, Activation)
         case activation(Activation)
         case dropout(Dropout)

@@ -198,3 +198,27 @@ func expectClose(_ a: [Float], _ b: [Float], _ tolerance: Float, _ what: String,
         expectClose(Array(arena.gradients(of: gru.recurrentBias)), fixture.floats(mode, "recurrent_bias_gradient"), 1e-5, "recurrent bias gradient")
     }
 }
+
+@Suite struct BidirectionalTests {
+    @Test(arguments: ["sequences", "last"])
+    func matchesPyTorchsBidirectionalLSTM(mode: String) throws {
+        let fixture = try NNFixture("bidirectional")
+        let (inputs, units, batch, steps) = (4, 5, 3, 6)
+        let lengths: [Int32] = [6, 4, 1]
+        let arena = ParameterArena(layout: LSTM.layout(prefix: "f", inputDim: inputs, units: units) + LSTM.layout(prefix: "b", inputDim: inputs, units: units))
+        let ahead = LSTM(inputDim: inputs, units: units, returnSequences: mode == "sequences", arena: arena, prefix: "f")
+        let behind = LSTM(inputDim: inputs, units: units, returnSequences: mode == "sequences", arena: arena, prefix: "b")
+        for (layer, key) in [(ahead, "forward"), (behind, "backward")] {
+            for (view, name) in [(layer.kernel, "kernel"), (layer.recurrentKernel, "recurrent_kernel"), (layer.bias, "bias")] {
+                for (index, value) in fixture.floats(key, name).enumerated() { arena.values(of: view)[index] = value }
+            }
+        }
+        let bidirectional = Bidirectional(forward: .lstm(ahead), backward: .lstm(behind))
+        let input = Tensor(shape: [batch, steps, inputs], values: fixture.floats("input"))
+        let output = bidirectional.forward(input, lengths: lengths, arena: arena)
+        expectClose(output.values, fixture.floats(mode, "output"), 1e-5, "output")
+        let inputGradient = bidirectional.backward(Tensor(shape: output.shape, values: fixture.floats(mode, "output_gradient")), arena: arena)
+        expectClose(inputGradient.values, fixture.floats(mode, "input_gradient"), 1e-5, "input gradient")
+        expectClose(Array(arena.gradients(of: behind.kernel)), fixture.floats(mode, "backward_kernel_gradient"), 1e-5, "backward kernel gradient")
+    }
+}

@@ -1,0 +1,91 @@
+/// Keras's `Bidirectional` with `merge_mode="concat"` over an LSTM or GRU: one layer reads
+/// each row forwards, the other reads the row's valid steps backwards (padding stays at
+/// the end, as PyTorch's packed sequences do), and their outputs are concatenated,
+/// `[forward, backward]`. With `returnSequences` the backward outputs are put back in
+/// step order, so output step t sees the whole row from both sides.
+public final class Bidirectional {
+    public enum Recurrent {
+        case lstm(LSTM)
+        case gru(GRU)
+
+        var units: Int { switch self { case .lstm(let l): l.units; case .gru(let g): g.units } }
+        var returnSequences: Bool { switch self { case .lstm(let l): l.returnSequences; case .gru(let g): g.returnSequences } }
+
+        func forward(_ x: Tensor, lengths: [Int32], arena: ParameterArena) -> Tensor {
+            switch self {
+            case .lstm(let l): l.forward(x, lengths: lengths, arena: arena)
+            case .gru(let g): g.forward(x, lengths: lengths, arena: arena)
+            }
+        }
+
+        func backward(_ g: Tensor, arena: ParameterArena) -> Tensor {
+            switch self {
+            case .lstm(let l): l.backward(g, arena: arena)
+            case .gru(let layer): layer.backward(g, arena: arena)
+            }
+        }
+    }
+
+    public let forwardLayer: Recurrent
+    public let backwardLayer: Recurrent
+    private var lengths: [Int32] = []
+
+    public init(forward: Recurrent, backward: Recurrent) {
+        forwardLayer = forward
+        backwardLayer = backward
+    }
+
+    /// Each row's first `length` steps in reverse order; the rest unchanged.
+    static func reverseValidSteps(_ x: Tensor, lengths: [Int32]) -> Tensor {
+        let (batch, steps, features) = (x.shape[0], x.shape[1], x.shape[2])
+        var result = x
+        for b in 0..<batch {
+            let valid = min(steps, Int(lengths[b]))
+            for t in 0..<valid {
+                let from = (b * steps + valid - 1 - t) * features
+                result.values.replaceSubrange((b * steps + t) * features..<(b * steps + t + 1) * features, with: x.values[from..<from + features])
+            }
+        }
+        return result
+    }
+
+    public func forward(_ x: Tensor, lengths: [Int32], arena: ParameterArena) -> Tensor {
+        self.lengths = lengths
+        let ahead = forwardLayer.forward(x, lengths: lengths, arena: arena)
+        var behind = backwardLayer.forward(Bidirectional.reverseValidSteps(x, lengths: lengths), lengths: lengths, arena: arena)
+        if forwardLayer.returnSequences { behind = Bidirectional.reverseValidSteps(behind, lengths: lengths) }
+        return concatenate(ahead, behind)
+    }
+
+    public func backward(_ g: Tensor, arena: ParameterArena) -> Tensor {
+        let (aheadGradient, behindGradient) = split(g)
+        let fromAhead = forwardLayer.backward(aheadGradient, arena: arena)
+        let upstream = forwardLayer.returnSequences ? Bidirectional.reverseValidSteps(behindGradient, lengths: lengths) : behindGradient
+        let fromBehind = Bidirectional.reverseValidSteps(backwardLayer.backward(upstream, arena: arena), lengths: lengths)
+        return Tensor(shape: fromAhead.shape, values: zip(fromAhead.values, fromBehind.values).map { $0 + $1 })
+    }
+
+    private func concatenate(_ a: Tensor, _ b: Tensor) -> Tensor {
+        let width = a.shape.last!
+        let rows = a.count / width
+        var values: [Float] = []
+        values.reserveCapacity(2 * a.count)
+        for row in 0..<rows {
+            values += a.values[row * width..<(row + 1) * width]
+            values += b.values[row * width..<(row + 1) * width]
+        }
+        return Tensor(shape: Array(a.shape.dropLast()) + [2 * width], values: values)
+    }
+
+    private func split(_ g: Tensor) -> (Tensor, Tensor) {
+        let width = g.shape.last! / 2
+        let rows = g.count / (2 * width)
+        var a: [Float] = [], b: [Float] = []
+        for row in 0..<rows {
+            a += g.values[row * 2 * width..<row * 2 * width + width]
+            b += g.values[row * 2 * width + width..<(row + 1) * 2 * width]
+        }
+        let shape = Array(g.shape.dropLast()) + [width]
+        return (Tensor(shape: shape, values: a), Tensor(shape: shape, values: b))
+    }
+}
