@@ -259,3 +259,27 @@ losses.update({"mse_prediction": flat(prediction), "mse_target": flat(target), "
 with open(os.path.join(OUT, "losses.json"), "w") as fh:
     json.dump(losses, fh)
 print("metric and loss fixtures written")
+
+# BatchNormalization, by Keras itself (training step, then inference), with TF's gradients.
+import tensorflow as tf  # noqa: E402
+
+bn = keras.layers.BatchNormalization()
+xbn = np.random.default_rng(11).normal(size=(6, 3)).astype(np.float32) * [1, 5, 0.1] + [0, 3, -1]
+bn.build(xbn.shape)
+bn.gamma.assign(np.array([1.5, 0.5, 2.0], dtype=np.float32))
+bn.beta.assign(np.array([0.1, -0.2, 0.3], dtype=np.float32))
+wbn = np.random.default_rng(12).normal(size=(6, 3)).astype(np.float32)
+xt = tf.constant(xbn)
+with tf.GradientTape() as tape:
+    tape.watch(xt)
+    ybn = bn(xt, training=True)
+    lbn = tf.reduce_sum(ybn * wbn)
+dx, dgamma, dbeta = tape.gradient(lbn, [xt, bn.gamma, bn.beta])
+yinf = bn(xt, training=False)
+with open(os.path.join(OUT, "batchnorm.json"), "w") as fh:
+    json.dump({"input": xbn.reshape(-1).tolist(), "gamma": [1.5, 0.5, 2.0], "beta": [0.1, -0.2, 0.3],
+               "output_gradient": wbn.reshape(-1).tolist(), "training_output": np.array(ybn).reshape(-1).tolist(),
+               "input_gradient": np.array(dx).reshape(-1).tolist(), "gamma_gradient": np.array(dgamma).tolist(),
+               "beta_gradient": np.array(dbeta).tolist(), "moving_mean": np.array(bn.moving_mean).tolist(),
+               "moving_variance": np.array(bn.moving_variance).tolist(), "inference_output": np.array(yinf).reshape(-1).tolist()}, fh)
+print("batchnorm fixture written")

@@ -10,6 +10,7 @@ public enum LayerSpec: Sendable, Hashable, Codable {
     case dense(units: Int, activation: Activation.Function = .linear)
     case activation(Activation.Function)
     case dropout(rate: Float)
+    case batchNormalization(momentum: Float = 0.99, epsilon: Float = 1e-3)
     case conv1D(filters: Int, kernelSize: Int, padding: Conv1D.Padding = .valid, activation: Activation.Function = .linear)
     case maxPooling1D(poolSize: Int = 2)
     case globalAveragePooling1D
@@ -24,6 +25,7 @@ public enum LayerSpec: Sendable, Hashable, Codable {
         case .dense: "Dense"
         case .activation: "Activation"
         case .dropout: "Dropout"
+        case .batchNormalization: "BatchNormalization"
         case .conv1D: "Conv1D"
         case .maxPooling1D: "MaxPooling1D"
         case .globalAveragePooling1D: "GlobalAveragePooling1D"
@@ -84,6 +86,8 @@ public final class Sequential {
                 shape = Array(shape.dropLast()) + [units]
             case .activation, .dropout:
                 break
+            case .batchNormalization:
+                layout += BatchNormalization.layout(prefix: prefix, features: features)
             case .conv1D(let filters, let kernelSize, _, _):
                 guard shape.count == 2 else { throw FolioError("\(describe): needs [steps, features]") }
                 layout += Conv1D.layout(prefix: prefix, channels: features, filters: filters, kernelSize: kernelSize)
@@ -145,6 +149,9 @@ public final class Sequential {
                 layers.append(.activation(Activation(function)))
             case .dropout(let rate):
                 layers.append(.dropout(Dropout(rate: rate, seed: seed ^ UInt64(index))))
+            case .batchNormalization(let momentum, let epsilon):
+                layers.append(.batchNormalization(BatchNormalization(features: inputFeatures, momentum: momentum, epsilon: epsilon,
+                                                                     arena: arena, prefix: prefix)))
             case .conv1D(let filters, let kernelSize, let padding, let function):
                 let layer = Conv1D(channels: inputFeatures, filters: filters, kernelSize: kernelSize, padding: padding, arena: arena, prefix: prefix)
                 layer.initialize(arena: arena, random: &random)
@@ -174,6 +181,7 @@ public final class Sequential {
             case .dense(let dense, let activation): x = activation.forward(dense.forward(x, arena: arena))
             case .activation(let activation): x = activation.forward(x)
             case .dropout(let dropout): x = dropout.forward(x, training: training)
+            case .batchNormalization(let layer): x = layer.forward(x, training: training, arena: arena)
             case .conv1D(let conv, let activation):
                 x = activation.forward(conv.forward(x, arena: arena))
                 lengths = conv.outputLengths(lengths)
@@ -198,6 +206,7 @@ public final class Sequential {
             case .dense(let dense, let activation): g = dense.backward(activation.backward(g), arena: arena)
             case .activation(let activation): g = activation.backward(g)
             case .dropout(let dropout): g = dropout.backward(g)
+            case .batchNormalization(let layer): g = layer.backward(g, arena: arena)
             case .conv1D(let conv, let activation): g = conv.backward(activation.backward(g), arena: arena)
             case .maxPooling(let pool): g = pool.backward(g)
             case .globalPooling(let pool): g = pool.backward(g)
@@ -226,6 +235,7 @@ public final class Sequential {
         case dense(Dense, Activation)
         case activation(Activation)
         case dropout(Dropout)
+        case batchNormalization(BatchNormalization)
         case conv1D(Conv1D, Activation)
         case maxPooling(MaxPooling1D)
         case globalPooling(GlobalPooling1D)

@@ -89,3 +89,23 @@ import Testing
         #expect(conv.outputLengths([7, 2]) == (padding == .same ? [7, 2] : [5, 0]))
     }
 }
+
+@Suite struct BatchNormalizationTests {
+    @Test func trainingAndInferenceMatchKeras() throws {
+        let fixture = try NNFixture("batchnorm")
+        let arena = ParameterArena(layout: BatchNormalization.layout(prefix: "bn", features: 3))
+        let layer = BatchNormalization(features: 3, arena: arena, prefix: "bn")
+        for (index, value) in fixture.floats("gamma").enumerated() { arena.values(of: layer.gamma)[index] = value }
+        for (index, value) in fixture.floats("beta").enumerated() { arena.values(of: layer.beta)[index] = value }
+        let input = Tensor(shape: [6, 3], values: fixture.floats("input"))
+        let output = layer.forward(input, training: true, arena: arena)
+        expectClose(output.values, fixture.floats("training_output"), 1e-5, "training output")
+        let inputGradient = layer.backward(Tensor(shape: [6, 3], values: fixture.floats("output_gradient")), arena: arena)
+        expectClose(inputGradient.values, fixture.floats("input_gradient"), 1e-4, "input gradient")
+        expectClose(Array(arena.gradients(of: layer.gamma)), fixture.floats("gamma_gradient"), 1e-5, "gamma gradient")
+        expectClose(Array(arena.gradients(of: layer.beta)), fixture.floats("beta_gradient"), 1e-5, "beta gradient")
+        expectClose(layer.movingMean, fixture.floats("moving_mean"), 1e-6, "moving mean")
+        expectClose(layer.movingVariance, fixture.floats("moving_variance"), 1e-6, "moving variance")
+        expectClose(layer.forward(input, training: false, arena: arena).values, fixture.floats("inference_output"), 1e-5, "inference output")
+    }
+}

@@ -27,7 +27,7 @@ import Testing
         [.embedding(outputDim: 8), .globalAveragePooling1D, .dense(units: 2)],
         [.embedding(outputDim: 8), .conv1D(filters: 6, kernelSize: 3, padding: .same, activation: .relu), .maxPooling1D(),
          .globalMaxPooling1D, .dropout(rate: 0.1), .dense(units: 2)],
-        [.embedding(outputDim: 8), .gru(units: 8), .dense(units: 8, activation: .tanh), .dense(units: 2)],
+        [.embedding(outputDim: 8), .gru(units: 8), .dense(units: 8, activation: .tanh), .batchNormalization(), .dense(units: 2)],
         [.embedding(outputDim: 8), .bidirectional(.lstm(units: 6, returnSequences: true)), .globalAveragePooling1D, .dense(units: 2)],
     ])
     func modelsTrainAndTheirLossFalls(specs: [LayerSpec]) throws {
