@@ -38,6 +38,23 @@ public final class Conv1D {
 
     var padBefore: Int { padding == .same ? (kernelSize - 1) / 2 : 0 }
 
+    /// Calls `body(column, input)` for every im2col cell that reads an input value: the
+    /// column matrix index and the input index it holds (padding cells are skipped).
+    @inline(__always)
+    private func forEachWindowCell(batch: Int, steps: Int, _ body: (Int, Int) -> Void) {
+        let out = outputSteps(steps)
+        let width = kernelSize * channels
+        for b in 0..<batch {
+            for t in 0..<out {
+                for k in 0..<kernelSize {
+                    let source = t + k - padBefore
+                    guard source >= 0 && source < steps else { continue }
+                    for c in 0..<channels { body((b * out + t) * width + k * channels + c, (b * steps + source) * channels + c) }
+                }
+            }
+        }
+    }
+
     func outputSteps(_ steps: Int) -> Int { padding == .same ? steps : max(0, steps - kernelSize + 1) }
 
     /// Valid output steps per row for input lengths (for pooling after the layer).
@@ -51,17 +68,7 @@ public final class Conv1D {
         let out = outputSteps(steps)
         let width = kernelSize * channels
         columns = [Float](repeating: 0, count: batch * out * width)
-        for b in 0..<batch {
-            for t in 0..<out {
-                for k in 0..<kernelSize {
-                    let source = t + k - padBefore
-                    guard source >= 0 && source < steps else { continue }
-                    for c in 0..<channels {
-                        columns[(b * out + t) * width + k * channels + c] = input.values[(b * steps + source) * channels + c]
-                    }
-                }
-            }
-        }
+        forEachWindowCell(batch: batch, steps: steps) { column, source in columns[column] = input.values[source] }
         var output = Tensor(zeros: [batch, out, filters])
         let biasValues = arena.values(of: bias)
         for row in 0..<batch * out { for f in 0..<filters { output.values[row * filters + f] = biasValues[f] } }
@@ -93,17 +100,7 @@ public final class Conv1D {
         for row in 0..<batch * out { for f in 0..<filters { biasGradient[f] += outputGradient.values[row * filters + f] } }
         // col2im: every window position adds back into the step it came from.
         var inputGradient = Tensor(zeros: shape)
-        for b in 0..<batch {
-            for t in 0..<out {
-                for k in 0..<kernelSize {
-                    let source = t + k - padBefore
-                    guard source >= 0 && source < steps else { continue }
-                    for c in 0..<channels {
-                        inputGradient.values[(b * steps + source) * channels + c] += columnGradient[(b * out + t) * width + k * channels + c]
-                    }
-                }
-            }
-        }
+        forEachWindowCell(batch: batch, steps: steps) { column, source in inputGradient.values[source] += columnGradient[column] }
         return inputGradient
     }
 }

@@ -9,6 +9,22 @@ public protocol Optimizer: AnyObject {
     func step(arena: ParameterArena, gradientScale: Float) throws(FolioError)
 }
 
+/// An optimizer's per-parameter buffers (Adam's moments, SGD's velocity, ...): each the
+/// arena's size, allocated once, freed with the optimizer.
+final class OptimizerState {
+    private var buffers: [UnsafeMutableBufferPointer<Float>] = []
+
+    /// A new buffer of the arena's size filled with `value` (capacity 1 when `needed` is false).
+    func buffer(_ arena: ParameterArena, value: Float = 0, needed: Bool = true) -> UnsafeMutableBufferPointer<Float> {
+        let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: needed ? max(1, arena.count) : 1)
+        buffer.initialize(repeating: value)
+        buffers.append(buffer)
+        return buffer
+    }
+
+    deinit { for buffer in buffers { buffer.deallocate() } }
+}
+
 /// Gradient clipping, as Keras's `clipnorm` (per parameter), `clipvalue`, `global_clipnorm`.
 public struct Clipping: Sendable, Hashable, Codable {
     public var norm: Float?
@@ -64,6 +80,7 @@ public final class Adam: Optimizer {
     public let weightDecay: Float
     public let clipping: Clipping
     public private(set) var iterations = 0
+    private let state = OptimizerState()
     private let m: UnsafeMutableBufferPointer<Float>
     private let v: UnsafeMutableBufferPointer<Float>
     private let vMax: UnsafeMutableBufferPointer<Float>
@@ -87,18 +104,9 @@ public final class Adam: Optimizer {
         self.epsilon = epsilon
         self.weightDecay = weightDecay
         self.clipping = clipping
-        m = .allocate(capacity: max(1, arena.count))
-        m.initialize(repeating: 0)
-        v = .allocate(capacity: max(1, arena.count))
-        v.initialize(repeating: 0)
-        vMax = .allocate(capacity: amsgrad ? max(1, arena.count) : 1)
-        vMax.initialize(repeating: 0)
-    }
-
-    deinit {
-        m.deallocate()
-        v.deallocate()
-        vMax.deallocate()
+        m = state.buffer(arena)
+        v = state.buffer(arena)
+        vMax = state.buffer(arena, needed: amsgrad)
     }
 
     public func step(arena: ParameterArena, gradientScale: Float) throws(FolioError) {
@@ -131,6 +139,7 @@ public final class SGD: Optimizer {
     public let nesterov: Bool
     public let clipping: Clipping
     public private(set) var iterations = 0
+    private let state = OptimizerState()
     private let velocity: UnsafeMutableBufferPointer<Float>
 
     public convenience init(arena: ParameterArena, learningRate: Float = 0.01, momentum: Float = 0, nesterov: Bool = false,
@@ -144,11 +153,8 @@ public final class SGD: Optimizer {
         self.momentum = momentum
         self.nesterov = nesterov
         self.clipping = clipping
-        velocity = .allocate(capacity: max(1, arena.count))
-        velocity.initialize(repeating: 0)
+        velocity = state.buffer(arena)
     }
-
-    deinit { velocity.deallocate() }
 
     public func step(arena: ParameterArena, gradientScale: Float) throws(FolioError) {
         try clipping.apply(arena, gradientScale: gradientScale)
@@ -178,6 +184,7 @@ public final class RMSprop: Optimizer {
     public let epsilon: Float
     public let clipping: Clipping
     public private(set) var iterations = 0
+    private let state = OptimizerState()
     private let velocity: UnsafeMutableBufferPointer<Float>
     private let average: UnsafeMutableBufferPointer<Float>
     private let momentumBuffer: UnsafeMutableBufferPointer<Float>
@@ -190,18 +197,9 @@ public final class RMSprop: Optimizer {
         self.centered = centered
         self.epsilon = epsilon
         self.clipping = clipping
-        velocity = .allocate(capacity: max(1, arena.count))
-        velocity.initialize(repeating: 0)
-        average = .allocate(capacity: max(1, arena.count))
-        average.initialize(repeating: 0)
-        momentumBuffer = .allocate(capacity: max(1, arena.count))
-        momentumBuffer.initialize(repeating: 0)
-    }
-
-    deinit {
-        velocity.deallocate()
-        average.deallocate()
-        momentumBuffer.deallocate()
+        velocity = state.buffer(arena)
+        average = state.buffer(arena, needed: centered)
+        momentumBuffer = state.buffer(arena, needed: momentum > 0)
     }
 
     public func step(arena: ParameterArena, gradientScale: Float) throws(FolioError) {
@@ -236,6 +234,7 @@ public final class Rprop: Optimizer {
     public let etaPlus: Float
     public let stepSizes: ClosedRange<Float>
     public private(set) var iterations = 0
+    private let state = OptimizerState()
     private let previous: UnsafeMutableBufferPointer<Float>
     private let steps: UnsafeMutableBufferPointer<Float>
 
@@ -244,15 +243,8 @@ public final class Rprop: Optimizer {
         self.etaMinus = etaMinus
         self.etaPlus = etaPlus
         self.stepSizes = stepSizes
-        previous = .allocate(capacity: max(1, arena.count))
-        previous.initialize(repeating: 0)
-        steps = .allocate(capacity: max(1, arena.count))
-        steps.initialize(repeating: learningRate)
-    }
-
-    deinit {
-        previous.deallocate()
-        steps.deallocate()
+        previous = state.buffer(arena)
+        steps = state.buffer(arena, value: learningRate)
     }
 
     public func step(arena: ParameterArena, gradientScale: Float) throws(FolioError) {

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# `folio bench lstm` against ../shared/peers/lstm_bench.py (torch, keras) at batch 32, 64,
+# 128, 256 in one sitting. Folio runs REPEATS times per size, the peers PEER_REPEATS times.
+#   OPENBLAS_CORETYPE=SkylakeX  recommended where OpenBLAS 0.3.21 falls back to Prescott
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+PEERS="${PEERS:-$ROOT/../shared/peers}"
+PY="${PEERS_VENV:-$HOME/.cache/folio-peers-venv}/bin/python"
+REPEATS="${REPEATS:-3}"
+PEER_REPEATS="${PEER_REPEATS:-1}"
+OUT="${OUT:-$(mktemp -d)}"
+mkdir -p "$OUT"
+[[ -x "$ROOT/.build/release/folio" ]] || (cd "$ROOT" && swift build -c release)
+for batch in 32 64 128 256; do
+  for r in $(seq "$REPEATS"); do
+    "$ROOT/.build/release/folio" bench lstm --batch "$batch" --steps 10 --json | tail -1 | sed "s/^/folio /" >> "$OUT/all"
+  done
+  for r in $(seq "$PEER_REPEATS"); do
+    for framework in torch keras; do
+      timeout 600 "$PY" "$PEERS/lstm_bench.py" --framework "$framework" --batch "$batch" 2>/dev/null | grep '^{' | tail -1 \
+        | sed "s/^/$framework /" >> "$OUT/all" || true
+    done
+  done
+done
+python3 - "$OUT/all" <<'PY'
+import json, statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    who, payload = line.split(" ", 1)
+    d = json.loads(payload)
+    rows.setdefault((who, d["batch"]), []).append(d)
+print("| who | batch | train tokens/s median (n) | infer tokens/s | peak RSS MB | train CPU util |")
+print("|---|---:|---:|---:|---:|---:|")
+for (who, batch), runs in sorted(rows.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+    t = [r["train_tokens_per_s"] for r in runs]
+    print(f"| {who} | {batch} | {statistics.median(t):,.0f} ({len(t)}) | {statistics.median(r['infer_tokens_per_s'] for r in runs):,.0f} | "
+          f"{statistics.median(r['peak_rss_mb'] for r in runs):.0f} | {runs[0].get('train_cpu_util', '-')} |")
+PY
