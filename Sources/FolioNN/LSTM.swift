@@ -64,9 +64,9 @@ public final class LSTM {
 
     /// Back-propagation through time for the rows `rows` (a lane).
     private func backwardRows(
-        _ rows: Range<Int>, batch: Int, steps: Int, upstream: UnsafePointer<Float>, gates: UnsafePointer<Float>,
+        _ rows: Range<Int>, batch: Int, steps: Int, upstream: UnsafePointer<Float>, gates: UnsafeMutablePointer<Float>,
         cells: UnsafePointer<Float>, hidden: UnsafePointer<Float>, recurrent: UnsafePointer<Float>,
-        dz: UnsafeMutablePointer<Float>, recurrentGradient: UnsafeMutablePointer<Float>
+        recurrentGradient: UnsafeMutablePointer<Float>
     ) {
         guard !rows.isEmpty else { return }
         let width = 4 * units
@@ -105,9 +105,9 @@ public final class LSTM {
                     dc[r * units + j] = dcj * f
                 }
             }
-            for r in 0..<count {
-                let b = first + r
-                (dz + (b * steps + t) * width).update(from: Array(stepDz[r * width..<(r + 1) * width]), count: width)
+            // The step's gate values are no longer needed: their place takes the gradients.
+            stepDz.withUnsafeBufferPointer { stepDz in
+                (gates + (t * batch + first) * width).update(from: stepDz.baseAddress!, count: count * width)
             }
             guard t > 0 else { continue }
             stepDz.withUnsafeBufferPointer { stepDz in
@@ -132,42 +132,41 @@ public final class LSTM {
     /// - Parameters: `input` `[batch, steps, inputDim]`; `lengths` per row (0...steps).
     public func forward(_ input: Tensor, lengths: [Int32], arena: ParameterArena) -> Tensor {
         let (batch, steps, units) = (input.shape[0], input.shape[1], units)
-        self.input = input.values
         self.lengths = lengths
         self.batch = batch
         self.steps = steps
         let width = 4 * units
-        // The input projection of every (row, step) at once, rows ordered b * steps + t.
-        var projection = [Float](repeating: 0, count: batch * steps * width)
-        input.values.withUnsafeBufferPointer { x in
-            projection.withUnsafeMutableBufferPointer { z in
-                // A lane's rows are consecutive in b * steps + t order: one GEMM per lane.
-                let buffers = Shared((x.baseAddress!, z.baseAddress!, UnsafePointer(arena.values(of: kernel).baseAddress!), inputDim))
-                Lanes.run(rows: batch, threads: LSTM.threads) { rows in
-                    let (x, z, kernel, inputDim) = buffers.value
-                    guard !rows.isEmpty else { return }
-                    Gemm.sgemm(m: rows.count * steps, n: width, k: inputDim, x + rows.lowerBound * steps * inputDim, kernel,
-                               z + rows.lowerBound * steps * width)
-                }
-            }
-        }
+        // Time-major from here on: step t's rows are contiguous, so the input projection of
+        // every (step, row) lands straight in the gate buffer, [steps * batch, 4 units].
+        self.input = LSTM.transpose(input.values, outer: batch, inner: steps, features: inputDim)
         gates = [Float](repeating: 0, count: steps * batch * width)
         cells = [Float](repeating: 0, count: steps * batch * units)
         hidden = [Float](repeating: 0, count: steps * batch * units)
         let biasValues = UnsafePointer(arena.values(of: bias).baseAddress!)
+        let kernelValues = UnsafePointer(arena.values(of: kernel).baseAddress!)
         let recurrent = UnsafePointer(arena.values(of: recurrentKernel).baseAddress!)
+        let inputDim = inputDim
+        self.input.withUnsafeBufferPointer { x in
+            gates.withUnsafeMutableBufferPointer { gates in
+                // The projection, split by ranges of steps (contiguous rows here).
+                let buffers = Shared((x.baseAddress!, gates.baseAddress!, kernelValues))
+                Lanes.run(rows: steps, threads: LSTM.threads) { range in
+                    let (x, gates, kernel) = buffers.value
+                    guard !range.isEmpty else { return }
+                    Gemm.sgemm(m: range.count * batch, n: width, k: inputDim, x + range.lowerBound * batch * inputDim, kernel,
+                               gates + range.lowerBound * batch * width)
+                }
+            }
+        }
         gates.withUnsafeMutableBufferPointer { gates in
             cells.withUnsafeMutableBufferPointer { cells in
                 hidden.withUnsafeMutableBufferPointer { hidden in
-                    projection.withUnsafeBufferPointer { projection in
-                        let buffers = Shared((self, gates.baseAddress!, cells.baseAddress!, hidden.baseAddress!,
-                                              projection.baseAddress!, biasValues, recurrent))
-                        Lanes.run(rows: batch, threads: LSTM.threads) { rows in
-                            let (layer, gates, cells, hidden, projection, bias, recurrent) = buffers.value
-                            for t in 0..<steps {
-                                layer.forwardStep(t, rows: rows, batch: batch, steps: steps, gates: gates, cells: cells,
-                                                  hidden: hidden, projection: projection, bias: bias, recurrent: recurrent)
-                            }
+                    let buffers = Shared((self, gates.baseAddress!, cells.baseAddress!, hidden.baseAddress!, biasValues, recurrent))
+                    Lanes.run(rows: batch, threads: LSTM.threads) { rows in
+                        let (layer, gates, cells, hidden, bias, recurrent) = buffers.value
+                        for t in 0..<steps {
+                            layer.forwardStep(t, rows: rows, batch: batch, gates: gates, cells: cells, hidden: hidden,
+                                              bias: bias, recurrent: recurrent)
                         }
                     }
                 }
@@ -176,19 +175,33 @@ public final class LSTM {
         return recurrentOutput(hidden: hidden, batch: batch, steps: steps, units: units, lengths: lengths, returnSequences: returnSequences)
     }
 
+    /// `[outer, inner, features]` to `[inner, outer, features]`.
+    static func transpose(_ values: [Float], outer: Int, inner: Int, features: Int) -> [Float] {
+        var result = [Float](repeating: 0, count: values.count)
+        values.withUnsafeBufferPointer { source in
+            result.withUnsafeMutableBufferPointer { target in
+                for o in 0..<outer {
+                    for i in 0..<inner {
+                        (target.baseAddress! + (i * outer + o) * features).update(from: source.baseAddress! + (o * inner + i) * features, count: features)
+                    }
+                }
+            }
+        }
+        return result
+    }
+
     /// One step for the rows `rows` (a lane): their gate pre-activations, the recurrent
     /// GEMM over just those rows, then the activations and the cell update.
     private func forwardStep(
-        _ t: Int, rows: Range<Int>, batch: Int, steps: Int, gates: UnsafeMutablePointer<Float>,
-        cells: UnsafeMutablePointer<Float>, hidden: UnsafeMutablePointer<Float>, projection: UnsafePointer<Float>,
+        _ t: Int, rows: Range<Int>, batch: Int, gates: UnsafeMutablePointer<Float>,
+        cells: UnsafeMutablePointer<Float>, hidden: UnsafeMutablePointer<Float>,
         bias: UnsafePointer<Float>, recurrent: UnsafePointer<Float>
     ) {
         guard !rows.isEmpty else { return }
         let width = 4 * units
         let step = gates + t * batch * width
         for b in rows {
-            let source = projection + (b * steps + t) * width
-            for j in 0..<width { step[b * width + j] = source[j] + bias[j] }
+            for j in 0..<width { step[b * width + j] += bias[j] }
         }
         if t > 0 {
             Gemm.sgemm(m: rows.count, n: width, k: units, UnsafePointer(hidden + ((t - 1) * batch + rows.lowerBound) * units),
@@ -226,69 +239,64 @@ public final class LSTM {
     }
 
     /// Back-propagation through time. Adds the parameter gradients into the arena and
-    /// returns the gradient of the input, `[batch, steps, inputDim]`.
+    /// returns the gradient of the input, `[batch, steps, inputDim]`. Consumes what forward
+    /// saved: each step's gate values are overwritten by their gradients as it goes.
     public func backward(_ outputGradient: Tensor, arena: ParameterArena) -> Tensor {
-        let (batch, steps, units, width) = (batch, steps, units, 4 * units)
-        var dz = [Float](repeating: 0, count: batch * steps * width)  // pre-activation gradients, rows b * steps + t
-        // Each lane adds into its own recurrent-kernel gradient; lanes are summed in order
-        // afterwards, so the result is the same for any thread count.
+        let (batch, steps, units, width, inputDim) = (batch, steps, units, 4 * units, inputDim)
+        // Each lane adds into its own copies of the kernel gradients; lanes are summed in
+        // order afterwards, so the result is the same for any thread count.
         var laneGradients = [Float](repeating: 0, count: Lanes.count * units * width)
+        var kernelPartials = [Float](repeating: 0, count: Lanes.count * inputDim * width)
+        var inputGradientTimeMajor = [Float](repeating: 0, count: steps * batch * inputDim)
         let recurrent = UnsafePointer(arena.values(of: recurrentKernel).baseAddress!)
-        dz.withUnsafeMutableBufferPointer { dz in
+        let kernelValues = UnsafePointer(arena.values(of: kernel).baseAddress!)
+        gates.withUnsafeMutableBufferPointer { gates in
             laneGradients.withUnsafeMutableBufferPointer { laneGradients in
                 outputGradient.values.withUnsafeBufferPointer { upstream in
-                    gates.withUnsafeBufferPointer { gates in
-                        cells.withUnsafeBufferPointer { cells in
-                            hidden.withUnsafeBufferPointer { hidden in
-                                let buffers = Shared((self, dz.baseAddress!, laneGradients.baseAddress!, upstream.baseAddress!,
-                                                      gates.baseAddress!, cells.baseAddress!, hidden.baseAddress!, recurrent))
-                                Lanes.run(rows: batch, threads: LSTM.threads) { rows, lane in
-                                    let (layer, dz, laneGradients, upstream, gates, cells, hidden, recurrent) = buffers.value
-                                    layer.backwardRows(rows, batch: batch, steps: steps, upstream: upstream, gates: gates,
-                                                       cells: cells, hidden: hidden, recurrent: recurrent, dz: dz,
-                                                       recurrentGradient: laneGradients + lane * units * width)
-                                }
+                    cells.withUnsafeBufferPointer { cells in
+                        hidden.withUnsafeBufferPointer { hidden in
+                            let buffers = Shared((self, gates.baseAddress!, laneGradients.baseAddress!, upstream.baseAddress!,
+                                                  cells.baseAddress!, hidden.baseAddress!, recurrent))
+                            Lanes.run(rows: batch, threads: LSTM.threads) { rows, lane in
+                                let (layer, gates, laneGradients, upstream, cells, hidden, recurrent) = buffers.value
+                                layer.backwardRows(rows, batch: batch, steps: steps, upstream: upstream, gates: gates,
+                                                   cells: cells, hidden: hidden, recurrent: recurrent,
+                                                   recurrentGradient: laneGradients + lane * units * width)
                             }
                         }
                     }
                 }
             }
-        }
-        let recurrentGradient = arena.gradients(of: recurrentKernel)
-        for lane in 0..<Lanes.count {
-            for index in 0..<units * width { recurrentGradient[index] += laneGradients[lane * units * width + index] }
-        }
-        // All steps at once, per lane: dW += x^T dz (lane partials, summed in lane order),
-        // dx = dz W^T (the lane's own rows).
-        var inputGradient = Tensor(zeros: [batch, steps, inputDim])
-        var kernelPartials = [Float](repeating: 0, count: Lanes.count * inputDim * width)
-        input.withUnsafeBufferPointer { x in
-            dz.withUnsafeBufferPointer { dz in
-                inputGradient.values.withUnsafeMutableBufferPointer { dx in
-                    kernelPartials.withUnsafeMutableBufferPointer { partials in
-                        let buffers = Shared((x.baseAddress!, dz.baseAddress!, dx.baseAddress!, partials.baseAddress!,
-                                              UnsafePointer(arena.values(of: kernel).baseAddress!), inputDim))
-                        Lanes.run(rows: batch, threads: LSTM.threads) { rows, lane in
-                            let (x, dz, dx, partials, kernel, inputDim) = buffers.value
-                            guard !rows.isEmpty else { return }
-                            let first = rows.lowerBound * steps
-                            Gemm.sgemm(transposeA: true, m: inputDim, n: width, k: rows.count * steps, x + first * inputDim,
+            // gates now holds dz, time-major. All steps at once, split by ranges of steps:
+            // dW += x^T dz (lane partials), dx = dz W^T.
+            input.withUnsafeBufferPointer { x in
+                kernelPartials.withUnsafeMutableBufferPointer { partials in
+                    inputGradientTimeMajor.withUnsafeMutableBufferPointer { dx in
+                        let buffers = Shared((x.baseAddress!, gates.baseAddress!, partials.baseAddress!, dx.baseAddress!, kernelValues))
+                        Lanes.run(rows: steps, threads: LSTM.threads) { range, lane in
+                            let (x, dz, partials, dx, kernel) = buffers.value
+                            guard !range.isEmpty else { return }
+                            let first = range.lowerBound * batch
+                            Gemm.sgemm(transposeA: true, m: inputDim, n: width, k: range.count * batch, x + first * inputDim,
                                        dz + first * width, partials + lane * inputDim * width)
-                            Gemm.sgemm(transposeB: true, m: rows.count * steps, n: inputDim, k: width, dz + first * width,
+                            Gemm.sgemm(transposeB: true, m: range.count * batch, n: inputDim, k: width, dz + first * width,
                                        kernel, dx + first * inputDim)
                         }
                     }
                 }
             }
         }
+        let recurrentGradient = arena.gradients(of: recurrentKernel)
         let kernelGradient = arena.gradients(of: kernel)
         for lane in 0..<Lanes.count {
+            for index in 0..<units * width { recurrentGradient[index] += laneGradients[lane * units * width + index] }
             for index in 0..<inputDim * width { kernelGradient[index] += kernelPartials[lane * inputDim * width + index] }
         }
         let biasGradient = arena.gradients(of: bias)
         for row in 0..<batch * steps {
-            for j in 0..<width { biasGradient[j] += dz[row * width + j] }
+            for j in 0..<width { biasGradient[j] += gates[row * width + j] }
         }
-        return inputGradient
+        return Tensor(shape: [batch, steps, inputDim],
+                      values: LSTM.transpose(inputGradientTimeMajor, outer: steps, inner: batch, features: inputDim))
     }
 }
