@@ -9,8 +9,11 @@ enum Activations {
     @inline(__always)
     static func exp(_ x: Float) -> Float {
         let clamped = min(max(x, -87.3), 88.3)
-        // Ties to even: an LLVM intrinsic that vectorizes (plain `rounded()` is a libm call).
-        let n = (clamped * 1.442_695_04).rounded(.toNearestOrEven)
+        // Round to nearest by adding and removing 1.5 * 2^23: plain SSE2 additions, where
+        // `rounded()` needs SSE4.1 (not in baseline x86-64) and becomes a libm call per value,
+        // which stops the gate loops from vectorizing. Exact for |x| < 2^22 (here < 128).
+        let magic: Float = 12_582_912
+        let n = (clamped * 1.442_695_04 + magic) - magic
         let r = clamped - n * 0.693_145_751_953_125 - n * 1.428_606_765_330_187e-6
         var p: Float = 1.0 / 720
         p = p * r + 1.0 / 120
