@@ -11,6 +11,12 @@ public enum Gemm {
         openblas_set_num_threads(Int32(max(1, count)))
     }
 
+    /// The kernel family OpenBLAS chose at load time (`Prescott`, `Haswell`, `SkylakeX`, ...).
+    public static var coreName: String {
+        guard let name = openblas_get_corename() else { return "" }
+        return String(cString: name)
+    }
+
     /// - Parameters: A is m x k (k x m when `transposeA`), B is k x n (n x k when
     ///   `transposeB`), C is m x n.
     @inline(__always)

@@ -1,6 +1,13 @@
 import ArgumentParser
 
 @main
+enum FolioMain {
+    static func main() {
+        BLASCoreSelection.reexecIfNeeded()
+        Folio.main()
+    }
+}
+
 struct Folio: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "folio",
