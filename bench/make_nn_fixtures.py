@@ -109,6 +109,7 @@ cases = {
     "rmsprop_momentum_centered": lambda: keras.optimizers.RMSprop(learning_rate=0.01, momentum=0.5, centered=True),
     "sgd_exponential_decay": lambda: keras.optimizers.SGD(learning_rate=keras.optimizers.schedules.ExponentialDecay(0.1, decay_steps=2, decay_rate=0.5)),
     "sgd_cosine_warmup": lambda: keras.optimizers.SGD(learning_rate=keras.optimizers.schedules.CosineDecay(0.0, decay_steps=3, warmup_target=0.1, warmup_steps=2)),
+    "sgd_inverse_time": lambda: keras.optimizers.SGD(learning_rate=keras.optimizers.schedules.InverseTimeDecay(0.1, decay_steps=1, decay_rate=0.5), momentum=0.9),
     "sgd_piecewise": lambda: keras.optimizers.SGD(learning_rate=keras.optimizers.schedules.PiecewiseConstantDecay([1, 2], [0.1, 0.05, 0.01])),
 }
 result = {"start": [float(v) for v in start], "gradients": [[float(v) for v in g] for g in gradients]}

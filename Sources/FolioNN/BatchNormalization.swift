@@ -11,8 +11,8 @@ public final class BatchNormalization {
     public let epsilon: Float
     public let gamma: ParameterView
     public let beta: ParameterView
-    public private(set) var movingMean: [Float]
-    public private(set) var movingVariance: [Float]
+    public internal(set) var movingMean: [Float]
+    public internal(set) var movingVariance: [Float]
     private var normalized: [Float] = []
     private var inverseDeviation: [Float] = []
     private var training = false

@@ -12,6 +12,9 @@ public final class GRU {
     public let inputDim: Int
     public let units: Int
     public let returnSequences: Bool
+    /// Read each row's valid steps last to first (Keras's `go_backwards`); with
+    /// `returnSequences` the outputs come in that reading order.
+    public let goBackwards: Bool
     public let kernel: ParameterView
     public let recurrentKernel: ParameterView
     public let inputBias: ParameterView
@@ -31,10 +34,13 @@ public final class GRU {
          (prefix + ".input_bias", [3 * units]), (prefix + ".recurrent_bias", [3 * units])]
     }
 
-    public init(inputDim: Int, units: Int, returnSequences: Bool = false, arena: ParameterArena, prefix: String) {
+    public init(
+        inputDim: Int, units: Int, returnSequences: Bool = false, goBackwards: Bool = false, arena: ParameterArena, prefix: String
+    ) {
         self.inputDim = inputDim
         self.units = units
         self.returnSequences = returnSequences
+        self.goBackwards = goBackwards
         kernel = arena.view(prefix + ".kernel")!
         recurrentKernel = arena.view(prefix + ".recurrent_kernel")!
         inputBias = arena.view(prefix + ".input_bias")!
@@ -51,6 +57,7 @@ public final class GRU {
     }
 
     public func forward(_ input: Tensor, lengths: [Int32], arena: ParameterArena) -> Tensor {
+        let input = goBackwards ? Bidirectional.reverseValidSteps(input, lengths: lengths) : input
         let (batch, steps, units, width) = (input.shape[0], input.shape[1], units, 3 * units)
         (self.input, self.lengths, self.batch, self.steps) = (input.values, lengths, batch, steps)
         var projection = [Float](repeating: 0, count: batch * steps * width)
@@ -157,7 +164,7 @@ public final class GRU {
         }
         let inputBiasGradient = arena.gradients(of: inputBias)
         for row in 0..<batch * steps { for j in 0..<width { inputBiasGradient[j] += dInput[row * width + j] } }
-        return inputGradient
+        return goBackwards ? Bidirectional.reverseValidSteps(inputGradient, lengths: lengths) : inputGradient
     }
 }
 

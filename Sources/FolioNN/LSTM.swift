@@ -20,6 +20,9 @@ public final class LSTM {
     public let inputDim: Int
     public let units: Int
     public let returnSequences: Bool
+    /// Read each row's valid steps last to first (Keras's `go_backwards`); with
+    /// `returnSequences` the outputs come in that reading order.
+    public let goBackwards: Bool
     public let kernel: ParameterView
     public let recurrentKernel: ParameterView
     public let bias: ParameterView
@@ -40,10 +43,13 @@ public final class LSTM {
          (prefix + ".bias", [4 * units])]
     }
 
-    public init(inputDim: Int, units: Int, returnSequences: Bool = false, arena: ParameterArena, prefix: String) {
+    public init(
+        inputDim: Int, units: Int, returnSequences: Bool = false, goBackwards: Bool = false, arena: ParameterArena, prefix: String
+    ) {
         self.inputDim = inputDim
         self.units = units
         self.returnSequences = returnSequences
+        self.goBackwards = goBackwards
         kernel = arena.view(prefix + ".kernel")!
         recurrentKernel = arena.view(prefix + ".recurrent_kernel")!
         bias = arena.view(prefix + ".bias")!
@@ -131,6 +137,7 @@ public final class LSTM {
 
     /// - Parameters: `input` `[batch, steps, inputDim]`; `lengths` per row (0...steps).
     public func forward(_ input: Tensor, lengths: [Int32], arena: ParameterArena) -> Tensor {
+        let input = goBackwards ? Bidirectional.reverseValidSteps(input, lengths: lengths) : input
         let (batch, steps, units) = (input.shape[0], input.shape[1], units)
         self.lengths = lengths
         self.batch = batch
@@ -296,7 +303,8 @@ public final class LSTM {
         for row in 0..<batch * steps {
             for j in 0..<width { biasGradient[j] += gates[row * width + j] }
         }
-        return Tensor(shape: [batch, steps, inputDim],
-                      values: LSTM.transpose(inputGradientTimeMajor, outer: steps, inner: batch, features: inputDim))
+        let inputGradient = Tensor(shape: [batch, steps, inputDim],
+                                   values: LSTM.transpose(inputGradientTimeMajor, outer: steps, inner: batch, features: inputDim))
+        return goBackwards ? Bidirectional.reverseValidSteps(inputGradient, lengths: lengths) : inputGradient
     }
 }

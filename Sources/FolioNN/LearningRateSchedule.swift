@@ -13,6 +13,9 @@ public enum LearningRateSchedule: Sendable, Hashable, Codable {
     case cosineDecay(initial: Float, decaySteps: Int, alpha: Float = 0, warmupTarget: Float? = nil, warmupSteps: Int = 0)
     /// `values[i]` while `step <= boundaries[i]`, the last value after.
     case piecewiseConstant(boundaries: [Int], values: [Float])
+    /// `initial / (1 + rate * step / decaySteps)`: Keras's `InverseTimeDecay`, and with
+    /// `decaySteps: 1` the legacy `SGD(decay:)` argument.
+    case inverseTimeDecay(initial: Float, decaySteps: Int, rate: Float)
 
     public func rate(at step: Int) -> Float {
         switch self {
@@ -33,6 +36,8 @@ public enum LearningRateSchedule: Sendable, Hashable, Codable {
         case .piecewiseConstant(let boundaries, let values):
             for (index, boundary) in boundaries.enumerated() where step <= boundary { return values[index] }
             return values.last ?? 0
+        case .inverseTimeDecay(let initial, let decaySteps, let rate):
+            return Float(Double(initial) / (1 + Double(rate) * Double(step) / Double(decaySteps)))
         }
     }
 }

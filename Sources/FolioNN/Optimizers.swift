@@ -132,7 +132,8 @@ public final class Adam: Optimizer {
 }
 
 /// SGD as Keras computes it: `velocity = momentum * velocity - lr * g`, `w += velocity`
-/// (Nesterov: `w += momentum * velocity - lr * g`).
+/// (Nesterov: `w += momentum * velocity - lr * g`). Keras 2's `decay` argument is
+/// `schedule: .inverseTimeDecay(initial: lr, decaySteps: 1, rate: decay)`.
 public final class SGD: Optimizer {
     public var schedule: LearningRateSchedule
     public let momentum: Float

@@ -227,6 +227,14 @@ public final class Sequential {
         return value
     }
 
+    /// The BatchNormalization layers by index (their state lives beside the arena).
+    func movingStatistics() -> [(Int, BatchNormalization)] {
+        layers.enumerated().compactMap { index, layer in
+            if case .batchNormalization(let statistics) = layer { return (index, statistics) }
+            return nil
+        }
+    }
+
     private enum AnyLayer {
         case embedding(Embedding)
         case lstm(LSTM)

@@ -222,3 +222,37 @@ func expectClose(_ a: [Float], _ b: [Float], _ tolerance: Float, _ what: String,
         expectClose(Array(arena.gradients(of: behind.kernel)), fixture.floats(mode, "backward_kernel_gradient"), 1e-5, "backward kernel gradient")
     }
 }
+
+@Suite struct GoBackwardsTests {
+    /// goBackwards equals the same layer on each row's valid steps reversed by hand, for
+    /// outputs and input gradients (reversed back).
+    @Test(arguments: ["lstm", "gru"])
+    func readsValidStepsBackwards(kind: String) throws {
+        let (batch, steps, inputs, units) = (3, 6, 4, 5)
+        let lengths: [Int32] = [6, 4, 1]
+        var generator = SplitMix64(seed: 17)
+        let input = Tensor(shape: [batch, steps, inputs], values: (0..<batch * steps * inputs).map { _ in Float(generator.nextUnit() * 2 - 1) })
+        let upstream = Tensor(shape: [batch, steps, units], values: (0..<batch * steps * units).map { _ in Float(generator.nextUnit() * 2 - 1) })
+        func run(goBackwards: Bool, _ x: Tensor) -> (Tensor, Tensor, [Float]) {
+            let layout = kind == "lstm" ? LSTM.layout(prefix: "l", inputDim: inputs, units: units) : GRU.layout(prefix: "l", inputDim: inputs, units: units)
+            let arena = ParameterArena(layout: layout)
+            var random = SplitMixSource(seed: 3)
+            if kind == "lstm" {
+                let layer = LSTM(inputDim: inputs, units: units, returnSequences: true, goBackwards: goBackwards, arena: arena, prefix: "l")
+                layer.initialize(arena: arena, random: &random)
+                let y = layer.forward(x, lengths: lengths, arena: arena)
+                return (y, layer.backward(upstream, arena: arena), Array(arena.gradients))
+            }
+            let layer = GRU(inputDim: inputs, units: units, returnSequences: true, goBackwards: goBackwards, arena: arena, prefix: "l")
+            layer.initialize(arena: arena, random: &random)
+            let y = layer.forward(x, lengths: lengths, arena: arena)
+            return (y, layer.backward(upstream, arena: arena), Array(arena.gradients))
+        }
+        let (backwardsOutput, backwardsGradient, backwardsWeights) = run(goBackwards: true, input)
+        let (byHandOutput, byHandGradient, byHandWeights) = run(goBackwards: false, Bidirectional.reverseValidSteps(input, lengths: lengths))
+        #expect(backwardsOutput == byHandOutput)
+        #expect(backwardsGradient == Bidirectional.reverseValidSteps(byHandGradient, lengths: lengths))
+        #expect(backwardsWeights == byHandWeights)
+        #expect(backwardsOutput != run(goBackwards: false, input).0)
+    }
+}

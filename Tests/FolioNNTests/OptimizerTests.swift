@@ -8,7 +8,7 @@ import Testing
     init() throws { fixture = try NNFixture("optimizers") }
 
     @Test(arguments: ["adam", "adamw", "sgd_momentum", "sgd_nesterov", "adam_global_clipnorm", "adam_amsgrad", "rmsprop",
-                      "rmsprop_momentum_centered", "sgd_exponential_decay", "sgd_cosine_warmup", "sgd_piecewise", "rprop"])
+                      "rmsprop_momentum_centered", "sgd_exponential_decay", "sgd_cosine_warmup", "sgd_piecewise", "sgd_inverse_time", "rprop"])
     func matchesKerasStepByStep(name: String) throws {
         let arena = ParameterArena(layout: [("w", [5])])
         let start = fixture.floats("start")
@@ -25,6 +25,7 @@ import Testing
         case "sgd_exponential_decay": SGD(arena: arena, schedule: .exponentialDecay(initial: 0.1, decaySteps: 2, rate: 0.5))
         case "sgd_cosine_warmup": SGD(arena: arena, schedule: .cosineDecay(initial: 0, decaySteps: 3, warmupTarget: 0.1, warmupSteps: 2))
         case "sgd_piecewise": SGD(arena: arena, schedule: .piecewiseConstant(boundaries: [1, 2], values: [0.1, 0.05, 0.01]))
+        case "sgd_inverse_time": SGD(arena: arena, schedule: .inverseTimeDecay(initial: 0.1, decaySteps: 1, rate: 0.5), momentum: 0.9)
         default: Rprop(arena: arena, learningRate: 0.01)
         }
         let gradients = (fixture.json["gradients"] as! [Any]).map { ($0 as! [Double]).map(Float.init) }

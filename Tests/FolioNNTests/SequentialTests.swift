@@ -77,3 +77,22 @@ import Testing
         #expect(throws: FolioError.self) { try Sequential([.embedding(outputDim: 8), .dense(units: 3)], vocabulary: 10, seed: 0) }
     }
 }
+
+@Suite struct SequentialCheckpointTests {
+    @Test func saveAndLoadGiveTheSameModel() throws {
+        let folder = TemporaryFolder()
+        let specs: [LayerSpec] = [.embedding(outputDim: 6), .bidirectional(.gru(units: 4, returnSequences: true)),
+                                  .globalAveragePooling1D, .batchNormalization(), .dense(units: 3)]
+        let model = try Sequential(specs, vocabulary: 20, seed: 1)
+        let optimizer = Adam(arena: model.arena, learningRate: 0.01)
+        let batch = TokenBatch(rows: 4, length: 5, ids: (0..<20).map { UInt32($0 % 19 + 1) }, lengths: [5, 3, 2, 1])
+        for _ in 0..<3 { try model.trainStep(batch, labels: [0, 1, 2, 1], optimizer: optimizer, accumulator: GradientAccumulator(steps: 1)) }
+        try model.save(to: folder.path + "/m.safetensors")
+        let copy = try Sequential(specs, vocabulary: 20, seed: 99)
+        #expect(try copy.forward(batch, training: false) != model.forward(batch, training: false))
+        try copy.load(from: folder.path + "/m.safetensors")
+        #expect(try copy.forward(batch, training: false) == model.forward(batch, training: false))
+        let other = try Sequential([.embedding(outputDim: 6), .globalAveragePooling1D, .dense(units: 3)], vocabulary: 20, seed: 1)
+        #expect(throws: FolioError.self) { try other.load(from: folder.path + "/m.safetensors") }
+    }
+}
