@@ -11,9 +11,9 @@ public final class Bidirectional {
         var units: Int { switch self { case .lstm(let l): l.units; case .gru(let g): g.units } }
         var returnSequences: Bool { switch self { case .lstm(let l): l.returnSequences; case .gru(let g): g.returnSequences } }
 
-        func forward(_ x: Tensor, lengths: [Int32], arena: ParameterArena) -> Tensor {
+        func forward(_ x: Tensor, lengths: [Int32], arena: ParameterArena, training: Bool) -> Tensor {
             switch self {
-            case .lstm(let l): l.forward(x, lengths: lengths, arena: arena)
+            case .lstm(let l): l.forward(x, lengths: lengths, arena: arena, training: training)
             case .gru(let g): g.forward(x, lengths: lengths, arena: arena)
             }
         }
@@ -49,10 +49,11 @@ public final class Bidirectional {
         return result
     }
 
-    public func forward(_ x: Tensor, lengths: [Int32], arena: ParameterArena) -> Tensor {
+    public func forward(_ x: Tensor, lengths: [Int32], arena: ParameterArena, training: Bool = false) -> Tensor {
         self.lengths = lengths
-        let ahead = forwardLayer.forward(x, lengths: lengths, arena: arena)
-        var behind = backwardLayer.forward(Bidirectional.reverseValidSteps(x, lengths: lengths), lengths: lengths, arena: arena)
+        let ahead = forwardLayer.forward(x, lengths: lengths, arena: arena, training: training)
+        var behind = backwardLayer.forward(Bidirectional.reverseValidSteps(x, lengths: lengths), lengths: lengths, arena: arena,
+                                           training: training)
         if forwardLayer.returnSequences { behind = Bidirectional.reverseValidSteps(behind, lengths: lengths) }
         return concatenate(ahead, behind)
     }

@@ -23,6 +23,13 @@ public final class LSTM {
     /// Read each row's valid steps last to first (Keras's `go_backwards`); with
     /// `returnSequences` the outputs come in that reading order.
     public let goBackwards: Bool
+    /// Keras's `dropout` (on the inputs) and `recurrent_dropout` (on `h[t-1]` into the
+    /// recurrent kernel): in training, one mask per row and feature, the same at every step.
+    public var dropout: Float = 0
+    public var recurrentDropout: Float = 0
+    private var maskSource: SplitMixSource
+    private var inputMask: [Float] = []      // [batch, inputDim], 0 or 1 / (1 - dropout); empty: none
+    private var recurrentMask: [Float] = []  // [batch, units]
     public let kernel: ParameterView
     public let recurrentKernel: ParameterView
     public let bias: ParameterView
@@ -50,6 +57,7 @@ public final class LSTM {
         self.units = units
         self.returnSequences = returnSequences
         self.goBackwards = goBackwards
+        maskSource = SplitMixSource(seed: UInt64(truncatingIfNeeded: prefix.hashValueStable) ^ 0xD809)
         kernel = arena.view(prefix + ".kernel")!
         recurrentKernel = arena.view(prefix + ".recurrent_kernel")!
         bias = arena.view(prefix + ".bias")!
@@ -72,7 +80,7 @@ public final class LSTM {
     private func backwardRows(
         _ rows: Range<Int>, batch: Int, steps: Int, upstream: UnsafePointer<Float>, gates: UnsafeMutablePointer<Float>,
         cells: UnsafePointer<Float>, hidden: UnsafePointer<Float>, recurrent: UnsafePointer<Float>,
-        recurrentGradient: UnsafeMutablePointer<Float>
+        recurrentGradient: UnsafeMutablePointer<Float>, recurrentMask: UnsafePointer<Float>?
     ) {
         guard !rows.isEmpty else { return }
         let width = 4 * units
@@ -117,15 +125,28 @@ public final class LSTM {
             }
             guard t > 0 else { continue }
             stepDz.withUnsafeBufferPointer { stepDz in
-                // dU += h[t-1]^T x dz[t]; the gradient reaching h[t-1] is dz[t] x U^T.
-                Gemm.sgemm(transposeA: true, m: units, n: width, k: count, hidden + ((t - 1) * batch + first) * units,
-                           stepDz.baseAddress!, beta: 1, recurrentGradient)
+                // dU += h[t-1]^T x dz[t] (h masked as in forward); the gradient reaching
+                // h[t-1] is dz[t] x U^T (masked again below).
+                let previous = hidden + ((t - 1) * batch + first) * units
+                if let recurrentMask {
+                    let masked = (0..<count * units).map { previous[$0] * recurrentMask[first * units + $0] }
+                    masked.withUnsafeBufferPointer { masked in
+                        Gemm.sgemm(transposeA: true, m: units, n: width, k: count, masked.baseAddress!, stepDz.baseAddress!, beta: 1,
+                                   recurrentGradient)
+                    }
+                } else {
+                    Gemm.sgemm(transposeA: true, m: units, n: width, k: count, previous, stepDz.baseAddress!, beta: 1, recurrentGradient)
+                }
                 throughRecurrence.withUnsafeMutableBufferPointer { out in
                     Gemm.sgemm(transposeB: true, m: count, n: units, k: width, stepDz.baseAddress!, recurrent, out.baseAddress!)
                 }
             }
             for r in 0..<count where t < Int(lengths[first + r]) {
-                for j in 0..<units { dh[r * units + j] = throughRecurrence[r * units + j] }
+                if let recurrentMask {
+                    for j in 0..<units { dh[r * units + j] = throughRecurrence[r * units + j] * recurrentMask[(first + r) * units + j] }
+                } else {
+                    for j in 0..<units { dh[r * units + j] = throughRecurrence[r * units + j] }
+                }
             }
         }
     }
@@ -136,8 +157,10 @@ public final class LSTM {
     @inline(__always) static func sigmoid(_ x: Float) -> Float { Activations.sigmoid(x) }
 
     /// - Parameters: `input` `[batch, steps, inputDim]`; `lengths` per row (0...steps).
-    public func forward(_ input: Tensor, lengths: [Int32], arena: ParameterArena) -> Tensor {
+    public func forward(_ input: Tensor, lengths: [Int32], arena: ParameterArena, training: Bool = false) -> Tensor {
         let input = goBackwards ? Bidirectional.reverseValidSteps(input, lengths: lengths) : input
+        inputMask = training && dropout > 0 ? LSTM.mask(count: input.shape[0] * inputDim, rate: dropout, &maskSource) : []
+        recurrentMask = training && recurrentDropout > 0 ? LSTM.mask(count: input.shape[0] * units, rate: recurrentDropout, &maskSource) : []
         let (batch, steps, units) = (input.shape[0], input.shape[1], units)
         self.lengths = lengths
         self.batch = batch
@@ -146,6 +169,9 @@ public final class LSTM {
         // Time-major from here on: step t's rows are contiguous, so the input projection of
         // every (step, row) lands straight in the gate buffer, [steps * batch, 4 units].
         self.input = LSTM.transpose(input.values, outer: batch, inner: steps, features: inputDim)
+        if !inputMask.isEmpty {
+            for t in 0..<steps { for b in 0..<batch { for e in 0..<inputDim { self.input[(t * batch + b) * inputDim + e] *= inputMask[b * inputDim + e] } } }
+        }
         gates = [Float](repeating: 0, count: steps * batch * width)
         cells = [Float](repeating: 0, count: steps * batch * units)
         hidden = [Float](repeating: 0, count: steps * batch * units)
@@ -168,18 +194,30 @@ public final class LSTM {
         gates.withUnsafeMutableBufferPointer { gates in
             cells.withUnsafeMutableBufferPointer { cells in
                 hidden.withUnsafeMutableBufferPointer { hidden in
-                    let buffers = Shared((self, gates.baseAddress!, cells.baseAddress!, hidden.baseAddress!, biasValues, recurrent))
-                    Lanes.run(rows: batch, threads: LSTM.threads) { rows in
-                        let (layer, gates, cells, hidden, bias, recurrent) = buffers.value
-                        for t in 0..<steps {
-                            layer.forwardStep(t, rows: rows, batch: batch, gates: gates, cells: cells, hidden: hidden,
-                                              bias: bias, recurrent: recurrent)
+                    recurrentMask.withUnsafeBufferPointer { mask in
+                        let buffers = Shared((self, gates.baseAddress!, cells.baseAddress!, hidden.baseAddress!, biasValues, recurrent,
+                                              mask.isEmpty ? nil : mask.baseAddress))
+                        Lanes.run(rows: batch, threads: LSTM.threads) { rows in
+                            let (layer, gates, cells, hidden, bias, recurrent, mask) = buffers.value
+                            for t in 0..<steps {
+                                layer.forwardStep(t, rows: rows, batch: batch, gates: gates, cells: cells, hidden: hidden,
+                                                  bias: bias, recurrent: recurrent, recurrentMask: mask)
+                            }
                         }
                     }
                 }
             }
         }
         return recurrentOutput(hidden: hidden, batch: batch, steps: steps, units: units, lengths: lengths, returnSequences: returnSequences)
+    }
+
+    /// Restarts the mask stream (tests: the same masks on every call).
+    func restartMasks(seed: UInt64) { maskSource = SplitMixSource(seed: seed) }
+
+    /// Inverted-dropout scales: 0 with probability `rate`, else 1 / (1 - rate).
+    static func mask(count: Int, rate: Float, _ random: inout SplitMixSource) -> [Float] {
+        let keep = 1 / (1 - rate)
+        return (0..<count).map { _ in random.unit() < Double(rate) ? 0 : keep }
     }
 
     /// `[outer, inner, features]` to `[inner, outer, features]`.
@@ -202,7 +240,7 @@ public final class LSTM {
     private func forwardStep(
         _ t: Int, rows: Range<Int>, batch: Int, gates: UnsafeMutablePointer<Float>,
         cells: UnsafeMutablePointer<Float>, hidden: UnsafeMutablePointer<Float>,
-        bias: UnsafePointer<Float>, recurrent: UnsafePointer<Float>
+        bias: UnsafePointer<Float>, recurrent: UnsafePointer<Float>, recurrentMask: UnsafePointer<Float>?
     ) {
         guard !rows.isEmpty else { return }
         let width = 4 * units
@@ -211,8 +249,16 @@ public final class LSTM {
             for j in 0..<width { step[b * width + j] += bias[j] }
         }
         if t > 0 {
-            Gemm.sgemm(m: rows.count, n: width, k: units, UnsafePointer(hidden + ((t - 1) * batch + rows.lowerBound) * units),
-                       recurrent, beta: 1, step + rows.lowerBound * width)
+            let previous = UnsafePointer(hidden + ((t - 1) * batch + rows.lowerBound) * units)
+            if let recurrentMask {
+                // The rare path: the recurrent kernel sees a masked copy of h[t-1].
+                let masked = (0..<rows.count * units).map { previous[$0] * recurrentMask[rows.lowerBound * units + $0] }
+                masked.withUnsafeBufferPointer { masked in
+                    Gemm.sgemm(m: rows.count, n: width, k: units, masked.baseAddress!, recurrent, beta: 1, step + rows.lowerBound * width)
+                }
+            } else {
+                Gemm.sgemm(m: rows.count, n: width, k: units, previous, recurrent, beta: 1, step + rows.lowerBound * width)
+            }
         }
         // The hot loop: gate activations and the cell update, row by row. Branch-free
         // inside a row (the mask and the first step are decided outside), so it vectorizes.
@@ -262,13 +308,15 @@ public final class LSTM {
                 outputGradient.values.withUnsafeBufferPointer { upstream in
                     cells.withUnsafeBufferPointer { cells in
                         hidden.withUnsafeBufferPointer { hidden in
-                            let buffers = Shared((self, gates.baseAddress!, laneGradients.baseAddress!, upstream.baseAddress!,
-                                                  cells.baseAddress!, hidden.baseAddress!, recurrent))
-                            Lanes.run(rows: batch, threads: LSTM.threads) { rows, lane in
-                                let (layer, gates, laneGradients, upstream, cells, hidden, recurrent) = buffers.value
-                                layer.backwardRows(rows, batch: batch, steps: steps, upstream: upstream, gates: gates,
-                                                   cells: cells, hidden: hidden, recurrent: recurrent,
-                                                   recurrentGradient: laneGradients + lane * units * width)
+                            recurrentMask.withUnsafeBufferPointer { mask in
+                                let buffers = Shared((self, gates.baseAddress!, laneGradients.baseAddress!, upstream.baseAddress!,
+                                                      cells.baseAddress!, hidden.baseAddress!, recurrent, mask.isEmpty ? nil : mask.baseAddress))
+                                Lanes.run(rows: batch, threads: LSTM.threads) { rows, lane in
+                                    let (layer, gates, laneGradients, upstream, cells, hidden, recurrent, mask) = buffers.value
+                                    layer.backwardRows(rows, batch: batch, steps: steps, upstream: upstream, gates: gates,
+                                                       cells: cells, hidden: hidden, recurrent: recurrent,
+                                                       recurrentGradient: laneGradients + lane * units * width, recurrentMask: mask)
+                                }
                             }
                         }
                     }
@@ -302,6 +350,9 @@ public final class LSTM {
         let biasGradient = arena.gradients(of: bias)
         for row in 0..<batch * steps {
             for j in 0..<width { biasGradient[j] += gates[row * width + j] }
+        }
+        if !inputMask.isEmpty {
+            for t in 0..<steps { for b in 0..<batch { for e in 0..<inputDim { inputGradientTimeMajor[(t * batch + b) * inputDim + e] *= inputMask[b * inputDim + e] } } }
         }
         let inputGradient = Tensor(shape: [batch, steps, inputDim],
                                    values: LSTM.transpose(inputGradientTimeMajor, outer: steps, inner: batch, features: inputDim))

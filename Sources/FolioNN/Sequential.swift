@@ -3,7 +3,7 @@ import FolioCore
 /// A layer as a model file describes it: Keras's names and arguments. Shapes are inferred.
 public enum LayerSpec: Sendable, Hashable, Codable {
     case embedding(outputDim: Int)
-    case lstm(units: Int, returnSequences: Bool = false)
+    case lstm(units: Int, returnSequences: Bool = false, dropout: Float = 0, recurrentDropout: Float = 0)
     case gru(units: Int, returnSequences: Bool = false)
     /// An LSTM or GRU read both ways, outputs concatenated (`2 * units` features).
     indirect case bidirectional(LayerSpec)
@@ -62,7 +62,7 @@ public final class Sequential {
                 guard index == 0 else { throw FolioError("\(describe): an Embedding must come first") }
                 layout += Embedding.layout(prefix: prefix, inputDim: vocabulary, outputDim: outputDim)
                 shape = [-1, outputDim]
-            case .lstm(let units, let sequences), .gru(let units, let sequences):
+            case .lstm(let units, let sequences, _, _), .gru(let units, let sequences):
                 guard shape.count == 2 else { throw FolioError("\(describe): needs [steps, features]") }
                 if case .lstm = spec { layout += LSTM.layout(prefix: prefix, inputDim: features, units: units) }
                 else { layout += GRU.layout(prefix: prefix, inputDim: features, units: units) }
@@ -70,7 +70,7 @@ public final class Sequential {
             case .bidirectional(let inner):
                 guard shape.count == 2 else { throw FolioError("\(describe): needs [steps, features]") }
                 switch inner {
-                case .lstm(let units, let sequences):
+                case .lstm(let units, let sequences, _, _):
                     layout += LSTM.layout(prefix: prefix + ".forward", inputDim: features, units: units)
                     layout += LSTM.layout(prefix: prefix + ".backward", inputDim: features, units: units)
                     shape = sequences ? [-1, 2 * units] : [2 * units]
@@ -115,9 +115,11 @@ public final class Sequential {
                 let layer = Embedding(inputDim: vocabulary, outputDim: outputDim, arena: arena, prefix: prefix)
                 layer.initialize(arena: arena, random: &random)
                 layers.append(.embedding(layer))
-            case .lstm(let units, let sequences):
+            case .lstm(let units, let sequences, let dropout, let recurrentDropout):
                 let layer = LSTM(inputDim: inputFeatures, units: units, returnSequences: sequences, arena: arena, prefix: prefix)
                 layer.initialize(arena: arena, random: &random)
+                layer.dropout = dropout
+                layer.recurrentDropout = recurrentDropout
                 layers.append(.lstm(layer))
             case .gru(let units, let sequences):
                 let layer = GRU(inputDim: inputFeatures, units: units, returnSequences: sequences, arena: arena, prefix: prefix)
@@ -130,9 +132,11 @@ public final class Sequential {
                         let layer = GRU(inputDim: inputFeatures, units: units, returnSequences: sequences, arena: arena, prefix: prefix + direction)
                         layer.initialize(arena: arena, random: &random)
                         return .gru(layer)
-                    case .lstm(let units, let sequences):
+                    case .lstm(let units, let sequences, let dropout, let recurrentDropout):
                         let layer = LSTM(inputDim: inputFeatures, units: units, returnSequences: sequences, arena: arena, prefix: prefix + direction)
                         layer.initialize(arena: arena, random: &random)
+                        layer.dropout = dropout
+                        layer.recurrentDropout = recurrentDropout
                         return .lstm(layer)
                     default:
                         throw FolioError("layer \(index) (\(spec.name)): Bidirectional wraps an LSTM or a GRU")
@@ -175,9 +179,9 @@ public final class Sequential {
         for layer in layers {
             switch layer {
             case .embedding(let embedding): x = try embedding.forward(batch, arena: arena)
-            case .lstm(let lstm): x = lstm.forward(x, lengths: lengths, arena: arena)
+            case .lstm(let lstm): x = lstm.forward(x, lengths: lengths, arena: arena, training: training)
             case .gru(let gru): x = gru.forward(x, lengths: lengths, arena: arena)
-            case .bidirectional(let layer): x = layer.forward(x, lengths: lengths, arena: arena)
+            case .bidirectional(let layer): x = layer.forward(x, lengths: lengths, arena: arena, training: training)
             case .dense(let dense, let activation): x = activation.forward(dense.forward(x, arena: arena))
             case .activation(let activation): x = activation.forward(x)
             case .dropout(let dropout): x = dropout.forward(x, training: training)

@@ -256,3 +256,58 @@ func expectClose(_ a: [Float], _ b: [Float], _ tolerance: Float, _ what: String,
         #expect(backwardsOutput != run(goBackwards: false, input).0)
     }
 }
+
+@Suite struct LSTMDropoutTests {
+    func layer(_ fixture: NNFixture) -> (LSTM, ParameterArena) {
+        let arena = ParameterArena(layout: LSTM.layout(prefix: "lstm", inputDim: 4, units: 5))
+        let lstm = LSTM(inputDim: 4, units: 5, arena: arena, prefix: "lstm")
+        for (view, key) in [(lstm.kernel, "kernel"), (lstm.recurrentKernel, "recurrent_kernel"), (lstm.bias, "bias")] {
+            for (index, value) in fixture.floats(key).enumerated() { arena.values(of: view)[index] = value }
+        }
+        lstm.dropout = 0.3
+        lstm.recurrentDropout = 0.4
+        return (lstm, arena)
+    }
+
+    /// With the masks held fixed, the analytic gradients match central differences.
+    @Test func gradientsWithMasksMatchFiniteDifferences() throws {
+        let fixture = try NNFixture("lstm")
+        let (lstm, arena) = layer(fixture)
+        let input = Tensor(shape: [3, 6, 4], values: fixture.floats("input"))
+        let lengths: [Int32] = [6, 4, 1]
+        let r = fixture.floats("last", "output_gradient")
+        let loss = { () -> Double in
+            lstm.restartMasks(seed: 1)
+            return zip(lstm.forward(input, lengths: lengths, arena: arena, training: true).values, r).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+        }
+        _ = loss()
+        let inputGradient = lstm.backward(Tensor(shape: [3, 5], values: r), arena: arena)
+        for (view, name) in [(lstm.kernel, "kernel"), (lstm.recurrentKernel, "recurrent")] {
+            let analytic = Array(arena.gradients(of: view))
+            let values = arena.values(of: view)
+            for index in stride(from: 0, to: values.count, by: 5) {
+                let saved = values[index]
+                values[index] = saved + 1e-2
+                let up = loss()
+                values[index] = saved - 1e-2
+                let down = loss()
+                values[index] = saved
+                #expect(abs((up - down) / 2e-2 - Double(analytic[index])) < 2e-3, "\(name) \(index)")
+            }
+        }
+        #expect(inputGradient.values.contains(0), "dropped inputs get no gradient")
+    }
+
+    @Test func inferenceIgnoresDropoutAndMasksDropTheirRate() throws {
+        let fixture = try NNFixture("lstm")
+        let (lstm, arena) = layer(fixture)
+        let input = Tensor(shape: [3, 6, 4], values: fixture.floats("input"))
+        let inference = lstm.forward(input, lengths: [6, 4, 1], arena: arena)
+        expectClose(inference.values, fixture.floats("last", "output"), 1e-5, "inference equals the plain layer")
+        #expect(lstm.forward(input, lengths: [6, 4, 1], arena: arena, training: true) != inference)
+        var source = SplitMixSource(seed: 2)
+        let mask = LSTM.mask(count: 100_000, rate: 0.3, &source)
+        #expect(abs(Double(mask.filter { $0 == 0 }.count) / 100_000 - 0.3) < 0.01)
+        #expect(mask.filter { $0 != 0 }.allSatisfy { abs($0 - 1 / 0.7) < 1e-6 })
+    }
+}

@@ -23,7 +23,7 @@ import Testing
     }
 
     @Test(arguments: [
-        [LayerSpec.embedding(outputDim: 8), .lstm(units: 8, returnSequences: true), .lstm(units: 8), .dense(units: 2)],
+        [LayerSpec.embedding(outputDim: 8), .lstm(units: 8, returnSequences: true, dropout: 0.1, recurrentDropout: 0.1), .lstm(units: 8), .dense(units: 2)],
         [.embedding(outputDim: 8), .globalAveragePooling1D, .dense(units: 2)],
         [.embedding(outputDim: 8), .conv1D(filters: 6, kernelSize: 3, padding: .same, activation: .relu), .maxPooling1D(),
          .globalMaxPooling1D, .dropout(rate: 0.1), .dense(units: 2)],
