@@ -27,6 +27,16 @@ public final class LSTM {
     /// recurrent kernel): in training, one mask per row and feature, the same at every step.
     public var dropout: Float = 0
     public var recurrentDropout: Float = 0
+    /// Keras's `stateful`: each call starts from the state the previous call ended in, row by
+    /// row (the batch size must stay the same; a new size starts from zeros). Gradients stop
+    /// at the call boundary (truncated back-propagation), as in Keras. ``resetStates()``.
+    public var stateful = false
+    /// `h` and `c` after each row's last valid step, `[batch, units]` each (Keras's
+    /// `return_state`), set by every forward call.
+    public private(set) var finalState: (hidden: [Float], cell: [Float]) = ([], [])
+    // The state this call started from (zeros unless stateful).
+    private var startHidden: [Float] = []
+    private var startCell: [Float] = []
     private var maskSource: SplitMixSource
     private var inputMask: [Float] = []      // [batch, inputDim], 0 or 1 / (1 - dropout); empty: none
     private var recurrentMask: [Float] = []  // [batch, units]
@@ -80,7 +90,8 @@ public final class LSTM {
     private func backwardRows(
         _ rows: Range<Int>, batch: Int, steps: Int, upstream: UnsafePointer<Float>, gates: UnsafeMutablePointer<Float>,
         cells: UnsafePointer<Float>, hidden: UnsafePointer<Float>, recurrent: UnsafePointer<Float>,
-        recurrentGradient: UnsafeMutablePointer<Float>, recurrentMask: UnsafePointer<Float>?
+        recurrentGradient: UnsafeMutablePointer<Float>, recurrentMask: UnsafePointer<Float>?,
+        startHidden: UnsafePointer<Float>, startCell: UnsafePointer<Float>
     ) {
         guard !rows.isEmpty else { return }
         let width = 4 * units
@@ -108,7 +119,7 @@ public final class LSTM {
                 for j in 0..<units {
                     let i = gates[g + j], f = gates[g + units + j], gg = gates[g + 2 * units + j], o = gates[g + 3 * units + j]
                     let c = cells[(t * batch + b) * units + j]
-                    let cPrevious = t > 0 ? cells[((t - 1) * batch + b) * units + j] : 0
+                    let cPrevious = t > 0 ? cells[((t - 1) * batch + b) * units + j] : startCell[b * units + j]
                     let tanhC = Activations.tanh(c)
                     let dhj = dh[r * units + j]
                     let dcj = dc[r * units + j] + dhj * o * (1 - tanhC * tanhC)
@@ -123,11 +134,13 @@ public final class LSTM {
             stepDz.withUnsafeBufferPointer { stepDz in
                 (gates + (t * batch + first) * width).update(from: stepDz.baseAddress!, count: count * width)
             }
-            guard t > 0 else { continue }
+            // At t = 0 the start state fed the product only if the layer is stateful; no
+            // gradient flows into it (truncated back-propagation).
+            guard t > 0 || stateful else { continue }
             stepDz.withUnsafeBufferPointer { stepDz in
                 // dU += h[t-1]^T x dz[t] (h masked as in forward); the gradient reaching
                 // h[t-1] is dz[t] x U^T (masked again below).
-                let previous = hidden + ((t - 1) * batch + first) * units
+                let previous = t > 0 ? UnsafePointer(hidden + ((t - 1) * batch + first) * units) : startHidden + first * units
                 if let recurrentMask {
                     let masked = (0..<count * units).map { previous[$0] * recurrentMask[first * units + $0] }
                     masked.withUnsafeBufferPointer { masked in
@@ -137,10 +150,12 @@ public final class LSTM {
                 } else {
                     Gemm.sgemm(transposeA: true, m: units, n: width, k: count, previous, stepDz.baseAddress!, beta: 1, recurrentGradient)
                 }
+                guard t > 0 else { return }
                 throughRecurrence.withUnsafeMutableBufferPointer { out in
                     Gemm.sgemm(transposeB: true, m: count, n: units, k: width, stepDz.baseAddress!, recurrent, out.baseAddress!)
                 }
             }
+            guard t > 0 else { continue }
             for r in 0..<count where t < Int(lengths[first + r]) {
                 if let recurrentMask {
                     for j in 0..<units { dh[r * units + j] = throughRecurrence[r * units + j] * recurrentMask[(first + r) * units + j] }
@@ -175,6 +190,9 @@ public final class LSTM {
         gates = [Float](repeating: 0, count: steps * batch * width)
         cells = [Float](repeating: 0, count: steps * batch * units)
         hidden = [Float](repeating: 0, count: steps * batch * units)
+        let carried = stateful && finalState.hidden.count == batch * units
+        startHidden = carried ? finalState.hidden : [Float](repeating: 0, count: batch * units)
+        startCell = carried ? finalState.cell : [Float](repeating: 0, count: batch * units)
         let biasValues = UnsafePointer(arena.values(of: bias).baseAddress!)
         let kernelValues = UnsafePointer(arena.values(of: kernel).baseAddress!)
         let recurrent = UnsafePointer(arena.values(of: recurrentKernel).baseAddress!)
@@ -195,21 +213,34 @@ public final class LSTM {
             cells.withUnsafeMutableBufferPointer { cells in
                 hidden.withUnsafeMutableBufferPointer { hidden in
                     recurrentMask.withUnsafeBufferPointer { mask in
-                        let buffers = Shared((self, gates.baseAddress!, cells.baseAddress!, hidden.baseAddress!, biasValues, recurrent,
-                                              mask.isEmpty ? nil : mask.baseAddress))
-                        Lanes.run(rows: batch, threads: LSTM.threads) { rows in
-                            let (layer, gates, cells, hidden, bias, recurrent, mask) = buffers.value
-                            for t in 0..<steps {
-                                layer.forwardStep(t, rows: rows, batch: batch, gates: gates, cells: cells, hidden: hidden,
-                                                  bias: bias, recurrent: recurrent, recurrentMask: mask)
+                        startHidden.withUnsafeBufferPointer { startHidden in
+                            startCell.withUnsafeBufferPointer { startCell in
+                                let buffers = Shared((self, gates.baseAddress!, cells.baseAddress!, hidden.baseAddress!, biasValues, recurrent,
+                                                      mask.isEmpty ? nil : mask.baseAddress, startHidden.baseAddress!, startCell.baseAddress!))
+                                Lanes.run(rows: batch, threads: LSTM.threads) { rows in
+                                    let (layer, gates, cells, hidden, bias, recurrent, mask, startHidden, startCell) = buffers.value
+                                    for t in 0..<steps {
+                                        layer.forwardStep(t, rows: rows, batch: batch, gates: gates, cells: cells, hidden: hidden,
+                                                          bias: bias, recurrent: recurrent, recurrentMask: mask,
+                                                          startHidden: startHidden, startCell: startCell)
+                                    }
+                                }
                             }
                         }
                     }
                 }
             }
         }
+        finalState = steps == 0 ? (startHidden, startCell)
+            : (Array(hidden[(steps - 1) * batch * units..<steps * batch * units]), Array(cells[(steps - 1) * batch * units..<steps * batch * units]))
         return recurrentOutput(hidden: hidden, batch: batch, steps: steps, units: units, lengths: lengths, returnSequences: returnSequences)
     }
+
+    /// Forgets the state carried between calls of a stateful layer.
+    public func resetStates() { finalState = ([], []) }
+
+    /// Sets the state the next stateful call starts from (tests, and restoring a checkpoint).
+    public func setState(hidden: [Float], cell: [Float]) { finalState = (hidden, cell) }
 
     /// Restarts the mask stream (tests: the same masks on every call).
     func restartMasks(seed: UInt64) { maskSource = SplitMixSource(seed: seed) }
@@ -240,7 +271,8 @@ public final class LSTM {
     private func forwardStep(
         _ t: Int, rows: Range<Int>, batch: Int, gates: UnsafeMutablePointer<Float>,
         cells: UnsafeMutablePointer<Float>, hidden: UnsafeMutablePointer<Float>,
-        bias: UnsafePointer<Float>, recurrent: UnsafePointer<Float>, recurrentMask: UnsafePointer<Float>?
+        bias: UnsafePointer<Float>, recurrent: UnsafePointer<Float>, recurrentMask: UnsafePointer<Float>?,
+        startHidden: UnsafePointer<Float>, startCell: UnsafePointer<Float>
     ) {
         guard !rows.isEmpty else { return }
         let width = 4 * units
@@ -248,8 +280,9 @@ public final class LSTM {
         for b in rows {
             for j in 0..<width { step[b * width + j] += bias[j] }
         }
-        if t > 0 {
-            let previous = UnsafePointer(hidden + ((t - 1) * batch + rows.lowerBound) * units)
+        // h[-1] is the start state: zeros (no product needed) unless the layer is stateful.
+        if t > 0 || stateful {
+            let previous = t > 0 ? UnsafePointer(hidden + ((t - 1) * batch + rows.lowerBound) * units) : startHidden + rows.lowerBound * units
             if let recurrentMask {
                 // The rare path: the recurrent kernel sees a masked copy of h[t-1].
                 let masked = (0..<rows.count * units).map { previous[$0] * recurrentMask[rows.lowerBound * units + $0] }
@@ -262,13 +295,12 @@ public final class LSTM {
         }
         // The hot loop: gate activations and the cell update, row by row. Branch-free
         // inside a row (the mask and the first step are decided outside), so it vectorizes.
-        let zeros = [Float](repeating: 0, count: units)
-        zeros.withUnsafeBufferPointer { zeros in
+        do {
             for b in rows {
                 let c = cells + (t * batch + b) * units
                 let h = hidden + (t * batch + b) * units
-                let cPrevious = t > 0 ? UnsafePointer(cells + ((t - 1) * batch + b) * units) : zeros.baseAddress!
-                let hPrevious = t > 0 ? UnsafePointer(hidden + ((t - 1) * batch + b) * units) : zeros.baseAddress!
+                let cPrevious = t > 0 ? UnsafePointer(cells + ((t - 1) * batch + b) * units) : startCell + b * units
+                let hPrevious = t > 0 ? UnsafePointer(hidden + ((t - 1) * batch + b) * units) : startHidden + b * units
                 guard t < Int(lengths[b]) else {
                     c.update(from: cPrevious, count: units)
                     h.update(from: hPrevious, count: units)
@@ -309,13 +341,19 @@ public final class LSTM {
                     cells.withUnsafeBufferPointer { cells in
                         hidden.withUnsafeBufferPointer { hidden in
                             recurrentMask.withUnsafeBufferPointer { mask in
-                                let buffers = Shared((self, gates.baseAddress!, laneGradients.baseAddress!, upstream.baseAddress!,
-                                                      cells.baseAddress!, hidden.baseAddress!, recurrent, mask.isEmpty ? nil : mask.baseAddress))
-                                Lanes.run(rows: batch, threads: LSTM.threads) { rows, lane in
-                                    let (layer, gates, laneGradients, upstream, cells, hidden, recurrent, mask) = buffers.value
-                                    layer.backwardRows(rows, batch: batch, steps: steps, upstream: upstream, gates: gates,
-                                                       cells: cells, hidden: hidden, recurrent: recurrent,
-                                                       recurrentGradient: laneGradients + lane * units * width, recurrentMask: mask)
+                                startHidden.withUnsafeBufferPointer { startHidden in
+                                    startCell.withUnsafeBufferPointer { startCell in
+                                        let buffers = Shared((self, gates.baseAddress!, laneGradients.baseAddress!, upstream.baseAddress!,
+                                                              cells.baseAddress!, hidden.baseAddress!, recurrent, mask.isEmpty ? nil : mask.baseAddress,
+                                                              startHidden.baseAddress!, startCell.baseAddress!))
+                                        Lanes.run(rows: batch, threads: LSTM.threads) { rows, lane in
+                                            let (layer, gates, laneGradients, upstream, cells, hidden, recurrent, mask, startHidden, startCell) = buffers.value
+                                            layer.backwardRows(rows, batch: batch, steps: steps, upstream: upstream, gates: gates,
+                                                               cells: cells, hidden: hidden, recurrent: recurrent,
+                                                               recurrentGradient: laneGradients + lane * units * width, recurrentMask: mask,
+                                                               startHidden: startHidden, startCell: startCell)
+                                        }
+                                    }
                                 }
                             }
                         }

@@ -311,3 +311,66 @@ func expectClose(_ a: [Float], _ b: [Float], _ tolerance: Float, _ what: String,
         #expect(mask.filter { $0 != 0 }.allSatisfy { abs($0 - 1 / 0.7) < 1e-6 })
     }
 }
+
+@Suite struct LSTMStateTests {
+    func make(_ fixture: NNFixture, sequences: Bool) -> (LSTM, ParameterArena) {
+        let arena = ParameterArena(layout: LSTM.layout(prefix: "lstm", inputDim: 4, units: 5))
+        let lstm = LSTM(inputDim: 4, units: 5, returnSequences: sequences, arena: arena, prefix: "lstm")
+        for (view, key) in [(lstm.kernel, "kernel"), (lstm.recurrentKernel, "recurrent_kernel"), (lstm.bias, "bias")] {
+            for (index, value) in fixture.floats(key).enumerated() { arena.values(of: view)[index] = value }
+        }
+        return (lstm, arena)
+    }
+
+    func slice(_ x: Tensor, steps range: Range<Int>) -> Tensor {
+        let (batch, steps, features) = (x.shape[0], x.shape[1], x.shape[2])
+        var values: [Float] = []
+        for b in 0..<batch { values += x.values[(b * steps + range.lowerBound) * features..<(b * steps + range.upperBound) * features] }
+        return Tensor(shape: [batch, range.count, features], values: values)
+    }
+
+    @Test func returnStateGivesTheLastValidStep() throws {
+        let fixture = try NNFixture("lstm")
+        let (lstm, arena) = make(fixture, sequences: false)
+        let output = lstm.forward(Tensor(shape: [3, 6, 4], values: fixture.floats("input")), lengths: [6, 4, 1], arena: arena)
+        #expect(lstm.finalState.hidden == output.values)
+        #expect(lstm.finalState.cell.count == 15 && lstm.finalState.cell != output.values)
+    }
+
+    /// Two stateful halves give the whole sequence's outputs; the second half's gradient is
+    /// the truncated one: finite differences with its start state held fixed.
+    @Test func statefulHalvesEqualTheWholeSequence() throws {
+        let fixture = try NNFixture("lstm")
+        let input = Tensor(shape: [3, 6, 4], values: fixture.floats("input"))
+        let full: [Int32] = [6, 6, 6]
+        let (whole, wholeArena) = make(fixture, sequences: true)
+        let expected = whole.forward(input, lengths: full, arena: wholeArena)
+        let (lstm, arena) = make(fixture, sequences: true)
+        lstm.stateful = true
+        let first = lstm.forward(slice(input, steps: 0..<3), lengths: [3, 3, 3], arena: arena)
+        let start = lstm.finalState
+        let second = lstm.forward(slice(input, steps: 3..<6), lengths: [3, 3, 3], arena: arena)
+        expectClose(first.values, slice(expected, steps: 0..<3).values, 1e-6, "first half")
+        expectClose(second.values, slice(expected, steps: 3..<6).values, 1e-6, "second half")
+
+        let r = (0..<45).map { Float(($0 % 7) - 3) / 3 }
+        _ = lstm.backward(Tensor(shape: [3, 3, 5], values: r), arena: arena)
+        let analytic = Array(arena.gradients(of: lstm.recurrentKernel))
+        let loss = { () -> Double in
+            lstm.setState(hidden: start.hidden, cell: start.cell)
+            return zip(lstm.forward(slice(input, steps: 3..<6), lengths: [3, 3, 3], arena: arena).values, r).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+        }
+        let values = arena.values(of: lstm.recurrentKernel)
+        for index in stride(from: 0, to: values.count, by: 9) {
+            let saved = values[index]
+            values[index] = saved + 1e-2
+            let up = loss()
+            values[index] = saved - 1e-2
+            let down = loss()
+            values[index] = saved
+            #expect(abs((up - down) / 2e-2 - Double(analytic[index])) < 2e-3, "recurrent kernel \(index)")
+        }
+        lstm.resetStates()
+        #expect(lstm.forward(slice(input, steps: 3..<6), lengths: [3, 3, 3], arena: arena) != second)
+    }
+}
