@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "FolioNN", dependencies: ["FolioCore", "CBLAS"]),
         // Standard library and Foundation only: usable on its own by other programs.
         .target(name: "FolioPreprocessing"),
-        .target(name: "FolioPipeline", dependencies: ["FolioCorpus", "FolioText", "FolioShards"]),
+        .target(name: "FolioPipeline", dependencies: ["FolioCorpus", "FolioText", "FolioShards", "FolioNN"]),
         .executableTarget(
             name: "folio",
             dependencies: [
@@ -56,7 +56,7 @@ let package = Package(
         .testTarget(name: "FolioTextTests", dependencies: ["FolioText", "FolioTestSupport"]),
         .testTarget(name: "FolioNNTests", dependencies: ["FolioNN", "FolioTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "FolioShardsTests", dependencies: ["FolioShards", "FolioTestSupport"]),
-        .testTarget(name: "FolioPipelineTests", dependencies: ["FolioPipeline", "FolioTestSupport"]),
+        .testTarget(name: "FolioPipelineTests", dependencies: ["FolioPipeline", "FolioTestSupport", "FolioNN", "FolioShards"]),
         .testTarget(name: "FolioCLITests", dependencies: ["folio"]),
         .testTarget(
             name: "FolioPreprocessingTests", dependencies: ["FolioPreprocessing", "FolioTestSupport"],

@@ -242,8 +242,8 @@ public final class LSTM {
     /// Sets the state the next stateful call starts from (tests, and restoring a checkpoint).
     public func setState(hidden: [Float], cell: [Float]) { finalState = (hidden, cell) }
 
-    /// Restarts the mask stream (tests: the same masks on every call).
-    func restartMasks(seed: UInt64) { maskSource = SplitMixSource(seed: seed) }
+    /// Restarts the mask stream: the masks of a call then depend on nothing but the seed.
+    public func restartMasks(seed: UInt64) { maskSource = SplitMixSource(seed: seed) }
 
     /// Inverted-dropout scales: 0 with probability `rate`, else 1 / (1 - rate).
     static func mask(count: Int, rate: Float, _ random: inout SplitMixSource) -> [Float] {

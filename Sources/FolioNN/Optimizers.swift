@@ -7,22 +7,39 @@ public protocol Optimizer: AnyObject {
     /// never micro-batches.
     var iterations: Int { get }
     func step(arena: ParameterArena, gradientScale: Float) throws(FolioError)
+    /// Everything the optimizer carries between steps, for checkpoints: named buffers of the
+    /// arena's size and the step count.
+    var state: OptimizerState { get }
+    func restore(iterations: Int)
 }
 
 /// An optimizer's per-parameter buffers (Adam's moments, SGD's velocity, ...): each the
-/// arena's size, allocated once, freed with the optimizer.
-final class OptimizerState {
-    private var buffers: [UnsafeMutableBufferPointer<Float>] = []
+/// arena's size, allocated once, freed with the optimizer, named for checkpoints.
+public final class OptimizerState {
+    private var buffers: [(name: String, buffer: UnsafeMutableBufferPointer<Float>)] = []
 
     /// A new buffer of the arena's size filled with `value` (capacity 1 when `needed` is false).
-    func buffer(_ arena: ParameterArena, value: Float = 0, needed: Bool = true) -> UnsafeMutableBufferPointer<Float> {
+    func buffer(_ name: String, _ arena: ParameterArena, value: Float = 0, needed: Bool = true) -> UnsafeMutableBufferPointer<Float> {
         let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: needed ? max(1, arena.count) : 1)
         buffer.initialize(repeating: value)
-        buffers.append(buffer)
+        buffers.append((name, buffer))
         return buffer
     }
 
-    deinit { for buffer in buffers { buffer.deallocate() } }
+    /// The buffers' contents by name.
+    public var entries: [(name: String, values: [Float])] { buffers.map { ($0.name, Array($0.buffer)) } }
+
+    /// Puts saved contents back; every buffer must be there with its size.
+    public func restore(_ saved: [String: [Float]]) throws(FolioError) {
+        for (name, buffer) in buffers {
+            guard let values = saved[name], values.count == buffer.count else {
+                throw FolioError("optimizer state '\(name)' is missing or has the wrong size")
+            }
+            for index in values.indices { buffer[index] = values[index] }
+        }
+    }
+
+    deinit { for (_, buffer) in buffers { buffer.deallocate() } }
 }
 
 /// Gradient clipping, as Keras's `clipnorm` (per parameter), `clipvalue`, `global_clipnorm`.
@@ -80,7 +97,8 @@ public final class Adam: Optimizer {
     public let weightDecay: Float
     public let clipping: Clipping
     public private(set) var iterations = 0
-    private let state = OptimizerState()
+    public let state = OptimizerState()
+    public func restore(iterations: Int) { self.iterations = iterations }
     private let m: UnsafeMutableBufferPointer<Float>
     private let v: UnsafeMutableBufferPointer<Float>
     private let vMax: UnsafeMutableBufferPointer<Float>
@@ -104,9 +122,9 @@ public final class Adam: Optimizer {
         self.epsilon = epsilon
         self.weightDecay = weightDecay
         self.clipping = clipping
-        m = state.buffer(arena)
-        v = state.buffer(arena)
-        vMax = state.buffer(arena, needed: amsgrad)
+        m = state.buffer("m", arena)
+        v = state.buffer("v", arena)
+        vMax = state.buffer("v_max", arena, needed: amsgrad)
     }
 
     public func step(arena: ParameterArena, gradientScale: Float) throws(FolioError) {
@@ -140,7 +158,8 @@ public final class SGD: Optimizer {
     public let nesterov: Bool
     public let clipping: Clipping
     public private(set) var iterations = 0
-    private let state = OptimizerState()
+    public let state = OptimizerState()
+    public func restore(iterations: Int) { self.iterations = iterations }
     private let velocity: UnsafeMutableBufferPointer<Float>
 
     public convenience init(arena: ParameterArena, learningRate: Float = 0.01, momentum: Float = 0, nesterov: Bool = false,
@@ -154,7 +173,7 @@ public final class SGD: Optimizer {
         self.momentum = momentum
         self.nesterov = nesterov
         self.clipping = clipping
-        velocity = state.buffer(arena)
+        velocity = state.buffer("velocity", arena)
     }
 
     public func step(arena: ParameterArena, gradientScale: Float) throws(FolioError) {
@@ -185,7 +204,8 @@ public final class RMSprop: Optimizer {
     public let epsilon: Float
     public let clipping: Clipping
     public private(set) var iterations = 0
-    private let state = OptimizerState()
+    public let state = OptimizerState()
+    public func restore(iterations: Int) { self.iterations = iterations }
     private let velocity: UnsafeMutableBufferPointer<Float>
     private let average: UnsafeMutableBufferPointer<Float>
     private let momentumBuffer: UnsafeMutableBufferPointer<Float>
@@ -198,9 +218,9 @@ public final class RMSprop: Optimizer {
         self.centered = centered
         self.epsilon = epsilon
         self.clipping = clipping
-        velocity = state.buffer(arena)
-        average = state.buffer(arena, needed: centered)
-        momentumBuffer = state.buffer(arena, needed: momentum > 0)
+        velocity = state.buffer("velocity", arena)
+        average = state.buffer("average", arena, needed: centered)
+        momentumBuffer = state.buffer("momentum", arena, needed: momentum > 0)
     }
 
     public func step(arena: ParameterArena, gradientScale: Float) throws(FolioError) {
@@ -235,7 +255,8 @@ public final class Rprop: Optimizer {
     public let etaPlus: Float
     public let stepSizes: ClosedRange<Float>
     public private(set) var iterations = 0
-    private let state = OptimizerState()
+    public let state = OptimizerState()
+    public func restore(iterations: Int) { self.iterations = iterations }
     private let previous: UnsafeMutableBufferPointer<Float>
     private let steps: UnsafeMutableBufferPointer<Float>
 
@@ -244,8 +265,8 @@ public final class Rprop: Optimizer {
         self.etaMinus = etaMinus
         self.etaPlus = etaPlus
         self.stepSizes = stepSizes
-        previous = state.buffer(arena)
-        steps = state.buffer(arena, value: learningRate)
+        previous = state.buffer("previous_gradient", arena)
+        steps = state.buffer("step_size", arena, value: learningRate)
     }
 
     public func step(arena: ParameterArena, gradientScale: Float) throws(FolioError) {

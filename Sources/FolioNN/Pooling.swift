@@ -122,6 +122,9 @@ public final class Dropout {
         random = SplitMixSource(seed: seed ^ 0xD80_9047)
     }
 
+    /// Restarts the mask stream: the masks of a step then depend on nothing but the seed.
+    public func restart(seed: UInt64) { random = SplitMixSource(seed: seed) }
+
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         guard training && rate > 0 else {
             mask = []

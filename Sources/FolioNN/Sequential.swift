@@ -42,6 +42,10 @@ public final class Sequential {
     public let arena: ParameterArena
     /// Output shape per layer, without the batch (`[steps?, features]`; steps -1: any).
     public let shapes: [[Int]]
+    public let seed: UInt64
+    /// The training step (micro-batch) the next forward belongs to: dropout masks are drawn
+    /// from (seed, step, layer) alone, so a resumed run draws exactly the masks it would have.
+    public var step: UInt64 = 0
     private let layers: [AnyLayer]
 
     /// - Parameters: `vocabulary` sizes the first layer (an Embedding); `seed` fixes every
@@ -105,6 +109,7 @@ public final class Sequential {
         self.arena = arena
         self.specs = specs
         self.shapes = shapes
+        self.seed = seed
         var layers: [AnyLayer] = []
         var inputFeatures = 0
         for (index, spec) in specs.enumerated() {
@@ -176,7 +181,18 @@ public final class Sequential {
     public func forward(_ batch: TokenBatch, training: Bool) throws(FolioError) -> Tensor {
         var lengths = batch.lengths
         var x = Tensor(zeros: [0])
-        for layer in layers {
+        for (index, layer) in layers.enumerated() {
+            if training {
+                let stream = seed &+ 0xA5A5 &* (step &+ 1) &+ 0x9E37_79B9 &* UInt64(index + 1)
+                switch layer {
+                case .dropout(let dropout): dropout.restart(seed: stream)
+                case .lstm(let lstm): lstm.restartMasks(seed: stream)
+                case .bidirectional(let both):
+                    if case .lstm(let ahead) = both.forwardLayer { ahead.restartMasks(seed: stream) }
+                    if case .lstm(let behind) = both.backwardLayer { behind.restartMasks(seed: stream ^ 1) }
+                default: break
+                }
+            }
             switch layer {
             case .embedding(let embedding): x = try embedding.forward(batch, arena: arena)
             case .lstm(let lstm): x = lstm.forward(x, lengths: lengths, arena: arena, training: training)

@@ -1,0 +1,79 @@
+import FolioCore
+import FolioNN
+import FolioShards
+import Foundation
+
+/// A training checkpoint in a folder: `weights-<step>.safetensors`,
+/// `optimizer-<step>.safetensors`, then `checkpoint.json` naming them with their CRC-32C,
+/// the loader state and the step counters. `checkpoint.json` is written last and atomically,
+/// so it always names a complete pair: a run killed at any moment, even mid-write, resumes
+/// from the last complete checkpoint; older pairs are removed after it.
+public struct Checkpoint: Codable, Sendable, Equatable {
+    public static let fileName = "checkpoint.json"
+
+    public var weightsFile: String
+    public var weightsChecksum: UInt32
+    public var optimizerFile: String
+    public var optimizerChecksum: UInt32
+    /// Where the loader resumes.
+    public var loader: LoaderState
+    /// Micro-batches trained so far (the dropout step of the next one).
+    public var microSteps: Int
+    public var optimizerSteps: Int
+
+    static func checksum(_ path: String) throws(FolioError) -> UInt32 {
+        try readWholeFile(path).withUnsafeBytes { CRC32C.checksum($0) }
+    }
+
+    /// Writes a checkpoint of `model` and `optimizer` into `folder`.
+    static func write(
+        model: Sequential, optimizer: any Optimizer, loader: LoaderState, microSteps: Int, to folder: String
+    ) throws(FolioError) {
+        if mkdir(folder, 0o755) != 0 && errno != EEXIST {
+            throw FolioError("cannot create the checkpoint folder: \(FolioError.systemMessage(errno))", file: folder)
+        }
+        let weights = "weights-\(microSteps).safetensors"
+        let optimizerName = "optimizer-\(microSteps).safetensors"
+        try model.save(to: folder + "/" + weights)
+        let entries = optimizer.state.entries.map { (name: $0.name, entry: Safetensors.Entry(shape: [$0.values.count], values: $0.values)) }
+        try Safetensors.write(entries, metadata: ["iterations": String(optimizer.iterations)], to: folder + "/" + optimizerName)
+        let checkpoint = Checkpoint(
+            weightsFile: weights, weightsChecksum: try checksum(folder + "/" + weights),
+            optimizerFile: optimizerName, optimizerChecksum: try checksum(folder + "/" + optimizerName),
+            loader: loader, microSteps: microSteps, optimizerSteps: optimizer.iterations)
+        let data: Data
+        do { data = try JSONEncoder().encode(checkpoint) } catch { throw FolioError("cannot encode the checkpoint: \(error)", file: folder) }
+        let file = try AtomicFile(path: folder + "/" + fileName)
+        try file.write([UInt8](data))
+        try file.commit()
+        // Only now are the older pairs unneeded.
+        for name in sortedDirectoryEntries(of: folder) ?? []
+        where (name.hasPrefix("weights-") || name.hasPrefix("optimizer-")) && name != weights && name != optimizerName {
+            unlink(folder + "/" + name)
+        }
+    }
+
+    /// The folder's checkpoint, or nil when there is none; a corrupt one is an error.
+    static func read(folder: String) throws(FolioError) -> Checkpoint? {
+        let path = folder + "/" + fileName
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        let checkpoint: Checkpoint
+        do { checkpoint = try JSONDecoder().decode(Checkpoint.self, from: Data(try readWholeFile(path))) } catch {
+            throw FolioError("malformed checkpoint: \(error)", file: path)
+        }
+        for (name, expected) in [(checkpoint.weightsFile, checkpoint.weightsChecksum), (checkpoint.optimizerFile, checkpoint.optimizerChecksum)] {
+            guard try checksum(folder + "/" + name) == expected else {
+                throw FolioError("checksum does not match checkpoint.json (corrupt checkpoint)", file: folder + "/" + name)
+            }
+        }
+        return checkpoint
+    }
+
+    /// Loads the checkpoint's weights and optimizer state.
+    func restore(model: Sequential, optimizer: any Optimizer, folder: String) throws(FolioError) {
+        try model.load(from: folder + "/" + weightsFile)
+        let (tensors, metadata) = try Safetensors.read(folder + "/" + optimizerFile)
+        try optimizer.state.restore(tensors.mapValues(\.values))
+        optimizer.restore(iterations: Int(metadata["iterations"] ?? "") ?? optimizerSteps)
+    }
+}

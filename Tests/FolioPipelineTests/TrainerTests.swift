@@ -1,0 +1,78 @@
+import FolioNN
+import FolioShards
+import FolioTestSupport
+import Foundation
+import Testing
+@testable import FolioPipeline
+
+@Suite struct TrainerTests {
+    let folder = TemporaryFolder()
+
+    /// A small learnable shard set: the label decides which id range dominates.
+    init() throws {
+        var generator = SplitMix64(seed: 4)
+        let writer = try ShardWriter(path: folder.path + "/shard-00000.fol", blockBytes: 512)
+        for _ in 0..<90 {
+            let label = UInt32(generator.next() % 3)
+            let length = 2 + Int(generator.next() % 9)
+            try writer.append(label: label, ids: (0..<length).map { _ in UInt32(2 + Int(label) * 8 + Int(generator.next() % 8)) })
+        }
+        try ShardManifest(vocabularyFingerprint: "fnv1a64:test", vocabularySize: 26, tokenizer: [:], labels: ["a", "b", "c"],
+                          shards: [try writer.finish()]).write(toFolder: folder.path)
+    }
+
+    func trainer(_ checkpoints: String) throws -> Trainer {
+        let model = try Sequential([.embedding(outputDim: 6), .lstm(units: 6, returnSequences: true, dropout: 0.2, recurrentDropout: 0.1),
+                                    .globalAveragePooling1D, .dropout(rate: 0.2), .dense(units: 3)], vocabulary: 26, seed: 7)
+        let loader = try ShardLoader(shards: try ShardSet(folder: folder.path),
+                                     options: LoaderOptions(batchSize: 8, maxLength: 10, seed: 3, memoryBudget: 1 << 16, prefetch: 2))
+        var options = TrainingOptions(checkpointFolder: checkpoints)
+        options.epochs = 2
+        options.accumulationSteps = 2
+        options.checkpointEvery = 3
+        return Trainer(model: model, optimizer: Adam(arena: model.arena, learningRate: 0.01), loader: loader, options: options)
+    }
+
+    /// Killed after k micro-batches, then resumed: the final weights equal an uninterrupted
+    /// run's bit for bit (mid-epoch, mid-accumulation, across the epoch boundary).
+    @Test(arguments: [1, 2, 5, 8, 13])
+    func killAndResumeEqualsAnUninterruptedRun(killAfter: Int) throws {
+        let reference = try trainer(folder.path + "/reference")
+        let losses = try reference.fit()
+        #expect(losses.count == 24, "2 epochs of 12 batches")
+        #expect(losses.suffix(4).reduce(0, +) < losses.prefix(4).reduce(0, +), "it learns")
+
+        let checkpoints = folder.path + "/killed-\(killAfter)"
+        let first = try trainer(checkpoints)
+        first.stopAfterMicroBatches = killAfter
+        try first.fit()
+        let resumed = try trainer(checkpoints)
+        try resumed.fit(resume: true)
+        #expect(Array(resumed.model.arena.values) == Array(reference.model.arena.values))
+        #expect(resumed.optimizer.iterations == reference.optimizer.iterations)
+    }
+
+    @Test func aKillDuringACheckpointWriteAndACorruptCheckpoint() throws {
+        let reference = try trainer(folder.path + "/reference")
+        try reference.fit()
+        let checkpoints = folder.path + "/interrupted"
+        let first = try trainer(checkpoints)
+        first.stopAfterMicroBatches = 9
+        try first.fit()
+        // A write cut short: a newer, half-written pair and a temporary manifest.
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: checkpoints + "/weights-99.safetensors"))
+        try Data("{\"weightsFile\": ".utf8).write(to: URL(fileURLWithPath: checkpoints + "/checkpoint.json.tmp-4242"))
+        let resumed = try trainer(checkpoints)
+        try resumed.fit(resume: true)
+        #expect(Array(resumed.model.arena.values) == Array(reference.model.arena.values))
+
+        let checkpoint = try #require(try Checkpoint.read(folder: checkpoints))
+        let weights = checkpoints + "/" + checkpoint.weightsFile
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: weights)))
+        bytes[bytes.count - 3] ^= 0x10
+        try Data(bytes).write(to: URL(fileURLWithPath: weights))
+        #expect(throws: FolioError("checksum does not match checkpoint.json (corrupt checkpoint)", file: weights)) {
+            try trainer(checkpoints).fit(resume: true)
+        }
+    }
+}
