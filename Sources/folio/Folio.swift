@@ -13,6 +13,6 @@ struct Folio: ParsableCommand {
         commandName: "folio",
         abstract: "Text classifiers on corpora larger than memory.",
         version: "0.1.0",
-        subcommands: [VocabCommand.self, ShardCommand.self, InspectCommand.self, SynthCommand.self, BenchCommand.self]
+        subcommands: [VocabCommand.self, ShardCommand.self, InspectCommand.self, TrainCommand.self, SynthCommand.self, BenchCommand.self]
     )
 }

@@ -111,6 +111,18 @@ struct FolioProcess {
         }
     }
 
+    @Test func trainLearnsASeparableCorpusAndReportsJSON() throws {
+        _ = try FolioProcess(["shard", folder + "/corpus", "--vocabulary", folder + "/v.tsv", "--out", folder + "/s"])
+        let run = try FolioProcess(["train", folder + "/s", "--test", folder + "/s", "--model", "bag", "--epochs", "8",
+                                    "--embed", "8", "--checkpoints", folder + "/ck", "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.split(separator: "\n").last!.utf8)) as? [String: Any])
+        #expect(json["accuracy"] as? Double == 1.0)
+        #expect(json["test_examples"] as? Int == 100)
+        #expect(json["macro_f1"] != nil)
+        #expect(FileManager.default.fileExists(atPath: folder + "/ck/checkpoint.json"))
+    }
+
     @Test func corruptionAndMissingManifestAreOneLineErrors() throws {
         _ = try FolioProcess(["shard", folder + "/corpus", "--vocabulary", folder + "/v.tsv", "--out", folder + "/s"])
         let shard = folder + "/s/shard-00000.fol"
