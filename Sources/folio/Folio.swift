@@ -1,9 +1,13 @@
 import ArgumentParser
+import FolioNN
 
 @main
 enum FolioMain {
     static func main() {
         BLASCoreSelection.reexecIfNeeded()
+        // Folio's own threads (the LSTM's lanes) do the parallel work; OpenBLAS threads
+        // would spin beside them (DESIGN.md section 8: BLAS threading is set explicitly).
+        Gemm.setThreads(1)
         Folio.main()
     }
 }
