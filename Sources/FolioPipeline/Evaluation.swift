@@ -1,6 +1,7 @@
 import FolioCore
 import FolioNN
 import FolioShards
+import FolioText
 
 /// Loss, accuracy, macro-F1 and the per-class report of a model on a shard set.
 public struct EvaluationResult: Sendable, Codable {
@@ -12,15 +13,15 @@ public struct EvaluationResult: Sendable, Codable {
 public enum Evaluation {
     /// Runs `model` (inference mode) over one epoch of `loader`, in its order.
     public static func evaluate(
-        _ model: Sequential, loader: ShardLoader, classes: Int, loss: Loss = .sparseCategoricalCrossentropy
+        _ model: Sequential, loader: ShardLoader, classes: Int, loss: Loss = .sparseCategoricalCrossentropy,
+        ngrams: NgramHashing? = nil
     ) throws(FolioError) -> EvaluationResult {
         var actual: [Int] = []
         var predicted: [Int] = []
         var total = 0.0
         let batches = loader.epoch(0)
         while let batch = try batches.next() {
-            let output = try model.forward(
-                TokenBatch(rows: batch.rows, length: batch.length, ids: batch.ids, lengths: batch.lengths), training: false)
+            let output = try model.forward(tokenBatch(batch, ngrams: ngrams), training: false)
             total += try loss.evaluate(output, labels: batch.labels).0 * Double(batch.rows)
             let width = output.count / max(1, batch.rows)
             for row in 0..<batch.rows {

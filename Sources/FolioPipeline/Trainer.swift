@@ -1,6 +1,7 @@
 import FolioCore
 import FolioNN
 import FolioShards
+import FolioText
 
 /// How ``Trainer`` trains.
 public struct TrainingOptions: Sendable {
@@ -11,6 +12,8 @@ public struct TrainingOptions: Sendable {
     public var checkpointEvery = 0
     public var checkpointFolder: String
     public var loss = Loss.sparseCategoricalCrossentropy
+    /// Hashed word n-grams appended to every batch (the model's embedding must cover them).
+    public var ngrams: NgramHashing?
 
     public init(checkpointFolder: String) { self.checkpointFolder = checkpointFolder }
 }
@@ -57,7 +60,7 @@ public final class Trainer {
             let batches = loader.epoch(epoch, resumingFrom: epoch == start.epoch ? start : nil)
             while let batch = try batches.next() {
                 model.step = UInt64(microSteps)
-                let tokens = TokenBatch(rows: batch.rows, length: batch.length, ids: batch.ids, lengths: batch.lengths)
+                let tokens = tokenBatch(batch, ngrams: options.ngrams)
                 let loss = try model.trainStep(tokens, labels: batch.labels, loss: options.loss, optimizer: optimizer,
                                                accumulator: accumulator)
                 guard loss.isFinite else {
@@ -80,4 +83,11 @@ public final class Trainer {
         }
         return losses
     }
+}
+
+/// A loader batch as model input, with hashed n-grams appended when asked for.
+func tokenBatch(_ batch: Batch, ngrams: NgramHashing?) -> TokenBatch {
+    guard let ngrams else { return TokenBatch(rows: batch.rows, length: batch.length, ids: batch.ids, lengths: batch.lengths) }
+    let expanded = ngrams.expand(ids: batch.ids, rows: batch.rows, length: batch.length, lengths: batch.lengths)
+    return TokenBatch(rows: batch.rows, length: expanded.length, ids: expanded.ids, lengths: expanded.lengths)
 }

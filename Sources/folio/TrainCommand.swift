@@ -3,6 +3,7 @@ import FolioCore
 import FolioNN
 import FolioPipeline
 import FolioShards
+import FolioText
 import Foundation
 
 /// Trains a preset model on a shard set (the pipeline file that describes any model is the
@@ -23,6 +24,9 @@ struct TrainCommand: ParsableCommand {
     var model = Preset.bag
     @Option(help: "Embedding size.") var embed = 64
     @Option(help: "LSTM units or Conv1D filters.") var units = 64
+    @Option(help: "Hashed word n-grams up to this order appended to each batch (2: bigrams; 1: none), as fastText's -wordNgrams.")
+    var ngrams = 1
+    @Option(help: "Hash buckets for the n-grams.") var buckets = 100_000
     @Option(help: "Epochs.") var epochs = 5
     @Option(help: "Micro-batch size.") var batch = 32
     @Option(help: "Micro-batches per optimizer step (virtual batch = batch x this).") var accumulate = 1
@@ -49,6 +53,7 @@ struct TrainCommand: ParsableCommand {
         let result = try runReportingErrors { () throws(FolioError) -> Result in
             let set = try ShardSet(folder: shards)
             let classes = set.manifest.labels.count
+            let hashing = ngrams > 1 ? NgramHashing(order: ngrams, buckets: buckets, vocabularySize: set.manifest.vocabularySize) : nil
             let specs: [LayerSpec]
             switch model {
             case .bag: specs = [.embedding(outputDim: embed), .globalAveragePooling1D, .dense(units: classes)]
@@ -56,12 +61,13 @@ struct TrainCommand: ParsableCommand {
             case .conv: specs = [.embedding(outputDim: embed), .conv1D(filters: units, kernelSize: 5, padding: .same, activation: .relu),
                                  .globalMaxPooling1D, .dense(units: classes)]
             }
-            let network = try Sequential(specs, vocabulary: set.manifest.vocabularySize, seed: seed)
+            let network = try Sequential(specs, vocabulary: hashing?.inputDim ?? set.manifest.vocabularySize, seed: seed)
             let loader = try ShardLoader(shards: set, options: LoaderOptions(batchSize: batch, maxLength: maxLength, seed: seed))
             var options = TrainingOptions(checkpointFolder: checkpoints)
             options.epochs = epochs
             options.accumulationSteps = accumulate
             options.checkpointEvery = checkpointEvery
+            options.ngrams = hashing
             let trainer = Trainer(model: network, optimizer: Adam(arena: network.arena, learningRate: learningRate), loader: loader, options: options)
             let losses = try trainer.fit(resume: resume)
             var result = Result(epochs: epochs, final_train_loss: losses.suffix(50).isEmpty ? nil : losses.suffix(50).reduce(0, +) / Double(losses.suffix(50).count),
@@ -73,7 +79,7 @@ struct TrainCommand: ParsableCommand {
                 }
                 try testSet.checkVocabulary(fingerprint: set.manifest.vocabularyFingerprint, path: shards)
                 let testLoader = try ShardLoader(shards: testSet, options: LoaderOptions(batchSize: 256, maxLength: maxLength, shuffle: false))
-                let evaluation = try Evaluation.evaluate(network, loader: testLoader, classes: classes)
+                let evaluation = try Evaluation.evaluate(network, loader: testLoader, classes: classes, ngrams: hashing)
                 result.test_loss = evaluation.loss
                 result.accuracy = evaluation.report.accuracy
                 result.macro_f1 = evaluation.report.macroF1

@@ -103,3 +103,20 @@ import Testing
         }
     }
 }
+
+@Suite struct NgramHashingTests {
+    @Test func bigramsFollowEachRowsTokensWithFastTextsHash() {
+        let hashing = NgramHashing(order: 2, buckets: 1000, vocabularySize: 50)
+        let (ids, length, lengths) = hashing.expand(ids: [5, 6, 7, 0, 9, 0, 0, 0], rows: 2, length: 4, lengths: [3, 1])
+        #expect(length == 7)
+        #expect(lengths == [5, 1])
+        // fastText: h = 0 * 116049371 + 5, then h * 116049371 + 6.
+        let first = UInt32(50 + (5 * 116_049_371 + 6) % 1000)
+        let second = UInt32(50 + (6 * 116_049_371 + 7) % 1000)
+        #expect(Array(ids[0..<7]) == [5, 6, 7, first, second, 0, 0])
+        #expect(Array(ids[7..<14]) == [9, 0, 0, 0, 0, 0, 0])
+        #expect(hashing.inputDim == 1050)
+        let trigrams = NgramHashing(order: 3, buckets: 1000, vocabularySize: 50).expand(ids: [5, 6, 7, 8], rows: 1, length: 4, lengths: [4])
+        #expect(trigrams.lengths == [4 + 3 + 2])
+    }
+}
