@@ -24,6 +24,16 @@ func expectClose(_ a: [Float], _ b: [Float], _ tolerance: Float, _ what: String,
     #expect(worst <= tolerance, "\(what): worst relative error \(worst)", sourceLocation: sourceLocation)
 }
 
+/// An LSTM (4 inputs, 5 units) with the weights of the PyTorch fixture `lstm.json`.
+func fixtureLSTM(_ fixture: NNFixture, sequences: Bool) -> (LSTM, ParameterArena) {
+    let arena = ParameterArena(layout: LSTM.layout(prefix: "lstm", inputDim: 4, units: 5))
+    let lstm = LSTM(inputDim: 4, units: 5, returnSequences: sequences, arena: arena, prefix: "lstm")
+    for (view, key) in [(lstm.kernel, "kernel"), (lstm.recurrentKernel, "recurrent_kernel"), (lstm.bias, "bias")] {
+        for (index, value) in fixture.floats(key).enumerated() { arena.values(of: view)[index] = value }
+    }
+    return (lstm, arena)
+}
+
 @Suite struct GemmTests {
     @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
     func blasMatchesTheReference(transposeA: Bool, transposeB: Bool) {
@@ -259,11 +269,7 @@ func expectClose(_ a: [Float], _ b: [Float], _ tolerance: Float, _ what: String,
 
 @Suite struct LSTMDropoutTests {
     func layer(_ fixture: NNFixture) -> (LSTM, ParameterArena) {
-        let arena = ParameterArena(layout: LSTM.layout(prefix: "lstm", inputDim: 4, units: 5))
-        let lstm = LSTM(inputDim: 4, units: 5, arena: arena, prefix: "lstm")
-        for (view, key) in [(lstm.kernel, "kernel"), (lstm.recurrentKernel, "recurrent_kernel"), (lstm.bias, "bias")] {
-            for (index, value) in fixture.floats(key).enumerated() { arena.values(of: view)[index] = value }
-        }
+        let (lstm, arena) = fixtureLSTM(fixture, sequences: false)
         lstm.dropout = 0.3
         lstm.recurrentDropout = 0.4
         return (lstm, arena)
@@ -313,14 +319,7 @@ func expectClose(_ a: [Float], _ b: [Float], _ tolerance: Float, _ what: String,
 }
 
 @Suite struct LSTMStateTests {
-    func make(_ fixture: NNFixture, sequences: Bool) -> (LSTM, ParameterArena) {
-        let arena = ParameterArena(layout: LSTM.layout(prefix: "lstm", inputDim: 4, units: 5))
-        let lstm = LSTM(inputDim: 4, units: 5, returnSequences: sequences, arena: arena, prefix: "lstm")
-        for (view, key) in [(lstm.kernel, "kernel"), (lstm.recurrentKernel, "recurrent_kernel"), (lstm.bias, "bias")] {
-            for (index, value) in fixture.floats(key).enumerated() { arena.values(of: view)[index] = value }
-        }
-        return (lstm, arena)
-    }
+    func make(_ fixture: NNFixture, sequences: Bool) -> (LSTM, ParameterArena) { fixtureLSTM(fixture, sequences: sequences) }
 
     func slice(_ x: Tensor, steps range: Range<Int>) -> Tensor {
         let (batch, steps, features) = (x.shape[0], x.shape[1], x.shape[2])
