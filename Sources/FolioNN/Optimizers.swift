@@ -53,10 +53,42 @@ public struct Clipping: Sendable, Hashable, Codable {
         self.globalNorm = globalNorm
     }
 
+    /// The rare path, out of line: the first parameter with a non-finite gradient.
+    private func nameNonFinite(_ arena: ParameterArena) throws(FolioError) {
+        for view in arena.views {
+            for index in view.offset..<view.offset + view.count where !arena.gradients[index].isFinite {
+                throw FolioError("gradient of \(view.name) is not finite (NaN or infinity): stopping before the update")
+            }
+        }
+    }
+
     /// Scales (and clamps) the arena's gradients in place, after `gradientScale`; throws on
     /// NaN or infinity, naming the parameter.
     func apply(_ arena: ParameterArena, gradientScale: Float) throws(FolioError) {
         let gradients = arena.gradients
+        if norm == nil && globalNorm == nil {
+            // The common case, inline: scale, and check finiteness with one branch-free
+            // reduction (x * 0 is NaN exactly for NaN and infinity); only a failure walks
+            // the parameters to name the culprit.
+            var lanes: (Float, Float, Float, Float) = (0, 0, 0, 0)
+            var index = 0
+            let count = arena.count
+            while index + 4 <= count {
+                gradients[index] *= gradientScale
+                gradients[index + 1] *= gradientScale
+                gradients[index + 2] *= gradientScale
+                gradients[index + 3] *= gradientScale
+                lanes.0 += gradients[index] * 0
+                lanes.1 += gradients[index + 1] * 0
+                lanes.2 += gradients[index + 2] * 0
+                lanes.3 += gradients[index + 3] * 0
+                index += 4
+            }
+            while index < count { gradients[index] *= gradientScale; lanes.0 += gradients[index] * 0; index += 1 }
+            if (lanes.0 + lanes.1 + lanes.2 + lanes.3) != 0 { try nameNonFinite(arena) }
+            if let value { for index in 0..<count { gradients[index] = min(max(gradients[index], -value), value) } }
+            return
+        }
         var total = 0.0
         for view in arena.views {
             var sum = 0.0
@@ -134,6 +166,18 @@ public final class Adam: Optimizer {
         let t = Double(iterations)
         let alpha = Float(Double(learningRate) * (1 - pow(Double(beta2), t)).squareRoot() / (1 - pow(Double(beta1), t)))
         let (weights, gradients) = (arena.values, arena.gradients)
+        let (m, v, vMax, beta1, beta2, epsilon) = (m, v, vMax, beta1, beta2, epsilon)
+        if weightDecay == 0 && !amsgrad {
+            // The common case, branch-free so that it vectorizes: every step walks every
+            // parameter (7.7M for an embedding with hashed bigrams).
+            for index in 0..<arena.count {
+                let g = gradients[index]
+                m[index] += (g - m[index]) * (1 - beta1)
+                v[index] += (g * g - v[index]) * (1 - beta2)
+                weights[index] -= alpha * m[index] / (v[index].squareRoot() + epsilon)
+            }
+            return
+        }
         for index in 0..<arena.count {
             if weightDecay != 0 { weights[index] -= learningRate * weightDecay * weights[index] }
             let g = gradients[index]
