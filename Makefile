@@ -27,12 +27,17 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-# Until the training pipeline lands, the demo runs the text front end on the shipped corpus.
+# The whole road on the shipped corpus (until pipeline files land): vocabulary, shards for
+# both splits, a bag-of-embeddings classifier trained with checkpoints, test accuracy.
 demo: release
 	@mkdir -p $(DEMO_OUT)
 	.build/release/folio vocab $(DEMO_CORPUS) --out $(DEMO_OUT)/vocabulary.tsv --max-tokens 20000
-	@echo "vocabulary: $(DEMO_OUT)/vocabulary.tsv (first lines below)"
-	@head -n 12 $(DEMO_OUT)/vocabulary.tsv
+	.build/release/folio shard $(DEMO_CORPUS) --vocabulary $(DEMO_OUT)/vocabulary.tsv --out $(DEMO_OUT)/train-shards
+	.build/release/folio shard $(DEMO_CORPUS) --split test --labels-from $(DEMO_OUT)/train-shards \
+	  --vocabulary $(DEMO_OUT)/vocabulary.tsv --out $(DEMO_OUT)/test-shards
+	.build/release/folio train $(DEMO_OUT)/train-shards --test $(DEMO_OUT)/test-shards --model bag --epochs 10 \
+	  --checkpoints $(DEMO_OUT)/checkpoints
+	@echo "run folder: $(DEMO_OUT) (vocabulary, shards, checkpoints)"
 
 test: deps
 	$(SWIFT) build --build-tests
