@@ -49,10 +49,3 @@ public func openByteSource(path: String) throws(FolioError) -> any ByteSource {
     if path.hasSuffix(".zst") { return try ZstdByteSource(wrapping: file) }
     return file
 }
-
-/// The size of a file in bytes, or nil when it cannot be read.
-public func fileSize(_ path: String) -> Int? {
-    var info = stat()
-    guard stat(path, &info) == 0 else { return nil }
-    return Int(info.st_size)
-}

@@ -21,10 +21,6 @@ public struct Checkpoint: Codable, Sendable, Equatable {
     public var microSteps: Int
     public var optimizerSteps: Int
 
-    static func checksum(_ path: String) throws(FolioError) -> UInt32 {
-        try readWholeFile(path).withUnsafeBytes { CRC32C.checksum($0) }
-    }
-
     /// Writes a checkpoint of `model` and `optimizer` into `folder`.
     static func write(
         model: Sequential, optimizer: any Optimizer, loader: LoaderState, microSteps: Int, to folder: String
@@ -38,8 +34,8 @@ public struct Checkpoint: Codable, Sendable, Equatable {
         let entries = optimizer.state.entries.map { (name: $0.name, entry: Safetensors.Entry(shape: [$0.values.count], values: $0.values)) }
         try Safetensors.write(entries, metadata: ["iterations": String(optimizer.iterations)], to: folder + "/" + optimizerName)
         let checkpoint = Checkpoint(
-            weightsFile: weights, weightsChecksum: try checksum(folder + "/" + weights),
-            optimizerFile: optimizerName, optimizerChecksum: try checksum(folder + "/" + optimizerName),
+            weightsFile: weights, weightsChecksum: try CRC32C.checksum(ofFile: folder + "/" + weights),
+            optimizerFile: optimizerName, optimizerChecksum: try CRC32C.checksum(ofFile: folder + "/" + optimizerName),
             loader: loader, microSteps: microSteps, optimizerSteps: optimizer.iterations)
         let data: Data
         do { data = try JSONEncoder().encode(checkpoint) } catch { throw FolioError("cannot encode the checkpoint: \(error)", file: folder) }
@@ -62,7 +58,7 @@ public struct Checkpoint: Codable, Sendable, Equatable {
             throw FolioError("malformed checkpoint: \(error)", file: path)
         }
         for (name, expected) in [(checkpoint.weightsFile, checkpoint.weightsChecksum), (checkpoint.optimizerFile, checkpoint.optimizerChecksum)] {
-            guard try checksum(folder + "/" + name) == expected else {
+            guard try CRC32C.checksum(ofFile: folder + "/" + name) == expected else {
                 throw FolioError("checksum does not match checkpoint.json (corrupt checkpoint)", file: folder + "/" + name)
             }
         }

@@ -225,10 +225,3 @@ func parentFolder(of path: String) -> String {
     let parent = String(path[..<slash])
     return parent.isEmpty ? "/" : parent
 }
-
-extension Duration {
-    var seconds: Double {
-        let (whole, fraction) = components
-        return Double(whole) + Double(fraction) * 1e-18
-    }
-}

@@ -1,3 +1,6 @@
+import FolioCore
+import Glibc
+
 /// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), as iSCSI, ext4 and LevelDB use it.
 ///
 /// Slicing-by-8 in software: eight table lookups per eight bytes. ``reference(_:)`` is the
@@ -50,6 +53,23 @@ public struct CRC32C: Sendable {
     public static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
         var crc = CRC32C()
         crc.update(bytes)
+        return crc.value
+    }
+
+    /// The checksum of a whole file, read in 1 MiB pieces (never held whole).
+    public static func checksum(ofFile path: String) throws(FolioError) -> UInt32 {
+        guard let file = fopen(path, "rb") else {
+            throw FolioError("cannot open: \(FolioError.systemMessage(errno))", file: path)
+        }
+        defer { fclose(file) }
+        var crc = CRC32C()
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { fread($0.baseAddress!, 1, $0.count, file) }
+            if count == 0 { break }
+            buffer.withUnsafeBytes { crc.update(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+        }
+        if ferror(file) != 0 { throw FolioError("read failed: \(FolioError.systemMessage(errno))", file: path) }
         return crc.value
     }
 

@@ -69,11 +69,3 @@ public struct ShardManifest: Codable, Sendable, Equatable {
         return manifest
     }
 }
-
-func fileSize(_ path: String) -> Int? {
-    var info = stat()
-    guard stat(path, &info) == 0 else { return nil }
-    return Int(info.st_size)
-}
-
-import Glibc

@@ -40,10 +40,8 @@ public struct ShardSet: Sendable {
         for index in manifest.shards.indices {
             onShard(index)
             let reader = try reader(forShard: index)
-            let bytes = try readWholeFile(path(ofShard: index))
-            let checksum = bytes.withUnsafeBytes { CRC32C.checksum($0) }
             try reader.verify()
-            guard checksum == manifest.shards[index].checksum else {
+            guard try CRC32C.checksum(ofFile: path(ofShard: index)) == manifest.shards[index].checksum else {
                 throw FolioError("file checksum does not match the manifest", file: path(ofShard: index))
             }
         }

@@ -67,14 +67,6 @@ struct PreprocessingBenchCommand: ParsableCommand {
     }
 }
 
-
-extension Duration {
-    var seconds: Double {
-        let (whole, fraction) = components
-        return Double(whole) + Double(fraction) * 1e-18
-    }
-}
-
 /// Peak resident set size of this process (ru_maxrss), in MB.
 func peakResidentMegabytes() -> Double {
     var usage = rusage()

@@ -13,6 +13,15 @@ import Testing
         }
     }
 
+    @Test func fileChecksumStreamsAndEqualsTheInMemoryOne() throws {
+        let folder = TemporaryFolder()
+        var generator = SplitMix64(seed: 2)
+        let bytes = (0..<(3 << 20) + 17).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+        let path = folder.write("big.bin", bytes)
+        #expect(try CRC32C.checksum(ofFile: path) == bytes.withUnsafeBytes { CRC32C.checksum($0) })
+        #expect(throws: FolioError.self) { try CRC32C.checksum(ofFile: folder.path + "/missing") }
+    }
+
     func randomRecords(_ count: Int, seed: UInt64) -> [ShardRecord] {
         var generator = SplitMix64(seed: seed)
         var records = (0..<count).map { _ in
