@@ -24,6 +24,17 @@ func expectClose(_ a: [Float], _ b: [Float], _ tolerance: Float, _ what: String,
     #expect(worst <= tolerance, "\(what): worst relative error \(worst)", sourceLocation: sourceLocation)
 }
 
+/// The central difference of `loss` in `values[index]` with step 1e-2; the value is restored.
+func centralDifference(_ values: UnsafeMutableBufferPointer<Float>, at index: Int, _ loss: () -> Double) -> Double {
+    let saved = values[index]
+    values[index] = saved + 1e-2
+    let up = loss()
+    values[index] = saved - 1e-2
+    let down = loss()
+    values[index] = saved
+    return (up - down) / 2e-2
+}
+
 /// An LSTM (4 inputs, 5 units) with the weights of the PyTorch fixture `lstm.json`.
 func fixtureLSTM(_ fixture: NNFixture, sequences: Bool) -> (LSTM, ParameterArena) {
     let arena = ParameterArena(layout: LSTM.layout(prefix: "lstm", inputDim: 4, units: 5))
@@ -120,14 +131,7 @@ func fixtureLSTM(_ fixture: NNFixture, sequences: Bool) -> (LSTM, ParameterArena
         let analytic = Array(arena.gradients(of: lstm.recurrentKernel))
         let values = arena.values(of: lstm.recurrentKernel)
         for index in stride(from: 0, to: values.count, by: 7) {
-            let saved = values[index]
-            let step: Float = 1e-2
-            values[index] = saved + step
-            let up = loss()
-            values[index] = saved - step
-            let down = loss()
-            values[index] = saved
-            let numeric = (up - down) / (2 * Double(step))
+            let numeric = centralDifference(values, at: index, loss)
             #expect(abs(numeric - Double(analytic[index])) <= 2e-3 * max(1, abs(numeric)), "index \(index): \(numeric) vs \(analytic[index])")
         }
     }
@@ -292,13 +296,7 @@ func fixtureLSTM(_ fixture: NNFixture, sequences: Bool) -> (LSTM, ParameterArena
             let analytic = Array(arena.gradients(of: view))
             let values = arena.values(of: view)
             for index in stride(from: 0, to: values.count, by: 5) {
-                let saved = values[index]
-                values[index] = saved + 1e-2
-                let up = loss()
-                values[index] = saved - 1e-2
-                let down = loss()
-                values[index] = saved
-                #expect(abs((up - down) / 2e-2 - Double(analytic[index])) < 2e-3, "\(name) \(index)")
+                #expect(abs(centralDifference(values, at: index, loss) - Double(analytic[index])) < 2e-3, "\(name) \(index)")
             }
         }
         #expect(inputGradient.values.contains(0), "dropped inputs get no gradient")
@@ -361,13 +359,7 @@ func fixtureLSTM(_ fixture: NNFixture, sequences: Bool) -> (LSTM, ParameterArena
         }
         let values = arena.values(of: lstm.recurrentKernel)
         for index in stride(from: 0, to: values.count, by: 9) {
-            let saved = values[index]
-            values[index] = saved + 1e-2
-            let up = loss()
-            values[index] = saved - 1e-2
-            let down = loss()
-            values[index] = saved
-            #expect(abs((up - down) / 2e-2 - Double(analytic[index])) < 2e-3, "recurrent kernel \(index)")
+            #expect(abs(centralDifference(values, at: index, loss) - Double(analytic[index])) < 2e-3, "recurrent kernel \(index)")
         }
         lstm.resetStates()
         #expect(lstm.forward(slice(input, steps: 3..<6), lengths: [3, 3, 3], arena: arena) != second)

@@ -55,13 +55,7 @@ import Testing
         model.backward(gradient)
         let analytic = Array(model.arena.gradients)
         for index in stride(from: 0, to: model.arena.count, by: 11) {
-            let saved = model.arena.values[index]
-            model.arena.values[index] = saved + 1e-2
-            let up = loss()
-            model.arena.values[index] = saved - 1e-2
-            let down = loss()
-            model.arena.values[index] = saved
-            #expect(abs((up - down) / 2e-2 - Double(analytic[index])) < 1e-3, "parameter \(index)")
+            #expect(abs(centralDifference(model.arena.values, at: index, loss) - Double(analytic[index])) < 1e-3, "parameter \(index)")
         }
     }
 
