@@ -18,6 +18,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // ICU behind an opaque C header: see DESIGN.md section 1 for why a system-library
@@ -37,7 +38,9 @@ let package = Package(
         .target(name: "FolioNN", dependencies: ["FolioCore", "CBLAS"]),
         // Standard library and Foundation only: usable on its own by other programs.
         .target(name: "FolioPreprocessing"),
-        .target(name: "FolioPipeline", dependencies: ["FolioCorpus", "FolioText", "FolioShards", "FolioNN"]),
+        .target(
+            name: "FolioPipeline",
+            dependencies: ["FolioCorpus", "FolioText", "FolioShards", "FolioNN", .product(name: "TOMLKit", package: "TOMLKit")]),
         .executableTarget(
             name: "folio",
             dependencies: [

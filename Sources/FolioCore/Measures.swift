@@ -14,3 +14,11 @@ public func fileSize(_ path: String) -> Int? {
     guard stat(path, &info) == 0 else { return nil }
     return Int(info.st_size)
 }
+
+/// Size and modification time (nanoseconds since 1970) of a regular file; nil for anything
+/// else or an unreadable path.
+public func regularFileStamp(_ path: String) -> (size: Int, modified: Int64)? {
+    var info = stat()
+    guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+    return (Int(info.st_size), Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec))
+}

@@ -22,7 +22,10 @@ enum Activations {
         p = p * r + 0.5
         p = p * r + 1
         p = p * r + 1
-        let scale = Float(bitPattern: UInt32(bitPattern: Int32(n) + 127) << 23)
+        // NaN passes the clamp (so it reaches the loss check) but must not reach Int32(_:),
+        // which traps: it fails this comparison and takes -127 (the product stays NaN).
+        let exponent = n > -127 ? n : -127
+        let scale = Float(bitPattern: UInt32(bitPattern: Int32(exponent) + 127) << 23)
         return p * scale
     }
 

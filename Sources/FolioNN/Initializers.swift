@@ -43,6 +43,6 @@ import Foundation
 extension String {
     /// FNV-1a of the UTF-8 bytes: a hash that, unlike `hashValue`, is the same in every run.
     var hashValueStable: UInt64 {
-        utf8.reduce(0xCBF2_9CE4_8422_2325) { ($0 ^ UInt64($1)) &* 0x0000_0100_0000_01B3 }
+        FNV1a64.hash(utf8).value
     }
 }

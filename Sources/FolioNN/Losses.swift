@@ -17,10 +17,11 @@ public enum Loss: Sendable, Hashable, Codable {
 
     /// - Parameter targets: one value per output for the categorical, binary and squared
     ///   losses; ignored for the sparse loss (it takes `labels`).
-    public func evaluate(_ output: Tensor, targets: [Float] = [], labels: [UInt32] = []) throws(FolioError) -> (Double, Tensor) {
+    ///   `rowWeights` weigh the sparse loss's rows (class weights).
+    public func evaluate(_ output: Tensor, targets: [Float] = [], labels: [UInt32] = [], rowWeights: [Float]? = nil) throws(FolioError) -> (Double, Tensor) {
         switch self {
         case .sparseCategoricalCrossentropy:
-            return try SparseCategoricalCrossentropy.lossAndGradient(logits: output, labels: labels)
+            return try SparseCategoricalCrossentropy.lossAndGradient(logits: output, labels: labels, rowWeights: rowWeights)
         case .categoricalCrossentropy(let smoothing):
             try checkTargets(output, targets)
             let (rows, classes) = (output.shape[0], output.shape[1])

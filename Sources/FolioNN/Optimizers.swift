@@ -11,6 +11,11 @@ public protocol Optimizer: AnyObject {
     /// arena's size and the step count.
     var state: OptimizerState { get }
     func restore(iterations: Int)
+    /// Multiplies the schedule's rate (1 unless a callback such as ReduceLROnPlateau
+    /// lowered it; saved with checkpoints). Rprop adapts its own steps and ignores it.
+    var learningRateFactor: Float { get set }
+    /// The learning rate of the next step (0 for Rprop, whose steps are per weight).
+    var nextLearningRate: Float { get }
 }
 
 /// An optimizer's per-parameter buffers (Adam's moments, SGD's velocity, ...): each the
@@ -131,6 +136,8 @@ public final class Adam: Optimizer {
     public private(set) var iterations = 0
     public let state = OptimizerState()
     public func restore(iterations: Int) { self.iterations = iterations }
+    public var learningRateFactor: Float = 1
+    public var nextLearningRate: Float { schedule.rate(at: iterations) * learningRateFactor }
     private let m: UnsafeMutableBufferPointer<Float>
     private let v: UnsafeMutableBufferPointer<Float>
     private let vMax: UnsafeMutableBufferPointer<Float>
@@ -161,7 +168,7 @@ public final class Adam: Optimizer {
 
     public func step(arena: ParameterArena, gradientScale: Float) throws(FolioError) {
         try clipping.apply(arena, gradientScale: gradientScale)
-        let learningRate = schedule.rate(at: iterations)
+        let learningRate = schedule.rate(at: iterations) * learningRateFactor
         iterations += 1
         let t = Double(iterations)
         let alpha = Float(Double(learningRate) * (1 - pow(Double(beta2), t)).squareRoot() / (1 - pow(Double(beta1), t)))
@@ -204,6 +211,8 @@ public final class SGD: Optimizer {
     public private(set) var iterations = 0
     public let state = OptimizerState()
     public func restore(iterations: Int) { self.iterations = iterations }
+    public var learningRateFactor: Float = 1
+    public var nextLearningRate: Float { schedule.rate(at: iterations) * learningRateFactor }
     private let velocity: UnsafeMutableBufferPointer<Float>
 
     public convenience init(arena: ParameterArena, learningRate: Float = 0.01, momentum: Float = 0, nesterov: Bool = false,
@@ -222,7 +231,7 @@ public final class SGD: Optimizer {
 
     public func step(arena: ParameterArena, gradientScale: Float) throws(FolioError) {
         try clipping.apply(arena, gradientScale: gradientScale)
-        let learningRate = schedule.rate(at: iterations)
+        let learningRate = schedule.rate(at: iterations) * learningRateFactor
         iterations += 1
         let (weights, gradients) = (arena.values, arena.gradients)
         for index in 0..<arena.count {
@@ -250,6 +259,8 @@ public final class RMSprop: Optimizer {
     public private(set) var iterations = 0
     public let state = OptimizerState()
     public func restore(iterations: Int) { self.iterations = iterations }
+    public var learningRateFactor: Float = 1
+    public var nextLearningRate: Float { schedule.rate(at: iterations) * learningRateFactor }
     private let velocity: UnsafeMutableBufferPointer<Float>
     private let average: UnsafeMutableBufferPointer<Float>
     private let momentumBuffer: UnsafeMutableBufferPointer<Float>
@@ -269,7 +280,7 @@ public final class RMSprop: Optimizer {
 
     public func step(arena: ParameterArena, gradientScale: Float) throws(FolioError) {
         try clipping.apply(arena, gradientScale: gradientScale)
-        let learningRate = schedule.rate(at: iterations)
+        let learningRate = schedule.rate(at: iterations) * learningRateFactor
         iterations += 1
         let (weights, gradients) = (arena.values, arena.gradients)
         for index in 0..<arena.count {
@@ -301,6 +312,8 @@ public final class Rprop: Optimizer {
     public private(set) var iterations = 0
     public let state = OptimizerState()
     public func restore(iterations: Int) { self.iterations = iterations }
+    public var learningRateFactor: Float = 1
+    public var nextLearningRate: Float { 0 }
     private let previous: UnsafeMutableBufferPointer<Float>
     private let steps: UnsafeMutableBufferPointer<Float>
 

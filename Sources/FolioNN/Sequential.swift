@@ -238,13 +238,13 @@ public final class Sequential {
     @discardableResult
     public func trainStep(
         _ batch: TokenBatch, labels: [UInt32], loss: Loss = .sparseCategoricalCrossentropy, optimizer: any Optimizer,
-        accumulator: GradientAccumulator
-    ) throws(FolioError) -> Double {
+        accumulator: GradientAccumulator, rowWeights: [Float]? = nil
+    ) throws(FolioError) -> (loss: Double, output: Tensor) {
         let output = try forward(batch, training: true)
-        let (value, gradient) = try loss.evaluate(output, labels: labels)
+        let (value, gradient) = try loss.evaluate(output, labels: labels, rowWeights: rowWeights)
         backward(gradient)
         try accumulator.microBatchDone(arena: arena, optimizer: optimizer)
-        return value
+        return (value, output)
     }
 
     /// The BatchNormalization layers by index (their state lives beside the arena).

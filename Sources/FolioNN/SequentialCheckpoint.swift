@@ -14,7 +14,10 @@ extension Sequential {
             entries.append(("layers.\(index).moving_variance", Safetensors.Entry(shape: [statistics.movingVariance.count], values: statistics.movingVariance)))
         }
         let specsJSON: String
-        do { specsJSON = String(decoding: try JSONEncoder().encode(specs), as: UTF8.self) } catch {
+        // Sorted keys: the same model gives the same bytes (JSONEncoder's order is not fixed).
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        do { specsJSON = String(decoding: try encoder.encode(specs), as: UTF8.self) } catch {
             throw FolioError("cannot encode the layer specs: \(error)", file: path)
         }
         try Safetensors.write(entries, metadata: ["format": "folio", "folio.layers": specsJSON], to: path)

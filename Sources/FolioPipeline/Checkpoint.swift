@@ -4,27 +4,47 @@ import FolioShards
 import Foundation
 
 /// A training checkpoint in a folder: `weights-<step>.safetensors`,
-/// `optimizer-<step>.safetensors`, then `checkpoint.json` naming them with their CRC-32C,
-/// the loader state and the step counters. `checkpoint.json` is written last and atomically,
+/// `optimizer-<step>.safetensors`, then `checkpoint.json` naming them with their CRC-32C and
+/// the rest of the training state (loader position, step counters, the epoch's running
+/// sums, the history, the callbacks' states). `checkpoint.json` is written last and atomically,
 /// so it always names a complete pair: a run killed at any moment, even mid-write, resumes
 /// from the last complete checkpoint; older pairs are removed after it.
 public struct Checkpoint: Codable, Sendable, Equatable {
     public static let fileName = "checkpoint.json"
 
+    /// Everything but the weights and the optimizer's buffers.
+    struct TrainingState: Codable, Sendable, Equatable {
+        /// Where the loader resumes.
+        var loader: LoaderState
+        /// Micro-batches trained so far (the dropout step of the next one).
+        var microSteps: Int
+        var epochSums: Trainer.EpochSums
+        var history: [EpochLogs]
+        var callbackStates: [String: [String: Double]]
+        /// Training ended (last epoch or early stop): resuming has nothing to do.
+        var finished: Bool
+    }
+
     public var weightsFile: String
     public var weightsChecksum: UInt32
     public var optimizerFile: String
     public var optimizerChecksum: UInt32
-    /// Where the loader resumes.
-    public var loader: LoaderState
-    /// Micro-batches trained so far (the dropout step of the next one).
-    public var microSteps: Int
     public var optimizerSteps: Int
+    public var learningRateFactor: Float
+    var training: TrainingState
+
+    var loader: LoaderState { training.loader }
+    var microSteps: Int { training.microSteps }
+    var epochSums: Trainer.EpochSums { training.epochSums }
+    var history: [EpochLogs] { training.history }
+    var callbackStates: [String: [String: Double]] { training.callbackStates }
+    public var finished: Bool { training.finished }
 
     /// Writes a checkpoint of `model` and `optimizer` into `folder`.
     static func write(
-        model: Sequential, optimizer: any Optimizer, loader: LoaderState, microSteps: Int, to folder: String
+        model: Sequential, optimizer: any Optimizer, state: TrainingState, to folder: String
     ) throws(FolioError) {
+        let microSteps = state.microSteps
         if mkdir(folder, 0o755) != 0 && errno != EEXIST {
             throw FolioError("cannot create the checkpoint folder: \(FolioError.systemMessage(errno))", file: folder)
         }
@@ -36,7 +56,7 @@ public struct Checkpoint: Codable, Sendable, Equatable {
         let checkpoint = Checkpoint(
             weightsFile: weights, weightsChecksum: try CRC32C.checksum(ofFile: folder + "/" + weights),
             optimizerFile: optimizerName, optimizerChecksum: try CRC32C.checksum(ofFile: folder + "/" + optimizerName),
-            loader: loader, microSteps: microSteps, optimizerSteps: optimizer.iterations)
+            optimizerSteps: optimizer.iterations, learningRateFactor: optimizer.learningRateFactor, training: state)
         let data: Data
         do { data = try JSONEncoder().encode(checkpoint) } catch { throw FolioError("cannot encode the checkpoint: \(error)", file: folder) }
         let file = try AtomicFile(path: folder + "/" + fileName)
@@ -50,7 +70,7 @@ public struct Checkpoint: Codable, Sendable, Equatable {
     }
 
     /// The folder's checkpoint, or nil when there is none; a corrupt one is an error.
-    static func read(folder: String) throws(FolioError) -> Checkpoint? {
+    public static func read(folder: String) throws(FolioError) -> Checkpoint? {
         let path = folder + "/" + fileName
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         let checkpoint: Checkpoint
@@ -71,5 +91,6 @@ public struct Checkpoint: Codable, Sendable, Equatable {
         let (tensors, metadata) = try Safetensors.read(folder + "/" + optimizerFile)
         try optimizer.state.restore(tensors.mapValues(\.values))
         optimizer.restore(iterations: Int(metadata["iterations"] ?? "") ?? optimizerSteps)
+        optimizer.learningRateFactor = learningRateFactor
     }
 }

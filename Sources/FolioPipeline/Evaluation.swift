@@ -7,18 +7,24 @@ import FolioText
 public struct EvaluationResult: Sendable, Codable {
     public var loss: Double
     public var examples: Int
-    public var report: ClassificationReport
+    public var accuracy: Double
+    /// Top-k accuracy for the k asked for (nil when not asked).
+    public var topK: Double?
+    /// With the class count known: precision, recall, F1 per class, confusion matrix.
+    public var report: ClassificationReport?
 }
 
 public enum Evaluation {
-    /// Runs `model` (inference mode) over one epoch of `loader`, in its order.
+    /// Runs `model` (inference mode) over one epoch of `loader`, in its order. With
+    /// `classes`, also the per-class report.
     public static func evaluate(
-        _ model: Sequential, loader: ShardLoader, classes: Int, loss: Loss = .sparseCategoricalCrossentropy,
-        ngrams: NgramHashing? = nil
+        _ model: Sequential, loader: ShardLoader, classes: Int?, loss: Loss = .sparseCategoricalCrossentropy,
+        ngrams: NgramHashing? = nil, topK: Int? = nil
     ) throws(FolioError) -> EvaluationResult {
         var actual: [Int] = []
         var predicted: [Int] = []
         var total = 0.0
+        var inTopK = 0
         let batches = loader.epoch(0)
         while let batch = try batches.next() {
             let output = try model.forward(tokenBatch(batch, ngrams: ngrams), training: false)
@@ -28,9 +34,13 @@ public enum Evaluation {
                 predicted.append(Metrics.argmax(output.values[row * width..<(row + 1) * width]))
                 actual.append(Int(batch.labels[row]))
             }
+            if let topK { inTopK += Int((Metrics.topK(output, labels: batch.labels, k: topK) * Double(batch.rows)).rounded()) }
         }
+        let correct = zip(actual, predicted).filter { $0 == $1 }.count
         return EvaluationResult(
             loss: actual.isEmpty ? 0 : total / Double(actual.count), examples: actual.count,
-            report: ClassificationReport(actual: actual, predicted: predicted, classes: classes))
+            accuracy: actual.isEmpty ? 0 : Double(correct) / Double(actual.count),
+            topK: topK.map { _ in actual.isEmpty ? 0 : Double(inTopK) / Double(actual.count) },
+            report: classes.map { ClassificationReport(actual: actual, predicted: predicted, classes: $0) })
     }
 }

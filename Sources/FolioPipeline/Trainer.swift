@@ -10,84 +10,186 @@ public struct TrainingOptions: Sendable {
     public var accumulationSteps = 1
     /// A checkpoint every this many optimizer steps (0: at epoch ends only).
     public var checkpointEvery = 0
-    public var checkpointFolder: String
+    /// Where checkpoints go; nil: none (no resume).
+    public var checkpointFolder: String?
     public var loss = Loss.sparseCategoricalCrossentropy
     /// Hashed word n-grams appended to every batch (the model's embedding must cover them).
     public var ngrams: NgramHashing?
+    /// Per-class loss weights (Keras's `class_weight`), indexed by label id.
+    public var classWeights: [Float]?
 
-    public init(checkpointFolder: String) { self.checkpointFolder = checkpointFolder }
+    public init(checkpointFolder: String? = nil) { self.checkpointFolder = checkpointFolder }
+}
+
+/// Where training stands mid-epoch: shown by progress displays.
+public struct TrainingProgress: Sendable {
+    public var epoch: Int
+    public var epochs: Int
+    public var batch: Int
+    /// Batches in this epoch (exact for one rank).
+    public var batches: Int
+    public var loss: Double
+    public var accuracy: Double
+    public var tokensPerSecond: Double
+    public var seconds: Double
 }
 
 /// Trains a ``Sequential`` model on a ``ShardLoader``, checkpointing so that a run killed at
-/// any moment and resumed ends with bit-identical weights.
+/// any moment and resumed ends with bit-identical weights (and the same epoch logs but
+/// for their timings).
 ///
 /// Checkpoints are taken only on optimizer-step boundaries (no half-accumulated gradient to
 /// save); a resumed run redoes the micro-batches after the last one. Everything random is a
 /// function of seeds and counters: the loader's order of (seed, epoch), dropout masks of
-/// (seed, micro-step). So weights, optimizer state, loader state and the step counters
-/// are the whole state.
+/// (seed, micro-step). So weights, optimizer state, loader state, step counters, the
+/// epoch's running sums, the history and the callbacks' states are the whole state.
 public final class Trainer {
     public let model: Sequential
     public let optimizer: any Optimizer
     public let loader: ShardLoader
+    public let validation: ShardLoader?
     public let options: TrainingOptions
+    public let callbacks: [any Callback]
+    /// Epoch logs so far (restored on resume).
+    public private(set) var history: [EpochLogs] = []
+    public var onProgress: ((TrainingProgress) -> Void)?
     /// Tests: stop (as if killed) after this many micro-batches in this process.
     public var stopAfterMicroBatches: Int?
 
-    public init(model: Sequential, optimizer: any Optimizer, loader: ShardLoader, options: TrainingOptions) {
+    public init(model: Sequential, optimizer: any Optimizer, loader: ShardLoader, validation: ShardLoader? = nil,
+                options: TrainingOptions, callbacks: [any Callback] = []) {
         self.model = model
         self.optimizer = optimizer
         self.loader = loader
+        self.validation = validation
         self.options = options
+        self.callbacks = callbacks
     }
 
-    /// Trains to the end of the last epoch, from the folder's checkpoint when `resume`.
-    /// Returns the loss of every micro-batch run in this call.
+    /// Running sums of the epoch in progress (part of a checkpoint).
+    struct EpochSums: Codable, Sendable, Equatable {
+        var loss = 0.0
+        var correct = 0
+        var examples = 0
+        var tokens = 0
+    }
+
+    /// Trains to the end of the last epoch (or an early stop), from the folder's checkpoint
+    /// when `resume`. Returns the loss of every micro-batch run in this call.
     @discardableResult
     public func fit(resume: Bool = false) throws(FolioError) -> [Double] {
         var start = LoaderState(epoch: 0)
         var microSteps = 0
-        if resume, let checkpoint = try Checkpoint.read(folder: options.checkpointFolder) {
-            try checkpoint.restore(model: model, optimizer: optimizer, folder: options.checkpointFolder)
+        var sums = EpochSums()
+        if resume, let folder = options.checkpointFolder, let checkpoint = try Checkpoint.read(folder: folder) {
+            try checkpoint.restore(model: model, optimizer: optimizer, folder: folder)
             start = checkpoint.loader
             microSteps = checkpoint.microSteps
+            sums = checkpoint.epochSums
+            history = checkpoint.history
+            for callback in callbacks { callback.state = checkpoint.callbackStates[callback.name] ?? [:] }
+            if checkpoint.finished { return [] }
         }
+        let context = CallbackContext(model: model, optimizer: optimizer, folder: options.checkpointFolder)
         let accumulator = GradientAccumulator(steps: options.accumulationSteps)
+        let batchesPerEpoch = loader.batchesPerEpoch
         model.arena.zeroGradients()
         var losses: [Double] = []
         var ranHere = 0
+        let clock = ContinuousClock()
         for epoch in start.epoch..<options.epochs {
+            let started = clock.now
+            var tokensHere = 0
             let batches = loader.epoch(epoch, resumingFrom: epoch == start.epoch ? start : nil)
+            if epoch != start.epoch { sums = EpochSums() }
             while let batch = try batches.next() {
                 model.step = UInt64(microSteps)
                 let tokens = tokenBatch(batch, ngrams: options.ngrams)
-                let loss = try model.trainStep(tokens, labels: batch.labels, loss: options.loss, optimizer: optimizer,
-                                               accumulator: accumulator)
-                guard loss.isFinite else {
-                    throw FolioError("loss is \(loss) at micro-batch \(microSteps + 1): stopping; the last checkpoint is kept",
-                                     file: options.checkpointFolder)
+                let weights = options.classWeights.map { weights in batch.labels.map { Int($0) < weights.count ? weights[Int($0)] : 1 } }
+                let (loss, output): (Double, Tensor)
+                do throws(FolioError) {
+                    (loss, output) = try model.trainStep(tokens, labels: batch.labels, loss: options.loss, optimizer: optimizer,
+                                                        accumulator: accumulator, rowWeights: weights)
+                } catch {
+                    throw FolioError("epoch \(epoch + 1), micro-batch \(microSteps + 1): \(error.message)"
+                                     + (options.checkpointFolder == nil ? "" : "; stopping, the last checkpoint is kept"),
+                                     file: error.file ?? options.checkpointFolder, place: error.place)
                 }
                 losses.append(loss)
                 microSteps += 1
                 ranHere += 1
+                let lengthSum = batch.lengths.reduce(0) { $0 + Int($1) }
+                tokensHere += lengthSum
+                sums.tokens += lengthSum
+                sums.loss += loss * Double(batch.rows)
+                sums.examples += batch.rows
+                sums.correct += Self.correct(output, labels: batch.labels)
+                if let onProgress {
+                    let seconds = (clock.now - started).seconds
+                    onProgress(TrainingProgress(
+                        epoch: epoch, epochs: options.epochs, batch: batches.batchesDone, batches: batchesPerEpoch,
+                        loss: sums.loss / Double(max(1, sums.examples)), accuracy: Double(sums.correct) / Double(max(1, sums.examples)),
+                        tokensPerSecond: seconds > 0 ? Double(tokensHere) / seconds : 0, seconds: seconds))
+                }
                 if accumulator.pending == 0 && options.checkpointEvery > 0 && optimizer.iterations % options.checkpointEvery == 0 {
-                    try Checkpoint.write(model: model, optimizer: optimizer, loader: batches.state, microSteps: microSteps,
-                                         to: options.checkpointFolder)
+                    try checkpoint(loader: batches.state, microSteps: microSteps, sums: sums)
                 }
                 if let stop = stopAfterMicroBatches, ranHere == stop { return losses }
             }
-            if accumulator.pending == 0 {
-                try Checkpoint.write(model: model, optimizer: optimizer, loader: LoaderState(epoch: epoch + 1), microSteps: microSteps,
-                                     to: options.checkpointFolder)
+            let seconds = (clock.now - started).seconds
+            var logs = EpochLogs(
+                epoch: epoch + 1, loss: sums.loss / Double(max(1, sums.examples)), accuracy: Double(sums.correct) / Double(max(1, sums.examples)),
+                learningRate: Double(optimizer.nextLearningRate), optimizerSteps: optimizer.iterations, seconds: seconds,
+                tokensPerSecond: seconds > 0 ? Double(tokensHere) / seconds : 0)
+            if let validation {
+                let result = try Evaluation.evaluate(model, loader: validation, classes: nil, loss: options.loss, ngrams: options.ngrams)
+                logs.valLoss = result.loss
+                logs.valAccuracy = result.accuracy
             }
+            history.append(logs)
+            for callback in callbacks { try callback.epochEnded(logs, history: history, context: context) }
+            let finished = context.stopTraining || epoch + 1 == options.epochs
+            if finished {
+                for callback in callbacks { try callback.trainingEnded(context: context) }
+            }
+            // Half an accumulation carries into the next epoch; only a clean boundary is saved.
+            if accumulator.pending == 0 || finished {
+                try checkpoint(loader: LoaderState(epoch: epoch + 1), microSteps: microSteps, sums: EpochSums(), finished: finished)
+            }
+            if context.stopTraining { break }
         }
         return losses
+    }
+
+    private func checkpoint(loader: LoaderState, microSteps: Int, sums: EpochSums, finished: Bool = false) throws(FolioError) {
+        guard let folder = options.checkpointFolder else { return }
+        try Checkpoint.write(
+            model: model, optimizer: optimizer,
+            state: Checkpoint.TrainingState(
+                loader: loader, microSteps: microSteps, epochSums: sums, history: history,
+                callbackStates: Dictionary(callbacks.map { ($0.name, $0.state) }, uniquingKeysWith: { first, _ in first }),
+                finished: finished),
+            to: folder)
+    }
+
+    /// Rows whose largest output is their label.
+    static func correct(_ output: Tensor, labels: [UInt32]) -> Int {
+        let rows = labels.count
+        let width = output.count / max(1, rows)
+        var correct = 0
+        for row in 0..<rows where Metrics.argmax(output.values[row * width..<(row + 1) * width]) == Int(labels[row]) { correct += 1 }
+        return correct
     }
 }
 
 /// A loader batch as model input, with hashed n-grams appended when asked for.
 func tokenBatch(_ batch: Batch, ngrams: NgramHashing?) -> TokenBatch {
-    guard let ngrams else { return TokenBatch(rows: batch.rows, length: batch.length, ids: batch.ids, lengths: batch.lengths) }
+    withNgrams(TokenBatch(rows: batch.rows, length: batch.length, ids: batch.ids, lengths: batch.lengths), ngrams)
+}
+
+/// `batch` with its hashed n-grams appended to each row (unchanged without `ngrams`).
+func withNgrams(_ batch: TokenBatch, _ ngrams: NgramHashing?) -> TokenBatch {
+    guard let ngrams else { return batch }
     let expanded = ngrams.expand(ids: batch.ids, rows: batch.rows, length: batch.length, lengths: batch.lengths)
     return TokenBatch(rows: batch.rows, length: expanded.length, ids: expanded.ids, lengths: expanded.lengths)
 }

@@ -23,6 +23,9 @@ public struct LoaderOptions: Sendable, Hashable, Codable {
     public var prefetch: Int
     public var rank: Int
     public var worldSize: Int
+    /// Part of the records set aside (for validation): this loader yields either only the
+    /// held-out records or only the others. Nil: all records.
+    public var holdout: Holdout?
 
     public init(
         batchSize: Int = 32, maxLength: Int = 200, padding: Padding = .maxLength, shuffle: Bool = true,
@@ -43,6 +46,29 @@ public struct LoaderOptions: Sendable, Hashable, Codable {
     }
 }
 
+/// A deterministic split of a shard set's records: a record is held out when a hash of
+/// (seed, shard, record) falls below `fraction`, so the two sides never overlap, cover
+/// every record, and stay the same whatever the batch size, epoch or order.
+public struct Holdout: Sendable, Hashable, Codable {
+    public var fraction: Double
+    public var seed: UInt64
+    /// Which side this loader yields.
+    public var yieldsHeldOut: Bool
+
+    public init(fraction: Double, seed: UInt64, yieldsHeldOut: Bool) {
+        self.fraction = fraction
+        self.seed = seed
+        self.yieldsHeldOut = yieldsHeldOut
+    }
+
+    public func isHeldOut(_ record: RecordRef) -> Bool {
+        let hash = mixSeed(seed, 0x486F_6C64, UInt64(record.shard), UInt64(record.record))
+        return Double(hash >> 11) * 0x1p-53 < fraction
+    }
+
+    public func yields(_ record: RecordRef) -> Bool { isHeldOut(record) == yieldsHeldOut }
+}
+
 /// Where an epoch stands: enough to resume it at the exact next batch. Saved with every
 /// checkpoint.
 public struct LoaderState: Sendable, Hashable, Codable {
@@ -60,6 +86,11 @@ public struct LoaderState: Sendable, Hashable, Codable {
 public struct RecordRef: Sendable, Hashable, Codable {
     public var shard: UInt32
     public var record: UInt32
+
+    public init(shard: UInt32, record: UInt32) {
+        self.shard = shard
+        self.record = record
+    }
 }
 
 /// A batch: `rows` x `length` token ids, row-major, zero-padded after each row's tokens.

@@ -41,6 +41,26 @@ public final class ShardLoader: Sendable {
         blockList = readers.enumerated().flatMap { shard, reader in reader.blocks.indices.map { (shard, $0) } }
     }
 
+    /// Records this loader yields per epoch, over all ranks (a held-out side counted by
+    /// hashing every record: a pass over 4 bytes of footer per record, no data).
+    public var recordsPerEpoch: Int {
+        guard let holdout = options.holdout else { return shards.manifest.records }
+        var count = 0
+        for (shard, reader) in readers.enumerated() {
+            for record in 0..<reader.tokenCounts.count where holdout.yields(RecordRef(shard: UInt32(shard), record: UInt32(record))) {
+                count += 1
+            }
+        }
+        return count
+    }
+
+    /// Batches per epoch for this rank (exact for one rank: the remainder carries through
+    /// the windows and ends as one short batch unless `dropRemainder`).
+    public var batchesPerEpoch: Int {
+        let records = recordsPerEpoch / options.worldSize
+        return options.dropRemainder ? records / options.batchSize : (records + options.batchSize - 1) / options.batchSize
+    }
+
     /// Bytes a window of decoded records may take: the budget less the prefetched batches.
     var windowBudget: Int {
         let batchBytes = options.batchSize * options.maxLength * 4 + options.batchSize * 16
@@ -109,7 +129,8 @@ public final class ShardLoader: Sendable {
             for (shard, block) in group {
                 let info = loader.readers[shard].blocks[block]
                 for record in info.firstRecord..<(info.firstRecord + info.records) {
-                    pool.append(RecordRef(shard: UInt32(shard), record: record))
+                    let ref = RecordRef(shard: UInt32(shard), record: record)
+                    if options.holdout?.yields(ref) ?? true { pool.append(ref) }
                 }
             }
             var random = SplitMix64(seed: mixSeed(options.seed, UInt64(epoch), 2, UInt64(index)))
@@ -183,6 +204,7 @@ public final class ShardLoader: Sendable {
                     try readers[shard].forEachRecord(inBlock: block) { record, label, ids throws(FolioError) in
                         let ref = RecordRef(shard: UInt32(shard), record: UInt32(record))
                         if skipsWindow && used.contains(ref) { return }
+                        if let holdout = options.holdout, !holdout.yields(ref) { return }
                         store[ref] = Array(ids.prefix(options.maxLength))
                         labels[ref] = label
                     }
@@ -225,7 +247,7 @@ public final class ShardLoader: Sendable {
 /// One epoch's batches as they come off the background thread.
 public final class LoaderEpoch {
     public let epoch: Int
-    private var batchesDone: Int
+    public private(set) var batchesDone: Int
     private let queue: BoundedQueue<Result<Batch, FolioError>>
     private let cancelled: CancellationFlag
     private let thread: DispatchGroup

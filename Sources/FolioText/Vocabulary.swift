@@ -14,10 +14,7 @@ public struct Vocabulary: Sendable {
 
     public init(contentsOf path: String) throws(FolioError) {
         let source = try readWholeFile(path)
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for byte in source { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
-        let hex = String(hash, radix: 16)
-        fingerprint = "fnv1a64:" + String(repeating: "0", count: 16 - hex.count) + hex
+        fingerprint = FNV1a64.hash(source).fingerprint
         var tokens: [String] = []
         var counts: [Int] = []
         var ids: [String: UInt32] = [:]

@@ -1,3 +1,4 @@
+import FolioCore
 import FolioNN
 import Glibc
 
@@ -32,7 +33,7 @@ enum BLASCoreSelection {
             let text = String(cString: line!)
             if text.hasPrefix("flags") {
                 free(line)
-                return Set(text.split(separator: " ").map { $0.trimmingCharacters(in: "\n") }.map { Substring($0) })
+                return Set(text.split(separator: " ").map { $0.trimmed("\n") }.map { Substring($0) })
             }
         }
         free(line)

@@ -17,6 +17,7 @@ struct Folio: ParsableCommand {
         commandName: "folio",
         abstract: "Text classifiers on corpora larger than memory.",
         version: "0.1.0",
-        subcommands: [VocabCommand.self, ShardCommand.self, InspectCommand.self, TrainCommand.self, SynthCommand.self, BenchCommand.self]
+        subcommands: [RunCommand.self, VocabCommand.self, ShardCommand.self, InspectCommand.self, TrainCommand.self, EvalCommand.self,
+                      PredictCommand.self, SynthCommand.self, BenchCommand.self]
     )
 }

@@ -4,7 +4,7 @@ import Glibc
 /// Progress on standard error: a bar redrawn in place on a terminal, a plain line every
 /// ten seconds otherwise (logs, CI).
 final class ProgressDisplay {
-    let title: String
+    var title: String
     private let isTerminal = ProcessInfoLite.stderrIsTerminal
     private var lastPlainLine = -10.0
     private var drewBar = false
@@ -28,10 +28,41 @@ final class ProgressDisplay {
                 let remaining = fraction > 0 ? progress.seconds * (1 - fraction) / fraction : 0
                 line = "[\(bar)] \(Int(fraction * 100))% " + line + ", ETA \(clock(remaining))"
             }
+        }
+        show(line, seconds: progress.seconds)
+    }
+
+    /// Training: epoch, batch of batches, running loss and accuracy, tokens/s, ETA of the epoch.
+    func update(_ progress: TrainingProgress) {
+        let fraction = progress.batches > 0 ? min(1, Double(progress.batch) / Double(progress.batches)) : 0
+        var line = "\(title): epoch \(progress.epoch + 1)/\(progress.epochs), batch \(progress.batch)/\(progress.batches), "
+            + "loss \(String(format: "%.4f", progress.loss)), accuracy \(String(format: "%.4f", progress.accuracy)), "
+            + "\(Int(progress.tokensPerSecond)) tokens/s"
+        if isTerminal {
+            let width = 20
+            let filled = Int(fraction * Double(width))
+            let remaining = fraction > 0 ? progress.seconds * (1 - fraction) / fraction : 0
+            line = "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] " + line
+                + ", ETA \(clock(remaining))"
+        }
+        show(line, seconds: progress.seconds)
+    }
+
+    /// A finished stage or epoch: its own line in both modes.
+    func note(_ line: String) {
+        if drewBar { ProcessInfoLite.writeError("\r\u{1B}[K") }
+        drewBar = false
+        ProcessInfoLite.printError(line)
+        lastLineShown = true
+        lastPlainLine = -10
+    }
+
+    private func show(_ line: String, seconds: Double) {
+        if isTerminal {
             ProcessInfoLite.writeError("\r\u{1B}[K" + line)
             drewBar = true
-        } else if progress.seconds - lastPlainLine >= 10 {
-            lastPlainLine = progress.seconds
+        } else if seconds - lastPlainLine >= 10 {
+            lastPlainLine = seconds
             ProcessInfoLite.printError(line)
             lastLineShown = true
         } else {

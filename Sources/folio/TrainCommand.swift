@@ -81,8 +81,8 @@ struct TrainCommand: ParsableCommand {
                 let testLoader = try ShardLoader(shards: testSet, options: LoaderOptions(batchSize: 256, maxLength: maxLength, shuffle: false))
                 let evaluation = try Evaluation.evaluate(network, loader: testLoader, classes: classes, ngrams: hashing)
                 result.test_loss = evaluation.loss
-                result.accuracy = evaluation.report.accuracy
-                result.macro_f1 = evaluation.report.macroF1
+                result.accuracy = evaluation.accuracy
+                result.macro_f1 = evaluation.report?.macroF1
                 result.test_examples = evaluation.examples
             }
             return result

@@ -187,6 +187,14 @@ func fixtureLSTM(_ fixture: NNFixture, sequences: Bool) -> (LSTM, ParameterArena
         let e1 = Activations.exp(1)
         #expect(abs(e1 - expf(1)) / expf(1) < 2e-7)
     }
+
+    /// Regression: NaN reached `Int32(_:)` inside exp and trapped (a diverging run crashed
+    /// instead of stopping with a message).
+    @Test func nanAndInfinityPassThroughTheActivationsWithoutATrap() {
+        #expect(Activations.exp(.nan).isNaN && Activations.sigmoid(.nan).isNaN && Activations.tanh(.nan).isNaN)
+        #expect(Activations.exp(.infinity) > 1e38 && Activations.exp(-.infinity) < 1e-37)
+        #expect(Activations.sigmoid(.infinity) == 1 && Activations.tanh(-.infinity) == -1)
+    }
 }
 
 @Suite struct GRUTests {

@@ -1,0 +1,101 @@
+import FolioCore
+import FolioNN
+import FolioShards
+import FolioText
+import Foundation
+
+/// A classifier with Keras's shape: build, ``compile(optimizer:loss:metrics:)``,
+/// ``fit(_:epochs:validation:callbacks:classWeight:accumulationSteps:checkpoints:resume:)``,
+/// ``evaluate(_:classes:topK:)``, ``predict(_:)``.
+///
+/// ```swift
+/// let model = try Model([.embedding(outputDim: 64), .lstm(units: 64), .dense(units: 10)], vocabulary: 20_000, seed: 1)
+/// model.compile(optimizer: OptimizerSpec(kind: .adam, schedule: .constant(1e-3)))
+/// let history = try model.fit(trainLoader, epochs: 5, validation: validationLoader,
+///                             callbacks: [EarlyStopping(patience: 2, restoreBestWeights: true)])
+/// ```
+/// The loader's batch size is the micro-batch; `accumulationSteps` micro-batches make one
+/// optimizer step, so the virtual batch is their product.
+public final class Model {
+    public let network: Sequential
+    public private(set) var optimizer: (any Optimizer)?
+    public private(set) var loss = Loss.sparseCategoricalCrossentropy
+    /// Hashed n-grams appended to every batch (the embedding's input covers them).
+    public let ngrams: NgramHashing?
+
+    public init(_ layers: [LayerSpec], vocabulary: Int, seed: UInt64, ngrams: NgramHashing? = nil) throws(FolioError) {
+        network = try Sequential(layers, vocabulary: ngrams?.inputDim ?? vocabulary, seed: seed)
+        self.ngrams = ngrams
+    }
+
+    /// Keras's metric names this model reports; accuracy is always computed.
+    public static let metricNames: Set<String> = ["accuracy", "sparse_categorical_accuracy"]
+
+    public func compile(optimizer: OptimizerSpec, loss: Loss = .sparseCategoricalCrossentropy, metrics: [String] = ["accuracy"]) {
+        self.optimizer = optimizer.make(arena: network.arena)
+        self.loss = loss
+    }
+
+    /// Trains; returns the history (one ``EpochLogs`` per epoch). With `checkpoints`, a
+    /// folder is kept that `resume: true` continues from exactly.
+    @discardableResult
+    public func fit(
+        _ train: ShardLoader, epochs: Int, validation: ShardLoader? = nil, callbacks: [any Callback] = [],
+        classWeight: [Int: Float]? = nil, accumulationSteps: Int = 1, checkpoints: String? = nil, checkpointEvery: Int = 0,
+        resume: Bool = false, onProgress: ((TrainingProgress) -> Void)? = nil
+    ) throws(FolioError) -> [EpochLogs] {
+        guard let optimizer else { throw FolioError("compile the model before fit") }
+        var options = TrainingOptions(checkpointFolder: checkpoints)
+        options.epochs = epochs
+        options.accumulationSteps = accumulationSteps
+        options.checkpointEvery = checkpointEvery
+        options.loss = loss
+        options.ngrams = ngrams
+        if let classWeight {
+            let classes = (classWeight.keys.max() ?? -1) + 1
+            options.classWeights = (0..<classes).map { classWeight[$0] ?? 1 }
+        }
+        let trainer = Trainer(model: network, optimizer: optimizer, loader: train, validation: validation, options: options, callbacks: callbacks)
+        trainer.onProgress = onProgress
+        try trainer.fit(resume: resume)
+        return trainer.history
+    }
+
+    public func evaluate(_ loader: ShardLoader, classes: Int? = nil, topK: Int? = nil) throws(FolioError) -> EvaluationResult {
+        try Evaluation.evaluate(network, loader: loader, classes: classes, loss: loss, ngrams: ngrams, topK: topK)
+    }
+
+    /// Class probabilities `[rows, classes]` (softmax of the logits).
+    public func predict(_ batch: TokenBatch) throws(FolioError) -> Tensor {
+        softmaxRows(try network.forward(withNgrams(batch, ngrams), training: false))
+    }
+
+    /// scikit-learn's `class_weight="balanced"`: `n / (classes * count_c)` per class.
+    public static func balancedClassWeights(counts: [Int]) -> [Int: Float] {
+        let total = counts.reduce(0, +)
+        var weights: [Int: Float] = [:]
+        for (label, count) in counts.enumerated() where count > 0 {
+            weights[label] = Float(Double(total) / (Double(counts.count) * Double(count)))
+        }
+        return weights
+    }
+}
+
+/// Softmax along each row of `[rows, classes]`, shifted by the row's maximum.
+func softmaxRows(_ logits: Tensor) -> Tensor {
+    guard logits.shape.count == 2 else { return logits }
+    let (rows, classes) = (logits.shape[0], logits.shape[1])
+    var result = logits
+    for row in 0..<rows {
+        let slice = logits.values[row * classes..<(row + 1) * classes]
+        let shift = slice.max() ?? 0
+        var sum: Float = 0
+        for j in 0..<classes {
+            let e = exp(logits.values[row * classes + j] - shift)
+            result.values[row * classes + j] = e
+            sum += e
+        }
+        for j in 0..<classes { result.values[row * classes + j] /= sum }
+    }
+    return result
+}

@@ -1,0 +1,82 @@
+import FolioCore
+import FolioNN
+import FolioText
+import Foundation
+
+/// A trained model with all it needs to classify raw text: a folder holding
+/// `model.safetensors` (weights, layer specs in the metadata), `vocabulary.tsv` and
+/// `model.json` (labels, tokenizer settings, n-grams, sequence length, seed, the
+/// vocabulary's fingerprint). `folio predict` and `folio eval` read it.
+public struct ModelBundle: Codable, Sendable {
+    public static let descriptionFile = "model.json"
+    public static let weightsFile = "model.safetensors"
+    public static let vocabularyFile = "vocabulary.tsv"
+
+    public var format = 1
+    public var layers: [LayerSpec]
+    public var labels: [String]
+    public var tokenizer: TokenizerOptions
+    public var vocabularySize: Int
+    public var vocabularyFingerprint: String
+    public var ngrams: NgramHashing?
+    public var maxLength: Int
+    public var seed: UInt64
+
+    public init(layers: [LayerSpec], labels: [String], tokenizer: TokenizerOptions, vocabularySize: Int, vocabularyFingerprint: String,
+                ngrams: NgramHashing?, maxLength: Int, seed: UInt64) {
+        self.layers = layers
+        self.labels = labels
+        self.tokenizer = tokenizer
+        self.vocabularySize = vocabularySize
+        self.vocabularyFingerprint = vocabularyFingerprint
+        self.ngrams = ngrams
+        self.maxLength = maxLength
+        self.seed = seed
+    }
+
+    /// Writes the bundle: weights and vocabulary first, `model.json` last (each atomic), so
+    /// a folder with a `model.json` is complete.
+    public func write(model: Sequential, vocabularyPath: String, to folder: String) throws(FolioError) {
+        try makeFolder(folder)
+        try model.save(to: folder + "/" + Self.weightsFile)
+        let vocabulary = try AtomicFile(path: folder + "/" + Self.vocabularyFile)
+        try vocabulary.write(try readWholeFile(vocabularyPath))
+        try vocabulary.commit()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data: Data
+        do { data = try encoder.encode(self) } catch { throw FolioError("cannot encode the model description: \(error)", file: folder) }
+        let description = try AtomicFile(path: folder + "/" + Self.descriptionFile)
+        try description.write([UInt8](data))
+        try description.commit()
+    }
+
+    /// Reads a bundle and builds its model with the saved weights.
+    public static func load(from folder: String) throws(FolioError) -> (bundle: ModelBundle, model: Model, vocabulary: Vocabulary) {
+        let path = folder + "/" + descriptionFile
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw FolioError("not a model folder (no \(descriptionFile); `folio run` writes one to runs/<name>/model)", file: folder)
+        }
+        let bundle: ModelBundle
+        do { bundle = try JSONDecoder().decode(ModelBundle.self, from: Data(try readWholeFile(path))) } catch let error as FolioError {
+            throw error
+        } catch {
+            throw FolioError("malformed model description: \(error)", file: path)
+        }
+        let vocabulary = try Vocabulary(contentsOf: folder + "/" + vocabularyFile)
+        guard vocabulary.fingerprint == bundle.vocabularyFingerprint, vocabulary.count == bundle.vocabularySize else {
+            throw FolioError("the vocabulary does not match \(descriptionFile) (fingerprint \(vocabulary.fingerprint))",
+                             file: folder + "/" + vocabularyFile)
+        }
+        let model = try Model(bundle.layers, vocabulary: bundle.vocabularySize, seed: bundle.seed, ngrams: bundle.ngrams)
+        try model.network.load(from: folder + "/" + weightsFile)
+        return (bundle, model, vocabulary)
+    }
+}
+
+/// Creates `folder` and its parents; an existing folder is fine.
+func makeFolder(_ folder: String) throws(FolioError) {
+    do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
+        throw FolioError("cannot create the folder: \(error.localizedDescription)", file: folder)
+    }
+}

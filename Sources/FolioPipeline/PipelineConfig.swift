@@ -1,0 +1,329 @@
+import FolioCore
+import FolioCorpus
+import FolioNN
+import FolioShards
+import FolioText
+import Foundation
+
+/// A pipeline file, read and checked: every stage's settings, with defaults filled in.
+///
+/// ```toml
+/// name = "demo"
+/// seed = 1
+/// [corpus]            path (relative to the pipeline file), format, splits, JSONL keys
+/// [tokenizer]         normalization, numbers, max_token_length
+/// [vocabulary]        max_tokens, min_count, memory
+/// [shards]            shard_size
+/// [loader]            batch_size, max_length, bucketing, padding, memory, prefetch
+/// [model]             ngrams, buckets, and [[model.layers]] with type = "embedding", ...
+/// [training]          epochs, accumulation_steps, optimizer, learning_rate, validation_split,
+///                     checkpoint_every, class_weight, [training.early_stopping], ...
+/// [evaluation]        split, batch_size, top_k
+/// ```
+/// Reading fails before any work starts on an unknown key, a wrong type or a bad value,
+/// naming the key and its line (or the `--set` that gave it).
+public struct PipelineConfig: Sendable, Hashable, Codable {
+    public struct Corpus: Sendable, Hashable, Codable {
+        public var path: String
+        public var options = CorpusOptions()
+        /// The split trained on and the one evaluated; nil when the corpus has no splits.
+        public var trainSplit: String?
+        public var testSplit: String?
+    }
+
+    public struct Vocabulary: Sendable, Hashable, Codable {
+        public var options = VocabularyOptions()
+        public var memory = 256 << 20
+    }
+
+    public struct Model: Sendable, Hashable, Codable {
+        /// Hashed word n-grams up to this order appended to each batch (1: none).
+        public var ngrams = 1
+        public var buckets = 100_000
+        public var layers: [LayerSpec] = []
+    }
+
+    public struct EarlyStopping: Sendable, Hashable, Codable {
+        public var monitor = "val_loss"
+        public var patience = 0
+        public var minDelta = 0.0
+        public var restoreBestWeights = false
+    }
+
+    public struct ReduceLROnPlateau: Sendable, Hashable, Codable {
+        public var monitor = "val_loss"
+        public var factor = 0.1
+        public var patience = 10
+        public var minDelta = 1e-4
+        public var cooldown = 0
+        public var minLearningRate = 0.0
+    }
+
+    public struct Training: Sendable, Hashable, Codable {
+        public var epochs = 5
+        public var accumulationSteps = 1
+        public var optimizer = OptimizerSpec()
+        public var loss = Loss.sparseCategoricalCrossentropy
+        /// Share of the training shards held out (by record, from the seed) for validation.
+        public var validationSplit = 0.1
+        public var checkpointEvery = 0
+        /// `balanced` weighs classes as scikit-learn's `class_weight="balanced"`.
+        public var balancedClassWeight = false
+        public var earlyStopping: EarlyStopping?
+        public var reduceLROnPlateau: ReduceLROnPlateau?
+        /// Keep the weights of the best epoch by this metric in `model/best.safetensors`.
+        public var checkpointMonitor: String?
+    }
+
+    public struct Evaluation: Sendable, Hashable, Codable {
+        public var batchSize = 256
+        public var topK = 3
+    }
+
+    public var name: String
+    public var seed: UInt64 = 1
+    public var threads = 2
+    public var corpus: Corpus
+    public var tokenizer = TokenizerOptions()
+    public var vocabulary = Vocabulary()
+    public var shardBytes = 64 << 20
+    public var loader = LoaderOptions(batchSize: 32, maxLength: 200)
+    public var model = Model()
+    public var training = Training()
+    public var evaluation = Evaluation()
+
+    /// Reads and checks a pipeline file, with `overrides` (`section.key=value`) applied first.
+    public static func read(path: String, overrides: [String] = []) throws(FolioError) -> PipelineConfig {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw FolioError("cannot read the pipeline file: \(error.localizedDescription)", file: path)
+        }
+        let folder = (path as NSString).deletingLastPathComponent
+        return try parse(text, file: path, baseFolder: folder.isEmpty ? "." : folder, overrides: overrides)
+    }
+
+    /// Parses pipeline text; relative corpus paths are taken from `baseFolder`.
+    public static func parse(_ text: String, file: String, baseFolder: String, overrides: [String] = []) throws(FolioError) -> PipelineConfig {
+        var value = try PipelineValue.parse(toml: text, file: file)
+        var overridden: Set<String> = []
+        for assignment in overrides {
+            try value.set(assignment)
+            overridden.insert(String(assignment.prefix { $0 != "=" }).trimmed(" "))
+        }
+        let context = PipelineTableReader.Context(file: file, lines: PipelineSourceLines(text), overridden: overridden)
+        let root = try PipelineTableReader(value, path: "", context: context)
+        guard let name = try root.string("name"), !name.isEmpty,
+              name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }), !name.hasPrefix(".")
+        else { throw root.error("every pipeline needs a name of letters, digits, '-', '_' or '.' (it names runs/<name>)", key: "name") }
+        var config = PipelineConfig(name: name, corpus: Corpus(path: ""))
+        config.seed = UInt64(try root.int("seed", default: 1, in: 0...Int.max))
+        config.threads = try root.int("threads", default: 2, in: 1...256)
+        try readCorpus(try root.section("corpus"), baseFolder: baseFolder, into: &config)
+        try readText(tokenizer: try root.section("tokenizer"), vocabulary: try root.section("vocabulary"), into: &config)
+        let shards = try root.section("shards")
+        config.shardBytes = try shards.bytes("shard_size", default: 64 << 20)
+        try shards.finish()
+        try readLoader(try root.section("loader"), into: &config)
+        try readModel(try root.section("model"), into: &config)
+        try readTraining(try root.section("training"), into: &config)
+        let evaluation = try root.section("evaluation")
+        config.evaluation.batchSize = try evaluation.int("batch_size", default: 256, in: 1...1 << 20)
+        config.evaluation.topK = try evaluation.int("top_k", default: 3, in: 1...1000)
+        try evaluation.finish()
+        try root.finish()
+        return config
+    }
+
+    private static func readCorpus(_ table: PipelineTableReader, baseFolder: String, into config: inout PipelineConfig) throws(FolioError) {
+        guard let path = try table.string("path"), !path.isEmpty else { throw table.error("the corpus needs a path", key: "path") }
+        config.corpus.path = path.hasPrefix("/") ? path : baseFolder + "/" + path
+        config.corpus.trainSplit = try table.string("train_split")
+        config.corpus.testSplit = try table.string("test_split")
+        config.corpus.options.textKey = try table.string("text_key", default: "text")
+        config.corpus.options.labelKey = try table.string("label_key", default: "label")
+        config.corpus.options.splitKey = try table.string("split_key", default: "split")
+        try table.finish()
+    }
+
+    private static func readText(tokenizer: PipelineTableReader, vocabulary: PipelineTableReader, into config: inout PipelineConfig) throws(FolioError) {
+        let normalization = try tokenizer.choice("normalization", TokenizerOptions.Normalization.allCases.map(\.rawValue), default: "nfkc_casefold")
+        let numbers = try tokenizer.choice("numbers", TokenizerOptions.Numbers.allCases.map(\.rawValue), default: "keep")
+        config.tokenizer = TokenizerOptions(
+            normalization: TokenizerOptions.Normalization(rawValue: normalization) ?? .nfkcCasefold,
+            numbers: TokenizerOptions.Numbers(rawValue: numbers) ?? .keep,
+            maxTokenLength: try tokenizer.int("max_token_length", default: 100, in: 0...Int.max))
+        try tokenizer.finish()
+        config.vocabulary.options.maxTokens = try vocabulary.int("max_tokens", in: 3...Int.max)
+        config.vocabulary.options.minCount = try vocabulary.int("min_count", default: 1, in: 1...Int.max)
+        config.vocabulary.memory = try vocabulary.bytes("memory", default: 256 << 20)
+        try vocabulary.finish()
+    }
+
+    private static func readLoader(_ table: PipelineTableReader, into config: inout PipelineConfig) throws(FolioError) {
+        config.loader.batchSize = try table.int("batch_size", default: 32, in: 1...1 << 20)
+        config.loader.maxLength = try table.int("max_length", default: 200, in: 1...1 << 24)
+        config.loader.bucketing = try table.bool("bucketing", default: false)
+        let padding = try table.choice("padding", ["max_length", "longest"], default: config.loader.bucketing ? "longest" : "max_length")
+        config.loader.padding = padding == "longest" ? .longest : .maxLength
+        config.loader.memoryBudget = try table.bytes("memory", default: 256 << 20)
+        config.loader.prefetch = try table.int("prefetch", default: 4, in: 1...1024)
+        try table.finish()
+        config.loader.seed = config.seed
+    }
+
+    private static func readModel(_ table: PipelineTableReader, into config: inout PipelineConfig) throws(FolioError) {
+        config.model.ngrams = try table.int("ngrams", default: 1, in: 1...8)
+        config.model.buckets = try table.int("buckets", default: 100_000, in: 1...1 << 28)
+        let layers = try table.tables("layers")
+        guard !layers.isEmpty else { throw table.error("the model needs [[model.layers]] entries, the first an embedding", key: "layers") }
+        for layer in layers { config.model.layers.append(try readLayer(layer)) }
+        try table.finish()
+    }
+
+    static let layerTypes = [
+        "embedding", "lstm", "gru", "bidirectional", "dense", "activation", "dropout", "batch_normalization", "conv1d",
+        "max_pooling1d", "global_average_pooling1d", "global_max_pooling1d",
+    ]
+
+    private static func readLayer(_ table: PipelineTableReader) throws(FolioError) -> LayerSpec {
+        let type = try table.choice("type", layerTypes, default: "")
+        let activations = Activation.Function.allCases.map(\.rawValue)
+        func activation(_ fallback: String) throws(FolioError) -> Activation.Function {
+            Activation.Function(rawValue: try table.choice("activation", activations, default: fallback)) ?? .linear
+        }
+        let spec: LayerSpec
+        switch type {
+        case "embedding": spec = .embedding(outputDim: try table.int("output_dim", default: 64, in: 1...1 << 16))
+        case "lstm":
+            spec = .lstm(units: try table.int("units", default: 64, in: 1...1 << 16),
+                         returnSequences: try table.bool("return_sequences", default: false),
+                         dropout: Float(try table.double("dropout", default: 0, in: 0...0.99)),
+                         recurrentDropout: Float(try table.double("recurrent_dropout", default: 0, in: 0...0.99)))
+        case "gru":
+            spec = .gru(units: try table.int("units", default: 64, in: 1...1 << 16),
+                        returnSequences: try table.bool("return_sequences", default: false))
+        case "bidirectional":
+            guard let inner = try table.table("layer") else {
+                throw table.error("a bidirectional layer wraps layer = { type = \"lstm\", units = ... }", key: "layer")
+            }
+            let wrapped = try readLayer(inner)
+            switch wrapped {
+            case .lstm, .gru: spec = .bidirectional(wrapped)
+            default: throw table.error("Bidirectional wraps an lstm or a gru", key: "layer")
+            }
+        case "dense": spec = .dense(units: try table.int("units", default: 64, in: 1...1 << 20), activation: try activation("linear"))
+        case "activation": spec = .activation(try activation("relu"))
+        case "dropout": spec = .dropout(rate: Float(try table.double("rate", default: 0.5, in: 0...0.99)))
+        case "batch_normalization":
+            spec = .batchNormalization(momentum: Float(try table.double("momentum", default: 0.99, in: 0...1)),
+                                       epsilon: Float(try table.double("epsilon", default: 1e-3, in: 1e-12...1)))
+        case "conv1d":
+            let padding = try table.choice("padding", ["valid", "same"], default: "valid")
+            spec = .conv1D(filters: try table.int("filters", default: 64, in: 1...1 << 16),
+                           kernelSize: try table.int("kernel_size", default: 3, in: 1...1024),
+                           padding: padding == "same" ? .same : .valid, activation: try activation("linear"))
+        case "max_pooling1d": spec = .maxPooling1D(poolSize: try table.int("pool_size", default: 2, in: 1...1024))
+        case "global_average_pooling1d": spec = .globalAveragePooling1D
+        default: spec = .globalMaxPooling1D
+        }
+        try table.finish()
+        return spec
+    }
+
+    private static func readTraining(_ table: PipelineTableReader, into config: inout PipelineConfig) throws(FolioError) {
+        var training = Training()
+        training.epochs = try table.int("epochs", default: 5, in: 1...100_000)
+        training.accumulationSteps = try table.int("accumulation_steps", default: 1, in: 1...1 << 16)
+        training.validationSplit = try table.double("validation_split", default: 0.1, in: 0...0.9)
+        training.checkpointEvery = try table.int("checkpoint_every", default: 0, in: 0...Int.max)
+        training.balancedClassWeight = try table.choice("class_weight", ["none", "balanced"], default: "none") == "balanced"
+        let kind = try table.choice("optimizer", OptimizerSpec.Kind.allCases.map(\.rawValue), default: "adam")
+        var optimizer = OptimizerSpec(kind: OptimizerSpec.Kind(rawValue: kind) ?? .adam)
+        let defaultRate = optimizer.kind == .sgd ? 0.01 : 0.001
+        let rate = Float(try table.double("learning_rate", default: defaultRate, in: 1e-12...100))
+        optimizer.schedule = try readSchedule(table, learningRate: rate, epochsHint: training.epochs)
+        optimizer.momentum = Float(try table.double("momentum", default: 0, in: 0...1))
+        optimizer.nesterov = try table.bool("nesterov", default: false)
+        optimizer.rho = Float(try table.double("rho", default: 0.9, in: 0...1))
+        optimizer.centered = try table.bool("centered", default: false)
+        optimizer.beta1 = Float(try table.double("beta_1", default: 0.9, in: 0...1))
+        optimizer.beta2 = Float(try table.double("beta_2", default: 0.999, in: 0...1))
+        optimizer.epsilon = Float(try table.double("epsilon", default: 1e-7, in: 0...1))
+        optimizer.amsgrad = try table.bool("amsgrad", default: false)
+        optimizer.weightDecay = Float(try table.double("weight_decay", default: 0.004, in: 0...1))
+        optimizer.clipping = Clipping(norm: try table.double("clipnorm", in: 1e-12...1e12).map(Float.init),
+                                      value: try table.double("clipvalue", in: 1e-12...1e12).map(Float.init),
+                                      globalNorm: try table.double("global_clipnorm", in: 1e-12...1e12).map(Float.init))
+        training.optimizer = optimizer
+        let losses = ["sparse_categorical_crossentropy"]
+        _ = try table.choice("loss", losses, default: losses[0])
+        let monitors = ["val_loss", "val_accuracy", "loss", "accuracy"]
+        if let stopping = try table.table("early_stopping") {
+            var value = EarlyStopping()
+            value.monitor = try stopping.choice("monitor", monitors, default: "val_loss")
+            value.patience = try stopping.int("patience", default: 0, in: 0...100_000)
+            value.minDelta = try stopping.double("min_delta", default: 0, in: 0...1e9)
+            value.restoreBestWeights = try stopping.bool("restore_best_weights", default: false)
+            try stopping.finish()
+            training.earlyStopping = value
+        }
+        if let plateau = try table.table("reduce_lr_on_plateau") {
+            var value = ReduceLROnPlateau()
+            value.monitor = try plateau.choice("monitor", monitors, default: "val_loss")
+            value.factor = try plateau.double("factor", default: 0.1, in: 1e-6...0.999999)
+            value.patience = try plateau.int("patience", default: 10, in: 0...100_000)
+            value.minDelta = try plateau.double("min_delta", default: 1e-4, in: 0...1e9)
+            value.cooldown = try plateau.int("cooldown", default: 0, in: 0...100_000)
+            value.minLearningRate = try plateau.double("min_lr", default: 0, in: 0...100)
+            try plateau.finish()
+            training.reduceLROnPlateau = value
+        }
+        if let checkpoint = try table.table("model_checkpoint") {
+            training.checkpointMonitor = try checkpoint.choice("monitor", monitors, default: "val_loss")
+            _ = try checkpoint.bool("save_best_only", default: true)
+            try checkpoint.finish()
+        }
+        try table.finish()
+        config.training = training
+    }
+
+    private static func readSchedule(_ table: PipelineTableReader, learningRate: Float, epochsHint: Int) throws(FolioError) -> LearningRateSchedule {
+        switch try table.choice("schedule", ["constant", "exponential", "cosine", "piecewise"], default: "constant") {
+        case "exponential":
+            return .exponentialDecay(initial: learningRate, decaySteps: try table.int("decay_steps", default: 1000, in: 1...Int.max),
+                                     rate: Float(try table.double("decay_rate", default: 0.96, in: 1e-9...1)),
+                                     staircase: try table.bool("staircase", default: false))
+        case "cosine":
+            let warmup = try table.int("warmup_steps", default: 0, in: 0...Int.max)
+            let target = try table.double("warmup_target", in: 1e-12...100).map(Float.init)
+            return .cosineDecay(initial: learningRate, decaySteps: try table.int("decay_steps", default: 1000, in: 1...Int.max),
+                                alpha: Float(try table.double("alpha", default: 0, in: 0...1)), warmupTarget: target, warmupSteps: warmup)
+        case "piecewise":
+            let boundaries = try table.array("boundaries") ?? []
+            let values = try table.array("values") ?? []
+            var steps: [Int] = []
+            var rates: [Float] = []
+            for case .integer(let step) in boundaries { steps.append(step) }
+            for value in values {
+                switch value {
+                case .float(let x): rates.append(Float(x))
+                case .integer(let x): rates.append(Float(x))
+                default: break
+                }
+            }
+            guard steps.count == boundaries.count, rates.count == values.count, rates.count == steps.count + 1 else {
+                throw table.error("a piecewise schedule needs integer boundaries and one more number in values", key: "values")
+            }
+            return .piecewiseConstant(boundaries: steps, values: rates)
+        default:
+            return .constant(learningRate)
+        }
+    }
+
+    /// The settings as canonical JSON (sorted keys): what stage fingerprints hash.
+    func canonicalJSON<Value: Encodable>(_ value: Value) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? [UInt8](encoder.encode(value))) ?? []
+    }
+}

@@ -1,0 +1,346 @@
+import FolioCore
+import FolioCorpus
+import FolioNN
+import FolioShards
+import FolioText
+import Foundation
+
+/// What a finished `folio run` reports.
+public struct PipelineResult: Codable, Sendable {
+    public var name: String
+    public var runDir: String
+    public var accuracy: Double
+    public var macroF1: Double
+    public var testLoss: Double
+    public var topK: Double?
+    public var testExamples: Int
+    /// `test` (the corpus's test split) or `validation` (the held-out part, when the corpus
+    /// has no test split).
+    public var evaluatedOn: String
+    public var epochsRun: Int
+    public var stagesRun: [String]
+    public var stagesSkipped: [String]
+    public var seconds: Double
+
+    enum CodingKeys: String, CodingKey {
+        case name, accuracy, seconds
+        case runDir = "run_dir", macroF1 = "macro_f1", testLoss = "test_loss", topK = "top_k", testExamples = "test_examples"
+        case evaluatedOn = "evaluated_on", epochsRun = "epochs_run", stagesRun = "stages_run", stagesSkipped = "stages_skipped"
+    }
+}
+
+/// Runs a pipeline's stages into its run directory, skipping each stage whose inputs and
+/// settings have the fingerprint recorded when it last completed:
+///
+/// | stage | writes | fingerprint of |
+/// |---|---|---|
+/// | vocabulary | `vocabulary.tsv` | corpus files (path, size, mtime), tokenizer, vocabulary settings |
+/// | shards | `shards/train`, `shards/test` | corpus files, tokenizer, vocabulary file, shard size |
+/// | train | `checkpoints/`, `model/`, `metrics.jsonl` | shard manifests, model, loader, training, seed |
+/// | evaluate | `evaluation.json` | the trained weights, test shards, evaluation settings |
+/// | report | `report.md`, `*.svg` | (always written) |
+///
+/// A train stage whose fingerprint matches an unfinished checkpoint resumes from it, so a
+/// killed `folio run` is continued by running it again. A run directory made by another
+/// pipeline (another name) is refused rather than reused.
+public final class PipelineRunner {
+    public struct Events {
+        public var stage: (String, _ skipped: Bool) -> Void = { _, _ in }
+        public var job: (JobProgress) -> Void = { _ in }
+        public var jobEnded: () -> Void = {}
+        public var training: (TrainingProgress) -> Void = { _ in }
+        public var epoch: (EpochLogs) -> Void = { _ in }
+        public var warning: @Sendable (String) -> Void = { _ in }
+        public init() {}
+    }
+
+    public let config: PipelineConfig
+    public let runDir: String
+    public var events = Events()
+    /// Tests: stop training (as if killed) after this many micro-batches.
+    public var stopTrainingAfter: Int?
+
+    public init(config: PipelineConfig, runDir: String? = nil) {
+        self.config = config
+        self.runDir = runDir ?? "runs/" + config.name
+    }
+
+    var vocabularyPath: String { runDir + "/vocabulary.tsv" }
+    var trainShards: String { runDir + "/shards/train" }
+    var testShards: String { runDir + "/shards/test" }
+    var checkpointFolder: String { runDir + "/checkpoints" }
+    var modelFolder: String { runDir + "/model" }
+    var stagesFile: String { runDir + "/stages.json" }
+
+    /// The runner's record of completed stages.
+    struct StageRecord: Codable {
+        var pipeline: String
+        var fingerprints: [String: String] = [:]
+    }
+
+    public func run() throws(FolioError) -> PipelineResult {
+        let clock = ContinuousClock()
+        let started = clock.now
+        LSTM.threads = config.threads
+        try makeFolder(runDir)
+        var record = try readRecord()
+        var ran: [String] = []
+        var skipped: [String] = []
+        func stage(_ name: String, fingerprint: String, outputs: [String], _ body: () throws(FolioError) -> Void) throws(FolioError) {
+            if record.fingerprints[name] == fingerprint, outputs.allSatisfy({ FileManager.default.fileExists(atPath: $0) }) {
+                skipped.append(name)
+                events.stage(name, true)
+                return
+            }
+            events.stage(name, false)
+            record.fingerprints[name] = nil
+            try writeRecord(record)
+            try body()
+            record.fingerprints[name] = fingerprint
+            try writeRecord(record)
+            ran.append(name)
+        }
+
+        let testSplit = resolvedTestSplit()
+        let corpusPrint = try corpusFingerprint()
+        let textSettings = config.canonicalJSON([config.tokenizer.normalization.rawValue, config.tokenizer.numbers.rawValue,
+                                                 String(config.tokenizer.maxTokenLength)])
+        let vocabularyPrint = fingerprint(corpusPrint, textSettings, config.canonicalJSON(config.vocabulary), config.corpus.trainSplit ?? "")
+        try stage("vocabulary", fingerprint: vocabularyPrint, outputs: [vocabularyPath]) { () throws(FolioError) in
+            var options = VocabularyJobOptions()
+            options.corpus = corpusOptions(split: config.corpus.trainSplit)
+            options.tokenizer = config.tokenizer
+            options.vocabulary = config.vocabulary.options
+            options.memoryBudget = config.vocabulary.memory
+            options.threads = config.threads
+            _ = try VocabularyJob.run(corpusPath: config.corpus.path, outputPath: vocabularyPath, options: options,
+                                      onWarning: events.warning, onProgress: events.job)
+            events.jobEnded()
+        }
+        let vocabulary = try Vocabulary(contentsOf: vocabularyPath)
+        let shardsPrint = fingerprint(corpusPrint, textSettings, vocabulary.fingerprint, String(config.shardBytes),
+                                      config.corpus.trainSplit ?? "", testSplit ?? "")
+        try stage("shards", fingerprint: shardsPrint, outputs: [trainShards + "/manifest.json"]
+                  + (testSplit == nil ? [] : [testShards + "/manifest.json"])) { () throws(FolioError) in
+            try makeFolder(runDir + "/shards")
+            var options = ShardJobOptions()
+            options.corpus = corpusOptions(split: config.corpus.trainSplit)
+            options.tokenizer = config.tokenizer
+            options.shardBytes = config.shardBytes
+            options.threads = config.threads
+            let report = try ShardJob.run(corpusPath: config.corpus.path, vocabularyPath: vocabularyPath, outputFolder: trainShards,
+                                          options: options, onWarning: events.warning, onProgress: events.job)
+            events.jobEnded()
+            if let testSplit {
+                options.corpus = corpusOptions(split: testSplit)
+                options.labels = report.labels
+                _ = try ShardJob.run(corpusPath: config.corpus.path, vocabularyPath: vocabularyPath, outputFolder: testShards,
+                                     options: options, onWarning: events.warning, onProgress: events.job)
+                events.jobEnded()
+            }
+        }
+        let train = try ShardSet(folder: trainShards)
+        try train.checkVocabulary(fingerprint: vocabulary.fingerprint, path: vocabularyPath)
+        let ngrams = config.model.ngrams > 1
+            ? NgramHashing(order: config.model.ngrams, buckets: config.model.buckets, vocabularySize: vocabulary.count) : nil
+        let trainingPrint = fingerprint(try manifestFingerprint(trainShards), config.canonicalJSON(config.model), config.canonicalJSON(config.loader),
+                                        config.canonicalJSON(config.training), String(config.seed))
+        var history: [EpochLogs] = []
+        try stage("train", fingerprint: trainingPrint, outputs: [modelFolder + "/" + ModelBundle.descriptionFile]) { () throws(FolioError) in
+            history = try trainModel(train: train, vocabulary: vocabulary, ngrams: ngrams, fingerprint: trainingPrint)
+        }
+        if history.isEmpty, let checkpoint = try Checkpoint.read(folder: checkpointFolder) { history = checkpoint.history }
+
+        let (bundle, model, _) = try ModelBundle.load(from: modelFolder)
+        let evaluationSet = testSplit == nil ? train : try ShardSet(folder: testShards)
+        let weightsPrint = FNV1a64.hash(try readWholeFile(modelFolder + "/" + ModelBundle.weightsFile)).fingerprint
+        let evaluationPrint = fingerprint(weightsPrint, try manifestFingerprint(evaluationSet.folder), config.canonicalJSON(config.evaluation),
+                                          testSplit == nil ? config.canonicalJSON(config.training.validationSplit) : [])
+        var evaluation: EvaluationResult?
+        try stage("evaluate", fingerprint: evaluationPrint, outputs: [runDir + "/evaluation.json"]) { () throws(FolioError) in
+            var options = LoaderOptions(batchSize: config.evaluation.batchSize, maxLength: config.loader.maxLength, shuffle: false,
+                                        memoryBudget: config.loader.memoryBudget)
+            if testSplit == nil {
+                options.holdout = Holdout(fraction: config.training.validationSplit, seed: config.seed, yieldsHeldOut: true)
+            }
+            let loader = try ShardLoader(shards: evaluationSet, options: options)
+            let result = try model.evaluate(loader, classes: bundle.labels.count, topK: min(config.evaluation.topK, bundle.labels.count))
+            try writeJSON(result, to: runDir + "/evaluation.json")
+            evaluation = result
+        }
+        let result: EvaluationResult
+        if let evaluation { result = evaluation } else {
+            do { result = try JSONDecoder().decode(EvaluationResult.self, from: Data(try readWholeFile(runDir + "/evaluation.json"))) } catch {
+                throw FolioError("malformed evaluation: \(error)", file: runDir + "/evaluation.json")
+            }
+        }
+        try RunReport(config: config, labels: bundle.labels, history: history, evaluation: result,
+                      evaluatedOn: testSplit == nil ? "validation" : "test", train: train.manifest).write(to: runDir)
+        return PipelineResult(
+            name: config.name, runDir: runDir, accuracy: result.accuracy, macroF1: result.report?.macroF1 ?? 0, testLoss: result.loss,
+            topK: result.topK, testExamples: result.examples, evaluatedOn: testSplit == nil ? "validation" : "test",
+            epochsRun: history.count, stagesRun: ran, stagesSkipped: skipped, seconds: (clock.now - started).seconds)
+    }
+
+    /// Builds the model and trains it, resuming a checkpoint made by the same settings.
+    private func trainModel(train: ShardSet, vocabulary: Vocabulary, ngrams: NgramHashing?, fingerprint: String) throws(FolioError) -> [EpochLogs] {
+        let model = try Model(config.model.layers, vocabulary: vocabulary.count, seed: config.seed, ngrams: ngrams)
+        model.compile(optimizer: config.training.optimizer, loss: config.training.loss)
+        let split = config.training.validationSplit
+        var options = config.loader
+        if split > 0 { options.holdout = Holdout(fraction: split, seed: config.seed, yieldsHeldOut: false) }
+        let loader = try ShardLoader(shards: train, options: options)
+        var validation: ShardLoader?
+        if split > 0 {
+            var held = options
+            held.shuffle = false
+            held.batchSize = config.evaluation.batchSize
+            held.holdout?.yieldsHeldOut = true
+            validation = try ShardLoader(shards: train, options: held)
+        }
+        // A checkpoint made with other settings must not be continued.
+        let ownerFile = checkpointFolder + "/fingerprint"
+        let resume = (try? readWholeFile(ownerFile)).map { String(decoding: $0, as: UTF8.self) } == fingerprint
+        if !resume {
+            try? FileManager.default.removeItem(atPath: checkpointFolder)
+            try makeFolder(checkpointFolder)
+            let owner = try AtomicFile(path: ownerFile)
+            try owner.write(fingerprint)
+            try owner.commit()
+        }
+        var callbacks: [any Callback] = [MetricsLogger(path: runDir + "/metrics.jsonl", format: .jsonLines),
+                                         MetricsLogger(path: runDir + "/metrics.csv", format: .csv)]
+        let training = config.training
+        if let plateau = training.reduceLROnPlateau {
+            callbacks.append(ReduceLROnPlateau(monitor: plateau.monitor, factor: plateau.factor, patience: plateau.patience,
+                                               minDelta: plateau.minDelta, cooldown: plateau.cooldown, minLearningRate: plateau.minLearningRate))
+        }
+        if let monitor = training.checkpointMonitor {
+            callbacks.append(ModelCheckpoint(path: checkpointFolder + "/best.safetensors", monitor: monitor, saveBestOnly: true))
+        }
+        if let stopping = training.earlyStopping {
+            callbacks.append(EarlyStopping(monitor: stopping.monitor, patience: stopping.patience, minDelta: stopping.minDelta,
+                                           restoreBestWeights: stopping.restoreBestWeights))
+        }
+        let needsValidation = callbacks.contains { ($0 as? EarlyStopping)?.tracker.monitor.hasPrefix("val_") ?? false }
+            || training.reduceLROnPlateau?.monitor.hasPrefix("val_") == true || training.checkpointMonitor?.hasPrefix("val_") == true
+        if needsValidation && validation == nil {
+            throw FolioError("a callback monitors a val_ metric but training.validation_split is 0", file: runDir)
+        }
+        let classWeight = training.balancedClassWeight ? Model.balancedClassWeights(counts: try labelCounts(train, holdout: options.holdout)) : nil
+        let checkpoints = checkpointFolder
+        var trainingOptions = TrainingOptions(checkpointFolder: checkpoints)
+        trainingOptions.epochs = training.epochs
+        trainingOptions.accumulationSteps = training.accumulationSteps
+        trainingOptions.checkpointEvery = training.checkpointEvery
+        trainingOptions.loss = training.loss
+        trainingOptions.ngrams = ngrams
+        trainingOptions.classWeights = classWeight.map { weights in (0..<train.manifest.labels.count).map { weights[$0] ?? 1 } }
+        guard let optimizer = model.optimizer else { throw FolioError("internal: the model was not compiled") }
+        let trainer = Trainer(model: model.network, optimizer: optimizer, loader: loader, validation: validation,
+                              options: trainingOptions, callbacks: callbacks)
+        trainer.stopAfterMicroBatches = stopTrainingAfter
+        let seen = trainer.history.count
+        trainer.onProgress = events.training
+        try trainer.fit(resume: resume)
+        for logs in trainer.history.dropFirst(seen) { events.epoch(logs) }
+        guard try Checkpoint.read(folder: checkpoints)?.finished == true else {
+            throw FolioError("training stopped before its end; run again to resume", file: checkpoints)
+        }
+        let bundle = ModelBundle(layers: config.model.layers, labels: train.manifest.labels, tokenizer: config.tokenizer,
+                                 vocabularySize: vocabulary.count, vocabularyFingerprint: vocabulary.fingerprint, ngrams: ngrams,
+                                 maxLength: config.loader.maxLength, seed: config.seed)
+        try bundle.write(model: model.network, vocabularyPath: vocabularyPath, to: modelFolder)
+        return trainer.history
+    }
+
+    private func labelCounts(_ set: ShardSet, holdout: Holdout?) throws(FolioError) -> [Int] {
+        var counts = [Int](repeating: 0, count: set.manifest.labels.count)
+        for shard in set.manifest.shards.indices {
+            let reader = try set.reader(forShard: shard)
+            for block in reader.blocks.indices {
+                try reader.forEachRecord(inBlock: block) { record, label, _ throws(FolioError) in
+                    let ref = RecordRef(shard: UInt32(shard), record: UInt32(record))
+                    if Int(label) < counts.count && (holdout?.yields(ref) ?? true) { counts[Int(label)] += 1 }
+                }
+            }
+        }
+        return counts
+    }
+
+    private func corpusOptions(split: String?) -> CorpusOptions {
+        var options = config.corpus.options
+        options.split = split
+        return options
+    }
+
+    /// The configured test split, or `test` when a folder corpus has one.
+    func resolvedTestSplit() -> String? {
+        if let split = config.corpus.testSplit { return split }
+        var isFolder: ObjCBool = false
+        let test = config.corpus.path + "/test"
+        return FileManager.default.fileExists(atPath: test, isDirectory: &isFolder) && isFolder.boolValue ? "test" : nil
+    }
+
+    /// Path, size and modification time of every file under the corpus path: changes to
+    /// the corpus show without reading it (hashing a corpus of gigabytes would cost a pass).
+    func corpusFingerprint() throws(FolioError) -> String {
+        var hasher = FNV1a64()
+        let path = config.corpus.path
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else { throw FolioError("no such file or folder", file: path) }
+        let files = isFolder.boolValue ? (FileManager.default.enumerator(atPath: path)?.compactMap { $0 as? String }.sorted() ?? []) : [""]
+        for file in files {
+            let full = file.isEmpty ? path : path + "/" + file
+            guard let stamp = regularFileStamp(full) else { continue }
+            hasher.combine("\(file)\t\(stamp.size)\t\(stamp.modified)\n".utf8)
+        }
+        return hasher.fingerprint
+    }
+
+    private func manifestFingerprint(_ folder: String) throws(FolioError) -> String {
+        FNV1a64.hash(try readWholeFile(folder + "/" + ShardManifest.fileName)).fingerprint
+    }
+
+    private func fingerprint(_ parts: Any...) -> String {
+        var hasher = FNV1a64()
+        for part in parts {
+            if let bytes = part as? [UInt8] { hasher.combine(bytes) } else { hasher.combine(String(describing: part).utf8) }
+            hasher.combine([0x1F])
+        }
+        return hasher.fingerprint
+    }
+
+    private func readRecord() throws(FolioError) -> StageRecord {
+        guard FileManager.default.fileExists(atPath: stagesFile) else {
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: runDir)) ?? []
+            guard entries.filter({ !$0.hasPrefix(".") }).isEmpty else {
+                throw FolioError("the run directory is not empty and was not made by `folio run` (no stages.json); choose another --run-dir",
+                                 file: runDir)
+            }
+            return StageRecord(pipeline: config.name)
+        }
+        let record: StageRecord
+        do { record = try JSONDecoder().decode(StageRecord.self, from: Data(try readWholeFile(stagesFile))) } catch {
+            throw FolioError("malformed stage record: \(error)", file: stagesFile)
+        }
+        guard record.pipeline == config.name else {
+            throw FolioError("this run directory belongs to pipeline '\(record.pipeline)', not '\(config.name)'; use another --run-dir",
+                             file: runDir)
+        }
+        return record
+    }
+
+    private func writeRecord(_ record: StageRecord) throws(FolioError) { try writeJSON(record, to: stagesFile) }
+}
+
+/// Writes `value` as pretty, key-sorted JSON, atomically.
+func writeJSON<Value: Encodable>(_ value: Value, to path: String) throws(FolioError) {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    let data: Data
+    do { data = try encoder.encode(value) } catch { throw FolioError("cannot encode: \(error)", file: path) }
+    let file = try AtomicFile(path: path)
+    try file.write([UInt8](data) + [0x0A])
+    try file.commit()
+}

@@ -1,0 +1,149 @@
+import FolioCore
+import TOMLKit
+
+/// A pipeline file's contents as plain values, each remembering the line it came from (or
+/// the `--set` that replaced it), so that every later complaint can name key and line.
+///
+/// TOMLKit parses and reports syntax errors with their line; it does not say where a
+/// parsed key was written, so ``PipelineSourceLines`` finds that in the text.
+public indirect enum PipelineValue: Sendable, Equatable {
+    case string(String)
+    case integer(Int)
+    case float(Double)
+    case boolean(Bool)
+    case table([(key: String, value: PipelineValue)])
+    case array([PipelineValue])
+
+    public static func == (lhs: PipelineValue, rhs: PipelineValue) -> Bool {
+        switch (lhs, rhs) {
+        case let (.string(a), .string(b)): a == b
+        case let (.integer(a), .integer(b)): a == b
+        case let (.float(a), .float(b)): a == b
+        case let (.boolean(a), .boolean(b)): a == b
+        case let (.array(a), .array(b)): a == b
+        case let (.table(a), .table(b)): a.count == b.count && zip(a, b).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+        default: false
+        }
+    }
+
+    /// What a type error calls this value.
+    var kind: String {
+        switch self {
+        case .string: "a string"
+        case .integer: "an integer"
+        case .float: "a float"
+        case .boolean: "a boolean"
+        case .table: "a table"
+        case .array: "an array"
+        }
+    }
+
+    /// Parses TOML text; a syntax error names the file and line.
+    static func parse(toml text: String, file: String) throws(FolioError) -> PipelineValue {
+        let table: TOMLTable
+        do { table = try TOMLTable(string: text) } catch let error as TOMLParseError {
+            throw FolioError("TOML syntax: \(error.description)", file: file,
+                             place: "line \(error.source.begin.line), column \(error.source.begin.column)")
+        } catch {
+            throw FolioError("TOML syntax: \(error)", file: file)
+        }
+        return convert(table)
+    }
+
+    private static func convert(_ value: any TOMLValueConvertible) -> PipelineValue {
+        switch value.type {
+        case .table:
+            guard let table = value.table else { return .table([]) }
+            return .table(table.keys.compactMap { key in table[key].map { (key, convert($0)) } })
+        case .array:
+            guard let array = value.array else { return .array([]) }
+            return .array(array.map { convert($0) })
+        case .int: return .integer(value.int ?? 0)
+        case .double: return .float(value.double ?? 0)
+        case .bool: return .boolean(value.bool ?? false)
+        case .string: return .string(value.string ?? "")
+        default: return .string(String(describing: value))
+        }
+    }
+
+    /// Applies `section.key=value` (a path may index arrays: `model.layers[1].units`). The
+    /// value is read as TOML (`3`, `0.5`, `true`, `"x"`, `[1, 2]`); anything that is not
+    /// TOML is taken as a bare string, so `--set corpus.path=/data/news` needs no quotes.
+    mutating func set(_ assignment: String) throws(FolioError) {
+        guard let equals = assignment.firstIndex(of: "=") else {
+            throw FolioError("expected section.key=value", place: "--set \(assignment)")
+        }
+        let path = String(assignment[..<equals]).trimmed(" ")
+        let text = String(assignment[assignment.index(after: equals)...]).trimmed(" ")
+        let value: PipelineValue
+        if let parsed = try? PipelineValue.parse(toml: "v = " + text, file: ""), case .table(let entries) = parsed, let first = entries.first {
+            value = first.value
+        } else {
+            value = .string(text)
+        }
+        let components = try PipelineKeyPath(path, place: "--set \(assignment)").components
+        try assign(value, at: components[...], assignment: assignment)
+    }
+
+    private mutating func assign(_ value: PipelineValue, at path: ArraySlice<PipelineKeyPath.Component>, assignment: String) throws(FolioError) {
+        guard let first = path.first else {
+            self = value
+            return
+        }
+        switch (self, first) {
+        case (.table(var entries), .key(let key)):
+            if let index = entries.firstIndex(where: { $0.key == key }) {
+                try entries[index].value.assign(value, at: path.dropFirst(), assignment: assignment)
+            } else {
+                var fresh = PipelineValue.table([])
+                try fresh.assign(value, at: path.dropFirst(), assignment: assignment)
+                entries.append((key, fresh))
+            }
+            self = .table(entries)
+        case (.array(var items), .index(let index)):
+            guard items.indices.contains(index) else {
+                throw FolioError("index \(index) is outside the \(items.count) entries", place: "--set \(assignment)")
+            }
+            try items[index].assign(value, at: path.dropFirst(), assignment: assignment)
+            self = .array(items)
+        default:
+            throw FolioError("the path does not fit the pipeline (\(first) into \(kind))", place: "--set \(assignment)")
+        }
+    }
+}
+
+/// `a.b[2].c` as components.
+struct PipelineKeyPath {
+    enum Component: CustomStringConvertible {
+        case key(String)
+        case index(Int)
+        var description: String {
+            switch self {
+            case .key(let key): "key '\(key)'"
+            case .index(let index): "index \(index)"
+            }
+        }
+    }
+
+    let components: [Component]
+
+    init(_ text: String, place: String) throws(FolioError) {
+        var components: [Component] = []
+        for part in text.split(separator: ".", omittingEmptySubsequences: false) {
+            var rest = Substring(part)
+            let name = rest.prefix { $0 != "[" }
+            guard !name.isEmpty else { throw FolioError("empty key in '\(text)'", place: place) }
+            components.append(.key(String(name)))
+            rest = rest.dropFirst(name.count)
+            while rest.first == "[" {
+                guard let close = rest.firstIndex(of: "]"), let index = Int(rest[rest.index(after: rest.startIndex)..<close]) else {
+                    throw FolioError("bad index in '\(text)'", place: place)
+                }
+                components.append(.index(index))
+                rest = rest[rest.index(after: close)...]
+            }
+            guard rest.isEmpty else { throw FolioError("bad key path '\(text)'", place: place) }
+        }
+        self.components = components
+    }
+}

@@ -1,0 +1,56 @@
+import ArgumentParser
+import FolioCore
+import FolioPipeline
+import Foundation
+
+/// Options every command that reads a pipeline file shares.
+struct PipelineOptionGroup: ParsableArguments {
+    @Argument(help: "A pipeline file (TOML), e.g. pipelines/demo.toml.")
+    var pipeline: String
+
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override a key, e.g. --set training.epochs=3 --set corpus.path=/data/news (repeatable).",
+                                                         valueName: "section.key=value"))
+    var overrides: [String] = []
+
+    func read() throws(FolioError) -> PipelineConfig { try PipelineConfig.read(path: pipeline, overrides: overrides) }
+}
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a pipeline end to end: vocabulary, shards, training, evaluation, report.",
+        discussion: "Stages whose inputs and settings are unchanged are skipped; an interrupted training resumes from its last checkpoint when run again."
+    )
+
+    @OptionGroup var pipeline: PipelineOptionGroup
+    @Option(help: "The run directory (default: runs/<pipeline name>).") var runDir: String?
+    @OptionGroup var output: OutputOptionGroup
+
+    func run() throws {
+        let display = ProgressDisplay(title: "train")
+        let result = try runReportingErrors(display) { () throws(FolioError) -> PipelineResult in
+            let config = try pipeline.read()
+            let runner = PipelineRunner(config: config, runDir: runDir)
+            runner.events.stage = { name, skipped in
+                display.title = name
+                display.note(skipped ? "\(name): unchanged, skipped" : "\(name): running")
+            }
+            runner.events.job = { display.update($0) }
+            runner.events.jobEnded = { display.finish() }
+            runner.events.training = { display.update($0) }
+            runner.events.epoch = { logs in
+                display.note("epoch \(logs.epoch): loss \(String(format: "%.4f", logs.loss)), accuracy \(String(format: "%.4f", logs.accuracy))"
+                    + (logs.valLoss.map { ", val_loss \(String(format: "%.4f", $0))" } ?? "")
+                    + (logs.valAccuracy.map { ", val_accuracy \(String(format: "%.4f", $0))" } ?? "")
+                    + ", \(Int(logs.tokensPerSecond)) tokens/s, \(String(format: "%.1f", logs.seconds)) s")
+            }
+            runner.events.warning = { ProcessInfoLite.printError("folio: warning: \($0)") }
+            return try runner.run()
+        }
+        print("""
+            \(result.name): \(result.evaluatedOn) accuracy \(String(format: "%.4f", result.accuracy)), macro-F1 \(String(format: "%.4f", result.macroF1)) \
+            on \(result.testExamples) examples (\(String(format: "%.1f", result.seconds)) s); report: \(result.runDir)/report.md
+            """)
+        if output.json { try printJSON(result) }
+    }
+}

@@ -1,0 +1,165 @@
+import FolioNN
+import FolioShards
+import FolioTestSupport
+import Foundation
+import Testing
+@testable import FolioPipeline
+
+/// A tiny corpus (3 labels, train and test splits) whose label shows in its words, and a
+/// pipeline over it that trains in a second or two.
+final class TinyCorpus {
+    let folder = TemporaryFolder()
+    var corpus: String { folder.path + "/corpus" }
+
+    init() {
+        var random = SplitMix64(seed: 11)
+        let topics = [["planet", "orbit", "comet", "telescope", "galaxy"], ["violin", "melody", "chord", "tempo", "choir"],
+                      ["tomato", "basil", "oven", "recipe", "garlic"]]
+        let common = ["the", "a", "of", "and", "with", "new", "old", "big", "small", "very"]
+        for split in ["train", "test"] {
+            for (label, words) in zip(["astronomy", "music", "cooking"], topics) {
+                for index in 0..<(split == "train" ? 40 : 12) {
+                    let text = (0..<(4 + Int(random.next() % 12))).map { _ in
+                        random.next() % 3 == 0 ? words[Int(random.next() % 5)] : common[Int(random.next() % 10)]
+                    }.joined(separator: " ")
+                    folder.write("corpus/\(split)/\(label)/\(index).txt", text)
+                }
+            }
+        }
+    }
+
+    func pipeline(name: String = "tiny", extra: String = "") -> PipelineConfig {
+        let text = """
+            name = "\(name)"
+            seed = 3
+            [corpus]
+            path = "corpus"
+            [loader]
+            batch_size = 8
+            max_length = 16
+            [[model.layers]]
+            type = "embedding"
+            output_dim = 8
+            [[model.layers]]
+            type = "lstm"
+            units = 8
+            dropout = 0.1
+            [[model.layers]]
+            type = "dense"
+            units = 3
+            [training]
+            epochs = 3
+            learning_rate = 0.02
+            accumulation_steps = 2
+            checkpoint_every = 2
+            validation_split = 0.2
+            \(extra)
+            """
+        return try! PipelineConfig.parse(text, file: "tiny.toml", baseFolder: folder.path)
+    }
+}
+
+@Suite(.serialized) struct PipelineRunnerTests {
+    let tiny = TinyCorpus()
+
+    func bytes(_ path: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: path)) }
+
+    @Test func aTinyPipelineTrainsReportsAndSkipsUnchangedStages() throws {
+        let runDir = tiny.folder.path + "/run"
+        let result = try PipelineRunner(config: tiny.pipeline(), runDir: runDir).run()
+        #expect(result.stagesRun == ["vocabulary", "shards", "train", "evaluate"])
+        #expect(result.testExamples == 36 && result.evaluatedOn == "test")
+        #expect(result.accuracy > 0.6, "3 classes with telling words: far above chance")
+        let metrics = try String(contentsOfFile: runDir + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(metrics.count == 3)
+        let history = try metrics.map { try JSONDecoder().decode(EpochLogs.self, from: Data($0.utf8)) }
+        #expect(history.last!.loss < history.first!.loss, "the loss falls")
+        #expect(history.allSatisfy { $0.valLoss != nil && $0.valAccuracy != nil })
+        for file in ["report.md", "loss.svg", "accuracy.svg", "confusion.svg", "metrics.csv", "model/model.json", "evaluation.json"] {
+            #expect(FileManager.default.fileExists(atPath: runDir + "/" + file), "\(file)")
+        }
+        let weights = try bytes(runDir + "/model/model.safetensors")
+
+        let again = try PipelineRunner(config: tiny.pipeline(), runDir: runDir).run()
+        #expect(again.stagesRun.isEmpty && again.stagesSkipped == ["vocabulary", "shards", "train", "evaluate"])
+        #expect(again.accuracy == result.accuracy)
+
+        var changed = tiny.pipeline(extra: "")
+        changed.training.epochs = 4
+        let longer = try PipelineRunner(config: changed, runDir: runDir).run()
+        #expect(longer.stagesSkipped == ["vocabulary", "shards"] && longer.stagesRun == ["train", "evaluate"])
+        #expect(try bytes(runDir + "/model/model.safetensors") != weights)
+    }
+
+    @Test(arguments: [1, 5, 9]) func aKilledRunResumesToTheSameWeights(killAfter: Int) throws {
+        let reference = tiny.folder.path + "/reference"
+        _ = try PipelineRunner(config: tiny.pipeline(), runDir: reference).run()
+        let killed = tiny.folder.path + "/killed-\(killAfter)"
+        let first = PipelineRunner(config: tiny.pipeline(), runDir: killed)
+        first.stopTrainingAfter = killAfter
+        #expect(throws: FolioError.self) { try first.run() }
+        let resumed = try PipelineRunner(config: tiny.pipeline(), runDir: killed).run()
+        #expect(resumed.stagesSkipped == ["vocabulary", "shards"])
+        #expect(try bytes(killed + "/model/model.safetensors") == bytes(reference + "/model/model.safetensors"))
+        let logs = { (dir: String) throws -> [EpochLogs] in
+            try String(contentsOfFile: dir + "/metrics.jsonl", encoding: .utf8).split(separator: "\n").map {
+                var logs = try JSONDecoder().decode(EpochLogs.self, from: Data($0.utf8))
+                (logs.seconds, logs.tokensPerSecond) = (0, 0)
+                return logs
+            }
+        }
+        #expect(try logs(killed) == logs(reference), "the history is the same but for timings")
+    }
+
+    @Test func oneAndTwoThreadsGiveIdenticalWeights() throws {
+        var one = tiny.pipeline()
+        one.threads = 1
+        var two = tiny.pipeline()
+        two.threads = 2
+        _ = try PipelineRunner(config: one, runDir: tiny.folder.path + "/one").run()
+        _ = try PipelineRunner(config: two, runDir: tiny.folder.path + "/two").run()
+        #expect(try bytes(tiny.folder.path + "/one/model/model.safetensors") == bytes(tiny.folder.path + "/two/model/model.safetensors"))
+    }
+
+    @Test func aRunDirectoryOfAnotherPipelineIsRefused() throws {
+        let runDir = tiny.folder.path + "/shared"
+        _ = try PipelineRunner(config: tiny.pipeline(), runDir: runDir).run()
+        let error = try #require(throws: FolioError.self) { try PipelineRunner(config: tiny.pipeline(name: "other"), runDir: runDir).run() }
+        #expect(error.message.contains("belongs to pipeline 'tiny'"))
+        tiny.folder.write("stranger/notes.txt", "mine")
+        #expect(throws: FolioError.self) { try PipelineRunner(config: tiny.pipeline(), runDir: tiny.folder.path + "/stranger").run() }
+    }
+
+    @Test func predictHandlesUnknownWordsAndEmptyTexts() throws {
+        let runDir = tiny.folder.path + "/predict"
+        _ = try PipelineRunner(config: tiny.pipeline(), runDir: runDir).run()
+        let predictor = try Predictor(folder: runDir + "/model")
+        let predictions = try predictor.predict(["the comet and the galaxy", "zyzzyva quux", "", "tomato basil oven"], topK: 2)
+        #expect(predictions.map(\.label) == ["astronomy", predictions[1].label, predictions[2].label, "cooking"])
+        #expect(predictions[1].unknownTokens == 2 && predictions[1].tokens == 2)
+        #expect(predictions[2].tokens == 0)
+        for prediction in predictions {
+            #expect(prediction.top.count == 2 && prediction.probability.isFinite)
+            #expect(prediction.top[0].probability >= prediction.top[1].probability)
+        }
+    }
+
+    @Test func nanLossStopsNamingTheStepAndKeepsTheLastCheckpoint() throws {
+        let runDir = tiny.folder.path + "/nan"
+        let config = tiny.pipeline(extra: "optimizer = \"sgd\"\n").withLearningRate(1e38)
+        let error = try #require(throws: FolioError.self) { try PipelineRunner(config: config, runDir: runDir).run() }
+        #expect(error.message.contains("micro-batch") && error.message.contains("not finite") && error.message.contains("last checkpoint is kept"),
+                "\(error)")
+        if let checkpoint = try Checkpoint.read(folder: runDir + "/checkpoints") {
+            #expect(!checkpoint.finished)
+        }
+    }
+}
+
+extension PipelineConfig {
+    func withLearningRate(_ rate: Float) -> PipelineConfig {
+        var copy = self
+        copy.training.optimizer.schedule = .constant(rate)
+        return copy
+    }
+}
