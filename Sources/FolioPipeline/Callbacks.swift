@@ -11,13 +11,15 @@ public struct EpochLogs: Codable, Sendable, Equatable {
     public var valAccuracy: Double?
     public var learningRate: Double
     public var optimizerSteps: Int
+    /// Training examples in the epoch.
+    public var samples: Int
     /// Wall time and speed of the epoch (the only figures a resumed run does not repeat
     /// exactly).
     public var seconds: Double
     public var tokensPerSecond: Double
 
     enum CodingKeys: String, CodingKey {
-        case epoch, loss, accuracy, seconds
+        case epoch, loss, accuracy, seconds, samples
         case valLoss = "val_loss", valAccuracy = "val_accuracy", learningRate = "learning_rate"
         case optimizerSteps = "optimizer_steps", tokensPerSecond = "tokens_per_s"
     }

@@ -71,12 +71,17 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         public var balancedClassWeight = false
         public var earlyStopping: EarlyStopping?
         public var reduceLROnPlateau: ReduceLROnPlateau?
-        /// Keep the weights of the best epoch by this metric in `model/best.safetensors`.
+        /// Keep the weights of the best epoch by this metric in `checkpoints/best.safetensors`.
         public var checkpointMonitor: String?
+        /// Budgets (sweeps): stop after this many training examples or seconds.
+        public var maxSamples: Int?
+        public var maxSeconds: Double?
     }
 
     public struct Evaluation: Sendable, Hashable, Codable {
-        public var batchSize = 256
+        /// Validation and test batches (default: the training micro-batch, as Keras's
+        /// `validation_batch_size`, so that evaluating never needs more memory than training).
+        public var batchSize = 32
         public var topK = 3
     }
 
@@ -127,7 +132,7 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         try readModel(try root.section("model"), into: &config)
         try readTraining(try root.section("training"), into: &config)
         let evaluation = try root.section("evaluation")
-        config.evaluation.batchSize = try evaluation.int("batch_size", default: 256, in: 1...1 << 20)
+        config.evaluation.batchSize = try evaluation.int("batch_size", default: config.loader.batchSize, in: 1...1 << 20)
         config.evaluation.topK = try evaluation.int("top_k", default: 3, in: 1...1000)
         try evaluation.finish()
         try root.finish()
@@ -236,6 +241,8 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         training.accumulationSteps = try table.int("accumulation_steps", default: 1, in: 1...1 << 16)
         training.validationSplit = try table.double("validation_split", default: 0.1, in: 0...0.9)
         training.checkpointEvery = try table.int("checkpoint_every", default: 0, in: 0...Int.max)
+        training.maxSamples = try table.int("max_samples", in: 1...Int.max)
+        training.maxSeconds = try table.double("max_seconds", in: 1e-3...1e9)
         training.balancedClassWeight = try table.choice("class_weight", ["none", "balanced"], default: "none") == "balanced"
         let kind = try table.choice("optimizer", OptimizerSpec.Kind.allCases.map(\.rawValue), default: "adam")
         var optimizer = OptimizerSpec(kind: OptimizerSpec.Kind(rawValue: kind) ?? .adam)

@@ -21,11 +21,17 @@ public struct PipelineResult: Codable, Sendable {
     public var stagesRun: [String]
     public var stagesSkipped: [String]
     public var seconds: Double
+    /// Peak resident memory of the process so far (MiB).
+    public var peakRSSMegabytes: Double
+    /// The last epoch's validation figures (nil without a validation split).
+    public var valAccuracy: Double?
+    public var valLoss: Double?
 
     enum CodingKeys: String, CodingKey {
         case name, accuracy, seconds
         case runDir = "run_dir", macroF1 = "macro_f1", testLoss = "test_loss", topK = "top_k", testExamples = "test_examples"
         case evaluatedOn = "evaluated_on", epochsRun = "epochs_run", stagesRun = "stages_run", stagesSkipped = "stages_skipped"
+        case peakRSSMegabytes = "peak_rss_mb", valAccuracy = "val_accuracy", valLoss = "val_loss"
     }
 }
 
@@ -78,29 +84,30 @@ public final class PipelineRunner {
         var fingerprints: [String: String] = [:]
     }
 
-    public func run() throws(FolioError) -> PipelineResult {
-        let clock = ContinuousClock()
-        let started = clock.now
-        LSTM.threads = config.threads
-        try makeFolder(runDir)
-        var record = try readRecord()
-        var ran: [String] = []
-        var skipped: [String] = []
-        func stage(_ name: String, fingerprint: String, outputs: [String], _ body: () throws(FolioError) -> Void) throws(FolioError) {
-            if record.fingerprints[name] == fingerprint, outputs.allSatisfy({ FileManager.default.fileExists(atPath: $0) }) {
-                skipped.append(name)
-                events.stage(name, true)
-                return
-            }
-            events.stage(name, false)
-            record.fingerprints[name] = nil
-            try writeRecord(record)
-            try body()
-            record.fingerprints[name] = fingerprint
-            try writeRecord(record)
-            ran.append(name)
-        }
+    private var record = StageRecord(pipeline: "")
+    private var ran: [String] = []
+    private var skipped: [String] = []
 
+    /// Runs `body` unless the stage's fingerprint and outputs are those of its last completion.
+    private func stage(_ name: String, fingerprint: String, outputs: [String], _ body: () throws(FolioError) -> Void) throws(FolioError) {
+        if record.fingerprints[name] == fingerprint, outputs.allSatisfy({ FileManager.default.fileExists(atPath: $0) }) {
+            skipped.append(name)
+            events.stage(name, true)
+            return
+        }
+        events.stage(name, false)
+        record.fingerprints[name] = nil
+        try writeRecord(record)
+        try body()
+        record.fingerprints[name] = fingerprint
+        try writeRecord(record)
+        ran.append(name)
+    }
+
+    /// The data stages alone (vocabulary and shards), e.g. once for many training runs.
+    public func prepareData() throws(FolioError) {
+        try makeFolder(runDir)
+        record = try readRecord()
         let testSplit = resolvedTestSplit()
         let corpusPrint = try corpusFingerprint()
         let textSettings = config.canonicalJSON([config.tokenizer.normalization.rawValue, config.tokenizer.numbers.rawValue,
@@ -139,6 +146,37 @@ public final class PipelineRunner {
                 events.jobEnded()
             }
         }
+    }
+
+    /// Makes this run directory use another's finished data stages (symbolic links): a sweep
+    /// prepares the data once for all its runs.
+    public func adoptData(from other: String) throws(FolioError) {
+        try makeFolder(runDir)
+        record = try readRecord()
+        let source: StageRecord
+        do { source = try JSONDecoder().decode(StageRecord.self, from: Data(try readWholeFile(other + "/stages.json"))) } catch {
+            throw FolioError("no finished data stages to adopt: \(error)", file: other)
+        }
+        for relative in ["vocabulary.tsv", "shards"] {
+            try? FileManager.default.removeItem(atPath: runDir + "/" + relative)
+            let target = other.hasPrefix("/") ? other : FileManager.default.currentDirectoryPath + "/" + other
+            do { try FileManager.default.createSymbolicLink(atPath: runDir + "/" + relative, withDestinationPath: target + "/" + relative) } catch {
+                throw FolioError("cannot link \(relative): \(error.localizedDescription)", file: runDir)
+            }
+        }
+        for name in ["vocabulary", "shards"] { record.fingerprints[name] = source.fingerprints[name] }
+        try writeRecord(record)
+    }
+
+    public func run() throws(FolioError) -> PipelineResult {
+        let clock = ContinuousClock()
+        let started = clock.now
+        LSTM.threads = config.threads
+        ran = []
+        skipped = []
+        try prepareData()
+        let testSplit = resolvedTestSplit()
+        let vocabulary = try Vocabulary(contentsOf: vocabularyPath)
         let train = try ShardSet(folder: trainShards)
         try train.checkVocabulary(fingerprint: vocabulary.fingerprint, path: vocabularyPath)
         let ngrams = config.model.ngrams > 1
@@ -179,7 +217,8 @@ public final class PipelineRunner {
         return PipelineResult(
             name: config.name, runDir: runDir, accuracy: result.accuracy, macroF1: result.report?.macroF1 ?? 0, testLoss: result.loss,
             topK: result.topK, testExamples: result.examples, evaluatedOn: testSplit == nil ? "validation" : "test",
-            epochsRun: history.count, stagesRun: ran, stagesSkipped: skipped, seconds: (clock.now - started).seconds)
+            epochsRun: history.count, stagesRun: ran, stagesSkipped: skipped, seconds: (clock.now - started).seconds,
+            peakRSSMegabytes: peakResidentMegabytes(), valAccuracy: history.last?.valAccuracy, valLoss: history.last?.valLoss)
     }
 
     /// Builds the model and trains it, resuming a checkpoint made by the same settings.
@@ -235,6 +274,8 @@ public final class PipelineRunner {
         trainingOptions.checkpointEvery = training.checkpointEvery
         trainingOptions.loss = training.loss
         trainingOptions.ngrams = ngrams
+        trainingOptions.maxSamples = training.maxSamples
+        trainingOptions.maxSeconds = training.maxSeconds
         trainingOptions.classWeights = classWeight.map { weights in (0..<train.manifest.labels.count).map { weights[$0] ?? 1 } }
         guard let optimizer = model.optimizer else { throw FolioError("internal: the model was not compiled") }
         let trainer = Trainer(model: model.network, optimizer: optimizer, loader: loader, validation: validation,

@@ -17,6 +17,10 @@ public struct TrainingOptions: Sendable {
     public var ngrams: NgramHashing?
     /// Per-class loss weights (Keras's `class_weight`), indexed by label id.
     public var classWeights: [Float]?
+    /// Budgets: training ends at the first optimizer-step boundary after this many
+    /// training examples, or this many seconds of training (the last epoch is then partial).
+    public var maxSamples: Int?
+    public var maxSeconds: Double?
 
     public init(checkpointFolder: String? = nil) { self.checkpointFolder = checkpointFolder }
 }
@@ -97,6 +101,10 @@ public final class Trainer {
         var losses: [Double] = []
         var ranHere = 0
         let clock = ContinuousClock()
+        let fitStarted = clock.now
+        let secondsBefore = history.reduce(0) { $0 + $1.seconds }
+        var samplesSeen = history.reduce(0) { $0 + $1.samples } + sums.examples
+        var budgetSpent = false
         for epoch in start.epoch..<options.epochs {
             let started = clock.now
             var tokensHere = 0
@@ -135,11 +143,17 @@ public final class Trainer {
                     try checkpoint(loader: batches.state, microSteps: microSteps, sums: sums)
                 }
                 if let stop = stopAfterMicroBatches, ranHere == stop { return losses }
+                samplesSeen += batch.rows
+                if accumulator.pending == 0 && (samplesSeen >= options.maxSamples ?? Int.max
+                    || secondsBefore + (clock.now - fitStarted).seconds >= options.maxSeconds ?? .infinity) {
+                    budgetSpent = true
+                    break
+                }
             }
             let seconds = (clock.now - started).seconds
             var logs = EpochLogs(
                 epoch: epoch + 1, loss: sums.loss / Double(max(1, sums.examples)), accuracy: Double(sums.correct) / Double(max(1, sums.examples)),
-                learningRate: Double(optimizer.nextLearningRate), optimizerSteps: optimizer.iterations, seconds: seconds,
+                learningRate: Double(optimizer.nextLearningRate), optimizerSteps: optimizer.iterations, samples: sums.examples, seconds: seconds,
                 tokensPerSecond: seconds > 0 ? Double(tokensHere) / seconds : 0)
             if let validation {
                 let result = try Evaluation.evaluate(model, loader: validation, classes: nil, loss: options.loss, ngrams: options.ngrams)
@@ -148,7 +162,7 @@ public final class Trainer {
             }
             history.append(logs)
             for callback in callbacks { try callback.epochEnded(logs, history: history, context: context) }
-            let finished = context.stopTraining || epoch + 1 == options.epochs
+            let finished = context.stopTraining || budgetSpent || epoch + 1 == options.epochs
             if finished {
                 for callback in callbacks { try callback.trainingEnded(context: context) }
             }
@@ -156,7 +170,7 @@ public final class Trainer {
             if accumulator.pending == 0 || finished {
                 try checkpoint(loader: LoaderState(epoch: epoch + 1), microSteps: microSteps, sums: EpochSums(), finished: finished)
             }
-            if context.stopTraining { break }
+            if context.stopTraining || budgetSpent { break }
         }
         return losses
     }

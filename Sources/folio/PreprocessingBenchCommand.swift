@@ -67,9 +67,3 @@ struct PreprocessingBenchCommand: ParsableCommand {
     }
 }
 
-/// Peak resident set size of this process (ru_maxrss), in MB.
-func peakResidentMegabytes() -> Double {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    return Double(usage.ru_maxrss) / 1024
-}

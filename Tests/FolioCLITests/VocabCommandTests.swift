@@ -16,10 +16,12 @@ struct FolioProcess {
         return folder.appendingPathComponent("folio")
     }
 
-    init(_ arguments: [String]) throws {
+    /// Runs folio with `arguments`, standard input read from the file `stdin` when given.
+    init(_ arguments: [String], stdin: String? = nil) throws {
         let process = Process()
         process.executableURL = Self.executable
         process.arguments = arguments
+        if let stdin { process.standardInput = FileHandle(forReadingAtPath: stdin) }
         let out = Pipe()
         let err = Pipe()
         process.standardOutput = out

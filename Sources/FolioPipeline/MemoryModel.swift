@@ -1,0 +1,220 @@
+import FolioCore
+import FolioNN
+import FolioShards
+
+/// Peak training memory of a pipeline at a micro-batch size, broken down.
+public struct MemoryEstimate: Encodable, Sendable, Equatable {
+    public var microBatch: Int
+    public var parameters: Int
+    public var gradients: Int
+    public var optimizerState: Int
+    /// What the layers keep from forward for backward, plus the largest transient gradients
+    /// of the backward pass, for one micro-batch at the longest sequence length.
+    public var activations: Int
+    /// Decoded records and prefetched batches of the training and validation loaders.
+    public var loader: Int
+    /// Measured: the process with its libraries and runtime before any model exists.
+    public var fixed: Int
+
+    public var total: Int { parameters + gradients + optimizerState + activations + loader + fixed }
+
+    enum CodingKeys: String, CodingKey {
+        case parameters, gradients, activations, loader, fixed, total
+        case microBatch = "micro_batch", optimizerState = "optimizer_state"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(microBatch, forKey: .microBatch)
+        try container.encode(parameters, forKey: .parameters)
+        try container.encode(gradients, forKey: .gradients)
+        try container.encode(optimizerState, forKey: .optimizerState)
+        try container.encode(activations, forKey: .activations)
+        try container.encode(loader, forKey: .loader)
+        try container.encode(fixed, forKey: .fixed)
+        try container.encode(total, forKey: .total)
+    }
+}
+
+/// Predicts the peak resident memory of a pipeline's training stage (the data stages have
+/// budgets of their own: `vocabulary.memory`, about 50 MB for sharding).
+///
+/// Parameters, gradients and optimizer state are exact (4 bytes per float: the arena, a
+/// gradient arena, Adam's two moments). Activations count, per layer, the floats its
+/// forward pass keeps for backward (an LSTM keeps its input, four gates, cells and hidden
+/// states per step), summed over layers, plus the largest set of gradients alive at once in
+/// backward; all per row and step, times the micro-batch and the longest sequence (n-grams
+/// lengthen it). The loader holds at most its budget, and no more than the decoded corpus.
+/// ``fixedBytes`` and ``allocatorFactor`` were measured (bench/memory_bench.sh), not guessed.
+public enum MemoryModel {
+    /// Resident memory of `folio run` before training allocates: binary, Swift runtime,
+    /// Foundation, OpenBLAS buffers, ICU data (measured; bench/results/memory.md).
+    public static let fixedBytes = 30 << 20
+    /// Measured ratio of resident to counted activation bytes: arrays are reallocated each
+    /// micro-batch, so the allocator holds a layer's old cache while the new one is filled.
+    public static let allocatorFactor = 1.0
+
+    /// The estimate for `config` at `microBatch`. `trainShards` (when the shards exist)
+    /// bounds the loader by the decoded corpus.
+    public static func estimate(
+        config: PipelineConfig, vocabularySize: Int, microBatch: Int, trainShards: ShardManifest? = nil
+    ) throws(FolioError) -> MemoryEstimate {
+        let ngrams = config.model.ngrams
+        let inputDim = vocabularySize + (ngrams > 1 ? config.model.buckets : 0)
+        let parameterCount = try parameterCount(config.model.layers, inputDim: inputDim)
+        let optimizerBuffers: Int
+        switch config.training.optimizer.kind {
+        case .adam, .adamw: optimizerBuffers = config.training.optimizer.amsgrad ? 3 : 2
+        case .sgd: optimizerBuffers = config.training.optimizer.momentum > 0 ? 1 : 0
+        case .rmsprop:
+            optimizerBuffers = 1 + (config.training.optimizer.centered ? 1 : 0) + (config.training.optimizer.momentum > 0 ? 1 : 0)
+        case .rprop: optimizerBuffers = 2
+        }
+        let steps = sequenceSteps(maxLength: config.loader.maxLength, ngrams: ngrams)
+        let perRow = activationFloatsPerRow(config.model.layers, steps: steps)
+        let trainActivations = Double(perRow * microBatch * 4) * allocatorFactor
+        let evaluationActivations = Double(forwardFloatsPerRow(config.model.layers, steps: steps) * config.evaluation.batchSize * 4) * allocatorFactor
+        return MemoryEstimate(
+            microBatch: microBatch, parameters: parameterCount * 4, gradients: parameterCount * 4,
+            optimizerState: optimizerBuffers * parameterCount * 4,
+            activations: Int(max(trainActivations, evaluationActivations)),
+            loader: loaderBytes(config, microBatch: microBatch, shards: trainShards), fixed: fixedBytes)
+    }
+
+    /// The largest micro-batch whose estimate fits `limit` (nil when not even 1 does).
+    public static func largestFittingMicroBatch(
+        config: PipelineConfig, vocabularySize: Int, limit: Int, trainShards: ShardManifest? = nil
+    ) throws(FolioError) -> Int? {
+        var fitting: PipelineConfig = config
+        func fits(_ batch: Int) throws(FolioError) -> Bool {
+            fitting.evaluation.batchSize = batch
+            return try estimate(config: fitting, vocabularySize: vocabularySize, microBatch: batch, trainShards: trainShards).total <= limit
+        }
+        guard try fits(1) else { return nil }
+        var low = 1
+        var high = 2
+        while try fits(high) {
+            low = high
+            high *= 2
+            if high > 1 << 24 { return low }
+        }
+        while high - low > 1 {
+            let middle = (low + high) / 2
+            if try fits(middle) { low = middle } else { high = middle }
+        }
+        return low
+    }
+
+    static func sequenceSteps(maxLength: Int, ngrams: Int) -> Int {
+        maxLength + (ngrams >= 2 ? (2...ngrams).reduce(0) { $0 + max(0, maxLength - $1 + 1) } : 0)
+    }
+
+    static func parameterCount(_ layers: [LayerSpec], inputDim: Int, features inputFeatures: Int = 0) throws(FolioError) -> Int {
+        var features = inputFeatures
+        var count = 0
+        for spec in layers {
+            switch spec {
+            case .embedding(let dim):
+                count += inputDim * dim
+                features = dim
+            case .lstm(let units, _, _, _):
+                count += 4 * units * (features + units + 1)
+                features = units
+            case .gru(let units, _):
+                count += 3 * units * (features + units + 2)
+                features = units
+            case .bidirectional(let inner):
+                count += 2 * (try parameterCount([inner], inputDim: 0, features: features))
+                if case .lstm(let units, _, _, _) = inner { features = 2 * units }
+                if case .gru(let units, _) = inner { features = 2 * units }
+            case .dense(let units, _):
+                count += features * units + units
+                features = units
+            case .batchNormalization:
+                count += 2 * features
+            case .conv1D(let filters, let kernelSize, _, _):
+                count += kernelSize * features * filters + filters
+                features = filters
+            case .activation, .dropout, .maxPooling1D, .globalAveragePooling1D, .globalMaxPooling1D:
+                break
+            }
+        }
+        return count
+    }
+
+    /// Per layer: floats kept from forward (per row) and the output's floats (per row).
+    private static func layerFloats(_ layers: [LayerSpec], steps: Int) -> [(kept: Int, input: Int, output: Int)] {
+        var features = 0
+        var length = steps
+        var sequence = true
+        var result: [(kept: Int, input: Int, output: Int)] = []
+        for spec in layers {
+            let input = (sequence ? length : 1) * max(features, 1)
+            var kept = 0
+            switch spec {
+            case .embedding(let dim):
+                features = dim
+                kept = length  // the ids
+            case .lstm(let units, let sequences, let dropout, let recurrentDropout):
+                // input copy, 4 gates, cells, hidden; masks per row
+                kept = length * (features + 6 * units) + (dropout > 0 ? features : 0) + (recurrentDropout > 0 ? units : 0)
+                features = units
+                sequence = sequences
+            case .gru(let units, let sequences):
+                kept = length * (features + 5 * units)
+                features = units
+                sequence = sequences
+            case .bidirectional(let inner):
+                let single = layerFloats([.embedding(outputDim: features), inner], steps: length)[1]
+                kept = 2 * single.kept + single.output * 2
+                if case .lstm(let units, let sequences, _, _) = inner { features = 2 * units; sequence = sequences }
+                if case .gru(let units, let sequences) = inner { features = 2 * units; sequence = sequences }
+            case .dense(let units, _):
+                kept = input
+                features = units
+            case .dropout, .activation:
+                kept = input
+            case .batchNormalization:
+                kept = 2 * input
+            case .conv1D(let filters, let kernelSize, let padding, _):
+                if padding == .valid { length = max(0, length - kernelSize + 1) }
+                kept = length * kernelSize * features
+                features = filters
+            case .maxPooling1D(let pool):
+                length /= max(1, pool)
+                kept = length * features
+            case .globalAveragePooling1D, .globalMaxPooling1D:
+                kept = features
+                sequence = false
+            }
+            result.append((kept, input, (sequence ? length : 1) * features))
+        }
+        return result
+    }
+
+    /// Training: every layer's kept floats and output at once, plus the largest backward
+    /// moment (a layer's output gradient, its input gradient and a time-major copy of it).
+    static func activationFloatsPerRow(_ layers: [LayerSpec], steps: Int) -> Int {
+        let floats = layerFloats(layers, steps: steps)
+        let forward = floats.reduce(0) { $0 + $1.kept + $1.output }
+        let backward = floats.map { $0.output + 2 * $0.input }.max() ?? 0
+        return forward + backward
+    }
+
+    /// Inference (validation and test batches): the same caches, no gradients.
+    static func forwardFloatsPerRow(_ layers: [LayerSpec], steps: Int) -> Int {
+        layerFloats(layers, steps: steps).reduce(0) { $0 + $1.kept + $1.output }
+    }
+
+    static func loaderBytes(_ config: PipelineConfig, microBatch: Int, shards: ShardManifest?) -> Int {
+        let batchBytes = microBatch * config.loader.maxLength * 4 + microBatch * 16
+        let prefetched = (config.loader.prefetch + 2) * batchBytes
+        var window = config.loader.memoryBudget - prefetched
+        if let shards {
+            // Decoded ids (4 bytes per kept token) and ~128 bytes per record in the window's
+            // dictionaries, for the training side and the validation side together.
+            window = min(window, shards.tokens * 4 + shards.records * 128)
+        }
+        return max(0, window) + prefetched
+    }
+}

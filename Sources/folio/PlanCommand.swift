@@ -1,0 +1,94 @@
+import ArgumentParser
+import FolioCore
+import FolioPipeline
+import FolioShards
+import FolioText
+import Foundation
+
+struct PlanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "The largest micro-batch whose training fits a memory limit, and the accumulation steps to reach a virtual batch.",
+        discussion: "The estimate covers the training stage: parameters, gradients, optimizer state, activations kept for backward, loader and a measured fixed part. With the run directory's vocabulary and shards present it uses their sizes; otherwise vocabulary.max_tokens and the loader budget."
+    )
+
+    @OptionGroup var pipeline: PipelineOptionGroup
+    @Option(help: "The memory limit, e.g. 2GB.") var memory: ByteSize
+    @Option(help: "The batch the optimizer should see: micro-batch x accumulation steps.") var virtualBatch: Int?
+    @Option(help: "The run directory (default: runs/<pipeline name>).") var runDir: String?
+    @OptionGroup var output: OutputOptionGroup
+
+    struct Plan: Encodable {
+        var memory_limit: Int
+        var fits: Bool
+        var micro_batch: Int?
+        var accumulation_steps: Int?
+        var virtual_batch: Int?
+        var predicted_peak: Int?
+        var breakdown: MemoryEstimate?
+        var configured_batch: Int
+        var configured_peak: Int
+        var warning: String?
+    }
+
+    func validate() throws {
+        if let virtualBatch, virtualBatch < 1 { throw ValidationError("--virtual-batch must be at least 1") }
+    }
+
+    func run() throws {
+        let plan = try runReportingErrors { () throws(FolioError) -> Plan in
+            let config = try pipeline.read()
+            let folder = runDir ?? "runs/" + config.name
+            var vocabularySize = config.vocabulary.options.maxTokens
+            if FileManager.default.fileExists(atPath: folder + "/vocabulary.tsv") {
+                vocabularySize = try Vocabulary(contentsOf: folder + "/vocabulary.tsv").count
+            }
+            guard let vocabularySize else {
+                throw FolioError("the vocabulary size is unknown: set vocabulary.max_tokens or run the pipeline's data stages first",
+                                 file: pipeline.pipeline)
+            }
+            let shards = try? ShardManifest.read(folder: folder + "/shards/train")
+            var configured = config
+            configured.evaluation.batchSize = config.loader.batchSize
+            let current = try MemoryModel.estimate(config: configured, vocabularySize: vocabularySize, microBatch: config.loader.batchSize,
+                                                   trainShards: shards)
+            guard let largest = try MemoryModel.largestFittingMicroBatch(config: config, vocabularySize: vocabularySize,
+                                                                          limit: memory.bytes, trainShards: shards) else {
+                let smallest = try MemoryModel.estimate(config: config, vocabularySize: vocabularySize, microBatch: 1, trainShards: shards)
+                return Plan(memory_limit: memory.bytes, fits: false, breakdown: smallest, configured_batch: config.loader.batchSize,
+                            configured_peak: current.total,
+                            warning: "even a micro-batch of 1 needs \(megabytes(smallest.total)): parameters, gradients and optimizer state "
+                                + "\(megabytes(smallest.parameters + smallest.gradients + smallest.optimizerState)), loader \(megabytes(smallest.loader)) "
+                                + "(lower it with --set loader.memory=...), fixed \(megabytes(smallest.fixed))")
+            }
+            var micro = largest
+            var steps = 1
+            if let virtualBatch {
+                steps = (virtualBatch + largest - 1) / largest
+                micro = (virtualBatch + steps - 1) / steps
+            }
+            var chosen = config
+            chosen.evaluation.batchSize = micro
+            let estimate = try MemoryModel.estimate(config: chosen, vocabularySize: vocabularySize, microBatch: micro, trainShards: shards)
+            return Plan(memory_limit: memory.bytes, fits: true, micro_batch: micro, accumulation_steps: steps, virtual_batch: micro * steps,
+                        predicted_peak: estimate.total, breakdown: estimate, configured_batch: config.loader.batchSize,
+                        configured_peak: current.total,
+                        warning: virtualBatch.map { micro * steps != $0 ? "virtual batch \(micro * steps) is the nearest to \($0) this micro-batch reaches" : nil } ?? nil)
+        }
+        if output.json { return try printJSON(plan) }
+        if let warning = plan.warning, !plan.fits {
+            print("does not fit in \(megabytes(plan.memory_limit)): \(warning)")
+            throw ExitCode(2)
+        }
+        if let micro = plan.micro_batch, let steps = plan.accumulation_steps, let peak = plan.predicted_peak, let parts = plan.breakdown {
+            print("micro-batch \(micro) x \(steps) accumulation steps = virtual batch \(micro * steps); predicted peak \(megabytes(peak)) of \(megabytes(plan.memory_limit))")
+            print("  parameters \(megabytes(parts.parameters)), gradients \(megabytes(parts.gradients)), optimizer state \(megabytes(parts.optimizerState)), "
+                  + "activations \(megabytes(parts.activations)), loader \(megabytes(parts.loader)), fixed \(megabytes(parts.fixed))")
+            print("  (the pipeline's batch \(plan.configured_batch) would need \(megabytes(plan.configured_peak)))")
+            if let warning = plan.warning { print("  note: \(warning)") }
+            print("run it: folio run \(pipeline.pipeline) --set loader.batch_size=\(micro) --set training.accumulation_steps=\(steps)")
+        }
+    }
+}
+
+func megabytes(_ bytes: Int) -> String { String(format: "%.0f MB", Double(bytes) / 1_048_576) }

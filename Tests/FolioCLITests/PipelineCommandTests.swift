@@ -1,0 +1,122 @@
+import Foundation
+import Testing
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+
+/// `folio run`, `predict`, `eval`, `plan` and `sweep` on a tiny corpus, as a user runs them.
+@Suite(.serialized) struct PipelineCommandTests {
+    let folder = NSTemporaryDirectory() + "folio-cli-pipeline-" + UUID().uuidString
+
+    init() throws {
+        var state: UInt64 = 5
+        func next() -> UInt64 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return state >> 33
+        }
+        let topics = [["planet", "orbit", "comet", "galaxy"], ["violin", "melody", "chord", "choir"], ["tomato", "basil", "oven", "garlic"]]
+        let common = ["the", "a", "of", "and", "with", "new", "old"]
+        for split in ["train", "test"] {
+            for (label, words) in zip(["astro", "music", "cook"], topics) {
+                try FileManager.default.createDirectory(atPath: "\(folder)/corpus/\(split)/\(label)", withIntermediateDirectories: true)
+                for index in 0..<(split == "train" ? 30 : 8) {
+                    let text = (0..<(4 + Int(next() % 10))).map { _ in next() % 3 == 0 ? words[Int(next() % 4)] : common[Int(next() % 7)] }
+                    try text.joined(separator: " ").write(toFile: "\(folder)/corpus/\(split)/\(label)/\(index).txt", atomically: true, encoding: .utf8)
+                }
+            }
+        }
+        try """
+            name = "tiny"
+            [corpus]
+            path = "corpus"
+            [loader]
+            batch_size = 8
+            max_length = 16
+            [[model.layers]]
+            type = "embedding"
+            output_dim = 8
+            [[model.layers]]
+            type = "global_average_pooling1d"
+            [[model.layers]]
+            type = "dense"
+            units = 3
+            [training]
+            epochs = 3
+            learning_rate = 0.05
+            """.write(toFile: folder + "/tiny.toml", atomically: true, encoding: .utf8)
+    }
+
+    func lastJSON(_ run: FolioProcess) throws -> [String: Any] {
+        let last = try #require(run.stdout.split(separator: "\n").last, "stdout: \(run.stdout) stderr: \(run.stderr)")
+        return try #require(try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any])
+    }
+
+    @Test func runThenPredictAndEval() throws {
+        let run = try FolioProcess(["run", folder + "/tiny.toml", "--run-dir", folder + "/run", "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let json = try lastJSON(run)
+        for key in ["accuracy", "macro_f1", "test_examples", "run_dir", "peak_rss_mb"] { #expect(json[key] != nil, "missing \(key)") }
+        #expect(json["test_examples"] as? Int == 24)
+        #expect((json["accuracy"] as? Double ?? 0) > 0.5)
+
+        try "comet orbit galaxy\n\nunheard-of words only\n".write(toFile: folder + "/texts.txt", atomically: true, encoding: .utf8)
+        let predict = try FolioProcess(["predict", folder + "/run/model", "--json", "--top-k", "2"], stdin: folder + "/texts.txt")
+        #expect(predict.status == 0, "\(predict.stderr)")
+        let lines = predict.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(lines.count == 3)
+        let first = lines.first?["prediction"] as? [String: Any]
+        #expect(first?["label"] as? String == "astro")
+        #expect((first?["top"] as? [Any])?.count == 2)
+
+        let eval = try FolioProcess(["eval", folder + "/run/model", folder + "/run/shards/test", "--json"])
+        #expect(eval.status == 0, "\(eval.stderr)")
+        #expect(try lastJSON(eval)["accuracy"] as? Double == json["accuracy"] as? Double)
+
+        let wrong = try FolioProcess(["eval", folder + "/run/model", folder + "/corpus"])
+        #expect(wrong.status != 0 && wrong.stderr.hasPrefix("folio: error: ") && wrong.stderr.split(separator: "\n").count == 1)
+    }
+
+    @Test func aTypoedKeyFailsBeforeAnyWork() throws {
+        let text = try String(contentsOfFile: folder + "/tiny.toml", encoding: .utf8).replacingOccurrences(of: "epochs = 3", with: "epoch = 3")
+        try text.write(toFile: folder + "/typo.toml", atomically: true, encoding: .utf8)
+        let run = try FolioProcess(["run", folder + "/typo.toml", "--run-dir", folder + "/typo"])
+        #expect(run.status == 1)
+        #expect(run.stderr == "folio: error: \(folder)/typo.toml: line 16, key training.epoch: unknown key 'epoch' (this table knows: "
+                + "accumulation_steps, amsgrad, beta_1, beta_2, centered, checkpoint_every, class_weight, clipnorm, clipvalue, early_stopping, "
+                + "epochs, epsilon, global_clipnorm, learning_rate, loss, max_samples, max_seconds, model_checkpoint, momentum, nesterov, "
+                + "optimizer, reduce_lr_on_plateau, rho, schedule, validation_split, weight_decay)\n")
+        #expect(!FileManager.default.fileExists(atPath: folder + "/typo"), "nothing was started")
+    }
+
+    @Test func planFindsTheLargestFittingMicroBatch() throws {
+        let prepared = try FolioProcess(["run", folder + "/tiny.toml", "--run-dir", folder + "/plan"])
+        #expect(prepared.status == 0)
+        let plan = try FolioProcess(["plan", folder + "/tiny.toml", "--run-dir", folder + "/plan", "--memory", "64MB", "--virtual-batch", "1000",
+                                     "--json"])
+        #expect(plan.status == 0, "\(plan.stderr)")
+        let json = try lastJSON(plan)
+        let micro = try #require(json["micro_batch"] as? Int)
+        let steps = try #require(json["accumulation_steps"] as? Int)
+        #expect(micro * steps >= 1000 && micro * (steps - 1) < 1000)
+        #expect((json["predicted_peak"] as? Int ?? .max) <= 64 << 20)
+        let tooSmall = try FolioProcess(["plan", folder + "/tiny.toml", "--set", "vocabulary.max_tokens=100", "--memory", "100MB"])
+        #expect(tooSmall.status == 2 && tooSmall.stdout.contains("does not fit") && tooSmall.stdout.contains("loader 256 MB"))
+    }
+
+    @Test func aTinySweepWritesATableAndValidSVG() throws {
+        let run = try FolioProcess(["sweep", folder + "/tiny.toml", "--batch-sizes", "4,8", "--accumulate-to", "8", "--seeds", "2",
+                                    "--out", folder + "/sweep"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let table = try String(contentsOfFile: folder + "/sweep/sweep.md", encoding: .utf8)
+        let rows = table.split(separator: "\n").filter { $0.hasPrefix("| 4 |") || $0.hasPrefix("| 8 |") }
+        #expect(rows.count == 3, "4x1, 8x1, 4x2: \(table)")
+        let records = try String(contentsOfFile: folder + "/sweep/sweep.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(records.count == 6)
+        for name in ["accuracy-vs-batch.svg", "time-vs-batch.svg", "curves.svg"] {
+            let data = try Data(contentsOf: URL(fileURLWithPath: folder + "/sweep/" + name))
+            let parser = XMLParser(data: data)
+            #expect(parser.parse(), "\(name) is well-formed XML: \(parser.parserError.map { "\($0)" } ?? "")")
+            #expect(String(decoding: data, as: UTF8.self).contains("<polyline"))
+        }
+    }
+}

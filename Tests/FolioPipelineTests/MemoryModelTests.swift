@@ -1,0 +1,58 @@
+import FolioNN
+import FolioTestSupport
+import Testing
+@testable import FolioPipeline
+
+@Suite struct MemoryModelTests {
+    let layers: [LayerSpec] = [.embedding(outputDim: 8), .lstm(units: 4, returnSequences: true), .globalMaxPooling1D, .dense(units: 3)]
+
+    func config(optimizer: OptimizerSpec.Kind = .adam) -> PipelineConfig {
+        var config = PipelineConfig(name: "m", corpus: .init(path: "/c"))
+        config.model.layers = layers
+        config.loader.maxLength = 10
+        config.loader.memoryBudget = 1 << 20
+        config.training.optimizer = OptimizerSpec(kind: optimizer)
+        config.evaluation.batchSize = 1
+        return config
+    }
+
+    @Test func parametersGradientsAndOptimizerStateAreExact() throws {
+        let arena = try Sequential(layers, vocabulary: 100, seed: 1).arena
+        // 100 x 8 embedding; LSTM 4 x 4 gates x (8 inputs + 4 recurrent + 1 bias); 4 x 3 + 3 dense.
+        #expect(arena.count == 800 + 208 + 15)
+        for (kind, buffers) in [(OptimizerSpec.Kind.adam, 2), (.sgd, 0), (.rmsprop, 1)] {
+            let estimate = try MemoryModel.estimate(config: config(optimizer: kind), vocabularySize: 100, microBatch: 1)
+            #expect(estimate.parameters == arena.count * 4 && estimate.gradients == arena.count * 4)
+            #expect(estimate.optimizerState == buffers * arena.count * 4, "\(kind)")
+        }
+        var ngrams = config()
+        ngrams.model.ngrams = 2
+        ngrams.model.buckets = 50
+        #expect(try MemoryModel.estimate(config: ngrams, vocabularySize: 100, microBatch: 1).parameters == (arena.count + 50 * 8) * 4)
+    }
+
+    @Test func activationsGrowLinearlyWithTheMicroBatchAndTheSequence() throws {
+        // Per row and step: ids 1, embedding out 8; LSTM keeps input 8, 4 gates x 4, cells 4,
+        // hidden 4, out 4; per row: pooled 4 + 4 kept, dense in 4 + out 3.
+        let steps = 10
+        let forward = steps * (1 + 8) + steps * (8 + 24 + 4) + (4 + 4) + (4 + 3)
+        let backward = steps * 4 + 2 * steps * 8  // the LSTM's: output gradient, input gradient twice
+        #expect(MemoryModel.activationFloatsPerRow(layers, steps: steps) == forward + backward)
+        let one = try MemoryModel.estimate(config: config(), vocabularySize: 100, microBatch: 1)
+        let eight = try MemoryModel.estimate(config: config(), vocabularySize: 100, microBatch: 8)
+        #expect(eight.activations == 8 * one.activations)
+        #expect(MemoryModel.sequenceSteps(maxLength: 10, ngrams: 3) == 10 + 9 + 8)
+    }
+
+    @Test func theLargestFittingMicroBatchIsTheLastThatFits() throws {
+        let base = try MemoryModel.estimate(config: config(), vocabularySize: 100, microBatch: 1).total
+        let limit = base + 1_000_000
+        let batch = try #require(try MemoryModel.largestFittingMicroBatch(config: config(), vocabularySize: 100, limit: limit))
+        var at = config()
+        at.evaluation.batchSize = batch
+        #expect(try MemoryModel.estimate(config: at, vocabularySize: 100, microBatch: batch).total <= limit)
+        at.evaluation.batchSize = batch + 1
+        #expect(try MemoryModel.estimate(config: at, vocabularySize: 100, microBatch: batch + 1).total > limit)
+        #expect(try MemoryModel.largestFittingMicroBatch(config: config(), vocabularySize: 100, limit: base - 1) == nil)
+    }
+}
