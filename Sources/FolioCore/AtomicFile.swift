@@ -32,6 +32,18 @@ public final class AtomicFile {
         if buffer.count >= 1 << 16 { try flush() }
     }
 
+    /// Writes large data (tensors) straight through in 1 MiB pieces, so that writing never
+    /// copies it whole into the buffer.
+    public func write(raw bytes: UnsafeRawBufferPointer) throws(FolioError) {
+        var start = 0
+        while start < bytes.count {
+            let end = min(bytes.count, start + (1 << 20))
+            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
+            try flush()
+            start = end
+        }
+    }
+
     public func write(_ text: String) throws(FolioError) {
         try write(text.utf8)
     }

@@ -31,8 +31,29 @@ public final class OptimizerState {
         return buffer
     }
 
-    /// The buffers' contents by name.
+    /// The buffers' contents by name (copies).
     public var entries: [(name: String, values: [Float])] { buffers.map { ($0.name, Array($0.buffer)) } }
+
+    /// Reads buffers written by ``save(to:metadata:)`` straight into place; returns the
+    /// file's metadata. Every buffer must be there with its size.
+    public func load(from path: String) throws(FolioError) -> [String: String] {
+        let file = try SafetensorsFile(path: path)
+        for (name, buffer) in buffers {
+            guard file.tensors[name]?.count == buffer.count else {
+                throw FolioError("optimizer state '\(name)' is missing or has the wrong size", file: path, place: "key \(name)")
+            }
+        }
+        for (name, buffer) in buffers { try file.read(name, into: buffer) }
+        return file.metadata
+    }
+
+    /// Writes the buffers as safetensors (1-D, by name) without copying them.
+    public func save(to path: String, metadata: [String: String]) throws(FolioError) {
+        let buffers = buffers
+        try Safetensors.write(layout: buffers.map { ($0.name, [$0.buffer.count]) }, metadata: metadata, to: path) { index, file throws(FolioError) in
+            try file.write(raw: UnsafeRawBufferPointer(buffers[index].buffer))
+        }
+    }
 
     /// Puts saved contents back; every buffer must be there with its size.
     public func restore(_ saved: [String: [Float]]) throws(FolioError) {

@@ -19,14 +19,26 @@ public enum Safetensors {
     public static func write(_ tensors: [(name: String, entry: Entry)], metadata: [String: String] = [:], to path: String)
         throws(FolioError)
     {
+        for (name, entry) in tensors where entry.shape.reduce(1, *) != entry.values.count {
+            throw FolioError("tensor \(name): shape \(entry.shape) does not hold \(entry.values.count) values", file: path)
+        }
+        try write(layout: tensors.map { ($0.name, $0.entry.shape) }, metadata: metadata, to: path) { index, file throws(FolioError) in
+            try tensors[index].entry.values.withUnsafeBytes { raw in Swift.Result { () throws(FolioError) in try file.write(raw: raw) } }.get()
+        }
+    }
+
+    /// Writes tensors given as buffers (a model's arena, an optimizer's state) without
+    /// copying them: `payload(i, file)` writes tensor i's bytes.
+    public static func write(
+        layout: [(name: String, shape: [Int])], metadata: [String: String] = [:], to path: String,
+        payload: (Int, AtomicFile) throws(FolioError) -> Void
+    ) throws(FolioError) {
         var header: [String: Any] = [:]
         var offset = 0
-        for (name, entry) in tensors {
-            guard entry.shape.reduce(1, *) == entry.values.count else {
-                throw FolioError("tensor \(name): shape \(entry.shape) does not hold \(entry.values.count) values", file: path)
-            }
-            header[name] = ["dtype": "F32", "shape": entry.shape, "data_offsets": [offset, offset + 4 * entry.values.count]]
-            offset += 4 * entry.values.count
+        for (name, shape) in layout {
+            let count = shape.reduce(1, *)
+            header[name] = ["dtype": "F32", "shape": shape, "data_offsets": [offset, offset + 4 * count]]
+            offset += 4 * count
         }
         if !metadata.isEmpty { header["__metadata__"] = metadata }
         var json: [UInt8]
@@ -40,58 +52,22 @@ public enum Safetensors {
         var length = UInt64(json.count).littleEndian
         try file.write(Swift.withUnsafeBytes(of: &length) { Array($0) })
         try file.write(json)
-        for (_, entry) in tensors {
-            try file.write(entry.values.withUnsafeBytes { Array($0) })
-        }
+        for index in layout.indices { try payload(index, file) }
         try file.commit()
     }
 
     /// Reads every tensor; errors name the file and the key.
     public static func read(_ path: String) throws(FolioError) -> (tensors: [String: Entry], metadata: [String: String]) {
-        let bytes = try readWholeFile(path)
-        guard bytes.count >= 8 else { throw FolioError("truncated safetensors file (\(bytes.count) bytes)", file: path) }
-        let headerLength = bytes.withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
-        guard headerLength <= bytes.count - 8, headerLength < 100 << 20 else {
-            throw FolioError("header length \(headerLength) does not fit the file (\(bytes.count) bytes)", file: path, place: "header")
-        }
-        let header: [String: Any]
-        do {
-            guard let object = try JSONSerialization.jsonObject(with: Data(bytes[8..<8 + headerLength])) as? [String: Any] else {
-                throw FolioError("the header is not a JSON object", file: path, place: "header")
-            }
-            header = object
-        } catch let error as FolioError {
-            throw error
-        } catch {
-            throw FolioError("the header is not valid JSON", file: path, place: "header")
-        }
-        let dataStart = 8 + headerLength
-        let dataLength = bytes.count - dataStart
+        let file = try SafetensorsFile(path: path)
         var tensors: [String: Entry] = [:]
-        var metadata: [String: String] = [:]
-        for (name, value) in header {
-            if name == "__metadata__" {
-                metadata = (value as? [String: String]) ?? [:]
-                continue
-            }
-            guard let info = value as? [String: Any], let dtype = info["dtype"] as? String,
-                let shape = (info["shape"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
-                let offsets = (info["data_offsets"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }), offsets.count == 2
-            else {
-                throw FolioError("malformed entry", file: path, place: "key \(name)")
-            }
-            guard dtype == "F32" else { throw FolioError("dtype \(dtype) is not supported (F32 only)", file: path, place: "key \(name)") }
-            let count = shape.reduce(1, *)
-            guard shape.allSatisfy({ $0 >= 0 }), offsets[0] >= 0, offsets[1] <= dataLength, offsets[1] - offsets[0] == 4 * count else {
-                throw FolioError("data_offsets \(offsets) do not match shape \(shape) within \(dataLength) data bytes",
-                                 file: path, place: "key \(name)")
-            }
-            let values = bytes[dataStart + offsets[0]..<dataStart + offsets[1]].withUnsafeBytes { raw in
-                (0..<count).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
-            }
-            tensors[name] = Entry(shape: shape, values: values)
+        for (name, tensor) in file.tensors {
+            var values = [Float](repeating: 0, count: tensor.count)
+            try values.withUnsafeMutableBufferPointer { buffer in
+                Swift.Result { () throws(FolioError) in try file.read(name, into: buffer) }
+            }.get()
+            tensors[name] = Entry(shape: tensor.shape, values: values)
         }
-        return (tensors, metadata)
+        return (tensors, file.metadata)
     }
 }
 
@@ -156,4 +132,105 @@ func transpose(_ values: [Float], rows: Int, columns: Int) -> [Float] {
     var result = [Float](repeating: 0, count: values.count)
     for r in 0..<rows { for c in 0..<columns { result[c * rows + r] = values[r * columns + c] } }
     return result
+}
+
+/// A safetensors file opened for reading: the header parsed and checked against the file's
+/// size, each tensor read on demand straight into a caller's buffer (a model's arena), so
+/// loading never holds the file's bytes and a copy of them at once.
+public final class SafetensorsFile {
+    public let path: String
+    public let metadata: [String: String]
+    /// Shape, absolute byte offset and value count of each tensor.
+    public let tensors: [String: (shape: [Int], offset: Int, count: Int)]
+    private let descriptor: Int32
+
+    public init(path: String) throws(FolioError) {
+        self.path = path
+        descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw FolioError("cannot open: \(FolioError.systemMessage(errno))", file: path) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else {
+            close(descriptor)
+            throw FolioError("cannot stat: \(FolioError.systemMessage(errno))", file: path)
+        }
+        let size = Int(info.st_size)
+        var lengthBytes = [UInt8](repeating: 0, count: 8)
+        guard size >= 8, Self.readFully(descriptor, into: &lengthBytes, at: 0) else {
+            close(descriptor)
+            throw FolioError("truncated safetensors file (\(size) bytes)", file: path)
+        }
+        let headerLength = lengthBytes.withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
+        guard headerLength <= size - 8, headerLength < 100 << 20 else {
+            close(descriptor)
+            throw FolioError("header length \(headerLength) does not fit the file (\(size) bytes)", file: path, place: "header")
+        }
+        var headerBytes = [UInt8](repeating: 0, count: headerLength)
+        let object = Self.readFully(descriptor, into: &headerBytes, at: 8) ? try? JSONSerialization.jsonObject(with: Data(headerBytes)) : nil
+        guard let header = object as? [String: Any] else {
+            close(descriptor)
+            throw FolioError("the header is not a JSON object", file: path, place: "header")
+        }
+        let dataStart = 8 + headerLength
+        let dataLength = size - dataStart
+        var tensors: [String: (shape: [Int], offset: Int, count: Int)] = [:]
+        var metadata: [String: String] = [:]
+        for (name, value) in header {
+            if name == "__metadata__" {
+                metadata = (value as? [String: String]) ?? [:]
+                continue
+            }
+            guard let info = value as? [String: Any], let dtype = info["dtype"] as? String,
+                let shape = (info["shape"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
+                let offsets = (info["data_offsets"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }), offsets.count == 2
+            else {
+                close(descriptor)
+                throw FolioError("malformed entry", file: path, place: "key \(name)")
+            }
+            guard dtype == "F32" else {
+                close(descriptor)
+                throw FolioError("dtype \(dtype) is not supported (F32 only)", file: path, place: "key \(name)")
+            }
+            let count = shape.reduce(1, *)
+            guard shape.allSatisfy({ $0 >= 0 }), offsets[0] >= 0, offsets[1] <= dataLength, offsets[1] - offsets[0] == 4 * count else {
+                close(descriptor)
+                throw FolioError("data_offsets \(offsets) do not match shape \(shape) within \(dataLength) data bytes",
+                                 file: path, place: "key \(name)")
+            }
+            tensors[name] = (shape, dataStart + offsets[0], count)
+        }
+        self.tensors = tensors
+        self.metadata = metadata
+    }
+
+    deinit { close(descriptor) }
+
+    /// Reads tensor `name` into `buffer`, which must hold exactly its values. (Stored
+    /// little-endian, which is every platform Folio runs on.)
+    public func read(_ name: String, into buffer: UnsafeMutableBufferPointer<Float>) throws(FolioError) {
+        guard let tensor = tensors[name] else { throw FolioError("missing tensor", file: path, place: "key \(name)") }
+        guard tensor.count == buffer.count else {
+            throw FolioError("\(tensor.count) values, expected \(buffer.count)", file: path, place: "key \(name)")
+        }
+        var done = 0
+        let total = 4 * tensor.count
+        let raw = UnsafeMutableRawBufferPointer(buffer)
+        while done < total {
+            let got = pread(descriptor, raw.baseAddress! + done, total - done, off_t(tensor.offset + done))
+            if got < 0 && errno == EINTR { continue }
+            guard got > 0 else { throw FolioError("read failed", file: path, place: "key \(name)") }
+            done += got
+        }
+    }
+
+    private static func readFully(_ descriptor: Int32, into bytes: inout [UInt8], at offset: Int) -> Bool {
+        var done = 0
+        let total = bytes.count
+        while done < total {
+            let got = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress! + done, total - done, off_t(offset + done)) }
+            if got < 0 && errno == EINTR { continue }
+            guard got > 0 else { return false }
+            done += got
+        }
+        return true
+    }
 }

@@ -6,12 +6,13 @@ extension Sequential {
     /// moving statistics as `layers.<i>.moving_mean` / `moving_variance`, and the layer specs
     /// as JSON in the metadata (`folio.layers`), so that a file says what model it holds.
     public func save(to path: String) throws(FolioError) {
-        var entries: [(name: String, entry: Safetensors.Entry)] = arena.views.map { view in
-            (view.name, Safetensors.Entry(shape: view.shape, values: Array(arena.values(of: view))))
-        }
-        for (index, statistics) in movingStatistics() {
-            entries.append(("layers.\(index).moving_mean", Safetensors.Entry(shape: [statistics.movingMean.count], values: statistics.movingMean)))
-            entries.append(("layers.\(index).moving_variance", Safetensors.Entry(shape: [statistics.movingVariance.count], values: statistics.movingVariance)))
+        // The arena is written straight from its memory: a copy would double a large
+        // embedding's footprint at every checkpoint.
+        var layout = arena.views.map { (name: $0.name, shape: $0.shape) }
+        var statistics: [[Float]] = []
+        for (index, layer) in movingStatistics() {
+            layout += [("layers.\(index).moving_mean", [layer.movingMean.count]), ("layers.\(index).moving_variance", [layer.movingVariance.count])]
+            statistics += [layer.movingMean, layer.movingVariance]
         }
         let specsJSON: String
         // Sorted keys: the same model gives the same bytes (JSONEncoder's order is not fixed).
@@ -20,33 +21,51 @@ extension Sequential {
         do { specsJSON = String(decoding: try encoder.encode(specs), as: UTF8.self) } catch {
             throw FolioError("cannot encode the layer specs: \(error)", file: path)
         }
-        try Safetensors.write(entries, metadata: ["format": "folio", "folio.layers": specsJSON], to: path)
+        let views = arena.views
+        try Safetensors.write(layout: layout, metadata: ["format": "folio", "folio.layers": specsJSON], to: path) { index, file throws(FolioError) in
+            if index < views.count {
+                try file.write(raw: UnsafeRawBufferPointer(arena.values(of: views[index])))
+            } else {
+                try statistics[index - views.count].withUnsafeBytes { raw in Swift.Result { () throws(FolioError) in try file.write(raw: raw) } }.get()
+            }
+        }
     }
 
     /// Loads weights saved by ``save(to:)`` from a model with the same specs: every tensor
     /// must be there with its shape, and the specs must match.
     public func load(from path: String) throws(FolioError) {
-        let (tensors, metadata) = try Safetensors.read(path)
-        if let saved = metadata["folio.layers"],
+        let file = try SafetensorsFile(path: path)
+        if let saved = file.metadata["folio.layers"],
            let savedSpecs = try? JSONDecoder().decode([LayerSpec].self, from: Data(saved.utf8)), savedSpecs != specs {
             throw FolioError("the file holds another model (its layers: \(savedSpecs.map(\.name)))", file: path, place: "key __metadata__")
         }
         for view in arena.views {
-            guard let entry = tensors[view.name] else { throw FolioError("missing tensor", file: path, place: "key \(view.name)") }
-            guard entry.shape == view.shape else {
-                throw FolioError("shape \(entry.shape), the model needs \(view.shape)", file: path, place: "key \(view.name)")
+            guard let tensor = file.tensors[view.name] else { throw FolioError("missing tensor", file: path, place: "key \(view.name)") }
+            guard tensor.shape == view.shape else {
+                throw FolioError("shape \(tensor.shape), the model needs \(view.shape)", file: path, place: "key \(view.name)")
             }
-            let target = arena.values(of: view)
-            for index in entry.values.indices { target[index] = entry.values[index] }
         }
         for (index, statistics) in movingStatistics() {
             for suffix in ["moving_mean", "moving_variance"] {
                 let name = "layers.\(index).\(suffix)"
-                guard let entry = tensors[name], entry.values.count == statistics.features else {
+                guard file.tensors[name]?.count == statistics.features else {
                     throw FolioError("missing or mis-shaped moving statistics", file: path, place: "key \(name)")
                 }
-                if suffix == "moving_mean" { statistics.movingMean = entry.values } else { statistics.movingVariance = entry.values }
             }
+        }
+        // Checked first, so a bad file leaves the model as it was.
+        for view in arena.views { try file.read(view.name, into: arena.values(of: view)) }
+        for (index, statistics) in movingStatistics() {
+            var mean = [Float](repeating: 0, count: statistics.features)
+            var variance = mean
+            try mean.withUnsafeMutableBufferPointer { buffer in
+                Swift.Result { () throws(FolioError) in try file.read("layers.\(index).moving_mean", into: buffer) }
+            }.get()
+            try variance.withUnsafeMutableBufferPointer { buffer in
+                Swift.Result { () throws(FolioError) in try file.read("layers.\(index).moving_variance", into: buffer) }
+            }.get()
+            statistics.movingMean = mean
+            statistics.movingVariance = variance
         }
     }
 }

@@ -51,8 +51,7 @@ public struct Checkpoint: Codable, Sendable, Equatable {
         let weights = "weights-\(microSteps).safetensors"
         let optimizerName = "optimizer-\(microSteps).safetensors"
         try model.save(to: folder + "/" + weights)
-        let entries = optimizer.state.entries.map { (name: $0.name, entry: Safetensors.Entry(shape: [$0.values.count], values: $0.values)) }
-        try Safetensors.write(entries, metadata: ["iterations": String(optimizer.iterations)], to: folder + "/" + optimizerName)
+        try optimizer.state.save(to: folder + "/" + optimizerName, metadata: ["iterations": String(optimizer.iterations)])
         let checkpoint = Checkpoint(
             weightsFile: weights, weightsChecksum: try CRC32C.checksum(ofFile: folder + "/" + weights),
             optimizerFile: optimizerName, optimizerChecksum: try CRC32C.checksum(ofFile: folder + "/" + optimizerName),
@@ -88,8 +87,7 @@ public struct Checkpoint: Codable, Sendable, Equatable {
     /// Loads the checkpoint's weights and optimizer state.
     func restore(model: Sequential, optimizer: any Optimizer, folder: String) throws(FolioError) {
         try model.load(from: folder + "/" + weightsFile)
-        let (tensors, metadata) = try Safetensors.read(folder + "/" + optimizerFile)
-        try optimizer.state.restore(tensors.mapValues(\.values))
+        let metadata = try optimizer.state.load(from: folder + "/" + optimizerFile)
         optimizer.restore(iterations: Int(metadata["iterations"] ?? "") ?? optimizerSteps)
         optimizer.learningRateFactor = learningRateFactor
     }

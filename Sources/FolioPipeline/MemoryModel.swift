@@ -45,15 +45,13 @@ public struct MemoryEstimate: Encodable, Sendable, Equatable {
 /// states per step), summed over layers, plus the largest set of gradients alive at once in
 /// backward; all per row and step, times the micro-batch and the longest sequence (n-grams
 /// lengthen it). The loader holds at most its budget, and no more than the decoded corpus.
-/// ``fixedBytes`` and ``allocatorFactor`` were measured (bench/memory_bench.sh), not guessed.
+/// ``fixedBytes`` was measured (bench/memory_bench.sh), not guessed; the same script checks
+/// predictions against measured peaks.
 public enum MemoryModel {
     /// Resident memory of `folio run` before training allocates: binary, Swift runtime,
-    /// Foundation, OpenBLAS buffers, ICU data (measured; bench/results/memory.md).
-    public static let fixedBytes = 30 << 20
-    /// Measured ratio of resident to counted activation bytes: arrays are reallocated each
-    /// micro-batch, so the allocator holds a layer's old cache while the new one is filled.
-    public static let allocatorFactor = 1.0
-
+    /// Foundation, OpenBLAS buffers, ICU data. Measured: a run of a 243-parameter model at
+    /// micro-batch 1 peaks at 32 MB (bench/results/memory.md).
+    public static let fixedBytes = 32 << 20
     /// The estimate for `config` at `microBatch`. `trainShards` (when the shards exist)
     /// bounds the loader by the decoded corpus.
     public static func estimate(
@@ -72,8 +70,8 @@ public enum MemoryModel {
         }
         let steps = sequenceSteps(maxLength: config.loader.maxLength, ngrams: ngrams)
         let perRow = activationFloatsPerRow(config.model.layers, steps: steps)
-        let trainActivations = Double(perRow * microBatch * 4) * allocatorFactor
-        let evaluationActivations = Double(forwardFloatsPerRow(config.model.layers, steps: steps) * config.evaluation.batchSize * 4) * allocatorFactor
+        let trainActivations = Double(perRow * microBatch * 4)
+        let evaluationActivations = Double(forwardFloatsPerRow(config.model.layers, steps: steps) * (config.evaluation.batchSize ?? microBatch) * 4)
         return MemoryEstimate(
             microBatch: microBatch, parameters: parameterCount * 4, gradients: parameterCount * 4,
             optimizerState: optimizerBuffers * parameterCount * 4,
@@ -81,14 +79,19 @@ public enum MemoryModel {
             loader: loaderBytes(config, microBatch: microBatch, shards: trainShards), fixed: fixedBytes)
     }
 
-    /// The largest micro-batch whose estimate fits `limit` (nil when not even 1 does).
+    /// Headroom the planner keeps: estimates ran up to 8.5% below measured peaks
+    /// (bench/results/memory.md: LSTMs, where allocator transients are not modelled), so a
+    /// plan fits the estimate plus 10% into the limit.
+    public static let planningMargin = 0.10
+
+    /// The largest micro-batch whose estimate, plus ``planningMargin``, fits `limit` (nil
+    /// when not even 1 does).
     public static func largestFittingMicroBatch(
         config: PipelineConfig, vocabularySize: Int, limit: Int, trainShards: ShardManifest? = nil
     ) throws(FolioError) -> Int? {
-        var fitting: PipelineConfig = config
         func fits(_ batch: Int) throws(FolioError) -> Bool {
-            fitting.evaluation.batchSize = batch
-            return try estimate(config: fitting, vocabularySize: vocabularySize, microBatch: batch, trainShards: trainShards).total <= limit
+            Double(try estimate(config: config, vocabularySize: vocabularySize, microBatch: batch, trainShards: trainShards).total)
+                * (1 + planningMargin) <= Double(limit)
         }
         guard try fits(1) else { return nil }
         var low = 1
@@ -142,33 +145,45 @@ public enum MemoryModel {
         return count
     }
 
-    /// Per layer: floats kept from forward (per row) and the output's floats (per row).
-    private static func layerFloats(_ layers: [LayerSpec], steps: Int) -> [(kept: Int, input: Int, output: Int)] {
+    /// Per layer and row: floats kept from forward for backward, the input and output sizes,
+    /// and the floats of its largest backward moment (gradients alive at once).
+    struct LayerFloats {
+        var kept: Int
+        var input: Int
+        var output: Int
+        var backward: Int
+    }
+
+    private static func layerFloats(_ layers: [LayerSpec], steps: Int) -> [LayerFloats] {
         var features = 0
         var length = steps
         var sequence = true
-        var result: [(kept: Int, input: Int, output: Int)] = []
+        var result: [LayerFloats] = []
         for spec in layers {
             let input = (sequence ? length : 1) * max(features, 1)
             var kept = 0
+            var recurrent = false
             switch spec {
             case .embedding(let dim):
                 features = dim
                 kept = length  // the ids
             case .lstm(let units, let sequences, let dropout, let recurrentDropout):
-                // input copy, 4 gates, cells, hidden; masks per row
+                // a time-major copy of the input, 4 gates, cells, hidden per step; masks per row
                 kept = length * (features + 6 * units) + (dropout > 0 ? features : 0) + (recurrentDropout > 0 ? units : 0)
                 features = units
                 sequence = sequences
+                recurrent = true
             case .gru(let units, let sequences):
                 kept = length * (features + 5 * units)
                 features = units
                 sequence = sequences
+                recurrent = true
             case .bidirectional(let inner):
                 let single = layerFloats([.embedding(outputDim: features), inner], steps: length)[1]
-                kept = 2 * single.kept + single.output * 2
+                kept = 2 * single.kept + 2 * single.output
                 if case .lstm(let units, let sequences, _, _) = inner { features = 2 * units; sequence = sequences }
                 if case .gru(let units, let sequences) = inner { features = 2 * units; sequence = sequences }
+                recurrent = true
             case .dense(let units, _):
                 kept = input
                 features = units
@@ -178,7 +193,7 @@ public enum MemoryModel {
                 kept = 2 * input
             case .conv1D(let filters, let kernelSize, let padding, _):
                 if padding == .valid { length = max(0, length - kernelSize + 1) }
-                kept = length * kernelSize * features
+                kept = length * kernelSize * features  // the unfolded windows
                 features = filters
             case .maxPooling1D(let pool):
                 length /= max(1, pool)
@@ -187,23 +202,44 @@ public enum MemoryModel {
                 kept = features
                 sequence = false
             }
-            result.append((kept, input, (sequence ? length : 1) * features))
+            let output = (sequence ? length : 1) * features
+            // A fused activation holds the pre-activation output and its own (a global
+            // pooling after it then releases neither).
+            switch spec {
+            case .dense(_, let function) where function != .linear: kept += 2 * output
+            case .conv1D(_, _, _, let function) where function != .linear: kept += 2 * output
+            default: break
+            }
+            // Backward holds the output's gradient and the input's: a recurrent layer a
+            // time-major copy of the latter too; a convolution the unfolded windows' gradient.
+            var backward = output + input * (recurrent ? 2 : 1)
+            if case .conv1D = spec { backward += kept }
+            result.append(LayerFloats(kept: kept, input: input, output: output, backward: backward))
         }
         return result
     }
 
-    /// Training: every layer's kept floats and output at once, plus the largest backward
-    /// moment (a layer's output gradient, its input gradient and a time-major copy of it).
+    /// Training: every layer's caches and its output at once (a global pooling releases its
+    /// input as it returns, so that output is not counted), plus the largest backward moment.
     static func activationFloatsPerRow(_ layers: [LayerSpec], steps: Int) -> Int {
         let floats = layerFloats(layers, steps: steps)
-        let forward = floats.reduce(0) { $0 + $1.kept + $1.output }
-        let backward = floats.map { $0.output + 2 * $0.input }.max() ?? 0
-        return forward + backward
+        return forwardFloats(layers, floats) + (floats.map(\.backward).max() ?? 0)
     }
 
     /// Inference (validation and test batches): the same caches, no gradients.
     static func forwardFloatsPerRow(_ layers: [LayerSpec], steps: Int) -> Int {
-        layerFloats(layers, steps: steps).reduce(0) { $0 + $1.kept + $1.output }
+        forwardFloats(layers, layerFloats(layers, steps: steps))
+    }
+
+    private static func forwardFloats(_ layers: [LayerSpec], _ floats: [LayerFloats]) -> Int {
+        var total = 0
+        for (index, layer) in floats.enumerated() {
+            var releasedByNext = false
+            if index + 1 < layers.count, case .globalAveragePooling1D = layers[index + 1] { releasedByNext = true }
+            if index + 1 < layers.count, case .globalMaxPooling1D = layers[index + 1] { releasedByNext = true }
+            total += layer.kept + (releasedByNext ? 0 : layer.output)
+        }
+        return total
     }
 
     static func loaderBytes(_ config: PipelineConfig, microBatch: Int, shards: ShardManifest?) -> Int {

@@ -81,7 +81,7 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
     public struct Evaluation: Sendable, Hashable, Codable {
         /// Validation and test batches (default: the training micro-batch, as Keras's
         /// `validation_batch_size`, so that evaluating never needs more memory than training).
-        public var batchSize = 32
+        public var batchSize: Int?
         public var topK = 3
     }
 
@@ -96,6 +96,9 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
     public var model = Model()
     public var training = Training()
     public var evaluation = Evaluation()
+
+    /// The batch of validation and test passes.
+    public var evaluationBatchSize: Int { evaluation.batchSize ?? loader.batchSize }
 
     /// Reads and checks a pipeline file, with `overrides` (`section.key=value`) applied first.
     public static func read(path: String, overrides: [String] = []) throws(FolioError) -> PipelineConfig {
@@ -132,7 +135,7 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         try readModel(try root.section("model"), into: &config)
         try readTraining(try root.section("training"), into: &config)
         let evaluation = try root.section("evaluation")
-        config.evaluation.batchSize = try evaluation.int("batch_size", default: config.loader.batchSize, in: 1...1 << 20)
+        config.evaluation.batchSize = try evaluation.int("batch_size", in: 1...1 << 20)
         config.evaluation.topK = try evaluation.int("top_k", default: 3, in: 1...1000)
         try evaluation.finish()
         try root.finish()

@@ -196,7 +196,7 @@ public final class PipelineRunner {
                                           testSplit == nil ? config.canonicalJSON(config.training.validationSplit) : [])
         var evaluation: EvaluationResult?
         try stage("evaluate", fingerprint: evaluationPrint, outputs: [runDir + "/evaluation.json"]) { () throws(FolioError) in
-            var options = LoaderOptions(batchSize: config.evaluation.batchSize, maxLength: config.loader.maxLength, shuffle: false,
+            var options = LoaderOptions(batchSize: config.evaluationBatchSize, maxLength: config.loader.maxLength, shuffle: false,
                                         memoryBudget: config.loader.memoryBudget)
             if testSplit == nil {
                 options.holdout = Holdout(fraction: config.training.validationSplit, seed: config.seed, yieldsHeldOut: true)
@@ -233,7 +233,7 @@ public final class PipelineRunner {
         if split > 0 {
             var held = options
             held.shuffle = false
-            held.batchSize = config.evaluation.batchSize
+            held.batchSize = config.evaluationBatchSize
             held.holdout?.yieldsHeldOut = true
             validation = try ShardLoader(shards: train, options: held)
         }

@@ -48,9 +48,7 @@ struct PlanCommand: ParsableCommand {
                                  file: pipeline.pipeline)
             }
             let shards = try? ShardManifest.read(folder: folder + "/shards/train")
-            var configured = config
-            configured.evaluation.batchSize = config.loader.batchSize
-            let current = try MemoryModel.estimate(config: configured, vocabularySize: vocabularySize, microBatch: config.loader.batchSize,
+            let current = try MemoryModel.estimate(config: config, vocabularySize: vocabularySize, microBatch: config.loader.batchSize,
                                                    trainShards: shards)
             guard let largest = try MemoryModel.largestFittingMicroBatch(config: config, vocabularySize: vocabularySize,
                                                                           limit: memory.bytes, trainShards: shards) else {
@@ -67,9 +65,7 @@ struct PlanCommand: ParsableCommand {
                 steps = (virtualBatch + largest - 1) / largest
                 micro = (virtualBatch + steps - 1) / steps
             }
-            var chosen = config
-            chosen.evaluation.batchSize = micro
-            let estimate = try MemoryModel.estimate(config: chosen, vocabularySize: vocabularySize, microBatch: micro, trainShards: shards)
+            let estimate = try MemoryModel.estimate(config: config, vocabularySize: vocabularySize, microBatch: micro, trainShards: shards)
             return Plan(memory_limit: memory.bytes, fits: true, micro_batch: micro, accumulation_steps: steps, virtual_batch: micro * steps,
                         predicted_peak: estimate.total, breakdown: estimate, configured_batch: config.loader.batchSize,
                         configured_peak: current.total,

@@ -62,7 +62,7 @@ struct SweepCommand: ParsableCommand {
                                              learningRate: baseRate * scale, runDir: runDir)
                     var overrides = pipeline.overrides + [
                         "loader.batch_size=\(setting.micro)", "training.accumulation_steps=\(setting.steps)", "seed=\(seed)",
-                        "training.learning_rate=\(record.learningRate)", "evaluation.batch_size=\(setting.micro)",
+                        "training.learning_rate=\(record.learningRate)",
                         "training.early_stopping.patience=100000", "training.early_stopping.restore_best_weights=false",
                     ]
                     switch budget {
