@@ -1,10 +1,8 @@
 # Folio: `make demo` sets up and runs the demo on a fresh Debian machine; `make test` runs the tests.
 SWIFT ?= swift
 SYSTEM_PACKAGES := libicu-dev libzstd-dev libopenblas-dev pkg-config
-DEMO_CORPUS := corpora/debian-packages
-DEMO_OUT := runs/demo
 
-.PHONY: deps build release demo test bench-vocab clean
+.PHONY: deps build release demo test bench-vocab bench-memory clean
 
 # Installs the system libraries that are missing (as root), or prints the command to do it.
 deps:
@@ -27,17 +25,10 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-# The whole road on the shipped corpus (until pipeline files land): vocabulary, shards for
-# both splits, a bag-of-embeddings classifier trained with checkpoints, test accuracy.
+# The demo pipeline end to end on the shipped corpus: vocabulary, shards, an LSTM trained
+# with validation and early stopping, test accuracy, and a report with plots.
 demo: release
-	@mkdir -p $(DEMO_OUT)
-	.build/release/folio vocab $(DEMO_CORPUS) --out $(DEMO_OUT)/vocabulary.tsv --max-tokens 20000
-	.build/release/folio shard $(DEMO_CORPUS) --vocabulary $(DEMO_OUT)/vocabulary.tsv --out $(DEMO_OUT)/train-shards
-	.build/release/folio shard $(DEMO_CORPUS) --split test --labels-from $(DEMO_OUT)/train-shards \
-	  --vocabulary $(DEMO_OUT)/vocabulary.tsv --out $(DEMO_OUT)/test-shards
-	.build/release/folio train $(DEMO_OUT)/train-shards --test $(DEMO_OUT)/test-shards --model bag --epochs 10 \
-	  --checkpoints $(DEMO_OUT)/checkpoints
-	@echo "run folder: $(DEMO_OUT) (vocabulary, shards, checkpoints)"
+	.build/release/folio run pipelines/demo.toml
 
 test: deps
 	$(SWIFT) build --build-tests
@@ -45,6 +36,9 @@ test: deps
 
 bench-vocab: release
 	bash bench/vocab_bench.sh
+
+bench-memory: release
+	bash bench/memory_bench.sh runs/memory-bench
 
 clean:
 	rm -rf .build runs

@@ -60,7 +60,7 @@ let package = Package(
         .testTarget(name: "FolioNNTests", dependencies: ["FolioNN", "FolioTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "FolioShardsTests", dependencies: ["FolioShards", "FolioTestSupport"]),
         .testTarget(name: "FolioPipelineTests", dependencies: ["FolioPipeline", "FolioTestSupport", "FolioNN", "FolioShards"]),
-        .testTarget(name: "FolioCLITests", dependencies: ["folio"]),
+        .testTarget(name: "FolioCLITests", dependencies: ["folio", "FolioTestSupport"]),
         .testTarget(
             name: "FolioPreprocessingTests", dependencies: ["FolioPreprocessing", "FolioTestSupport"],
             resources: [.copy("Fixtures")]),

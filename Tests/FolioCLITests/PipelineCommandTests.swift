@@ -1,3 +1,4 @@
+import FolioTestSupport
 import Foundation
 import Testing
 #if canImport(FoundationXML)
@@ -9,41 +10,9 @@ import FoundationXML
     let folder = NSTemporaryDirectory() + "folio-cli-pipeline-" + UUID().uuidString
 
     init() throws {
-        var state: UInt64 = 5
-        func next() -> UInt64 {
-            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            return state >> 33
-        }
-        let topics = [["planet", "orbit", "comet", "galaxy"], ["violin", "melody", "chord", "choir"], ["tomato", "basil", "oven", "garlic"]]
-        let common = ["the", "a", "of", "and", "with", "new", "old"]
-        for split in ["train", "test"] {
-            for (label, words) in zip(["astro", "music", "cook"], topics) {
-                try FileManager.default.createDirectory(atPath: "\(folder)/corpus/\(split)/\(label)", withIntermediateDirectories: true)
-                for index in 0..<(split == "train" ? 30 : 8) {
-                    let text = (0..<(4 + Int(next() % 10))).map { _ in next() % 3 == 0 ? words[Int(next() % 4)] : common[Int(next() % 7)] }
-                    try text.joined(separator: " ").write(toFile: "\(folder)/corpus/\(split)/\(label)/\(index).txt", atomically: true, encoding: .utf8)
-                }
-            }
-        }
-        try """
-            name = "tiny"
-            [corpus]
-            path = "corpus"
-            [loader]
-            batch_size = 8
-            max_length = 16
-            [[model.layers]]
-            type = "embedding"
-            output_dim = 8
-            [[model.layers]]
-            type = "global_average_pooling1d"
-            [[model.layers]]
-            type = "dense"
-            units = 3
-            [training]
-            epochs = 3
-            learning_rate = 0.05
-            """.write(toFile: folder + "/tiny.toml", atomically: true, encoding: .utf8)
+        try TinyCorpus.write(into: folder)
+        try TinyCorpus.pipeline(model: TinyCorpus.bagModel, training: "epochs = 3\nlearning_rate = 0.05")
+            .write(toFile: folder + "/tiny.toml", atomically: true, encoding: .utf8)
     }
 
     func lastJSON(_ run: FolioProcess) throws -> [String: Any] {
@@ -81,7 +50,7 @@ import FoundationXML
         try text.write(toFile: folder + "/typo.toml", atomically: true, encoding: .utf8)
         let run = try FolioProcess(["run", folder + "/typo.toml", "--run-dir", folder + "/typo"])
         #expect(run.status == 1)
-        #expect(run.stderr == "folio: error: \(folder)/typo.toml: line 16, key training.epoch: unknown key 'epoch' (this table knows: "
+        #expect(run.stderr == "folio: error: \(folder)/typo.toml: line 17, key training.epoch: unknown key 'epoch' (this table knows: "
                 + "accumulation_steps, amsgrad, beta_1, beta_2, centered, checkpoint_every, class_weight, clipnorm, clipvalue, early_stopping, "
                 + "epochs, epsilon, global_clipnorm, learning_rate, loss, max_samples, max_seconds, model_checkpoint, momentum, nesterov, "
                 + "optimizer, reduce_lr_on_plateau, rho, schedule, validation_split, weight_decay)\n")

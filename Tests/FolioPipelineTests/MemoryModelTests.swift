@@ -31,11 +31,13 @@ import Testing
     }
 
     @Test func activationsGrowLinearlyWithTheMicroBatchAndTheSequence() throws {
-        // Per row and step: ids 1, embedding out 8; LSTM keeps input 8, 4 gates x 4, cells 4,
-        // hidden 4, out 4; per row: pooled 4 + 4 kept, dense in 4 + out 3.
+        // Per row: embedding ids 10 and output 80; LSTM caches 10 x (8 input + 4 x 4 gates +
+        // 4 cells + 4 hidden), its output (40) released by the pooling, which keeps 4 and
+        // outputs 4; dense keeps its input 4 and outputs 3.
         let steps = 10
-        let forward = steps * (1 + 8) + steps * (8 + 24 + 4) + (4 + 4) + (4 + 3)
-        let backward = steps * 4 + 2 * steps * 8  // the LSTM's: output gradient, input gradient twice
+        let forward = (10 + 80) + 10 * (8 + 16 + 4 + 4) + (4 + 4) + (4 + 3)
+        // Backward's largest moment, the LSTM's: output gradient 40, input gradient 80 twice.
+        let backward = 40 + 2 * 80
         #expect(MemoryModel.activationFloatsPerRow(layers, steps: steps) == forward + backward)
         let one = try MemoryModel.estimate(config: config(), vocabularySize: 100, microBatch: 1)
         let eight = try MemoryModel.estimate(config: config(), vocabularySize: 100, microBatch: 8)
