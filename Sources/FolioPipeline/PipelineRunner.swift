@@ -281,10 +281,9 @@ public final class PipelineRunner {
         let trainer = Trainer(model: model.network, optimizer: optimizer, loader: loader, validation: validation,
                               options: trainingOptions, callbacks: callbacks)
         trainer.stopAfterMicroBatches = stopTrainingAfter
-        let seen = trainer.history.count
         trainer.onProgress = events.training
+        trainer.onEpochEnd = events.epoch
         try trainer.fit(resume: resume)
-        for logs in trainer.history.dropFirst(seen) { events.epoch(logs) }
         guard try Checkpoint.read(folder: checkpoints)?.finished == true else {
             throw FolioError("training stopped before its end; run again to resume", file: checkpoints)
         }

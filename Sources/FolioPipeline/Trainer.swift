@@ -57,6 +57,8 @@ public final class Trainer {
     /// Epoch logs so far (restored on resume).
     public private(set) var history: [EpochLogs] = []
     public var onProgress: ((TrainingProgress) -> Void)?
+    /// Called with each epoch's logs as it ends (after validation and the callbacks).
+    public var onEpochEnd: ((EpochLogs) -> Void)?
     /// Tests: stop (as if killed) after this many micro-batches in this process.
     public var stopAfterMicroBatches: Int?
 
@@ -162,6 +164,7 @@ public final class Trainer {
             }
             history.append(logs)
             for callback in callbacks { try callback.epochEnded(logs, history: history, context: context) }
+            onEpochEnd?(logs)
             let finished = context.stopTraining || budgetSpent || epoch + 1 == options.epochs
             if finished {
                 for callback in callbacks { try callback.trainingEnded(context: context) }

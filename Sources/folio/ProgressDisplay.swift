@@ -7,6 +7,9 @@ final class ProgressDisplay {
     var title: String
     private let isTerminal = ProcessInfoLite.stderrIsTerminal
     private var lastPlainLine = -10.0
+    /// Plain lines are spaced by this clock, not by the progress's own seconds (which
+    /// restart with each epoch).
+    private let started = ContinuousClock.now
     private var drewBar = false
     private var lastLine: String?
     private var lastLineShown = true
@@ -29,7 +32,7 @@ final class ProgressDisplay {
                 line = "[\(bar)] \(Int(fraction * 100))% " + line + ", ETA \(clock(remaining))"
             }
         }
-        show(line, seconds: progress.seconds)
+        show(line)
     }
 
     /// Training: epoch, batch of batches, running loss and accuracy, tokens/s, ETA of the epoch.
@@ -45,7 +48,7 @@ final class ProgressDisplay {
             line = "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] " + line
                 + ", ETA \(clock(remaining))"
         }
-        show(line, seconds: progress.seconds)
+        show(line)
     }
 
     /// A finished stage or epoch: its own line in both modes.
@@ -54,15 +57,14 @@ final class ProgressDisplay {
         drewBar = false
         ProcessInfoLite.printError(line)
         lastLineShown = true
-        lastPlainLine = -10
     }
 
-    private func show(_ line: String, seconds: Double) {
+    private func show(_ line: String) {
         if isTerminal {
             ProcessInfoLite.writeError("\r\u{1B}[K" + line)
             drewBar = true
-        } else if seconds - lastPlainLine >= 10 {
-            lastPlainLine = seconds
+        } else if (ContinuousClock.now - started).seconds - lastPlainLine >= 10 {
+            lastPlainLine = (ContinuousClock.now - started).seconds
             ProcessInfoLite.printError(line)
             lastLineShown = true
         } else {

@@ -114,7 +114,7 @@ struct SweepCommand: ParsableCommand {
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe")
         process.arguments = arguments
         let out = Pipe()
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         guard let logHandle = FileHandle(forWritingAtPath: log) else { return .failure("cannot write \(log)") }
         defer { try? logHandle.close() }
         process.standardOutput = out
