@@ -67,9 +67,9 @@ public final class GRU {
                 Gemm.sgemm(m: batch * steps, n: width, k: inputDim, x.baseAddress!, UnsafePointer(arena.values(of: kernel).baseAddress!), p.baseAddress!)
             }
         }
-        gates = [Float](repeating: 0, count: steps * batch * width)
-        recurrentN = [Float](repeating: 0, count: steps * batch * units)
-        hidden = [Float](repeating: 0, count: steps * batch * units)
+        refill(&gates, zeros: steps * batch * width)
+        refill(&recurrentN, zeros: steps * batch * units)
+        refill(&hidden, zeros: steps * batch * units)
         var recurrentPart = [Float](repeating: 0, count: batch * width)
         for t in 0..<steps {
             for b in 0..<batch { for j in 0..<width { recurrentPart[b * width + j] = recurrentBias[j] } }

@@ -183,13 +183,15 @@ public final class LSTM {
         let width = 4 * units
         // Time-major from here on: step t's rows are contiguous, so the input projection of
         // every (step, row) lands straight in the gate buffer, [steps * batch, 4 units].
-        self.input = LSTM.transpose(input.values, outer: batch, inner: steps, features: inputDim)
+        LSTM.transpose(input.values, outer: batch, inner: steps, features: inputDim, into: &self.input)
         if !inputMask.isEmpty {
             for t in 0..<steps { for b in 0..<batch { for e in 0..<inputDim { self.input[(t * batch + b) * inputDim + e] *= inputMask[b * inputDim + e] } } }
         }
-        gates = [Float](repeating: 0, count: steps * batch * width)
-        cells = [Float](repeating: 0, count: steps * batch * units)
-        hidden = [Float](repeating: 0, count: steps * batch * units)
+        // Backward releases these caches; after an inference pass they are reused in place.
+        // Either way the old and the new copy of a cache never take memory at once.
+        refill(&gates, zeros: steps * batch * width)
+        refill(&cells, zeros: steps * batch * units)
+        refill(&hidden, zeros: steps * batch * units)
         let carried = stateful && finalState.hidden.count == batch * units
         startHidden = carried ? finalState.hidden : [Float](repeating: 0, count: batch * units)
         startCell = carried ? finalState.cell : [Float](repeating: 0, count: batch * units)
@@ -253,7 +255,17 @@ public final class LSTM {
 
     /// `[outer, inner, features]` to `[inner, outer, features]`.
     static func transpose(_ values: [Float], outer: Int, inner: Int, features: Int) -> [Float] {
-        var result = [Float](repeating: 0, count: values.count)
+        var result: [Float] = []
+        transpose(values, outer: outer, inner: inner, features: features, into: &result)
+        return result
+    }
+
+    /// The same into `result`, reusing its storage when it has the size.
+    static func transpose(_ values: [Float], outer: Int, inner: Int, features: Int, into result: inout [Float]) {
+        if result.count != values.count {
+            result = []
+            result = [Float](repeating: 0, count: values.count)
+        }
         values.withUnsafeBufferPointer { source in
             result.withUnsafeMutableBufferPointer { target in
                 for o in 0..<outer {
@@ -263,7 +275,6 @@ public final class LSTM {
                 }
             }
         }
-        return result
     }
 
     /// One step for the rows `rows` (a lane): their gate pre-activations, the recurrent
@@ -332,7 +343,6 @@ public final class LSTM {
         // order afterwards, so the result is the same for any thread count.
         var laneGradients = [Float](repeating: 0, count: Lanes.count * units * width)
         var kernelPartials = [Float](repeating: 0, count: Lanes.count * inputDim * width)
-        var inputGradientTimeMajor = [Float](repeating: 0, count: steps * batch * inputDim)
         let recurrent = UnsafePointer(arena.values(of: recurrentKernel).baseAddress!)
         let kernelValues = UnsafePointer(arena.values(of: kernel).baseAddress!)
         gates.withUnsafeMutableBufferPointer { gates in
@@ -360,6 +370,15 @@ public final class LSTM {
                     }
                 }
             }
+        }
+        // What forward kept is spent as backward goes: cells and hidden states now, the input
+        // and the gates below, each released before the next large buffer is allocated, so
+        // that the peak of training is the end of forward, not backward (the next forward
+        // allocates them afresh).
+        cells = []
+        hidden = []
+        var inputGradientTimeMajor = [Float](repeating: 0, count: steps * batch * inputDim)
+        gates.withUnsafeMutableBufferPointer { gates in
             // gates now holds dz, time-major. All steps at once, split by ranges of steps:
             // dW += x^T dz (lane partials), dx = dz W^T.
             input.withUnsafeBufferPointer { x in
@@ -392,6 +411,8 @@ public final class LSTM {
         if !inputMask.isEmpty {
             for t in 0..<steps { for b in 0..<batch { for e in 0..<inputDim { inputGradientTimeMajor[(t * batch + b) * inputDim + e] *= inputMask[b * inputDim + e] } } }
         }
+        input = []
+        gates = []
         let inputGradient = Tensor(shape: [batch, steps, inputDim],
                                    values: LSTM.transpose(inputGradientTimeMajor, outer: steps, inner: batch, features: inputDim))
         return goBackwards ? Bidirectional.reverseValidSteps(inputGradient, lengths: lengths) : inputGradient

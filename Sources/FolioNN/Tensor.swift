@@ -32,3 +32,15 @@ public struct TokenBatch: Sendable {
         self.lengths = lengths
     }
 }
+
+/// Makes `array` hold `count` zeros, reusing its storage when it already has that size (a
+/// layer's caches are the same size batch after batch); otherwise the old storage is
+/// released before the new is allocated, so the two never take memory at once.
+func refill(_ array: inout [Float], zeros count: Int) {
+    if array.count == count {
+        array.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+    } else {
+        array = []
+        array = [Float](repeating: 0, count: count)
+    }
+}

@@ -35,7 +35,7 @@ public struct LineChart: Sendable {
     static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"]
 
     public func svg(width: Double = 640, height: Double = 400) -> String {
-        let (left, right, top, bottom) = (64.0, 150.0, 36.0, 48.0)
+        let (left, right, top, bottom) = (64.0, 200.0, 36.0, 48.0)
         let plotWidth = width - left - right
         let plotHeight = height - top - bottom
         let xs = series.flatMap { $0.points.map { logScaleX ? log2(max($0.x, 1e-300)) : $0.x } }
@@ -48,17 +48,15 @@ public struct LineChart: Sendable {
         let py = { (y: Double) in top + (1 - (y - yRange.0) / (yRange.1 - yRange.0)) * plotHeight }
         var out = Self.header(width: width, height: height, title: title)
         out += "<rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(plotWidth))\" height=\"\(f(plotHeight))\" fill=\"none\" stroke=\"#333\"/>\n"
-        // Ticks: batch sizes on a log axis are powers of two; otherwise five even steps.
-        let xTicks: [Double] = logScaleX
-            ? Array(Set(series.flatMap { $0.points.map(\.x) })).sorted()
-            : (0...4).map { xRange.0 + (xRange.1 - xRange.0) * Double($0) / 4 }
+        // Ticks: on a log axis the batch sizes themselves; otherwise round steps (1, 2 or 5
+        // times a power of ten).
+        let xTicks: [Double] = logScaleX ? Array(Set(series.flatMap { $0.points.map(\.x) })).sorted() : Self.niceTicks(xRange.0, xRange.1)
         for tick in xTicks {
             let x = logScaleX ? px(tick) : left + (tick - xRange.0) / (xRange.1 - xRange.0) * plotWidth
             out += "<line x1=\"\(f(x))\" y1=\"\(f(top + plotHeight))\" x2=\"\(f(x))\" y2=\"\(f(top + plotHeight + 4))\" stroke=\"#333\"/>"
             out += "<text x=\"\(f(x))\" y=\"\(f(top + plotHeight + 17))\" text-anchor=\"middle\">\(Self.label(tick))</text>\n"
         }
-        for step in 0...4 {
-            let value = yRange.0 + (yRange.1 - yRange.0) * Double(step) / 4
+        for value in Self.niceTicks(yRange.0, yRange.1) {
             let y = py(value)
             out += "<line x1=\"\(f(left))\" y1=\"\(f(y))\" x2=\"\(f(left + plotWidth))\" y2=\"\(f(y))\" stroke=\"#ddd\"/>"
             out += "<text x=\"\(f(left - 6))\" y=\"\(f(y + 4))\" text-anchor=\"end\">\(Self.label(value))</text>\n"
@@ -87,6 +85,21 @@ public struct LineChart: Sendable {
         return out + "</svg>\n"
     }
 
+    /// Five to ten round values inside `low...high`.
+    static func niceTicks(_ low: Double, _ high: Double) -> [Double] {
+        let raw = (high - low) / 6
+        guard raw > 0, raw.isFinite else { return [low] }
+        let power = pow(10, floor(log10(raw)))
+        let step = [1.0, 2, 5, 10].map { $0 * power }.first { $0 >= raw } ?? 10 * power
+        var ticks: [Double] = []
+        var value = ceil(low / step) * step
+        while value <= high + step * 1e-9 {
+            ticks.append(abs(value) < step * 1e-9 ? 0 : value)
+            value += step
+        }
+        return ticks
+    }
+
     static func padded(_ low: Double, _ high: Double, fraction: Double) -> (Double, Double) {
         guard low.isFinite, high.isFinite else { return (0, 1) }
         if high - low < 1e-12 { return (low - 0.5, high + 0.5) }
@@ -96,7 +109,9 @@ public struct LineChart: Sendable {
 
     static func label(_ value: Double) -> String {
         if value == value.rounded() && abs(value) < 1e7 { return String(Int(value)) }
-        return String(format: abs(value) >= 100 ? "%.0f" : abs(value) >= 1 ? "%.2f" : "%.3f", value)
+        var text = String(format: abs(value) >= 100 ? "%.0f" : "%.3f", value)
+        while text.contains(".") && (text.hasSuffix("0") || text.hasSuffix(".")) { text.removeLast() }
+        return text
     }
 
     static func header(width: Double, height: Double, title: String) -> String {

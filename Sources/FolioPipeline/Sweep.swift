@@ -161,7 +161,7 @@ public struct SweepReport {
             return value.low == value.high ? number(value.mean) : "\(number(value.mean)) (\(number(value.low))-\(number(value.high)))"
         }
         var text = "# Batch-size sweep: \(name)\n\n"
-        text += "Budget: \(budget). Learning rate: \(baseLearningRate) at virtual batch \(baseBatch), scaled \(lrScaling). "
+        text += "Budget: \(budget). Learning rate: \(String(format: "%.4g", baseLearningRate)) at virtual batch \(baseBatch), scaled \(lrScaling). "
         text += "Seeds per setting: \(groups.map { $0.records.count }.max() ?? 0). Figures are means with (min-max) over seeds.\n\n"
         text += "| micro-batch | accumulation | virtual batch | learning rate | val accuracy % | best val accuracy % | test accuracy % | val loss | seconds | tokens/s | peak RSS MB |\n"
         text += "|---|---|---|---|---|---|---|---|---|---|---|\n"
