@@ -11,10 +11,11 @@ REPEATS="${REPEATS:-3}"
 PEER_REPEATS="${PEER_REPEATS:-1}"
 OUT="${OUT:-$(mktemp -d)}"
 mkdir -p "$OUT"
-[[ -x "$ROOT/.build/release/folio" ]] || (cd "$ROOT" && swift build -c release)
-for batch in 32 64 128 256; do
+FOLIO="${FOLIO:-$ROOT/.build/release/folio}"
+[[ -x "$FOLIO" ]] || (cd "$ROOT" && swift build -c release)
+for batch in ${BATCHES:-32 64 128 256}; do
   for r in $(seq "$REPEATS"); do
-    "$ROOT/.build/release/folio" bench lstm --batch "$batch" --steps 10 --json | tail -1 | sed "s/^/folio /" >> "$OUT/all"
+    "$FOLIO" bench lstm --batch "$batch" --steps 10 --json | tail -1 | sed "s/^/folio /" >> "$OUT/all"
   done
   for r in $(seq "$PEER_REPEATS"); do
     for framework in torch keras; do

@@ -117,8 +117,13 @@ public struct SweepReport {
         try writeText(markdown(), to: folder + "/sweep.md")
     }
 
+    /// The runs without accumulation, or those at the accumulated virtual batch (the plain
+    /// run at that batch included, where the accumulated line ends).
     private func series(_ accumulated: Bool, name: String, _ value: (SweepRecord) -> Double?) -> LineChart.Series? {
-        let chosen = groups.filter { $0.accumulated == accumulated }.compactMap { group in group.spread(value).map { (group, $0) } }
+        let virtual = groups.first { $0.accumulated }.map { $0.microBatch * $0.accumulationSteps }
+        let members = groups.filter { accumulated ? ($0.accumulated || $0.microBatch == virtual) : !$0.accumulated }
+            .sorted { $0.microBatch < $1.microBatch }
+        let chosen = members.compactMap { group in group.spread(value).map { (group, $0) } }
         guard !chosen.isEmpty else { return nil }
         return LineChart.Series(name: name, points: chosen.map { (Double($0.0.microBatch), $0.1.mean) },
                                 spread: chosen.map { ($0.1.low, $0.1.high) }, dashed: accumulated)

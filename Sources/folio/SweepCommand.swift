@@ -26,6 +26,7 @@ struct SweepCommand: ParsableCommand {
     @Option(help: "Training examples per run with --budget samples.") var samples: Int?
     @Option(help: "Seconds of training per run with --budget time.") var seconds: Double?
     @Option(help: "The sweep folder (default: runs/<pipeline name>-sweep).") var out: String?
+    @Flag(help: "Only rewrite sweep.md and the plots from the folder's sweep.jsonl (no training).") var render = false
     @OptionGroup var output: OutputOptionGroup
 
     func validate() throws {
@@ -42,12 +43,25 @@ struct SweepCommand: ParsableCommand {
         let summary = try runReportingErrors(display) { () throws(FolioError) -> SweepReport in
             let config = try pipeline.read()
             let folder = out ?? "runs/\(config.name)-sweep"
+            let baseBatch = config.loader.batchSize * config.training.accumulationSteps
+            let baseRate = Double(config.training.optimizer.initialLearningRate)
+            if render {
+                let lines = try readWholeFile(folder + "/sweep.jsonl").split(separator: 0x0A)
+                var records: [SweepRecord] = []
+                for (number, line) in lines.enumerated() {
+                    do { records.append(try JSONDecoder().decode(SweepRecord.self, from: Data(line))) } catch {
+                        throw FolioError("not a sweep record: \(error)", file: folder + "/sweep.jsonl", place: "line \(number + 1)")
+                    }
+                }
+                let report = SweepReport(name: config.name, records: records, budget: budgetText(config), lrScaling: lrScaling.rawValue,
+                                         baseBatch: baseBatch, baseLearningRate: baseRate)
+                try report.write(to: folder)
+                return report
+            }
             let data = PipelineRunner(config: config, runDir: folder + "/data")
             data.events.stage = { name, skipped in display.note("data: \(name)\(skipped ? " (unchanged)" : "")") }
             try data.prepareData()
             let records = try ShardManifest.read(folder: folder + "/data/shards/train").records
-            let baseBatch = config.loader.batchSize * config.training.accumulationSteps
-            let baseRate = Double(config.training.optimizer.initialLearningRate)
             var settings: [(micro: Int, steps: Int)] = sizes.map { ($0, 1) }
             if let accumulateTo {
                 settings += sizes.filter { $0 < accumulateTo && accumulateTo % $0 == 0 }.map { ($0, accumulateTo / $0) }

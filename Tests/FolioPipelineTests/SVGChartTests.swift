@@ -21,3 +21,24 @@ import Testing
         #expect(svg.contains(">8</text>") && svg.contains(">16</text>"), "batch sizes label the log axis")
     }
 }
+
+@Suite struct SweepReportTests {
+    func record(_ micro: Int, _ steps: Int, seed: UInt64, accuracy: Double) -> SweepRecord {
+        var record = SweepRecord(microBatch: micro, accumulationSteps: steps, seed: seed, learningRate: 0.01, runDir: "/r")
+        record.valAccuracy = accuracy
+        return record
+    }
+
+    /// Regression: the accumulated line joined its points in table order (128, 16, 32).
+    @Test func theAccumulatedLineRunsFromSmallToLargeAndEndsAtThePlainRun() throws {
+        let records = [record(16, 1, seed: 1, accuracy: 0.8), record(128, 1, seed: 1, accuracy: 0.7), record(128, 1, seed: 2, accuracy: 0.9),
+                       record(16, 8, seed: 1, accuracy: 0.75), record(32, 4, seed: 1, accuracy: 0.72)]
+        let chart = SweepReport(name: "t", records: records, budget: "1 epoch", lrScaling: "none", baseBatch: 32, baseLearningRate: 0.01)
+            .accuracyChart()
+        #expect(chart.series.count == 2)
+        #expect(chart.series[0].points.map(\.x) == [16, 128])
+        let accumulated = chart.series[1]
+        #expect(accumulated.points.map(\.x) == [16, 32, 128] && accumulated.dashed)
+        #expect(accumulated.points[2].y == 0.8 && accumulated.spread?[2].low == 0.7 && accumulated.spread?[2].high == 0.9, "mean and seed range")
+    }
+}
