@@ -40,11 +40,11 @@ public struct MemoryEstimate: Encodable, Sendable, Equatable {
 /// budgets of their own: `vocabulary.memory`, about 50 MB for sharding).
 ///
 /// Parameters, gradients and optimizer state are exact (4 bytes per float: the arena, a
-/// gradient arena, Adam's two moments). Activations count, per layer, the floats its
-/// forward pass keeps for backward (an LSTM keeps its input, four gates, cells and hidden
-/// states per step), summed over layers, plus the largest set of gradients alive at once in
-/// backward; all per row and step, times the micro-batch and the longest sequence (n-grams
-/// lengthen it). The loader holds at most its budget, and no more than the decoded corpus.
+/// gradient arena, Adam's two moments). Activations follow what each layer's forward pass
+/// keeps for backward (an LSTM keeps a copy of its input, four gates, cells and hidden
+/// states per step) through forward and backward to the busiest moment (see
+/// ``activationFloatsPerRow(_:steps:)``); all per row and step, times the micro-batch and the
+/// longest sequence (n-grams lengthen it). The loader holds at most its budget, and no more than the decoded corpus.
 /// ``fixedBytes`` was measured (bench/memory_bench.sh), not guessed; the same script checks
 /// predictions against measured peaks.
 public enum MemoryModel {
@@ -79,9 +79,9 @@ public enum MemoryModel {
             loader: loaderBytes(config, microBatch: microBatch, shards: trainShards), fixed: fixedBytes)
     }
 
-    /// Headroom the planner keeps: estimates ran up to 8.5% below measured peaks
-    /// (bench/results/memory.md: LSTMs, where allocator transients are not modelled), so a
-    /// plan fits the estimate plus 10% into the limit.
+    /// Headroom the planner keeps: estimates ran up to 5.9% below measured peaks
+    /// (bench/results/memory.md; what is not modelled is allocator slack), so a plan fits
+    /// the estimate plus 10% into the limit.
     public static let planningMargin = 0.10
 
     /// The largest micro-batch whose estimate, plus ``planningMargin``, fits `limit` (nil
@@ -145,13 +145,16 @@ public enum MemoryModel {
         return count
     }
 
-    /// Per layer and row: floats kept from forward for backward, the input and output sizes,
-    /// and the floats of its largest backward moment (gradients alive at once).
+    /// Per layer and row: floats kept from forward for backward, the input and output
+    /// sizes, and whether backward releases the layer's caches as it goes (LSTM, GRU).
     struct LayerFloats {
         var kept: Int
         var input: Int
         var output: Int
-        var backward: Int
+        var releasedByBackward: Bool
+        /// Gradients beyond the output's and the input's in the layer's backward: a
+        /// convolution's unfolded windows, a fused activation's own.
+        var backwardExtra = 0
     }
 
     private static func layerFloats(_ layers: [LayerSpec], steps: Int) -> [LayerFloats] {
@@ -188,7 +191,7 @@ public enum MemoryModel {
                 kept = input
                 features = units
             case .dropout, .activation:
-                kept = input
+                kept = input  // the mask, or the activation's input
             case .batchNormalization:
                 kept = 2 * input
             case .conv1D(let filters, let kernelSize, let padding, _):
@@ -203,43 +206,54 @@ public enum MemoryModel {
                 sequence = false
             }
             let output = (sequence ? length : 1) * features
-            // A fused activation holds the pre-activation output and its own (a global
-            // pooling after it then releases neither).
+            // A fused activation holds the pre-activation output and its own, and its backward
+            // a gradient of that size; a convolution's backward, its windows' gradient.
+            var backwardExtra = 0
+            if case .conv1D = spec { backwardExtra += kept }
             switch spec {
-            case .dense(_, let function) where function != .linear: kept += 2 * output
-            case .conv1D(_, _, _, let function) where function != .linear: kept += 2 * output
+            case .dense(_, let function) where function != .linear:
+                kept += 2 * output
+                backwardExtra += output
+            case .conv1D(_, _, _, let function) where function != .linear:
+                kept += 2 * output
+                backwardExtra += output
             default: break
             }
-            // Backward holds the output's gradient and the input's: a recurrent layer a
-            // time-major copy of the latter too; a convolution the unfolded windows' gradient.
-            var backward = output + input * (recurrent ? 2 : 1)
-            if case .conv1D = spec { backward += kept }
-            result.append(LayerFloats(kept: kept, input: input, output: output, backward: backward))
+            result.append(LayerFloats(kept: kept, input: input, output: output, releasedByBackward: recurrent, backwardExtra: backwardExtra))
         }
         return result
     }
 
-    /// Training: every layer's caches and its output at once (a global pooling releases its
-    /// input as it returns, so that output is not counted), plus the largest backward moment.
+    /// Training's busiest moment. Forward through layer i holds the caches of layers up to
+    /// i, its input and its new output (an output lives on only as the next layer's cache,
+    /// counted there). Backward through layer i holds the caches not yet released (a
+    /// recurrent layer releases its own as its backward ends), the gradient of its output
+    /// and that of its input.
     static func activationFloatsPerRow(_ layers: [LayerSpec], steps: Int) -> Int {
         let floats = layerFloats(layers, steps: steps)
-        return forwardFloats(layers, floats) + (floats.map(\.backward).max() ?? 0)
-    }
-
-    /// Inference (validation and test batches): the same caches, no gradients.
-    static func forwardFloatsPerRow(_ layers: [LayerSpec], steps: Int) -> Int {
-        forwardFloats(layers, layerFloats(layers, steps: steps))
-    }
-
-    private static func forwardFloats(_ layers: [LayerSpec], _ floats: [LayerFloats]) -> Int {
-        var total = 0
-        for (index, layer) in floats.enumerated() {
-            var releasedByNext = false
-            if index + 1 < layers.count, case .globalAveragePooling1D = layers[index + 1] { releasedByNext = true }
-            if index + 1 < layers.count, case .globalMaxPooling1D = layers[index + 1] { releasedByNext = true }
-            total += layer.kept + (releasedByNext ? 0 : layer.output)
+        var peak = forwardFloats(floats)
+        for index in floats.indices {
+            let alive = floats.enumerated().reduce(0) { sum, entry in
+                sum + (entry.offset <= index || !entry.element.releasedByBackward ? entry.element.kept : 0)
+            }
+            peak = max(peak, alive + floats[index].output + floats[index].input + floats[index].backwardExtra)
         }
-        return total
+        return peak
+    }
+
+    /// Inference (validation and test batches): the forward part alone.
+    static func forwardFloatsPerRow(_ layers: [LayerSpec], steps: Int) -> Int {
+        forwardFloats(layerFloats(layers, steps: steps))
+    }
+
+    private static func forwardFloats(_ floats: [LayerFloats]) -> Int {
+        var kept = 0
+        var peak = 0
+        for layer in floats {
+            kept += layer.kept
+            peak = max(peak, kept + layer.input + layer.output)
+        }
+        return peak
     }
 
     static func loaderBytes(_ config: PipelineConfig, microBatch: Int, shards: ShardManifest?) -> Int {
