@@ -280,26 +280,29 @@ func fixtureLSTM(_ fixture: NNFixture, sequences: Bool) -> (LSTM, ParameterArena
 }
 
 @Suite struct LSTMDropoutTests {
-    func layer(_ fixture: NNFixture) -> (LSTM, ParameterArena) {
-        let (lstm, arena) = fixtureLSTM(fixture, sequences: false)
+    func layer(_ fixture: NNFixture, sequences: Bool = false) -> (LSTM, ParameterArena) {
+        let (lstm, arena) = fixtureLSTM(fixture, sequences: sequences)
         lstm.dropout = 0.3
         lstm.recurrentDropout = 0.4
         return (lstm, arena)
     }
 
-    /// With the masks held fixed, the analytic gradients match central differences.
-    @Test func gradientsWithMasksMatchFiniteDifferences() throws {
+    /// With the masks held fixed, the analytic gradients match central differences (for
+    /// sequences too, where backward reads the states from the batch-major output).
+    @Test(arguments: ["last", "sequences"])
+    func gradientsWithMasksMatchFiniteDifferences(mode: String) throws {
         let fixture = try NNFixture("lstm")
-        let (lstm, arena) = layer(fixture)
+        let (lstm, arena) = layer(fixture, sequences: mode == "sequences")
         let input = Tensor(shape: [3, 6, 4], values: fixture.floats("input"))
-        let lengths: [Int32] = [6, 4, 1]
-        let r = fixture.floats("last", "output_gradient")
+        // Two long rows in the second lane: backward reads h[t-1] of more than one row there.
+        let lengths: [Int32] = [6, 5, 6]
+        let r = fixture.floats(mode, "output_gradient")
         let loss = { () -> Double in
             lstm.restartMasks(seed: 1)
             return zip(lstm.forward(input, lengths: lengths, arena: arena, training: true).values, r).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
         }
         _ = loss()
-        let inputGradient = lstm.backward(Tensor(shape: [3, 5], values: r), arena: arena)
+        let inputGradient = lstm.backward(Tensor(shape: mode == "sequences" ? [3, 6, 5] : [3, 5], values: r), arena: arena)
         for (view, name) in [(lstm.kernel, "kernel"), (lstm.recurrentKernel, "recurrent")] {
             let analytic = Array(arena.gradients(of: view))
             let values = arena.values(of: view)
