@@ -53,9 +53,6 @@ public final class LSTM {
     private var gates: [Float] = []
     private var cells: [Float] = []
     private var hidden: [Float] = []
-    /// Whether `hidden` is the returned sequence output itself, batch-major `[batch, steps,
-    /// units]`, rather than a time-major copy: sharing it saves one float per unit and step.
-    private var hiddenIsOutput = false
 
     /// The arena layout this layer needs, under `prefix` (e.g. `lstm.0`).
     public static func layout(prefix: String, inputDim: Int, units: Int) -> [(name: String, shape: [Int])] {
@@ -143,21 +140,15 @@ public final class LSTM {
             stepDz.withUnsafeBufferPointer { stepDz in
                 // dU += h[t-1]^T x dz[t] (h masked as in forward); the gradient reaching
                 // h[t-1] is dz[t] x U^T (masked again below).
-                // h[t-1] of the lane's rows: contiguous when time-major, `steps` rows apart when
-                // `hidden` is the batch-major output.
-                let stride = t > 0 && hiddenIsOutput ? steps * units : units
-                let previous = t > 0
-                    ? UnsafePointer(hidden + (hiddenIsOutput ? (first * steps + t - 1) * units : ((t - 1) * batch + first) * units))
-                    : startHidden + first * units
+                let previous = t > 0 ? UnsafePointer(hidden + ((t - 1) * batch + first) * units) : startHidden + first * units
                 if let recurrentMask {
-                    let masked = (0..<count * units).map { previous[($0 / units) * stride + $0 % units] * recurrentMask[first * units + $0] }
+                    let masked = (0..<count * units).map { previous[$0] * recurrentMask[first * units + $0] }
                     masked.withUnsafeBufferPointer { masked in
                         Gemm.sgemm(transposeA: true, m: units, n: width, k: count, masked.baseAddress!, stepDz.baseAddress!, beta: 1,
                                    recurrentGradient)
                     }
                 } else {
-                    Gemm.sgemm(transposeA: true, m: units, n: width, k: count, previous, lda: stride, stepDz.baseAddress!, beta: 1,
-                               recurrentGradient)
+                    Gemm.sgemm(transposeA: true, m: units, n: width, k: count, previous, stepDz.baseAddress!, beta: 1, recurrentGradient)
                 }
                 guard t > 0 else { return }
                 throughRecurrence.withUnsafeMutableBufferPointer { out in
@@ -244,12 +235,7 @@ public final class LSTM {
         }
         finalState = steps == 0 ? (startHidden, startCell)
             : (Array(hidden[(steps - 1) * batch * units..<steps * batch * units]), Array(cells[(steps - 1) * batch * units..<steps * batch * units]))
-        let output = recurrentOutput(hidden: hidden, batch: batch, steps: steps, units: units, lengths: lengths, returnSequences: returnSequences)
-        // The sequence output holds the same states (zeros at padded steps, which backward
-        // never reads): keep it instead of the time-major copy.
-        hiddenIsOutput = returnSequences && steps > 0
-        if hiddenIsOutput { hidden = output.values }
-        return output
+        return recurrentOutput(hidden: hidden, batch: batch, steps: steps, units: units, lengths: lengths, returnSequences: returnSequences)
     }
 
     /// Forgets the state carried between calls of a stateful layer.
