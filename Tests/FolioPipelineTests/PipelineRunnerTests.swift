@@ -120,6 +120,17 @@ final class TinyRun {
         }
     }
 
+    /// A test split with a label the training split never had is an error naming the
+    /// label and the document, before any training.
+    @Test func aTestLabelNeverSeenInTrainingIsAClearError() throws {
+        tiny.folder.write("corpus/test/gardening/1.txt", "roses and tulips")
+        let runDir = tiny.folder.path + "/unseen"
+        let error = try #require(throws: FolioError.self) { try PipelineRunner(config: tiny.pipeline(), runDir: runDir).run() }
+        #expect(error.message == "label 'gardening' is not one of the shard set's labels", "\(error)")
+        #expect(error.file?.hasSuffix("corpus/test/gardening/1.txt") == true)
+        #expect(!FileManager.default.fileExists(atPath: runDir + "/checkpoints"))
+    }
+
     @Test func nanLossStopsNamingTheStepAndKeepsTheLastCheckpoint() throws {
         let runDir = tiny.folder.path + "/nan"
         let config = tiny.pipeline(extra: "optimizer = \"sgd\"\n").withLearningRate(1e38)
