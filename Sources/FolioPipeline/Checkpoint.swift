@@ -51,6 +51,7 @@ public struct Checkpoint: Codable, Sendable, Equatable {
         let weights = "weights-\(microSteps).safetensors"
         let optimizerName = "optimizer-\(microSteps).safetensors"
         try model.save(to: folder + "/" + weights)
+        Failpoint.pass("checkpoint-write")
         try optimizer.state.save(to: folder + "/" + optimizerName, metadata: ["iterations": String(optimizer.iterations)])
         let checkpoint = Checkpoint(
             weightsFile: weights, weightsChecksum: try CRC32C.checksum(ofFile: folder + "/" + weights),

@@ -145,6 +145,7 @@ public final class Trainer {
                     try checkpoint(loader: batches.state, microSteps: microSteps, sums: sums)
                 }
                 if let stop = stopAfterMicroBatches, ranHere == stop { return losses }
+                Failpoint.pass("micro-batch")
                 samplesSeen += batch.rows
                 if accumulator.pending == 0 && (samplesSeen >= options.maxSamples ?? Int.max
                     || secondsBefore + (clock.now - fitStarted).seconds >= options.maxSeconds ?? .infinity) {

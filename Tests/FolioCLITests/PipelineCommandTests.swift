@@ -89,3 +89,32 @@ import FoundationXML
         }
     }
 }
+
+/// `kill -9` at chosen points (a failpoint makes the process SIGKILL itself there), then the
+/// same `folio run` again: the final model equals an uninterrupted run's byte for byte.
+@Suite(.serialized) struct KillNineTests {
+    let folder = NSTemporaryDirectory() + "folio-cli-kill-" + UUID().uuidString
+
+    init() throws {
+        try TinyCorpus.write(into: folder, trainPerLabel: 40)
+        try TinyCorpus.pipeline(model: TinyCorpus.bagModel, training: """
+            epochs = 3
+            learning_rate = 0.05
+            accumulation_steps = 2
+            checkpoint_every = 2
+            """).write(toFile: folder + "/tiny.toml", atomically: true, encoding: .utf8)
+    }
+
+    @Test(arguments: ["micro-batch:7", "micro-batch:20", "checkpoint-write:2", "checkpoint-write:5"])
+    func aKilledRunResumedEqualsAnUninterruptedOne(failpoint: String) throws {
+        let reference = try FolioProcess(["run", folder + "/tiny.toml", "--run-dir", folder + "/reference"])
+        #expect(reference.status == 0)
+        let runDir = folder + "/killed-" + failpoint.replacingOccurrences(of: ":", with: "-")
+        let killed = try FolioProcess(["run", folder + "/tiny.toml", "--run-dir", runDir], environment: ["FOLIO_FAILPOINT": failpoint])
+        #expect(killed.terminatedBySignal == SIGKILL, "status \(killed.status)")
+        let resumed = try FolioProcess(["run", folder + "/tiny.toml", "--run-dir", runDir, "--json"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let model = { (dir: String) in try Data(contentsOf: URL(fileURLWithPath: dir + "/model/model.safetensors")) }
+        #expect(try model(runDir) == model(folder + "/reference"))
+    }
+}

@@ -6,6 +6,8 @@ struct FolioProcess {
     var status: Int32
     var stdout: String
     var stderr: String
+    /// The signal that ended the process, if one did.
+    var terminatedBySignal: Int32?
 
     static var executable: URL {
         // Test bundles sit next to the products they were built with.
@@ -17,10 +19,13 @@ struct FolioProcess {
     }
 
     /// Runs folio with `arguments`, standard input read from the file `stdin` when given.
-    init(_ arguments: [String], stdin: String? = nil) throws {
+    init(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws {
         let process = Process()
         process.executableURL = Self.executable
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         if let stdin { process.standardInput = FileHandle(forReadingAtPath: stdin) }
         let out = Pipe()
         let err = Pipe()
@@ -31,6 +36,7 @@ struct FolioProcess {
         let errData = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         status = process.terminationStatus
+        terminatedBySignal = process.terminationReason == .uncaughtSignal ? process.terminationStatus : nil
         stdout = String(decoding: outData, as: UTF8.self)
         stderr = String(decoding: errData, as: UTF8.self)
     }
