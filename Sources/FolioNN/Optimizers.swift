@@ -194,29 +194,38 @@ public final class Adam: Optimizer {
         let t = Double(iterations)
         let alpha = Float(Double(learningRate) * (1 - pow(Double(beta2), t)).squareRoot() / (1 - pow(Double(beta1), t)))
         let (weights, gradients) = (arena.values, arena.gradients)
-        let (m, v, vMax, beta1, beta2, epsilon) = (m, v, vMax, beta1, beta2, epsilon)
-        if weightDecay == 0 && !amsgrad {
-            // The common case, branch-free so that it vectorizes: every step walks every
-            // parameter (7.7M for an embedding with hashed bigrams).
-            for index in 0..<arena.count {
+        let (m, v, vMax, beta1, beta2, epsilon, weightDecay, amsgrad) = (m, v, vMax, beta1, beta2, epsilon, weightDecay, amsgrad)
+        func update(_ range: Range<Int>) {
+            if weightDecay == 0 && !amsgrad {
+                // The common case, branch-free so that it vectorizes: every step walks every
+                // parameter (7.7M for an embedding with hashed bigrams) unless the tables are
+                // row-sparse.
+                for index in range {
+                    let g = gradients[index]
+                    m[index] += (g - m[index]) * (1 - beta1)
+                    v[index] += (g * g - v[index]) * (1 - beta2)
+                    weights[index] -= alpha * m[index] / (v[index].squareRoot() + epsilon)
+                }
+                return
+            }
+            for index in range {
+                if weightDecay != 0 { weights[index] -= learningRate * weightDecay * weights[index] }
                 let g = gradients[index]
                 m[index] += (g - m[index]) * (1 - beta1)
                 v[index] += (g * g - v[index]) * (1 - beta2)
-                weights[index] -= alpha * m[index] / (v[index].squareRoot() + epsilon)
+                var second = v[index]
+                if amsgrad {
+                    vMax[index] = max(vMax[index], second)
+                    second = vMax[index]
+                }
+                weights[index] -= alpha * m[index] / (second.squareRoot() + epsilon)
             }
-            return
         }
-        for index in 0..<arena.count {
-            if weightDecay != 0 { weights[index] -= learningRate * weightDecay * weights[index] }
-            let g = gradients[index]
-            m[index] += (g - m[index]) * (1 - beta1)
-            v[index] += (g * g - v[index]) * (1 - beta2)
-            var second = v[index]
-            if amsgrad {
-                vMax[index] = max(vMax[index], second)
-                second = vMax[index]
-            }
-            weights[index] -= alpha * m[index] / (second.squareRoot() + epsilon)
+        guard !arena.rowSparseRegions.isEmpty else { return update(0..<arena.count) }
+        // Lazy tables: only the rows this step's gradients reached (LazyAdam).
+        arena.forEachDenseRange(update)
+        for region in arena.rowSparseRegions {
+            for row in region.touchedRows { update(region.offset + row * region.rowWidth..<region.offset + (row + 1) * region.rowWidth) }
         }
     }
 }

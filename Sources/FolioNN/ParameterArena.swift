@@ -28,8 +28,49 @@ public final class ParameterArena {
 
     public func view(_ name: String) -> ParameterView? { views.first { $0.name == name } }
 
+    /// Embedding tables whose updates are lazy (row-sparse): see ``RowSparseRegion``.
+    public private(set) var rowSparseRegions: [RowSparseRegion] = []
+
+    /// Marks `view` (a table of rows `rowWidth` wide) for lazy updates: optimizers that
+    /// support it (Adam) update only the rows a step's gradients touched, as PyTorch's
+    /// `SparseAdam` and TensorFlow's `LazyAdam` do, and only those rows' gradients are
+    /// cleared. Untouched rows keep their weights and moments.
+    public func makeRowSparse(_ view: ParameterView, rowWidth: Int) {
+        rowSparseRegions.append(RowSparseRegion(offset: view.offset, rows: view.count / rowWidth, rowWidth: rowWidth))
+    }
+
+    /// Records that `row` of the region starting at `offset` received gradient.
+    public func touch(row: Int, regionAt offset: Int) {
+        guard let index = rowSparseRegions.firstIndex(where: { $0.offset == offset }) else { return }
+        rowSparseRegions[index].touch(row)
+    }
+
     public func zeroGradients() {
-        gradients.update(repeating: 0)
+        guard !rowSparseRegions.isEmpty else {
+            gradients.update(repeating: 0)
+            return
+        }
+        forEachDenseRange { range in
+            UnsafeMutableBufferPointer(rebasing: gradients[range]).update(repeating: 0)
+        }
+        for index in rowSparseRegions.indices {
+            let region = rowSparseRegions[index]
+            for row in region.touchedRows {
+                UnsafeMutableBufferPointer(rebasing: gradients[region.offset + row * region.rowWidth..<region.offset + (row + 1) * region.rowWidth])
+                    .update(repeating: 0)
+            }
+            rowSparseRegions[index].clearTouched()
+        }
+    }
+
+    /// The index ranges outside the row-sparse regions, in order.
+    public func forEachDenseRange(_ body: (Range<Int>) -> Void) {
+        var start = 0
+        for region in rowSparseRegions.sorted(by: { $0.offset < $1.offset }) {
+            if region.offset > start { body(start..<region.offset) }
+            start = region.offset + region.rows * region.rowWidth
+        }
+        if start < count { body(start..<count) }
     }
 
     /// A parameter's values.
@@ -40,6 +81,34 @@ public final class ParameterArena {
     /// A parameter's gradients.
     public func gradients(of view: ParameterView) -> UnsafeMutableBufferPointer<Float> {
         UnsafeMutableBufferPointer(rebasing: gradients[view.offset..<view.offset + view.count])
+    }
+}
+
+/// A table in a ``ParameterArena`` updated lazily, and the rows touched since the last step
+/// (in first-touch order, so that updates run in the same order every time).
+public struct RowSparseRegion: Sendable {
+    public let offset: Int
+    public let rows: Int
+    public let rowWidth: Int
+    public private(set) var touchedRows: [Int] = []
+    private var isTouched: [Bool]
+
+    init(offset: Int, rows: Int, rowWidth: Int) {
+        self.offset = offset
+        self.rows = rows
+        self.rowWidth = rowWidth
+        isTouched = [Bool](repeating: false, count: rows)
+    }
+
+    mutating func touch(_ row: Int) {
+        guard !isTouched[row] else { return }
+        isTouched[row] = true
+        touchedRows.append(row)
+    }
+
+    mutating func clearTouched() {
+        for row in touchedRows { isTouched[row] = false }
+        touchedRows.removeAll(keepingCapacity: true)
     }
 }
 

@@ -247,6 +247,15 @@ public final class Sequential {
         return (value, output)
     }
 
+    /// Makes the embedding table's updates lazy (row-sparse): Adam then updates only the rows
+    /// a step's tokens touched (``ParameterArena/makeRowSparse(_:rowWidth:)``). A large table
+    /// (hashed n-grams) otherwise costs a full pass per step.
+    public func makeEmbeddingsRowSparse() {
+        for layer in layers {
+            if case .embedding(let embedding) = layer { arena.makeRowSparse(embedding.table, rowWidth: embedding.outputDim) }
+        }
+    }
+
     /// The BatchNormalization layers by index (their state lives beside the arena).
     func movingStatistics() -> [(Int, BatchNormalization)] {
         layers.enumerated().compactMap { index, layer in

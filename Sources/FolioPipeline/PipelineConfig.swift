@@ -73,6 +73,8 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         public var reduceLROnPlateau: ReduceLROnPlateau?
         /// Keep the weights of the best epoch by this metric in `checkpoints/best.safetensors`.
         public var checkpointMonitor: String?
+        /// Adam updates only the embedding rows a step touched (TensorFlow's LazyAdam).
+        public var lazyEmbeddingUpdates = false
         /// Budgets (sweeps): stop after this many training examples or seconds.
         public var maxSamples: Int?
         public var maxSeconds: Double?
@@ -247,6 +249,7 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         training.maxSamples = try table.int("max_samples", in: 1...Int.max)
         training.maxSeconds = try table.double("max_seconds", in: 1e-3...1e9)
         training.balancedClassWeight = try table.choice("class_weight", ["none", "balanced"], default: "none") == "balanced"
+        training.lazyEmbeddingUpdates = try table.bool("lazy_embedding_updates", default: false)
         let kind = try table.choice("optimizer", OptimizerSpec.Kind.allCases.map(\.rawValue), default: "adam")
         var optimizer = OptimizerSpec(kind: OptimizerSpec.Kind(rawValue: kind) ?? .adam)
         let defaultRate = optimizer.kind == .sgd ? 0.01 : 0.001

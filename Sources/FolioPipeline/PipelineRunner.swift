@@ -224,6 +224,7 @@ public final class PipelineRunner {
     /// Builds the model and trains it, resuming a checkpoint made by the same settings.
     private func trainModel(train: ShardSet, vocabulary: Vocabulary, ngrams: NgramHashing?, fingerprint: String) throws(FolioError) -> [EpochLogs] {
         let model = try Model(config.model.layers, vocabulary: vocabulary.count, seed: config.seed, ngrams: ngrams)
+        if config.training.lazyEmbeddingUpdates { model.network.makeEmbeddingsRowSparse() }
         model.compile(optimizer: config.training.optimizer, loss: config.training.loss)
         let split = config.training.validationSplit
         var options = config.loader

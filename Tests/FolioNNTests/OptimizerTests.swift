@@ -111,3 +111,66 @@ import Testing
         #expect(one != (LSTMClassifier(vocabulary: 50, embeddingDim: 8, units: 16, layers: 2, classes: 3, seed: 42)).arena.values.map { $0 })
     }
 }
+
+/// Lazy (row-sparse) embedding updates: Adam touches only the rows a step's tokens reached.
+@Suite struct LazyEmbeddingUpdateTests {
+    /// An embedding of 5 rows x 3 and a bias of 2 after it, with gradients put in by hand.
+    func arena(lazy: Bool) -> ParameterArena {
+        let arena = ParameterArena(layout: [("table", [5, 3]), ("bias", [2])])
+        for index in 0..<arena.count { arena.values[index] = Float(index) * 0.1 - 0.5 }
+        if lazy { arena.makeRowSparse(arena.view("table")!, rowWidth: 3) }
+        return arena
+    }
+
+    func gradient(_ arena: ParameterArena, rows: [Int], step: Int) {
+        for row in rows {
+            arena.touch(row: row, regionAt: 0)
+            for j in 0..<3 { arena.gradients[row * 3 + j] += Float(row + j + step) * 0.3 - 0.4 }
+        }
+        arena.gradients[15] += 0.2 * Float(step)
+        arena.gradients[16] -= 0.1
+    }
+
+    @Test func onlyTouchedRowsMoveAndTheyFollowAdamWithTheGlobalStepCount() throws {
+        let lazy = arena(lazy: true)
+        let adam = Adam(arena: lazy, learningRate: 0.1)
+        let start = Array(lazy.values)
+        let schedule = [[0, 2], [1], [0], [0, 2]]
+        // The reference: per element, Adam's moments move only on steps its row was touched;
+        // the bias correction counts every step (as TensorFlow's LazyAdam).
+        var m = [Double](repeating: 0, count: 17)
+        var v = [Double](repeating: 0, count: 17)
+        var expected = start.map(Double.init)
+        for (step, rows) in schedule.enumerated() {
+            gradient(lazy, rows: rows, step: step)
+            let g = Array(lazy.gradients).map(Double.init)
+            try adam.step(arena: lazy, gradientScale: 1)
+            let t = Double(step + 1)
+            let alpha = 0.1 * (1 - pow(0.999, t)).squareRoot() / (1 - pow(0.9, t))
+            let moving = rows.flatMap { row in (0..<3).map { row * 3 + $0 } } + [15, 16]
+            for index in moving {
+                m[index] = 0.9 * m[index] + 0.1 * g[index]
+                v[index] = 0.999 * v[index] + 0.001 * g[index] * g[index]
+                expected[index] -= alpha * m[index] / (v[index].squareRoot() + 1e-7)
+            }
+            lazy.zeroGradients()
+            #expect(lazy.gradients.allSatisfy { $0 == 0 }, "touched rows and the dense part are cleared")
+        }
+        for index in 0..<17 { #expect(abs(Double(lazy.values[index]) - expected[index]) < 1e-6, "\(index)") }
+        #expect(Array(lazy.values[9..<15]) == Array(start[9..<15]), "rows 3 and 4 were never touched")
+    }
+
+    @Test func withEveryRowTouchedLazyEqualsDenseBitForBit() throws {
+        let (dense, lazy) = (arena(lazy: false), arena(lazy: true))
+        let (denseAdam, lazyAdam) = (Adam(arena: dense, learningRate: 0.05), Adam(arena: lazy, learningRate: 0.05))
+        for step in 0..<3 {
+            gradient(dense, rows: [4, 0, 1, 2, 3], step: step)
+            gradient(lazy, rows: [4, 0, 1, 2, 3], step: step)
+            try denseAdam.step(arena: dense, gradientScale: 0.5)
+            try lazyAdam.step(arena: lazy, gradientScale: 0.5)
+            dense.zeroGradients()
+            lazy.zeroGradients()
+        }
+        #expect(Array(dense.values) == Array(lazy.values))
+    }
+}
