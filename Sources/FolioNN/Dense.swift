@@ -101,9 +101,8 @@ public final class Embedding {
 
     public func backward(_ outputGradient: Tensor, arena: ParameterArena) {
         let gradients = arena.gradients(of: table)
-        let sparse = !arena.rowSparseRegions.isEmpty
+        arena.touch(rows: ids.lazy.map { Int($0) }, regionAt: table.offset)
         for (position, id) in ids.enumerated() {
-            if sparse { arena.touch(row: Int(id), regionAt: table.offset) }
             let to = Int(id) * outputDim
             for j in 0..<outputDim { gradients[to + j] += outputGradient.values[position * outputDim + j] }
         }

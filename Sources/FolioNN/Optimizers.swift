@@ -18,6 +18,16 @@ public protocol Optimizer: AnyObject {
     var nextLearningRate: Float { get }
 }
 
+/// An optimizer whose learning rate follows a ``LearningRateSchedule`` (scaled by
+/// ``Optimizer/learningRateFactor``): Adam, SGD, RMSprop.
+public protocol ScheduledOptimizer: Optimizer {
+    var schedule: LearningRateSchedule { get }
+}
+
+extension ScheduledOptimizer {
+    public var nextLearningRate: Float { schedule.rate(at: iterations) * learningRateFactor }
+}
+
 /// An optimizer's per-parameter buffers (Adam's moments, SGD's velocity, ...): each the
 /// arena's size, allocated once, freed with the optimizer, named for checkpoints.
 public final class OptimizerState {
@@ -30,9 +40,6 @@ public final class OptimizerState {
         buffers.append((name, buffer))
         return buffer
     }
-
-    /// The buffers' contents by name (copies).
-    public var entries: [(name: String, values: [Float])] { buffers.map { ($0.name, Array($0.buffer)) } }
 
     /// Reads buffers written by ``save(to:metadata:)`` straight into place; returns the
     /// file's metadata. Every buffer must be there with its size.
@@ -52,16 +59,6 @@ public final class OptimizerState {
         let buffers = buffers
         try Safetensors.write(layout: buffers.map { ($0.name, [$0.buffer.count]) }, metadata: metadata, to: path) { index, file throws(FolioError) in
             try file.write(raw: UnsafeRawBufferPointer(buffers[index].buffer))
-        }
-    }
-
-    /// Puts saved contents back; every buffer must be there with its size.
-    public func restore(_ saved: [String: [Float]]) throws(FolioError) {
-        for (name, buffer) in buffers {
-            guard let values = saved[name], values.count == buffer.count else {
-                throw FolioError("optimizer state '\(name)' is missing or has the wrong size")
-            }
-            for index in values.indices { buffer[index] = values[index] }
         }
     }
 
@@ -146,7 +143,7 @@ public struct Clipping: Sendable, Hashable, Codable {
 /// Adam as Keras computes it: `alpha = lr * sqrt(1 - beta2^t) / (1 - beta1^t)`,
 /// `w -= alpha * m / (sqrt(v) + epsilon)`; with `amsgrad`, `v` is the running maximum;
 /// with `weightDecay`, AdamW's decoupled decay `w -= lr * weightDecay * w` first.
-public final class Adam: Optimizer {
+public final class Adam: ScheduledOptimizer {
     public var schedule: LearningRateSchedule
     public let amsgrad: Bool
     public let beta1: Float
@@ -158,7 +155,6 @@ public final class Adam: Optimizer {
     public let state = OptimizerState()
     public func restore(iterations: Int) { self.iterations = iterations }
     public var learningRateFactor: Float = 1
-    public var nextLearningRate: Float { schedule.rate(at: iterations) * learningRateFactor }
     private let m: UnsafeMutableBufferPointer<Float>
     private let v: UnsafeMutableBufferPointer<Float>
     private let vMax: UnsafeMutableBufferPointer<Float>
@@ -189,7 +185,7 @@ public final class Adam: Optimizer {
 
     public func step(arena: ParameterArena, gradientScale: Float) throws(FolioError) {
         try clipping.apply(arena, gradientScale: gradientScale)
-        let learningRate = schedule.rate(at: iterations) * learningRateFactor
+        let learningRate = nextLearningRate
         iterations += 1
         let t = Double(iterations)
         let alpha = Float(Double(learningRate) * (1 - pow(Double(beta2), t)).squareRoot() / (1 - pow(Double(beta1), t)))
@@ -233,7 +229,7 @@ public final class Adam: Optimizer {
 /// SGD as Keras computes it: `velocity = momentum * velocity - lr * g`, `w += velocity`
 /// (Nesterov: `w += momentum * velocity - lr * g`). Keras 2's `decay` argument is
 /// `schedule: .inverseTimeDecay(initial: lr, decaySteps: 1, rate: decay)`.
-public final class SGD: Optimizer {
+public final class SGD: ScheduledOptimizer {
     public var schedule: LearningRateSchedule
     public let momentum: Float
     public let nesterov: Bool
@@ -242,7 +238,6 @@ public final class SGD: Optimizer {
     public let state = OptimizerState()
     public func restore(iterations: Int) { self.iterations = iterations }
     public var learningRateFactor: Float = 1
-    public var nextLearningRate: Float { schedule.rate(at: iterations) * learningRateFactor }
     private let velocity: UnsafeMutableBufferPointer<Float>
 
     public convenience init(arena: ParameterArena, learningRate: Float = 0.01, momentum: Float = 0, nesterov: Bool = false,
@@ -261,7 +256,7 @@ public final class SGD: Optimizer {
 
     public func step(arena: ParameterArena, gradientScale: Float) throws(FolioError) {
         try clipping.apply(arena, gradientScale: gradientScale)
-        let learningRate = schedule.rate(at: iterations) * learningRateFactor
+        let learningRate = nextLearningRate
         iterations += 1
         let (weights, gradients) = (arena.values, arena.gradients)
         for index in 0..<arena.count {
@@ -279,7 +274,7 @@ public final class SGD: Optimizer {
 /// RMSprop as Keras computes it: `v = rho v + (1 - rho) g^2`; centered, also
 /// `a = rho a + (1 - rho) g` and `v - a^2` below; `increment = lr g / sqrt(v + epsilon)`,
 /// through a momentum buffer when `momentum > 0`.
-public final class RMSprop: Optimizer {
+public final class RMSprop: ScheduledOptimizer {
     public var schedule: LearningRateSchedule
     public let rho: Float
     public let momentum: Float
@@ -290,7 +285,6 @@ public final class RMSprop: Optimizer {
     public let state = OptimizerState()
     public func restore(iterations: Int) { self.iterations = iterations }
     public var learningRateFactor: Float = 1
-    public var nextLearningRate: Float { schedule.rate(at: iterations) * learningRateFactor }
     private let velocity: UnsafeMutableBufferPointer<Float>
     private let average: UnsafeMutableBufferPointer<Float>
     private let momentumBuffer: UnsafeMutableBufferPointer<Float>
@@ -310,7 +304,7 @@ public final class RMSprop: Optimizer {
 
     public func step(arena: ParameterArena, gradientScale: Float) throws(FolioError) {
         try clipping.apply(arena, gradientScale: gradientScale)
-        let learningRate = schedule.rate(at: iterations) * learningRateFactor
+        let learningRate = nextLearningRate
         iterations += 1
         let (weights, gradients) = (arena.values, arena.gradients)
         for index in 0..<arena.count {

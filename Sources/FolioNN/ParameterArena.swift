@@ -39,10 +39,11 @@ public final class ParameterArena {
         rowSparseRegions.append(RowSparseRegion(offset: view.offset, rows: view.count / rowWidth, rowWidth: rowWidth))
     }
 
-    /// Records that `row` of the region starting at `offset` received gradient.
-    public func touch(row: Int, regionAt offset: Int) {
+    /// Records that `rows` of the region starting at `offset` received gradient (nothing
+    /// when no region starts there).
+    public func touch(rows: some Sequence<Int>, regionAt offset: Int) {
         guard let index = rowSparseRegions.firstIndex(where: { $0.offset == offset }) else { return }
-        rowSparseRegions[index].touch(row)
+        for row in rows { rowSparseRegions[index].touch(row) }
     }
 
     public func zeroGradients() {

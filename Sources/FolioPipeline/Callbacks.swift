@@ -220,17 +220,13 @@ public final class MetricsLogger: Callback {
     }
 
     public func epochEnded(_ logs: EpochLogs, history: [EpochLogs], context: CallbackContext) throws(FolioError) {
-        let file = try AtomicFile(path: path)
-        try file.write(Self.render(history, format: format))
-        try file.commit()
+        try writeText(Self.render(history, format: format), to: path)
     }
 
     static func render(_ history: [EpochLogs], format: Format) -> String {
         switch format {
         case .jsonLines:
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            return history.map { String(decoding: (try? encoder.encode($0)) ?? Data(), as: UTF8.self) + "\n" }.joined()
+            return jsonLines(history)
         case .csv:
             let number = { (value: Double?) in value.map { String($0) } ?? "" }
             return "epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,optimizer_steps,seconds,tokens_per_s\n" + history.map {

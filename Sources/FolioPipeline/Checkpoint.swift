@@ -57,11 +57,7 @@ public struct Checkpoint: Codable, Sendable, Equatable {
             weightsFile: weights, weightsChecksum: try CRC32C.checksum(ofFile: folder + "/" + weights),
             optimizerFile: optimizerName, optimizerChecksum: try CRC32C.checksum(ofFile: folder + "/" + optimizerName),
             optimizerSteps: optimizer.iterations, learningRateFactor: optimizer.learningRateFactor, training: state)
-        let data: Data
-        do { data = try JSONEncoder().encode(checkpoint) } catch { throw FolioError("cannot encode the checkpoint: \(error)", file: folder) }
-        let file = try AtomicFile(path: folder + "/" + fileName)
-        try file.write([UInt8](data))
-        try file.commit()
+        try writeJSON(checkpoint, to: folder + "/" + fileName)
         // Only now are the older pairs unneeded.
         for name in sortedDirectoryEntries(of: folder) ?? []
         where (name.hasPrefix("weights-") || name.hasPrefix("optimizer-")) && name != weights && name != optimizerName {
@@ -73,10 +69,7 @@ public struct Checkpoint: Codable, Sendable, Equatable {
     public static func read(folder: String) throws(FolioError) -> Checkpoint? {
         let path = folder + "/" + fileName
         guard FileManager.default.fileExists(atPath: path) else { return nil }
-        let checkpoint: Checkpoint
-        do { checkpoint = try JSONDecoder().decode(Checkpoint.self, from: Data(try readWholeFile(path))) } catch {
-            throw FolioError("malformed checkpoint: \(error)", file: path)
-        }
+        let checkpoint = try readJSON(Checkpoint.self, from: path, what: "checkpoint")
         for (name, expected) in [(checkpoint.weightsFile, checkpoint.weightsChecksum), (checkpoint.optimizerFile, checkpoint.optimizerChecksum)] {
             guard try CRC32C.checksum(ofFile: folder + "/" + name) == expected else {
                 throw FolioError("checksum does not match checkpoint.json (corrupt checkpoint)", file: folder + "/" + name)

@@ -56,10 +56,10 @@ public enum MemoryModel {
     /// bounds the loader by the decoded corpus.
     public static func estimate(
         config: PipelineConfig, vocabularySize: Int, microBatch: Int, trainShards: ShardManifest? = nil
-    ) throws(FolioError) -> MemoryEstimate {
+    ) -> MemoryEstimate {
         let ngrams = config.model.ngrams
         let inputDim = vocabularySize + (ngrams > 1 ? config.model.buckets : 0)
-        let parameterCount = try parameterCount(config.model.layers, inputDim: inputDim)
+        let parameterCount = parameterCount(config.model.layers, inputDim: inputDim)
         let optimizerBuffers: Int
         switch config.training.optimizer.kind {
         case .adam, .adamw: optimizerBuffers = config.training.optimizer.amsgrad ? 3 : 2
@@ -88,22 +88,22 @@ public enum MemoryModel {
     /// when not even 1 does).
     public static func largestFittingMicroBatch(
         config: PipelineConfig, vocabularySize: Int, limit: Int, trainShards: ShardManifest? = nil
-    ) throws(FolioError) -> Int? {
-        func fits(_ batch: Int) throws(FolioError) -> Bool {
-            Double(try estimate(config: config, vocabularySize: vocabularySize, microBatch: batch, trainShards: trainShards).total)
+    ) -> Int? {
+        func fits(_ batch: Int) -> Bool {
+            Double(estimate(config: config, vocabularySize: vocabularySize, microBatch: batch, trainShards: trainShards).total)
                 * (1 + planningMargin) <= Double(limit)
         }
-        guard try fits(1) else { return nil }
+        guard fits(1) else { return nil }
         var low = 1
         var high = 2
-        while try fits(high) {
+        while fits(high) {
             low = high
             high *= 2
             if high > 1 << 24 { return low }
         }
         while high - low > 1 {
             let middle = (low + high) / 2
-            if try fits(middle) { low = middle } else { high = middle }
+            if fits(middle) { low = middle } else { high = middle }
         }
         return low
     }
@@ -112,7 +112,7 @@ public enum MemoryModel {
         maxLength + (ngrams >= 2 ? (2...ngrams).reduce(0) { $0 + max(0, maxLength - $1 + 1) } : 0)
     }
 
-    static func parameterCount(_ layers: [LayerSpec], inputDim: Int, features inputFeatures: Int = 0) throws(FolioError) -> Int {
+    static func parameterCount(_ layers: [LayerSpec], inputDim: Int, features inputFeatures: Int = 0) -> Int {
         var features = inputFeatures
         var count = 0
         for spec in layers {
@@ -127,7 +127,7 @@ public enum MemoryModel {
                 count += 3 * units * (features + units + 2)
                 features = units
             case .bidirectional(let inner):
-                count += 2 * (try parameterCount([inner], inputDim: 0, features: features))
+                count += 2 * parameterCount([inner], inputDim: 0, features: features)
                 if case .lstm(let units, _, _, _) = inner { features = 2 * units }
                 if case .gru(let units, _) = inner { features = 2 * units }
             case .dense(let units, _):

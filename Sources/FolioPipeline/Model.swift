@@ -10,7 +10,7 @@ import Foundation
 ///
 /// ```swift
 /// let model = try Model([.embedding(outputDim: 64), .lstm(units: 64), .dense(units: 10)], vocabulary: 20_000, seed: 1)
-/// model.compile(optimizer: OptimizerSpec(kind: .adam, schedule: .constant(1e-3)))
+/// try model.compile(optimizer: OptimizerSpec(kind: .adam, schedule: .constant(1e-3)))
 /// let history = try model.fit(trainLoader, epochs: 5, validation: validationLoader,
 ///                             callbacks: [EarlyStopping(patience: 2, restoreBestWeights: true)])
 /// ```
@@ -28,10 +28,16 @@ public final class Model {
         self.ngrams = ngrams
     }
 
-    /// Keras's metric names this model reports; accuracy is always computed.
+    /// Keras's metric names this model reports (accuracy, always computed, as the loss
+    /// implies it: ``Metrics/accuracy(_:loss:targets:labels:)``).
     public static let metricNames: Set<String> = ["accuracy", "sparse_categorical_accuracy"]
 
-    public func compile(optimizer: OptimizerSpec, loss: Loss = .sparseCategoricalCrossentropy, metrics: [String] = ["accuracy"]) {
+    /// Sets the optimizer and loss; a metric Folio does not compute is an error rather than
+    /// silently missing from the history.
+    public func compile(optimizer: OptimizerSpec, loss: Loss = .sparseCategoricalCrossentropy, metrics: [String] = ["accuracy"]) throws(FolioError) {
+        if let unknown = metrics.first(where: { !Self.metricNames.contains($0) }) {
+            throw FolioError("metric '\(unknown)' is not computed (known: \(Self.metricNames.sorted().joined(separator: ", ")))")
+        }
         self.optimizer = optimizer.make(arena: network.arena)
         self.loss = loss
     }
@@ -67,7 +73,7 @@ public final class Model {
 
     /// Class probabilities `[rows, classes]` (softmax of the logits).
     public func predict(_ batch: TokenBatch) throws(FolioError) -> Tensor {
-        softmaxRows(try network.forward(withNgrams(batch, ngrams), training: false))
+        Activation(.softmax).forward(try network.forward(withNgrams(batch, ngrams), training: false))
     }
 
     /// scikit-learn's `class_weight="balanced"`: `n / (classes * count_c)` per class.
@@ -79,23 +85,4 @@ public final class Model {
         }
         return weights
     }
-}
-
-/// Softmax along each row of `[rows, classes]`, shifted by the row's maximum.
-func softmaxRows(_ logits: Tensor) -> Tensor {
-    guard logits.shape.count == 2 else { return logits }
-    let (rows, classes) = (logits.shape[0], logits.shape[1])
-    var result = logits
-    for row in 0..<rows {
-        let slice = logits.values[row * classes..<(row + 1) * classes]
-        let shift = slice.max() ?? 0
-        var sum: Float = 0
-        for j in 0..<classes {
-            let e = exp(logits.values[row * classes + j] - shift)
-            result.values[row * classes + j] = e
-            sum += e
-        }
-        for j in 0..<classes { result.values[row * classes + j] /= sum }
-    }
-    return result
 }

@@ -42,13 +42,7 @@ public struct ModelBundle: Codable, Sendable {
         let vocabulary = try AtomicFile(path: folder + "/" + Self.vocabularyFile)
         try vocabulary.write(try readWholeFile(vocabularyPath))
         try vocabulary.commit()
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let data: Data
-        do { data = try encoder.encode(self) } catch { throw FolioError("cannot encode the model description: \(error)", file: folder) }
-        let description = try AtomicFile(path: folder + "/" + Self.descriptionFile)
-        try description.write([UInt8](data))
-        try description.commit()
+        try writeJSON(self, to: folder + "/" + Self.descriptionFile)
     }
 
     /// Reads a bundle and builds its model with the saved weights.
@@ -57,12 +51,7 @@ public struct ModelBundle: Codable, Sendable {
         guard FileManager.default.fileExists(atPath: path) else {
             throw FolioError("not a model folder (no \(descriptionFile); `folio run` writes one to runs/<name>/model)", file: folder)
         }
-        let bundle: ModelBundle
-        do { bundle = try JSONDecoder().decode(ModelBundle.self, from: Data(try readWholeFile(path))) } catch let error as FolioError {
-            throw error
-        } catch {
-            throw FolioError("malformed model description: \(error)", file: path)
-        }
+        let bundle = try readJSON(ModelBundle.self, from: path, what: "model description")
         let vocabulary = try Vocabulary(contentsOf: folder + "/" + vocabularyFile)
         guard vocabulary.fingerprint == bundle.vocabularyFingerprint, vocabulary.count == bundle.vocabularySize else {
             throw FolioError("the vocabulary does not match \(descriptionFile) (fingerprint \(vocabulary.fingerprint))",

@@ -297,6 +297,10 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
             try checkpoint.finish()
         }
         try table.finish()
+        let monitored = [training.earlyStopping?.monitor, training.reduceLROnPlateau?.monitor, training.checkpointMonitor].compactMap { $0 }
+        if training.validationSplit == 0, let monitor = monitored.first(where: { $0.hasPrefix("val_") }) {
+            throw table.error("'\(monitor)' is monitored but there is no validation data: set validation_split above 0", key: "validation_split")
+        }
         config.training = training
     }
 

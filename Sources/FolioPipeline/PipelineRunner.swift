@@ -104,8 +104,10 @@ public final class PipelineRunner {
         ran.append(name)
     }
 
-    /// The data stages alone (vocabulary and shards), e.g. once for many training runs.
-    public func prepareData() throws(FolioError) {
+    /// The data stages alone (vocabulary and shards), e.g. once for many training runs;
+    /// returns the vocabulary.
+    @discardableResult
+    public func prepareData() throws(FolioError) -> Vocabulary {
         try makeFolder(runDir)
         record = try readRecord()
         let testSplit = resolvedTestSplit()
@@ -146,6 +148,7 @@ public final class PipelineRunner {
                 events.jobEnded()
             }
         }
+        return vocabulary
     }
 
     /// Makes this run directory use another's finished data stages (symbolic links): a sweep
@@ -154,12 +157,12 @@ public final class PipelineRunner {
         try makeFolder(runDir)
         record = try readRecord()
         let source: StageRecord
-        do { source = try JSONDecoder().decode(StageRecord.self, from: Data(try readWholeFile(other + "/stages.json"))) } catch {
+        do { source = try readJSON(StageRecord.self, from: other + "/stages.json", what: "stage record") } catch {
             throw FolioError("no finished data stages to adopt: \(error)", file: other)
         }
+        let target = other.hasPrefix("/") ? other : FileManager.default.currentDirectoryPath + "/" + other
         for relative in ["vocabulary.tsv", "shards"] {
             try? FileManager.default.removeItem(atPath: runDir + "/" + relative)
-            let target = other.hasPrefix("/") ? other : FileManager.default.currentDirectoryPath + "/" + other
             do { try FileManager.default.createSymbolicLink(atPath: runDir + "/" + relative, withDestinationPath: target + "/" + relative) } catch {
                 throw FolioError("cannot link \(relative): \(error.localizedDescription)", file: runDir)
             }
@@ -174,9 +177,8 @@ public final class PipelineRunner {
         LSTM.threads = config.threads
         ran = []
         skipped = []
-        try prepareData()
+        let vocabulary = try prepareData()
         let testSplit = resolvedTestSplit()
-        let vocabulary = try Vocabulary(contentsOf: vocabularyPath)
         let train = try ShardSet(folder: trainShards)
         try train.checkVocabulary(fingerprint: vocabulary.fingerprint, path: vocabularyPath)
         let ngrams = config.model.ngrams > 1
@@ -191,7 +193,8 @@ public final class PipelineRunner {
 
         let (bundle, model, _) = try ModelBundle.load(from: modelFolder)
         let evaluationSet = testSplit == nil ? train : try ShardSet(folder: testShards)
-        let weightsPrint = FNV1a64.hash(try readWholeFile(modelFolder + "/" + ModelBundle.weightsFile)).fingerprint
+        // Streamed in 1 MiB pieces: a hashed-n-gram model's file is tens of megabytes.
+        let weightsPrint = String(try CRC32C.checksum(ofFile: modelFolder + "/" + ModelBundle.weightsFile))
         let evaluationPrint = fingerprint(weightsPrint, try manifestFingerprint(evaluationSet.folder), config.canonicalJSON(config.evaluation),
                                           testSplit == nil ? config.canonicalJSON(config.training.validationSplit) : [])
         var evaluation: EvaluationResult?
@@ -207,11 +210,7 @@ public final class PipelineRunner {
             evaluation = result
         }
         let result: EvaluationResult
-        if let evaluation { result = evaluation } else {
-            do { result = try JSONDecoder().decode(EvaluationResult.self, from: Data(try readWholeFile(runDir + "/evaluation.json"))) } catch {
-                throw FolioError("malformed evaluation: \(error)", file: runDir + "/evaluation.json")
-            }
-        }
+        if let evaluation { result = evaluation } else { result = try readJSON(EvaluationResult.self, from: runDir + "/evaluation.json", what: "evaluation") }
         try RunReport(config: config, labels: bundle.labels, history: history, evaluation: result,
                       evaluatedOn: testSplit == nil ? "validation" : "test", train: train.manifest).write(to: runDir)
         return PipelineResult(
@@ -225,7 +224,7 @@ public final class PipelineRunner {
     private func trainModel(train: ShardSet, vocabulary: Vocabulary, ngrams: NgramHashing?, fingerprint: String) throws(FolioError) -> [EpochLogs] {
         let model = try Model(config.model.layers, vocabulary: vocabulary.count, seed: config.seed, ngrams: ngrams)
         if config.training.lazyEmbeddingUpdates { model.network.makeEmbeddingsRowSparse() }
-        model.compile(optimizer: config.training.optimizer, loss: config.training.loss)
+        try model.compile(optimizer: config.training.optimizer, loss: config.training.loss)
         let split = config.training.validationSplit
         var options = config.loader
         if split > 0 { options.holdout = Holdout(fraction: split, seed: config.seed, yieldsHeldOut: false) }
@@ -262,12 +261,7 @@ public final class PipelineRunner {
             callbacks.append(EarlyStopping(monitor: stopping.monitor, patience: stopping.patience, minDelta: stopping.minDelta,
                                            restoreBestWeights: stopping.restoreBestWeights))
         }
-        let needsValidation = callbacks.contains { ($0 as? EarlyStopping)?.tracker.monitor.hasPrefix("val_") ?? false }
-            || training.reduceLROnPlateau?.monitor.hasPrefix("val_") == true || training.checkpointMonitor?.hasPrefix("val_") == true
-        if needsValidation && validation == nil {
-            throw FolioError("a callback monitors a val_ metric but training.validation_split is 0", file: runDir)
-        }
-        let classWeight = training.balancedClassWeight ? Model.balancedClassWeights(counts: try labelCounts(train, holdout: options.holdout)) : nil
+        let classWeight = training.balancedClassWeight ? Model.balancedClassWeights(counts: try train.labelCounts { options.holdout?.yields($0) ?? true }) : nil
         let checkpoints = checkpointFolder
         var trainingOptions = TrainingOptions(checkpointFolder: checkpoints)
         trainingOptions.epochs = training.epochs
@@ -293,20 +287,6 @@ public final class PipelineRunner {
                                  maxLength: config.loader.maxLength, seed: config.seed)
         try bundle.write(model: model.network, vocabularyPath: vocabularyPath, to: modelFolder)
         return trainer.history
-    }
-
-    private func labelCounts(_ set: ShardSet, holdout: Holdout?) throws(FolioError) -> [Int] {
-        var counts = [Int](repeating: 0, count: set.manifest.labels.count)
-        for shard in set.manifest.shards.indices {
-            let reader = try set.reader(forShard: shard)
-            for block in reader.blocks.indices {
-                try reader.forEachRecord(inBlock: block) { record, label, _ throws(FolioError) in
-                    let ref = RecordRef(shard: UInt32(shard), record: UInt32(record))
-                    if Int(label) < counts.count && (holdout?.yields(ref) ?? true) { counts[Int(label)] += 1 }
-                }
-            }
-        }
-        return counts
     }
 
     private func corpusOptions(split: String?) -> CorpusOptions {
@@ -361,10 +341,7 @@ public final class PipelineRunner {
             }
             return StageRecord(pipeline: config.name)
         }
-        let record: StageRecord
-        do { record = try JSONDecoder().decode(StageRecord.self, from: Data(try readWholeFile(stagesFile))) } catch {
-            throw FolioError("malformed stage record: \(error)", file: stagesFile)
-        }
+        let record = try readJSON(StageRecord.self, from: stagesFile, what: "stage record")
         guard record.pipeline == config.name else {
             throw FolioError("this run directory belongs to pipeline '\(record.pipeline)', not '\(config.name)'; use another --run-dir",
                              file: runDir)
@@ -373,15 +350,4 @@ public final class PipelineRunner {
     }
 
     private func writeRecord(_ record: StageRecord) throws(FolioError) { try writeJSON(record, to: stagesFile) }
-}
-
-/// Writes `value` as pretty, key-sorted JSON, atomically.
-func writeJSON<Value: Encodable>(_ value: Value, to path: String) throws(FolioError) {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    let data: Data
-    do { data = try encoder.encode(value) } catch { throw FolioError("cannot encode: \(error)", file: path) }
-    let file = try AtomicFile(path: path)
-    try file.write([UInt8](data) + [0x0A])
-    try file.commit()
 }

@@ -68,10 +68,3 @@ struct RunReport {
         return text
     }
 }
-
-/// Writes text atomically.
-func writeText(_ text: String, to path: String) throws(FolioError) {
-    let file = try AtomicFile(path: path)
-    try file.write(text)
-    try file.commit()
-}

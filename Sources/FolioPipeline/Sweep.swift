@@ -107,10 +107,7 @@ public struct SweepReport {
     }
 
     public func write(to folder: String) throws(FolioError) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let lines = records.map { String(decoding: (try? encoder.encode($0)) ?? Data(), as: UTF8.self) }.joined(separator: "\n") + "\n"
-        try writeText(lines, to: folder + "/sweep.jsonl")
+        try writeText(jsonLines(records), to: folder + "/sweep.jsonl")
         try writeText(accuracyChart().svg(), to: folder + "/accuracy-vs-batch.svg")
         try writeText(timeChart().svg(), to: folder + "/time-vs-batch.svg")
         try writeText(curvesChart().svg(), to: folder + "/curves.svg")

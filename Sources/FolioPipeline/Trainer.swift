@@ -133,7 +133,7 @@ public final class Trainer {
                 sums.tokens += lengthSum
                 sums.loss += loss * Double(batch.rows)
                 sums.examples += batch.rows
-                sums.correct += Self.correct(output, labels: batch.labels)
+                sums.correct += Int((Metrics.accuracy(output, loss: options.loss, labels: batch.labels) * Double(batch.rows)).rounded())
                 if let onProgress {
                     let seconds = (clock.now - started).seconds
                     onProgress(TrainingProgress(
@@ -188,15 +188,6 @@ public final class Trainer {
                 callbackStates: Dictionary(callbacks.map { ($0.name, $0.state) }, uniquingKeysWith: { first, _ in first }),
                 finished: finished),
             to: folder)
-    }
-
-    /// Rows whose largest output is their label.
-    static func correct(_ output: Tensor, labels: [UInt32]) -> Int {
-        let rows = labels.count
-        let width = output.count / max(1, rows)
-        var correct = 0
-        for row in 0..<rows where Metrics.argmax(output.values[row * width..<(row + 1) * width]) == Int(labels[row]) { correct += 1 }
-        return correct
     }
 }
 

@@ -34,6 +34,25 @@ public struct ShardSet: Sendable {
         }
     }
 
+    /// Records per label id, reading every block (each block's checksum checked); only the
+    /// records `including` accepts count (a loader's side of a ``Holdout``, say). A label id
+    /// outside the manifest's labels is an error naming the shard and block.
+    public func labelCounts(including: (RecordRef) -> Bool = { _ in true }) throws(FolioError) -> [Int] {
+        var counts = [Int](repeating: 0, count: manifest.labels.count)
+        for shard in manifest.shards.indices {
+            let reader = try reader(forShard: shard)
+            for block in reader.blocks.indices {
+                try reader.forEachRecord(inBlock: block) { record, label, _ throws(FolioError) in
+                    guard Int(label) < counts.count else {
+                        throw FolioError("label id \(label) outside the manifest's \(counts.count) labels", file: reader.path, place: "block \(block)")
+                    }
+                    if including(RecordRef(shard: UInt32(shard), record: UInt32(record))) { counts[Int(label)] += 1 }
+                }
+            }
+        }
+        return counts
+    }
+
     /// Checks every shard's whole-file checksum, then every block and record; throws at the
     /// first failure.
     public func verify(onShard: (Int) -> Void = { _ in }) throws(FolioError) {

@@ -48,11 +48,11 @@ struct PlanCommand: ParsableCommand {
                                  file: pipeline.pipeline)
             }
             let shards = try? ShardManifest.read(folder: folder + "/shards/train")
-            let current = try MemoryModel.estimate(config: config, vocabularySize: vocabularySize, microBatch: config.loader.batchSize,
+            let current = MemoryModel.estimate(config: config, vocabularySize: vocabularySize, microBatch: config.loader.batchSize,
                                                    trainShards: shards)
-            guard let largest = try MemoryModel.largestFittingMicroBatch(config: config, vocabularySize: vocabularySize,
+            guard let largest = MemoryModel.largestFittingMicroBatch(config: config, vocabularySize: vocabularySize,
                                                                           limit: memory.bytes, trainShards: shards) else {
-                let smallest = try MemoryModel.estimate(config: config, vocabularySize: vocabularySize, microBatch: 1, trainShards: shards)
+                let smallest = MemoryModel.estimate(config: config, vocabularySize: vocabularySize, microBatch: 1, trainShards: shards)
                 return Plan(memory_limit: memory.bytes, fits: false, breakdown: smallest, configured_batch: config.loader.batchSize,
                             configured_peak: current.total,
                             warning: "even a micro-batch of 1 needs \(megabytes(smallest.total)): parameters, gradients and optimizer state "
@@ -65,7 +65,7 @@ struct PlanCommand: ParsableCommand {
                 steps = (virtualBatch + largest - 1) / largest
                 micro = (virtualBatch + steps - 1) / steps
             }
-            let estimate = try MemoryModel.estimate(config: config, vocabularySize: vocabularySize, microBatch: micro, trainShards: shards)
+            let estimate = MemoryModel.estimate(config: config, vocabularySize: vocabularySize, microBatch: micro, trainShards: shards)
             return Plan(memory_limit: memory.bytes, fits: true, micro_batch: micro, accumulation_steps: steps, virtual_batch: micro * steps,
                         predicted_peak: estimate.total, breakdown: estimate, configured_batch: config.loader.batchSize,
                         configured_peak: current.total,

@@ -101,23 +101,17 @@ struct InspectCommand: ParsableCommand {
                 try set.checkVocabulary(fingerprint: try Vocabulary(contentsOf: vocabulary).fingerprint, path: vocabulary)
             }
             if verify { try set.verify() }
-            var histogram = [Int](repeating: 0, count: set.manifest.labels.count)
+            let histogram = try set.labelCounts()
+            // Lengths and sizes come from the footers alone.
             var lengths: [UInt32] = []
             var compressed = 0
             var decompressed = 0
             for index in set.manifest.shards.indices {
                 let reader = try set.reader(forShard: index)
                 lengths += reader.tokenCounts
-                for block in reader.blocks.indices {
-                    compressed += Int(reader.blocks[block].compressedBytes)
-                    decompressed += Int(reader.blocks[block].decompressedBytes)
-                    try reader.forEachRecord(inBlock: block) { _, label, _ throws(FolioError) in
-                        guard Int(label) < histogram.count else {
-                            throw FolioError("label id \(label) outside the manifest's \(histogram.count) labels",
-                                             file: reader.path, place: "block \(block)")
-                        }
-                        histogram[Int(label)] += 1
-                    }
+                for info in reader.blocks {
+                    compressed += Int(info.compressedBytes)
+                    decompressed += Int(info.decompressedBytes)
                 }
             }
             lengths.sort()

@@ -45,6 +45,10 @@ struct SweepCommand: ParsableCommand {
             let folder = out ?? "runs/\(config.name)-sweep"
             let baseBatch = config.loader.batchSize * config.training.accumulationSteps
             let baseRate = Double(config.training.optimizer.initialLearningRate)
+            let report = { (records: [SweepRecord]) in
+                SweepReport(name: config.name, records: records, budget: budgetText(config), lrScaling: lrScaling.rawValue,
+                            baseBatch: baseBatch, baseLearningRate: baseRate)
+            }
             if render {
                 let lines = try readWholeFile(folder + "/sweep.jsonl").split(separator: 0x0A)
                 var records: [SweepRecord] = []
@@ -53,10 +57,8 @@ struct SweepCommand: ParsableCommand {
                         throw FolioError("not a sweep record: \(error)", file: folder + "/sweep.jsonl", place: "line \(number + 1)")
                     }
                 }
-                let report = SweepReport(name: config.name, records: records, budget: budgetText(config), lrScaling: lrScaling.rawValue,
-                                         baseBatch: baseBatch, baseLearningRate: baseRate)
-                try report.write(to: folder)
-                return report
+                try report(records).write(to: folder)
+                return report(records)
             }
             let data = PipelineRunner(config: config, runDir: folder + "/data")
             data.events.stage = { name, skipped in display.note("data: \(name)\(skipped ? " (unchanged)" : "")") }
@@ -95,14 +97,11 @@ struct SweepCommand: ParsableCommand {
                     case .failure(let message): record.failure = message
                     }
                     results.append(record)
-                    let report = SweepReport(name: config.name, records: results, budget: budgetText(config), lrScaling: lrScaling.rawValue,
-                                             baseBatch: baseBatch, baseLearningRate: baseRate)
-                    try report.write(to: folder)
+                    try report(results).write(to: folder)
                 }
             }
             display.note("sweep written to \(folder)/sweep.md")
-            return SweepReport(name: config.name, records: results, budget: budgetText(config), lrScaling: lrScaling.rawValue,
-                               baseBatch: baseBatch, baseLearningRate: baseRate)
+            return report(results)
         }
         print(summary.markdown())
         if output.json { try printJSON(summary.records) }

@@ -123,8 +123,8 @@ import Testing
     }
 
     func gradient(_ arena: ParameterArena, rows: [Int], step: Int) {
+        arena.touch(rows: rows, regionAt: 0)
         for row in rows {
-            arena.touch(row: row, regionAt: 0)
             for j in 0..<3 { arena.gradients[row * 3 + j] += Float(row + j + step) * 0.3 - 0.4 }
         }
         arena.gradients[15] += 0.2 * Float(step)

@@ -20,14 +20,14 @@ import Testing
         // 100 x 8 embedding; LSTM 4 x 4 gates x (8 inputs + 4 recurrent + 1 bias); 4 x 3 + 3 dense.
         #expect(arena.count == 800 + 208 + 15)
         for (kind, buffers) in [(OptimizerSpec.Kind.adam, 2), (.sgd, 0), (.rmsprop, 1)] {
-            let estimate = try MemoryModel.estimate(config: config(optimizer: kind), vocabularySize: 100, microBatch: 1)
+            let estimate = MemoryModel.estimate(config: config(optimizer: kind), vocabularySize: 100, microBatch: 1)
             #expect(estimate.parameters == arena.count * 4 && estimate.gradients == arena.count * 4)
             #expect(estimate.optimizerState == buffers * arena.count * 4, "\(kind)")
         }
         var ngrams = config()
         ngrams.model.ngrams = 2
         ngrams.model.buckets = 50
-        #expect(try MemoryModel.estimate(config: ngrams, vocabularySize: 100, microBatch: 1).parameters == (arena.count + 50 * 8) * 4)
+        #expect(MemoryModel.estimate(config: ngrams, vocabularySize: 100, microBatch: 1).parameters == (arena.count + 50 * 8) * 4)
     }
 
     @Test func activationsGrowLinearlyWithTheMicroBatchAndTheSequence() throws {
@@ -39,19 +39,29 @@ import Testing
         let steps = 10
         #expect(MemoryModel.activationFloatsPerRow(layers, steps: steps) == 10 + 320 + 4 + 4 + 80 + 40)
         #expect(MemoryModel.forwardFloatsPerRow(layers, steps: steps) == 10 + 320 + 80 + 40)
-        let one = try MemoryModel.estimate(config: config(), vocabularySize: 100, microBatch: 1)
-        let eight = try MemoryModel.estimate(config: config(), vocabularySize: 100, microBatch: 8)
+        let one = MemoryModel.estimate(config: config(), vocabularySize: 100, microBatch: 1)
+        let eight = MemoryModel.estimate(config: config(), vocabularySize: 100, microBatch: 8)
         #expect(eight.activations == 8 * one.activations)
         #expect(MemoryModel.sequenceSteps(maxLength: 10, ngrams: 3) == 10 + 9 + 8)
     }
 
     @Test func theLargestFittingMicroBatchIsTheLastThatFits() throws {
-        let base = try MemoryModel.estimate(config: config(), vocabularySize: 100, microBatch: 1).total
+        let base = MemoryModel.estimate(config: config(), vocabularySize: 100, microBatch: 1).total
         let limit = base * 2
         let margin = 1 + MemoryModel.planningMargin
-        let batch = try #require(try MemoryModel.largestFittingMicroBatch(config: config(), vocabularySize: 100, limit: limit))
-        #expect(Double(try MemoryModel.estimate(config: config(), vocabularySize: 100, microBatch: batch).total) * margin <= Double(limit))
-        #expect(Double(try MemoryModel.estimate(config: config(), vocabularySize: 100, microBatch: batch + 1).total) * margin > Double(limit))
-        #expect(try MemoryModel.largestFittingMicroBatch(config: config(), vocabularySize: 100, limit: base) == nil, "no room for the margin")
+        let batch = try #require(MemoryModel.largestFittingMicroBatch(config: config(), vocabularySize: 100, limit: limit))
+        #expect(Double(MemoryModel.estimate(config: config(), vocabularySize: 100, microBatch: batch).total) * margin <= Double(limit))
+        #expect(Double(MemoryModel.estimate(config: config(), vocabularySize: 100, microBatch: batch + 1).total) * margin > Double(limit))
+        #expect(MemoryModel.largestFittingMicroBatch(config: config(), vocabularySize: 100, limit: base) == nil, "no room for the margin")
+    }
+}
+
+@Suite struct ModelCompileTests {
+    @Test func anUnknownMetricIsAnErrorAndAccuracyIsAccepted() throws {
+        let model = try Model([.embedding(outputDim: 4), .globalAveragePooling1D, .dense(units: 2)], vocabulary: 10, seed: 1)
+        #expect(throws: FolioError.self) { try model.compile(optimizer: OptimizerSpec(), metrics: ["auc"]) }
+        #expect(model.optimizer == nil)
+        try model.compile(optimizer: OptimizerSpec(), metrics: ["accuracy"])
+        #expect(model.optimizer != nil)
     }
 }

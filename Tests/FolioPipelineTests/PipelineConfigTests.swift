@@ -112,6 +112,12 @@ import Testing
         #expect(unknown.place == "--set training.epocs" && unknown.message.hasPrefix("unknown key"))
     }
 
+    @Test func aValidationMetricWithoutValidationDataFailsWhenRead() throws {
+        let error = try #require(throws: FolioError.self) { try parse(Self.text, ["training.validation_split=0"]) }
+        #expect(error.place == "--set training.validation_split" && error.message.hasPrefix("'val_loss' is monitored"), "\(error)")
+        #expect(try parse(Self.text, ["training.validation_split=0", "training.early_stopping.monitor=loss"]).training.validationSplit == 0)
+    }
+
     @Test func aModelNeedsLayersAndAName() throws {
         let noName = try #require(throws: FolioError.self) { try parse(Self.text.replacingOccurrences(of: "name = \"tiny\"", with: "")) }
         #expect(noName.place == "key name")
