@@ -22,58 +22,54 @@ def flat(t):
     return [float(v) for v in t.detach().reshape(-1)]
 
 
-batch, steps, inputs, units = 3, 6, 4, 5
-lengths = [6, 4, 1]
-lstm = torch.nn.LSTM(inputs, units, batch_first=True)
-with torch.no_grad():
-    lstm.bias_hh_l0.zero_()
-x = torch.randn(batch, steps, inputs, requires_grad=True)
-payload = {
-    "batch": batch, "steps": steps, "input_dim": inputs, "units": units, "lengths": lengths,
-    "input": flat(x),
-    "kernel": flat(lstm.weight_ih_l0.t()), "recurrent_kernel": flat(lstm.weight_hh_l0.t()), "bias": flat(lstm.bias_ih_l0),
-}
-for mode in ["sequences", "last"]:
-    lstm.zero_grad()
-    x.grad = None
-    packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-    out, (h, c) = lstm(packed)
-    out, _ = torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=steps)
-    y = out if mode == "sequences" else h[0]
-    weights = torch.randn(y.shape)
-    (y * weights).sum().backward()
-    payload[mode] = {
-        "output": flat(y), "output_gradient": flat(weights),
-        "kernel_gradient": flat(lstm.weight_ih_l0.grad.t()), "recurrent_kernel_gradient": flat(lstm.weight_hh_l0.grad.t()),
-        "bias_gradient": flat(lstm.bias_ih_l0.grad), "input_gradient": flat(x.grad),
-    }
-with open(os.path.join(OUT, "lstm.json"), "w") as f:
-    json.dump(payload, f)
+def recurrent_fixture(name, layer, x, lengths, params):
+    """Outputs and gradients of `layer` (nn.LSTM or nn.GRU, one layer) on x with lengths;
+    params maps Folio's names to (the layer's parameter, whether Folio stores it transposed)."""
+    batch, steps, inputs = x.shape
+    folio = lambda tensor, transposed: flat(tensor.t() if transposed else tensor)
+    payload = {"batch": batch, "steps": steps, "input_dim": inputs, "units": layer.hidden_size, "lengths": lengths,
+               "input": flat(x)}
+    payload.update({key: folio(*value) for key, value in params.items()})
+    for mode in ["sequences", "last"]:
+        layer.zero_grad()
+        x.grad = None
+        packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        out, state = layer(packed)
+        h = state[0] if isinstance(layer, torch.nn.LSTM) else state
+        out, _ = torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=steps)
+        y = out if mode == "sequences" else h[0]
+        weights = torch.randn(y.shape)
+        (y * weights).sum().backward()
+        payload[mode] = {"output": flat(y), "output_gradient": flat(weights), "input_gradient": flat(x.grad)}
+        payload[mode].update({key + "_gradient": folio(param.grad, transposed) for key, (param, transposed) in params.items()})
+    with open(os.path.join(OUT, name + ".json"), "w") as f:
+        json.dump(payload, f)
+
+
+def lstm_fixture(name, batch, steps, inputs, units, lengths):
+    """One bias: Folio's bias = bias_ih with bias_hh = 0. Returns the input."""
+    lstm = torch.nn.LSTM(inputs, units, batch_first=True)
+    with torch.no_grad():
+        lstm.bias_hh_l0.zero_()
+    x = torch.randn(batch, steps, inputs, requires_grad=True)
+    recurrent_fixture(name, lstm, x, lengths, {"kernel": (lstm.weight_ih_l0, True), "recurrent_kernel": (lstm.weight_hh_l0, True),
+                                                "bias": (lstm.bias_ih_l0, False)})
+    return x
+
 
 # GRU: kernel = weight_ih^T, recurrent_kernel = weight_hh^T (gates r, z, n), two biases.
-gru = torch.nn.GRU(inputs, units, batch_first=True)
-payload = {
-    "batch": batch, "steps": steps, "input_dim": inputs, "units": units, "lengths": lengths, "input": flat(x),
-    "kernel": flat(gru.weight_ih_l0.t()), "recurrent_kernel": flat(gru.weight_hh_l0.t()),
-    "input_bias": flat(gru.bias_ih_l0), "recurrent_bias": flat(gru.bias_hh_l0),
-}
-for mode in ["sequences", "last"]:
-    gru.zero_grad()
-    x.grad = None
-    packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-    out, h = gru(packed)
-    out, _ = torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=steps)
-    y = out if mode == "sequences" else h[0]
-    weights = torch.randn(y.shape)
-    (y * weights).sum().backward()
-    payload[mode] = {
-        "output": flat(y), "output_gradient": flat(weights),
-        "kernel_gradient": flat(gru.weight_ih_l0.grad.t()), "recurrent_kernel_gradient": flat(gru.weight_hh_l0.grad.t()),
-        "input_bias_gradient": flat(gru.bias_ih_l0.grad), "recurrent_bias_gradient": flat(gru.bias_hh_l0.grad),
-        "input_gradient": flat(x.grad),
-    }
-with open(os.path.join(OUT, "gru.json"), "w") as f:
-    json.dump(payload, f)
+def gru_fixture(name, units, lengths, x=None, batch=0, steps=0, inputs=0):
+    gru = torch.nn.GRU(x.shape[2] if x is not None else inputs, units, batch_first=True)
+    if x is None:
+        x = torch.randn(batch, steps, inputs, requires_grad=True)
+    recurrent_fixture(name, gru, x, lengths, {"kernel": (gru.weight_ih_l0, True), "recurrent_kernel": (gru.weight_hh_l0, True),
+                                              "input_bias": (gru.bias_ih_l0, False), "recurrent_bias": (gru.bias_hh_l0, False)})
+
+
+batch, steps, inputs, units = 3, 6, 4, 5
+lengths = [6, 4, 1]
+x = lstm_fixture("lstm", batch, steps, inputs, units, lengths)
+gru_fixture("gru", units, lengths, x=x)
 
 rows, features, classes = 5, 7, 4
 xd = torch.randn(rows, features, requires_grad=True)
@@ -284,3 +280,8 @@ with open(os.path.join(OUT, "batchnorm.json"), "w") as fh:
                "beta_gradient": np.array(dbeta).tolist(), "moving_mean": np.array(bn.moving_mean).tolist(),
                "moving_variance": np.array(bn.moving_variance).tolist(), "inference_output": np.array(yinf).reshape(-1).tolist()}, fh)
 print("batchnorm fixture written")
+
+# Wider than one group of eight units (11 = 8 + 3) and two rows per lane: the vectorized
+# gate loops' full and partial groups (last, so the fixtures above keep their values).
+lstm_fixture("lstm_wide", batch=4, steps=7, inputs=3, units=11, lengths=[7, 3, 5, 7])
+gru_fixture("gru_wide", units=11, lengths=[7, 3, 5, 7], batch=4, steps=7, inputs=3)

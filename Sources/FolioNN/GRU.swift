@@ -81,25 +81,53 @@ public final class GRU {
                     }
                 }
             }
-            for b in 0..<batch {
-                let h = (t * batch + b) * units
-                let previous = t > 0 ? ((t - 1) * batch + b) * units : -1
-                guard t < Int(lengths[b]) else {
-                    for j in 0..<units { hidden[h + j] = previous >= 0 ? hidden[previous + j] : 0 }
-                    continue
-                }
-                let p = (b * steps + t) * width, q = b * width, g = (t * batch + b) * width
-                for j in 0..<units {
-                    let r = Activations.sigmoid(projection[p + j] + inputBias[j] + recurrentPart[q + j])
-                    let z = Activations.sigmoid(projection[p + units + j] + inputBias[units + j] + recurrentPart[q + units + j])
-                    let n = Activations.tanh(projection[p + 2 * units + j] + inputBias[2 * units + j] + r * recurrentPart[q + 2 * units + j])
-                    (gates[g + j], gates[g + units + j], gates[g + 2 * units + j]) = (r, z, n)
-                    recurrentN[h + j] = recurrentPart[q + 2 * units + j]
-                    hidden[h + j] = (1 - z) * n + z * (previous >= 0 ? hidden[previous + j] : 0)
+            projection.withUnsafeBufferPointer { projection in
+                recurrentPart.withUnsafeBufferPointer { recurrentPart in
+                    gates.withUnsafeMutableBufferPointer { gates in
+                        recurrentN.withUnsafeMutableBufferPointer { recurrentN in
+                            hidden.withUnsafeMutableBufferPointer { hidden in
+                                forwardStep(t, batch: batch, steps: steps, lengths: lengths, projection: projection.baseAddress!,
+                                            inputBias: inputBias.baseAddress!, recurrentPart: recurrentPart.baseAddress!,
+                                            gates: gates.baseAddress!, recurrentN: recurrentN.baseAddress!, hidden: hidden.baseAddress!)
+                            }
+                        }
+                    }
                 }
             }
         }
         return recurrentOutput(hidden: hidden, batch: batch, steps: steps, units: units, lengths: lengths, returnSequences: returnSequences)
+    }
+
+    /// The gates and the new state of step `t`, eight units at a time (``Activations/Vector``).
+    private func forwardStep(
+        _ t: Int, batch: Int, steps: Int, lengths: [Int32], projection: UnsafePointer<Float>, inputBias: UnsafePointer<Float>,
+        recurrentPart: UnsafePointer<Float>, gates: UnsafeMutablePointer<Float>, recurrentN: UnsafeMutablePointer<Float>,
+        hidden: UnsafeMutablePointer<Float>
+    ) {
+        let width = 3 * units
+        for b in 0..<batch {
+            let h = hidden + (t * batch + b) * units
+            let previous: UnsafePointer<Float>? = t > 0 ? UnsafePointer(hidden + ((t - 1) * batch + b) * units) : nil
+            guard t < Int(lengths[b]) else {
+                if let previous { h.update(from: previous, count: units) } else { h.update(repeating: 0, count: units) }
+                continue
+            }
+            let p = projection + (b * steps + t) * width, q = recurrentPart + b * width, g = gates + (t * batch + b) * width
+            for j in stride(from: 0, to: units, by: 8) {
+                let count = min(8, units - j)
+                func load(_ pointer: UnsafePointer<Float>) -> Activations.Vector { Activations.load(pointer + j, count: count) }
+                let r = Activations.sigmoid(load(p) + load(inputBias) + load(q))
+                let z = Activations.sigmoid(load(p + units) + load(inputBias + units) + load(q + units))
+                let recurrentNew = load(q + 2 * units)
+                let n = Activations.tanh(load(p + 2 * units) + load(inputBias + 2 * units) + r * recurrentNew)
+                Activations.store(r, g + j, count: count)
+                Activations.store(z, g + units + j, count: count)
+                Activations.store(n, g + 2 * units + j, count: count)
+                Activations.store(recurrentNew, recurrentN + (t * batch + b) * units + j, count: count)
+                let hPrevious = previous.map(load) ?? Activations.Vector()
+                Activations.store((1 - z) * n + z * hPrevious, h + j, count: count)
+            }
+        }
     }
 
     public func backward(_ outputGradient: Tensor, arena: ParameterArena) -> Tensor {

@@ -86,81 +86,72 @@ public final class LSTM {
         for index in biasValues.indices { biasValues[index] = index >= units && index < 2 * units ? 1 : 0 }
     }
 
-    /// Back-propagation through time for the rows `rows` (a lane).
+    /// Back-propagation through time for the rows `rows` (a lane): turns each step's gate
+    /// values into the gradients of their pre-activations, `dz`, in place, and carries the
+    /// gradient of `h` back through the recurrent kernel. The kernels' gradients need all
+    /// steps' `dz` and are left to one GEMM each afterwards (``backward(_:arena:)``).
     private func backwardRows(
         _ rows: Range<Int>, batch: Int, steps: Int, upstream: UnsafePointer<Float>, gates: UnsafeMutablePointer<Float>,
-        cells: UnsafePointer<Float>, hidden: UnsafePointer<Float>, recurrent: UnsafePointer<Float>,
-        recurrentGradient: UnsafeMutablePointer<Float>, recurrentMask: UnsafePointer<Float>?,
-        startHidden: UnsafePointer<Float>, startCell: UnsafePointer<Float>
+        cells: UnsafePointer<Float>, recurrent: UnsafePointer<Float>, recurrentMask: UnsafePointer<Float>?,
+        startCell: UnsafePointer<Float>
     ) {
         guard !rows.isEmpty else { return }
         let width = 4 * units
         let count = rows.count
         let first = rows.lowerBound
-        var dh = [Float](repeating: 0, count: count * units)  // gradient reaching h[t], lane rows
-        var dc = [Float](repeating: 0, count: count * units)  // gradient reaching c[t]
-        if !returnSequences {
-            for r in 0..<count { for j in 0..<units { dh[r * units + j] = upstream[(first + r) * units + j] } }
+        let dh = UnsafeMutablePointer<Float>.allocate(capacity: count * units)  // gradient reaching h[t], lane rows
+        let dc = UnsafeMutablePointer<Float>.allocate(capacity: count * units)  // gradient reaching c[t]
+        let throughRecurrence = UnsafeMutablePointer<Float>.allocate(capacity: count * units)
+        defer { dh.deallocate(); dc.deallocate(); throughRecurrence.deallocate() }
+        dc.initialize(repeating: 0, count: count * units)
+        if returnSequences {
+            dh.initialize(repeating: 0, count: count * units)
+        } else {
+            dh.initialize(from: upstream + first * units, count: count * units)
         }
-        var stepDz = [Float](repeating: 0, count: count * width)
-        var throughRecurrence = [Float](repeating: 0, count: count * units)
         for t in stride(from: steps - 1, through: 0, by: -1) {
             for r in 0..<count {
                 let b = first + r
+                let dz = gates + (t * batch + b) * width
                 guard t < Int(lengths[b]) else {
                     // Padded rows pass their gradients through unchanged and add nothing.
-                    for j in 0..<width { stepDz[r * width + j] = 0 }
+                    dz.update(repeating: 0, count: width)
                     continue
                 }
+                let dhRow = dh + r * units, dcRow = dc + r * units
                 if returnSequences {
-                    for j in 0..<units { dh[r * units + j] += upstream[(b * steps + t) * units + j] }
+                    let up = upstream + (b * steps + t) * units
+                    for j in 0..<units { dhRow[j] += up[j] }
                 }
-                let g = (t * batch + b) * width
-                for j in 0..<units {
-                    let i = gates[g + j], f = gates[g + units + j], gg = gates[g + 2 * units + j], o = gates[g + 3 * units + j]
-                    let c = cells[(t * batch + b) * units + j]
-                    let cPrevious = t > 0 ? cells[((t - 1) * batch + b) * units + j] : startCell[b * units + j]
-                    let tanhC = Activations.tanh(c)
-                    let dhj = dh[r * units + j]
-                    let dcj = dc[r * units + j] + dhj * o * (1 - tanhC * tanhC)
-                    stepDz[r * width + j] = dcj * gg * i * (1 - i)
-                    stepDz[r * width + units + j] = dcj * cPrevious * f * (1 - f)
-                    stepDz[r * width + 2 * units + j] = dcj * i * (1 - gg * gg)
-                    stepDz[r * width + 3 * units + j] = dhj * tanhC * o * (1 - o)
-                    dc[r * units + j] = dcj * f
-                }
-            }
-            // The step's gate values are no longer needed: their place takes the gradients.
-            stepDz.withUnsafeBufferPointer { stepDz in
-                (gates + (t * batch + first) * width).update(from: stepDz.baseAddress!, count: count * width)
-            }
-            // At t = 0 the start state fed the product only if the layer is stateful; no
-            // gradient flows into it (truncated back-propagation).
-            guard t > 0 || stateful else { continue }
-            stepDz.withUnsafeBufferPointer { stepDz in
-                // dU += h[t-1]^T x dz[t] (h masked as in forward); the gradient reaching
-                // h[t-1] is dz[t] x U^T (masked again below).
-                let previous = t > 0 ? UnsafePointer(hidden + ((t - 1) * batch + first) * units) : startHidden + first * units
-                if let recurrentMask {
-                    let masked = (0..<count * units).map { previous[$0] * recurrentMask[first * units + $0] }
-                    masked.withUnsafeBufferPointer { masked in
-                        Gemm.sgemm(transposeA: true, m: units, n: width, k: count, masked.baseAddress!, stepDz.baseAddress!, beta: 1,
-                                   recurrentGradient)
-                    }
-                } else {
-                    Gemm.sgemm(transposeA: true, m: units, n: width, k: count, previous, stepDz.baseAddress!, beta: 1, recurrentGradient)
-                }
-                guard t > 0 else { return }
-                throughRecurrence.withUnsafeMutableBufferPointer { out in
-                    Gemm.sgemm(transposeB: true, m: count, n: units, k: width, stepDz.baseAddress!, recurrent, out.baseAddress!)
+                let c = cells + (t * batch + b) * units
+                let cPrevious = t > 0 ? cells + ((t - 1) * batch + b) * units : startCell + b * units
+                // Eight units at a time; each group reads its four gate values before it
+                // writes their gradients over them.
+                for j in stride(from: 0, to: units, by: 8) {
+                    let n = min(8, units - j)
+                    let i = Activations.load(dz + j, count: n), f = Activations.load(dz + units + j, count: n)
+                    let g = Activations.load(dz + 2 * units + j, count: n), o = Activations.load(dz + 3 * units + j, count: n)
+                    let tanhC = Activations.tanh(Activations.load(c + j, count: n))
+                    let dhj = Activations.load(dhRow + j, count: n)
+                    let dcj = Activations.load(dcRow + j, count: n) + dhj * o * (1 - tanhC * tanhC)
+                    Activations.store(dcj * g * i * (1 - i), dz + j, count: n)
+                    Activations.store(dcj * Activations.load(cPrevious + j, count: n) * f * (1 - f), dz + units + j, count: n)
+                    Activations.store(dcj * i * (1 - g * g), dz + 2 * units + j, count: n)
+                    Activations.store(dhj * tanhC * o * (1 - o), dz + 3 * units + j, count: n)
+                    Activations.store(dcj * f, dcRow + j, count: n)
                 }
             }
+            // No gradient flows into the start state (truncated back-propagation).
             guard t > 0 else { continue }
+            // The gradient reaching h[t-1]: dz[t] x U^T (masked as h[t-1] was in forward).
+            Gemm.sgemm(transposeB: true, m: count, n: units, k: width, gates + (t * batch + first) * width, recurrent, throughRecurrence)
             for r in 0..<count where t < Int(lengths[first + r]) {
+                let row = throughRecurrence + r * units
                 if let recurrentMask {
-                    for j in 0..<units { dh[r * units + j] = throughRecurrence[r * units + j] * recurrentMask[(first + r) * units + j] }
+                    let mask = recurrentMask + (first + r) * units
+                    for j in 0..<units { dh[r * units + j] = row[j] * mask[j] }
                 } else {
-                    for j in 0..<units { dh[r * units + j] = throughRecurrence[r * units + j] }
+                    (dh + r * units).update(from: row, count: units)
                 }
             }
         }
@@ -168,8 +159,6 @@ public final class LSTM {
 
     /// Threads for the lanes (the batch is always cut into ``Lanes/count`` lanes).
     nonisolated(unsafe) public static var threads = 2
-
-    @inline(__always) static func sigmoid(_ x: Float) -> Float { Activations.sigmoid(x) }
 
     /// - Parameters: `input` `[batch, steps, inputDim]`; `lengths` per row (0...steps).
     public func forward(_ input: Tensor, lengths: [Int32], arena: ParameterArena, training: Bool = false) -> Tensor {
@@ -189,13 +178,12 @@ public final class LSTM {
         }
         // Backward releases these caches; after an inference pass they are reused in place.
         // Either way the old and the new copy of a cache never take memory at once.
-        refill(&gates, zeros: steps * batch * width)
+        refill(&gates, rows: steps * batch, with: arena.values(of: bias))  // the projection adds onto the bias
         refill(&cells, zeros: steps * batch * units)
         refill(&hidden, zeros: steps * batch * units)
         let carried = stateful && finalState.hidden.count == batch * units
         startHidden = carried ? finalState.hidden : [Float](repeating: 0, count: batch * units)
         startCell = carried ? finalState.cell : [Float](repeating: 0, count: batch * units)
-        let biasValues = UnsafePointer(arena.values(of: bias).baseAddress!)
         let kernelValues = UnsafePointer(arena.values(of: kernel).baseAddress!)
         let recurrent = UnsafePointer(arena.values(of: recurrentKernel).baseAddress!)
         let inputDim = inputDim
@@ -207,7 +195,7 @@ public final class LSTM {
                     let (x, gates, kernel) = buffers.value
                     guard !range.isEmpty else { return }
                     Gemm.sgemm(m: range.count * batch, n: width, k: inputDim, x + range.lowerBound * batch * inputDim, kernel,
-                               gates + range.lowerBound * batch * width)
+                               beta: 1, gates + range.lowerBound * batch * width)
                 }
             }
         }
@@ -217,13 +205,13 @@ public final class LSTM {
                     recurrentMask.withUnsafeBufferPointer { mask in
                         startHidden.withUnsafeBufferPointer { startHidden in
                             startCell.withUnsafeBufferPointer { startCell in
-                                let buffers = Shared((self, gates.baseAddress!, cells.baseAddress!, hidden.baseAddress!, biasValues, recurrent,
+                                let buffers = Shared((self, gates.baseAddress!, cells.baseAddress!, hidden.baseAddress!, recurrent,
                                                       mask.isEmpty ? nil : mask.baseAddress, startHidden.baseAddress!, startCell.baseAddress!))
                                 Lanes.run(rows: batch, threads: LSTM.threads) { rows in
-                                    let (layer, gates, cells, hidden, bias, recurrent, mask, startHidden, startCell) = buffers.value
+                                    let (layer, gates, cells, hidden, recurrent, mask, startHidden, startCell) = buffers.value
                                     for t in 0..<steps {
                                         layer.forwardStep(t, rows: rows, batch: batch, gates: gates, cells: cells, hidden: hidden,
-                                                          bias: bias, recurrent: recurrent, recurrentMask: mask,
+                                                          recurrent: recurrent, recurrentMask: mask,
                                                           startHidden: startHidden, startCell: startCell)
                                     }
                                 }
@@ -282,15 +270,12 @@ public final class LSTM {
     private func forwardStep(
         _ t: Int, rows: Range<Int>, batch: Int, gates: UnsafeMutablePointer<Float>,
         cells: UnsafeMutablePointer<Float>, hidden: UnsafeMutablePointer<Float>,
-        bias: UnsafePointer<Float>, recurrent: UnsafePointer<Float>, recurrentMask: UnsafePointer<Float>?,
+        recurrent: UnsafePointer<Float>, recurrentMask: UnsafePointer<Float>?,
         startHidden: UnsafePointer<Float>, startCell: UnsafePointer<Float>
     ) {
         guard !rows.isEmpty else { return }
         let width = 4 * units
         let step = gates + t * batch * width
-        for b in rows {
-            for j in 0..<width { step[b * width + j] += bias[j] }
-        }
         // h[-1] is the start state: zeros (no product needed) unless the layer is stateful.
         if t > 0 || stateful {
             let previous = t > 0 ? UnsafePointer(hidden + ((t - 1) * batch + rows.lowerBound) * units) : startHidden + rows.lowerBound * units
@@ -304,32 +289,33 @@ public final class LSTM {
                 Gemm.sgemm(m: rows.count, n: width, k: units, previous, recurrent, beta: 1, step + rows.lowerBound * width)
             }
         }
-        // The hot loop: gate activations and the cell update, row by row. Branch-free
-        // inside a row (the mask and the first step are decided outside), so it vectorizes.
-        do {
-            for b in rows {
-                let c = cells + (t * batch + b) * units
-                let h = hidden + (t * batch + b) * units
-                let cPrevious = t > 0 ? UnsafePointer(cells + ((t - 1) * batch + b) * units) : startCell + b * units
-                let hPrevious = t > 0 ? UnsafePointer(hidden + ((t - 1) * batch + b) * units) : startHidden + b * units
-                guard t < Int(lengths[b]) else {
-                    c.update(from: cPrevious, count: units)
-                    h.update(from: hPrevious, count: units)
-                    continue
-                }
-                let row = step + b * width
-                for j in 0..<units {
-                    let i = LSTM.sigmoid(row[j])
-                    let f = LSTM.sigmoid(row[units + j])
-                    let g = Activations.tanh(row[2 * units + j])
-                    let o = LSTM.sigmoid(row[3 * units + j])
-                    row[j] = i
-                    row[units + j] = f
-                    row[2 * units + j] = g
-                    row[3 * units + j] = o
-                    c[j] = f * cPrevious[j] + i * g
-                    h[j] = o * Activations.tanh(c[j])
-                }
+        // The hot loop: gate activations and the cell update, row by row, eight units at a
+        // time (``Activations/Vector``); the last group of a row is partial when `units` is
+        // not a multiple of 8.
+        for b in rows {
+            let c = cells + (t * batch + b) * units
+            let h = hidden + (t * batch + b) * units
+            let cPrevious = t > 0 ? UnsafePointer(cells + ((t - 1) * batch + b) * units) : startCell + b * units
+            let hPrevious = t > 0 ? UnsafePointer(hidden + ((t - 1) * batch + b) * units) : startHidden + b * units
+            guard t < Int(lengths[b]) else {
+                c.update(from: cPrevious, count: units)
+                h.update(from: hPrevious, count: units)
+                continue
+            }
+            let row = step + b * width
+            for j in stride(from: 0, to: units, by: 8) {
+                let n = min(8, units - j)
+                let i = Activations.sigmoid(Activations.load(row + j, count: n))
+                let f = Activations.sigmoid(Activations.load(row + units + j, count: n))
+                let g = Activations.tanh(Activations.load(row + 2 * units + j, count: n))
+                let o = Activations.sigmoid(Activations.load(row + 3 * units + j, count: n))
+                Activations.store(i, row + j, count: n)
+                Activations.store(f, row + units + j, count: n)
+                Activations.store(g, row + 2 * units + j, count: n)
+                Activations.store(o, row + 3 * units + j, count: n)
+                let cj = f * Activations.load(cPrevious + j, count: n) + i * g
+                Activations.store(cj, c + j, count: n)
+                Activations.store(o * Activations.tanh(cj), h + j, count: n)
             }
         }
     }
@@ -339,31 +325,63 @@ public final class LSTM {
     /// saved: each step's gate values are overwritten by their gradients as it goes.
     public func backward(_ outputGradient: Tensor, arena: ParameterArena) -> Tensor {
         let (batch, steps, units, width, inputDim) = (batch, steps, units, 4 * units, inputDim)
-        // Each lane adds into its own copies of the kernel gradients; lanes are summed in
-        // order afterwards, so the result is the same for any thread count.
-        var laneGradients = [Float](repeating: 0, count: Lanes.count * units * width)
-        var kernelPartials = [Float](repeating: 0, count: Lanes.count * inputDim * width)
         let recurrent = UnsafePointer(arena.values(of: recurrentKernel).baseAddress!)
         let kernelValues = UnsafePointer(arena.values(of: kernel).baseAddress!)
         gates.withUnsafeMutableBufferPointer { gates in
-            laneGradients.withUnsafeMutableBufferPointer { laneGradients in
-                outputGradient.values.withUnsafeBufferPointer { upstream in
-                    cells.withUnsafeBufferPointer { cells in
-                        hidden.withUnsafeBufferPointer { hidden in
-                            recurrentMask.withUnsafeBufferPointer { mask in
-                                startHidden.withUnsafeBufferPointer { startHidden in
-                                    startCell.withUnsafeBufferPointer { startCell in
-                                        let buffers = Shared((self, gates.baseAddress!, laneGradients.baseAddress!, upstream.baseAddress!,
-                                                              cells.baseAddress!, hidden.baseAddress!, recurrent, mask.isEmpty ? nil : mask.baseAddress,
-                                                              startHidden.baseAddress!, startCell.baseAddress!))
-                                        Lanes.run(rows: batch, threads: LSTM.threads) { rows, lane in
-                                            let (layer, gates, laneGradients, upstream, cells, hidden, recurrent, mask, startHidden, startCell) = buffers.value
-                                            layer.backwardRows(rows, batch: batch, steps: steps, upstream: upstream, gates: gates,
-                                                               cells: cells, hidden: hidden, recurrent: recurrent,
-                                                               recurrentGradient: laneGradients + lane * units * width, recurrentMask: mask,
-                                                               startHidden: startHidden, startCell: startCell)
-                                        }
-                                    }
+            outputGradient.values.withUnsafeBufferPointer { upstream in
+                cells.withUnsafeBufferPointer { cells in
+                    recurrentMask.withUnsafeBufferPointer { mask in
+                        startCell.withUnsafeBufferPointer { startCell in
+                            let buffers = Shared((self, gates.baseAddress!, upstream.baseAddress!, cells.baseAddress!, recurrent,
+                                                  mask.isEmpty ? nil : mask.baseAddress, startCell.baseAddress!))
+                            Lanes.run(rows: batch, threads: LSTM.threads) { rows in
+                                let (layer, gates, upstream, cells, recurrent, mask, startCell) = buffers.value
+                                layer.backwardRows(rows, batch: batch, steps: steps, upstream: upstream, gates: gates, cells: cells,
+                                                   recurrent: recurrent, recurrentMask: mask, startCell: startCell)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // What forward kept is spent as backward goes: the cells now, the hidden states,
+        // the input and the gates below, each released before the next large buffer is
+        // allocated where the order allows, so that the peak of training is the end of
+        // forward, not backward (the next forward allocates them afresh).
+        cells = []
+        // The recurrent kernel saw h[t-1] through the mask; its gradient sees the same.
+        if !recurrentMask.isEmpty {
+            for row in 0..<steps * batch { for j in 0..<units { hidden[row * units + j] *= recurrentMask[(row % batch) * units + j] } }
+            for row in 0..<batch { for j in 0..<units { startHidden[row * units + j] *= recurrentMask[row * units + j] } }
+        }
+        // Each lane adds into its own copies of the kernel gradients; lanes are summed in
+        // order afterwards, so the result is the same for any thread count.
+        var recurrentPartials = [Float](repeating: 0, count: Lanes.count * units * width)
+        var kernelPartials = [Float](repeating: 0, count: Lanes.count * inputDim * width)
+        var inputGradientTimeMajor = [Float](repeating: 0, count: steps * batch * inputDim)
+        gates.withUnsafeMutableBufferPointer { gates in
+            // gates now holds dz, time-major. All steps at once, split by ranges of steps:
+            // dW += x^T dz, dU += h[t-1]^T dz[t] (lane partials), dx = dz W^T.
+            input.withUnsafeBufferPointer { x in
+                hidden.withUnsafeBufferPointer { hidden in
+                    kernelPartials.withUnsafeMutableBufferPointer { partials in
+                        recurrentPartials.withUnsafeMutableBufferPointer { recurrentPartials in
+                            inputGradientTimeMajor.withUnsafeMutableBufferPointer { dx in
+                                let buffers = Shared((x.baseAddress!, gates.baseAddress!, partials.baseAddress!, dx.baseAddress!, kernelValues,
+                                                      hidden.baseAddress!, recurrentPartials.baseAddress!))
+                                Lanes.run(rows: steps, threads: LSTM.threads) { range, lane in
+                                    let (x, dz, partials, dx, kernel, hidden, recurrentPartials) = buffers.value
+                                    guard !range.isEmpty else { return }
+                                    let first = range.lowerBound * batch
+                                    Gemm.sgemm(transposeA: true, m: inputDim, n: width, k: range.count * batch, x + first * inputDim,
+                                               dz + first * width, partials + lane * inputDim * width)
+                                    Gemm.sgemm(transposeB: true, m: range.count * batch, n: inputDim, k: width, dz + first * width,
+                                               kernel, dx + first * inputDim)
+                                    let firstStep = max(range.lowerBound, 1)  // step 0 follows the start state, below
+                                    guard firstStep < range.upperBound else { return }
+                                    Gemm.sgemm(transposeA: true, m: units, n: width, k: (range.upperBound - firstStep) * batch,
+                                               hidden + (firstStep - 1) * batch * units, dz + firstStep * batch * width,
+                                               recurrentPartials + lane * units * width)
                                 }
                             }
                         }
@@ -371,42 +389,25 @@ public final class LSTM {
                 }
             }
         }
-        // What forward kept is spent as backward goes: cells and hidden states now, the input
-        // and the gates below, each released before the next large buffer is allocated, so
-        // that the peak of training is the end of forward, not backward (the next forward
-        // allocates them afresh).
-        cells = []
         hidden = []
-        var inputGradientTimeMajor = [Float](repeating: 0, count: steps * batch * inputDim)
-        gates.withUnsafeMutableBufferPointer { gates in
-            // gates now holds dz, time-major. All steps at once, split by ranges of steps:
-            // dW += x^T dz (lane partials), dx = dz W^T.
-            input.withUnsafeBufferPointer { x in
-                kernelPartials.withUnsafeMutableBufferPointer { partials in
-                    inputGradientTimeMajor.withUnsafeMutableBufferPointer { dx in
-                        let buffers = Shared((x.baseAddress!, gates.baseAddress!, partials.baseAddress!, dx.baseAddress!, kernelValues))
-                        Lanes.run(rows: steps, threads: LSTM.threads) { range, lane in
-                            let (x, dz, partials, dx, kernel) = buffers.value
-                            guard !range.isEmpty else { return }
-                            let first = range.lowerBound * batch
-                            Gemm.sgemm(transposeA: true, m: inputDim, n: width, k: range.count * batch, x + first * inputDim,
-                                       dz + first * width, partials + lane * inputDim * width)
-                            Gemm.sgemm(transposeB: true, m: range.count * batch, n: inputDim, k: width, dz + first * width,
-                                       kernel, dx + first * inputDim)
-                        }
-                    }
-                }
-            }
-        }
         let recurrentGradient = arena.gradients(of: recurrentKernel)
         let kernelGradient = arena.gradients(of: kernel)
         for lane in 0..<Lanes.count {
-            for index in 0..<units * width { recurrentGradient[index] += laneGradients[lane * units * width + index] }
+            for index in 0..<units * width { recurrentGradient[index] += recurrentPartials[lane * units * width + index] }
             for index in 0..<inputDim * width { kernelGradient[index] += kernelPartials[lane * inputDim * width + index] }
         }
-        let biasGradient = arena.gradients(of: bias)
-        for row in 0..<batch * steps {
-            for j in 0..<width { biasGradient[j] += gates[row * width + j] }
+        if stateful && steps > 0 {
+            // The start state fed step 0's product: dU += h[-1]^T dz[0].
+            Gemm.sgemm(transposeA: true, m: units, n: width, k: batch, startHidden, gates, beta: 1, recurrentGradient.baseAddress!)
+        }
+        let biasGradient = arena.gradients(of: bias).baseAddress!
+        gates.withUnsafeBufferPointer { dz in
+            for j in stride(from: 0, to: width, by: 8) {
+                let n = min(8, width - j)
+                var sum = Activations.load(biasGradient + j, count: n)
+                for row in 0..<batch * steps { sum += Activations.load(dz.baseAddress! + row * width + j, count: n) }
+                Activations.store(sum, biasGradient + j, count: n)
+            }
         }
         if !inputMask.isEmpty {
             for t in 0..<steps { for b in 0..<batch { for e in 0..<inputDim { inputGradientTimeMajor[(t * batch + b) * inputDim + e] *= inputMask[b * inputDim + e] } } }

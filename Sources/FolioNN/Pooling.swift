@@ -74,8 +74,8 @@ public final class Activation {
         switch function {
         case .linear: break
         case .relu: for i in output.values.indices { output.values[i] = max(0, output.values[i]) }
-        case .tanh: for i in output.values.indices { output.values[i] = Activations.tanh(output.values[i]) }
-        case .sigmoid: for i in output.values.indices { output.values[i] = Activations.sigmoid(output.values[i]) }
+        case .tanh: output.values.withUnsafeMutableBufferPointer { Activations.apply(Activations.tanh, to: $0) }
+        case .sigmoid: output.values.withUnsafeMutableBufferPointer { Activations.apply(Activations.sigmoid, to: $0) }
         case .softmax:
             let width = input.shape.last ?? 1
             for row in 0..<(input.count / max(1, width)) {

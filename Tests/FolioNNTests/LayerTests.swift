@@ -66,7 +66,8 @@ func fixtureLSTM(_ fixture: NNFixture, sequences: Bool) -> (LSTM, ParameterArena
     let fixture: NNFixture
     init() throws { fixture = try NNFixture("lstm") }
 
-    func make(_ returnSequences: Bool) -> (LSTM, ParameterArena) {
+    func make(_ returnSequences: Bool, _ fixture: NNFixture? = nil) -> (LSTM, ParameterArena) {
+        let fixture = fixture ?? self.fixture
         let (inputs, units) = (fixture.int("input_dim"), fixture.int("units"))
         let arena = ParameterArena(layout: LSTM.layout(prefix: "lstm", inputDim: inputs, units: units))
         let lstm = LSTM(inputDim: inputs, units: units, returnSequences: returnSequences, arena: arena, prefix: "lstm")
@@ -77,15 +78,19 @@ func fixtureLSTM(_ fixture: NNFixture, sequences: Bool) -> (LSTM, ParameterArena
         return (lstm, arena)
     }
 
-    var input: Tensor {
+    var input: Tensor { input(fixture) }
+    var lengths: [Int32] { lengths(fixture) }
+    func input(_ fixture: NNFixture) -> Tensor {
         Tensor(shape: [fixture.int("batch"), fixture.int("steps"), fixture.int("input_dim")], values: fixture.floats("input"))
     }
-    var lengths: [Int32] { (fixture.json["lengths"] as! [Double]).map { Int32($0) } }
+    func lengths(_ fixture: NNFixture) -> [Int32] { (fixture.json["lengths"] as! [Double]).map { Int32($0) } }
 
-    @Test(arguments: ["sequences", "last"])
-    func outputsAndGradientsMatchPyTorch(mode: String) throws {
-        let (lstm, arena) = make(mode == "sequences")
-        let output = lstm.forward(input, lengths: lengths, arena: arena)
+    /// `lstm_wide` has 11 units (a full group of eight and a part) and two rows per lane.
+    @Test(arguments: ["lstm", "lstm_wide"], ["sequences", "last"])
+    func outputsAndGradientsMatchPyTorch(name: String, mode: String) throws {
+        let fixture = try NNFixture(name)
+        let (lstm, arena) = make(mode == "sequences", fixture)
+        let output = lstm.forward(input(fixture), lengths: lengths(fixture), arena: arena)
         expectClose(output.values, fixture.floats(mode, "output"), 1e-5, "output")
         let gradient = Tensor(shape: output.shape, values: fixture.floats(mode, "output_gradient"))
         let inputGradient = lstm.backward(gradient, arena: arena)
@@ -198,9 +203,10 @@ func fixtureLSTM(_ fixture: NNFixture, sequences: Bool) -> (LSTM, ParameterArena
 }
 
 @Suite struct GRUTests {
-    @Test(arguments: ["sequences", "last"])
-    func outputsAndGradientsMatchPyTorch(mode: String) throws {
-        let fixture = try NNFixture("gru")
+    /// `gru_wide` has 11 units (a full group of eight and a part).
+    @Test(arguments: ["gru", "gru_wide"], ["sequences", "last"])
+    func outputsAndGradientsMatchPyTorch(name: String, mode: String) throws {
+        let fixture = try NNFixture(name)
         let (inputs, units) = (fixture.int("input_dim"), fixture.int("units"))
         let arena = ParameterArena(layout: GRU.layout(prefix: "gru", inputDim: inputs, units: units))
         let gru = GRU(inputDim: inputs, units: units, returnSequences: mode == "sequences", arena: arena, prefix: "gru")
