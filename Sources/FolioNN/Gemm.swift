@@ -18,16 +18,19 @@ public enum Gemm {
     }
 
     /// - Parameters: A is m x k (k x m when `transposeA`), B is k x n (n x k when
-    ///   `transposeB`), C is m x n.
+    ///   `transposeB`), C is m x n; `lda`, `ldb`, `ldc` are their row strides, packed
+    ///   rows when nil (a stride lets a product read or write every n-th row of a
+    ///   buffer, such as one sequence's steps in a time-major one).
     @inline(__always)
     public static func sgemm(
         transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
-        _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, beta: Float = 0, _ c: UnsafeMutablePointer<Float>
+        _ a: UnsafePointer<Float>, lda: Int? = nil, _ b: UnsafePointer<Float>, ldb: Int? = nil, beta: Float = 0,
+        _ c: UnsafeMutablePointer<Float>, ldc: Int? = nil
     ) {
         cblas_sgemm(
             CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-            Int32(m), Int32(n), Int32(k), alpha, a, Int32(transposeA ? m : k), b, Int32(transposeB ? k : n),
-            beta, c, Int32(n))
+            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda ?? (transposeA ? m : k)), b, Int32(ldb ?? (transposeB ? k : n)),
+            beta, c, Int32(ldc ?? n))
     }
 
     public static func referenceSgemm(

@@ -8,8 +8,11 @@ import Foundation
 /// - `recurrentKernel` `[units, 4 * units]`, orthogonal;
 /// - `bias` `[4 * units]`, zeros but the forget gate's, 1.
 ///
-/// The input projection for all steps is one GEMM before the time loop (`[batch * steps,
-/// inputDim] x [inputDim, 4 * units]`); each step adds `h[t-1] x recurrentKernel`. Rows
+/// The input projection for all steps is done before the time loop, one GEMM per sequence
+/// (`[steps, inputDim] x [inputDim, 4 * units]`, written into every batch-th row of the
+/// time-major gate buffer, so that the input is kept as it came, never copied); each step
+/// then adds `h[t-1] x recurrentKernel` for a lane's rows. The gate loops run on SIMD
+/// vectors (``Activations``); the recurrent kernel's gradient is one GEMM over all steps. Rows
 /// are masked by their lengths: at a padded step a row's `h` and `c` carry over unchanged,
 /// its outputs are zero, and nothing flows back through it, so padding never changes an
 /// output or a gradient.
@@ -44,8 +47,10 @@ public final class LSTM {
     public let recurrentKernel: ParameterView
     public let bias: ParameterView
 
-    // Saved by forward for backward: inputs, activated gates, cells and hidden states per
-    // step, all [steps, batch, ...] so that each step's rows are contiguous for the GEMMs.
+    // Saved by forward for backward: the input as it came, `[batch, steps, inputDim]` (the
+    // caller's storage, shared, not copied, unless input dropout masks it); activated gates,
+    // cells and hidden states per step, `[steps, batch, ...]`, so that each step's rows are
+    // contiguous for the recurrent GEMMs.
     private var input: [Float] = []
     private var lengths: [Int32] = []
     private var batch = 0
@@ -170,11 +175,9 @@ public final class LSTM {
         self.batch = batch
         self.steps = steps
         let width = 4 * units
-        // Time-major from here on: step t's rows are contiguous, so the input projection of
-        // every (step, row) lands straight in the gate buffer, [steps * batch, 4 units].
-        LSTM.transpose(input.values, outer: batch, inner: steps, features: inputDim, into: &self.input)
+        self.input = input.values
         if !inputMask.isEmpty {
-            for t in 0..<steps { for b in 0..<batch { for e in 0..<inputDim { self.input[(t * batch + b) * inputDim + e] *= inputMask[b * inputDim + e] } } }
+            for b in 0..<batch { for t in 0..<steps { for e in 0..<inputDim { self.input[(b * steps + t) * inputDim + e] *= inputMask[b * inputDim + e] } } }
         }
         // Backward releases these caches; after an inference pass they are reused in place.
         // Either way the old and the new copy of a cache never take memory at once.
@@ -189,13 +192,15 @@ public final class LSTM {
         let inputDim = inputDim
         self.input.withUnsafeBufferPointer { x in
             gates.withUnsafeMutableBufferPointer { gates in
-                // The projection, split by ranges of steps (contiguous rows here).
+                // The projection, one GEMM per row: its steps are contiguous in the input and
+                // every batch-th row of the time-major gates (so no time-major copy of the input).
                 let buffers = Shared((x.baseAddress!, gates.baseAddress!, kernelValues))
-                Lanes.run(rows: steps, threads: LSTM.threads) { range in
+                Lanes.run(rows: batch, threads: LSTM.threads) { rows in
                     let (x, gates, kernel) = buffers.value
-                    guard !range.isEmpty else { return }
-                    Gemm.sgemm(m: range.count * batch, n: width, k: inputDim, x + range.lowerBound * batch * inputDim, kernel,
-                               beta: 1, gates + range.lowerBound * batch * width)
+                    for b in rows {
+                        Gemm.sgemm(m: steps, n: width, k: inputDim, x + b * steps * inputDim, kernel, beta: 1, gates + b * width,
+                                   ldc: batch * width)
+                    }
                 }
             }
         }
@@ -357,39 +362,45 @@ public final class LSTM {
         // Each lane adds into its own copies of the kernel gradients; lanes are summed in
         // order afterwards, so the result is the same for any thread count.
         var recurrentPartials = [Float](repeating: 0, count: Lanes.count * units * width)
+        gates.withUnsafeBufferPointer { dz in
+            // gates now holds dz, time-major. dU += h[t-1]^T dz[t] for all steps at once,
+            // split by ranges of steps (contiguous rows), into lane partials.
+            hidden.withUnsafeBufferPointer { hidden in
+                recurrentPartials.withUnsafeMutableBufferPointer { partials in
+                    let buffers = Shared((dz.baseAddress!, hidden.baseAddress!, partials.baseAddress!))
+                    Lanes.run(rows: steps, threads: LSTM.threads) { range, lane in
+                        let (dz, hidden, partials) = buffers.value
+                        let firstStep = max(range.lowerBound, 1)  // step 0 follows the start state, below
+                        guard firstStep < range.upperBound else { return }
+                        Gemm.sgemm(transposeA: true, m: units, n: width, k: (range.upperBound - firstStep) * batch,
+                                   hidden + (firstStep - 1) * batch * units, dz + firstStep * batch * width, partials + lane * units * width)
+                    }
+                }
+            }
+        }
+        hidden = []
         var kernelPartials = [Float](repeating: 0, count: Lanes.count * inputDim * width)
-        var inputGradientTimeMajor = [Float](repeating: 0, count: steps * batch * inputDim)
-        gates.withUnsafeMutableBufferPointer { gates in
-            // gates now holds dz, time-major. All steps at once, split by ranges of steps:
-            // dW += x^T dz, dU += h[t-1]^T dz[t] (lane partials), dx = dz W^T.
+        var inputGradient = Tensor(zeros: [batch, steps, inputDim])
+        gates.withUnsafeBufferPointer { dz in
+            // dW += x^T dz and dx = dz W^T, one GEMM each per row: its steps are every
+            // batch-th row of dz and contiguous in x and dx, which stay batch-major.
             input.withUnsafeBufferPointer { x in
-                hidden.withUnsafeBufferPointer { hidden in
-                    kernelPartials.withUnsafeMutableBufferPointer { partials in
-                        recurrentPartials.withUnsafeMutableBufferPointer { recurrentPartials in
-                            inputGradientTimeMajor.withUnsafeMutableBufferPointer { dx in
-                                let buffers = Shared((x.baseAddress!, gates.baseAddress!, partials.baseAddress!, dx.baseAddress!, kernelValues,
-                                                      hidden.baseAddress!, recurrentPartials.baseAddress!))
-                                Lanes.run(rows: steps, threads: LSTM.threads) { range, lane in
-                                    let (x, dz, partials, dx, kernel, hidden, recurrentPartials) = buffers.value
-                                    guard !range.isEmpty else { return }
-                                    let first = range.lowerBound * batch
-                                    Gemm.sgemm(transposeA: true, m: inputDim, n: width, k: range.count * batch, x + first * inputDim,
-                                               dz + first * width, partials + lane * inputDim * width)
-                                    Gemm.sgemm(transposeB: true, m: range.count * batch, n: inputDim, k: width, dz + first * width,
-                                               kernel, dx + first * inputDim)
-                                    let firstStep = max(range.lowerBound, 1)  // step 0 follows the start state, below
-                                    guard firstStep < range.upperBound else { return }
-                                    Gemm.sgemm(transposeA: true, m: units, n: width, k: (range.upperBound - firstStep) * batch,
-                                               hidden + (firstStep - 1) * batch * units, dz + firstStep * batch * width,
-                                               recurrentPartials + lane * units * width)
-                                }
+                kernelPartials.withUnsafeMutableBufferPointer { partials in
+                    inputGradient.values.withUnsafeMutableBufferPointer { dx in
+                        let buffers = Shared((x.baseAddress!, dz.baseAddress!, partials.baseAddress!, dx.baseAddress!, kernelValues))
+                        Lanes.run(rows: batch, threads: LSTM.threads) { rows, lane in
+                            let (x, dz, partials, dx, kernel) = buffers.value
+                            for b in rows {
+                                Gemm.sgemm(transposeA: true, m: inputDim, n: width, k: steps, x + b * steps * inputDim,
+                                           dz + b * width, ldb: batch * width, beta: 1, partials + lane * inputDim * width)
+                                Gemm.sgemm(transposeB: true, m: steps, n: inputDim, k: width, dz + b * width, lda: batch * width,
+                                           kernel, dx + b * steps * inputDim)
                             }
                         }
                     }
                 }
             }
         }
-        hidden = []
         let recurrentGradient = arena.gradients(of: recurrentKernel)
         let kernelGradient = arena.gradients(of: kernel)
         for lane in 0..<Lanes.count {
@@ -410,12 +421,10 @@ public final class LSTM {
             }
         }
         if !inputMask.isEmpty {
-            for t in 0..<steps { for b in 0..<batch { for e in 0..<inputDim { inputGradientTimeMajor[(t * batch + b) * inputDim + e] *= inputMask[b * inputDim + e] } } }
+            for b in 0..<batch { for t in 0..<steps { for e in 0..<inputDim { inputGradient.values[(b * steps + t) * inputDim + e] *= inputMask[b * inputDim + e] } } }
         }
         input = []
         gates = []
-        let inputGradient = Tensor(shape: [batch, steps, inputDim],
-                                   values: LSTM.transpose(inputGradientTimeMajor, outer: steps, inner: batch, features: inputDim))
         return goBackwards ? Bidirectional.reverseValidSteps(inputGradient, lengths: lengths) : inputGradient
     }
 }

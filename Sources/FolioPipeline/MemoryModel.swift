@@ -41,8 +41,8 @@ public struct MemoryEstimate: Encodable, Sendable, Equatable {
 ///
 /// Parameters, gradients and optimizer state are exact (4 bytes per float: the arena, a
 /// gradient arena, Adam's two moments). Activations follow what each layer's forward pass
-/// keeps for backward (an LSTM keeps a copy of its input, four gates, cells and hidden
-/// states per step) through forward and backward to the busiest moment (see
+/// keeps for backward (an LSTM keeps its input, shared with the layer before, four gates,
+/// cells and hidden states per step) through forward and backward to the busiest moment (see
 /// ``activationFloatsPerRow(_:steps:)``); all per row and step, times the micro-batch and the
 /// longest sequence (n-grams lengthen it). The loader holds at most its budget, and no more than the decoded corpus.
 /// ``fixedBytes`` was measured (bench/memory_bench.sh), not guessed; the same script checks
@@ -152,6 +152,9 @@ public enum MemoryModel {
         var input: Int
         var output: Int
         var releasedByBackward: Bool
+        /// The layer keeps its input itself (shared storage, not a copy), so forward through
+        /// it holds the input once, in `kept`.
+        var keepsInput = false
         /// Gradients beyond the output's and the input's in the layer's backward: a
         /// convolution's unfolded windows, a fused activation's own.
         var backwardExtra = 0
@@ -171,7 +174,7 @@ public enum MemoryModel {
                 features = dim
                 kept = length  // the ids
             case .lstm(let units, let sequences, let dropout, let recurrentDropout):
-                // a time-major copy of the input, 4 gates, cells, hidden per step; masks per row
+                // its input (shared), 4 gates, cells, hidden per step; masks per row
                 kept = length * (features + 6 * units) + (dropout > 0 ? features : 0) + (recurrentDropout > 0 ? units : 0)
                 features = units
                 sequence = sequences
@@ -219,7 +222,13 @@ public enum MemoryModel {
                 backwardExtra += output
             default: break
             }
-            result.append(LayerFloats(kept: kept, input: input, output: output, releasedByBackward: recurrent, backwardExtra: backwardExtra))
+            var keepsInput = false
+            switch spec {
+            case .lstm, .gru: keepsInput = true
+            default: break
+            }
+            result.append(LayerFloats(kept: kept, input: input, output: output, releasedByBackward: recurrent, keepsInput: keepsInput,
+                                      backwardExtra: backwardExtra))
         }
         return result
     }
@@ -251,7 +260,7 @@ public enum MemoryModel {
         var peak = 0
         for layer in floats {
             kept += layer.kept
-            peak = max(peak, kept + layer.input + layer.output)
+            peak = max(peak, kept + (layer.keepsInput ? 0 : layer.input) + layer.output)
         }
         return peak
     }

@@ -60,6 +60,32 @@ func fixtureLSTM(_ fixture: NNFixture, sequences: Bool) -> (LSTM, ParameterArena
         }
         expectClose(found, expected, 1e-6, "sgemm")
     }
+
+    /// Row strides: each matrix is every other row of a wider buffer; the rows between
+    /// are left as they were.
+    @Test(arguments: [(false, false), (true, true)])
+    func stridedRowsMatchTheReference(transposeA: Bool, transposeB: Bool) {
+        var generator = SplitMix64(seed: 4)
+        let (m, n, k) = (6, 5, 4)
+        let (aRows, aColumns) = transposeA ? (k, m) : (m, k)
+        let (bRows, bColumns) = transposeB ? (n, k) : (k, n)
+        let a = (0..<aRows * aColumns).map { _ in Float(generator.nextUnit() * 2 - 1) }
+        let b = (0..<bRows * bColumns).map { _ in Float(generator.nextUnit() * 2 - 1) }
+        var expected = (0..<m * n).map { _ in Float(generator.nextUnit()) }
+        // Interleaved with rows of 7s: matrix row r is buffer row 2r.
+        func spread(_ values: [Float], columns: Int) -> [Float] {
+            stride(from: 0, to: values.count, by: columns).flatMap { Array(values[$0..<$0 + columns]) + Array(repeating: 7, count: columns) }
+        }
+        var c = spread(expected, columns: n)
+        Gemm.referenceSgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a, b, beta: 1, &expected)
+        let (wideA, wideB) = (spread(a, columns: aColumns), spread(b, columns: bColumns))
+        c.withUnsafeMutableBufferPointer { c in
+            Gemm.sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, wideA, lda: 2 * aColumns,
+                       wideB, ldb: 2 * bColumns, beta: 1, c.baseAddress!, ldc: 2 * n)
+        }
+        expectClose(stride(from: 0, to: c.count, by: 2 * n).flatMap { Array(c[$0..<$0 + n]) }, expected, 1e-6, "strided sgemm")
+        #expect(stride(from: n, to: c.count, by: 2 * n).allSatisfy { c[$0..<$0 + n].allSatisfy { $0 == 7 } })
+    }
 }
 
 @Suite struct LSTMTests {

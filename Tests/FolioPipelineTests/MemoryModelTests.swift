@@ -33,12 +33,14 @@ import Testing
     @Test func activationsGrowLinearlyWithTheMicroBatchAndTheSequence() throws {
         // Per row: the embedding keeps 10 ids (in 10, out 80); the LSTM caches 10 x (8 input +
         // 4 x 4 gates + 4 cells + 4 hidden) (in 80, out 40); the pooling keeps 4 (in 40, out
-        // 4); dense keeps its input 4 (out 3). Forward is busiest through the LSTM: 10 + 320
-        // cached, its input 80 and output 40; backward through the LSTM holds those and the
-        // later layers' caches (4 + 4).
+        // 4); dense keeps its input 4 (out 3). Through the LSTM forward holds 10 + 320 cached
+        // (its input among them: it keeps the embedding's output, not a copy) and its output
+        // 40; it is busiest one layer on, through the pooling: 10 + 320 + 4 cached, the LSTM's
+        // output 40 and its own 4. Backward through the LSTM holds the caches of all layers
+        // (+ 4 + 4) and the gradients of its input (80) and output (40).
         let steps = 10
         #expect(MemoryModel.activationFloatsPerRow(layers, steps: steps) == 10 + 320 + 4 + 4 + 80 + 40)
-        #expect(MemoryModel.forwardFloatsPerRow(layers, steps: steps) == 10 + 320 + 80 + 40)
+        #expect(MemoryModel.forwardFloatsPerRow(layers, steps: steps) == 10 + 320 + 4 + 40 + 4)
         let one = MemoryModel.estimate(config: config(), vocabularySize: 100, microBatch: 1)
         let eight = MemoryModel.estimate(config: config(), vocabularySize: 100, microBatch: 8)
         #expect(eight.activations == 8 * one.activations)
