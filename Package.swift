@@ -27,6 +27,9 @@ let package = Package(
             name: "CICUShim",
             linkerSettings: [.linkedLibrary("icuuc"), .linkedLibrary("icudata")]
         ),
+        // The LSTM's gate loops, compiled per instruction set and picked at load time (C
+        // can, Swift cannot): see the header.
+        .target(name: "CFolioKernels"),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
@@ -35,7 +38,7 @@ let package = Package(
         .target(name: "FolioCorpus", dependencies: ["FolioCore", "CZstd"]),
         .target(name: "FolioText", dependencies: ["FolioCore", "CICUShim"]),
         .target(name: "FolioShards", dependencies: ["FolioCore", "CZstd"]),
-        .target(name: "FolioNN", dependencies: ["FolioCore", "CBLAS"]),
+        .target(name: "FolioNN", dependencies: ["FolioCore", "CBLAS", "CFolioKernels"]),
         // Standard library and Foundation only: usable on its own by other programs.
         .target(name: "FolioPreprocessing"),
         .target(

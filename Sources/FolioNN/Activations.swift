@@ -3,7 +3,8 @@ import Foundation
 /// Exponential, sigmoid and tanh on eight floats at a time (``Vector``), written with SIMD
 /// types because the compiler does not vectorize them from scalar loops: the gate loops of
 /// the recurrent layers ran one float at a time (measured: a third of an LSTM training
-/// step) until they were written against these. The scalar forms run the same code
+/// step). The GRU and the ``Activation`` layer use these; the LSTM's gate loops went on to
+/// C kernels built for wider vectors (``LSTMRows``). The scalar forms run the same code
 /// on one value, for the places that see few values (its other lanes are wasted: a concrete
 /// vector type is what makes the compiler emit vector instructions; a generic over the
 /// width ran element by element, at a third of the speed).

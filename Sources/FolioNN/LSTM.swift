@@ -1,3 +1,4 @@
+import CFolioKernels
 import Foundation
 
 /// Long short-term memory over `[batch, steps, inputDim]`, Keras's `LSTM` (one layer;
@@ -11,8 +12,8 @@ import Foundation
 /// The input projection for all steps is done before the time loop, one GEMM per sequence
 /// (`[steps, inputDim] x [inputDim, 4 * units]`, written into every batch-th row of the
 /// time-major gate buffer, so that the input is kept as it came, never copied); each step
-/// then adds `h[t-1] x recurrentKernel` for a lane's rows. The gate loops run on SIMD
-/// vectors (``Activations``); the recurrent kernel's gradient is one GEMM over all steps. Rows
+/// then adds `h[t-1] x recurrentKernel` for a lane's rows. The gate loops are C kernels
+/// vectorized for the CPU (``LSTMRows``); the recurrent kernel's gradient is one GEMM over all steps. Rows
 /// are masked by their lengths: at a padded step a row's `h` and `c` carry over unchanged,
 /// its outputs are zero, and nothing flows back through it, so padding never changes an
 /// output or a gradient.
@@ -130,21 +131,7 @@ public final class LSTM {
                 }
                 let c = cells + (t * batch + b) * units
                 let cPrevious = t > 0 ? cells + ((t - 1) * batch + b) * units : startCell + b * units
-                // Eight units at a time; each group reads its four gate values before it
-                // writes their gradients over them.
-                for j in stride(from: 0, to: units, by: 8) {
-                    let n = min(8, units - j)
-                    let i = Activations.load(dz + j, count: n), f = Activations.load(dz + units + j, count: n)
-                    let g = Activations.load(dz + 2 * units + j, count: n), o = Activations.load(dz + 3 * units + j, count: n)
-                    let tanhC = Activations.tanh(Activations.load(c + j, count: n))
-                    let dhj = Activations.load(dhRow + j, count: n)
-                    let dcj = Activations.load(dcRow + j, count: n) + dhj * o * (1 - tanhC * tanhC)
-                    Activations.store(dcj * g * i * (1 - i), dz + j, count: n)
-                    Activations.store(dcj * Activations.load(cPrevious + j, count: n) * f * (1 - f), dz + units + j, count: n)
-                    Activations.store(dcj * i * (1 - g * g), dz + 2 * units + j, count: n)
-                    Activations.store(dhj * tanhC * o * (1 - o), dz + 3 * units + j, count: n)
-                    Activations.store(dcj * f, dcRow + j, count: n)
-                }
+                folio_lstm_backward_row(dz, c, cPrevious, dhRow, dcRow, Int32(units))
             }
             // No gradient flows into the start state (truncated back-propagation).
             guard t > 0 else { continue }
@@ -294,34 +281,19 @@ public final class LSTM {
                 Gemm.sgemm(m: rows.count, n: width, k: units, previous, recurrent, beta: 1, step + rows.lowerBound * width)
             }
         }
-        // The hot loop: gate activations and the cell update, row by row, eight units at a
-        // time (``Activations/Vector``); the last group of a row is partial when `units` is
-        // not a multiple of 8.
+        // The hot loop: gate activations and the cell update, row by row, in C for the
+        // widest vectors the CPU has (CFolioKernels; ``LSTMRows`` is the reference twin).
         for b in rows {
             let c = cells + (t * batch + b) * units
             let h = hidden + (t * batch + b) * units
             let cPrevious = t > 0 ? UnsafePointer(cells + ((t - 1) * batch + b) * units) : startCell + b * units
-            let hPrevious = t > 0 ? UnsafePointer(hidden + ((t - 1) * batch + b) * units) : startHidden + b * units
             guard t < Int(lengths[b]) else {
+                let hPrevious = t > 0 ? UnsafePointer(hidden + ((t - 1) * batch + b) * units) : startHidden + b * units
                 c.update(from: cPrevious, count: units)
                 h.update(from: hPrevious, count: units)
                 continue
             }
-            let row = step + b * width
-            for j in stride(from: 0, to: units, by: 8) {
-                let n = min(8, units - j)
-                let i = Activations.sigmoid(Activations.load(row + j, count: n))
-                let f = Activations.sigmoid(Activations.load(row + units + j, count: n))
-                let g = Activations.tanh(Activations.load(row + 2 * units + j, count: n))
-                let o = Activations.sigmoid(Activations.load(row + 3 * units + j, count: n))
-                Activations.store(i, row + j, count: n)
-                Activations.store(f, row + units + j, count: n)
-                Activations.store(g, row + 2 * units + j, count: n)
-                Activations.store(o, row + 3 * units + j, count: n)
-                let cj = f * Activations.load(cPrevious + j, count: n) + i * g
-                Activations.store(cj, c + j, count: n)
-                Activations.store(o * Activations.tanh(cj), h + j, count: n)
-            }
+            folio_lstm_forward_row(step + b * width, cPrevious, c, h, Int32(units))
         }
     }
 

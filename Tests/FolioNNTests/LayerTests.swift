@@ -2,6 +2,7 @@ import FolioTestSupport
 import Foundation
 import Testing
 @testable import FolioNN
+import CFolioKernels
 
 /// A fixture from bench/make_nn_fixtures.py (PyTorch, float64), read exactly.
 struct NNFixture {
@@ -225,6 +226,39 @@ func fixtureLSTM(_ fixture: NNFixture, sequences: Bool) -> (LSTM, ParameterArena
         #expect(Activations.exp(.nan).isNaN && Activations.sigmoid(.nan).isNaN && Activations.tanh(.nan).isNaN)
         #expect(Activations.exp(.infinity) > 1e38 && Activations.exp(-.infinity) < 1e-37)
         #expect(Activations.sigmoid(.infinity) == 1 && Activations.tanh(-.infinity) == -1)
+    }
+}
+
+@Suite struct LSTMRowTests {
+    /// The C kernels against their plain twins, at widths that fill no vector, one, and
+    /// several with a part left over, with pre-activations far into saturation.
+    @Test(arguments: [1, 5, 16, 37, 128])
+    func kernelsMatchTheReference(units: Int) {
+        var generator = SplitMix64(seed: UInt64(units))
+        func values(_ count: Int, scale: Double) -> [Float] { (0..<count).map { _ in Float((generator.nextUnit() * 2 - 1) * scale) } }
+        let gates = values(4 * units, scale: 12), cPrevious = values(units, scale: 3)
+        let dh = values(units, scale: 1), dc = values(units, scale: 1)
+        var (fastGates, fastC, fastH) = (gates, [Float](repeating: 0, count: units), [Float](repeating: 0, count: units))
+        var (slowGates, slowC, slowH) = (gates, fastC, fastH)
+        folio_lstm_forward_row(&fastGates, cPrevious, &fastC, &fastH, Int32(units))
+        LSTMRows.referenceForward(gates: &slowGates, cPrevious: cPrevious, c: &slowC, h: &slowH, units: units)
+        expectClose(fastGates, slowGates, 1e-6, "activated gates")
+        expectClose(fastC, slowC, 1e-6, "c")
+        expectClose(fastH, slowH, 1e-6, "h")
+        var (fastDc, slowDc) = (dc, dc)
+        folio_lstm_backward_row(&fastGates, slowC, cPrevious, dh, &fastDc, Int32(units))
+        LSTMRows.referenceBackward(gates: &slowGates, c: slowC, cPrevious: cPrevious, dh: dh, dc: &slowDc, units: units)
+        expectClose(fastGates, slowGates, 1e-6, "gate gradients")
+        expectClose(fastDc, slowDc, 1e-6, "dc")
+        #expect(["avx512f", "avx2", "default"].contains(LSTMRows.instructionSet))
+    }
+
+    /// NaN passes through (so a diverging loss is caught), as in ``Activations``.
+    @Test func nanPassesThrough() {
+        var gates: [Float] = [.nan, 0, 0, 0]
+        var (c, h): ([Float], [Float]) = ([0], [0])
+        folio_lstm_forward_row(&gates, [0], &c, &h, 1)
+        #expect(gates[0].isNaN && c[0].isNaN && h[0].isNaN)
     }
 }
 

@@ -1,0 +1,32 @@
+// The LSTM's per-row gate loops in C, for one reason: a C function can be compiled for
+// several instruction sets and pick one at load time (`target_clones`), which Swift code
+// cannot. Swift's SIMD types give SSE2 (4 floats) on baseline x86-64; these run on
+// AVX-512 (16) or AVX2 (8) where the CPU has them. FolioNN's `LSTMRows` holds the Swift
+// twins the tests compare them with. Only plain pointers and ints cross here.
+//
+// Results are the same for any thread count on one machine; machines that pick different
+// clones may differ in the last bits (fused multiply-adds).
+#ifndef FOLIO_KERNELS_H
+#define FOLIO_KERNELS_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// One row of one LSTM step. `gates` holds the pre-activations i, f, g, o (4 x units) and
+/// receives their activated values; c = f * c_prev + i * g and h = o * tanh(c).
+void folio_lstm_forward_row(float *gates, const float *c_prev, float *c, float *h, int units);
+
+/// One row of one LSTM step backward: `gates` holds the activated i, f, g, o and receives
+/// the gradients of their pre-activations; `dh` is the gradient reaching h (read), `dc`
+/// the one reaching c (read, then replaced by the one reaching c_prev).
+void folio_lstm_backward_row(float *gates, const float *c, const float *c_prev, const float *dh, float *dc, int units);
+
+/// The instruction set the kernels above were picked for: "avx512f", "avx2" or "default".
+const char *folio_kernels_isa(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
