@@ -233,30 +233,6 @@ public final class LSTM {
         return (0..<count).map { _ in random.unit() < Double(rate) ? 0 : keep }
     }
 
-    /// `[outer, inner, features]` to `[inner, outer, features]`.
-    static func transpose(_ values: [Float], outer: Int, inner: Int, features: Int) -> [Float] {
-        var result: [Float] = []
-        transpose(values, outer: outer, inner: inner, features: features, into: &result)
-        return result
-    }
-
-    /// The same into `result`, reusing its storage when it has the size.
-    static func transpose(_ values: [Float], outer: Int, inner: Int, features: Int, into result: inout [Float]) {
-        if result.count != values.count {
-            result = []
-            result = [Float](repeating: 0, count: values.count)
-        }
-        values.withUnsafeBufferPointer { source in
-            result.withUnsafeMutableBufferPointer { target in
-                for o in 0..<outer {
-                    for i in 0..<inner {
-                        (target.baseAddress! + (i * outer + o) * features).update(from: source.baseAddress! + (o * inner + i) * features, count: features)
-                    }
-                }
-            }
-        }
-    }
-
     /// One step for the rows `rows` (a lane): their gate pre-activations, the recurrent
     /// GEMM over just those rows, then the activations and the cell update.
     private func forwardStep(

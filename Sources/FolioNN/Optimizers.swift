@@ -217,12 +217,8 @@ public final class Adam: ScheduledOptimizer {
                 weights[index] -= alpha * m[index] / (second.squareRoot() + epsilon)
             }
         }
-        guard !arena.rowSparseRegions.isEmpty else { return update(0..<arena.count) }
         // Lazy tables: only the rows this step's gradients reached (LazyAdam).
-        arena.forEachDenseRange(update)
-        for region in arena.rowSparseRegions {
-            for row in region.touchedRows { update(region.offset + row * region.rowWidth..<region.offset + (row + 1) * region.rowWidth) }
-        }
+        arena.forEachUpdatedRange(update)
     }
 }
 
@@ -259,14 +255,18 @@ public final class SGD: ScheduledOptimizer {
         let learningRate = nextLearningRate
         iterations += 1
         let (weights, gradients) = (arena.values, arena.gradients)
-        for index in 0..<arena.count {
-            let g = gradients[index]
-            if momentum == 0 {
-                weights[index] -= learningRate * g
-                continue
+        // Lazy tables: only the rows this step touched (with momentum, untouched rows keep
+        // their velocity instead of decaying it, as TensorFlow's lazy optimizers do).
+        arena.forEachUpdatedRange { range in
+            for index in range {
+                let g = gradients[index]
+                if momentum == 0 {
+                    weights[index] -= learningRate * g
+                    continue
+                }
+                velocity[index] = momentum * velocity[index] - learningRate * g
+                weights[index] += nesterov ? momentum * velocity[index] - learningRate * g : velocity[index]
             }
-            velocity[index] = momentum * velocity[index] - learningRate * g
-            weights[index] += nesterov ? momentum * velocity[index] - learningRate * g : velocity[index]
         }
     }
 }

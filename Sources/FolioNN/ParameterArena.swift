@@ -32,9 +32,10 @@ public final class ParameterArena {
     public private(set) var rowSparseRegions: [RowSparseRegion] = []
 
     /// Marks `view` (a table of rows `rowWidth` wide) for lazy updates: optimizers that
-    /// support it (Adam) update only the rows a step's gradients touched, as PyTorch's
-    /// `SparseAdam` and TensorFlow's `LazyAdam` do, and only those rows' gradients are
-    /// cleared. Untouched rows keep their weights and moments.
+    /// support it (Adam, AdamW, SGD) update only the rows a step's gradients touched, as
+    /// PyTorch's `SparseAdam` and TensorFlow's `LazyAdam` do, and only those rows' gradients
+    /// are cleared. Untouched rows keep their weights and moments (for SGD without momentum
+    /// that is exactly the dense update: their gradient is zero).
     public func makeRowSparse(_ view: ParameterView, rowWidth: Int) {
         rowSparseRegions.append(RowSparseRegion(offset: view.offset, rows: view.count / rowWidth, rowWidth: rowWidth))
     }
@@ -47,20 +48,17 @@ public final class ParameterArena {
     }
 
     public func zeroGradients() {
-        guard !rowSparseRegions.isEmpty else {
-            gradients.update(repeating: 0)
-            return
-        }
-        forEachDenseRange { range in
-            UnsafeMutableBufferPointer(rebasing: gradients[range]).update(repeating: 0)
-        }
-        for index in rowSparseRegions.indices {
-            let region = rowSparseRegions[index]
-            for row in region.touchedRows {
-                UnsafeMutableBufferPointer(rebasing: gradients[region.offset + row * region.rowWidth..<region.offset + (row + 1) * region.rowWidth])
-                    .update(repeating: 0)
-            }
-            rowSparseRegions[index].clearTouched()
+        forEachUpdatedRange { range in UnsafeMutableBufferPointer(rebasing: gradients[range]).update(repeating: 0) }
+        for index in rowSparseRegions.indices { rowSparseRegions[index].clearTouched() }
+    }
+
+    /// The index ranges a step updates: the whole arena, or with row-sparse regions the
+    /// ranges outside them and the rows of theirs that this step touched.
+    public func forEachUpdatedRange(_ body: (Range<Int>) -> Void) {
+        guard !rowSparseRegions.isEmpty else { return body(0..<count) }
+        forEachDenseRange(body)
+        for region in rowSparseRegions {
+            for row in region.touchedRows { body(region.offset + row * region.rowWidth..<region.offset + (row + 1) * region.rowWidth) }
         }
     }
 

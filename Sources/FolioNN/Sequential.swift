@@ -247,7 +247,7 @@ public final class Sequential {
         return (value, output)
     }
 
-    /// Makes the embedding table's updates lazy (row-sparse): Adam then updates only the rows
+    /// Makes the embedding table's updates lazy (row-sparse): Adam, AdamW and SGD then update only the rows
     /// a step's tokens touched (``ParameterArena/makeRowSparse(_:rowWidth:)``). A large table
     /// (hashed n-grams) otherwise costs a full pass per step.
     public func makeEmbeddingsRowSparse() {

@@ -73,7 +73,7 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         public var reduceLROnPlateau: ReduceLROnPlateau?
         /// Keep the weights of the best epoch by this metric in `checkpoints/best.safetensors`.
         public var checkpointMonitor: String?
-        /// Adam updates only the embedding rows a step touched (TensorFlow's LazyAdam).
+        /// Adam, AdamW and SGD update only the embedding rows a step touched (TensorFlow's LazyAdam).
         public var lazyEmbeddingUpdates = false
         /// Budgets (sweeps): stop after this many training examples or seconds.
         public var maxSamples: Int?

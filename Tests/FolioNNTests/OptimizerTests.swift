@@ -173,4 +173,22 @@ import Testing
         }
         #expect(Array(dense.values) == Array(lazy.values))
     }
+
+    /// Plain SGD: an untouched row has zero gradient, so the lazy update is the dense one,
+    /// bit for bit, with only some rows touched; and the untouched rows do not move.
+    @Test func lazySGDEqualsDenseSGDWithRowsLeftOut() throws {
+        let (dense, lazy) = (arena(lazy: false), arena(lazy: true))
+        let (denseSGD, lazySGD) = (SGD(arena: dense, learningRate: 0.3), SGD(arena: lazy, learningRate: 0.3))
+        let start = Array(lazy.values)
+        for (step, rows) in [[0, 2], [1], [0]].enumerated() {
+            gradient(dense, rows: rows, step: step)
+            gradient(lazy, rows: rows, step: step)
+            try denseSGD.step(arena: dense, gradientScale: 1)
+            try lazySGD.step(arena: lazy, gradientScale: 1)
+            dense.zeroGradients()
+            lazy.zeroGradients()
+        }
+        #expect(Array(dense.values) == Array(lazy.values))
+        #expect(Array(lazy.values[9..<15]) == Array(start[9..<15]) && lazy.values[0] != start[0])
+    }
 }

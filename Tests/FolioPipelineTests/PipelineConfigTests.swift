@@ -158,3 +158,18 @@ import Testing
         #expect(parseByteSize("2XB") == nil && parseByteSize("-1MB") == nil && parseByteSize("") == nil)
     }
 }
+
+/// Every pipeline shipped in `pipelines/` reads without an error and points at a corpus
+/// that is there (a typo in one would otherwise surface only when a user runs it).
+@Suite struct ShippedPipelineTests {
+    static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("pipelines")
+
+    @Test(arguments: ["demo", "bag-of-ngrams", "conv"])
+    func readsAndFindsItsCorpus(name: String) throws {
+        let config = try PipelineConfig.read(path: Self.folder.appendingPathComponent(name + ".toml").path)
+        #expect(config.name == name)
+        #expect(FileManager.default.fileExists(atPath: config.corpus.path), "\(config.corpus.path)")
+        #expect(!config.model.layers.isEmpty)
+    }
+}
