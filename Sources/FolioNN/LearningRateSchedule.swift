@@ -17,6 +17,21 @@ public enum LearningRateSchedule: Sendable, Hashable, Codable {
     /// `decaySteps: 1` the legacy `SGD(decay:)` argument.
     case inverseTimeDecay(initial: Float, decaySteps: Int, rate: Float)
 
+    /// The same schedule over `steps` decay steps (constant and piecewise schedules have
+    /// none and come back unchanged).
+    public func withDecaySteps(_ steps: Int) -> LearningRateSchedule {
+        switch self {
+        case .exponentialDecay(let initial, _, let rate, let staircase):
+            .exponentialDecay(initial: initial, decaySteps: steps, rate: rate, staircase: staircase)
+        case .cosineDecay(let initial, _, let alpha, let warmupTarget, let warmupSteps):
+            .cosineDecay(initial: initial, decaySteps: steps, alpha: alpha, warmupTarget: warmupTarget, warmupSteps: warmupSteps)
+        case .inverseTimeDecay(let initial, _, let rate):
+            .inverseTimeDecay(initial: initial, decaySteps: steps, rate: rate)
+        case .constant, .piecewiseConstant:
+            self
+        }
+    }
+
     public func rate(at step: Int) -> Float {
         switch self {
         case .constant(let rate):

@@ -73,6 +73,9 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         public var reduceLROnPlateau: ReduceLROnPlateau?
         /// Keep the weights of the best epoch by this metric in `checkpoints/best.safetensors`.
         public var checkpointMonitor: String?
+        /// A decaying schedule's length in epochs (`decay_epochs`) instead of optimizer steps:
+        /// the runner turns it into steps once it knows the batches per epoch.
+        public var decayEpochs: Int?
         /// Adam, AdamW and SGD update only the embedding rows a step touched (TensorFlow's LazyAdam).
         public var lazyEmbeddingUpdates = false
         /// Budgets (sweeps): stop after this many training examples or seconds.
@@ -255,6 +258,16 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         let defaultRate = optimizer.kind == .sgd ? 0.01 : 0.001
         let rate = Float(try table.double("learning_rate", default: defaultRate, in: 1e-12...100))
         optimizer.schedule = try readSchedule(table, learningRate: rate, epochsHint: training.epochs)
+        training.decayEpochs = try table.int("decay_epochs", in: 1...1 << 20)
+        if training.decayEpochs != nil {
+            if try table.int("decay_steps", in: 1...Int.max) != nil {
+                throw table.error("give the schedule's length once: decay_steps or decay_epochs", key: "decay_epochs")
+            }
+            switch optimizer.schedule {
+            case .exponentialDecay, .cosineDecay: break
+            default: throw table.error("decay_epochs needs a decaying schedule (exponential or cosine)", key: "decay_epochs")
+            }
+        }
         optimizer.momentum = Float(try table.double("momentum", default: 0, in: 0...1))
         optimizer.nesterov = try table.bool("nesterov", default: false)
         optimizer.rho = Float(try table.double("rho", default: 0.9, in: 0...1))

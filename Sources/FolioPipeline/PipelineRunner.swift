@@ -224,11 +224,17 @@ public final class PipelineRunner {
     private func trainModel(train: ShardSet, vocabulary: Vocabulary, ngrams: NgramHashing?, fingerprint: String) throws(FolioError) -> [EpochLogs] {
         let model = try Model(config.model.layers, vocabulary: vocabulary.count, seed: config.seed, ngrams: ngrams)
         if config.training.lazyEmbeddingUpdates { model.network.makeEmbeddingsRowSparse() }
-        try model.compile(optimizer: config.training.optimizer, loss: config.training.loss)
         let split = config.training.validationSplit
         var options = config.loader
         if split > 0 { options.holdout = Holdout(fraction: split, seed: config.seed, yieldsHeldOut: false) }
         let loader = try ShardLoader(shards: train, options: options)
+        var optimizer = config.training.optimizer
+        if let epochs = config.training.decayEpochs {
+            let accumulation = config.training.accumulationSteps
+            let stepsPerEpoch = (loader.batchesPerEpoch + accumulation - 1) / accumulation
+            optimizer.schedule = optimizer.schedule.withDecaySteps(max(1, epochs * stepsPerEpoch))
+        }
+        try model.compile(optimizer: optimizer, loss: config.training.loss)
         var validation: ShardLoader?
         if split > 0 {
             var held = options

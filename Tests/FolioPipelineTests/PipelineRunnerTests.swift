@@ -40,6 +40,30 @@ final class TinyRun {
 
     func bytes(_ path: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: path)) }
 
+    /// `decay_epochs` becomes optimizer steps from the loader's batches per epoch and the
+    /// accumulation: the cosine is at 3/4 of its height after one epoch of three and at 0
+    /// after the last, whatever the corpus size.
+    @Test func aScheduleLengthInEpochsEndsWithTraining() throws {
+        let runDir = tiny.folder.path + "/decay"
+        _ = try PipelineRunner(config: tiny.pipeline(extra: "schedule = \"cosine\"\ndecay_epochs = 3"), runDir: runDir).run()
+        let metrics = try String(contentsOfFile: runDir + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+        let history = try metrics.map { try JSONDecoder().decode(EpochLogs.self, from: Data($0.utf8)) }
+        #expect(history.count == 3)
+        #expect(abs(history[0].learningRate - 0.02 * 0.75) < 1e-3, "\(history[0].learningRate)")
+        #expect(history[2].learningRate == 0)
+        let both = TinyCorpus.pipeline(name: "t", model: "[[model.layers]]\ntype = \"embedding\"\noutput_dim = 4", training: """
+            schedule = "cosine"
+            decay_steps = 10
+            decay_epochs = 3
+            """)
+        do {
+            _ = try PipelineConfig.parse(both, file: "t.toml", baseFolder: tiny.folder.path)
+            Issue.record("decay_steps and decay_epochs together were accepted")
+        } catch {
+            #expect("\(error)".contains("decay_steps or decay_epochs"), "\(error)")
+        }
+    }
+
     @Test func aTinyPipelineTrainsReportsAndSkipsUnchangedStages() throws {
         let runDir = tiny.folder.path + "/run"
         let result = try PipelineRunner(config: tiny.pipeline(), runDir: runDir).run()
