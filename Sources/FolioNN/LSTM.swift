@@ -163,9 +163,7 @@ public final class LSTM {
         self.steps = steps
         let width = 4 * units
         self.input = input.values
-        if !inputMask.isEmpty {
-            for b in 0..<batch { for t in 0..<steps { for e in 0..<inputDim { self.input[(b * steps + t) * inputDim + e] *= inputMask[b * inputDim + e] } } }
-        }
+        if !inputMask.isEmpty { LSTM.applyInputMask(inputMask, to: &self.input, batch: batch, steps: steps) }
         // Backward releases these caches; after an inference pass they are reused in place.
         // Either way the old and the new copy of a cache never take memory at once.
         refill(&gates, rows: steps * batch, with: arena.values(of: bias))  // the projection adds onto the bias
@@ -226,6 +224,13 @@ public final class LSTM {
 
     /// Restarts the mask stream: the masks of a call then depend on nothing but the seed.
     public func restartMasks(seed: UInt64) { maskSource = SplitMixSource(seed: seed) }
+
+    /// Scales every step of each row of `values` (`[batch, steps, features]`) by that row's
+    /// mask (`[batch, features]`): the input on the way in, its gradient on the way back.
+    static func applyInputMask(_ mask: [Float], to values: inout [Float], batch: Int, steps: Int) {
+        let features = mask.count / max(1, batch)
+        for b in 0..<batch { for t in 0..<steps { for e in 0..<features { values[(b * steps + t) * features + e] *= mask[b * features + e] } } }
+    }
 
     /// Inverted-dropout scales: 0 with probability `rate`, else 1 / (1 - rate).
     static func mask(count: Int, rate: Float, _ random: inout SplitMixSource) -> [Float] {
@@ -368,9 +373,7 @@ public final class LSTM {
                 Activations.store(sum, biasGradient + j, count: n)
             }
         }
-        if !inputMask.isEmpty {
-            for b in 0..<batch { for t in 0..<steps { for e in 0..<inputDim { inputGradient.values[(b * steps + t) * inputDim + e] *= inputMask[b * inputDim + e] } } }
-        }
+        if !inputMask.isEmpty { LSTM.applyInputMask(inputMask, to: &inputGradient.values, batch: batch, steps: steps) }
         input = []
         gates = []
         return goBackwards ? Bidirectional.reverseValidSteps(inputGradient, lengths: lengths) : inputGradient

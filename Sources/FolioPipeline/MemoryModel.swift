@@ -169,6 +169,7 @@ public enum MemoryModel {
             let input = (sequence ? length : 1) * max(features, 1)
             var kept = 0
             var recurrent = false
+            var keepsInput = false
             switch spec {
             case .embedding(let dim):
                 features = dim
@@ -179,11 +180,13 @@ public enum MemoryModel {
                 features = units
                 sequence = sequences
                 recurrent = true
+                keepsInput = true
             case .gru(let units, let sequences):
                 kept = length * (features + 5 * units)
                 features = units
                 sequence = sequences
                 recurrent = true
+                keepsInput = true
             case .bidirectional(let inner):
                 let single = layerFloats([.embedding(outputDim: features), inner], steps: length)[1]
                 kept = 2 * single.kept + 2 * single.output
@@ -220,11 +223,6 @@ public enum MemoryModel {
             case .conv1D(_, _, _, let function) where function != .linear:
                 kept += 2 * output
                 backwardExtra += output
-            default: break
-            }
-            var keepsInput = false
-            switch spec {
-            case .lstm, .gru: keepsInput = true
             default: break
             }
             result.append(LayerFloats(kept: kept, input: input, output: output, releasedByBackward: recurrent, keepsInput: keepsInput,
