@@ -23,6 +23,13 @@ public func regularFileStamp(_ path: String) -> (size: Int, modified: Int64)? {
     return (Int(info.st_size), Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec))
 }
 
+/// Minor page faults of the process so far: pages the kernel had to map (and zero) for it.
+public func minorPageFaults() -> Int {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return usage.ru_minflt
+}
+
 /// The process's peak resident set size so far, in megabytes (MiB).
 public func peakResidentMegabytes() -> Double {
     var usage = rusage()

@@ -8,6 +8,7 @@ enum FolioMain {
         // Folio's own threads (the LSTM's lanes) do the parallel work; OpenBLAS threads
         // would spin beside them (DESIGN.md section 8: BLAS threading is set explicitly).
         Gemm.setThreads(1)
+        FreedMemoryReuse.enable()
         Folio.main()
     }
 }

@@ -27,6 +27,9 @@ struct LSTMBenchCommand: ParsableCommand {
         var train_tokens_per_s: Double
         var infer_tokens_per_s: Double
         var peak_rss_mb: Double
+        /// Page faults per timed training step: pages the step had the kernel map and zero
+        /// anew instead of reusing freed memory (``FreedMemoryReuse``).
+        var minor_page_faults_per_step: Double
         var loss_first: Double
         var loss_last: Double
         var steps: Int
@@ -50,11 +53,13 @@ struct LSTMBenchCommand: ParsableCommand {
             var losses: [Double] = []
             for step in 0..<3 { losses.append(try model.trainStep(pool[step % 8].0, labels: pool[step % 8].1, optimizer: optimizer, accumulator: accumulator)) }
             let clock = ContinuousClock()
+            let faultsBefore = minorPageFaults()
             var start = clock.now
             for step in 0..<steps {
                 losses.append(try model.trainStep(pool[step % 8].0, labels: pool[step % 8].1, optimizer: optimizer, accumulator: accumulator))
             }
             let trainSeconds = (clock.now - start).seconds
+            let faultsPerStep = Double(minorPageFaults() - faultsBefore) / Double(max(1, steps))
             start = clock.now
             let inferBatches = max(1, steps / 2)
             for step in 0..<inferBatches { _ = try model.forward(pool[step % 8].0) }
@@ -63,6 +68,7 @@ struct LSTMBenchCommand: ParsableCommand {
             return Result(
                 batch: batch, train_tokens_per_s: tokens * Double(steps) / trainSeconds,
                 infer_tokens_per_s: tokens * Double(inferBatches) / inferSeconds, peak_rss_mb: peakResidentMegabytes(),
+                minor_page_faults_per_step: faultsPerStep,
                 loss_first: losses.first ?? 0, loss_last: losses.last ?? 0, steps: steps)
         }
         if output.json {

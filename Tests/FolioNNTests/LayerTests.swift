@@ -442,3 +442,11 @@ func fixtureLSTM(_ fixture: NNFixture, sequences: Bool) -> (LSTM, ParameterArena
         #expect(lstm.forward(slice(input, steps: 3..<6), lengths: [3, 3, 3], arena: arena) != second)
     }
 }
+
+@Suite struct FreedMemoryReuseTests {
+    // The C side must see the C library it configures (a header order once hid it, and the
+    // call did nothing): glibc is this project's platform.
+    @Test func appliesOnGlibc() {
+        #expect(FreedMemoryReuse.enable())
+    }
+}

@@ -6,8 +6,13 @@
 //
 // Results are the same for any thread count on one machine; machines that pick different
 // clones may differ in the last bits (fused multiply-adds).
+//
+// Beside them, one allocator setting (glibc's mallopt) that Swift's Glibc module does not
+// export.
 #ifndef FOLIO_KERNELS_H
 #define FOLIO_KERNELS_H
+
+#include <stddef.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -24,6 +29,11 @@ void folio_lstm_backward_row(float *gates, const float *c, const float *c_prev, 
 
 /// The instruction set the kernels above were picked for: "avx512f", "avx2" or "default".
 const char *folio_kernels_isa(void);
+
+/// Lets the C allocator keep freed blocks of up to `bytes` for reuse instead of handing their
+/// pages back to the system (glibc's mmap and trim thresholds; elsewhere nothing). Returns 1
+/// when it was applied.
+int folio_keep_freed_memory(size_t bytes);
 
 #ifdef __cplusplus
 }
