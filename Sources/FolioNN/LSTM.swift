@@ -98,7 +98,7 @@ public final class LSTM {
     /// steps' `dz` and are left to one GEMM each afterwards (``backward(_:arena:)``).
     private func backwardRows(
         _ rows: Range<Int>, batch: Int, steps: Int, upstream: UnsafePointer<Float>, gates: UnsafeMutablePointer<Float>,
-        cells: UnsafePointer<Float>, recurrent: UnsafePointer<Float>, recurrentMask: UnsafePointer<Float>?,
+        cells: UnsafePointer<Float>, recurrentTransposed: PackedMatrix, recurrentMask: UnsafePointer<Float>?,
         startCell: UnsafePointer<Float>
     ) {
         guard !rows.isEmpty else { return }
@@ -136,7 +136,8 @@ public final class LSTM {
             // No gradient flows into the start state (truncated back-propagation).
             guard t > 0 else { continue }
             // The gradient reaching h[t-1]: dz[t] x U^T (masked as h[t-1] was in forward).
-            Gemm.sgemm(transposeB: true, m: count, n: units, k: width, gates + (t * batch + first) * width, recurrent, throughRecurrence)
+            recurrentTransposed.multiply(m: count, gates + (t * batch + first) * width, lda: width, into: throughRecurrence, ldc: units,
+                                         accumulate: false)
             for r in 0..<count where t < Int(lengths[first + r]) {
                 let row = throughRecurrence + r * units
                 if let recurrentMask {
@@ -166,25 +167,29 @@ public final class LSTM {
         if !inputMask.isEmpty { LSTM.applyInputMask(inputMask, to: &self.input, batch: batch, steps: steps) }
         // Backward releases these caches; after an inference pass they are reused in place.
         // Either way the old and the new copy of a cache never take memory at once.
-        refill(&gates, rows: steps * batch, with: arena.values(of: bias))  // the projection adds onto the bias
-        refill(&cells, zeros: steps * batch * units)
-        refill(&hidden, zeros: steps * batch * units)
+        refill(&gates, uninitialized: steps * batch * width)  // the projection writes every row
+        // Every step writes every row's c and h (padded rows carry theirs over).
+        refill(&cells, uninitialized: steps * batch * units)
+        refill(&hidden, uninitialized: steps * batch * units)
         let carried = stateful && finalState.hidden.count == batch * units
         startHidden = carried ? finalState.hidden : [Float](repeating: 0, count: batch * units)
         startCell = carried ? finalState.cell : [Float](repeating: 0, count: batch * units)
-        let kernelValues = UnsafePointer(arena.values(of: kernel).baseAddress!)
-        let recurrent = UnsafePointer(arena.values(of: recurrentKernel).baseAddress!)
+        // Both kernels packed once for the whole pass (see PackedMatrix).
+        let packedKernel = PackedMatrix(arena.values(of: kernel).baseAddress!, k: inputDim, n: width, ldb: width)
+        let recurrent = PackedMatrix(arena.values(of: recurrentKernel).baseAddress!, k: units, n: width, ldb: width)
+        let biasValues = UnsafePointer(arena.values(of: bias).baseAddress!)
         let inputDim = inputDim
         self.input.withUnsafeBufferPointer { x in
             gates.withUnsafeMutableBufferPointer { gates in
-                // The projection, one GEMM per row: its steps are contiguous in the input and
-                // every batch-th row of the time-major gates (so no time-major copy of the input).
-                let buffers = Shared((x.baseAddress!, gates.baseAddress!, kernelValues))
+                // The projection plus bias, one product per row: its steps are contiguous in the
+                // input and every batch-th row of the time-major gates (so no time-major copy of
+                // the input).
+                let buffers = Shared((x.baseAddress!, gates.baseAddress!, biasValues))
                 Lanes.run(rows: batch, threads: LSTM.threads) { rows in
-                    let (x, gates, kernel) = buffers.value
+                    let (x, gates, bias) = buffers.value
                     for b in rows {
-                        Gemm.sgemm(m: steps, n: width, k: inputDim, x + b * steps * inputDim, kernel, beta: 1, gates + b * width,
-                                   ldc: batch * width)
+                        packedKernel.multiply(m: steps, x + b * steps * inputDim, lda: inputDim, bias: bias, into: gates + b * width,
+                                              ldc: batch * width, accumulate: false)
                     }
                 }
             }
@@ -243,7 +248,7 @@ public final class LSTM {
     private func forwardStep(
         _ t: Int, rows: Range<Int>, batch: Int, gates: UnsafeMutablePointer<Float>,
         cells: UnsafeMutablePointer<Float>, hidden: UnsafeMutablePointer<Float>,
-        recurrent: UnsafePointer<Float>, recurrentMask: UnsafePointer<Float>?,
+        recurrent: PackedMatrix, recurrentMask: UnsafePointer<Float>?,
         startHidden: UnsafePointer<Float>, startCell: UnsafePointer<Float>
     ) {
         guard !rows.isEmpty else { return }
@@ -256,10 +261,11 @@ public final class LSTM {
                 // The rare path: the recurrent kernel sees a masked copy of h[t-1].
                 let masked = (0..<rows.count * units).map { previous[$0] * recurrentMask[rows.lowerBound * units + $0] }
                 masked.withUnsafeBufferPointer { masked in
-                    Gemm.sgemm(m: rows.count, n: width, k: units, masked.baseAddress!, recurrent, beta: 1, step + rows.lowerBound * width)
+                    recurrent.multiply(m: rows.count, masked.baseAddress!, lda: units, into: step + rows.lowerBound * width, ldc: width,
+                                       accumulate: true)
                 }
             } else {
-                Gemm.sgemm(m: rows.count, n: width, k: units, previous, recurrent, beta: 1, step + rows.lowerBound * width)
+                recurrent.multiply(m: rows.count, previous, lda: units, into: step + rows.lowerBound * width, ldc: width, accumulate: true)
             }
         }
         // The hot loop: gate activations and the cell update, row by row, in C for the
@@ -283,19 +289,21 @@ public final class LSTM {
     /// saved: each step's gate values are overwritten by their gradients as it goes.
     public func backward(_ outputGradient: Tensor, arena: ParameterArena) -> Tensor {
         let (batch, steps, units, width, inputDim) = (batch, steps, units, 4 * units, inputDim)
-        let recurrent = UnsafePointer(arena.values(of: recurrentKernel).baseAddress!)
-        let kernelValues = UnsafePointer(arena.values(of: kernel).baseAddress!)
+        // Backward multiplies by both kernels transposed, each packed once for the pass.
+        let recurrentTransposed = PackedMatrix(arena.values(of: recurrentKernel).baseAddress!, k: width, n: units, ldb: width,
+                                               transposed: true)
+        let kernelTransposed = PackedMatrix(arena.values(of: kernel).baseAddress!, k: width, n: inputDim, ldb: width, transposed: true)
         gates.withUnsafeMutableBufferPointer { gates in
             outputGradient.values.withUnsafeBufferPointer { upstream in
                 cells.withUnsafeBufferPointer { cells in
                     recurrentMask.withUnsafeBufferPointer { mask in
                         startCell.withUnsafeBufferPointer { startCell in
-                            let buffers = Shared((self, gates.baseAddress!, upstream.baseAddress!, cells.baseAddress!, recurrent,
+                            let buffers = Shared((self, gates.baseAddress!, upstream.baseAddress!, cells.baseAddress!,
                                                   mask.isEmpty ? nil : mask.baseAddress, startCell.baseAddress!))
                             Lanes.run(rows: batch, threads: LSTM.threads) { rows in
-                                let (layer, gates, upstream, cells, recurrent, mask, startCell) = buffers.value
+                                let (layer, gates, upstream, cells, mask, startCell) = buffers.value
                                 layer.backwardRows(rows, batch: batch, steps: steps, upstream: upstream, gates: gates, cells: cells,
-                                                   recurrent: recurrent, recurrentMask: mask, startCell: startCell)
+                                                   recurrentTransposed: recurrentTransposed, recurrentMask: mask, startCell: startCell)
                             }
                         }
                     }
@@ -315,39 +323,49 @@ public final class LSTM {
         // Each lane adds into its own copies of the kernel gradients; lanes are summed in
         // order afterwards, so the result is the same for any thread count.
         var recurrentPartials = [Float](repeating: 0, count: Lanes.count * units * width)
+        var biasPartials = [Float](repeating: 0, count: Lanes.count * width)
         gates.withUnsafeBufferPointer { dz in
             // gates now holds dz, time-major. dU += h[t-1]^T dz[t] for all steps at once,
-            // split by ranges of steps (contiguous rows), into lane partials.
+            // and the bias gradient, the sum of all dz rows, split by ranges of steps
+            // (contiguous rows) into lane partials.
             hidden.withUnsafeBufferPointer { hidden in
                 recurrentPartials.withUnsafeMutableBufferPointer { partials in
-                    let buffers = Shared((dz.baseAddress!, hidden.baseAddress!, partials.baseAddress!))
-                    Lanes.run(rows: steps, threads: LSTM.threads) { range, lane in
-                        let (dz, hidden, partials) = buffers.value
-                        let firstStep = max(range.lowerBound, 1)  // step 0 follows the start state, below
-                        guard firstStep < range.upperBound else { return }
-                        Gemm.sgemm(transposeA: true, m: units, n: width, k: (range.upperBound - firstStep) * batch,
-                                   hidden + (firstStep - 1) * batch * units, dz + firstStep * batch * width, partials + lane * units * width)
+                    biasPartials.withUnsafeMutableBufferPointer { biasPartials in
+                        let buffers = Shared((dz.baseAddress!, hidden.baseAddress!, partials.baseAddress!, biasPartials.baseAddress!))
+                        Lanes.run(rows: steps, threads: LSTM.threads) { range, lane in
+                            let (dz, hidden, partials, biasPartials) = buffers.value
+                            Gemm.columnSums(dz + range.lowerBound * batch * width, rowCount: range.count * batch, columns: width,
+                                            into: biasPartials + lane * width)
+                            let firstStep = max(range.lowerBound, 1)  // step 0 follows the start state, below
+                            guard firstStep < range.upperBound else { return }
+                            Gemm.sgemm(transposeA: true, m: units, n: width, k: (range.upperBound - firstStep) * batch,
+                                       hidden + (firstStep - 1) * batch * units, dz + firstStep * batch * width, partials + lane * units * width)
+                        }
                     }
                 }
             }
         }
         hidden = []
         var kernelPartials = [Float](repeating: 0, count: Lanes.count * inputDim * width)
-        var inputGradient = Tensor(zeros: [batch, steps, inputDim])
+        // dx = dz W^T below writes every row of it.
+        var inputValues: [Float] = []
+        refill(&inputValues, uninitialized: batch * steps * inputDim)
+        var inputGradient = Tensor(shape: [batch, steps, inputDim], values: inputValues)
+        inputValues = []
         gates.withUnsafeBufferPointer { dz in
             // dW += x^T dz and dx = dz W^T, one GEMM each per row: its steps are every
             // batch-th row of dz and contiguous in x and dx, which stay batch-major.
             input.withUnsafeBufferPointer { x in
                 kernelPartials.withUnsafeMutableBufferPointer { partials in
                     inputGradient.values.withUnsafeMutableBufferPointer { dx in
-                        let buffers = Shared((x.baseAddress!, dz.baseAddress!, partials.baseAddress!, dx.baseAddress!, kernelValues))
+                        let buffers = Shared((x.baseAddress!, dz.baseAddress!, partials.baseAddress!, dx.baseAddress!))
                         Lanes.run(rows: batch, threads: LSTM.threads) { rows, lane in
-                            let (x, dz, partials, dx, kernel) = buffers.value
+                            let (x, dz, partials, dx) = buffers.value
                             for b in rows {
                                 Gemm.sgemm(transposeA: true, m: inputDim, n: width, k: steps, x + b * steps * inputDim,
                                            dz + b * width, ldb: batch * width, beta: 1, partials + lane * inputDim * width)
-                                Gemm.sgemm(transposeB: true, m: steps, n: inputDim, k: width, dz + b * width, lda: batch * width,
-                                           kernel, dx + b * steps * inputDim)
+                                kernelTransposed.multiply(m: steps, dz + b * width, lda: batch * width, into: dx + b * steps * inputDim,
+                                                          ldc: inputDim, accumulate: false)
                             }
                         }
                     }
@@ -356,22 +374,17 @@ public final class LSTM {
         }
         let recurrentGradient = arena.gradients(of: recurrentKernel)
         let kernelGradient = arena.gradients(of: kernel)
+        let biasGradient = arena.gradients(of: bias).baseAddress!
         for lane in 0..<Lanes.count {
-            for index in 0..<units * width { recurrentGradient[index] += recurrentPartials[lane * units * width + index] }
-            for index in 0..<inputDim * width { kernelGradient[index] += kernelPartials[lane * inputDim * width + index] }
+            Gemm.add(recurrentPartials.withUnsafeBufferPointer { $0.baseAddress! + lane * units * width },
+                     into: recurrentGradient.baseAddress!, count: units * width)
+            Gemm.add(kernelPartials.withUnsafeBufferPointer { $0.baseAddress! + lane * inputDim * width },
+                     into: kernelGradient.baseAddress!, count: inputDim * width)
+            Gemm.add(biasPartials.withUnsafeBufferPointer { $0.baseAddress! + lane * width }, into: biasGradient, count: width)
         }
         if stateful && steps > 0 {
             // The start state fed step 0's product: dU += h[-1]^T dz[0].
             Gemm.sgemm(transposeA: true, m: units, n: width, k: batch, startHidden, gates, beta: 1, recurrentGradient.baseAddress!)
-        }
-        let biasGradient = arena.gradients(of: bias).baseAddress!
-        gates.withUnsafeBufferPointer { dz in
-            for j in stride(from: 0, to: width, by: 8) {
-                let n = min(8, width - j)
-                var sum = Activations.load(biasGradient + j, count: n)
-                for row in 0..<batch * steps { sum += Activations.load(dz.baseAddress! + row * width + j, count: n) }
-                Activations.store(sum, biasGradient + j, count: n)
-            }
         }
         if !inputMask.isEmpty { LSTM.applyInputMask(inputMask, to: &inputGradient.values, batch: batch, steps: steps) }
         input = []

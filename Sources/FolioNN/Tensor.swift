@@ -45,6 +45,14 @@ func refill(_ array: inout [Float], zeros count: Int) {
     }
 }
 
+/// Makes `array` hold `count` floats whose values the caller overwrites before reading any:
+/// its storage is reused when it has the size, else allocated without being zeroed.
+func refill(_ array: inout [Float], uninitialized count: Int) {
+    guard array.count != count else { return }
+    array = []
+    array = [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+}
+
 /// `rows` copies of `row` one after another in `array`, reusing its storage when it has the
 /// size (a bias under a product that adds onto it).
 func refill(_ array: inout [Float], rows: Int, with row: UnsafeMutableBufferPointer<Float>) {

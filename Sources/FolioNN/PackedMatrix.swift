@@ -1,0 +1,34 @@
+import CFolioKernels
+
+/// A weight matrix B (`k x n`) packed once for many products `A · B` with small blocks of
+/// rows: a recurrent layer multiplies each step's rows, or each sequence's steps, by the
+/// same kernel, and a general GEMM would pack it again on every call (`folio_pack`,
+/// `folio_gemm_packed` in CFolioKernels; ``Gemm/referenceSgemm`` is the twin tests
+/// compare it with).
+///
+/// Immutable once packed, so lanes share it.
+final class PackedMatrix: @unchecked Sendable {
+    let k: Int
+    let n: Int
+    let storage: UnsafeMutablePointer<Float>
+
+    /// Packs B, whose row r starts at `b + r * ldb`, or, when `transposed`, Bᵀ (`n x k`,
+    /// row j at `b + j * ldb`: the transpose of a stored kernel, for a backward product).
+    init(_ b: UnsafePointer<Float>, k: Int, n: Int, ldb: Int, transposed: Bool = false) {
+        self.k = k
+        self.n = n
+        storage = .allocate(capacity: max(1, folio_packed_count(Int32(k), Int32(n))))
+        folio_pack(b, Int32(k), Int32(n), Int32(ldb), transposed ? 1 : 0, storage)
+    }
+
+    deinit { storage.deallocate() }
+
+    /// C = [C] + [bias] + A · B for `m` rows: A's row r at `a + r * lda`, C's at `c + r * ldc`;
+    /// C's old values are kept and added to when `accumulate`.
+    func multiply(
+        m: Int, _ a: UnsafePointer<Float>, lda: Int, bias: UnsafePointer<Float>? = nil, into c: UnsafeMutablePointer<Float>, ldc: Int,
+        accumulate: Bool
+    ) {
+        folio_gemm_packed(Int32(m), Int32(n), Int32(k), a, Int32(lda), storage, bias, c, Int32(ldc), accumulate ? 1 : 0)
+    }
+}
