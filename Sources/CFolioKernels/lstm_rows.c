@@ -79,3 +79,17 @@ const char *folio_kernels_isa(void) {
 #endif
     return "default";
 }
+
+FOLIO_CLONES
+void folio_adam_update(float *restrict w, const float *restrict g, float *restrict m, float *restrict v, long count, float alpha,
+                       float beta1, float beta2, float epsilon) {
+    for (long index = 0; index < count; index++) {
+        float gradient = g[index];
+        float first = m[index] + (gradient - m[index]) * (1 - beta1);
+        float second = v[index] + (gradient * gradient - v[index]) * (1 - beta2);
+        m[index] = first;
+        v[index] = second;
+        // The elementwise builtin has no errno to set, so the loop vectorizes.
+        w[index] -= alpha * first / (__builtin_elementwise_sqrt(second) + epsilon);
+    }
+}

@@ -28,6 +28,11 @@ void folio_lstm_forward_row(float *gates, const float *c_prev, float *c, float *
 /// the one reaching c (read, then replaced by the one reaching c_prev).
 void folio_lstm_backward_row(float *gates, const float *c, const float *c_prev, const float *dh, float *dc, int units);
 
+/// Adam's update for `count` parameters, as `Adam` (FolioNN) describes it: m and v move
+/// towards g and g², then w -= alpha * m / (sqrt(v) + epsilon).
+void folio_adam_update(float *w, const float *g, float *m, float *v, long count, float alpha, float beta1, float beta2,
+                       float epsilon);
+
 /// The instruction set the kernels above were picked for: "avx512f", "avx2" or "default".
 const char *folio_kernels_isa(void);
 
