@@ -150,6 +150,9 @@ public final class LSTM {
         }
     }
 
+    /// The instruction set Folio's own kernels run on here ("avx512f", "avx2", "default").
+    public static var kernelInstructionSet: String { LSTMRows.instructionSet }
+
     /// Threads for the lanes (the batch is always cut into ``Lanes/count`` lanes).
     nonisolated(unsafe) public static var threads = 2
 

@@ -30,6 +30,10 @@ struct LSTMBenchCommand: ParsableCommand {
         /// Page faults per timed training step: pages the step had the kernel map and zero
         /// anew instead of reusing freed memory (``FreedMemoryReuse``).
         var minor_page_faults_per_step: Double
+        /// OpenBLAS's kernel family (the weight-gradient GEMMs) and the instruction set of
+        /// Folio's own kernels (the rest of the LSTM).
+        var blas_core: String
+        var kernels: String
         var loss_first: Double
         var loss_last: Double
         var steps: Int
@@ -68,7 +72,7 @@ struct LSTMBenchCommand: ParsableCommand {
             return Result(
                 batch: batch, train_tokens_per_s: tokens * Double(steps) / trainSeconds,
                 infer_tokens_per_s: tokens * Double(inferBatches) / inferSeconds, peak_rss_mb: peakResidentMegabytes(),
-                minor_page_faults_per_step: faultsPerStep,
+                minor_page_faults_per_step: faultsPerStep, blas_core: Gemm.coreName, kernels: LSTM.kernelInstructionSet,
                 loss_first: losses.first ?? 0, loss_last: losses.last ?? 0, steps: steps)
         }
         if output.json {
