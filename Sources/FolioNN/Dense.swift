@@ -86,25 +86,32 @@ public final class Embedding {
 
     /// `[rows, length]` ids to `[rows, length, outputDim]`. Ids must be below `inputDim`.
     public func forward(_ batch: TokenBatch, arena: ParameterArena) throws(FolioError) -> Tensor {
-        ids = batch.ids
-        let table = arena.values(of: table)
-        var output = Tensor(zeros: [batch.rows, batch.length, outputDim])
-        for (position, id) in batch.ids.enumerated() {
-            guard Int(id) < inputDim else {
-                throw FolioError("Embedding: token id \(id) at row \(position / batch.length), position \(position % batch.length) is outside 0..<\(inputDim)")
-            }
-            let from = Int(id) * outputDim
-            for j in 0..<outputDim { output.values[position * outputDim + j] = table[from + j] }
+        if let position = batch.ids.firstIndex(where: { Int($0) >= inputDim }) {
+            throw FolioError("Embedding: token id \(batch.ids[position]) at row \(position / batch.length), position \(position % batch.length) is outside 0..<\(inputDim)")
         }
-        return output
+        ids = batch.ids
+        let table = UnsafePointer(arena.values(of: table).baseAddress!)
+        let outputDim = outputDim
+        // Every row of the output is a copy of a table row.
+        var values: [Float] = []
+        refill(&values, uninitialized: batch.ids.count * outputDim)
+        values.withUnsafeMutableBufferPointer { output in
+            for (position, id) in batch.ids.enumerated() {
+                (output.baseAddress! + position * outputDim).update(from: table + Int(id) * outputDim, count: outputDim)
+            }
+        }
+        return Tensor(shape: [batch.rows, batch.length, outputDim], values: values)
     }
 
     public func backward(_ outputGradient: Tensor, arena: ParameterArena) {
         let gradients = arena.gradients(of: table)
         arena.touch(rows: ids.lazy.map { Int($0) }, regionAt: table.offset)
-        for (position, id) in ids.enumerated() {
-            let to = Int(id) * outputDim
-            for j in 0..<outputDim { gradients[to + j] += outputGradient.values[position * outputDim + j] }
+        let outputDim = outputDim
+        outputGradient.values.withUnsafeBufferPointer { upstream in
+            for (position, id) in ids.enumerated() {
+                let to = gradients.baseAddress! + Int(id) * outputDim, from = upstream.baseAddress! + position * outputDim
+                for j in 0..<outputDim { to[j] += from[j] }
+            }
         }
     }
 }

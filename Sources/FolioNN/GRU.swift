@@ -203,12 +203,18 @@ func recurrentOutput(hidden: [Float], batch: Int, steps: Int, units: Int, length
         return Tensor(shape: [batch, units], values: steps == 0 ? [Float](repeating: 0, count: batch * units)
                       : Array(hidden[(steps - 1) * batch * units..<steps * batch * units]))
     }
-    var output = Tensor(zeros: [batch, steps, units])
-    for b in 0..<batch {
-        for t in 0..<min(steps, Int(lengths[b])) {
-            let from = (t * batch + b) * units
-            output.values.replaceSubrange((b * steps + t) * units..<(b * steps + t + 1) * units, with: hidden[from..<from + units])
+    var values: [Float] = []
+    refill(&values, uninitialized: batch * steps * units)
+    values.withUnsafeMutableBufferPointer { output in
+        hidden.withUnsafeBufferPointer { hidden in
+            for b in 0..<batch {
+                let valid = min(steps, Int(lengths[b]))
+                for t in 0..<valid {
+                    (output.baseAddress! + (b * steps + t) * units).update(from: hidden.baseAddress! + (t * batch + b) * units, count: units)
+                }
+                (output.baseAddress! + (b * steps + valid) * units).update(repeating: 0, count: (steps - valid) * units)
+            }
         }
     }
-    return output
+    return Tensor(shape: [batch, steps, units], values: values)
 }
