@@ -99,20 +99,29 @@ static inline AVX512 void tile(int rows, int k, const float *a, int lda, const f
     }
 }
 
+// Row blocks outside, panels inside: a block of A (8 rows; a step's gate gradients are
+// 2 KiB each) stays in L1 while the packed B, contiguous, streams from L2. The other order
+// read A once per panel, and A's rows often lie a power of two apart (one step of a
+// time-major batch), so they shared a few cache sets and came back from L3 each time.
 static AVX512 void gemm_packed_avx512(int m, int n, int k, const float *a, int lda, const float *packed, const float *bias, float *c,
                                       int ldc, int accumulate) {
-    for (int p = 0; p < panels(n); p++) {
-        const float *panel = packed + (size_t)p * PANEL * k;
-        int columns = n - p * PANEL < PANEL ? n - p * PANEL : PANEL;
-        __mmask16 low = columns >= 16 ? 0xFFFF : (__mmask16)((1u << columns) - 1);
-        __mmask16 high = columns >= PANEL ? 0xFFFF : columns <= 16 ? 0 : (__mmask16)((1u << (columns - 16)) - 1);
-        const float *panelBias = bias ? bias + p * PANEL : NULL;
-        float *out = c + p * PANEL;
-        int r = 0;
-        for (; r + ROWS <= m; r += ROWS)
-            tile(ROWS, k, a + (size_t)r * lda, lda, panel, panelBias, out + (size_t)r * ldc, ldc, accumulate, low, high);
-        // The rare path: a block's last rows (m is rarely a multiple of 8 only in tests).
-        for (; r < m; r++) tile(1, k, a + (size_t)r * lda, lda, panel, panelBias, out + (size_t)r * ldc, ldc, accumulate, low, high);
+    for (int r = 0; r < m; r += ROWS) {
+        int rows = m - r < ROWS ? m - r : ROWS;
+        for (int p = 0; p < panels(n); p++) {
+            const float *panel = packed + (size_t)p * PANEL * k;
+            int columns = n - p * PANEL < PANEL ? n - p * PANEL : PANEL;
+            __mmask16 low = columns >= 16 ? 0xFFFF : (__mmask16)((1u << columns) - 1);
+            __mmask16 high = columns >= PANEL ? 0xFFFF : columns <= 16 ? 0 : (__mmask16)((1u << (columns - 16)) - 1);
+            const float *panelBias = bias ? bias + p * PANEL : NULL;
+            float *out = c + (size_t)r * ldc + p * PANEL;
+            if (rows == ROWS) {
+                tile(ROWS, k, a + (size_t)r * lda, lda, panel, panelBias, out, ldc, accumulate, low, high);
+            } else {
+                // The rare path: the last rows when m is not a multiple of 8 (tests, odd batches).
+                for (int one = 0; one < rows; one++)
+                    tile(1, k, a + (size_t)(r + one) * lda, lda, panel, panelBias, out + (size_t)one * ldc, ldc, accumulate, low, high);
+            }
+        }
     }
 }
 #endif
