@@ -55,10 +55,10 @@ void folio_gemm_packed(int m, int n, int k, const float *a, int lda, const float
 void folio_gemm_packed_generic(int m, int n, int k, const float *a, int lda, const float *packed, const float *bias, float *c,
                                int ldc, int accumulate);
 
-/// Lets the C allocator keep freed blocks of up to `bytes` for reuse instead of handing their
-/// pages back to the system (glibc's mmap and trim thresholds; elsewhere nothing). Returns 1
-/// when it was applied.
-int folio_keep_freed_memory(size_t bytes);
+/// Lets the C allocator keep freed blocks of up to `largest_block` bytes, and up to
+/// `retained` free bytes in all, for reuse instead of handing their pages back to the system
+/// (glibc's mmap and trim thresholds; elsewhere nothing). Returns 1 when it was applied.
+int folio_keep_freed_memory(size_t largest_block, size_t retained);
 
 #ifdef __cplusplus
 }
