@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # `folio bench lstm` against ../shared/peers/lstm_bench.py (torch, keras) at batch 32, 64,
 # 128, 256 in one sitting. Folio runs REPEATS times per size, the peers PEER_REPEATS times.
-#   OPENBLAS_CORETYPE=SkylakeX  recommended where OpenBLAS 0.3.21 falls back to Prescott
+# OpenBLAS's kernel family matters for the weight-gradient GEMMs (Folio's own kernels do the
+# rest): where the environment pins OPENBLAS_CORETYPE (some environments set Haswell, for older
+# OpenBLAS builds), run it as `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE bash bench/lstm_bench.sh`
+# to let OpenBLAS pick for the CPU; each JSON line names the kernels used (blas_core, kernels).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
