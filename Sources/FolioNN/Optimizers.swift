@@ -34,6 +34,9 @@ extension ScheduledOptimizer {
 public final class OptimizerState {
     private var buffers: [(name: String, buffer: UnsafeMutableBufferPointer<Float>)] = []
 
+    /// Floats held in all buffers (what `folio plan` counts as optimizer state).
+    public var floatCount: Int { buffers.reduce(0) { $0 + ($1.buffer.count > 1 ? $1.buffer.count : 0) } }
+
     /// A new buffer of the arena's size filled with `value` (capacity 1 when `needed` is false).
     func buffer(_ name: String, _ arena: ParameterArena, value: Float = 0, needed: Bool = true) -> UnsafeMutableBufferPointer<Float> {
         let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: needed ? max(1, arena.count) : 1)
@@ -245,7 +248,9 @@ public final class SGD: ScheduledOptimizer {
         self.momentum = momentum
         self.nesterov = nesterov
         self.clipping = clipping
-        velocity = state.buffer("velocity", arena)
+        // Plain SGD keeps no velocity (a buffer of the arena's size, 87 MB for the shipped
+        // bag-of-n-grams model, was allocated and never read).
+        velocity = state.buffer("velocity", arena, needed: momentum != 0)
     }
 
     public func step(arena: ParameterArena, gradientScale: Float) throws(FolioError) {

@@ -79,7 +79,7 @@ public enum MemoryModel {
             loader: loaderBytes(config, microBatch: microBatch, shards: trainShards), fixed: fixedBytes)
     }
 
-    /// Headroom the planner keeps: estimates ran up to 5.9% below measured peaks
+    /// Headroom the planner keeps: estimates ran up to 6.5% below measured peaks
     /// (bench/results/memory.md; what is not modelled is allocator slack), so a plan fits
     /// the estimate plus 10% into the limit.
     public static let planningMargin = 0.10

@@ -86,6 +86,25 @@ import Testing
     }
 }
 
+/// Optimizer state is what `folio plan` counts (MemoryModel: Adam 2 buffers, amsgrad 3,
+/// SGD 1 with momentum and none without, RMSprop 1 plus centered and momentum): plain SGD
+/// once allocated a velocity of the arena's size that it never read.
+@Suite struct OptimizerStateSizeTests {
+    @Test func buffersAreTheOnesTheMemoryModelCounts() {
+        let arena = ParameterArena(layout: [("w", [1000])])
+        let cases: [(any Optimizer, OptimizerState, Int)] = {
+            let sgd = SGD(arena: arena), momentum = SGD(arena: arena, momentum: 0.9)
+            let adam = Adam(arena: arena), amsgrad = Adam(arena: arena, amsgrad: true)
+            let rmsprop = RMSprop(arena: arena), full = RMSprop(arena: arena, momentum: 0.5, centered: true)
+            return [(sgd, sgd.state, 0), (momentum, momentum.state, 1), (adam, adam.state, 2), (amsgrad, amsgrad.state, 3),
+                    (rmsprop, rmsprop.state, 1), (full, full.state, 3)]
+        }()
+        for (optimizer, state, buffers) in cases {
+            #expect(state.floatCount == buffers * arena.count, "\(type(of: optimizer)): \(state.floatCount) floats")
+        }
+    }
+}
+
 @Suite(.serialized) struct DeterminismTests {
     /// Same seed, same batches: bit-identical weights with 1 and with 2 BLAS threads.
     @Test func sameSeedSameWeightsWhateverTheThreadCount() throws {
