@@ -53,11 +53,3 @@ func refill(_ array: inout [Float], uninitialized count: Int) {
     array = [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
 }
 
-/// `rows` copies of `row` one after another in `array`, reusing its storage when it has the
-/// size (a bias under a product that adds onto it).
-func refill(_ array: inout [Float], rows: Int, with row: UnsafeMutableBufferPointer<Float>) {
-    if array.count != rows * row.count { refill(&array, zeros: rows * row.count) }
-    array.withUnsafeMutableBufferPointer { target in
-        for index in 0..<rows { (target.baseAddress! + index * row.count).update(from: row.baseAddress!, count: row.count) }
-    }
-}
