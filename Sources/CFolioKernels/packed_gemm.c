@@ -117,9 +117,20 @@ static AVX512 void gemm_packed_avx512(int m, int n, int k, const float *a, int l
             if (rows == ROWS) {
                 tile(ROWS, k, a + (size_t)r * lda, lda, panel, panelBias, out, ldc, accumulate, low, high);
             } else {
-                // The rare path: the last rows when m is not a multiple of 8 (tests, odd batches).
-                for (int one = 0; one < rows; one++)
-                    tile(1, k, a + (size_t)(r + one) * lda, lda, panel, panelBias, out + (size_t)one * ldc, ldc, accumulate, low, high);
+                // The rare path: the last rows when m is not a multiple of 8 (odd batch sizes,
+                // an epoch's last batch), as tiles of 4, 2 and 1 rows (rows < 8).
+                int done = 0;
+                for (int size = 4; size >= 1; size /= 2) {
+                    if (!(rows & size)) continue;
+                    const float *from = a + (size_t)(r + done) * lda;
+                    float *to = out + (size_t)done * ldc;
+                    switch (size) {  // constant sizes, so that each tile's loops unroll
+                    case 4: tile(4, k, from, lda, panel, panelBias, to, ldc, accumulate, low, high); break;
+                    case 2: tile(2, k, from, lda, panel, panelBias, to, ldc, accumulate, low, high); break;
+                    default: tile(1, k, from, lda, panel, panelBias, to, ldc, accumulate, low, high);
+                    }
+                    done += size;
+                }
             }
         }
     }

@@ -8,7 +8,7 @@ import Testing
     /// reference: partial panels (n not a multiple of 32), partial row blocks (m not a
     /// multiple of 8), k of one, strided rows of A and C whose other columns must stay as
     /// they were, a bias, accumulation, and B given transposed.
-    @Test(arguments: [(1, 1, 1), (8, 32, 16), (13, 44, 11), (17, 70, 37), (9, 128, 512), (32, 512, 128)], [false, true])
+    @Test(arguments: [(1, 1, 1), (6, 33, 3), (8, 32, 16), (13, 44, 11), (15, 40, 9), (17, 70, 37), (9, 128, 512), (32, 512, 128)], [false, true])
     func matchesTheReference(shape: (Int, Int, Int), transposed: Bool) {
         let (m, n, k) = shape
         var generator = SplitMix64(seed: UInt64(m * 1000 + n * 10 + k))
