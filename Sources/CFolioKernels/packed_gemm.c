@@ -12,19 +12,22 @@
 // cost the reference LSTM about a sixth of its training time; here it is packed once per
 // forward or backward pass.
 //
-// Packed layout: panels of FOLIO_PANEL = 32 columns; panel p holds, for each of the k rows
+// Packed layout: panels of PANEL = 32 columns; panel p holds, for each of the k rows
 // of B, its columns 32p ..< 32p + 32 (zeros past n), so a panel is k x 32 contiguous floats.
 
 enum { PANEL = 32, ROWS = 8 };
 
 static int panels(int n) { return (n + PANEL - 1) / PANEL; }
 
+// Columns of B in panel p: PANEL but in the last one.
+static int panel_columns(int n, int p) { return n - p * PANEL < PANEL ? n - p * PANEL : PANEL; }
+
 size_t folio_packed_count(int k, int n) { return (size_t)panels(n) * PANEL * (size_t)k; }
 
 void folio_pack(const float *b, int k, int n, int ldb, int transposed, float *packed) {
     for (int p = 0; p < panels(n); p++) {
         float *panel = packed + (size_t)p * PANEL * k;
-        int columns = n - p * PANEL < PANEL ? n - p * PANEL : PANEL;
+        int columns = panel_columns(n, p);
         for (int row = 0; row < k; row++) {
             float *to = panel + (size_t)row * PANEL;
             for (int j = 0; j < columns; j++) {
@@ -37,19 +40,20 @@ void folio_pack(const float *b, int k, int n, int ldb, int transposed, float *pa
 }
 
 #if defined(__x86_64__)
-#define FOLIO_CLONES __attribute__((target_clones("avx2", "default")))
+// AVX-512 has its own path below, so the plain one is cloned for AVX2 and baseline only.
+#define PLAIN_CLONES __attribute__((target_clones("avx2", "default")))
 #else
-#define FOLIO_CLONES
+#define PLAIN_CLONES
 #endif
 
 // The plain path, for CPUs without AVX-512 (and the tests' second opinion): the same sums
 // in the same order, a panel row at a time (the compiler vectorizes the 32 columns).
-FOLIO_CLONES
+PLAIN_CLONES
 void folio_gemm_packed_generic(int m, int n, int k, const float *a, int lda, const float *packed, const float *bias, float *c,
                                int ldc, int accumulate) {
     for (int p = 0; p < panels(n); p++) {
         const float *panel = packed + (size_t)p * PANEL * k;
-        int columns = n - p * PANEL < PANEL ? n - p * PANEL : PANEL;
+        int columns = panel_columns(n, p);
         for (int r = 0; r < m; r++) {
             const float *row = a + (size_t)r * lda;
             float *out = c + (size_t)r * ldc + p * PANEL;
@@ -109,7 +113,7 @@ static AVX512 void gemm_packed_avx512(int m, int n, int k, const float *a, int l
         int rows = m - r < ROWS ? m - r : ROWS;
         for (int p = 0; p < panels(n); p++) {
             const float *panel = packed + (size_t)p * PANEL * k;
-            int columns = n - p * PANEL < PANEL ? n - p * PANEL : PANEL;
+            int columns = panel_columns(n, p);
             __mmask16 low = columns >= 16 ? 0xFFFF : (__mmask16)((1u << columns) - 1);
             __mmask16 high = columns >= PANEL ? 0xFFFF : columns <= 16 ? 0 : (__mmask16)((1u << (columns - 16)) - 1);
             const float *panelBias = bias ? bias + p * PANEL : NULL;

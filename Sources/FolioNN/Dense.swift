@@ -92,15 +92,13 @@ public final class Embedding {
         ids = batch.ids
         let table = UnsafePointer(arena.values(of: table).baseAddress!)
         let outputDim = outputDim
-        // Every row of the output is a copy of a table row.
-        var values: [Float] = []
-        refill(&values, uninitialized: batch.ids.count * outputDim)
-        values.withUnsafeMutableBufferPointer { output in
+        var output = Tensor(uninitialized: [batch.rows, batch.length, outputDim])  // every row a copy of a table row
+        output.values.withUnsafeMutableBufferPointer { output in
             for (position, id) in batch.ids.enumerated() {
                 (output.baseAddress! + position * outputDim).update(from: table + Int(id) * outputDim, count: outputDim)
             }
         }
-        return Tensor(shape: [batch.rows, batch.length, outputDim], values: values)
+        return output
     }
 
     public func backward(_ outputGradient: Tensor, arena: ParameterArena) {

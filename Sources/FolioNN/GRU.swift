@@ -203,9 +203,8 @@ func recurrentOutput(hidden: [Float], batch: Int, steps: Int, units: Int, length
         return Tensor(shape: [batch, units], values: steps == 0 ? [Float](repeating: 0, count: batch * units)
                       : Array(hidden[(steps - 1) * batch * units..<steps * batch * units]))
     }
-    var values: [Float] = []
-    refill(&values, uninitialized: batch * steps * units)
-    values.withUnsafeMutableBufferPointer { output in
+    var output = Tensor(uninitialized: [batch, steps, units])  // valid steps copied, the rest zeroed
+    output.values.withUnsafeMutableBufferPointer { output in
         hidden.withUnsafeBufferPointer { hidden in
             for b in 0..<batch {
                 let valid = min(steps, Int(lengths[b]))
@@ -216,5 +215,5 @@ func recurrentOutput(hidden: [Float], batch: Int, steps: Int, units: Int, length
             }
         }
     }
-    return Tensor(shape: [batch, steps, units], values: values)
+    return output
 }

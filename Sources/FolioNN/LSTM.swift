@@ -181,22 +181,24 @@ public final class LSTM {
         let packedKernel = PackedMatrix(arena.values(of: kernel).baseAddress!, k: inputDim, n: width, ldb: width)
         let recurrent = PackedMatrix(arena.values(of: recurrentKernel).baseAddress!, k: units, n: width, ldb: width)
         let biasValues = UnsafePointer(arena.values(of: bias).baseAddress!)
-        let projection = Shared((self.input.withUnsafeBufferPointer { $0.baseAddress! }, biasValues, packedKernel))
-        gates.withUnsafeMutableBufferPointer { gates in
-            cells.withUnsafeMutableBufferPointer { cells in
-                hidden.withUnsafeMutableBufferPointer { hidden in
-                    recurrentMask.withUnsafeBufferPointer { mask in
-                        startHidden.withUnsafeBufferPointer { startHidden in
-                            startCell.withUnsafeBufferPointer { startCell in
-                                let buffers = Shared((self, gates.baseAddress!, cells.baseAddress!, hidden.baseAddress!, recurrent,
-                                                      mask.isEmpty ? nil : mask.baseAddress, startHidden.baseAddress!, startCell.baseAddress!))
-                                Lanes.run(rows: batch, threads: LSTM.threads) { rows in
-                                    let (layer, gates, cells, hidden, recurrent, mask, startHidden, startCell) = buffers.value
-                                    let (x, bias, kernel) = projection.value
-                                    for t in 0..<steps {
-                                        layer.forwardStep(t, rows: rows, batch: batch, steps: steps, input: x, kernel: kernel, bias: bias,
-                                                          gates: gates, cells: cells, hidden: hidden, recurrent: recurrent, recurrentMask: mask,
-                                                          startHidden: startHidden, startCell: startCell)
+        self.input.withUnsafeBufferPointer { x in
+            let projection = Shared((x.baseAddress!, biasValues, packedKernel))
+            gates.withUnsafeMutableBufferPointer { gates in
+                cells.withUnsafeMutableBufferPointer { cells in
+                    hidden.withUnsafeMutableBufferPointer { hidden in
+                        recurrentMask.withUnsafeBufferPointer { mask in
+                            startHidden.withUnsafeBufferPointer { startHidden in
+                                startCell.withUnsafeBufferPointer { startCell in
+                                    let buffers = Shared((self, gates.baseAddress!, cells.baseAddress!, hidden.baseAddress!, recurrent,
+                                                          mask.isEmpty ? nil : mask.baseAddress, startHidden.baseAddress!, startCell.baseAddress!))
+                                    Lanes.run(rows: batch, threads: LSTM.threads) { rows in
+                                        let (layer, gates, cells, hidden, recurrent, mask, startHidden, startCell) = buffers.value
+                                        let (x, bias, kernel) = projection.value
+                                        for t in 0..<steps {
+                                            layer.forwardStep(t, rows: rows, batch: batch, steps: steps, input: x, kernel: kernel, bias: bias,
+                                                              gates: gates, cells: cells, hidden: hidden, recurrent: recurrent, recurrentMask: mask,
+                                                              startHidden: startHidden, startCell: startCell)
+                                        }
                                     }
                                 }
                             }
@@ -343,11 +345,7 @@ public final class LSTM {
         }
         hidden = []
         var kernelPartials = [Float](repeating: 0, count: Lanes.count * inputDim * width)
-        // dx = dz W^T below writes every row of it.
-        var inputValues: [Float] = []
-        refill(&inputValues, uninitialized: batch * steps * inputDim)
-        var inputGradient = Tensor(shape: [batch, steps, inputDim], values: inputValues)
-        inputValues = []
+        var inputGradient = Tensor(uninitialized: [batch, steps, inputDim])  // dx = dz W^T below writes every row
         gates.withUnsafeBufferPointer { dz in
             // dW += x^T dz and dx = dz W^T, one GEMM each per row: its steps are every
             // batch-th row of dz and contiguous in x and dx, which stay batch-major.
@@ -370,14 +368,9 @@ public final class LSTM {
         }
         let recurrentGradient = arena.gradients(of: recurrentKernel)
         let kernelGradient = arena.gradients(of: kernel)
-        let biasGradient = arena.gradients(of: bias).baseAddress!
-        for lane in 0..<Lanes.count {
-            Gemm.add(recurrentPartials.withUnsafeBufferPointer { $0.baseAddress! + lane * units * width },
-                     into: recurrentGradient.baseAddress!, count: units * width)
-            Gemm.add(kernelPartials.withUnsafeBufferPointer { $0.baseAddress! + lane * inputDim * width },
-                     into: kernelGradient.baseAddress!, count: inputDim * width)
-            Gemm.add(biasPartials.withUnsafeBufferPointer { $0.baseAddress! + lane * width }, into: biasGradient, count: width)
-        }
+        Lanes.add(recurrentPartials, into: recurrentGradient)
+        Lanes.add(kernelPartials, into: kernelGradient)
+        Lanes.add(biasPartials, into: arena.gradients(of: bias))
         if stateful && steps > 0 {
             // The start state fed step 0's product: dU += h[-1]^T dz[0].
             Gemm.sgemm(transposeA: true, m: units, n: width, k: batch, startHidden, gates, beta: 1, recurrentGradient.baseAddress!)

@@ -27,6 +27,16 @@ enum Lanes {
     }
 }
 
+extension Lanes {
+    /// Adds the lanes' partial sums (`count` buffers of `gradient.count` floats, lane after
+    /// lane) into `gradient`, in lane order, so the total does not depend on the thread count.
+    static func add(_ partials: [Float], into gradient: UnsafeMutableBufferPointer<Float>) {
+        partials.withUnsafeBufferPointer { partials in
+            for lane in 0..<count { Gemm.add(partials.baseAddress! + lane * gradient.count, into: gradient.baseAddress!, count: gradient.count) }
+        }
+    }
+}
+
 /// Pointers handed to lane threads. Each lane writes only its own rows (and its own
 /// gradient buffer), which is what makes sharing them sound.
 struct Shared<Value>: @unchecked Sendable {

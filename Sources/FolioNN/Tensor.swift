@@ -14,6 +14,13 @@ public struct Tensor: Sendable, Equatable {
         values = [Float](repeating: 0, count: shape.reduce(1, *))
     }
 
+    /// A tensor whose every value the caller writes before reading any (not zeroed).
+    init(uninitialized shape: [Int]) {
+        self.shape = shape
+        let count = shape.reduce(1, *)
+        values = [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+    }
+
     public var count: Int { values.count }
 }
 
