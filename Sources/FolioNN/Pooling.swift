@@ -2,7 +2,14 @@
 /// only each row's valid steps (its length): padding never changes a result. A row of
 /// length 0 pools to zeros.
 public final class GlobalPooling1D {
-    public enum Kind: String, Sendable, Codable { case average, max }
+    public enum Kind: String, Sendable, Codable {
+        case average, max
+        /// The sum over a row's `n` valid steps divided by `√n` (TensorFlow's embedding
+        /// combiner `"sqrtn"`). Over embeddings of a bag of tokens, the mean weighs the bag's
+        /// counts L1-normalized; `√n` keeps a bag of `n` distinct tokens at unit L2 norm,
+        /// which linear text classifiers (TF-IDF with logistic regression) favour.
+        case sqrtN = "sqrtn"
+    }
     public let kind: Kind
     private var shape: [Int] = []
     private var lengths: [Int32] = []
@@ -21,10 +28,10 @@ public final class GlobalPooling1D {
             guard valid > 0 else { continue }
             for f in 0..<features {
                 switch kind {
-                case .average:
+                case .average, .sqrtN:
                     var sum: Float = 0
                     for t in 0..<valid { sum += input.values[(b * steps + t) * features + f] }
-                    output.values[b * features + f] = sum / Float(valid)
+                    output.values[b * features + f] = sum / divisor(valid)
                 case .max:
                     var best = 0
                     for t in 1..<max(1, valid) where input.values[(b * steps + t) * features + f] > input.values[(b * steps + best) * features + f] {
@@ -47,14 +54,19 @@ public final class GlobalPooling1D {
             for f in 0..<features {
                 let g = outputGradient.values[b * features + f]
                 switch kind {
-                case .average:
-                    for t in 0..<valid { inputGradient.values[(b * steps + t) * features + f] = g / Float(valid) }
+                case .average, .sqrtN:
+                    for t in 0..<valid { inputGradient.values[(b * steps + t) * features + f] = g / divisor(valid) }
                 case .max:
                     inputGradient.values[(b * steps + argmax[b * features + f]) * features + f] = g
                 }
             }
         }
         return inputGradient
+    }
+
+    /// What a summing kind divides a row's sum of `valid` steps by.
+    private func divisor(_ valid: Int) -> Float {
+        kind == .sqrtN ? Float(valid).squareRoot() : Float(valid)
     }
 }
 

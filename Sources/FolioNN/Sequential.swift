@@ -14,6 +14,10 @@ public enum LayerSpec: Sendable, Hashable, Codable {
     case conv1D(filters: Int, kernelSize: Int, padding: Conv1D.Padding = .valid, activation: Activation.Function = .linear)
     case maxPooling1D(poolSize: Int = 2)
     case globalAveragePooling1D
+    /// The sum over valid steps divided by the square root of their number
+    /// (``GlobalPooling1D/Kind/sqrtN``); pipelines write it as a global average pooling
+    /// with `combiner = "sqrtn"`.
+    case globalSqrtNPooling1D
     case globalMaxPooling1D
 
     var name: String {
@@ -29,6 +33,7 @@ public enum LayerSpec: Sendable, Hashable, Codable {
         case .conv1D: "Conv1D"
         case .maxPooling1D: "MaxPooling1D"
         case .globalAveragePooling1D: "GlobalAveragePooling1D"
+        case .globalSqrtNPooling1D: "GlobalAveragePooling1D(combiner: sqrtn)"
         case .globalMaxPooling1D: "GlobalMaxPooling1D"
         }
     }
@@ -96,7 +101,7 @@ public final class Sequential {
                 guard shape.count == 2 else { throw FolioError("\(describe): needs [steps, features]") }
                 layout += Conv1D.layout(prefix: prefix, channels: features, filters: filters, kernelSize: kernelSize)
                 shape = [-1, filters]
-            case .maxPooling1D, .globalAveragePooling1D, .globalMaxPooling1D:
+            case .maxPooling1D, .globalAveragePooling1D, .globalSqrtNPooling1D, .globalMaxPooling1D:
                 guard shape.count == 2 else { throw FolioError("\(describe): needs [steps, features]") }
                 if case .maxPooling1D = spec { shape = [-1, features] } else { shape = [features] }
             }
@@ -169,6 +174,8 @@ public final class Sequential {
                 layers.append(.maxPooling(MaxPooling1D(poolSize: poolSize)))
             case .globalAveragePooling1D:
                 layers.append(.globalPooling(GlobalPooling1D(.average)))
+            case .globalSqrtNPooling1D:
+                layers.append(.globalPooling(GlobalPooling1D(.sqrtN)))
             case .globalMaxPooling1D:
                 layers.append(.globalPooling(GlobalPooling1D(.max)))
             }

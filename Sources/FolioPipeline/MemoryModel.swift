@@ -138,7 +138,7 @@ public enum MemoryModel {
             case .conv1D(let filters, let kernelSize, _, _):
                 count += kernelSize * features * filters + filters
                 features = filters
-            case .activation, .dropout, .maxPooling1D, .globalAveragePooling1D, .globalMaxPooling1D:
+            case .activation, .dropout, .maxPooling1D, .globalAveragePooling1D, .globalSqrtNPooling1D, .globalMaxPooling1D:
                 break
             }
         }
@@ -207,7 +207,7 @@ public enum MemoryModel {
             case .maxPooling1D(let pool):
                 length /= max(1, pool)
                 kept = length * features
-            case .globalAveragePooling1D, .globalMaxPooling1D:
+            case .globalAveragePooling1D, .globalSqrtNPooling1D, .globalMaxPooling1D:
                 kept = features
                 sequence = false
             }

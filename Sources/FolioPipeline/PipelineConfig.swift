@@ -236,7 +236,9 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
                            kernelSize: try table.int("kernel_size", default: 3, in: 1...1024),
                            padding: padding == "same" ? .same : .valid, activation: try activation("linear"))
         case "max_pooling1d": spec = .maxPooling1D(poolSize: try table.int("pool_size", default: 2, in: 1...1024))
-        case "global_average_pooling1d": spec = .globalAveragePooling1D
+        case "global_average_pooling1d":
+            let combiner = try table.choice("combiner", ["mean", GlobalPooling1D.Kind.sqrtN.rawValue], default: "mean")
+            spec = combiner == "mean" ? .globalAveragePooling1D : .globalSqrtNPooling1D
         default: spec = .globalMaxPooling1D
         }
         try table.finish()

@@ -24,23 +24,29 @@ import Testing
         }
     }
 
-    @Test func maskedAverageMatchesAPlainLoopAndIgnoresPadding() {
+    @Test(arguments: [GlobalPooling1D.Kind.average, .sqrtN])
+    func maskedSumsMatchAPlainLoopAndIgnorePadding(kind: GlobalPooling1D.Kind) {
         let input = randomTensor([3, 5, 4], seed: 1)
         let lengths: [Int32] = [5, 2, 0]
-        let output = GlobalPooling1D(.average).forward(input, lengths: lengths)
+        let output = GlobalPooling1D(kind).forward(input, lengths: lengths)
         for b in 0..<3 {
             for f in 0..<4 {
                 let valid = Int(lengths[b])
-                let expected = valid == 0 ? 0 : (0..<valid).reduce(Float(0)) { $0 + input.values[(b * 5 + $1) * 4 + f] } / Float(valid)
+                let sum = (0..<valid).reduce(Float(0)) { $0 + input.values[(b * 5 + $1) * 4 + f] }
+                let expected = valid == 0 ? 0 : sum / (kind == .average ? Float(valid) : Float(valid).squareRoot())
                 #expect(abs(output.values[b * 4 + f] - expected) < 1e-6)
             }
         }
+        // A bag of 4 distinct one-hot tokens: the mean has L2 norm 1/2, sqrtn keeps it at 1.
+        let bag = Tensor(shape: [1, 4, 4], values: (0..<16).map { $0 % 5 == 0 ? 1 : 0 })
+        let pooled = GlobalPooling1D(kind).forward(bag, lengths: [4]).values
+        #expect(abs(pooled.reduce(0) { $0 + $1 * $1 }.squareRoot() - (kind == .average ? 0.5 : 1)) < 1e-6)
         var padded = input
         for t in 2..<5 { for f in 0..<4 { padded.values[(1 * 5 + t) * 4 + f] = 1000 } }
         #expect(GlobalPooling1D(.max).forward(padded, lengths: lengths).values[4..<8] == GlobalPooling1D(.max).forward(input, lengths: lengths).values[4..<8])
     }
 
-    @Test(arguments: [GlobalPooling1D.Kind.average, .max])
+    @Test(arguments: [GlobalPooling1D.Kind.average, .sqrtN, .max])
     func poolingGradients(kind: GlobalPooling1D.Kind) {
         let pool = GlobalPooling1D(kind)
         checkGradient(randomTensor([2, 4, 3], seed: 2), forward: { pool.forward($0, lengths: [4, 3]) }, backward: pool.backward, "\(kind)")

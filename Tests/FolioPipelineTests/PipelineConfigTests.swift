@@ -66,8 +66,9 @@ import Testing
 
     @Test func overridesReplaceAnyKeyIncludingLayers() throws {
         let config = try parse(Self.text, ["training.epochs=9", "model.layers[3].units=5", "corpus.path=/data/news", "loader.bucketing=true",
-                                           "training.learning_rate=0.5"])
+                                           "training.learning_rate=0.5", "model.layers[2].combiner=sqrtn"])
         #expect(config.training.epochs == 9)
+        #expect(config.model.layers[2] == .globalSqrtNPooling1D)
         #expect(config.model.layers[3] == .dense(units: 5))
         #expect(config.corpus.path == "/data/news")
         #expect(config.loader.bucketing && config.loader.padding == .longest)
@@ -94,6 +95,8 @@ import Testing
             ("type = \"dense\"", "type = \"denze\"", "line 27, key model.layers[3].type"),
             ("patience = 1", "patience = -1", "line 38, key training.early_stopping.patience"),
             ("seed = 7", "seed = 7.5", "line 2, key seed"),
+            ("type = \"global_average_pooling1d\"", "type = \"global_average_pooling1d\"\ncombiner = \"sum\"",
+             "line 25, key model.layers[2].combiner"),
         ]
         for (old, new, place) in cases {
             let error = try #require(throws: FolioError.self) { try parse(Self.text.replacingOccurrences(of: old, with: new)) }
