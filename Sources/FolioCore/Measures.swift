@@ -24,15 +24,13 @@ public func regularFileStamp(_ path: String) -> (size: Int, modified: Int64)? {
 }
 
 /// Minor page faults of the process so far: pages the kernel had to map (and zero) for it.
-public func minorPageFaults() -> Int {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    return usage.ru_minflt
-}
+public func minorPageFaults() -> Int { processUsage().ru_minflt }
 
 /// The process's peak resident set size so far, in megabytes (MiB).
-public func peakResidentMegabytes() -> Double {
+public func peakResidentMegabytes() -> Double { Double(processUsage().ru_maxrss) / 1024 }
+
+private func processUsage() -> rusage {
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
-    return Double(usage.ru_maxrss) / 1024
+    return usage
 }

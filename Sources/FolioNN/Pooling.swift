@@ -26,12 +26,13 @@ public final class GlobalPooling1D {
         for b in 0..<batch {
             let valid = min(steps, Int(lengths[b]))
             guard valid > 0 else { continue }
+            let divisor = divisor(valid)
             for f in 0..<features {
                 switch kind {
                 case .average, .sqrtN:
                     var sum: Float = 0
                     for t in 0..<valid { sum += input.values[(b * steps + t) * features + f] }
-                    output.values[b * features + f] = sum / divisor(valid)
+                    output.values[b * features + f] = sum / divisor
                 case .max:
                     var best = 0
                     for t in 1..<max(1, valid) where input.values[(b * steps + t) * features + f] > input.values[(b * steps + best) * features + f] {
@@ -51,11 +52,12 @@ public final class GlobalPooling1D {
         for b in 0..<batch {
             let valid = min(steps, Int(lengths[b]))
             guard valid > 0 else { continue }
+            let divisor = divisor(valid)
             for f in 0..<features {
                 let g = outputGradient.values[b * features + f]
                 switch kind {
                 case .average, .sqrtN:
-                    for t in 0..<valid { inputGradient.values[(b * steps + t) * features + f] = g / divisor(valid) }
+                    for t in 0..<valid { inputGradient.values[(b * steps + t) * features + f] = g / divisor }
                 case .max:
                     inputGradient.values[(b * steps + argmax[b * features + f]) * features + f] = g
                 }
@@ -64,7 +66,7 @@ public final class GlobalPooling1D {
         return inputGradient
     }
 
-    /// What a summing kind divides a row's sum of `valid` steps by.
+    /// What a summing kind divides a row's sum of `valid` steps by (max ignores it).
     private func divisor(_ valid: Int) -> Float {
         kind == .sqrtN ? Float(valid).squareRoot() : Float(valid)
     }

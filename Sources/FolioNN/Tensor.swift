@@ -17,8 +17,7 @@ public struct Tensor: Sendable, Equatable {
     /// A tensor whose every value the caller writes before reading any (not zeroed).
     init(uninitialized shape: [Int]) {
         self.shape = shape
-        let count = shape.reduce(1, *)
-        values = [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+        values = uninitializedFloats(shape.reduce(1, *))
     }
 
     public var count: Int { values.count }
@@ -57,6 +56,11 @@ func refill(_ array: inout [Float], zeros count: Int) {
 func refill(_ array: inout [Float], uninitialized count: Int) {
     guard array.count != count else { return }
     array = []
-    array = [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+    array = uninitializedFloats(count)
+}
+
+/// `count` floats not zeroed: for buffers whose every value is written before it is read.
+private func uninitializedFloats(_ count: Int) -> [Float] {
+    [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
 }
 
