@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "FolioPreprocessing"),
         .target(
             name: "FolioPipeline",
-            dependencies: ["FolioCorpus", "FolioText", "FolioShards", "FolioNN", .product(name: "TOMLKit", package: "TOMLKit")]),
+            dependencies: ["FolioCorpus", "FolioText", "FolioShards", "FolioNN", "FolioPreprocessing", .product(name: "TOMLKit", package: "TOMLKit")]),
         .executableTarget(
             name: "folio",
             dependencies: [
@@ -62,7 +62,9 @@ let package = Package(
         .testTarget(name: "FolioTextTests", dependencies: ["FolioText", "FolioTestSupport"]),
         .testTarget(name: "FolioNNTests", dependencies: ["FolioNN", "FolioTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "FolioShardsTests", dependencies: ["FolioShards", "FolioTestSupport"]),
-        .testTarget(name: "FolioPipelineTests", dependencies: ["FolioPipeline", "FolioTestSupport", "FolioNN", "FolioShards"]),
+        .testTarget(
+            name: "FolioPipelineTests", dependencies: ["FolioPipeline", "FolioTestSupport", "FolioNN", "FolioShards"],
+            resources: [.copy("Fixtures")]),
         .testTarget(name: "FolioCLITests", dependencies: ["folio", "FolioTestSupport"]),
         .testTarget(
             name: "FolioPreprocessingTests", dependencies: ["FolioPreprocessing", "FolioTestSupport"],

@@ -1,6 +1,11 @@
 /// Pooling over the steps of `[batch, steps, features]` to `[batch, features]`, counting
 /// only each row's valid steps (its length): padding never changes a result. A row of
 /// length 0 pools to zeros.
+///
+/// The summing kinds take optional per-step weights `w` (`[batch * steps]`, TensorFlow's
+/// weighted embedding combiners): the mean is `Σ w·x / Σ w`, sqrtn `Σ w·x / √(Σ w²)`. With
+/// a bag's TF-IDF weights (one step per distinct id) sqrtn pools the L2-normalized TF-IDF
+/// vector through the embedding. Without weights every step weighs 1, bit for bit.
 public final class GlobalPooling1D {
     public enum Kind: String, Sendable, Codable {
         case average, max
@@ -13,34 +18,48 @@ public final class GlobalPooling1D {
     public let kind: Kind
     private var shape: [Int] = []
     private var lengths: [Int32] = []
+    private var weights: [Float]?
+    private var divisors: [Float] = []  // summing kinds: per row
     private var argmax: [Int] = []  // for max: the step chosen per (row, feature)
 
     public init(_ kind: Kind) { self.kind = kind }
 
-    public func forward(_ input: Tensor, lengths: [Int32]) -> Tensor {
+    /// - Precondition: `weights`, when given, hold one value per step and `kind` is not max
+    ///   (``Sequential`` checks both before it gets here).
+    public func forward(_ input: Tensor, lengths: [Int32], weights: [Float]? = nil) -> Tensor {
         let (batch, steps, features) = (input.shape[0], input.shape[1], input.shape[2])
+        precondition(weights == nil || (kind != .max && weights?.count == batch * steps), "weights: one per step, summing kinds only")
         shape = input.shape
         self.lengths = lengths
+        self.weights = weights
+        divisors = [Float](repeating: 0, count: batch)
         argmax = [Int](repeating: -1, count: batch * features)
         var output = Tensor(zeros: [batch, features])
         for b in 0..<batch {
             let valid = min(steps, Int(lengths[b]))
             guard valid > 0 else { continue }
-            let divisor = divisor(valid)
-            for f in 0..<features {
-                switch kind {
-                case .average, .sqrtN:
-                    var sum: Float = 0
-                    for t in 0..<valid { sum += input.values[(b * steps + t) * features + f] }
-                    output.values[b * features + f] = sum / divisor
-                case .max:
+            if kind == .max {
+                for f in 0..<features {
                     var best = 0
-                    for t in 1..<max(1, valid) where input.values[(b * steps + t) * features + f] > input.values[(b * steps + best) * features + f] {
+                    for t in 1..<valid where input.values[(b * steps + t) * features + f] > input.values[(b * steps + best) * features + f] {
                         best = t
                     }
                     argmax[b * features + f] = best
                     output.values[b * features + f] = input.values[(b * steps + best) * features + f]
                 }
+                continue
+            }
+            divisors[b] = divisor(row: b, steps: steps, valid: valid)
+            // A row whose weights are all 0 pools to zeros rather than 0/0.
+            guard divisors[b] > 0 else { continue }
+            for f in 0..<features {
+                var sum: Float = 0
+                if let weights {
+                    for t in 0..<valid { sum += weights[b * steps + t] * input.values[(b * steps + t) * features + f] }
+                } else {
+                    for t in 0..<valid { sum += input.values[(b * steps + t) * features + f] }
+                }
+                output.values[b * features + f] = sum / divisors[b]
             }
         }
         return output
@@ -52,23 +71,30 @@ public final class GlobalPooling1D {
         for b in 0..<batch {
             let valid = min(steps, Int(lengths[b]))
             guard valid > 0 else { continue }
-            let divisor = divisor(valid)
-            for f in 0..<features {
-                let g = outputGradient.values[b * features + f]
-                switch kind {
-                case .average, .sqrtN:
-                    for t in 0..<valid { inputGradient.values[(b * steps + t) * features + f] = g / divisor }
-                case .max:
-                    inputGradient.values[(b * steps + argmax[b * features + f]) * features + f] = g
+            if kind == .max {
+                for f in 0..<features {
+                    inputGradient.values[(b * steps + argmax[b * features + f]) * features + f] = outputGradient.values[b * features + f]
+                }
+                continue
+            }
+            guard divisors[b] > 0 else { continue }
+            for t in 0..<valid {
+                let weight = weights?[b * steps + t] ?? 1
+                for f in 0..<features {
+                    inputGradient.values[(b * steps + t) * features + f] = outputGradient.values[b * features + f] * weight / divisors[b]
                 }
             }
         }
         return inputGradient
     }
 
-    /// What a summing kind divides a row's sum of `valid` steps by (max ignores it).
-    private func divisor(_ valid: Int) -> Float {
-        kind == .sqrtN ? Float(valid).squareRoot() : Float(valid)
+    /// What a summing kind divides a row's (weighted) sum by: the weights' sum for the mean,
+    /// their L2 norm for sqrtn; unweighted, `valid` and `√valid` exactly.
+    private func divisor(row b: Int, steps: Int, valid: Int) -> Float {
+        guard let weights else { return kind == .sqrtN ? Float(valid).squareRoot() : Float(valid) }
+        var total: Float = 0
+        for t in 0..<valid { total += kind == .sqrtN ? weights[b * steps + t] * weights[b * steps + t] : weights[b * steps + t] }
+        return kind == .sqrtN ? total.squareRoot() : total
     }
 }
 

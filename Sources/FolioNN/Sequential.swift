@@ -184,8 +184,32 @@ public final class Sequential {
         self.layers = layers
     }
 
+    /// The layer that combines a batch's per-id weights (``TokenBatch/weights``): the first
+    /// global average pooling (mean or sqrtn), when only layers that keep each step to itself
+    /// (embedding, dense, activation, dropout) come before it; nil when weights cannot be used,
+    /// because a convolution, pooling or recurrent layer mixes the steps first, or a global max
+    /// pooling has no weights to combine.
+    public static func weightedPoolingIndex(_ specs: [LayerSpec]) -> Int? {
+        for (index, spec) in specs.enumerated() {
+            switch spec {
+            case .embedding, .dense, .activation, .dropout: continue
+            case .globalAveragePooling1D, .globalSqrtNPooling1D: return index
+            default: return nil
+            }
+        }
+        return nil
+    }
+
     /// The model's output `[rows, features]` (logits for the losses' `fromLogits`).
     public func forward(_ batch: TokenBatch, training: Bool) throws(FolioError) -> Tensor {
+        if let weights = batch.weights {
+            guard let pooling = Self.weightedPoolingIndex(specs) else {
+                throw FolioError("per-id weights need a global average pooling with only embedding, dense, activation or dropout layers before it")
+            }
+            guard weights.count == batch.rows * batch.length else {
+                throw FolioError("\(weights.count) per-id weights for a batch of \(batch.rows) x \(batch.length) ids (layer \(pooling))")
+            }
+        }
         var lengths = batch.lengths
         var x = Tensor(zeros: [0])
         for (index, layer) in layers.enumerated() {
@@ -215,7 +239,7 @@ public final class Sequential {
             case .maxPooling(let pool):
                 x = pool.forward(x)
                 lengths = pool.outputLengths(lengths)
-            case .globalPooling(let pool): x = pool.forward(x, lengths: lengths)
+            case .globalPooling(let pool): x = pool.forward(x, lengths: lengths, weights: batch.weights)
             }
         }
         return x

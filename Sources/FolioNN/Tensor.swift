@@ -30,12 +30,17 @@ public struct TokenBatch: Sendable {
     public var ids: [UInt32]
     /// Valid tokens per row: positions at and after it are padding and never change a result.
     public var lengths: [Int32]
+    /// One weight per id (`rows` x `length`), as PyTorch's `EmbeddingBag(per_sample_weights:)`
+    /// and TensorFlow's weighted embedding lookup: the global average pooling then combines
+    /// a row's steps weighted (``GlobalPooling1D``). Nil: every id weighs 1.
+    public var weights: [Float]?
 
-    public init(rows: Int, length: Int, ids: [UInt32], lengths: [Int32]) {
+    public init(rows: Int, length: Int, ids: [UInt32], lengths: [Int32], weights: [Float]? = nil) {
         self.rows = rows
         self.length = length
         self.ids = ids
         self.lengths = lengths
+        self.weights = weights
     }
 }
 

@@ -19,7 +19,7 @@ public enum Evaluation {
     /// `classes`, also the per-class report.
     public static func evaluate(
         _ model: Sequential, loader: ShardLoader, classes: Int?, loss: Loss = .sparseCategoricalCrossentropy,
-        ngrams: NgramHashing? = nil, topK: Int? = nil
+        features: InputFeatures = InputFeatures(), topK: Int? = nil
     ) throws(FolioError) -> EvaluationResult {
         var actual: [Int] = []
         var predicted: [Int] = []
@@ -27,7 +27,7 @@ public enum Evaluation {
         var inTopK = 0
         let batches = loader.epoch(0)
         while let batch = try batches.next() {
-            let output = try model.forward(tokenBatch(batch, ngrams: ngrams), training: false)
+            let output = try model.forward(features(batch), training: false)
             total += try loss.evaluate(output, labels: batch.labels).0 * Double(batch.rows)
             let width = output.count / max(1, batch.rows)
             for row in 0..<batch.rows {

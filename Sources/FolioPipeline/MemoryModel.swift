@@ -15,11 +15,15 @@ public struct MemoryEstimate: Encodable, Sendable, Equatable {
     public var loader: Int
     /// Measured: the process with its libraries and runtime before any model exists.
     public var fixed: Int
+    /// TF-IDF weighting: the idf table with, while it is fitted, the document frequencies
+    /// and scikit-learn's Double idf (20 bytes per input id at most), and a micro-batch's
+    /// weights. 0 without weighting.
+    public var weighting = 0
 
-    public var total: Int { parameters + gradients + optimizerState + activations + loader + fixed }
+    public var total: Int { parameters + gradients + optimizerState + activations + loader + fixed + weighting }
 
     enum CodingKeys: String, CodingKey {
-        case parameters, gradients, activations, loader, fixed, total
+        case parameters, gradients, activations, loader, fixed, weighting, total
         case microBatch = "micro_batch", optimizerState = "optimizer_state"
     }
 
@@ -32,6 +36,7 @@ public struct MemoryEstimate: Encodable, Sendable, Equatable {
         try container.encode(activations, forKey: .activations)
         try container.encode(loader, forKey: .loader)
         try container.encode(fixed, forKey: .fixed)
+        try container.encode(weighting, forKey: .weighting)
         try container.encode(total, forKey: .total)
     }
 }
@@ -72,11 +77,13 @@ public enum MemoryModel {
         let perRow = activationFloatsPerRow(config.model.layers, steps: steps)
         let trainActivations = Double(perRow * microBatch * 4)
         let evaluationActivations = Double(forwardFloatsPerRow(config.model.layers, steps: steps) * (config.evaluation.batchSize ?? microBatch) * 4)
+        let weightedRows = max(microBatch, config.evaluation.batchSize ?? microBatch)
         return MemoryEstimate(
             microBatch: microBatch, parameters: parameterCount * 4, gradients: parameterCount * 4,
             optimizerState: optimizerBuffers * parameterCount * 4,
             activations: Int(max(trainActivations, evaluationActivations)),
-            loader: loaderBytes(config, microBatch: microBatch, shards: trainShards), fixed: fixedBytes)
+            loader: loaderBytes(config, microBatch: microBatch, shards: trainShards), fixed: fixedBytes,
+            weighting: config.model.weighting == nil ? 0 : 20 * inputDim + weightedRows * steps * 4)
     }
 
     /// Headroom the planner keeps: estimates ran up to 6.5% below measured peaks

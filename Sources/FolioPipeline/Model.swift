@@ -20,12 +20,34 @@ public final class Model {
     public let network: Sequential
     public private(set) var optimizer: (any Optimizer)?
     public private(set) var loss = Loss.sparseCategoricalCrossentropy
-    /// Hashed n-grams appended to every batch (the embedding's input covers them).
-    public let ngrams: NgramHashing?
+    /// Hashed n-grams appended to every batch (the embedding's input covers them), and the
+    /// TF-IDF weights ``adaptTFIDF(_:)`` fitted.
+    public private(set) var features: InputFeatures
+    /// Ids the embedding takes: the vocabulary and any n-gram buckets.
+    public let inputDim: Int
 
     public init(_ layers: [LayerSpec], vocabulary: Int, seed: UInt64, ngrams: NgramHashing? = nil) throws(FolioError) {
-        network = try Sequential(layers, vocabulary: ngrams?.inputDim ?? vocabulary, seed: seed)
-        self.ngrams = ngrams
+        inputDim = ngrams?.inputDim ?? vocabulary
+        network = try Sequential(layers, vocabulary: inputDim, seed: seed)
+        features = InputFeatures(ngrams: ngrams)
+    }
+
+    /// Fits TF-IDF weights on one pass over `loader` (Keras's `TextVectorization.adapt`, with
+    /// `output_mode="tf_idf"`): from then on every batch reaches the network as weighted bags
+    /// (``TFIDFWeighting``). The layers must let weights reach a global average pooling.
+    public func adaptTFIDF(_ loader: ShardLoader) throws(FolioError) {
+        try useWeighting(try TFIDFWeighting.fit(loader, ngrams: features.ngrams, inputDim: inputDim))
+    }
+
+    /// Uses a fitted weighting (a saved model's); its table must cover ``inputDim`` ids.
+    public func useWeighting(_ weighting: TFIDFWeighting) throws(FolioError) {
+        guard Sequential.weightedPoolingIndex(network.specs) != nil else {
+            throw FolioError("TF-IDF weighting needs a global average pooling with only embedding, dense, activation or dropout layers before it")
+        }
+        guard weighting.idf.count == inputDim else {
+            throw FolioError("a TF-IDF table of \(weighting.idf.count) ids for a model of \(inputDim)")
+        }
+        features.weighting = weighting
     }
 
     /// Keras's metric names this model reports (accuracy, always computed, as the loss
@@ -56,7 +78,7 @@ public final class Model {
         options.accumulationSteps = accumulationSteps
         options.checkpointEvery = checkpointEvery
         options.loss = loss
-        options.ngrams = ngrams
+        options.features = features
         if let classWeight {
             let classes = (classWeight.keys.max() ?? -1) + 1
             options.classWeights = (0..<classes).map { classWeight[$0] ?? 1 }
@@ -68,12 +90,12 @@ public final class Model {
     }
 
     public func evaluate(_ loader: ShardLoader, classes: Int? = nil, topK: Int? = nil) throws(FolioError) -> EvaluationResult {
-        try Evaluation.evaluate(network, loader: loader, classes: classes, loss: loss, ngrams: ngrams, topK: topK)
+        try Evaluation.evaluate(network, loader: loader, classes: classes, loss: loss, features: features, topK: topK)
     }
 
     /// Class probabilities `[rows, classes]` (softmax of the logits).
     public func predict(_ batch: TokenBatch) throws(FolioError) -> Tensor {
-        Activation(.softmax).forward(try network.forward(withNgrams(batch, ngrams), training: false))
+        Activation(.softmax).forward(try network.forward(features(batch), training: false))
     }
 
     /// scikit-learn's `class_weight="balanced"`: `n / (classes * count_c)` per class.

@@ -5,8 +5,9 @@ import Foundation
 
 /// A trained model with all it needs to classify raw text: a folder holding
 /// `model.safetensors` (weights, layer specs in the metadata), `vocabulary.tsv` and
-/// `model.json` (labels, tokenizer settings, n-grams, sequence length, seed, the
-/// vocabulary's fingerprint). `folio predict` and `folio eval` read it.
+/// `model.json` (labels, tokenizer settings, n-grams, weighting, sequence length, seed, the
+/// vocabulary's fingerprint), and with TF-IDF weighting its idf table
+/// (``TFIDFWeighting/file``). `folio predict` and `folio eval` read it.
 public struct ModelBundle: Codable, Sendable {
     public static let descriptionFile = "model.json"
     public static let weightsFile = "model.safetensors"
@@ -19,26 +20,33 @@ public struct ModelBundle: Codable, Sendable {
     public var vocabularySize: Int
     public var vocabularyFingerprint: String
     public var ngrams: NgramHashing?
+    /// Absent in bundles from before weighting existed, as for unweighted models.
+    public var weighting: InputWeighting?
     public var maxLength: Int
     public var seed: UInt64
 
     public init(layers: [LayerSpec], labels: [String], tokenizer: TokenizerOptions, vocabularySize: Int, vocabularyFingerprint: String,
-                ngrams: NgramHashing?, maxLength: Int, seed: UInt64) {
+                ngrams: NgramHashing?, weighting: InputWeighting? = nil, maxLength: Int, seed: UInt64) {
         self.layers = layers
         self.labels = labels
         self.tokenizer = tokenizer
         self.vocabularySize = vocabularySize
         self.vocabularyFingerprint = vocabularyFingerprint
         self.ngrams = ngrams
+        self.weighting = weighting
         self.maxLength = maxLength
         self.seed = seed
     }
 
-    /// Writes the bundle: weights and vocabulary first, `model.json` last (each atomic), so
-    /// a folder with a `model.json` is complete.
-    public func write(model: Sequential, vocabularyPath: String, to folder: String) throws(FolioError) {
+    /// Writes the bundle: weights, vocabulary and idf table first, `model.json` last (each
+    /// atomic), so a folder with a `model.json` is complete.
+    public func write(model: Model, vocabularyPath: String, to folder: String) throws(FolioError) {
+        guard (weighting == .tfidf) == (model.features.weighting != nil) else {
+            throw FolioError("internal: the bundle's weighting is not the model's", file: folder)
+        }
         try makeFolder(folder)
-        try model.save(to: folder + "/" + Self.weightsFile)
+        try model.network.save(to: folder + "/" + Self.weightsFile)
+        try model.features.weighting?.write(to: folder + "/" + TFIDFWeighting.file)
         let vocabulary = try AtomicFile(path: folder + "/" + Self.vocabularyFile)
         try vocabulary.write(try readWholeFile(vocabularyPath))
         try vocabulary.commit()
@@ -59,6 +67,9 @@ public struct ModelBundle: Codable, Sendable {
         }
         let model = try Model(bundle.layers, vocabulary: bundle.vocabularySize, seed: bundle.seed, ngrams: bundle.ngrams)
         try model.network.load(from: folder + "/" + weightsFile)
+        if bundle.weighting == .tfidf {
+            try model.useWeighting(try TFIDFWeighting.read(from: folder + "/" + TFIDFWeighting.file, inputDim: model.inputDim))
+        }
         return (bundle, model, vocabulary)
     }
 }

@@ -15,7 +15,7 @@ import Foundation
 /// [vocabulary]        max_tokens, min_count, memory
 /// [shards]            shard_size
 /// [loader]            batch_size, max_length, bucketing, padding, memory, prefetch
-/// [model]             ngrams, buckets, and [[model.layers]] with type = "embedding", ...
+/// [model]             ngrams, buckets, weighting, and [[model.layers]] with type = "embedding", ...
 /// [training]          epochs, accumulation_steps, optimizer, learning_rate, validation_split,
 ///                     checkpoint_every, class_weight, [training.early_stopping], ...
 /// [evaluation]        split, batch_size, top_k
@@ -40,6 +40,9 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         /// Hashed word n-grams up to this order appended to each batch (1: none).
         public var ngrams = 1
         public var buckets = 100_000
+        /// Nil (`"none"`): every token weighs 1; left out of the canonical JSON then, so
+        /// the run fingerprints of pipelines without the key are what they were.
+        public var weighting: InputWeighting?
         public var layers: [LayerSpec] = []
     }
 
@@ -190,6 +193,12 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         let layers = try table.tables("layers")
         guard !layers.isEmpty else { throw table.error("the model needs [[model.layers]] entries, the first an embedding", key: "layers") }
         for layer in layers { config.model.layers.append(try readLayer(layer)) }
+        let weighting = try table.choice("weighting", ["none"] + InputWeighting.allCases.map(\.rawValue), default: "none")
+        config.model.weighting = InputWeighting(rawValue: weighting)
+        if config.model.weighting != nil && Sequential.weightedPoolingIndex(config.model.layers) == nil {
+            throw table.error("TF-IDF weights reach only a global_average_pooling1d with just embedding, dense, activation or dropout layers before it",
+                              key: "weighting")
+        }
         try table.finish()
     }
 

@@ -228,6 +228,7 @@ public final class PipelineRunner {
         var options = config.loader
         if split > 0 { options.holdout = Holdout(fraction: split, seed: config.seed, yieldsHeldOut: false) }
         let loader = try ShardLoader(shards: train, options: options)
+        if config.model.weighting == .tfidf { try model.adaptTFIDF(loader) }
         var optimizer = config.training.optimizer
         if let epochs = config.training.decayEpochs {
             let accumulation = config.training.accumulationSteps
@@ -274,7 +275,7 @@ public final class PipelineRunner {
         trainingOptions.accumulationSteps = training.accumulationSteps
         trainingOptions.checkpointEvery = training.checkpointEvery
         trainingOptions.loss = training.loss
-        trainingOptions.ngrams = ngrams
+        trainingOptions.features = model.features
         trainingOptions.maxSamples = training.maxSamples
         trainingOptions.maxSeconds = training.maxSeconds
         trainingOptions.classWeights = classWeight.map { weights in (0..<train.manifest.labels.count).map { weights[$0] ?? 1 } }
@@ -290,8 +291,8 @@ public final class PipelineRunner {
         }
         let bundle = ModelBundle(layers: config.model.layers, labels: train.manifest.labels, tokenizer: config.tokenizer,
                                  vocabularySize: vocabulary.count, vocabularyFingerprint: vocabulary.fingerprint, ngrams: ngrams,
-                                 maxLength: config.loader.maxLength, seed: config.seed)
-        try bundle.write(model: model.network, vocabularyPath: vocabularyPath, to: modelFolder)
+                                 weighting: config.model.weighting, maxLength: config.loader.maxLength, seed: config.seed)
+        try bundle.write(model: model, vocabularyPath: vocabularyPath, to: modelFolder)
         return trainer.history
     }
 

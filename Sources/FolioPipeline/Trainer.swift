@@ -13,8 +13,9 @@ public struct TrainingOptions: Sendable {
     /// Where checkpoints go; nil: none (no resume).
     public var checkpointFolder: String?
     public var loss = Loss.sparseCategoricalCrossentropy
-    /// Hashed word n-grams appended to every batch (the model's embedding must cover them).
-    public var ngrams: NgramHashing?
+    /// Hashed word n-grams and TF-IDF weights applied to every batch (the model's embedding
+    /// must cover the n-grams).
+    public var features = InputFeatures()
     /// Per-class loss weights (Keras's `class_weight`), indexed by label id.
     public var classWeights: [Float]?
     /// Budgets: training ends at the first optimizer-step boundary after this many
@@ -114,7 +115,7 @@ public final class Trainer {
             if epoch != start.epoch { sums = EpochSums() }
             while let batch = try batches.next() {
                 model.step = UInt64(microSteps)
-                let tokens = tokenBatch(batch, ngrams: options.ngrams)
+                let tokens = options.features(batch)
                 let weights = options.classWeights.map { weights in batch.labels.map { Int($0) < weights.count ? weights[Int($0)] : 1 } }
                 let (loss, output): (Double, Tensor)
                 do throws(FolioError) {
@@ -159,7 +160,7 @@ public final class Trainer {
                 learningRate: Double(optimizer.nextLearningRate), optimizerSteps: optimizer.iterations, samples: sums.examples, seconds: seconds,
                 tokensPerSecond: seconds > 0 ? Double(tokensHere) / seconds : 0)
             if let validation {
-                let result = try Evaluation.evaluate(model, loader: validation, classes: nil, loss: options.loss, ngrams: options.ngrams)
+                let result = try Evaluation.evaluate(model, loader: validation, classes: nil, loss: options.loss, features: options.features)
                 logs.valLoss = result.loss
                 logs.valAccuracy = result.accuracy
             }
@@ -189,16 +190,4 @@ public final class Trainer {
                 finished: finished),
             to: folder)
     }
-}
-
-/// A loader batch as model input, with hashed n-grams appended when asked for.
-func tokenBatch(_ batch: Batch, ngrams: NgramHashing?) -> TokenBatch {
-    withNgrams(TokenBatch(rows: batch.rows, length: batch.length, ids: batch.ids, lengths: batch.lengths), ngrams)
-}
-
-/// `batch` with its hashed n-grams appended to each row (unchanged without `ngrams`).
-func withNgrams(_ batch: TokenBatch, _ ngrams: NgramHashing?) -> TokenBatch {
-    guard let ngrams else { return batch }
-    let expanded = ngrams.expand(ids: batch.ids, rows: batch.rows, length: batch.length, lengths: batch.lengths)
-    return TokenBatch(rows: batch.rows, length: expanded.length, ids: expanded.ids, lengths: expanded.lengths)
 }

@@ -37,6 +37,12 @@ public struct TFIDFTransformer<Scalar: PreprocessingScalar>: PreprocessingStage 
         return documentFrequency.map { log(n / (Double($0) + smoothing)) + 1 }
     }
 
+    /// A count's term frequency: the count, or `1 + ln(count)` when `sublinear` (0 stays 0).
+    @inlinable
+    public static func termFrequency(_ count: Double, sublinear: Bool) -> Double {
+        sublinear && count > 0 ? 1 + log(count) : count
+    }
+
     public mutating func reset() {
         samplesSeen = 0
         documentFrequency = []
@@ -70,8 +76,7 @@ public struct TFIDFTransformer<Scalar: PreprocessingScalar>: PreprocessingStage 
         let weights = useIdf ? idf : []
         var output = input
         for entry in 0..<output.values.count {
-            var value = Double(output.values[entry])
-            if sublinearTf && value > 0 { value = 1 + log(value) }
+            var value = Self.termFrequency(Double(output.values[entry]), sublinear: sublinearTf)
             if useIdf { value *= weights[output.columnIndices[entry]] }
             output.values[entry] = Scalar(value)
         }

@@ -79,7 +79,8 @@ struct PlanCommand: ParsableCommand {
         if let micro = plan.micro_batch, let steps = plan.accumulation_steps, let peak = plan.predicted_peak, let parts = plan.breakdown {
             print("micro-batch \(micro) x \(steps) accumulation steps = virtual batch \(micro * steps); predicted peak \(megabytes(peak)) of \(megabytes(plan.memory_limit))")
             print("  parameters \(megabytes(parts.parameters)), gradients \(megabytes(parts.gradients)), optimizer state \(megabytes(parts.optimizerState)), "
-                  + "activations \(megabytes(parts.activations)), loader \(megabytes(parts.loader)), fixed \(megabytes(parts.fixed))")
+                  + "activations \(megabytes(parts.activations)), loader \(megabytes(parts.loader)), fixed \(megabytes(parts.fixed))"
+                  + (parts.weighting > 0 ? ", TF-IDF weighting \(megabytes(parts.weighting))" : ""))
             print("  (the pipeline's batch \(plan.configured_batch) would need \(megabytes(plan.configured_peak)))")
             if let warning = plan.warning { print("  note: \(warning)") }
             print("run it: folio run \(pipeline.pipeline) --set loader.batch_size=\(micro) --set training.accumulation_steps=\(steps)")

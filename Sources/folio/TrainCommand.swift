@@ -27,6 +27,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Hashed word n-grams up to this order appended to each batch (2: bigrams; 1: none), as fastText's -wordNgrams.")
     var ngrams = 1
     @Option(help: "Hash buckets for the n-grams.") var buckets = 100_000
+    @Flag(help: "Weigh each document's distinct ids by TF-IDF fitted on the training shards (bag model only).")
+    var tfidf = false
     @Option(help: "Epochs.") var epochs = 5
     @Option(help: "Micro-batch size.") var batch = 32
     @Option(help: "Micro-batches per optimizer step (virtual batch = batch x this).") var accumulate = 1
@@ -61,13 +63,15 @@ struct TrainCommand: ParsableCommand {
             case .conv: specs = [.embedding(outputDim: embed), .conv1D(filters: units, kernelSize: 5, padding: .same, activation: .relu),
                                  .globalMaxPooling1D, .dense(units: classes)]
             }
-            let network = try Sequential(specs, vocabulary: hashing?.inputDim ?? set.manifest.vocabularySize, seed: seed)
+            let model = try Model(specs, vocabulary: set.manifest.vocabularySize, seed: seed, ngrams: hashing)
+            let network = model.network
             let loader = try ShardLoader(shards: set, options: LoaderOptions(batchSize: batch, maxLength: maxLength, seed: seed))
+            if tfidf { try model.adaptTFIDF(loader) }
             var options = TrainingOptions(checkpointFolder: checkpoints)
             options.epochs = epochs
             options.accumulationSteps = accumulate
             options.checkpointEvery = checkpointEvery
-            options.ngrams = hashing
+            options.features = model.features
             let trainer = Trainer(model: network, optimizer: Adam(arena: network.arena, learningRate: learningRate), loader: loader, options: options)
             let losses = try trainer.fit(resume: resume)
             var result = Result(epochs: epochs, final_train_loss: losses.suffix(50).isEmpty ? nil : losses.suffix(50).reduce(0, +) / Double(losses.suffix(50).count),
@@ -79,7 +83,7 @@ struct TrainCommand: ParsableCommand {
                 }
                 try testSet.checkVocabulary(fingerprint: set.manifest.vocabularyFingerprint, path: shards)
                 let testLoader = try ShardLoader(shards: testSet, options: LoaderOptions(batchSize: 256, maxLength: maxLength, shuffle: false))
-                let evaluation = try Evaluation.evaluate(network, loader: testLoader, classes: classes, ngrams: hashing)
+                let evaluation = try Evaluation.evaluate(network, loader: testLoader, classes: classes, features: model.features)
                 result.test_loss = evaluation.loss
                 result.accuracy = evaluation.accuracy
                 result.macro_f1 = evaluation.report?.macroF1

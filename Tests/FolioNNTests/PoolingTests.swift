@@ -52,6 +52,49 @@ import Testing
         checkGradient(randomTensor([2, 4, 3], seed: 2), forward: { pool.forward($0, lengths: [4, 3]) }, backward: pool.backward, "\(kind)")
     }
 
+    /// Weighted: `Σ w·x / Σ w` and `Σ w·x / √(Σ w²)` against a plain loop; weights of 1 give
+    /// the unweighted result bit for bit; a row whose weights are all 0 pools to zeros and
+    /// passes no gradient; padding's weights never count.
+    @Test(arguments: [GlobalPooling1D.Kind.average, .sqrtN])
+    func weightedSumsMatchAPlainLoop(kind: GlobalPooling1D.Kind) {
+        let input = randomTensor([3, 5, 4], seed: 5)
+        let lengths: [Int32] = [5, 3, 2]
+        var weights = randomTensor([3 * 5], seed: 6).values.map { abs($0) + 0.1 }
+        weights[2 * 5] = 0
+        weights[2 * 5 + 1] = 0
+        let pool = GlobalPooling1D(kind)
+        let output = pool.forward(input, lengths: lengths, weights: weights)
+        for b in 0..<2 {
+            let valid = Int(lengths[b])
+            let w = (0..<valid).map { Double(weights[b * 5 + $0]) }
+            let divisor = kind == .average ? w.reduce(0, +) : w.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            for f in 0..<4 {
+                let sum = (0..<valid).reduce(0.0) { $0 + w[$1] * Double(input.values[(b * 5 + $1) * 4 + f]) }
+                #expect(abs(Double(output.values[b * 4 + f]) - sum / divisor) < 1e-6)
+            }
+        }
+        #expect(output.values[8..<12].allSatisfy { $0 == 0 })
+        #expect(pool.backward(randomTensor([3, 4], seed: 7)).values[(2 * 5) * 4..<(3 * 5) * 4].allSatisfy { $0 == 0 })
+        var paddingWeights = weights
+        paddingWeights[1 * 5 + 4] = 1000
+        #expect(GlobalPooling1D(kind).forward(input, lengths: lengths, weights: paddingWeights) == output)
+
+        let ones = [Float](repeating: 1, count: 15)
+        let plain = GlobalPooling1D(kind)
+        let unit = GlobalPooling1D(kind)
+        #expect(unit.forward(input, lengths: lengths, weights: ones) == plain.forward(input, lengths: lengths))
+        let gradient = randomTensor([3, 4], seed: 8)
+        #expect(unit.backward(gradient) == plain.backward(gradient))
+    }
+
+    @Test(arguments: [GlobalPooling1D.Kind.average, .sqrtN])
+    func weightedPoolingGradients(kind: GlobalPooling1D.Kind) {
+        let pool = GlobalPooling1D(kind)
+        let weights = randomTensor([2 * 4], seed: 3).values.map { abs($0) + 0.2 }
+        checkGradient(randomTensor([2, 4, 3], seed: 2), forward: { pool.forward($0, lengths: [4, 3], weights: weights) },
+                      backward: pool.backward, "weighted \(kind)")
+    }
+
     @Test(arguments: Activation.Function.allCases)
     func activationGradients(function: Activation.Function) {
         let layer = Activation(function)

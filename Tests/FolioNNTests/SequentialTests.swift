@@ -70,6 +70,35 @@ import Testing
         #expect(throws: FolioError.self) { try Sequential([.dense(units: 3)], vocabulary: 10, seed: 0) }
         #expect(throws: FolioError.self) { try Sequential([.embedding(outputDim: 8), .dense(units: 3)], vocabulary: 10, seed: 0) }
     }
+
+    /// Per-id weights reach a global average pooling through layers that keep steps apart;
+    /// a model whose steps mix first, a max pooling, or a wrong count is refused. The whole
+    /// model's gradient with weights matches finite differences.
+    @Test func perIdWeightsReachOnlyAnAveragePooling() throws {
+        #expect(Sequential.weightedPoolingIndex([.embedding(outputDim: 4), .dropout(rate: 0.1), .dense(units: 4), .globalSqrtNPooling1D,
+                                                 .dense(units: 2)]) == 3)
+        for specs: [LayerSpec] in [[.embedding(outputDim: 4), .lstm(units: 4), .dense(units: 2)],
+                                   [.embedding(outputDim: 4), .conv1D(filters: 2, kernelSize: 2), .globalAveragePooling1D, .dense(units: 2)],
+                                   [.embedding(outputDim: 4), .globalMaxPooling1D, .dense(units: 2)]] {
+            #expect(Sequential.weightedPoolingIndex(specs) == nil)
+            var (batch, _) = data(seed: 1, rows: 2)
+            batch.weights = [Float](repeating: 1, count: 24)
+            #expect(throws: FolioError.self) { try Sequential(specs, vocabulary: 30, seed: 1).forward(batch, training: false) }
+        }
+        let model = try Sequential([.embedding(outputDim: 4), .globalSqrtNPooling1D, .dense(units: 3)], vocabulary: 30, seed: 5)
+        var (batch, labels) = data(seed: 3, rows: 4)
+        batch.weights = [Float](repeating: 1, count: 47)
+        #expect(throws: FolioError.self) { try model.forward(batch, training: false) }
+        batch.weights = (0..<48).map { Float(1 + $0 % 5) / 2 }
+        let loss = { () -> Double in try! Loss.sparseCategoricalCrossentropy.evaluate(model.forward(batch, training: false), labels: labels).0 }
+        let (_, gradient) = try Loss.sparseCategoricalCrossentropy.evaluate(model.forward(batch, training: true), labels: labels)
+        model.arena.zeroGradients()
+        model.backward(gradient)
+        let analytic = Array(model.arena.gradients)
+        for index in stride(from: 0, to: model.arena.count, by: 7) {
+            #expect(abs(centralDifference(model.arena.values, at: index, loss) - Double(analytic[index])) < 1e-3, "parameter \(index)")
+        }
+    }
 }
 
 @Suite struct SequentialCheckpointTests {

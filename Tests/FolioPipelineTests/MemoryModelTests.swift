@@ -28,6 +28,14 @@ import Testing
         ngrams.model.ngrams = 2
         ngrams.model.buckets = 50
         #expect(MemoryModel.estimate(config: ngrams, vocabularySize: 100, microBatch: 1).parameters == (arena.count + 50 * 8) * 4)
+        #expect(MemoryModel.estimate(config: ngrams, vocabularySize: 100, microBatch: 1).weighting == 0)
+        // TF-IDF: 20 bytes per input id (vocabulary + buckets) and a weight per step of the batch.
+        var weighted = ngrams
+        weighted.model.weighting = .tfidf
+        let moreBuckets = { () -> PipelineConfig in var copy = weighted; copy.model.buckets = 150; return copy }()
+        let one = MemoryModel.estimate(config: weighted, vocabularySize: 100, microBatch: 1).weighting
+        #expect(MemoryModel.estimate(config: moreBuckets, vocabularySize: 100, microBatch: 1).weighting - one == 100 * 20)
+        #expect(one >= 150 * 20)
     }
 
     @Test func activationsGrowLinearlyWithTheMicroBatchAndTheSequence() throws {

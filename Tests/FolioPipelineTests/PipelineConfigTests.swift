@@ -97,6 +97,9 @@ import Testing
             ("seed = 7", "seed = 7.5", "line 2, key seed"),
             ("type = \"global_average_pooling1d\"", "type = \"global_average_pooling1d\"\ncombiner = \"sum\"",
              "line 25, key model.layers[2].combiner"),
+            ("buckets = 1000", "buckets = 1000\nweighting = \"bm25\"", "line 14, key model.weighting"),
+            // An LSTM mixes the steps before the pooling: there is no bag left to weigh.
+            ("buckets = 1000", "buckets = 1000\nweighting = \"tfidf\"", "line 14, key model.weighting"),
         ]
         for (old, new, place) in cases {
             let error = try #require(throws: FolioError.self) { try parse(Self.text.replacingOccurrences(of: old, with: new)) }
@@ -104,6 +107,16 @@ import Testing
         }
         let syntax = try #require(throws: FolioError.self) { try parse(Self.text.replacingOccurrences(of: "epochs = 2", with: "epochs = ")) }
         #expect(syntax.place?.hasPrefix("line 31") == true, "\(syntax)")
+    }
+
+    @Test func weightingIsReadForABagModel() throws {
+        let bag = Self.text.replacingOccurrences(of: "type = \"bidirectional\"\nlayer = { type = \"lstm\", units = 4, return_sequences = true }",
+                                                 with: "type = \"dropout\"\nrate = 0.1")
+        #expect(try parse(bag).model.weighting == nil)
+        #expect(try parse(bag, ["model.weighting=none"]).model.weighting == nil)
+        #expect(try parse(bag, ["model.weighting=tfidf"]).model.weighting == .tfidf)
+        let error = try #require(throws: FolioError.self) { try parse(Self.text, ["model.weighting=tfidf"]) }
+        #expect(error.place == "--set model.weighting", "\(error)")
     }
 
     @Test func badOverridesNameTheOverride() throws {

@@ -144,6 +144,65 @@ final class TinyRun {
         }
     }
 
+    /// TF-IDF weighting end to end: the loss falls; the bundle keeps the idf table and
+    /// `Predictor` on the raw test texts scores what the evaluation scored; a run killed
+    /// mid-epoch resumes to the same weights; a damaged table is refused, naming the file.
+    @Test func aTFIDFWeightedBagPredictsAsItEvaluatesAndResumesExactly() throws {
+        let text = TinyCorpus.pipeline(name: "tfidf", model: """
+            [model]
+            ngrams = 2
+            buckets = 64
+            weighting = "tfidf"
+            [[model.layers]]
+            type = "embedding"
+            output_dim = 8
+            [[model.layers]]
+            type = "global_average_pooling1d"
+            combiner = "sqrtn"
+            [[model.layers]]
+            type = "dense"
+            units = 3
+            """, training: """
+            epochs = 4
+            optimizer = "sgd"
+            learning_rate = 0.5
+            checkpoint_every = 3
+            validation_split = 0.2
+            """)
+        let config = try PipelineConfig.parse(text, file: "tfidf.toml", baseFolder: tiny.folder.path)
+        let runDir = tiny.folder.path + "/tfidf"
+        let result = try PipelineRunner(config: config, runDir: runDir).run()
+        let history = try String(contentsOfFile: runDir + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+            .map { try JSONDecoder().decode(EpochLogs.self, from: Data($0.utf8)) }
+        #expect(history.last!.loss < history.first!.loss && result.accuracy > 0.6, "\(history.map(\.loss)), \(result.accuracy)")
+        #expect(FileManager.default.fileExists(atPath: runDir + "/model/" + TFIDFWeighting.file))
+
+        let predictor = try Predictor(folder: runDir + "/model")
+        #expect(predictor.model.features.weighting != nil)
+        var correct = 0
+        var total = 0
+        for label in TinyCorpus.labels {
+            let folder = tiny.folder.path + "/corpus/test/" + label
+            let texts = try FileManager.default.contentsOfDirectory(atPath: folder).map { try String(contentsOfFile: folder + "/" + $0, encoding: .utf8) }
+            correct += try predictor.predict(texts).filter { $0.label == label }.count
+            total += texts.count
+        }
+        #expect(total == result.testExamples && Double(correct) / Double(total) == result.accuracy)
+
+        let killed = tiny.folder.path + "/tfidf-killed"
+        let first = PipelineRunner(config: config, runDir: killed)
+        first.stopTrainingAfter = 5
+        #expect(throws: FolioError.self) { try first.run() }
+        _ = try PipelineRunner(config: config, runDir: killed).run()
+        #expect(try bytes(killed + "/model/model.safetensors") == bytes(runDir + "/model/model.safetensors"))
+
+        let table = runDir + "/model/" + TFIDFWeighting.file
+        let original = try bytes(table)
+        try Data(original.prefix(original.count - 4)).write(to: URL(fileURLWithPath: table))
+        let error = try #require(throws: FolioError.self) { try Predictor(folder: runDir + "/model") }
+        #expect(error.file == table, "\(error)")
+    }
+
     /// A test split with a label the training split never had is an error naming the
     /// label and the document, before any training.
     @Test func aTestLabelNeverSeenInTrainingIsAClearError() throws {

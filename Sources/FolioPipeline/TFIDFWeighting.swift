@@ -1,0 +1,141 @@
+import FolioCore
+import FolioNN
+import FolioPreprocessing
+import FolioShards
+import FolioText
+import Foundation
+
+/// TF-IDF weights for bags of ids (pipelines: `[model] weighting = "tfidf"`). Each row of a
+/// batch becomes its distinct ids, ascending, each weighted `(1 + ln tf) · idf`, as
+/// scikit-learn's `TfidfVectorizer(sublinear_tf=True)` weighs its columns, with its smoothed
+/// `idf = ln((1 + n) / (1 + df)) + 1` over the n training documents (``TFIDFTransformer``
+/// computes both). Hashed n-grams are ids like any other. Pooled with sqrtn
+/// (``GlobalPooling1D``), a row is then its L2-normalized TF-IDF vector times the embedding
+/// table: the TF-IDF baseline's features, with the classifier learned end to end.
+///
+/// An id no training document holds (`<oov>`, an unused bucket) has idf 0 and is left out of
+/// its bag, as scikit-learn leaves out a word outside its vocabulary: its embedding row never
+/// trained, so it could only add noise.
+///
+/// Memory: one Float per input id (vocabulary + buckets), whatever the corpus size; fitting
+/// adds one Int per id while it runs.
+public struct TFIDFWeighting: Sendable, Equatable {
+    /// The bundle's file: tensor `idf` `[inputDim]`, the document count in the metadata.
+    public static let file = "tfidf.safetensors"
+
+    /// Per input id; 0 for ids no training document holds.
+    public let idf: [Float]
+    /// Training documents the document frequencies were counted over.
+    public let documents: Int
+
+    public init(idf: [Float], documents: Int) {
+        self.idf = idf
+        self.documents = documents
+    }
+
+    /// Counts document frequencies over one epoch of `loader` (held-out records are not
+    /// part of it), each batch with `ngrams` appended as training will see it.
+    public static func fit(_ loader: ShardLoader, ngrams: NgramHashing?, inputDim: Int) throws(FolioError) -> TFIDFWeighting {
+        var frequencies = DocumentFrequencies(inputDim: inputDim)
+        let batches = loader.epoch(0)
+        while let batch = try batches.next() {
+            try frequencies.count(withNgrams(TokenBatch(rows: batch.rows, length: batch.length, ids: batch.ids, lengths: batch.lengths), ngrams))
+        }
+        return try frequencies.weighting()
+    }
+
+    /// Document frequencies summed batch by batch (integers: any batching gives the same).
+    public struct DocumentFrequencies {
+        private var transformer = TFIDFTransformer<Float>(norm: nil, sublinearTf: true)
+        public let inputDim: Int
+
+        public init(inputDim: Int) { self.inputDim = inputDim }
+
+        /// Counts each row of `batch` (ids as the network takes them) as one document.
+        public mutating func count(_ batch: TokenBatch) throws(FolioError) {
+            let bags = Bags(batch)
+            do {
+                try transformer.partialFit(SparseMatrix(columns: inputDim, rows: (0..<bags.rows).map { row in
+                    bags.row(row).map { (Int($0.id), Float($0.count)) }
+                }))
+            } catch {
+                throw FolioError("TF-IDF document frequencies: \(error)")
+            }
+        }
+
+        public func weighting() throws(FolioError) -> TFIDFWeighting {
+            guard transformer.samplesSeen > 0 else { throw FolioError("TF-IDF weighting needs at least one training document") }
+            let idf = zip(transformer.idf, transformer.documentFrequency).map { idf, frequency in frequency > 0 ? Float(idf) : 0 }
+            return TFIDFWeighting(idf: idf, documents: transformer.samplesSeen)
+        }
+    }
+
+    /// `batch` as bags: each row its distinct known ids, ascending, with their weights in
+    /// ``TokenBatch/weights``; rows zero-padded to the longest bag.
+    public func weigh(_ batch: TokenBatch) -> TokenBatch {
+        let bags = Bags(batch)
+        let kept = (0..<bags.rows).map { row in bags.row(row).filter { Int($0.id) < idf.count && idf[Int($0.id)] > 0 } }
+        let length = max(1, kept.map(\.count).max() ?? 0)
+        var ids = [UInt32](repeating: 0, count: bags.rows * length)
+        var weights = [Float](repeating: 0, count: bags.rows * length)
+        for (row, bag) in kept.enumerated() {
+            for (position, entry) in bag.enumerated() {
+                ids[row * length + position] = entry.id
+                let frequency = TFIDFTransformer<Float>.termFrequency(Double(entry.count), sublinear: true)
+                weights[row * length + position] = Float(frequency) * idf[Int(entry.id)]
+            }
+        }
+        return TokenBatch(rows: bags.rows, length: length, ids: ids, lengths: kept.map { Int32($0.count) }, weights: weights)
+    }
+
+    public func write(to path: String) throws(FolioError) {
+        try Safetensors.write([("idf", Safetensors.Entry(shape: [idf.count], values: idf))],
+                              metadata: ["documents": String(documents), "weighting": "tfidf"], to: path)
+    }
+
+    /// Reads a weighting written by ``write(to:)`` for a model of `inputDim` ids.
+    public static func read(from path: String, inputDim: Int) throws(FolioError) -> TFIDFWeighting {
+        let (tensors, metadata) = try Safetensors.read(path)
+        guard let entry = tensors["idf"] else { throw FolioError("missing tensor", file: path, place: "key idf") }
+        guard entry.shape == [inputDim] else {
+            throw FolioError("shape \(entry.shape), the model needs [\(inputDim)]", file: path, place: "key idf")
+        }
+        guard let documents = metadata["documents"].flatMap({ Int($0) }), documents > 0 else {
+            throw FolioError("no document count in the metadata", file: path, place: "key documents")
+        }
+        // A smoothed idf is at least 1 (or 0: never seen); anything else is a damaged file.
+        if let bad = entry.values.firstIndex(where: { !($0 == 0 || ($0 >= 1 && $0.isFinite)) }) {
+            throw FolioError("idf \(entry.values[bad]) is not a smoothed idf", file: path, place: "key idf, id \(bad)")
+        }
+        return TFIDFWeighting(idf: entry.values, documents: documents)
+    }
+}
+
+/// A batch's rows as bags: each row's valid ids sorted and run-length counted.
+struct Bags {
+    let rows: Int
+    private let entries: [(id: UInt32, count: Int)]
+    private let offsets: [Int]
+
+    init(_ batch: TokenBatch) {
+        rows = batch.rows
+        var entries: [(id: UInt32, count: Int)] = []
+        var offsets = [0]
+        for row in 0..<batch.rows {
+            let start = row * batch.length
+            let ids = batch.ids[start..<start + min(batch.length, Int(batch.lengths[row]))].sorted()
+            var index = 0
+            while index < ids.count {
+                var end = index + 1
+                while end < ids.count && ids[end] == ids[index] { end += 1 }
+                entries.append((ids[index], end - index))
+                index = end
+            }
+            offsets.append(entries.count)
+        }
+        self.entries = entries
+        self.offsets = offsets
+    }
+
+    func row(_ row: Int) -> ArraySlice<(id: UInt32, count: Int)> { entries[offsets[row]..<offsets[row + 1]] }
+}
