@@ -96,24 +96,29 @@ public struct Clipping: Sendable, Hashable, Codable {
         if norm == nil && globalNorm == nil {
             // The common case, inline: scale, and check finiteness with one branch-free
             // reduction (x * 0 is NaN exactly for NaN and infinity); only a failure walks
-            // the parameters to name the culprit.
+            // the parameters to name the culprit. Only the ranges this step updates: a lazy
+            // table's untouched rows have zero gradients (scaling and clamping keep them 0),
+            // and visiting them all was most of a hashed-n-gram model's step.
             var lanes: (Float, Float, Float, Float) = (0, 0, 0, 0)
-            var index = 0
-            let count = arena.count
-            while index + 4 <= count {
-                gradients[index] *= gradientScale
-                gradients[index + 1] *= gradientScale
-                gradients[index + 2] *= gradientScale
-                gradients[index + 3] *= gradientScale
-                lanes.0 += gradients[index] * 0
-                lanes.1 += gradients[index + 1] * 0
-                lanes.2 += gradients[index + 2] * 0
-                lanes.3 += gradients[index + 3] * 0
-                index += 4
+            arena.forEachUpdatedRange { range in
+                var index = range.lowerBound
+                while index + 4 <= range.upperBound {
+                    gradients[index] *= gradientScale
+                    gradients[index + 1] *= gradientScale
+                    gradients[index + 2] *= gradientScale
+                    gradients[index + 3] *= gradientScale
+                    lanes.0 += gradients[index] * 0
+                    lanes.1 += gradients[index + 1] * 0
+                    lanes.2 += gradients[index + 2] * 0
+                    lanes.3 += gradients[index + 3] * 0
+                    index += 4
+                }
+                while index < range.upperBound { gradients[index] *= gradientScale; lanes.0 += gradients[index] * 0; index += 1 }
             }
-            while index < count { gradients[index] *= gradientScale; lanes.0 += gradients[index] * 0; index += 1 }
             if (lanes.0 + lanes.1 + lanes.2 + lanes.3) != 0 { try nameNonFinite(arena) }
-            if let value { for index in 0..<count { gradients[index] = min(max(gradients[index], -value), value) } }
+            if let value {
+                arena.forEachUpdatedRange { range in for index in range { gradients[index] = min(max(gradients[index], -value), value) } }
+            }
             return
         }
         var total = 0.0

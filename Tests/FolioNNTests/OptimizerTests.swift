@@ -194,20 +194,32 @@ import Testing
     }
 
     /// Plain SGD: an untouched row has zero gradient, so the lazy update is the dense one,
-    /// bit for bit, with only some rows touched; and the untouched rows do not move.
-    @Test func lazySGDEqualsDenseSGDWithRowsLeftOut() throws {
+    /// bit for bit, with only some rows touched; and the untouched rows do not move. With a
+    /// gradient scale and clipping by value too: those, and the finiteness check, visit only
+    /// the ranges a step updates (walking the whole table was most of a bag model's step; a
+    /// speed fix, measured by bench/quality_bench.sh), and a NaN in a touched row still stops
+    /// the step.
+    @Test(arguments: [nil, Float(0.25)])
+    func lazySGDEqualsDenseSGDWithRowsLeftOut(clipValue: Float?) throws {
         let (dense, lazy) = (arena(lazy: false), arena(lazy: true))
-        let (denseSGD, lazySGD) = (SGD(arena: dense, learningRate: 0.3), SGD(arena: lazy, learningRate: 0.3))
+        let clipping = Clipping(value: clipValue)
+        let scale: Float = clipValue == nil ? 1 : 0.5
+        let (denseSGD, lazySGD) = (SGD(arena: dense, learningRate: 0.3, clipping: clipping), SGD(arena: lazy, learningRate: 0.3, clipping: clipping))
         let start = Array(lazy.values)
         for (step, rows) in [[0, 2], [1], [0]].enumerated() {
             gradient(dense, rows: rows, step: step)
             gradient(lazy, rows: rows, step: step)
-            try denseSGD.step(arena: dense, gradientScale: 1)
-            try lazySGD.step(arena: lazy, gradientScale: 1)
+            try denseSGD.step(arena: dense, gradientScale: scale)
+            try lazySGD.step(arena: lazy, gradientScale: scale)
             dense.zeroGradients()
             lazy.zeroGradients()
         }
         #expect(Array(dense.values) == Array(lazy.values))
         #expect(Array(lazy.values[9..<15]) == Array(start[9..<15]) && lazy.values[0] != start[0])
+        gradient(lazy, rows: [3], step: 0)
+        lazy.gradients[3 * 3 + 1] = .nan
+        #expect(throws: FolioError("gradient of table is not finite (NaN or infinity): stopping before the update")) {
+            try lazySGD.step(arena: lazy, gradientScale: scale)
+        }
     }
 }
