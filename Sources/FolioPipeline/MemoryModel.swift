@@ -86,7 +86,7 @@ public enum MemoryModel {
             weighting: config.model.weighting == nil ? 0 : 20 * inputDim + weightedRows * steps * 4)
     }
 
-    /// Headroom the planner keeps: estimates ran up to 6.5% below measured peaks
+    /// Headroom the planner keeps: estimates ran up to 7.2% below measured peaks
     /// (bench/results/memory.md; what is not modelled is allocator slack), so a plan fits
     /// the estimate plus 10% into the limit.
     public static let planningMargin = 0.10
