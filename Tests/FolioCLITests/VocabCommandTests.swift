@@ -119,16 +119,20 @@ struct FolioProcess {
         }
     }
 
-    @Test func trainLearnsASeparableCorpusAndReportsJSON() throws {
+    @Test(arguments: [false, true]) func trainLearnsASeparableCorpusAndReportsJSON(tfidf: Bool) throws {
         _ = try FolioProcess(["shard", folder + "/corpus", "--vocabulary", folder + "/v.tsv", "--out", folder + "/s"])
         let run = try FolioProcess(["train", folder + "/s", "--test", folder + "/s", "--model", "bag", "--epochs", "8",
-                                    "--embed", "8", "--checkpoints", folder + "/ck", "--json"])
+                                    "--embed", "8", "--checkpoints", folder + "/ck", "--json"] + (tfidf ? ["--tfidf"] : []))
         #expect(run.status == 0, "\(run.stderr)")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.split(separator: "\n").last!.utf8)) as? [String: Any])
         #expect(json["accuracy"] as? Double == 1.0)
         #expect(json["test_examples"] as? Int == 100)
         #expect(json["macro_f1"] != nil)
         #expect(FileManager.default.fileExists(atPath: folder + "/ck/checkpoint.json"))
+        if tfidf {
+            let lstm = try FolioProcess(["train", folder + "/s", "--model", "lstm", "--tfidf", "--epochs", "1", "--checkpoints", folder + "/ck2"])
+            #expect(lstm.status != 0 && lstm.stderr.contains("TF-IDF weighting needs a global average pooling"), "\(lstm.stderr)")
+        }
     }
 
     @Test func corruptionAndMissingManifestAreOneLineErrors() throws {

@@ -188,6 +188,12 @@ final class TinyRun {
             total += texts.count
         }
         #expect(total == result.testExamples && Double(correct) / Double(total) == result.accuracy)
+        // An unknown word weighs nothing: one alone is an empty bag, as no text is (pooled to
+        // zeros, the prediction is the bias's). Two make a bigram, whose bucket other bigrams share.
+        let empty = try predictor.predict(["zyzzyva", "", "zyzzyva comet", "comet"])
+        #expect(empty[0].unknownTokens == 1 && empty.allSatisfy { $0.probability.isFinite })
+        #expect(empty[0].top.map(\.probability) == empty[1].top.map(\.probability))
+        #expect(empty[2].label == empty[3].label && empty[2].probability != empty[3].probability, "the bigram's bucket counts")
 
         let killed = tiny.folder.path + "/tfidf-killed"
         let first = PipelineRunner(config: config, runDir: killed)
