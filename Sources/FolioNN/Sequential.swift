@@ -200,11 +200,14 @@ public final class Sequential {
         return nil
     }
 
+    /// ``weightedPoolingIndex(_:)``'s rule, as errors state it.
+    public static let weightedPoolingRule = "a global average pooling with only embedding, dense, activation or dropout layers before it"
+
     /// The model's output `[rows, features]` (logits for the losses' `fromLogits`).
     public func forward(_ batch: TokenBatch, training: Bool) throws(FolioError) -> Tensor {
         if let weights = batch.weights {
             guard let pooling = Self.weightedPoolingIndex(specs) else {
-                throw FolioError("per-id weights need a global average pooling with only embedding, dense, activation or dropout layers before it")
+                throw FolioError("per-id weights need \(Self.weightedPoolingRule)")
             }
             guard weights.count == batch.rows * batch.length else {
                 throw FolioError("\(weights.count) per-id weights for a batch of \(batch.rows) x \(batch.length) ids (layer \(pooling))")

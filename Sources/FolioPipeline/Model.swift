@@ -36,18 +36,23 @@ public final class Model {
     /// `output_mode="tf_idf"`): from then on every batch reaches the network as weighted bags
     /// (``TFIDFWeighting``). The layers must let weights reach a global average pooling.
     public func adaptTFIDF(_ loader: ShardLoader) throws(FolioError) {
+        try checkTakesWeights()  // before the pass over the corpus, not after it
         try useWeighting(try TFIDFWeighting.fit(loader, ngrams: features.ngrams, inputDim: inputDim))
     }
 
     /// Uses a fitted weighting (a saved model's); its table must cover ``inputDim`` ids.
     public func useWeighting(_ weighting: TFIDFWeighting) throws(FolioError) {
-        guard Sequential.weightedPoolingIndex(network.specs) != nil else {
-            throw FolioError("TF-IDF weighting needs a global average pooling with only embedding, dense, activation or dropout layers before it")
-        }
+        try checkTakesWeights()
         guard weighting.idf.count == inputDim else {
             throw FolioError("a TF-IDF table of \(weighting.idf.count) ids for a model of \(inputDim)")
         }
         features.weighting = weighting
+    }
+
+    private func checkTakesWeights() throws(FolioError) {
+        guard Sequential.weightedPoolingIndex(network.specs) != nil else {
+            throw FolioError("TF-IDF weighting needs \(Sequential.weightedPoolingRule)")
+        }
     }
 
     /// Keras's metric names this model reports (accuracy, always computed, as the loss

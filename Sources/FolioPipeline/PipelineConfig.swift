@@ -196,8 +196,7 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         let weighting = try table.choice("weighting", ["none"] + InputWeighting.allCases.map(\.rawValue), default: "none")
         config.model.weighting = InputWeighting(rawValue: weighting)
         if config.model.weighting != nil && Sequential.weightedPoolingIndex(config.model.layers) == nil {
-            throw table.error("TF-IDF weights reach only a global_average_pooling1d with just embedding, dense, activation or dropout layers before it",
-                              key: "weighting")
+            throw table.error("TF-IDF weighting needs \(Sequential.weightedPoolingRule)", key: "weighting")
         }
         try table.finish()
     }
