@@ -37,10 +37,9 @@ public struct TFIDFWeighting: Sendable, Equatable {
     /// part of it), each batch with `ngrams` appended as training will see it.
     public static func fit(_ loader: ShardLoader, ngrams: NgramHashing?, inputDim: Int) throws(FolioError) -> TFIDFWeighting {
         var frequencies = DocumentFrequencies(inputDim: inputDim)
+        let features = InputFeatures(ngrams: ngrams)
         let batches = loader.epoch(0)
-        while let batch = try batches.next() {
-            try frequencies.count(withNgrams(TokenBatch(rows: batch.rows, length: batch.length, ids: batch.ids, lengths: batch.lengths), ngrams))
-        }
+        while let batch = try batches.next() { try frequencies.count(features(batch)) }
         return try frequencies.weighting()
     }
 
