@@ -1,20 +1,20 @@
-#include "folio_kernels.h"
+#include "packed_layout.h"
 
 #include <stdint.h>
 #include <string.h>
 
-#if defined(__x86_64__)
-// One copy of each kernel per instruction set, chosen when the library loads (ifunc).
-#define FOLIO_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define FOLIO_CLONES
-#endif
+// The LSTM's gate loops and Adam's update, written once as plain loops (the bodies below)
+// and compiled once per path: each path's entry point inlines the body under its own
+// target attribute, so the compiler vectorizes the same loop for AVX-512, AVX2 + FMA or
+// the baseline target (NEON on arm64). Straight-line code with no calls and no branches,
+// so the loops vectorize.
+
+#define BODY static inline __attribute__((always_inline))
 
 // exp(x) = 2^n e^r, n = round(x / ln 2), as Activations.swift computes it (the same
 // constants, so both sides agree to rounding): round by adding and removing 1.5 * 2^23,
 // whose sum then holds n in its low mantissa bits; e^r by its degree-6 Taylor polynomial.
-// Straight-line code with no calls and no branches, so the loops below vectorize.
-static inline float fast_exp(float x) {
+BODY float fast_exp(float x) {
     float clamped = x > 88.3f ? 88.3f : x;
     clamped = clamped < -87.3f ? -87.3f : clamped;
     const float magic = 12582912.0f;
@@ -37,11 +37,10 @@ static inline float fast_exp(float x) {
     return p * scale;
 }
 
-static inline float fast_sigmoid(float x) { return 1 / (1 + fast_exp(-x)); }
-static inline float fast_tanh(float x) { return 1 - 2 / (fast_exp(2 * x) + 1); }
+BODY float fast_sigmoid(float x) { return 1 / (1 + fast_exp(-x)); }
+BODY float fast_tanh(float x) { return 1 - 2 / (fast_exp(2 * x) + 1); }
 
-FOLIO_CLONES
-void folio_lstm_forward_row(float *restrict gates, const float *restrict c_prev, float *restrict c, float *restrict h, int units) {
+BODY void forward_row(float *restrict gates, const float *restrict c_prev, float *restrict c, float *restrict h, int units) {
     float *restrict gi = gates, *restrict gf = gates + units, *restrict gg = gates + 2 * units, *restrict go = gates + 3 * units;
     for (int j = 0; j < units; j++) {
         float i = fast_sigmoid(gi[j]), f = fast_sigmoid(gf[j]), g = fast_tanh(gg[j]), o = fast_sigmoid(go[j]);
@@ -55,9 +54,8 @@ void folio_lstm_forward_row(float *restrict gates, const float *restrict c_prev,
     }
 }
 
-FOLIO_CLONES
-void folio_lstm_backward_row(float *restrict gates, const float *restrict c, const float *restrict c_prev, const float *restrict dh,
-                             float *restrict dc, int units) {
+BODY void backward_row(float *restrict gates, const float *restrict c, const float *restrict c_prev, const float *restrict dh,
+                       float *restrict dc, int units) {
     float *restrict gi = gates, *restrict gf = gates + units, *restrict gg = gates + 2 * units, *restrict go = gates + 3 * units;
     for (int j = 0; j < units; j++) {
         float i = gi[j], f = gf[j], g = gg[j], o = go[j];
@@ -71,25 +69,42 @@ void folio_lstm_backward_row(float *restrict gates, const float *restrict c, con
     }
 }
 
-const char *folio_kernels_isa(void) {
-#if defined(__x86_64__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) return "avx512f";
-    if (__builtin_cpu_supports("avx2")) return "avx2";
+// clang's elementwise square root sets no errno, so the loop vectorizes; gcc (the arm64
+// check's compiler) gets the same from -fno-math-errno.
+#if defined(__clang__)
+#define SQUARE_ROOT __builtin_elementwise_sqrt
+#else
+#define SQUARE_ROOT __builtin_sqrtf
 #endif
-    return "default";
-}
 
-FOLIO_CLONES
-void folio_adam_update(float *restrict w, const float *restrict g, float *restrict m, float *restrict v, long count, float alpha,
-                       float beta1, float beta2, float epsilon) {
+BODY void adam_update(float *restrict w, const float *restrict g, float *restrict m, float *restrict v, long count, float alpha,
+                      float beta1, float beta2, float epsilon) {
     for (long index = 0; index < count; index++) {
         float gradient = g[index];
         float first = m[index] + (gradient - m[index]) * (1 - beta1);
         float second = v[index] + (gradient * gradient - v[index]) * (1 - beta2);
         m[index] = first;
         v[index] = second;
-        // The elementwise builtin has no errno to set, so the loop vectorizes.
-        w[index] -= alpha * first / (__builtin_elementwise_sqrt(second) + epsilon);
+        w[index] -= alpha * first / (SQUARE_ROOT(second) + epsilon);
     }
 }
+
+// One path's entry points: the bodies above under `attribute`.
+#define ROW_KERNELS(suffix, attribute)                                                                                        \
+    attribute void folio_lstm_forward_row_##suffix(float *gates, const float *c_prev, float *c, float *h, int units) {        \
+        forward_row(gates, c_prev, c, h, units);                                                                              \
+    }                                                                                                                         \
+    attribute void folio_lstm_backward_row_##suffix(float *gates, const float *c, const float *c_prev, const float *dh,       \
+                                                    float *dc, int units) {                                                   \
+        backward_row(gates, c, c_prev, dh, dc, units);                                                                        \
+    }                                                                                                                         \
+    attribute void folio_adam_update_##suffix(float *w, const float *g, float *m, float *v, long count, float alpha,          \
+                                              float beta1, float beta2, float epsilon) {                                     \
+        adam_update(w, g, m, v, count, alpha, beta1, beta2, epsilon);                                                         \
+    }
+
+ROW_KERNELS(generic, )
+#if defined(__x86_64__)
+ROW_KERNELS(avx2, FOLIO_AVX2)
+ROW_KERNELS(avx512, FOLIO_AVX512)
+#endif

@@ -1,4 +1,3 @@
-import CFolioKernels
 import Foundation
 
 /// Long short-term memory over `[batch, steps, inputDim]`, Keras's `LSTM` (one layer;
@@ -35,6 +34,9 @@ public final class LSTM {
     /// row (the batch size must stay the same; a new size starts from zeros). Gradients stop
     /// at the call boundary (truncated back-propagation), as in Keras. ``resetStates()``.
     public var stateful = false
+    /// The kernels this layer's products and gate loops run on (``KernelSet/selected``
+    /// unless set): every path gives the same results to rounding.
+    public var kernels = KernelSet.selected
     /// `h` and `c` after each row's last valid step, `[batch, units]` each (Keras's
     /// `return_state`), set by every forward call.
     public private(set) var finalState: (hidden: [Float], cell: [Float]) = ([], [])
@@ -59,6 +61,26 @@ public final class LSTM {
     private var gates: [Float] = []
     private var cells: [Float] = []
     private var hidden: [Float] = []
+    // Whether the last forward kept every step (for backward) or only the steps it still
+    // needed (inference): the step buffers above are then rings, see ``Slots``.
+    private var slots = Slots(keepsEverything: true, returnSequences: false)
+
+    /// Which row block of the step buffers holds step t. Training keeps every step for
+    /// backward; inference needs only the step being computed (gates), the one before it
+    /// (cells, and hidden unless every step is returned), so it cycles through one or two
+    /// blocks that stay in cache instead of writing `steps` blocks through memory (at batch
+    /// 256, 200 steps and 128 units the gates alone are 105 MB).
+    struct Slots {
+        let keepsEverything: Bool
+        let returnSequences: Bool
+        var gateSlots: Int { keepsEverything ? Int.max : 1 }
+        var cellSlots: Int { keepsEverything ? Int.max : 2 }
+        var hiddenSlots: Int { keepsEverything || returnSequences ? Int.max : 2 }
+        func count(_ slots: Int, steps: Int) -> Int { min(slots, steps) }
+        func gate(_ t: Int) -> Int { t % gateSlots }
+        func cell(_ t: Int) -> Int { t % cellSlots }
+        func hidden(_ t: Int) -> Int { t % hiddenSlots }
+    }
 
     /// The arena layout this layer needs, under `prefix` (e.g. `lstm.0`).
     public static func layout(prefix: String, inputDim: Int, units: Int) -> [(name: String, shape: [Int])] {
@@ -131,13 +153,13 @@ public final class LSTM {
                 }
                 let c = cells + (t * batch + b) * units
                 let cPrevious = t > 0 ? cells + ((t - 1) * batch + b) * units : startCell + b * units
-                folio_lstm_backward_row(dz, c, cPrevious, dhRow, dcRow, Int32(units))
+                kernels.lstmBackwardRow(dz, c: c, cPrevious: cPrevious, dh: dhRow, dc: dcRow, units: units)
             }
             // No gradient flows into the start state (truncated back-propagation).
             guard t > 0 else { continue }
             // The gradient reaching h[t-1]: dz[t] x U^T (masked as h[t-1] was in forward).
             recurrentTransposed.multiply(m: count, gates + (t * batch + first) * width, lda: width, into: throughRecurrence, ldc: units,
-                                         accumulate: false)
+                                         accumulate: false, kernels: kernels)
             for r in 0..<count where t < Int(lengths[first + r]) {
                 let row = throughRecurrence + r * units
                 if let recurrentMask {
@@ -150,14 +172,13 @@ public final class LSTM {
         }
     }
 
-    /// The instruction set Folio's own kernels run on here ("avx512f", "avx2", "default").
-    public static var kernelInstructionSet: String { LSTMRows.instructionSet }
-
     /// Threads for the lanes (the batch is always cut into ``Lanes/count`` lanes).
     nonisolated(unsafe) public static var threads = 2
 
-    /// - Parameters: `input` `[batch, steps, inputDim]`; `lengths` per row (0...steps).
-    public func forward(_ input: Tensor, lengths: [Int32], arena: ParameterArena, training: Bool = false) -> Tensor {
+    /// - Parameters: `input` `[batch, steps, inputDim]`; `lengths` per row (0...steps);
+    ///   `keepsCaches` false for inference, when no backward follows: each step's gates and
+    ///   cells then live in a block of one or two steps (``Slots``), same outputs.
+    public func forward(_ input: Tensor, lengths: [Int32], arena: ParameterArena, training: Bool = false, keepsCaches: Bool = true) -> Tensor {
         let input = goBackwards ? Bidirectional.reverseValidSteps(input, lengths: lengths) : input
         inputMask = training && dropout > 0 ? LSTM.mask(count: input.shape[0] * inputDim, rate: dropout, &maskSource) : []
         recurrentMask = training && recurrentDropout > 0 ? LSTM.mask(count: input.shape[0] * units, rate: recurrentDropout, &maskSource) : []
@@ -170,10 +191,12 @@ public final class LSTM {
         if !inputMask.isEmpty { LSTM.applyInputMask(inputMask, to: &self.input, batch: batch, steps: steps) }
         // Backward releases these caches; after an inference pass they are reused in place.
         // Either way the old and the new copy of a cache never take memory at once.
-        refill(&gates, uninitialized: steps * batch * width)  // each step's projection writes its rows
+        let slots = Slots(keepsEverything: keepsCaches || training, returnSequences: returnSequences)
+        self.slots = slots
+        refill(&gates, uninitialized: slots.count(slots.gateSlots, steps: steps) * batch * width)  // each step's projection writes its rows
         // Every step writes every row's c and h (padded rows carry theirs over).
-        refill(&cells, uninitialized: steps * batch * units)
-        refill(&hidden, uninitialized: steps * batch * units)
+        refill(&cells, uninitialized: slots.count(slots.cellSlots, steps: steps) * batch * units)
+        refill(&hidden, uninitialized: slots.count(slots.hiddenSlots, steps: steps) * batch * units)
         let carried = stateful && finalState.hidden.count == batch * units
         startHidden = carried ? finalState.hidden : [Float](repeating: 0, count: batch * units)
         startCell = carried ? finalState.cell : [Float](repeating: 0, count: batch * units)
@@ -207,9 +230,11 @@ public final class LSTM {
                 }
             }
         }
+        let (lastHidden, lastCell) = (slots.hidden(steps - 1) * batch * units, slots.cell(steps - 1) * batch * units)
         finalState = steps == 0 ? (startHidden, startCell)
-            : (Array(hidden[(steps - 1) * batch * units..<steps * batch * units]), Array(cells[(steps - 1) * batch * units..<steps * batch * units]))
-        return recurrentOutput(hidden: hidden, batch: batch, steps: steps, units: units, lengths: lengths, returnSequences: returnSequences)
+            : (Array(hidden[lastHidden..<lastHidden + batch * units]), Array(cells[lastCell..<lastCell + batch * units]))
+        if !returnSequences { return Tensor(shape: [batch, units], values: steps == 0 ? [Float](repeating: 0, count: batch * units) : finalState.hidden) }
+        return recurrentOutput(hidden: hidden, batch: batch, steps: steps, units: units, lengths: lengths, returnSequences: true)
     }
 
     /// Forgets the state carried between calls of a stateful layer.
@@ -245,40 +270,40 @@ public final class LSTM {
     ) {
         guard !rows.isEmpty else { return }
         let width = 4 * units
-        let step = gates + t * batch * width
+        let step = gates + slots.gate(t) * batch * width
         // The projection of this step's inputs (every steps-th row of the batch-major input)
         // runs here rather than for all steps before the loop, so that the recurrent product
         // and the activations find the gate rows in cache: projecting all steps first sent
         // the whole gate buffer through memory once more (15-20% of a training step).
         kernel.multiply(m: rows.count, input + (rows.lowerBound * steps + t) * inputDim, lda: steps * inputDim, bias: bias,
-                        into: step + rows.lowerBound * width, ldc: width, accumulate: false)
+                        into: step + rows.lowerBound * width, ldc: width, accumulate: false, kernels: kernels)
         // h[-1] is the start state: zeros (no product needed) unless the layer is stateful.
         if t > 0 || stateful {
-            let previous = t > 0 ? UnsafePointer(hidden + ((t - 1) * batch + rows.lowerBound) * units) : startHidden + rows.lowerBound * units
+            let previous = t > 0 ? UnsafePointer(hidden + (slots.hidden(t - 1) * batch + rows.lowerBound) * units) : startHidden + rows.lowerBound * units
             if let recurrentMask {
                 // The rare path: the recurrent kernel sees a masked copy of h[t-1].
                 let masked = (0..<rows.count * units).map { previous[$0] * recurrentMask[rows.lowerBound * units + $0] }
                 masked.withUnsafeBufferPointer { masked in
                     recurrent.multiply(m: rows.count, masked.baseAddress!, lda: units, into: step + rows.lowerBound * width, ldc: width,
-                                       accumulate: true)
+                                       accumulate: true, kernels: kernels)
                 }
             } else {
-                recurrent.multiply(m: rows.count, previous, lda: units, into: step + rows.lowerBound * width, ldc: width, accumulate: true)
+                recurrent.multiply(m: rows.count, previous, lda: units, into: step + rows.lowerBound * width, ldc: width, accumulate: true, kernels: kernels)
             }
         }
         // The hot loop: gate activations and the cell update, row by row, in C for the
         // widest vectors the CPU has (CFolioKernels; ``LSTMRows`` is the reference twin).
         for b in rows {
-            let c = cells + (t * batch + b) * units
-            let h = hidden + (t * batch + b) * units
-            let cPrevious = t > 0 ? UnsafePointer(cells + ((t - 1) * batch + b) * units) : startCell + b * units
+            let c = cells + (slots.cell(t) * batch + b) * units
+            let h = hidden + (slots.hidden(t) * batch + b) * units
+            let cPrevious = t > 0 ? UnsafePointer(cells + (slots.cell(t - 1) * batch + b) * units) : startCell + b * units
             guard t < Int(lengths[b]) else {
-                let hPrevious = t > 0 ? UnsafePointer(hidden + ((t - 1) * batch + b) * units) : startHidden + b * units
+                let hPrevious = t > 0 ? UnsafePointer(hidden + (slots.hidden(t - 1) * batch + b) * units) : startHidden + b * units
                 c.update(from: cPrevious, count: units)
                 h.update(from: hPrevious, count: units)
                 continue
             }
-            folio_lstm_forward_row(step + b * width, cPrevious, c, h, Int32(units))
+            kernels.lstmForwardRow(step + b * width, cPrevious: cPrevious, c: c, h: h, units: units)
         }
     }
 
@@ -286,7 +311,8 @@ public final class LSTM {
     /// returns the gradient of the input, `[batch, steps, inputDim]`. Consumes what forward
     /// saved: each step's gate values are overwritten by their gradients as it goes.
     public func backward(_ outputGradient: Tensor, arena: ParameterArena) -> Tensor {
-        let (batch, steps, units, width, inputDim) = (batch, steps, units, 4 * units, inputDim)
+        precondition(slots.keepsEverything, "LSTM.backward after a forward with keepsCaches: false")
+        let (batch, steps, units, width, inputDim, kernels) = (batch, steps, units, 4 * units, inputDim, kernels)
         // Backward multiplies by both kernels transposed, each packed once for the pass.
         let recurrentTransposed = PackedMatrix(arena.values(of: recurrentKernel).baseAddress!, k: width, n: units, ldb: width,
                                                transposed: true)
@@ -359,7 +385,7 @@ public final class LSTM {
                                 Gemm.sgemm(transposeA: true, m: inputDim, n: width, k: steps, x + b * steps * inputDim,
                                            dz + b * width, ldb: batch * width, beta: 1, partials + lane * inputDim * width)
                                 kernelTransposed.multiply(m: steps, dz + b * width, lda: batch * width, into: dx + b * steps * inputDim,
-                                                          ldc: inputDim, accumulate: false)
+                                                          ldc: inputDim, accumulate: false, kernels: kernels)
                             }
                         }
                     }

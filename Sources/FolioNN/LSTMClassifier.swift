@@ -34,11 +34,11 @@ public final class LSTMClassifier {
         dense.initialize(arena: arena, random: &denseRandom)
     }
 
-    /// Logits `[rows, classes]`.
-    public func forward(_ batch: TokenBatch) throws(FolioError) -> Tensor {
+    /// Logits `[rows, classes]`; `training` false for inference (no backward may follow).
+    public func forward(_ batch: TokenBatch, training: Bool = true) throws(FolioError) -> Tensor {
         lengths = batch.lengths
         var activation = try embedding.forward(batch, arena: arena)
-        for lstm in lstms { activation = lstm.forward(activation, lengths: batch.lengths, arena: arena) }
+        for lstm in lstms { activation = lstm.forward(activation, lengths: batch.lengths, arena: arena, keepsCaches: training) }
         return dense.forward(activation, arena: arena)
     }
 

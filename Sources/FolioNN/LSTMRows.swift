@@ -1,15 +1,11 @@
-import CFolioKernels
 import Foundation
 
-/// The LSTM's per-row gate arithmetic: the fast kernels (C, `CFolioKernels`, vectorized for
-/// the CPU's widest instruction set) and their plain twins here, which compute the same
-/// with libm's `expf` and `tanhf` one float at a time; tests compare the two.
+/// The LSTM's per-row gate arithmetic: the fast kernels (C, `CFolioKernels`, one per
+/// ``KernelSet`` path) and their plain twins here, which compute the same with libm's
+/// `expf` and `tanhf` one float at a time; tests compare every path with them.
 ///
 /// A row's gates are `[4 * units]`, i, f, g, o in order.
 enum LSTMRows {
-    /// The instruction set the C kernels run on here: "avx512f", "avx2" or "default".
-    static var instructionSet: String { String(cString: folio_kernels_isa()) }
-
     /// Activates `gates` in place; `c = f * cPrevious + i * g`, `h = o * tanh(c)`.
     static func referenceForward(
         gates: UnsafeMutablePointer<Float>, cPrevious: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,

@@ -1,4 +1,3 @@
-import CFolioKernels
 import FolioCore
 
 /// An optimizer over a ``ParameterArena``: one update from the arena's gradients, scaled by
@@ -164,6 +163,8 @@ public final class Adam: ScheduledOptimizer {
     public let state = OptimizerState()
     public func restore(iterations: Int) { self.iterations = iterations }
     public var learningRateFactor: Float = 1
+    /// The kernels its common update runs on (``KernelSet/selected`` unless set).
+    public var kernels = KernelSet.selected
     private let m: UnsafeMutableBufferPointer<Float>
     private let v: UnsafeMutableBufferPointer<Float>
     private let vMax: UnsafeMutableBufferPointer<Float>
@@ -199,15 +200,15 @@ public final class Adam: ScheduledOptimizer {
         let t = Double(iterations)
         let alpha = Float(Double(learningRate) * (1 - pow(Double(beta2), t)).squareRoot() / (1 - pow(Double(beta1), t)))
         let (weights, gradients) = (arena.values, arena.gradients)
-        let (m, v, vMax, beta1, beta2, epsilon, weightDecay, amsgrad) = (m, v, vMax, beta1, beta2, epsilon, weightDecay, amsgrad)
+        let (m, v, vMax, beta1, beta2, epsilon, weightDecay, amsgrad, kernels) = (m, v, vMax, beta1, beta2, epsilon, weightDecay, amsgrad, kernels)
         func update(_ range: Range<Int>) {
             if weightDecay == 0 && !amsgrad {
                 // The common case, in C for the CPU's widest vectors (CFolioKernels): every
                 // step walks every parameter (7.7M for an embedding with hashed bigrams)
                 // unless the tables are row-sparse. The loop below is its plain twin.
-                folio_adam_update(weights.baseAddress! + range.lowerBound, gradients.baseAddress! + range.lowerBound,
-                                  m.baseAddress! + range.lowerBound, v.baseAddress! + range.lowerBound, range.count, alpha, beta1, beta2,
-                                  epsilon)
+                kernels.adamUpdate(weights.baseAddress! + range.lowerBound, g: gradients.baseAddress! + range.lowerBound,
+                                   m: m.baseAddress! + range.lowerBound, v: v.baseAddress! + range.lowerBound, count: range.count,
+                                   alpha: alpha, beta1: beta1, beta2: beta2, epsilon: epsilon)
                 return
             }
             for index in range {

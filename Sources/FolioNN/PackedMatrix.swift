@@ -2,9 +2,9 @@ import CFolioKernels
 
 /// A weight matrix B (`k x n`) packed once for many products `A · B` with small blocks of
 /// rows: a recurrent layer multiplies each step's rows, or each sequence's steps, by the
-/// same kernel, and a general GEMM would pack it again on every call (`folio_pack`,
-/// `folio_gemm_packed` in CFolioKernels; ``Gemm/referenceSgemm`` is the twin tests
-/// compare it with).
+/// same kernel, and a general GEMM would pack it again on every call (`folio_pack` and each
+/// path's `gemm_packed` in CFolioKernels; ``Gemm/referenceSgemm`` is the twin tests
+/// compare every path with). One layout serves every ``KernelSet`` path.
 ///
 /// Immutable once packed, so lanes share it.
 final class PackedMatrix: @unchecked Sendable {
@@ -27,8 +27,8 @@ final class PackedMatrix: @unchecked Sendable {
     /// C's old values are kept and added to when `accumulate`.
     func multiply(
         m: Int, _ a: UnsafePointer<Float>, lda: Int, bias: UnsafePointer<Float>? = nil, into c: UnsafeMutablePointer<Float>, ldc: Int,
-        accumulate: Bool
+        accumulate: Bool, kernels: KernelSet
     ) {
-        folio_gemm_packed(Int32(m), Int32(n), Int32(k), a, Int32(lda), storage, bias, c, Int32(ldc), accumulate ? 1 : 0)
+        kernels.multiply(m: m, n: n, k: k, a, lda: lda, packed: storage, bias: bias, into: c, ldc: ldc, accumulate: accumulate)
     }
 }

@@ -229,7 +229,8 @@ public final class Sequential {
             }
             switch layer {
             case .embedding(let embedding): x = try embedding.forward(batch, arena: arena)
-            case .lstm(let lstm): x = lstm.forward(x, lengths: lengths, arena: arena, training: training)
+            // Outside training no backward follows: the LSTM keeps only the steps it needs.
+            case .lstm(let lstm): x = lstm.forward(x, lengths: lengths, arena: arena, training: training, keepsCaches: training)
             case .gru(let gru): x = gru.forward(x, lengths: lengths, arena: arena)
             case .bidirectional(let layer): x = layer.forward(x, lengths: lengths, arena: arena, training: training)
             case .dense(let dense, let activation): x = activation.forward(dense.forward(x, arena: arena))

@@ -1,10 +1,17 @@
 import ArgumentParser
 import FolioNN
+import Foundation
 
 @main
 enum FolioMain {
     static func main() {
         BLASCoreSelection.reexecIfNeeded()
+        // A FOLIO_ISA this CPU cannot honour stops here, before any work, rather than
+        // running on a path the user did not ask for.
+        if let error = KernelSet.environmentError {
+            ProcessInfoLite.printError("folio: error: \(error)")
+            exit(2)
+        }
         // Folio's own threads (the LSTM's lanes) do the parallel work; OpenBLAS threads
         // would spin beside them (DESIGN.md section 8: BLAS threading is set explicitly).
         Gemm.setThreads(1)

@@ -30,10 +30,20 @@ struct LSTMBenchCommand: ParsableCommand {
         /// Page faults per timed training step: pages the step had the kernel map and zero
         /// anew instead of reusing freed memory (``FreedMemoryReuse``).
         var minor_page_faults_per_step: Double
-        /// OpenBLAS's kernel family (the weight-gradient GEMMs) and the instruction set of
-        /// Folio's own kernels (the rest of the LSTM).
+        /// OpenBLAS's kernel family (the weight-gradient GEMMs) and the path of Folio's own
+        /// kernels (the rest of the LSTM: `avx512`, `avx2`, `generic`; `FOLIO_ISA` forces one).
         var blas_core: String
         var kernels: String
+        /// This CPU's multiply-add peak on that path with `threads` threads, measured in
+        /// process (independent FMA chains on the path's widest vectors), and the fraction of
+        /// it that training and inference reached (`flops_per_token` each: the LSTM layers'
+        /// products, 2 FLOP per multiply-add; training counts forward and backward, 3x).
+        var fma_peak_gflops: Double
+        var train_flops_per_token: Double
+        var infer_flops_per_token: Double
+        var train_peak_fraction: Double
+        var infer_peak_fraction: Double
+        var threads: Int
         var loss_first: Double
         var loss_last: Double
         var steps: Int
@@ -53,6 +63,11 @@ struct LSTMBenchCommand: ParsableCommand {
             return (TokenBatch(rows: batch, length: seqLen, ids: ids, lengths: [Int32](repeating: Int32(seqLen), count: batch)),
                     (0..<batch).map { _ in UInt32(random.next() % UInt64(classes)) })
         }
+        // The products of the LSTM layers, per token: input and recurrent kernels, 4 gates.
+        let forwardFlops = (0..<layers).reduce(0.0) { total, layer in
+            total + 2 * Double((layer == 0 ? embed : units) + units) * Double(4 * units)
+        }
+        let peak = KernelSet.selected.fmaPeak(threads: threads)
         let result = try runReportingErrors { () throws(FolioError) -> Result in
             var losses: [Double] = []
             for step in 0..<3 { losses.append(try model.trainStep(pool[step % 8].0, labels: pool[step % 8].1, optimizer: optimizer, accumulator: accumulator)) }
@@ -66,19 +81,23 @@ struct LSTMBenchCommand: ParsableCommand {
             let faultsPerStep = Double(minorPageFaults() - faultsBefore) / Double(max(1, steps))
             start = clock.now
             let inferBatches = max(1, steps / 2)
-            for step in 0..<inferBatches { _ = try model.forward(pool[step % 8].0) }
+            for step in 0..<inferBatches { _ = try model.forward(pool[step % 8].0, training: false) }
             let inferSeconds = (clock.now - start).seconds
             let tokens = Double(batch * seqLen)
+            let (train, infer) = (tokens * Double(steps) / trainSeconds, tokens * Double(inferBatches) / inferSeconds)
             return Result(
-                batch: batch, train_tokens_per_s: tokens * Double(steps) / trainSeconds,
-                infer_tokens_per_s: tokens * Double(inferBatches) / inferSeconds, peak_rss_mb: peakResidentMegabytes(),
-                minor_page_faults_per_step: faultsPerStep, blas_core: Gemm.coreName, kernels: LSTM.kernelInstructionSet,
+                batch: batch, train_tokens_per_s: train, infer_tokens_per_s: infer, peak_rss_mb: peakResidentMegabytes(),
+                minor_page_faults_per_step: faultsPerStep, blas_core: Gemm.coreName, kernels: KernelSet.selected.description,
+                fma_peak_gflops: peak / 1e9, train_flops_per_token: 3 * forwardFlops, infer_flops_per_token: forwardFlops,
+                train_peak_fraction: train * 3 * forwardFlops / peak, infer_peak_fraction: infer * forwardFlops / peak, threads: threads,
                 loss_first: losses.first ?? 0, loss_last: losses.last ?? 0, steps: steps)
         }
         if output.json {
             try printJSON(result)
         } else {
-            print("train \(Int(result.train_tokens_per_s)) tokens/s, infer \(Int(result.infer_tokens_per_s)) tokens/s, peak RSS \(Int(result.peak_rss_mb)) MB, loss \(result.loss_first) -> \(result.loss_last)")
+            let percent = { (fraction: Double) in String(format: "%.0f %%", 100 * fraction) }
+            print("train \(Int(result.train_tokens_per_s)) tokens/s (\(percent(result.train_peak_fraction)) of FMA peak), infer \(Int(result.infer_tokens_per_s)) tokens/s (\(percent(result.infer_peak_fraction))), peak RSS \(Int(result.peak_rss_mb)) MB, loss \(result.loss_first) -> \(result.loss_last)")
+            print("kernels \(result.kernels), FMA peak \(Int(result.fma_peak_gflops)) GFLOP/s on \(threads) threads, BLAS core \(result.blas_core)")
         }
     }
 }

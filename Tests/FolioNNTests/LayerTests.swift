@@ -2,7 +2,6 @@ import FolioTestSupport
 import Foundation
 import Testing
 @testable import FolioNN
-import CFolioKernels
 
 /// A fixture from bench/make_nn_fixtures.py (PyTorch, float64), read exactly.
 struct NNFixture {
@@ -230,34 +229,35 @@ func fixtureLSTM(_ fixture: NNFixture, sequences: Bool) -> (LSTM, ParameterArena
 }
 
 @Suite struct LSTMRowTests {
-    /// The C kernels against their plain twins, at widths that fill no vector, one, and
-    /// several with a part left over, with pre-activations far into saturation.
-    @Test(arguments: [1, 5, 16, 37, 128])
-    func kernelsMatchTheReference(units: Int) {
+    /// The C kernels of every path this CPU runs against their plain twins, at widths that
+    /// fill no vector, one, and several with a part left over, with pre-activations far
+    /// into saturation.
+    @Test(arguments: [1, 5, 16, 37, 128], KernelSet.available)
+    func kernelsMatchTheReference(units: Int, kernels: KernelSet) {
         var generator = SplitMix64(seed: UInt64(units))
         func values(_ count: Int, scale: Double) -> [Float] { (0..<count).map { _ in Float((generator.nextUnit() * 2 - 1) * scale) } }
         let gates = values(4 * units, scale: 12), cPrevious = values(units, scale: 3)
         let dh = values(units, scale: 1), dc = values(units, scale: 1)
         var (fastGates, fastC, fastH) = (gates, [Float](repeating: 0, count: units), [Float](repeating: 0, count: units))
         var (slowGates, slowC, slowH) = (gates, fastC, fastH)
-        folio_lstm_forward_row(&fastGates, cPrevious, &fastC, &fastH, Int32(units))
+        kernels.lstmForwardRow(&fastGates, cPrevious: cPrevious, c: &fastC, h: &fastH, units: units)
         LSTMRows.referenceForward(gates: &slowGates, cPrevious: cPrevious, c: &slowC, h: &slowH, units: units)
         expectClose(fastGates, slowGates, 1e-6, "activated gates")
         expectClose(fastC, slowC, 1e-6, "c")
         expectClose(fastH, slowH, 1e-6, "h")
         var (fastDc, slowDc) = (dc, dc)
-        folio_lstm_backward_row(&fastGates, slowC, cPrevious, dh, &fastDc, Int32(units))
+        kernels.lstmBackwardRow(&fastGates, c: slowC, cPrevious: cPrevious, dh: dh, dc: &fastDc, units: units)
         LSTMRows.referenceBackward(gates: &slowGates, c: slowC, cPrevious: cPrevious, dh: dh, dc: &slowDc, units: units)
         expectClose(fastGates, slowGates, 1e-6, "gate gradients")
         expectClose(fastDc, slowDc, 1e-6, "dc")
-        #expect(["avx512f", "avx2", "default"].contains(LSTMRows.instructionSet))
     }
 
     /// NaN passes through (so a diverging loss is caught), as in ``Activations``.
-    @Test func nanPassesThrough() {
+    @Test(arguments: KernelSet.available)
+    func nanPassesThrough(kernels: KernelSet) {
         var gates: [Float] = [.nan, 0, 0, 0]
         var (c, h): ([Float], [Float]) = ([0], [0])
-        folio_lstm_forward_row(&gates, [0], &c, &h, 1)
+        kernels.lstmForwardRow(&gates, cPrevious: [0], c: &c, h: &h, units: 1)
         #expect(gates[0].isNaN && c[0].isNaN && h[0].isNaN)
     }
 }
@@ -448,5 +448,39 @@ func fixtureLSTM(_ fixture: NNFixture, sequences: Bool) -> (LSTM, ParameterArena
     // call did nothing): glibc is this project's platform.
     @Test func appliesOnGlibc() {
         #expect(FreedMemoryReuse.enable())
+    }
+}
+
+@Suite struct LSTMInferencePathTests {
+    /// Without caches (inference), the step buffers are rings of one or two steps: the
+    /// outputs and final states must be the ones the caching pass gives, bit for bit, with
+    /// padded rows, both output modes, a stateful second call, and on every kernel path.
+    @Test(arguments: [false, true], KernelSet.available)
+    func outputsEqualTheCachingPass(returnSequences: Bool, kernels: KernelSet) {
+        let (inputDim, units, batch, steps) = (5, 11, 7, 9)
+        let lengths: [Int32] = [9, 1, 0, 4, 9, 7, 2]
+        var generator = SplitMix64(seed: 11)
+        let input = Tensor(shape: [batch, steps, inputDim], values: (0..<batch * steps * inputDim).map { _ in Float(generator.nextUnit() * 2 - 1) })
+        func layer() -> (LSTM, ParameterArena) {
+            let arena = ParameterArena(layout: LSTM.layout(prefix: "l", inputDim: inputDim, units: units))
+            let lstm = LSTM(inputDim: inputDim, units: units, returnSequences: returnSequences, arena: arena, prefix: "l")
+            var random = SplitMixSource(seed: 3)
+            lstm.initialize(arena: arena, random: &random)
+            lstm.kernels = kernels
+            lstm.stateful = true
+            return (lstm, arena)
+        }
+        let (caching, cachingArena) = layer()
+        let (lean, leanArena) = layer()
+        for call in 0..<2 {
+            let expected = caching.forward(input, lengths: lengths, arena: cachingArena)
+            let found = lean.forward(input, lengths: lengths, arena: leanArena, keepsCaches: false)
+            #expect(found.shape == expected.shape && found.values == expected.values, "call \(call)")
+            #expect(lean.finalState.hidden == caching.finalState.hidden && lean.finalState.cell == caching.finalState.cell, "call \(call)")
+        }
+        // A caching pass after a lean one still trains: backward runs and gives gradients.
+        let output = lean.forward(input, lengths: lengths, arena: leanArena)
+        _ = lean.backward(Tensor(shape: output.shape, values: [Float](repeating: 1, count: output.values.count)), arena: leanArena)
+        #expect(leanArena.gradients(of: lean.kernel).contains { $0 != 0 })
     }
 }

@@ -106,28 +106,40 @@ import Testing
 }
 
 @Suite(.serialized) struct DeterminismTests {
-    /// Same seed, same batches: bit-identical weights with 1 and with 2 BLAS threads.
-    @Test func sameSeedSameWeightsWhateverTheThreadCount() throws {
-        func train(threads: Int) throws -> [Float] {
-            Gemm.setThreads(threads)
-            defer { Gemm.setThreads(1) }
-            let model = LSTMClassifier(vocabulary: 50, embeddingDim: 8, units: 16, layers: 2, classes: 3, seed: 42)
-            let optimizer = Adam(arena: model.arena, learningRate: 0.01)
-            let accumulator = GradientAccumulator(steps: 2)
-            var generator = SplitMix64(seed: 1)
-            for _ in 0..<6 {
-                let ids = (0..<16 * 12).map { _ in UInt32(generator.next() % 50) }
-                let lengths = (0..<16).map { _ in Int32(1 + generator.next() % 12) }
-                let labels = (0..<16).map { _ in UInt32(generator.next() % 3) }
-                try model.trainStep(TokenBatch(rows: 16, length: 12, ids: ids, lengths: lengths), labels: labels,
-                                    optimizer: optimizer, accumulator: accumulator)
-            }
-            return Array(model.arena.values)
+    /// Same seed, same batches: bit-identical weights with 1 and with 2 threads (the LSTM's
+    /// lanes and BLAS), on every kernel path this CPU runs; each path agrees with the
+    /// widest to rounding.
+    @Test(arguments: KernelSet.available)
+    func sameSeedSameWeightsWhateverTheThreadCount(kernels: KernelSet) throws {
+        let one = try Self.train(threads: 1, kernels: kernels)
+        let two = try Self.train(threads: 2, kernels: kernels)
+        #expect(one == two, "path \(kernels)")
+        #expect(one != (LSTMClassifier(vocabulary: 50, embeddingDim: 8, units: 17, layers: 2, classes: 3, seed: 42)).arena.values.map { $0 })
+        if kernels != KernelSet.widest {
+            expectClose(one, try Self.train(threads: 2, kernels: KernelSet.widest), 1e-4, "path \(kernels) against \(KernelSet.widest)")
         }
-        let one = try train(threads: 1)
-        let two = try train(threads: 2)
-        #expect(one == two)
-        #expect(one != (LSTMClassifier(vocabulary: 50, embeddingDim: 8, units: 16, layers: 2, classes: 3, seed: 42)).arena.values.map { $0 })
+    }
+
+    static func train(threads: Int, kernels: KernelSet) throws -> [Float] {
+        Gemm.setThreads(threads)
+        let lanes = LSTM.threads
+        LSTM.threads = threads
+        defer { Gemm.setThreads(1); LSTM.threads = lanes }
+        // 17 units: a partial panel and a partial vector on every path.
+        let model = LSTMClassifier(vocabulary: 50, embeddingDim: 8, units: 17, layers: 2, classes: 3, seed: 42)
+        for lstm in model.lstms { lstm.kernels = kernels }
+        let optimizer = Adam(arena: model.arena, learningRate: 0.01)
+        optimizer.kernels = kernels
+        let accumulator = GradientAccumulator(steps: 2)
+        var generator = SplitMix64(seed: 1)
+        for _ in 0..<6 {
+            let ids = (0..<16 * 12).map { _ in UInt32(generator.next() % 50) }
+            let lengths = (0..<16).map { _ in Int32(1 + generator.next() % 12) }
+            let labels = (0..<16).map { _ in UInt32(generator.next() % 3) }
+            try model.trainStep(TokenBatch(rows: 16, length: 12, ids: ids, lengths: lengths), labels: labels,
+                                optimizer: optimizer, accumulator: accumulator)
+        }
+        return Array(model.arena.values)
     }
 }
 

@@ -1,14 +1,15 @@
-import CFolioKernels
 import FolioCore
 import Testing
 @testable import FolioNN
 
 @Suite struct PackedMatrixTests {
-    /// Both paths (AVX-512 where the CPU has it, and the plain one) against the Double
-    /// reference: partial panels (n not a multiple of 32), partial row blocks (m not a
-    /// multiple of 8), k of one, strided rows of A and C whose other columns must stay as
-    /// they were, a bias, accumulation, and B given transposed.
-    @Test(arguments: [(1, 1, 1), (6, 33, 3), (8, 32, 16), (13, 44, 11), (15, 40, 9), (17, 70, 37), (9, 128, 512), (32, 512, 128)], [false, true])
+    /// Every path this CPU runs (an AVX-512 machine tests AVX2 and generic too) against the
+    /// Double reference: partial panels (n not a multiple of 32, or of 16), partial row
+    /// blocks (m not a multiple of 8 or 6), k of one and odd k, strided rows of A and C
+    /// whose other columns must stay as they were, a bias, accumulation, and B given
+    /// transposed.
+    @Test(arguments: [(1, 1, 1), (6, 33, 3), (7, 16, 5), (8, 32, 16), (13, 44, 11), (15, 40, 9), (17, 70, 37), (9, 128, 512), (32, 512, 128)],
+          [false, true])
     func matchesTheReference(shape: (Int, Int, Int), transposed: Bool) {
         let (m, n, k) = shape
         var generator = SplitMix64(seed: UInt64(m * 1000 + n * 10 + k))
@@ -26,27 +27,79 @@ import Testing
             var expected = (0..<m * n).map { withBias ? bias[$0 % n] : 0 }
             if accumulate { for index in expected.indices { expected[index] += start[(index / n) * ldc + index % n] } }
             Gemm.referenceSgemm(m: m, n: n, k: k, compactA, b, beta: 1, &expected)
-            for generic in [false, true] {
+            for kernels in KernelSet.available {
                 var c = start
                 a.withUnsafeBufferPointer { a in
                     bias.withUnsafeBufferPointer { bias in
                         c.withUnsafeMutableBufferPointer { c in
-                            let biasPointer = withBias ? bias.baseAddress : nil
-                            if generic {
-                                folio_gemm_packed_generic(Int32(m), Int32(n), Int32(k), a.baseAddress!, Int32(lda), packed.storage,
-                                                          biasPointer, c.baseAddress!, Int32(ldc), accumulate ? 1 : 0)
-                            } else {
-                                packed.multiply(m: m, a.baseAddress!, lda: lda, bias: biasPointer, into: c.baseAddress!, ldc: ldc,
-                                                accumulate: accumulate)
-                            }
+                            packed.multiply(m: m, a.baseAddress!, lda: lda, bias: withBias ? bias.baseAddress : nil, into: c.baseAddress!,
+                                            ldc: ldc, accumulate: accumulate, kernels: kernels)
                         }
                     }
                 }
                 let found = (0..<m * n).map { c[($0 / n) * ldc + $0 % n] }
-                expectClose(found, expected, 2e-5, "m \(m) n \(n) k \(k) accumulate \(accumulate) bias \(withBias) generic \(generic)")
+                expectClose(found, expected, 2e-5, "m \(m) n \(n) k \(k) accumulate \(accumulate) bias \(withBias) path \(kernels)")
                 let untouched = (0..<m).allSatisfy { row in (n..<ldc).allSatisfy { c[row * ldc + $0] == start[row * ldc + $0] } }
                 #expect(untouched, "columns past n were written")
             }
+        }
+    }
+}
+
+@Suite struct KernelSetTests {
+    @Test func everyMachineRunsTheGenericPathAndListsTheWidestFirst() throws {
+        let available = KernelSet.available.map(\.path)
+        #expect(available.last == .generic)
+        #expect(KernelSet.widest.path == available.first)
+        #expect(available == KernelSet.Path.allCases.filter { available.contains($0) }, "widest first: \(available)")
+        #expect(KernelSet(.avx512) == nil || available.contains(.avx2), "an AVX-512 CPU runs the AVX2 path too")
+    }
+
+    @Test func folioISAForcesAPathAndRefusesWhatItCannotRun() throws {
+        #expect(try KernelSet.fromEnvironment([:]) == KernelSet.widest)
+        #expect(try KernelSet.fromEnvironment(["FOLIO_ISA": ""]) == KernelSet.widest)
+        for kernels in KernelSet.available {
+            #expect(try KernelSet.fromEnvironment(["FOLIO_ISA": kernels.path.rawValue]) == kernels)
+            #expect(try KernelSet.fromEnvironment(["FOLIO_ISA": kernels.path.rawValue.uppercased()]) == kernels)
+        }
+        let unknown = #expect(throws: FolioError.self) { try KernelSet.fromEnvironment(["FOLIO_ISA": "neon"]) }
+        #expect(unknown?.description.contains("FOLIO_ISA=neon") == true, "\(String(describing: unknown))")
+        for path in KernelSet.Path.allCases where KernelSet(path) == nil {
+            let missing = #expect(throws: FolioError.self) { try KernelSet.fromEnvironment(["FOLIO_ISA": path.rawValue]) }
+            #expect(missing?.description.contains("FOLIO_ISA=\(path.rawValue)") == true && missing?.description.contains("cannot run") == true)
+        }
+    }
+
+    /// The peak measure does work on every path (a timing is never asserted: it is the
+    /// benchmark's figure, not a test's).
+    @Test func fmaPeakIsAPositiveRate() {
+        for kernels in KernelSet.available {
+            let peak = kernels.fmaPeak(threads: 1, seconds: 0.005)
+            #expect(peak.isFinite && peak > 0, "\(kernels): \(peak)")
+        }
+    }
+
+    /// Adam's common update on every path against its formula, in Double.
+    @Test func adamUpdateOnEveryPathMatchesTheFormula() throws {
+        var generator = SplitMix64(seed: 5)
+        let count = 1037  // a part left over on every vector width
+        let start = (0..<count).map { _ in Float(generator.nextUnit() * 2 - 1) }
+        for kernels in KernelSet.available {
+            let arena = ParameterArena(layout: [("w", [count])])
+            for index in 0..<count {
+                arena.values[index] = start[index]
+                arena.gradients[index] = start[(index * 7) % count]
+            }
+            let adam = Adam(arena: arena, learningRate: 0.01)
+            adam.kernels = kernels
+            try adam.step(arena: arena, gradientScale: 1)
+            let alpha = 0.01 * (1 - 0.999).squareRoot() / (1 - 0.9)
+            let expected = (0..<count).map { index -> Float in
+                let g = Double(start[(index * 7) % count])
+                let (m, v) = (g * 0.1, g * g * (1 - 0.999))
+                return Float(Double(start[index]) - alpha * m / (v.squareRoot() + 1e-7))
+            }
+            expectClose(Array(arena.values), expected, 1e-5, "path \(kernels)")
         }
     }
 }

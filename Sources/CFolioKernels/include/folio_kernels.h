@@ -1,12 +1,22 @@
-// The LSTM's per-row gate loops and its products with a packed weight matrix, in C for one
-// reason: a C function can be compiled for several instruction sets and pick one at load
-// time (`target_clones`, or a CPU check), which Swift code cannot. Swift's SIMD types give
-// SSE2 (4 floats) on baseline x86-64; these run on AVX-512 (16) or AVX2 (8) where the CPU
-// has them. FolioNN's `LSTMRows` and `Gemm.referenceSgemm` are the twins the tests compare
-// them with. Only plain pointers and ints cross here.
+// Folio's own numeric kernels: the LSTM's products with a packed weight matrix, its per-row
+// gate loops, Adam's update, and a measure of the CPU's FMA peak. In C for one reason: a C
+// function can be compiled for several instruction sets in one library and picked at run
+// time, which Swift code cannot. Each kernel exists once per path:
 //
-// Results are the same for any thread count on one machine; machines that pick different
-// clones may differ in the last bits (fused multiply-adds).
+// - FOLIO_ISA_AVX512: AVX-512F (16-float vectors, 32 registers);
+// - FOLIO_ISA_AVX2:   AVX2 + FMA (8-float vectors, 16 registers), the common x86 server,
+//                     desktop and laptop CPU;
+// - FOLIO_ISA_GENERIC: portable C (vector extensions that the compiler maps to the target:
+//                     NEON on arm64, SSE2 on baseline x86-64).
+//
+// FolioNN's `KernelSet` picks one (the widest the CPU runs, or `FOLIO_ISA`); its
+// `LSTMRows` and `Gemm.referenceSgemm` are the plain twins the tests compare every path
+// with. Only plain pointers and ints cross here.
+//
+// Every path sums each output element in the same order (the start value, then k in
+// order), so results never depend on how rows are split between threads. The AVX-512 and
+// AVX2 paths, and the generic path where the target has fused multiply-add (arm64), round
+// alike; the generic path on x86-64 (no FMA) may differ from them in the last bits.
 //
 // Beside them, one allocator setting (glibc's mallopt) that Swift's Glibc module does not
 // export.
@@ -19,41 +29,56 @@
 extern "C" {
 #endif
 
+typedef enum { FOLIO_ISA_GENERIC = 0, FOLIO_ISA_AVX2 = 1, FOLIO_ISA_AVX512 = 2 } folio_isa;
+
+/// C = [C] + [bias] + A · B for m rows: A is m x k (row r at `a + r * lda`), B was packed by
+/// `folio_pack`, C is m x n (row r at `c + r * ldc`), `bias` (n floats) may be NULL, and
+/// C's old values are added only when `accumulate` is nonzero.
+typedef void (*folio_gemm_packed_fn)(int m, int n, int k, const float *a, int lda, const float *packed, const float *bias,
+                                     float *c, int ldc, int accumulate);
+
 /// One row of one LSTM step. `gates` holds the pre-activations i, f, g, o (4 x units) and
 /// receives their activated values; c = f * c_prev + i * g and h = o * tanh(c).
-void folio_lstm_forward_row(float *gates, const float *c_prev, float *c, float *h, int units);
+typedef void (*folio_lstm_forward_row_fn)(float *gates, const float *c_prev, float *c, float *h, int units);
 
 /// One row of one LSTM step backward: `gates` holds the activated i, f, g, o and receives
 /// the gradients of their pre-activations; `dh` is the gradient reaching h (read), `dc`
 /// the one reaching c (read, then replaced by the one reaching c_prev).
-void folio_lstm_backward_row(float *gates, const float *c, const float *c_prev, const float *dh, float *dc, int units);
+typedef void (*folio_lstm_backward_row_fn)(float *gates, const float *c, const float *c_prev, const float *dh, float *dc,
+                                           int units);
 
 /// Adam's update for `count` parameters, as `Adam` (FolioNN) describes it: m and v move
 /// towards g and g², then w -= alpha * m / (sqrt(v) + epsilon).
-void folio_adam_update(float *w, const float *g, float *m, float *v, long count, float alpha, float beta1, float beta2,
-                       float epsilon);
+typedef void (*folio_adam_update_fn)(float *w, const float *g, float *m, float *v, long count, float alpha, float beta1,
+                                     float beta2, float epsilon);
 
-/// The instruction set the kernels above were picked for: "avx512f", "avx2" or "default".
-const char *folio_kernels_isa(void);
+/// One path's kernels.
+typedef struct {
+    folio_isa isa;
+    const char *name;  // "avx512", "avx2", "generic": what FOLIO_ISA takes
+    folio_gemm_packed_fn gemm_packed;
+    folio_lstm_forward_row_fn lstm_forward_row;
+    folio_lstm_backward_row_fn lstm_backward_row;
+    folio_adam_update_fn adam_update;
+    /// Runs `iterations` rounds of independent FMA chains on this path's widest vectors
+    /// and returns the floating-point operations done (2 per lane per multiply-add), for
+    /// a caller that times it: the CPU's peak for this path.
+    double (*fma_chains)(long iterations);
+} folio_kernels;
+
+/// 1 when this CPU (and its operating system) runs `isa`'s instructions.
+int folio_isa_supported(folio_isa isa);
+
+/// The kernels of `isa`, or NULL when this CPU cannot run them (or they are not compiled
+/// for this architecture).
+const folio_kernels *folio_kernels_for(folio_isa isa);
 
 /// Floats that `folio_pack` writes for a k x n matrix B: panels of 32 columns, zero-padded.
 size_t folio_packed_count(int k, int n);
 
-/// Packs B (k x n) for `folio_gemm_packed`. B's row r starts at `b + r * ldb`; when
+/// Packs B (k x n) for the `gemm_packed` kernels. B's row r starts at `b + r * ldb`; when
 /// `transposed` is nonzero, `b` holds Bᵀ instead (n x k, row j at `b + j * ldb`).
 void folio_pack(const float *b, int k, int n, int ldb, int transposed, float *packed);
-
-/// C = [C] + [bias] + A · B for m rows: A is m x k (row r at `a + r * lda`), B was packed by
-/// `folio_pack`, C is m x n (row r at `c + r * ldc`), `bias` (n floats) may be NULL, and
-/// C's old values are added only when `accumulate` is nonzero. AVX-512 where the CPU has
-/// it, else `folio_gemm_packed_generic`. Each element sums over k in order, so results do
-/// not depend on how rows are split between threads.
-void folio_gemm_packed(int m, int n, int k, const float *a, int lda, const float *packed, const float *bias, float *c, int ldc,
-                       int accumulate);
-
-/// The same product without AVX-512 (tests compare both paths with a reference).
-void folio_gemm_packed_generic(int m, int n, int k, const float *a, int lda, const float *packed, const float *bias, float *c,
-                               int ldc, int accumulate);
 
 /// Lets the C allocator keep freed blocks of up to `largest_block` bytes, and up to
 /// `retained` free bytes in all, for reuse instead of handing their pages back to the system

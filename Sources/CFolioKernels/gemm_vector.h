@@ -1,0 +1,123 @@
+// The packed product written once in C vector extensions (8-float vectors), instantiated by
+// gemm_avx2.c (AVX2 + FMA: one register per vector) and gemm_portable.c (the generic path:
+// two NEON or two SSE registers per vector). Private to this target.
+//
+// A tile is `rows` rows of A times half a panel (16 columns): 2 x rows accumulators. With
+// 6 rows that is 12 of AVX2's 16 registers, leaving two for B's row and one for A's
+// broadcast element. The hot loop, per row of the panel: two 8-float loads of B, then per
+// tile row one broadcast of A's element and two multiply-adds (`x * w + sum` is one
+// expression, so the compiler fuses it where the target has FMA: AVX2 + FMA, arm64). Each
+// sum starts at [C] + [bias] and adds k's terms in order, as the AVX-512 path does.
+#ifndef FOLIO_GEMM_VECTOR_H
+#define FOLIO_GEMM_VECTOR_H
+
+#include "packed_layout.h"
+
+typedef float folio_v8 __attribute__((vector_size(32)));
+typedef float folio_v8_unaligned __attribute__((vector_size(32), aligned(4)));
+
+enum { HALF_PANEL = 16, MAX_TILE_ROWS = 6 };
+
+#define FOLIO_INLINE static inline __attribute__((always_inline))
+
+// Macros, not functions: an 8-float vector passed to or returned from a function compiled
+// without AVX changes the ABI, and compilers warn so even where the call is inlined.
+#define folio_v8_load(p) (*(const folio_v8_unaligned *)(p))
+#define folio_v8_store(p, v) (*(folio_v8_unaligned *)(p) = (v))
+
+// `rows` (a compile-time constant at every call, so the loops over it unroll and the sums
+// stay in registers) rows of A times the 16 columns of B at `w` (a panel row is PANEL
+// floats), `columns` of which (1 ... 16) are real.
+FOLIO_INLINE void folio_vector_tile(int rows, int k, const float *a, int lda, const float *w, const float *bias, float *c, int ldc,
+                                    int accumulate, int columns) {
+    folio_v8 sum0[MAX_TILE_ROWS], sum1[MAX_TILE_ROWS];
+    float partial[MAX_TILE_ROWS * HALF_PANEL];
+    if (columns == HALF_PANEL) {
+        folio_v8 zero = {0, 0, 0, 0, 0, 0, 0, 0};
+        folio_v8 bias0 = bias ? folio_v8_load(bias) : zero, bias1 = bias ? folio_v8_load(bias + 8) : zero;
+        for (int r = 0; r < rows; r++) {
+            sum0[r] = accumulate ? folio_v8_load(c + (size_t)r * ldc) + bias0 : bias0;
+            sum1[r] = accumulate ? folio_v8_load(c + (size_t)r * ldc + 8) + bias1 : bias1;
+        }
+    } else {
+        folio_partial_start(rows, columns, HALF_PANEL, bias, c, ldc, accumulate, partial);
+        for (int r = 0; r < rows; r++) {
+            sum0[r] = folio_v8_load(partial + r * HALF_PANEL);
+            sum1[r] = folio_v8_load(partial + r * HALF_PANEL + 8);
+        }
+    }
+    const float *row[MAX_TILE_ROWS];
+    for (int r = 0; r < rows; r++) row[r] = a + (size_t)r * lda;
+    // Two rows of the panel per round: half the loop's own instructions per multiply-add.
+    int kk = 0;
+    for (; kk + 2 <= k; kk += 2, w += 2 * PANEL) {
+        folio_v8 w0 = folio_v8_load(w), w1 = folio_v8_load(w + 8), w2 = folio_v8_load(w + PANEL), w3 = folio_v8_load(w + PANEL + 8);
+        for (int r = 0; r < rows; r++) {
+            float x = row[r][kk];
+            sum0[r] = x * w0 + sum0[r];
+            sum1[r] = x * w1 + sum1[r];
+        }
+        for (int r = 0; r < rows; r++) {
+            float x = row[r][kk + 1];
+            sum0[r] = x * w2 + sum0[r];
+            sum1[r] = x * w3 + sum1[r];
+        }
+    }
+    if (kk < k) {
+        folio_v8 w0 = folio_v8_load(w), w1 = folio_v8_load(w + 8);
+        for (int r = 0; r < rows; r++) {
+            float x = row[r][kk];
+            sum0[r] = x * w0 + sum0[r];
+            sum1[r] = x * w1 + sum1[r];
+        }
+    }
+    if (columns == HALF_PANEL) {
+        for (int r = 0; r < rows; r++) {
+            folio_v8_store(c + (size_t)r * ldc, sum0[r]);
+            folio_v8_store(c + (size_t)r * ldc + 8, sum1[r]);
+        }
+    } else {
+        for (int r = 0; r < rows; r++) {
+            folio_v8_store(partial + r * HALF_PANEL, sum0[r]);
+            folio_v8_store(partial + r * HALF_PANEL + 8, sum1[r]);
+        }
+        folio_partial_store(rows, columns, HALF_PANEL, partial, c, ldc);
+    }
+}
+
+// `rows` rows of A times all of B, panel by panel: the block of A stays in L1 while B
+// streams past it (row blocks outside, panels inside, as on the AVX-512 path).
+FOLIO_INLINE void folio_vector_rows(int rows, int n, int k, const float *a, int lda, const float *packed, const float *bias,
+                                    float *c, int ldc, int accumulate) {
+    for (int p = 0; p < folio_panels(n); p++) {
+        const float *panel = packed + (size_t)p * PANEL * k;
+        int columns = folio_panel_columns(n, p);
+        for (int half = 0; half * HALF_PANEL < columns; half++) {
+            int offset = p * PANEL + half * HALF_PANEL;
+            int real = columns - half * HALF_PANEL < HALF_PANEL ? columns - half * HALF_PANEL : HALF_PANEL;
+            folio_vector_tile(rows, k, a, lda, panel + half * HALF_PANEL, bias ? bias + offset : 0, c + offset, ldc, accumulate, real);
+        }
+    }
+}
+
+// The whole product in blocks of `block` rows (a constant: 6 where the target has the
+// registers, fewer where it has not), then the last m mod block rows as blocks of 4, 2
+// and 1 (the rare path: odd batch sizes, an epoch's last batch).
+FOLIO_INLINE void folio_vector_gemm(int block, int m, int n, int k, const float *a, int lda, const float *packed, const float *bias,
+                                    float *c, int ldc, int accumulate) {
+    int r = 0;
+    for (; r + block <= m; r += block) folio_vector_rows(block, n, k, a + (size_t)r * lda, lda, packed, bias, c + (size_t)r * ldc, ldc, accumulate);
+    for (int size = 4; size >= 1; size /= 2) {
+        if (size >= block || !((m - r) & size)) continue;
+        const float *from = a + (size_t)r * lda;
+        float *to = c + (size_t)r * ldc;
+        switch (size) {  // constant sizes, so that each tile's loops unroll
+        case 4: folio_vector_rows(4, n, k, from, lda, packed, bias, to, ldc, accumulate); break;
+        case 2: folio_vector_rows(2, n, k, from, lda, packed, bias, to, ldc, accumulate); break;
+        default: folio_vector_rows(1, n, k, from, lda, packed, bias, to, ldc, accumulate);
+        }
+        r += size;
+    }
+}
+
+#endif
