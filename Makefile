@@ -2,7 +2,7 @@
 SWIFT ?= swift
 SYSTEM_PACKAGES := libicu-dev libzstd-dev libopenblas-dev pkg-config
 
-.PHONY: deps build release demo test bench-vocab bench-memory clean
+.PHONY: deps build release demo test check-kernels check-kernels-arm64 bench-vocab bench-memory bench-lstm clean
 
 # Installs the system libraries that are missing (as root), or prints the command to do it.
 deps:
@@ -30,12 +30,34 @@ release: deps
 demo: release
 	.build/release/folio run pipelines/demo.toml
 
-test: deps
+test: deps check-kernels
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 
+# The C kernels' own check (Tests/KernelCheck), without Swift: every path this CPU runs
+# against plain references.
+KERNEL_SOURCES := Sources/CFolioKernels/*.c Tests/KernelCheck/kernel_check.c
+KERNEL_FLAGS := -O2 -fno-math-errno -Wall -Wextra -ISources/CFolioKernels/include
+check-kernels:
+	mkdir -p .build
+	cc $(KERNEL_FLAGS) $(KERNEL_SOURCES) -lm -o .build/kernel-check
+	.build/kernel-check
+
+# The same check cross-compiled for arm64 (the generic path, as NEON) with Debian's aarch64
+# compiler and run under qemu-user: installs both where missing (as root).
+check-kernels-arm64:
+	@command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
+	mkdir -p .build
+	aarch64-linux-gnu-gcc $(KERNEL_FLAGS) $(KERNEL_SOURCES) -lm -o .build/kernel-check-arm64
+	qemu-aarch64 -L /usr/aarch64-linux-gnu .build/kernel-check-arm64
+
 bench-vocab: release
 	bash bench/vocab_bench.sh
+
+# The reference LSTM against PyTorch and Keras, per kernel path (../shared/peers/setup.sh first).
+bench-lstm: release
+	bash bench/lstm_bench.sh
 
 bench-memory: release
 	bash bench/memory_bench.sh runs/memory-bench

@@ -34,3 +34,19 @@ public func openCorpus(path: String, options: CorpusOptions = CorpusOptions()) t
 }
 
 import FolioCore
+
+/// Whether the corpus at `path` has documents in `split`: a folder `path/split` for a
+/// label-per-folder corpus; for JSONL, a line whose ``CorpusOptions/splitKey`` names it
+/// (read until the first such line, so a file whose test lines come last is read whole;
+/// a file whose lines carry no split key has no split).
+public func corpusHasSplit(path: String, split: String, options: CorpusOptions = CorpusOptions()) -> Bool {
+    var options = options
+    options.split = split
+    switch FileKind(path: path) {
+    case .directory: return FileKind(path: path + "/" + split) == .directory
+    case .file:
+        guard let corpus = try? openCorpus(path: path, options: options) else { return false }
+        return (try? corpus.nextChunk()) != nil
+    default: return false
+    }
+}

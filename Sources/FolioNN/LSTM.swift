@@ -172,8 +172,9 @@ public final class LSTM {
         }
     }
 
-    /// Threads for the lanes (the batch is always cut into ``Lanes/count`` lanes).
-    nonisolated(unsafe) public static var threads = 2
+    /// Threads for the lanes (the batch is always cut into ``Lanes/count`` lanes, so the
+    /// results never depend on this).
+    public var threads = 2
 
     /// - Parameters: `input` `[batch, steps, inputDim]`; `lengths` per row (0...steps);
     ///   `keepsCaches` false for inference, when no backward follows: each step's gates and
@@ -214,7 +215,7 @@ public final class LSTM {
                                 startCell.withUnsafeBufferPointer { startCell in
                                     let buffers = Shared((self, gates.baseAddress!, cells.baseAddress!, hidden.baseAddress!, recurrent,
                                                           mask.isEmpty ? nil : mask.baseAddress, startHidden.baseAddress!, startCell.baseAddress!))
-                                    Lanes.run(rows: batch, threads: LSTM.threads) { rows in
+                                    Lanes.run(rows: batch, threads: threads) { rows in
                                         let (layer, gates, cells, hidden, recurrent, mask, startHidden, startCell) = buffers.value
                                         let (x, bias, kernel) = projection.value
                                         for t in 0..<steps {
@@ -324,7 +325,7 @@ public final class LSTM {
                         startCell.withUnsafeBufferPointer { startCell in
                             let buffers = Shared((self, gates.baseAddress!, upstream.baseAddress!, cells.baseAddress!,
                                                   mask.isEmpty ? nil : mask.baseAddress, startCell.baseAddress!))
-                            Lanes.run(rows: batch, threads: LSTM.threads) { rows in
+                            Lanes.run(rows: batch, threads: threads) { rows in
                                 let (layer, gates, upstream, cells, mask, startCell) = buffers.value
                                 layer.backwardRows(rows, batch: batch, steps: steps, upstream: upstream, gates: gates, cells: cells,
                                                    recurrentTransposed: recurrentTransposed, recurrentMask: mask, startCell: startCell)
@@ -356,7 +357,7 @@ public final class LSTM {
                 recurrentPartials.withUnsafeMutableBufferPointer { partials in
                     biasPartials.withUnsafeMutableBufferPointer { biasPartials in
                         let buffers = Shared((dz.baseAddress!, hidden.baseAddress!, partials.baseAddress!, biasPartials.baseAddress!))
-                        Lanes.run(rows: steps, threads: LSTM.threads) { range, lane in
+                        Lanes.run(rows: steps, threads: threads) { range, lane in
                             let (dz, hidden, partials, biasPartials) = buffers.value
                             Gemm.columnSums(dz + range.lowerBound * batch * width, rowCount: range.count * batch, columns: width,
                                             into: biasPartials + lane * width)
@@ -379,7 +380,7 @@ public final class LSTM {
                 kernelPartials.withUnsafeMutableBufferPointer { partials in
                     inputGradient.values.withUnsafeMutableBufferPointer { dx in
                         let buffers = Shared((x.baseAddress!, dz.baseAddress!, partials.baseAddress!, dx.baseAddress!))
-                        Lanes.run(rows: batch, threads: LSTM.threads) { rows, lane in
+                        Lanes.run(rows: batch, threads: threads) { rows, lane in
                             let (x, dz, partials, dx) = buffers.value
                             for b in rows {
                                 Gemm.sgemm(transposeA: true, m: inputDim, n: width, k: steps, x + b * steps * inputDim,

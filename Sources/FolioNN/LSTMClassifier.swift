@@ -8,6 +8,10 @@ public final class LSTMClassifier {
     public let lstms: [LSTM]
     public let dense: Dense
     private var lengths: [Int32] = []
+    /// Threads for the LSTMs' lanes (results do not depend on it).
+    public var threads = 2 {
+        didSet { for lstm in lstms { lstm.threads = threads } }
+    }
 
     public init(vocabulary: Int, embeddingDim: Int, units: Int, layers: Int, classes: Int, seed: UInt64) {
         var layout = Embedding.layout(prefix: "embedding", inputDim: vocabulary, outputDim: embeddingDim)

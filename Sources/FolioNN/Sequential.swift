@@ -1,7 +1,7 @@
 import FolioCore
 
 /// A layer as a model file describes it: Keras's names and arguments. Shapes are inferred.
-public enum LayerSpec: Sendable, Hashable, Codable {
+public enum LayerSpec: Sendable, Hashable, Codable, CustomStringConvertible {
     case embedding(outputDim: Int)
     case lstm(units: Int, returnSequences: Bool = false, dropout: Float = 0, recurrentDropout: Float = 0)
     case gru(units: Int, returnSequences: Bool = false)
@@ -37,6 +37,33 @@ public enum LayerSpec: Sendable, Hashable, Codable {
         case .globalMaxPooling1D: "GlobalMaxPooling1D"
         }
     }
+
+    /// As a report shows it, with Keras's argument names: `LSTM(units=96,
+    /// return_sequences=true)`, `Dense(units=10)`; arguments at their defaults left out.
+    public var description: String {
+        func call(_ name: String, _ arguments: [(String, String?)]) -> String {
+            name + "(" + arguments.compactMap { key, value in value.map { "\(key)=\($0)" } }.joined(separator: ", ") + ")"
+        }
+        func unless<T: Equatable>(_ value: T, is usual: T) -> String? { value == usual ? nil : "\(value)" }
+        switch self {
+        case .embedding(let outputDim): return call("Embedding", [("output_dim", "\(outputDim)")])
+        case .lstm(let units, let sequences, let dropout, let recurrentDropout):
+            return call("LSTM", [("units", "\(units)"), ("return_sequences", unless(sequences, is: false)), ("dropout", unless(dropout, is: 0)),
+                                 ("recurrent_dropout", unless(recurrentDropout, is: 0))])
+        case .gru(let units, let sequences): return call("GRU", [("units", "\(units)"), ("return_sequences", unless(sequences, is: false))])
+        case .bidirectional(let inner): return "Bidirectional(\(inner))"
+        case .dense(let units, let activation): return call("Dense", [("units", "\(units)"), ("activation", unless(activation.rawValue, is: "linear"))])
+        case .activation(let function): return "Activation(\(function.rawValue))"
+        case .dropout(let rate): return call("Dropout", [("rate", "\(rate)")])
+        case .batchNormalization(let momentum, let epsilon):
+            return call("BatchNormalization", [("momentum", unless(momentum, is: 0.99)), ("epsilon", unless(epsilon, is: 1e-3))])
+        case .conv1D(let filters, let kernelSize, let padding, let activation):
+            return call("Conv1D", [("filters", "\(filters)"), ("kernel_size", "\(kernelSize)"), ("padding", unless(padding.rawValue, is: "valid")),
+                                   ("activation", unless(activation.rawValue, is: "linear"))])
+        case .maxPooling1D(let poolSize): return call("MaxPooling1D", [("pool_size", "\(poolSize)")])
+        case .globalAveragePooling1D, .globalSqrtNPooling1D, .globalMaxPooling1D: return name
+        }
+    }
 }
 
 /// Layers in a row, built from ``LayerSpec``s with every shape inferred from the token ids
@@ -51,7 +78,28 @@ public final class Sequential {
     /// The training step (micro-batch) the next forward belongs to: dropout masks are drawn
     /// from (seed, step, layer) alone, so a resumed run draws exactly the masks it would have.
     public var step: UInt64 = 0
+    /// Threads for the recurrent layers' lanes (2 unless set): a property of this model, so
+    /// models in one process never share it; results do not depend on it.
+    public var threads = 2 {
+        didSet { forEachLSTM { $0.threads = threads } }
+    }
+    /// The kernels of the recurrent layers (``KernelSet/selected`` unless set).
+    public var kernels = KernelSet.selected {
+        didSet { forEachLSTM { $0.kernels = kernels } }
+    }
     private let layers: [AnyLayer]
+
+    private func forEachLSTM(_ body: (LSTM) -> Void) {
+        for layer in layers {
+            switch layer {
+            case .lstm(let lstm): body(lstm)
+            case .bidirectional(let both):
+                if case .lstm(let ahead) = both.forwardLayer { body(ahead) }
+                if case .lstm(let behind) = both.backwardLayer { body(behind) }
+            default: break
+            }
+        }
+    }
 
     /// - Parameters: `vocabulary` sizes the first layer (an Embedding); `seed` fixes every
     ///   initial weight and dropout mask, one named stream per layer.

@@ -42,7 +42,7 @@ public struct Checkpoint: Codable, Sendable, Equatable {
 
     /// Writes a checkpoint of `model` and `optimizer` into `folder`.
     static func write(
-        model: Sequential, optimizer: any Optimizer, state: TrainingState, to folder: String
+        model: Sequential, optimizer: any Optimizer, state: TrainingState, to folder: String, failpoints: inout Failpoints
     ) throws(FolioError) {
         let microSteps = state.microSteps
         if mkdir(folder, 0o755) != 0 && errno != EEXIST {
@@ -51,7 +51,7 @@ public struct Checkpoint: Codable, Sendable, Equatable {
         let weights = "weights-\(microSteps).safetensors"
         let optimizerName = "optimizer-\(microSteps).safetensors"
         try model.save(to: folder + "/" + weights)
-        Failpoint.pass("checkpoint-write")
+        failpoints.pass("checkpoint-write")
         try optimizer.state.save(to: folder + "/" + optimizerName, metadata: ["iterations": String(optimizer.iterations)])
         let checkpoint = Checkpoint(
             weightsFile: weights, weightsChecksum: try CRC32C.checksum(ofFile: folder + "/" + weights),

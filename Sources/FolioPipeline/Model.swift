@@ -85,8 +85,7 @@ public final class Model {
         options.loss = loss
         options.features = features
         if let classWeight {
-            let classes = (classWeight.keys.max() ?? -1) + 1
-            options.classWeights = (0..<classes).map { classWeight[$0] ?? 1 }
+            options.classWeights = TrainingOptions.classWeights(classWeight, classes: train.shards.manifest.labels.count)
         }
         let trainer = Trainer(model: network, optimizer: optimizer, loader: train, validation: validation, options: options, callbacks: callbacks)
         trainer.onProgress = onProgress

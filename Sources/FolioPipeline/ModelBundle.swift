@@ -38,6 +38,13 @@ public struct ModelBundle: Codable, Sendable {
         self.seed = seed
     }
 
+    /// The bundle of `model`, trained by `config` on shards with `labels`.
+    public init(config: PipelineConfig, labels: [String], vocabulary: Vocabulary, model: Model) {
+        self.init(layers: config.model.layers, labels: labels, tokenizer: config.tokenizer, vocabularySize: vocabulary.count,
+                  vocabularyFingerprint: vocabulary.fingerprint, ngrams: model.features.ngrams, weighting: config.model.weighting,
+                  maxLength: config.loader.maxLength, seed: config.seed)
+    }
+
     /// Writes the bundle: weights, vocabulary and idf table first, `model.json` last (each
     /// atomic), so a folder with a `model.json` is complete.
     public func write(model: Model, vocabularyPath: String, to folder: String) throws(FolioError) {

@@ -29,6 +29,8 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         /// The split trained on and the one evaluated; nil when the corpus has no splits.
         public var trainSplit: String?
         public var testSplit: String?
+
+        public init(path: String) { self.path = path }
     }
 
     public struct Vocabulary: Sendable, Hashable, Codable {
@@ -51,6 +53,10 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         public var patience = 0
         public var minDelta = 0.0
         public var restoreBestWeights = false
+
+        public init(monitor: String = "val_loss", patience: Int = 0, minDelta: Double = 0, restoreBestWeights: Bool = false) {
+            (self.monitor, self.patience, self.minDelta, self.restoreBestWeights) = (monitor, patience, minDelta, restoreBestWeights)
+        }
     }
 
     public struct ReduceLROnPlateau: Sendable, Hashable, Codable {
@@ -74,8 +80,10 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         public var balancedClassWeight = false
         public var earlyStopping: EarlyStopping?
         public var reduceLROnPlateau: ReduceLROnPlateau?
-        /// Keep the weights of the best epoch by this metric in `checkpoints/best.safetensors`.
+        /// Keep the weights of the best epoch by this metric in `checkpoints/best.safetensors`
+        /// (every epoch's when not `checkpointSavesBestOnly`, Keras's `save_best_only`).
         public var checkpointMonitor: String?
+        public var checkpointSavesBestOnly = true
         /// A decaying schedule's length in epochs (`decay_epochs`) instead of optimizer steps:
         /// the runner turns it into steps once it knows the batches per epoch.
         public var decayEpochs: Int?
@@ -104,6 +112,13 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
     public var model = Model()
     public var training = Training()
     public var evaluation = Evaluation()
+
+    /// A configuration made in code: every setting at its default but the name and the
+    /// corpus; check it with ``validate()`` once it is filled in.
+    public init(name: String, corpus: Corpus) {
+        self.name = name
+        self.corpus = corpus
+    }
 
     /// The batch of validation and test passes.
     public var evaluationBatchSize: Int { evaluation.batchSize ?? loader.batchSize }
@@ -147,6 +162,9 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         config.evaluation.topK = try evaluation.int("top_k", default: 3, in: 1...1000)
         try evaluation.finish()
         try root.finish()
+        // The rules that tie settings together are the value's own (validate()), the same
+        // for a configuration made in code; here they also get the key's line.
+        if let problem = config.firstProblem() { throw PipelineTableReader.error(problem.message, at: problem.key, context) }
         return config
     }
 
@@ -195,9 +213,6 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         for layer in layers { config.model.layers.append(try readLayer(layer)) }
         let weighting = try table.choice("weighting", ["none"] + InputWeighting.allCases.map(\.rawValue), default: "none")
         config.model.weighting = InputWeighting(rawValue: weighting)
-        if config.model.weighting != nil && Sequential.weightedPoolingIndex(config.model.layers) == nil {
-            throw table.error("TF-IDF weighting needs \(Sequential.weightedPoolingRule)", key: "weighting")
-        }
         try table.finish()
     }
 
@@ -291,8 +306,11 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
                                       value: try table.double("clipvalue", in: 1e-12...1e12).map(Float.init),
                                       globalNorm: try table.double("global_clipnorm", in: 1e-12...1e12).map(Float.init))
         training.optimizer = optimizer
+        // The one loss a pipeline trains with (its logits' labels are class ids); the key is
+        // checked so that a pipeline naming another is refused, not silently changed.
         let losses = ["sparse_categorical_crossentropy"]
         _ = try table.choice("loss", losses, default: losses[0])
+        training.loss = .sparseCategoricalCrossentropy
         let monitors = ["val_loss", "val_accuracy", "loss", "accuracy"]
         if let stopping = try table.table("early_stopping") {
             var value = EarlyStopping()
@@ -316,14 +334,10 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         }
         if let checkpoint = try table.table("model_checkpoint") {
             training.checkpointMonitor = try checkpoint.choice("monitor", monitors, default: "val_loss")
-            _ = try checkpoint.bool("save_best_only", default: true)
+            training.checkpointSavesBestOnly = try checkpoint.bool("save_best_only", default: true)
             try checkpoint.finish()
         }
         try table.finish()
-        let monitored = [training.earlyStopping?.monitor, training.reduceLROnPlateau?.monitor, training.checkpointMonitor].compactMap { $0 }
-        if training.validationSplit == 0, let monitor = monitored.first(where: { $0.hasPrefix("val_") }) {
-            throw table.error("'\(monitor)' is monitored but there is no validation data: set validation_split above 0", key: "validation_split")
-        }
         config.training = training
     }
 

@@ -32,6 +32,53 @@ public struct PipelineResult: Codable, Sendable {
         case runDir = "run_dir", macroF1 = "macro_f1", testLoss = "test_loss", topK = "top_k", testExamples = "test_examples"
         case evaluatedOn = "evaluated_on", epochsRun = "epochs_run", stagesRun = "stages_run", stagesSkipped = "stages_skipped"
         case peakRSSMegabytes = "peak_rss_mb", valAccuracy = "val_accuracy", valLoss = "val_loss"
+        // Where the evaluation ran on the held-out validation part (no test split): its
+        // loss and size are never written under the test keys.
+        case heldOutLoss = "validation_loss", heldOutExamples = "validation_examples"
+    }
+}
+
+extension PipelineResult {
+    /// True when ``accuracy`` and the other evaluation figures are the test split's.
+    public var isTestEvaluation: Bool { evaluatedOn == "test" }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(runDir, forKey: .runDir)
+        try container.encode(accuracy, forKey: .accuracy)
+        try container.encode(macroF1, forKey: .macroF1)
+        try container.encode(testLoss, forKey: isTestEvaluation ? .testLoss : .heldOutLoss)
+        try container.encodeIfPresent(topK, forKey: .topK)
+        try container.encode(testExamples, forKey: isTestEvaluation ? .testExamples : .heldOutExamples)
+        try container.encode(evaluatedOn, forKey: .evaluatedOn)
+        try container.encode(epochsRun, forKey: .epochsRun)
+        try container.encode(stagesRun, forKey: .stagesRun)
+        try container.encode(stagesSkipped, forKey: .stagesSkipped)
+        try container.encode(seconds, forKey: .seconds)
+        try container.encode(peakRSSMegabytes, forKey: .peakRSSMegabytes)
+        try container.encodeIfPresent(valAccuracy, forKey: .valAccuracy)
+        try container.encodeIfPresent(valLoss, forKey: .valLoss)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        name = try container.decode(String.self, forKey: .name)
+        runDir = try container.decode(String.self, forKey: .runDir)
+        accuracy = try container.decode(Double.self, forKey: .accuracy)
+        macroF1 = try container.decode(Double.self, forKey: .macroF1)
+        evaluatedOn = try container.decode(String.self, forKey: .evaluatedOn)
+        let test = evaluatedOn == "test"
+        testLoss = try container.decode(Double.self, forKey: test ? .testLoss : .heldOutLoss)
+        topK = try container.decodeIfPresent(Double.self, forKey: .topK)
+        testExamples = try container.decode(Int.self, forKey: test ? .testExamples : .heldOutExamples)
+        epochsRun = try container.decode(Int.self, forKey: .epochsRun)
+        stagesRun = try container.decode([String].self, forKey: .stagesRun)
+        stagesSkipped = try container.decode([String].self, forKey: .stagesSkipped)
+        seconds = try container.decode(Double.self, forKey: .seconds)
+        peakRSSMegabytes = try container.decode(Double.self, forKey: .peakRSSMegabytes)
+        valAccuracy = try container.decodeIfPresent(Double.self, forKey: .valAccuracy)
+        valLoss = try container.decodeIfPresent(Double.self, forKey: .valLoss)
     }
 }
 
@@ -174,24 +221,22 @@ public final class PipelineRunner {
     public func run() throws(FolioError) -> PipelineResult {
         let clock = ContinuousClock()
         let started = clock.now
-        LSTM.threads = config.threads
         ran = []
         skipped = []
         let vocabulary = try prepareData()
         let testSplit = resolvedTestSplit()
         let train = try ShardSet(folder: trainShards)
         try train.checkVocabulary(fingerprint: vocabulary.fingerprint, path: vocabularyPath)
-        let ngrams = config.model.ngrams > 1
-            ? NgramHashing(order: config.model.ngrams, buckets: config.model.buckets, vocabularySize: vocabulary.count) : nil
         let trainingPrint = fingerprint(try manifestFingerprint(trainShards), config.canonicalJSON(config.model), config.canonicalJSON(config.loader),
                                         config.canonicalJSON(config.training), String(config.seed))
         var history: [EpochLogs] = []
         try stage("train", fingerprint: trainingPrint, outputs: [modelFolder + "/" + ModelBundle.descriptionFile]) { () throws(FolioError) in
-            history = try trainModel(train: train, vocabulary: vocabulary, ngrams: ngrams, fingerprint: trainingPrint)
+            history = try trainModel(train: train, vocabulary: vocabulary, fingerprint: trainingPrint)
         }
         if history.isEmpty, let checkpoint = try Checkpoint.read(folder: checkpointFolder) { history = checkpoint.history }
 
         let (bundle, model, _) = try ModelBundle.load(from: modelFolder)
+        model.network.threads = config.threads
         let evaluationSet = testSplit == nil ? train : try ShardSet(folder: testShards)
         // Streamed in 1 MiB pieces: a hashed-n-gram model's file is tens of megabytes.
         let weightsPrint = String(try CRC32C.checksum(ofFile: modelFolder + "/" + ModelBundle.weightsFile))
@@ -220,30 +265,9 @@ public final class PipelineRunner {
             peakRSSMegabytes: peakResidentMegabytes(), valAccuracy: history.last?.valAccuracy, valLoss: history.last?.valLoss)
     }
 
-    /// Builds the model and trains it, resuming a checkpoint made by the same settings.
-    private func trainModel(train: ShardSet, vocabulary: Vocabulary, ngrams: NgramHashing?, fingerprint: String) throws(FolioError) -> [EpochLogs] {
-        let model = try Model(config.model.layers, vocabulary: vocabulary.count, seed: config.seed, ngrams: ngrams)
-        if config.training.lazyEmbeddingUpdates { model.network.makeEmbeddingsRowSparse() }
-        let split = config.training.validationSplit
-        var options = config.loader
-        if split > 0 { options.holdout = Holdout(fraction: split, seed: config.seed, yieldsHeldOut: false) }
-        let loader = try ShardLoader(shards: train, options: options)
-        if config.model.weighting == .tfidf { try model.adaptTFIDF(loader) }
-        var optimizer = config.training.optimizer
-        if let epochs = config.training.decayEpochs {
-            let accumulation = config.training.accumulationSteps
-            let stepsPerEpoch = (loader.batchesPerEpoch + accumulation - 1) / accumulation
-            optimizer.schedule = optimizer.schedule.withDecaySteps(max(1, epochs * stepsPerEpoch))
-        }
-        try model.compile(optimizer: optimizer, loss: config.training.loss)
-        var validation: ShardLoader?
-        if split > 0 {
-            var held = options
-            held.shuffle = false
-            held.batchSize = config.evaluationBatchSize
-            held.holdout?.yieldsHeldOut = true
-            validation = try ShardLoader(shards: train, options: held)
-        }
+    /// Builds the model and trains it (``TrainingSession``), resuming a checkpoint made by
+    /// the same settings, and writes the model bundle.
+    private func trainModel(train: ShardSet, vocabulary: Vocabulary, fingerprint: String) throws(FolioError) -> [EpochLogs] {
         // A checkpoint made with other settings must not be continued.
         let ownerFile = checkpointFolder + "/fingerprint"
         let resume = (try? readWholeFile(ownerFile)).map { String(decoding: $0, as: UTF8.self) } == fingerprint
@@ -254,45 +278,18 @@ public final class PipelineRunner {
             try owner.write(fingerprint)
             try owner.commit()
         }
-        var callbacks: [any Callback] = [MetricsLogger(path: runDir + "/metrics.jsonl", format: .jsonLines),
-                                         MetricsLogger(path: runDir + "/metrics.csv", format: .csv)]
-        let training = config.training
-        if let plateau = training.reduceLROnPlateau {
-            callbacks.append(ReduceLROnPlateau(monitor: plateau.monitor, factor: plateau.factor, patience: plateau.patience,
-                                               minDelta: plateau.minDelta, cooldown: plateau.cooldown, minLearningRate: plateau.minLearningRate))
-        }
-        if let monitor = training.checkpointMonitor {
-            callbacks.append(ModelCheckpoint(path: checkpointFolder + "/best.safetensors", monitor: monitor, saveBestOnly: true))
-        }
-        if let stopping = training.earlyStopping {
-            callbacks.append(EarlyStopping(monitor: stopping.monitor, patience: stopping.patience, minDelta: stopping.minDelta,
-                                           restoreBestWeights: stopping.restoreBestWeights))
-        }
-        let classWeight = training.balancedClassWeight ? Model.balancedClassWeights(counts: try train.labelCounts { options.holdout?.yields($0) ?? true }) : nil
-        let checkpoints = checkpointFolder
-        var trainingOptions = TrainingOptions(checkpointFolder: checkpoints)
-        trainingOptions.epochs = training.epochs
-        trainingOptions.accumulationSteps = training.accumulationSteps
-        trainingOptions.checkpointEvery = training.checkpointEvery
-        trainingOptions.loss = training.loss
-        trainingOptions.features = model.features
-        trainingOptions.maxSamples = training.maxSamples
-        trainingOptions.maxSeconds = training.maxSeconds
-        trainingOptions.classWeights = classWeight.map { weights in (0..<train.manifest.labels.count).map { weights[$0] ?? 1 } }
-        guard let optimizer = model.optimizer else { throw FolioError("internal: the model was not compiled") }
-        let trainer = Trainer(model: model.network, optimizer: optimizer, loader: loader, validation: validation,
-                              options: trainingOptions, callbacks: callbacks)
+        let session = try TrainingSession(config: config, train: train, vocabularySize: vocabulary.count, checkpoints: checkpointFolder,
+                                          metrics: runDir)
+        let trainer = session.trainer
         trainer.stopAfterMicroBatches = stopTrainingAfter
         trainer.onProgress = events.training
         trainer.onEpochEnd = events.epoch
         try trainer.fit(resume: resume)
-        guard try Checkpoint.read(folder: checkpoints)?.finished == true else {
-            throw FolioError("training stopped before its end; run again to resume", file: checkpoints)
+        guard try Checkpoint.read(folder: checkpointFolder)?.finished == true else {
+            throw FolioError("training stopped before its end; run again to resume", file: checkpointFolder)
         }
-        let bundle = ModelBundle(layers: config.model.layers, labels: train.manifest.labels, tokenizer: config.tokenizer,
-                                 vocabularySize: vocabulary.count, vocabularyFingerprint: vocabulary.fingerprint, ngrams: ngrams,
-                                 weighting: config.model.weighting, maxLength: config.loader.maxLength, seed: config.seed)
-        try bundle.write(model: model, vocabularyPath: vocabularyPath, to: modelFolder)
+        try ModelBundle(config: config, labels: train.manifest.labels, vocabulary: vocabulary, model: session.model)
+            .write(model: session.model, vocabularyPath: vocabularyPath, to: modelFolder)
         return trainer.history
     }
 
@@ -302,13 +299,18 @@ public final class PipelineRunner {
         return options
     }
 
-    /// The configured test split, or `test` when a folder corpus has one.
+    /// The configured test split, or `test` when the corpus has one: a folder's `test/`, or
+    /// JSONL lines whose split key says `test`. Looked for once per runner (a JSONL file
+    /// may be read to its end to find out; `corpus.test_split` saves that).
     func resolvedTestSplit() -> String? {
         if let split = config.corpus.testSplit { return split }
-        var isFolder: ObjCBool = false
-        let test = config.corpus.path + "/test"
-        return FileManager.default.fileExists(atPath: test, isDirectory: &isFolder) && isFolder.boolValue ? "test" : nil
+        if let detected = detectedTestSplit { return detected }
+        let split = corpusHasSplit(path: config.corpus.path, split: "test", options: config.corpus.options) ? "test" : nil
+        detectedTestSplit = .some(split)
+        return split
     }
+    /// What ``resolvedTestSplit()`` found (`.some(nil)`: looked, none).
+    private var detectedTestSplit: String??
 
     /// Path, size and modification time of every file under the corpus path: changes to
     /// the corpus show without reading it (hashing a corpus of gigabytes would cost a pass).

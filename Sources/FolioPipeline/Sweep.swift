@@ -44,8 +44,9 @@ public struct SweepRecord: Codable, Sendable {
     public mutating func complete(with result: PipelineResult) {
         valAccuracy = result.valAccuracy
         valLoss = result.valLoss
-        testAccuracy = result.accuracy
-        testMacroF1 = result.macroF1
+        // A corpus without a test split is evaluated on the validation part: not a test figure.
+        testAccuracy = result.isTestEvaluation ? result.accuracy : nil
+        testMacroF1 = result.isTestEvaluation ? result.macroF1 : nil
         peakRSSMegabytes = result.peakRSSMegabytes
         let history = (try? String(contentsOfFile: runDir + "/metrics.jsonl", encoding: .utf8))?.split(separator: "\n").compactMap {
             try? JSONDecoder().decode(EpochLogs.self, from: Data($0.utf8))

@@ -62,6 +62,8 @@ public final class Trainer {
     public var onEpochEnd: ((EpochLogs) -> Void)?
     /// Tests: stop (as if killed) after this many micro-batches in this process.
     public var stopAfterMicroBatches: Int?
+    /// Crash tests: `FOLIO_FAILPOINT` unless set (``Failpoints``).
+    public var failpoints = Failpoints.fromEnvironment()
 
     public init(model: Sequential, optimizer: any Optimizer, loader: ShardLoader, validation: ShardLoader? = nil,
                 options: TrainingOptions, callbacks: [any Callback] = []) {
@@ -88,6 +90,9 @@ public final class Trainer {
         var start = LoaderState(epoch: 0)
         var microSteps = 0
         var sums = EpochSums()
+        // Callbacks write into it before the first checkpoint does (an early stopping's best
+        // weights), so it must exist from the start.
+        if let folder = options.checkpointFolder { try makeFolder(folder) }
         if resume, let folder = options.checkpointFolder, let checkpoint = try Checkpoint.read(folder: folder) {
             try checkpoint.restore(model: model, optimizer: optimizer, folder: folder)
             start = checkpoint.loader
@@ -146,7 +151,7 @@ public final class Trainer {
                     try checkpoint(loader: batches.state, microSteps: microSteps, sums: sums)
                 }
                 if let stop = stopAfterMicroBatches, ranHere == stop { return losses }
-                Failpoint.pass("micro-batch")
+                failpoints.pass("micro-batch")
                 samplesSeen += batch.rows
                 if accumulator.pending == 0 && (samplesSeen >= options.maxSamples ?? Int.max
                     || secondsBefore + (clock.now - fitStarted).seconds >= options.maxSeconds ?? .infinity) {
@@ -188,6 +193,6 @@ public final class Trainer {
                 loader: loader, microSteps: microSteps, epochSums: sums, history: history,
                 callbackStates: Dictionary(callbacks.map { ($0.name, $0.state) }, uniquingKeysWith: { first, _ in first }),
                 finished: finished),
-            to: folder)
+            to: folder, failpoints: &failpoints)
     }
 }

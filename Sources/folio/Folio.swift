@@ -12,10 +12,7 @@ enum FolioMain {
             ProcessInfoLite.printError("folio: error: \(error)")
             exit(2)
         }
-        // Folio's own threads (the LSTM's lanes) do the parallel work; OpenBLAS threads
-        // would spin beside them (DESIGN.md section 8: BLAS threading is set explicitly).
-        Gemm.setThreads(1)
-        FreedMemoryReuse.enable()
+        configureForTraining()
         Folio.main()
     }
 }

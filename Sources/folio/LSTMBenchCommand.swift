@@ -51,8 +51,8 @@ struct LSTMBenchCommand: ParsableCommand {
 
     func run() throws {
         Gemm.setThreads(1)
-        LSTM.threads = threads
         let model = LSTMClassifier(vocabulary: vocab, embeddingDim: embed, units: units, layers: layers, classes: classes, seed: 1)
+        model.threads = threads
         let optimizer: any Optimizer = self.optimizer == "sgd"
             ? SGD(arena: model.arena, learningRate: 0.01) : Adam(arena: model.arena)
         let accumulator = GradientAccumulator(steps: 1)
@@ -80,7 +80,7 @@ struct LSTMBenchCommand: ParsableCommand {
             let trainSeconds = (clock.now - start).seconds
             let faultsPerStep = Double(minorPageFaults() - faultsBefore) / Double(max(1, steps))
             start = clock.now
-            let inferBatches = max(1, steps / 2)
+            let inferBatches = max(4, steps)  // a pass is short: as many as the training steps
             for step in 0..<inferBatches { _ = try model.forward(pool[step % 8].0, training: false) }
             let inferSeconds = (clock.now - start).seconds
             let tokens = Double(batch * seqLen)

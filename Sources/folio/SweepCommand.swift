@@ -79,8 +79,13 @@ struct SweepCommand: ParsableCommand {
                     var overrides = pipeline.overrides + [
                         "loader.batch_size=\(setting.micro)", "training.accumulation_steps=\(setting.steps)", "seed=\(seed)",
                         "training.learning_rate=\(record.learningRate)",
-                        "training.early_stopping.patience=100000", "training.early_stopping.restore_best_weights=false",
                     ]
+                    // Only a pipeline that stops early has a stopping to switch off; writing
+                    // the table into one that has none made one (monitoring val_loss, which a
+                    // pipeline without validation data refuses).
+                    if config.training.earlyStopping != nil {
+                        overrides += ["training.early_stopping.patience=100000", "training.early_stopping.restore_best_weights=false"]
+                    }
                     switch budget {
                     case .epochs: break
                     case .samples:

@@ -6,12 +6,16 @@ import FolioShards
 import FolioText
 import Foundation
 
-/// Trains a preset model on a shard set (the pipeline file that describes any model is the
-/// next step); checkpoints make `--resume` continue a killed run exactly.
+/// Trains a preset model on a shard set: its options become a pipeline configuration (the
+/// same value a pipeline file gives), trained through the same ``TrainingSession`` as
+/// `folio run`, and written as a model bundle that `folio predict` and `folio eval` read,
+/// with the configuration beside it (`pipeline.toml`). Checkpoints make `--resume`
+/// continue a killed run exactly. For any other model, write a pipeline file (`folio run`).
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train a model on a shard set and evaluate it on another; checkpoints allow an exact --resume."
+        abstract: "Train a preset model on a shard set, write a model bundle (folio predict, folio eval), and evaluate it on a test set.",
+        discussion: "Any other model: describe it in a pipeline file and use folio run (pipelines/ has examples)."
     )
 
     enum Preset: String, ExpressibleByArgument, CaseIterable {
@@ -20,6 +24,9 @@ struct TrainCommand: ParsableCommand {
 
     @Argument(help: "Training shard set (folio shard).") var shards: String
     @Option(help: "Test shard set, evaluated after training.") var test: String?
+    @Option(help: "The vocabulary the shards were made with (default: a vocabulary.tsv beside the shard folder or its parent); the bundle needs it to read raw text.")
+    var vocabulary: String?
+    @Option(help: "The model bundle's folder (default: `model` beside the checkpoint folder).") var out: String?
     @Option(help: "Model: bag (Embedding -> GlobalAveragePooling1D -> Dense), lstm (Embedding -> LSTM -> LSTM -> Dense), conv (Embedding -> Conv1D -> GlobalMaxPooling1D -> Dense).")
     var model = Preset.bag
     @Option(help: "Embedding size.") var embed = 64
@@ -33,7 +40,12 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Micro-batch size.") var batch = 32
     @Option(help: "Micro-batches per optimizer step (virtual batch = batch x this).") var accumulate = 1
     @Option(help: "Sequence length (pad/truncate).") var maxLength = 200
-    @Option(help: "Adam learning rate.") var learningRate: Float = 0.005
+    @Option(help: "Optimizer: \(OptimizerSpec.Kind.allCases.map(\.rawValue).joined(separator: ", ")).") var optimizer = "adam"
+    @Option(help: "Learning rate.") var learningRate: Float = 0.005
+    @Option(help: "Share of the training shards held out for validation (0: train on all, as Keras's fit).") var validationSplit = 0.0
+    @Option(help: "Stop when validation loss has not improved for this many epochs, keeping the best weights (needs --validation-split).")
+    var patience: Int?
+    @Option(help: "Threads.") var threads = 2
     @Option(help: "Seed for weights, order and dropout.") var seed: UInt64 = 1
     @Option(help: "Checkpoint folder.") var checkpoints = "checkpoints"
     @Option(help: "Checkpoint every N optimizer steps (0: at epoch ends).") var checkpointEvery = 0
@@ -43,39 +55,88 @@ struct TrainCommand: ParsableCommand {
     struct Result: Encodable {
         var epochs: Int
         var final_train_loss: Double?
+        var val_accuracy: Double?
         var test_loss: Double?
         var accuracy: Double?
         var macro_f1: Double?
         var test_examples: Int?
+        var model: String?
         var seconds: Double
+    }
+
+    /// The options as a pipeline configuration (its corpus path names the shards: point it
+    /// at the corpus to run the file with `folio run`).
+    func pipeline(_ set: ShardSet) throws(FolioError) -> PipelineConfig {
+        guard let kind = OptimizerSpec.Kind(rawValue: optimizer) else {
+            throw FolioError("--optimizer \(optimizer): use one of \(OptimizerSpec.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        var config = PipelineConfig(name: "train", corpus: .init(path: shards))
+        config.seed = seed
+        config.threads = threads
+        let tokenizer = set.manifest.tokenizer
+        config.tokenizer = TokenizerOptions(
+            normalization: tokenizer["normalization"].flatMap(TokenizerOptions.Normalization.init(rawValue:)) ?? .nfkcCasefold,
+            numbers: tokenizer["numbers"].flatMap(TokenizerOptions.Numbers.init(rawValue:)) ?? .keep,
+            maxTokenLength: tokenizer["max_token_length"].flatMap { Int($0) } ?? 100)
+        config.loader = LoaderOptions(batchSize: batch, maxLength: maxLength, seed: seed)
+        let classes = set.manifest.labels.count
+        switch model {
+        case .bag: config.model.layers = [.embedding(outputDim: embed), .globalAveragePooling1D, .dense(units: classes)]
+        case .lstm: config.model.layers = [.embedding(outputDim: embed), .lstm(units: units, returnSequences: true), .lstm(units: units), .dense(units: classes)]
+        case .conv: config.model.layers = [.embedding(outputDim: embed), .conv1D(filters: units, kernelSize: 5, padding: .same, activation: .relu),
+                                           .globalMaxPooling1D, .dense(units: classes)]
+        }
+        config.model.ngrams = ngrams
+        config.model.buckets = buckets
+        config.model.weighting = tfidf ? .tfidf : nil
+        config.training.epochs = epochs
+        config.training.accumulationSteps = accumulate
+        config.training.optimizer = OptimizerSpec(kind: kind, schedule: .constant(learningRate))
+        config.training.validationSplit = validationSplit
+        config.training.checkpointEvery = checkpointEvery
+        if let patience {
+            config.training.earlyStopping = .init(monitor: "val_loss", patience: patience, restoreBestWeights: true)
+        }
+        try config.validate()
+        return config
+    }
+
+    /// The vocabulary the shards were made with (and its file): the one named, or one found
+    /// beside them.
+    func vocabularyFile(for set: ShardSet) throws(FolioError) -> (vocabulary: Vocabulary, path: String)? {
+        let folder = (shards as NSString).standardizingPath
+        let candidates = vocabulary.map { [$0] }
+            ?? [(folder as NSString).deletingLastPathComponent, ((folder as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent]
+                .map { $0 + "/vocabulary.tsv" }.filter { FileManager.default.fileExists(atPath: $0) }
+        guard let path = candidates.first else { return nil }
+        let found = try Vocabulary(contentsOf: path)
+        try set.checkVocabulary(fingerprint: found.fingerprint, path: path)
+        return (found, path)
     }
 
     func run() throws {
         let started = ContinuousClock.now
         let result = try runReportingErrors { () throws(FolioError) -> Result in
             let set = try ShardSet(folder: shards)
-            let classes = set.manifest.labels.count
-            let hashing = ngrams > 1 ? NgramHashing(order: ngrams, buckets: buckets, vocabularySize: set.manifest.vocabularySize) : nil
-            let specs: [LayerSpec]
-            switch model {
-            case .bag: specs = [.embedding(outputDim: embed), .globalAveragePooling1D, .dense(units: classes)]
-            case .lstm: specs = [.embedding(outputDim: embed), .lstm(units: units, returnSequences: true), .lstm(units: units), .dense(units: classes)]
-            case .conv: specs = [.embedding(outputDim: embed), .conv1D(filters: units, kernelSize: 5, padding: .same, activation: .relu),
-                                 .globalMaxPooling1D, .dense(units: classes)]
+            let config = try pipeline(set)
+            let vocabulary = try vocabularyFile(for: set)
+            let session = try TrainingSession(config: config, train: set, vocabularySize: set.manifest.vocabularySize,
+                                              checkpoints: checkpoints, metrics: nil)
+            let losses = try session.trainer.fit(resume: resume)
+            let recent = losses.suffix(50)
+            var result = Result(epochs: session.trainer.history.count, final_train_loss: recent.isEmpty ? nil : recent.reduce(0, +) / Double(recent.count),
+                                val_accuracy: session.trainer.history.last?.valAccuracy, seconds: 0)
+            if let (vocabulary, vocabularyPath) = vocabulary {
+                let folder = out ?? (checkpoints as NSString).deletingLastPathComponent.appendingPathComponentOrName("model")
+                try ModelBundle(config: config, labels: set.manifest.labels, vocabulary: vocabulary, model: session.model)
+                    .write(model: session.model, vocabularyPath: vocabularyPath, to: folder)
+                let file = try AtomicFile(path: folder + "/pipeline.toml")
+                try file.write(try config.toml())
+                try file.commit()
+                result.model = folder
+            } else {
+                ProcessInfoLite.printError("folio: note: no model bundle written: give --vocabulary (the one the shards were made with) for folio predict and folio eval to read the model")
             }
-            let model = try Model(specs, vocabulary: set.manifest.vocabularySize, seed: seed, ngrams: hashing)
-            let network = model.network
-            let loader = try ShardLoader(shards: set, options: LoaderOptions(batchSize: batch, maxLength: maxLength, seed: seed))
-            if tfidf { try model.adaptTFIDF(loader) }
-            var options = TrainingOptions(checkpointFolder: checkpoints)
-            options.epochs = epochs
-            options.accumulationSteps = accumulate
-            options.checkpointEvery = checkpointEvery
-            options.features = model.features
-            let trainer = Trainer(model: network, optimizer: Adam(arena: network.arena, learningRate: learningRate), loader: loader, options: options)
-            let losses = try trainer.fit(resume: resume)
-            var result = Result(epochs: epochs, final_train_loss: losses.suffix(50).isEmpty ? nil : losses.suffix(50).reduce(0, +) / Double(losses.suffix(50).count),
-                                seconds: 0)
             if let test {
                 let testSet = try ShardSet(folder: test)
                 guard testSet.manifest.labels == set.manifest.labels else {
@@ -83,7 +144,7 @@ struct TrainCommand: ParsableCommand {
                 }
                 try testSet.checkVocabulary(fingerprint: set.manifest.vocabularyFingerprint, path: shards)
                 let testLoader = try ShardLoader(shards: testSet, options: LoaderOptions(batchSize: 256, maxLength: maxLength, shuffle: false))
-                let evaluation = try Evaluation.evaluate(network, loader: testLoader, classes: classes, features: model.features)
+                let evaluation = try session.model.evaluate(testLoader, classes: set.manifest.labels.count)
                 result.test_loss = evaluation.loss
                 result.accuracy = evaluation.accuracy
                 result.macro_f1 = evaluation.report?.macroF1
@@ -96,7 +157,13 @@ struct TrainCommand: ParsableCommand {
         if output.json {
             try printJSON(final)
         } else {
-            print("trained \(epochs) epochs in \(String(format: "%.1f", final.seconds)) s" + (final.accuracy.map { ", test accuracy \(String(format: "%.4f", $0)), macro-F1 \(String(format: "%.4f", final.macro_f1 ?? 0))" } ?? ""))
+            print("trained \(final.epochs) epochs in \(String(format: "%.1f", final.seconds)) s" + (final.accuracy.map { ", test accuracy \(String(format: "%.4f", $0)), macro-F1 \(String(format: "%.4f", final.macro_f1 ?? 0))" } ?? "")
+                  + (final.model.map { "; model in \($0)" } ?? ""))
         }
     }
+}
+
+private extension String {
+    /// `folder/name`, or `name` alone when the folder is empty (a relative path's parent).
+    func appendingPathComponentOrName(_ name: String) -> String { isEmpty ? name : self + "/" + name }
 }

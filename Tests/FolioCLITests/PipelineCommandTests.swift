@@ -118,3 +118,36 @@ import FoundationXML
         #expect(try model(runDir) == model(folder + "/reference"))
     }
 }
+
+/// `folio sweep` on every shipped pipeline, over the tiny corpus with a budget of a few dozen
+/// examples: every run of the sweep must finish (a sweep used to write an early-stopping
+/// table into pipelines that had none, and its first run then refused to start).
+@Suite struct ShippedPipelineSweepTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    static let shipped = ((try? FileManager.default.contentsOfDirectory(atPath: root + "/pipelines")) ?? []).filter { $0.hasSuffix(".toml") }.sorted()
+
+    @Test func everyShippedPipelineIsFound() {
+        #expect(Self.shipped.count >= 3, "\(Self.shipped)")
+    }
+
+    @Test(arguments: ShippedPipelineSweepTests.shipped)
+    func sweepRuns(pipeline: String) throws {
+        let folder = NSTemporaryDirectory() + "folio-sweep-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try TinyCorpus.write(into: folder)
+        let path = Self.root + "/pipelines/" + pipeline
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let last = text.components(separatedBy: "[[model.layers]]").count - 2
+        var settings = ["corpus.path=\"\(folder)/corpus\"", "model.layers[\(last)].units=\(TinyCorpus.labels.count)", "loader.max_length=16"]
+        if text.contains("buckets") { settings.append("model.buckets=1000") }
+        let run = try FolioProcess(["sweep", path, "--batch-sizes", "4,8", "--budget", "samples", "--samples", "40", "--out", folder + "/sweep", "--json"]
+                                   + settings.flatMap { ["--set", $0] })
+        #expect(run.status == 0, "\(run.stderr.suffix(2000))")
+        let records = try #require(try JSONSerialization.jsonObject(with: Data((run.stdout.split(separator: "\n").last ?? "").utf8)) as? [[String: Any]])
+        #expect(records.count == 2)
+        for record in records {
+            #expect(record["failure"] == nil, "\(pipeline): \(record["failure"] ?? "")")
+            #expect(record["test_accuracy"] is Double, "\(pipeline): the tiny corpus has a test split")
+        }
+    }
+}

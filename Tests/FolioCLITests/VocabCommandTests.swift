@@ -1,3 +1,4 @@
+import FolioTestSupport
 import Foundation
 import Testing
 
@@ -153,5 +154,46 @@ struct FolioProcess {
         let missing = try FolioProcess(["inspect", folder + "/s"])
         #expect(missing.status == 1)
         #expect(missing.stderr == "folio: error: \(folder)/s: no manifest.json: not a complete shard set (was sharding interrupted?)\n")
+    }
+}
+
+/// `folio train`'s output is a model bundle that `folio predict` and `folio eval` read, with
+/// the pipeline configuration it trained by beside it.
+@Suite struct TrainCommandBundleTests {
+    @Test func trainWritesABundleThatPredictAndEvalRead() throws {
+        let folder = NSTemporaryDirectory() + "folio-train-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try TinyCorpus.write(into: folder)
+        #expect(try FolioProcess(["vocab", folder + "/corpus/train", "--out", folder + "/vocabulary.tsv"]).status == 0)
+        try FileManager.default.createDirectory(atPath: folder + "/shards", withIntermediateDirectories: true)
+        for split in ["train", "test"] {
+            let shard = try FolioProcess(["shard", folder + "/corpus/\(split)", "--vocabulary", folder + "/vocabulary.tsv", "--out", folder + "/shards/\(split)"]
+                                         + (split == "test" ? ["--labels-from", folder + "/shards/train"] : []))
+            #expect(shard.status == 0, "\(shard.stderr)")
+        }
+        let train = try FolioProcess(["train", folder + "/shards/train", "--test", folder + "/shards/test", "--epochs", "12", "--embed", "8",
+                                      "--optimizer", "adam", "--learning-rate", "0.05", "--validation-split", "0.2", "--patience", "3",
+                                      "--checkpoints", folder + "/checkpoints", "--json"])
+        #expect(train.status == 0, "\(train.stderr)")
+        let result = try #require(try JSONSerialization.jsonObject(with: Data((train.stdout.split(separator: "\n").last ?? "").utf8)) as? [String: Any])
+        #expect(result["model"] as? String == folder + "/model", "the bundle goes beside the checkpoints")
+        #expect(result["val_accuracy"] is Double, "a validation split gives validation figures")
+        let accuracy = try #require(result["accuracy"] as? Double)
+        #expect(accuracy > 0.6)
+        let pipeline = try String(contentsOfFile: folder + "/model/pipeline.toml", encoding: .utf8)
+        #expect(pipeline.contains("validation_split = 0.2") && pipeline.contains("[training.early_stopping]"), "\(pipeline)")
+
+        let eval = try FolioProcess(["eval", folder + "/model", folder + "/shards/test", "--json"])
+        #expect(eval.status == 0, "\(eval.stderr)")
+        let evaluation = try #require(try JSONSerialization.jsonObject(with: Data((eval.stdout.split(separator: "\n").last ?? "").utf8)) as? [String: Any])
+        #expect(evaluation["accuracy"] as? Double == accuracy, "eval of the bundle scores what train's own evaluation did")
+
+        try "comet orbit galaxy planet\nviolin melody chord choir\n".write(toFile: folder + "/texts.txt", atomically: true, encoding: .utf8)
+        let predict = try FolioProcess(["predict", folder + "/model", "--json"], stdin: folder + "/texts.txt")
+        #expect(predict.status == 0, "\(predict.stderr)")
+        let labels = predict.stdout.split(separator: "\n").compactMap { line in
+            ((try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]).flatMap { ($0["prediction"] as? [String: Any])?["label"] as? String }
+        }
+        #expect(labels == ["astro", "music"])
     }
 }

@@ -122,11 +122,10 @@ import Testing
 
     static func train(threads: Int, kernels: KernelSet) throws -> [Float] {
         Gemm.setThreads(threads)
-        let lanes = LSTM.threads
-        LSTM.threads = threads
-        defer { Gemm.setThreads(1); LSTM.threads = lanes }
+        defer { Gemm.setThreads(1) }
         // 17 units: a partial panel and a partial vector on every path.
         let model = LSTMClassifier(vocabulary: 50, embeddingDim: 8, units: 17, layers: 2, classes: 3, seed: 42)
+        model.threads = threads
         for lstm in model.lstms { lstm.kernels = kernels }
         let optimizer = Adam(arena: model.arena, learningRate: 0.01)
         optimizer.kernels = kernels

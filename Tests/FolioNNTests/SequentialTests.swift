@@ -119,3 +119,17 @@ import Testing
         #expect(throws: FolioError.self) { try other.load(from: folder.path + "/m.safetensors") }
     }
 }
+
+@Suite struct LayerSpecDescriptionTests {
+    @Test func layersReadAsKerasWritesThem() {
+        #expect(LayerSpec.dense(units: 10).description == "Dense(units=10)")
+        #expect(LayerSpec.dense(units: 4, activation: .relu).description == "Dense(units=4, activation=relu)")
+        #expect(LayerSpec.lstm(units: 96, returnSequences: true).description == "LSTM(units=96, return_sequences=true)")
+        #expect(LayerSpec.bidirectional(.gru(units: 8)).description == "Bidirectional(GRU(units=8))")
+        #expect(LayerSpec.conv1D(filters: 16, kernelSize: 5, padding: .same, activation: .relu).description
+                == "Conv1D(filters=16, kernel_size=5, padding=same, activation=relu)")
+        for spec in [LayerSpec.embedding(outputDim: 3), .dropout(rate: 0.5), .batchNormalization(), .maxPooling1D(), .globalMaxPooling1D] {
+            #expect(!spec.description.contains("FolioNN") && !spec.description.contains("Function"), "\(spec.description)")
+        }
+    }
+}

@@ -35,7 +35,7 @@ final class TinyRun {
     }
 }
 
-@Suite(.serialized) struct PipelineRunnerTests {
+@Suite struct PipelineRunnerTests {
     let tiny = TinyRun()
 
     func bytes(_ path: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: path)) }
@@ -238,4 +238,42 @@ extension PipelineConfig {
         copy.training.optimizer.schedule = .constant(rate)
         return copy
     }
+}
+
+/// Nothing a training run sets is shared by the process: two pipelines trained at the same
+/// time on two threads end with the weights each gets alone, bit for bit.
+@Suite struct ConcurrentTrainingTests {
+    @Test func twoPipelinesTrainedConcurrentlyEqualTwoTrainedAlone() throws {
+        let tiny = TinyRun()
+        let configs = [tiny.pipeline(name: "first"), tiny.pipeline(name: "second", extra: "optimizer = \"sgd\"")]
+        func weights(_ runDir: String) throws -> Data {
+            try Data(contentsOf: URL(fileURLWithPath: runDir + "/model/" + ModelBundle.weightsFile))
+        }
+        for (index, config) in configs.enumerated() {
+            _ = try PipelineRunner(config: config, runDir: tiny.folder.path + "/alone-\(index)").run()
+        }
+        let failures = Shared<[String]>([])
+        let base = tiny.folder.path
+        DispatchQueue.concurrentPerform(iterations: configs.count) { index in
+            do {
+                _ = try PipelineRunner(config: configs[index], runDir: base + "/together-\(index)").run()
+            } catch {
+                failures.append("\(index): \(error)")
+            }
+        }
+        #expect(failures.value.isEmpty, "\(failures.value)")
+        for index in configs.indices {
+            #expect(try weights(tiny.folder.path + "/alone-\(index)") == weights(tiny.folder.path + "/together-\(index)"), "pipeline \(index)")
+        }
+        #expect(try weights(tiny.folder.path + "/alone-0") != weights(tiny.folder.path + "/alone-1"))
+    }
+}
+
+/// A value the concurrent threads of a test append to under a lock.
+final class Shared<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Value
+    init(_ value: Value) { stored = value }
+    var value: Value { lock.withLock { stored } }
+    func append<Element>(_ element: Element) where Value == [Element] { lock.withLock { stored.append(element) } }
 }

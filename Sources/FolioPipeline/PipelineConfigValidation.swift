@@ -1,0 +1,83 @@
+import FolioCore
+import FolioNN
+
+extension PipelineConfig {
+    /// Keys of `[training]` that only some optimizers read, and which.
+    static let optimizerOptions: [(key: String, kinds: Set<OptimizerSpec.Kind>)] = [
+        ("momentum", [.sgd, .rmsprop]), ("nesterov", [.sgd]), ("rho", [.rmsprop]), ("centered", [.rmsprop]),
+        ("beta_1", [.adam, .adamw]), ("beta_2", [.adam, .adamw]), ("amsgrad", [.adam, .adamw]),
+        ("epsilon", [.rmsprop, .adam, .adamw]), ("weight_decay", [.adamw]),
+        ("clipnorm", [.sgd, .rmsprop, .adam, .adamw]), ("clipvalue", [.sgd, .rmsprop, .adam, .adamw]),
+        ("global_clipnorm", [.sgd, .rmsprop, .adam, .adamw]),
+    ]
+
+    /// Optimizers whose updates can be lazy (only the embedding rows a step touched).
+    static let lazyOptimizers: Set<OptimizerSpec.Kind> = [.sgd, .adam, .adamw]
+
+    /// Checks the configuration as a value: ranges, and the rules that tie settings together
+    /// (a monitored validation metric needs validation data; an option of another optimizer,
+    /// or lazy updates with an optimizer that updates every row, would be silently ignored).
+    /// A configuration read from a file was checked when it was read, with each error's line;
+    /// one made or changed in code is checked here, errors naming the key
+    /// (`key training.momentum: ...`). ``TrainingSession`` calls it before building anything.
+    public func validate() throws(FolioError) {
+        if let problem = firstProblem() { throw FolioError(problem.message, place: "key \(problem.key)") }
+    }
+
+    /// The first broken rule, as the key it concerns and what is wrong.
+    func firstProblem() -> (key: String, message: String)? {
+        func outside<T: Comparable>(_ value: T, _ range: ClosedRange<T>) -> Bool { !range.contains(value) }
+        if name.isEmpty || !name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) || name.hasPrefix(".") {
+            return ("name", "every pipeline needs a name of letters, digits, '-', '_' or '.' (it names runs/<name>)")
+        }
+        if corpus.path.isEmpty { return ("corpus.path", "the corpus needs a path") }
+        if outside(threads, 1...256) { return ("threads", "must be in 1...256, not \(threads)") }
+        if outside(loader.batchSize, 1...(1 << 20)) { return ("loader.batch_size", "must be in 1...\(1 << 20), not \(loader.batchSize)") }
+        if outside(loader.maxLength, 1...(1 << 24)) { return ("loader.max_length", "must be in 1...\(1 << 24), not \(loader.maxLength)") }
+        if let size = evaluation.batchSize, outside(size, 1...(1 << 20)) { return ("evaluation.batch_size", "must be in 1...\(1 << 20), not \(size)") }
+        guard case .embedding = model.layers.first else { return ("model.layers", "the model needs [[model.layers]] entries, the first an embedding") }
+        if outside(model.ngrams, 1...8) { return ("model.ngrams", "must be in 1...8, not \(model.ngrams)") }
+        if outside(model.buckets, 1...(1 << 28)) { return ("model.buckets", "must be in 1...\(1 << 28), not \(model.buckets)") }
+        if model.weighting != nil && Sequential.weightedPoolingIndex(model.layers) == nil {
+            return ("model.weighting", "TF-IDF weighting needs \(Sequential.weightedPoolingRule)")
+        }
+        return trainingProblem()
+    }
+
+    private func trainingProblem() -> (key: String, message: String)? {
+        let (training, optimizer) = (self.training, self.training.optimizer)
+        if training.epochs < 1 { return ("training.epochs", "must be at least 1, not \(training.epochs)") }
+        if training.accumulationSteps < 1 { return ("training.accumulation_steps", "must be at least 1, not \(training.accumulationSteps)") }
+        if !(0...0.9).contains(training.validationSplit) { return ("training.validation_split", "must be in 0...0.9, not \(training.validationSplit)") }
+        let monitored = [training.earlyStopping?.monitor, training.reduceLROnPlateau?.monitor, training.checkpointMonitor].compactMap { $0 }
+        if training.validationSplit == 0, let monitor = monitored.first(where: { $0.hasPrefix("val_") }) {
+            return ("training.validation_split", "'\(monitor)' is monitored but there is no validation data: set validation_split above 0")
+        }
+        if !(optimizer.initialLearningRate > 0) { return ("training.learning_rate", "must be above 0") }
+        if training.lazyEmbeddingUpdates && !Self.lazyOptimizers.contains(optimizer.kind) {
+            return ("training.lazy_embedding_updates", "\(optimizer.kind.rawValue) updates every row; lazy updates apply to sgd, adam and adamw")
+        }
+        let usual = OptimizerSpec(kind: optimizer.kind)
+        let given: [(String, Bool)] = [
+            ("momentum", optimizer.momentum != usual.momentum), ("nesterov", optimizer.nesterov != usual.nesterov),
+            ("rho", optimizer.rho != usual.rho), ("centered", optimizer.centered != usual.centered),
+            ("beta_1", optimizer.beta1 != usual.beta1), ("beta_2", optimizer.beta2 != usual.beta2),
+            ("amsgrad", optimizer.amsgrad != usual.amsgrad), ("epsilon", optimizer.epsilon != usual.epsilon),
+            ("weight_decay", optimizer.weightDecay != usual.weightDecay), ("clipnorm", optimizer.clipping.norm != nil),
+            ("clipvalue", optimizer.clipping.value != nil), ("global_clipnorm", optimizer.clipping.globalNorm != nil),
+        ]
+        for (key, isSet) in given where isSet {
+            if let rule = Self.optimizerOptions.first(where: { $0.key == key }), !rule.kinds.contains(optimizer.kind) {
+                return ("training.\(key)", Self.notRead(key, by: optimizer.kind, rule.kinds))
+            }
+        }
+        if optimizer.kind == .rprop && optimizer.schedule != .constant(optimizer.initialLearningRate) {
+            return ("training.schedule", "rprop adapts its own step sizes and takes no schedule")
+        }
+        return nil
+    }
+
+    static func notRead(_ key: String, by kind: OptimizerSpec.Kind, _ kinds: Set<OptimizerSpec.Kind>) -> String {
+        "\(kind.rawValue) does not read \(key) (\(kinds.map(\.rawValue).sorted().joined(separator: ", ")) do)"
+    }
+}

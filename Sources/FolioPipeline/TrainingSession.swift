@@ -1,0 +1,103 @@
+import FolioCore
+import FolioNN
+import FolioShards
+import FolioText
+
+/// One path from a configuration to a training run: the model, its loaders, optimizer,
+/// callbacks and ``Trainer``, built from a ``PipelineConfig`` and the training shards.
+/// `folio run` (and so `folio sweep`, which runs it) and `folio train` train through it;
+/// a caller adds its own callbacks after Folio's (a tuner's pruning callback, say).
+///
+/// ```swift
+/// let session = try TrainingSession(config: config, train: shards, vocabularySize: vocabulary.count,
+///                                   checkpoints: "run/checkpoints", metrics: "run", callbacks: [myCallback])
+/// try session.trainer.fit(resume: false)
+/// ```
+public final class TrainingSession {
+    public let config: PipelineConfig
+    public let model: Model
+    /// The training windows (the validation share held out when there is one).
+    public let loader: ShardLoader
+    public let validation: ShardLoader?
+    public let trainer: Trainer
+
+    /// - Parameters:
+    ///   - config: validated here (``PipelineConfig/validate()``); its corpus and data
+    ///     stages are not read, only the model, loader and training settings.
+    ///   - vocabularySize: ids of the vocabulary the shards were encoded with.
+    ///   - checkpoints: the checkpoint folder (nil: none, so no resume).
+    ///   - metrics: where `metrics.jsonl` and `metrics.csv` go (nil: not written).
+    public init(
+        config: PipelineConfig, train: ShardSet, vocabularySize: Int, checkpoints: String?, metrics: String?,
+        callbacks extra: [any Callback] = []
+    ) throws(FolioError) {
+        try config.validate()
+        self.config = config
+        let ngrams = config.model.ngrams > 1
+            ? NgramHashing(order: config.model.ngrams, buckets: config.model.buckets, vocabularySize: vocabularySize) : nil
+        let model = try Model(config.model.layers, vocabulary: vocabularySize, seed: config.seed, ngrams: ngrams)
+        model.network.threads = config.threads
+        if config.training.lazyEmbeddingUpdates { model.network.makeEmbeddingsRowSparse() }
+        let training = config.training
+        var options = config.loader
+        options.seed = config.seed
+        if training.validationSplit > 0 { options.holdout = Holdout(fraction: training.validationSplit, seed: config.seed, yieldsHeldOut: false) }
+        let loader = try ShardLoader(shards: train, options: options)
+        if config.model.weighting == .tfidf { try model.adaptTFIDF(loader) }
+        var optimizer = training.optimizer
+        if let epochs = training.decayEpochs {
+            let stepsPerEpoch = (loader.batchesPerEpoch + training.accumulationSteps - 1) / training.accumulationSteps
+            optimizer.schedule = optimizer.schedule.withDecaySteps(max(1, epochs * stepsPerEpoch))
+        }
+        try model.compile(optimizer: optimizer, loss: training.loss)
+        var validation: ShardLoader?
+        if training.validationSplit > 0 {
+            var held = options
+            held.shuffle = false
+            held.batchSize = config.evaluationBatchSize
+            held.holdout?.yieldsHeldOut = true
+            validation = try ShardLoader(shards: train, options: held)
+        }
+        var callbacks: [any Callback] = []
+        if let metrics {
+            callbacks += [MetricsLogger(path: metrics + "/metrics.jsonl", format: .jsonLines), MetricsLogger(path: metrics + "/metrics.csv", format: .csv)]
+        }
+        if let plateau = training.reduceLROnPlateau {
+            callbacks.append(ReduceLROnPlateau(monitor: plateau.monitor, factor: plateau.factor, patience: plateau.patience,
+                                               minDelta: plateau.minDelta, cooldown: plateau.cooldown, minLearningRate: plateau.minLearningRate))
+        }
+        if let monitor = training.checkpointMonitor, let checkpoints {
+            callbacks.append(ModelCheckpoint(path: checkpoints + "/best.safetensors", monitor: monitor, saveBestOnly: training.checkpointSavesBestOnly))
+        }
+        if let stopping = training.earlyStopping {
+            callbacks.append(EarlyStopping(monitor: stopping.monitor, patience: stopping.patience, minDelta: stopping.minDelta,
+                                           restoreBestWeights: stopping.restoreBestWeights))
+        }
+        var trainingOptions = TrainingOptions(checkpointFolder: checkpoints)
+        trainingOptions.epochs = training.epochs
+        trainingOptions.accumulationSteps = training.accumulationSteps
+        trainingOptions.checkpointEvery = training.checkpointEvery
+        trainingOptions.loss = training.loss
+        trainingOptions.features = model.features
+        trainingOptions.maxSamples = training.maxSamples
+        trainingOptions.maxSeconds = training.maxSeconds
+        if training.balancedClassWeight {
+            let counts = try train.labelCounts { options.holdout?.yields($0) ?? true }
+            trainingOptions.classWeights = TrainingOptions.classWeights(Model.balancedClassWeights(counts: counts), classes: train.manifest.labels.count)
+        }
+        guard let compiled = model.optimizer else { throw FolioError("internal: the model was not compiled") }
+        self.model = model
+        self.loader = loader
+        self.validation = validation
+        trainer = Trainer(model: model.network, optimizer: compiled, loader: loader, validation: validation, options: trainingOptions,
+                          callbacks: callbacks + extra)
+    }
+}
+
+extension TrainingOptions {
+    /// Per-label weights for `classes` labels from Keras's `class_weight` dictionary: a
+    /// label it leaves out weighs 1. Sized by the labels, never by the dictionary's keys.
+    public static func classWeights(_ weights: [Int: Float], classes: Int) -> [Float] {
+        (0..<classes).map { weights[$0] ?? 1 }
+    }
+}

@@ -1,0 +1,100 @@
+import FolioCore
+import FolioNN
+import Foundation
+import Testing
+@testable import FolioPipeline
+
+/// `validate()`: the same rules for a configuration made in code as for one read from a file.
+@Suite struct PipelineConfigValidationTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+    static func valid() -> PipelineConfig {
+        var config = PipelineConfig(name: "in-code", corpus: .init(path: "/tmp/corpus"))
+        config.model.layers = [.embedding(outputDim: 8), .globalAveragePooling1D, .dense(units: 3)]
+        return config
+    }
+
+    func problem(_ change: (inout PipelineConfig) -> Void) -> String? {
+        var config = Self.valid()
+        change(&config)
+        do { try config.validate(); return nil } catch { return error.description }
+    }
+
+    @Test func aConfigurationMadeInCodeIsCheckedAsAFileIs() {
+        #expect(problem { _ in } == nil)
+        #expect(problem { $0.loader.batchSize = 0 } == "key loader.batch_size: must be in 1...1048576, not 0")
+        #expect(problem { $0.training.epochs = 0 } == "key training.epochs: must be at least 1, not 0")
+        #expect(problem { $0.name = "a b" }?.hasPrefix("key name:") == true)
+        #expect(problem { $0.model.layers = [.dense(units: 3)] }?.hasPrefix("key model.layers:") == true)
+        #expect(problem { $0.training.validationSplit = 0.95 }?.hasPrefix("key training.validation_split:") == true)
+        #expect(problem { $0.training.validationSplit = 0; $0.training.earlyStopping = .init(monitor: "val_accuracy") }
+                == "key training.validation_split: 'val_accuracy' is monitored but there is no validation data: set validation_split above 0")
+        #expect(problem { $0.model.layers = [.embedding(outputDim: 8), .lstm(units: 4), .dense(units: 3)]; $0.model.weighting = .tfidf }?
+            .hasPrefix("key model.weighting: TF-IDF weighting needs") == true)
+    }
+
+    /// Options that would be silently dropped are refused, naming the key.
+    @Test func optionsTheOptimizerDoesNotReadAreRefused() {
+        #expect(problem { $0.training.optimizer.momentum = 0.9 } == "key training.momentum: adam does not read momentum (rmsprop, sgd do)")
+        #expect(problem { $0.training.optimizer = OptimizerSpec(kind: .sgd, schedule: .constant(0.1)); $0.training.optimizer.momentum = 0.9 } == nil)
+        #expect(problem { $0.training.optimizer = OptimizerSpec(kind: .sgd, schedule: .constant(0.1)); $0.training.optimizer.amsgrad = true }?
+            .hasPrefix("key training.amsgrad: sgd does not read amsgrad") == true)
+        #expect(problem { $0.training.optimizer = OptimizerSpec(kind: .rmsprop, schedule: .constant(0.1)); $0.training.lazyEmbeddingUpdates = true }
+                == "key training.lazy_embedding_updates: rmsprop updates every row; lazy updates apply to sgd, adam and adamw")
+        #expect(problem { $0.training.optimizer = OptimizerSpec(kind: .rprop, schedule: .cosineDecay(initial: 0.1, decaySteps: 10)) }?
+            .hasPrefix("key training.schedule:") == true)
+    }
+
+    /// From a file, the same rules name the line.
+    @Test func fromAFileTheErrorNamesTheLine() throws {
+        let text = """
+            name = "t"
+            [corpus]
+            path = "c"
+            [[model.layers]]
+            type = "embedding"
+            [training]
+            optimizer = "adam"
+            nesterov = true
+            """
+        let error = #expect(throws: FolioError.self) { try PipelineConfig.parse(text, file: "t.toml", baseFolder: "/tmp") }
+        #expect(error?.description == "t.toml: line 8, key training.nesterov: adam does not read nesterov (sgd do)")
+        // A key read and used: save_best_only = false is no longer dropped.
+        let kept = try PipelineConfig.parse(text.replacingOccurrences(of: "nesterov = true", with: """
+            validation_split = 0.2
+            [training.model_checkpoint]
+            monitor = "val_accuracy"
+            save_best_only = false
+            """), file: "t.toml", baseFolder: "/tmp")
+        #expect(kept.training.checkpointSavesBestOnly == false)
+    }
+
+    /// `toml()` writes what `parse` reads back to the same value, for every shipped pipeline
+    /// and a configuration with every kind of setting.
+    @Test func theTOMLFormReadsBackToTheSameValue() throws {
+        var configs: [PipelineConfig] = []
+        for name in try FileManager.default.contentsOfDirectory(atPath: Self.root + "/pipelines").filter({ $0.hasSuffix(".toml") }) {
+            configs.append(try PipelineConfig.read(path: Self.root + "/pipelines/" + name))
+        }
+        var rich = Self.valid()
+        rich.model.layers = [.embedding(outputDim: 8), .bidirectional(.lstm(units: 4, returnSequences: true, dropout: 0.25)),
+                             .conv1D(filters: 5, kernelSize: 3, padding: .same, activation: .relu), .batchNormalization(momentum: 0.9),
+                             .maxPooling1D(poolSize: 2), .dropout(rate: 0.5), .globalMaxPooling1D, .dense(units: 7, activation: .tanh)]
+        rich.training.optimizer = OptimizerSpec(kind: .sgd, schedule: .piecewiseConstant(boundaries: [10, 20], values: [0.5, 0.25, 0.125]))
+        rich.training.optimizer.momentum = 0.9
+        rich.training.optimizer.nesterov = true
+        rich.training.optimizer.clipping = Clipping(norm: 1.5, value: nil, globalNorm: nil)
+        rich.training.reduceLROnPlateau = .init()
+        rich.training.checkpointMonitor = "val_loss"
+        rich.corpus.testSplit = "held \"out\""
+        rich.evaluation.batchSize = 64
+        rich.loader.seed = rich.seed  // a file has one seed; reading it sets the loader's too
+        configs.append(rich)
+        #expect(configs.count >= 4)
+        for config in configs {
+            let text = try config.toml()
+            let back = try PipelineConfig.parse(text, file: "back.toml", baseFolder: "/")
+            #expect(back == config, "\(config.name):\n\(text)")
+        }
+    }
+}
