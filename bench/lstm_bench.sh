@@ -25,7 +25,7 @@ grep -m1 "model name" /proc/cpuinfo; uname -r
 for batch in ${BATCHES:-32 64 128 256}; do
   for isa in $ISAS; do
     for r in $(seq "$REPEATS"); do
-      FOLIO_ISA=$isa "$FOLIO" bench lstm --batch "$batch" --steps 10 --json | tail -1 | sed "s/^/folio-$isa /" >> "$OUT/all"
+      FOLIO_ISA=$isa "$FOLIO" bench lstm --batch "$batch" --steps 20 --infer-warmup 3 --infer-steps 20 --json | tail -1 | sed "s/^/folio-$isa /" >> "$OUT/all"
     done
   done
   for r in $(seq "$PEER_REPEATS"); do

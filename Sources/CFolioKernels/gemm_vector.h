@@ -85,38 +85,52 @@ FOLIO_INLINE void folio_vector_tile(int rows, int k, const float *a, int lda, co
     }
 }
 
-// `rows` rows of A times all of B, panel by panel: the block of A stays in L1 while B
-// streams past it (row blocks outside, panels inside, as on the AVX-512 path).
-FOLIO_INLINE void folio_vector_rows(int rows, int n, int k, const float *a, int lda, const float *packed, const float *bias,
-                                    float *c, int ldc, int accumulate) {
-    for (int p = 0; p < folio_panels(n); p++) {
-        const float *panel = packed + (size_t)p * PANEL * k;
-        int columns = folio_panel_columns(n, p);
-        for (int half = 0; half * HALF_PANEL < columns; half++) {
-            int offset = p * PANEL + half * HALF_PANEL;
-            int real = columns - half * HALF_PANEL < HALF_PANEL ? columns - half * HALF_PANEL : HALF_PANEL;
-            folio_vector_tile(rows, k, a, lda, panel + half * HALF_PANEL, bias ? bias + offset : 0, c + offset, ldc, accumulate, real);
-        }
-    }
-}
-
-// The whole product in blocks of `block` rows (a constant: 6 where the target has the
-// registers, fewer where it has not), then the last m mod block rows as blocks of 4, 2
-// and 1 (the rare path: odd batch sizes, an epoch's last batch).
-FOLIO_INLINE void folio_vector_gemm(int block, int m, int n, int k, const float *a, int lda, const float *packed, const float *bias,
-                                    float *c, int ldc, int accumulate) {
+// Blocks of `block` rows (a constant: 6 where the target has the registers, fewer where it
+// has not) against half a panel, then the last rows of the chunk as blocks of 4, 2 and 1
+// (the rare path: odd batch sizes, an epoch's last batch).
+FOLIO_INLINE void folio_vector_half(int block, int rows, int k, const float *a, int lda, const float *w, const float *bias, float *c,
+                                    int ldc, int accumulate, int columns) {
     int r = 0;
-    for (; r + block <= m; r += block) folio_vector_rows(block, n, k, a + (size_t)r * lda, lda, packed, bias, c + (size_t)r * ldc, ldc, accumulate);
+    for (; r + block <= rows; r += block) folio_vector_tile(block, k, a + (size_t)r * lda, lda, w, bias, c + (size_t)r * ldc, ldc, accumulate, columns);
     for (int size = 4; size >= 1; size /= 2) {
-        if (size >= block || !((m - r) & size)) continue;
+        if (size >= block || !((rows - r) & size)) continue;
         const float *from = a + (size_t)r * lda;
         float *to = c + (size_t)r * ldc;
         switch (size) {  // constant sizes, so that each tile's loops unroll
-        case 4: folio_vector_rows(4, n, k, from, lda, packed, bias, to, ldc, accumulate); break;
-        case 2: folio_vector_rows(2, n, k, from, lda, packed, bias, to, ldc, accumulate); break;
-        default: folio_vector_rows(1, n, k, from, lda, packed, bias, to, ldc, accumulate);
+        case 4: folio_vector_tile(4, k, from, lda, w, bias, to, ldc, accumulate, columns); break;
+        case 2: folio_vector_tile(2, k, from, lda, w, bias, to, ldc, accumulate, columns); break;
+        default: folio_vector_tile(1, k, from, lda, w, bias, to, ldc, accumulate, columns);
         }
         r += size;
+    }
+}
+
+// Bytes of A that a chunk of rows may take: with half a panel of B (16 floats a row of k)
+// it must stay in a 32 KiB L1 data cache.
+enum { A_CHUNK_BYTES = 16 << 10 };
+
+// The whole product. A is taken in chunks of rows that fit in L1 beside half a panel of B;
+// within a chunk, B is walked once, half a panel at a time, and every row block of the
+// chunk passes over that half-panel while it is in L1. Walking all of B for each row block
+// instead (as the AVX-512 path does) read B from L2 once per six rows: an LSTM step's two
+// 256 KiB kernels do not both fit in L2, so they came from L3. The order of the sums in
+// each element is the same either way.
+FOLIO_INLINE void folio_vector_gemm(int block, int m, int n, int k, const float *a, int lda, const float *packed, const float *bias,
+                                    float *c, int ldc, int accumulate) {
+    int chunk = A_CHUNK_BYTES / (4 * (k > 0 ? k : 1)) / block * block;
+    if (chunk < block) chunk = block;
+    for (int first = 0; first < m; first += chunk) {
+        int rows = m - first < chunk ? m - first : chunk;
+        for (int p = 0; p < folio_panels(n); p++) {
+            const float *panel = packed + (size_t)p * PANEL * k;
+            int columns = folio_panel_columns(n, p);
+            for (int half = 0; half * HALF_PANEL < columns; half++) {
+                int offset = p * PANEL + half * HALF_PANEL;
+                int real = columns - half * HALF_PANEL < HALF_PANEL ? columns - half * HALF_PANEL : HALF_PANEL;
+                folio_vector_half(block, rows, k, a + (size_t)first * lda, lda, panel + half * HALF_PANEL, bias ? bias + offset : 0,
+                                  c + (size_t)first * ldc + offset, ldc, accumulate, real);
+            }
+        }
     }
 }
 

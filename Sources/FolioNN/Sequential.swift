@@ -103,7 +103,11 @@ public final class Sequential {
 
     /// - Parameters: `vocabulary` sizes the first layer (an Embedding); `seed` fixes every
     ///   initial weight and dropout mask, one named stream per layer.
-    public init(_ specs: [LayerSpec], vocabulary: Int, seed: UInt64) throws(FolioError) {
+    /// Every parameter's name and shape (the arena's layout) and each layer's output shape
+    /// (without the batch: `[steps?, features]`, steps -1), inferred from the token ids in;
+    /// an error naming the layer when one cannot take its input. What ``init(_:vocabulary:seed:)``
+    /// builds, and what the memory model counts, so the two never disagree.
+    public static func layout(_ specs: [LayerSpec], vocabulary: Int) throws(FolioError) -> (parameters: [(name: String, shape: [Int])], shapes: [[Int]]) {
         guard case .embedding = specs.first else {
             throw FolioError("layer 0: a model over token ids starts with an Embedding")
         }
@@ -158,6 +162,11 @@ public final class Sequential {
         guard shape.count == 1 else {
             throw FolioError("the last layer's output is \(shape.map { $0 < 0 ? "steps" : String($0) }): add a pooling or a non-sequence recurrent layer before the classifier")
         }
+        return (layout, shapes)
+    }
+
+    public init(_ specs: [LayerSpec], vocabulary: Int, seed: UInt64) throws(FolioError) {
+        let (layout, shapes) = try Self.layout(specs, vocabulary: vocabulary)
         let arena = ParameterArena(layout: layout)
         self.arena = arena
         self.specs = specs

@@ -27,7 +27,7 @@ public struct InputFeatures: Sendable {
         return weighting?.weigh(expanded) ?? expanded
     }
 
-    func callAsFunction(_ batch: Batch) -> TokenBatch {
+    func callAsFunction(_ batch: LoaderBatch) -> TokenBatch {
         self(TokenBatch(rows: batch.rows, length: batch.length, ids: batch.ids, lengths: batch.lengths))
     }
 }

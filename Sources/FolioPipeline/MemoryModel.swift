@@ -119,37 +119,12 @@ public enum MemoryModel {
         maxLength + (ngrams >= 2 ? (2...ngrams).reduce(0) { $0 + max(0, maxLength - $1 + 1) } : 0)
     }
 
-    static func parameterCount(_ layers: [LayerSpec], inputDim: Int, features inputFeatures: Int = 0) -> Int {
-        var features = inputFeatures
-        var count = 0
-        for spec in layers {
-            switch spec {
-            case .embedding(let dim):
-                count += inputDim * dim
-                features = dim
-            case .lstm(let units, _, _, _):
-                count += 4 * units * (features + units + 1)
-                features = units
-            case .gru(let units, _):
-                count += 3 * units * (features + units + 2)
-                features = units
-            case .bidirectional(let inner):
-                count += 2 * parameterCount([inner], inputDim: 0, features: features)
-                if case .lstm(let units, _, _, _) = inner { features = 2 * units }
-                if case .gru(let units, _) = inner { features = 2 * units }
-            case .dense(let units, _):
-                count += features * units + units
-                features = units
-            case .batchNormalization:
-                count += 2 * features
-            case .conv1D(let filters, let kernelSize, _, _):
-                count += kernelSize * features * filters + filters
-                features = filters
-            case .activation, .dropout, .maxPooling1D, .globalAveragePooling1D, .globalSqrtNPooling1D, .globalMaxPooling1D:
-                break
-            }
-        }
-        return count
+    /// Parameters of the model, counted from the layout ``Sequential`` builds, so the count is
+    /// the arena's by construction (0 for layers that cannot be built: `folio plan` checks
+    /// them first and names the layer).
+    static func parameterCount(_ layers: [LayerSpec], inputDim: Int) -> Int {
+        guard let layout = try? Sequential.layout(layers, vocabulary: inputDim) else { return 0 }
+        return layout.parameters.reduce(0) { $0 + $1.shape.reduce(1, *) }
     }
 
     /// Per layer and row: floats kept from forward for backward, the input and output

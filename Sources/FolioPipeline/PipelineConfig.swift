@@ -23,7 +23,7 @@ import Foundation
 /// Reading fails before any work starts on an unknown key, a wrong type or a bad value,
 /// naming the key and its line (or the `--set` that gave it).
 public struct PipelineConfig: Sendable, Hashable, Codable {
-    public struct Corpus: Sendable, Hashable, Codable {
+    public struct CorpusConfig: Sendable, Hashable, Codable {
         public var path: String
         public var options = CorpusOptions()
         /// The split trained on and the one evaluated; nil when the corpus has no splits.
@@ -33,12 +33,12 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         public init(path: String) { self.path = path }
     }
 
-    public struct Vocabulary: Sendable, Hashable, Codable {
+    public struct VocabularyConfig: Sendable, Hashable, Codable {
         public var options = VocabularyOptions()
         public var memory = 256 << 20
     }
 
-    public struct Model: Sendable, Hashable, Codable {
+    public struct ModelConfig: Sendable, Hashable, Codable {
         /// Hashed word n-grams up to this order appended to each batch (1: none).
         public var ngrams = 1
         public var buckets = 100_000
@@ -48,7 +48,7 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         public var layers: [LayerSpec] = []
     }
 
-    public struct EarlyStopping: Sendable, Hashable, Codable {
+    public struct EarlyStoppingConfig: Sendable, Hashable, Codable {
         public var monitor = "val_loss"
         public var patience = 0
         public var minDelta = 0.0
@@ -59,7 +59,7 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         }
     }
 
-    public struct ReduceLROnPlateau: Sendable, Hashable, Codable {
+    public struct ReduceLROnPlateauConfig: Sendable, Hashable, Codable {
         public var monitor = "val_loss"
         public var factor = 0.1
         public var patience = 10
@@ -68,7 +68,7 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         public var minLearningRate = 0.0
     }
 
-    public struct Training: Sendable, Hashable, Codable {
+    public struct TrainingConfig: Sendable, Hashable, Codable {
         public var epochs = 5
         public var accumulationSteps = 1
         public var optimizer = OptimizerSpec()
@@ -78,8 +78,8 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         public var checkpointEvery = 0
         /// `balanced` weighs classes as scikit-learn's `class_weight="balanced"`.
         public var balancedClassWeight = false
-        public var earlyStopping: EarlyStopping?
-        public var reduceLROnPlateau: ReduceLROnPlateau?
+        public var earlyStopping: EarlyStoppingConfig?
+        public var reduceLROnPlateau: ReduceLROnPlateauConfig?
         /// Keep the weights of the best epoch by this metric in `checkpoints/best.safetensors`
         /// (every epoch's when not `checkpointSavesBestOnly`, Keras's `save_best_only`).
         public var checkpointMonitor: String?
@@ -94,7 +94,7 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         public var maxSeconds: Double?
     }
 
-    public struct Evaluation: Sendable, Hashable, Codable {
+    public struct EvaluationConfig: Sendable, Hashable, Codable {
         /// Validation and test batches (default: the training micro-batch, as Keras's
         /// `validation_batch_size`, so that evaluating never needs more memory than training).
         public var batchSize: Int?
@@ -104,18 +104,18 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
     public var name: String
     public var seed: UInt64 = 1
     public var threads = 2
-    public var corpus: Corpus
+    public var corpus: CorpusConfig
     public var tokenizer = TokenizerOptions()
-    public var vocabulary = Vocabulary()
+    public var vocabulary = VocabularyConfig()
     public var shardBytes = 64 << 20
     public var loader = LoaderOptions(batchSize: 32, maxLength: 200)
-    public var model = Model()
-    public var training = Training()
-    public var evaluation = Evaluation()
+    public var model = ModelConfig()
+    public var training = TrainingConfig()
+    public var evaluation = EvaluationConfig()
 
     /// A configuration made in code: every setting at its default but the name and the
     /// corpus; check it with ``validate()`` once it is filled in.
-    public init(name: String, corpus: Corpus) {
+    public init(name: String, corpus: CorpusConfig) {
         self.name = name
         self.corpus = corpus
     }
@@ -146,7 +146,7 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         guard let name = try root.string("name"), !name.isEmpty,
               name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }), !name.hasPrefix(".")
         else { throw root.error("every pipeline needs a name of letters, digits, '-', '_' or '.' (it names runs/<name>)", key: "name") }
-        var config = PipelineConfig(name: name, corpus: Corpus(path: ""))
+        var config = PipelineConfig(name: name, corpus: CorpusConfig(path: ""))
         config.seed = UInt64(try root.int("seed", default: 1, in: 0...Int.max))
         config.threads = try root.int("threads", default: 2, in: 1...256)
         try readCorpus(try root.section("corpus"), baseFolder: baseFolder, into: &config)
@@ -269,7 +269,7 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
     }
 
     private static func readTraining(_ table: PipelineTableReader, into config: inout PipelineConfig) throws(FolioError) {
-        var training = Training()
+        var training = TrainingConfig()
         training.epochs = try table.int("epochs", default: 5, in: 1...100_000)
         training.accumulationSteps = try table.int("accumulation_steps", default: 1, in: 1...1 << 16)
         training.validationSplit = try table.double("validation_split", default: 0.1, in: 0...0.9)
@@ -313,7 +313,7 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         training.loss = .sparseCategoricalCrossentropy
         let monitors = ["val_loss", "val_accuracy", "loss", "accuracy"]
         if let stopping = try table.table("early_stopping") {
-            var value = EarlyStopping()
+            var value = EarlyStoppingConfig()
             value.monitor = try stopping.choice("monitor", monitors, default: "val_loss")
             value.patience = try stopping.int("patience", default: 0, in: 0...100_000)
             value.minDelta = try stopping.double("min_delta", default: 0, in: 0...1e9)
@@ -322,7 +322,7 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
             training.earlyStopping = value
         }
         if let plateau = try table.table("reduce_lr_on_plateau") {
-            var value = ReduceLROnPlateau()
+            var value = ReduceLROnPlateauConfig()
             value.monitor = try plateau.choice("monitor", monitors, default: "val_loss")
             value.factor = try plateau.double("factor", default: 0.1, in: 1e-6...0.999999)
             value.patience = try plateau.int("patience", default: 10, in: 0...100_000)

@@ -79,76 +79,45 @@ public enum ShardJob {
         let corpus = try openCorpus(path: corpusPath, options: options.corpus)
         corpus.onWarning = onWarning
         let totalSourceBytes = options.measureTotal ? corpus.totalSourceBytes() : nil
-        let work = BoundedQueue<TextBatch>(capacity: 2 * threads)
         let encoded = BoundedQueue<EncodedBatch>(capacity: 2 * threads)
-        let failures = Mutex<[FolioError]>([])
-        let workers = DispatchGroup()
-        for _ in 0..<threads {
-            DispatchQueue.global().async(group: workers) {
-                do throws(FolioError) {
-                    try encode(from: work, into: encoded, index: index, tokenizer: options.tokenizer)
-                } catch {
-                    failures.withLock { $0.append(error) }
-                }
-            }
-        }
         let written = Mutex<Result<([ShardSummary], Int), FolioError>>(.success(([], 0)))
         let writerDone = DispatchGroup()
         DispatchQueue.global().async(group: writerDone) {
             let result = Result { () throws(FolioError) in try writeShards(from: encoded, to: outputFolder, options: options) }
             written.withLock { $0 = result }
         }
-
         var splitter = DocumentSplitter()
-        var batch = TextBatch()
-        var sequence = 0
-        var readError: FolioError?
-        do throws(FolioError) {
-            var lastReport = started
-            while let chunk = try corpus.nextChunk() {
-                guard let label = labelIDs[chunk.label] else {
-                    throw FolioError("label '\(chunk.label)' is not one of the shard set's labels", file: chunk.source)
-                }
-                splitter.add(chunk.bytes, isDocumentEnd: chunk.isDocumentEnd) { piece in
-                    batch.append(piece)
-                    batch.pieceLabels.append(label)
-                    batch.pieceEndsDocument.append(false)
-                }
-                // The splitter may hold the tail of a document back; the piece that ends
-                // the document is the last one it emits for an end chunk.
-                if chunk.isDocumentEnd {
-                    if batch.pieceEndsDocument.isEmpty {
-                        batch.append(UnsafeRawBufferPointer(start: nil, count: 0))
+        let reading = Result { () throws(FolioError) in
+            try TextBatchWorkers.run(
+                corpus: corpus, threads: threads, totalSourceBytes: totalSourceBytes, started: started, onProgress: onProgress,
+                worker: { work throws(FolioError) in try encode(from: work, into: encoded, index: index, tokenizer: options.tokenizer) },
+                add: { chunk, batch throws(FolioError) in
+                    guard let label = labelIDs[chunk.label] else {
+                        throw FolioError("label '\(chunk.label)' is not one of the shard set's labels", file: chunk.source)
+                    }
+                    splitter.add(chunk.bytes, isDocumentEnd: chunk.isDocumentEnd) { piece in
+                        batch.append(piece)
                         batch.pieceLabels.append(label)
-                        batch.pieceEndsDocument.append(true)
-                    } else {
-                        batch.pieceEndsDocument[batch.pieceEndsDocument.count - 1] = true
+                        batch.pieceEndsDocument.append(false)
                     }
-                }
-                if batch.isFull && chunk.isDocumentEnd || batch.bytes.count >= 4 * TextBatch.targetBytes {
-                    batch.sequence = sequence
-                    sequence += 1
-                    work.push(batch)
-                    batch = TextBatch()
-                    if let onProgress, clock.now - lastReport > .milliseconds(200) {
-                        lastReport = clock.now
-                        onProgress(progress(corpus, total: totalSourceBytes, since: started, clock: clock))
+                    // The splitter may hold the tail of a document back; the piece that ends
+                    // the document is the last one it emits for an end chunk.
+                    if chunk.isDocumentEnd {
+                        if batch.pieceEndsDocument.isEmpty {
+                            batch.append(UnsafeRawBufferPointer(start: nil, count: 0))
+                            batch.pieceLabels.append(label)
+                            batch.pieceEndsDocument.append(true)
+                        } else {
+                            batch.pieceEndsDocument[batch.pieceEndsDocument.count - 1] = true
+                        }
                     }
-                }
-            }
-        } catch {
-            readError = error
+                    return batch.isFull && chunk.isDocumentEnd || batch.bytes.count >= 4 * TextBatch.targetBytes
+                })
         }
-        if !batch.bytes.isEmpty || !batch.pieceEnds.isEmpty {
-            batch.sequence = sequence
-            work.push(batch)
-        }
-        work.close()
-        workers.wait()
+        // The writer waits on the encoded batches until the queue closes, whatever happened.
         encoded.close()
         writerDone.wait()
-        if let readError { throw readError }
-        if let failure = failures.withLock({ $0.first }) { throw failure }
+        _ = try reading.get()
         let (shards, oovTokens) = try written.withLock { $0 }.get()
 
         let statistics = corpus.statistics

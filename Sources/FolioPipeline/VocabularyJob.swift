@@ -82,53 +82,25 @@ public enum VocabularyJob {
         let totalSourceBytes = options.measureTotal ? corpus.totalSourceBytes() : nil
         let spill = try SpillFolder(inside: parentFolder(of: outputPath))
 
-        let queue = BoundedQueue<TextBatch>(capacity: 2 * threads)
         // Emptied batches come back for reuse, so that the number of batch buffers is
         // fixed (3 per thread + 1) instead of whatever the allocator keeps of freed ones.
         let recycled = BoundedQueue<TextBatch>(capacity: 3 * threads + 1)
-        let results = Mutex<[Result<WorkerResult, FolioError>]>([])
-        let group = DispatchGroup()
         let counterBudget = options.memoryBudget / threads
-        for _ in 0..<threads {
-            DispatchQueue.global().async(group: group) {
-                let result = Result { () throws(FolioError) in
-                    try countTokens(
-                        from: queue, recycling: recycled, tokenizer: options.tokenizer, budget: counterBudget,
-                        spill: spill)
-                }
-                results.withLock { $0.append(result) }
-            }
-        }
-
         var splitter = DocumentSplitter()
-        var batch = TextBatch()
-        let readError: FolioError?
-        do throws(FolioError) {
-            var lastReport = started
-            while let chunk = try corpus.nextChunk() {
+        let workers = try TextBatchWorkers.run(
+            corpus: corpus, threads: threads, totalSourceBytes: totalSourceBytes, started: started, onProgress: onProgress,
+            fresh: { recycled.tryPop() ?? TextBatch() },
+            worker: { queue throws(FolioError) in
+                try countTokens(from: queue, recycling: recycled, tokenizer: options.tokenizer, budget: counterBudget, spill: spill)
+            },
+            add: { chunk, batch in
                 splitter.add(chunk.bytes, isDocumentEnd: chunk.isDocumentEnd) { batch.append($0) }
-                if batch.isFull {
-                    queue.push(batch)
-                    batch = recycled.tryPop() ?? TextBatch()
-                    if let onProgress, clock.now - lastReport > .milliseconds(200) {
-                        lastReport = clock.now
-                        onProgress(progress(corpus, total: totalSourceBytes, since: started, clock: clock))
-                    }
-                }
-            }
-            readError = nil
-        } catch {
-            readError = error
-        }
-        if !batch.bytes.isEmpty { queue.push(batch) }
-        queue.close()
-        group.wait()
-        if let readError { throw readError }
+                return batch.isFull
+            })
 
         var report = VocabularyReport()
         var runs: [String] = []
-        for result in results.withLock({ $0 }) {
-            let worker = try result.get()
+        for worker in workers {
             runs += worker.runs
             report.tokens += worker.tokens
             report.truncatedTokens += worker.truncatedTokens

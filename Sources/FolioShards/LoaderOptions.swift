@@ -94,7 +94,7 @@ public struct RecordRef: Sendable, Hashable, Codable {
 }
 
 /// A batch: `rows` x `length` token ids, row-major, zero-padded after each row's tokens.
-public struct Batch: Sendable {
+public struct LoaderBatch: Sendable {
     public var rows: Int
     public var length: Int
     public var ids: [UInt32]

@@ -167,7 +167,7 @@ public final class ShardLoader: Sendable {
     /// thread. Iterate with ``LoaderEpoch/next()``.
     public func epoch(_ epoch: Int, resumingFrom state: LoaderState? = nil) -> LoaderEpoch {
         let skip = state.map { $0.epoch == epoch ? $0.batchesDone : 0 } ?? 0
-        let queue = BoundedQueue<Result<Batch, FolioError>>(capacity: max(1, options.prefetch))
+        let queue = BoundedQueue<Result<LoaderBatch, FolioError>>(capacity: max(1, options.prefetch))
         let cancelled = CancellationFlag()
         let windows = plan(epoch: epoch)
         let thread = DispatchGroup()
@@ -180,7 +180,7 @@ public final class ShardLoader: Sendable {
 
     /// Reads each window's blocks and makes its batches; records decoded once, truncated.
     private func produce(
-        _ windows: EpochPlan, skip: Int, into queue: BoundedQueue<Result<Batch, FolioError>>, cancelled: CancellationFlag
+        _ windows: EpochPlan, skip: Int, into queue: BoundedQueue<Result<LoaderBatch, FolioError>>, cancelled: CancellationFlag
     ) {
         var toSkip = skip
         // Decoded ids of the records in reach: the current window's and those carried in.
@@ -231,14 +231,14 @@ public final class ShardLoader: Sendable {
         }
     }
 
-    private func makeBatch(_ refs: [RecordRef], store: [RecordRef: [UInt32]], labels: [RecordRef: UInt32]) -> Batch {
+    private func makeBatch(_ refs: [RecordRef], store: [RecordRef: [UInt32]], labels: [RecordRef: UInt32]) -> LoaderBatch {
         let rows = refs.map { store[$0] ?? [] }
         let length = options.padding == .maxLength ? options.maxLength : max(1, rows.map(\.count).max() ?? 1)
         var ids = [UInt32](repeating: 0, count: refs.count * length)
         for (row, tokens) in rows.enumerated() {
             ids.replaceSubrange(row * length..<row * length + tokens.count, with: tokens)
         }
-        return Batch(
+        return LoaderBatch(
             rows: refs.count, length: length, ids: ids, lengths: rows.map { Int32($0.count) },
             labels: refs.map { labels[$0] ?? 0 }, records: refs)
     }
@@ -248,11 +248,11 @@ public final class ShardLoader: Sendable {
 public final class LoaderEpoch {
     public let epoch: Int
     public private(set) var batchesDone: Int
-    private let queue: BoundedQueue<Result<Batch, FolioError>>
+    private let queue: BoundedQueue<Result<LoaderBatch, FolioError>>
     private let cancelled: CancellationFlag
     private let thread: DispatchGroup
 
-    init(epoch: Int, batchesDone: Int, queue: BoundedQueue<Result<Batch, FolioError>>, cancelled: CancellationFlag, thread: DispatchGroup) {
+    init(epoch: Int, batchesDone: Int, queue: BoundedQueue<Result<LoaderBatch, FolioError>>, cancelled: CancellationFlag, thread: DispatchGroup) {
         self.epoch = epoch
         self.batchesDone = batchesDone
         self.queue = queue
@@ -272,7 +272,7 @@ public final class LoaderEpoch {
     public var state: LoaderState { LoaderState(epoch: epoch, batchesDone: batchesDone) }
 
     /// The next batch, or nil at the end of the epoch.
-    public func next() throws(FolioError) -> Batch? {
+    public func next() throws(FolioError) -> LoaderBatch? {
         guard let result = queue.pop() else { return nil }
         let batch = try result.get()
         batchesDone += 1

@@ -20,6 +20,8 @@ struct LSTMBenchCommand: ParsableCommand {
     @Option(help: "Optimizer: adam or sgd.") var optimizer = "adam"
     @Option(help: "Threads: the LSTM's lanes run on these; BLAS itself runs single-threaded inside them.") var threads = 2
     @Option(help: "Timed training steps (after 3 warm-up steps).") var steps = 20
+    @Option(help: "Untimed inference batches first (as the peers' --infer-warmup).") var inferWarmup = 3
+    @Option(help: "Timed inference batches (as the peers' --infer-steps).") var inferSteps = 20
     @OptionGroup var output: OutputOptionGroup
 
     struct Result: Encodable {
@@ -79,8 +81,11 @@ struct LSTMBenchCommand: ParsableCommand {
             }
             let trainSeconds = (clock.now - start).seconds
             let faultsPerStep = Double(minorPageFaults() - faultsBefore) / Double(max(1, steps))
+            // The peers' protocol: a few untimed batches (the first inference pass sets up its
+            // own buffers), then the timed ones.
+            for step in 0..<inferWarmup { _ = try model.forward(pool[step % 8].0, training: false) }
             start = clock.now
-            let inferBatches = max(4, steps)  // a pass is short: as many as the training steps
+            let inferBatches = max(1, inferSteps)
             for step in 0..<inferBatches { _ = try model.forward(pool[step % 8].0, training: false) }
             let inferSeconds = (clock.now - start).seconds
             let tokens = Double(batch * seqLen)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FolioCore
+import FolioNN
 import FolioPipeline
 import FolioShards
 import FolioText
@@ -47,6 +48,8 @@ struct PlanCommand: ParsableCommand {
                 throw FolioError("the vocabulary size is unknown: set vocabulary.max_tokens or run the pipeline's data stages first",
                                  file: pipeline.pipeline)
             }
+            // A model that cannot be built is an error here too, naming the layer.
+            _ = try Sequential.layout(config.model.layers, vocabulary: vocabularySize)
             let shards = try? ShardManifest.read(folder: folder + "/shards/train")
             let current = MemoryModel.estimate(config: config, vocabularySize: vocabularySize, microBatch: config.loader.batchSize,
                                                    trainShards: shards)

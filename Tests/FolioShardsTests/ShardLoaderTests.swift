@@ -30,9 +30,9 @@ import Testing
         try ShardLoader(shards: try ShardSet(folder: folder.path), options: options)
     }
 
-    func batches(_ loader: ShardLoader, epoch: Int, from state: LoaderState? = nil, limit: Int = .max) throws -> [Batch] {
+    func batches(_ loader: ShardLoader, epoch: Int, from state: LoaderState? = nil, limit: Int = .max) throws -> [LoaderBatch] {
         let iterator = loader.epoch(epoch, resumingFrom: state)
-        var result: [Batch] = []
+        var result: [LoaderBatch] = []
         while result.count < limit, let batch = try iterator.next() { result.append(batch) }
         return result
     }
@@ -105,7 +105,7 @@ import Testing
         plain.padding = .longest
         var bucketed = plain
         bucketed.bucketing = true
-        let mean = { (batches: [Batch]) in
+        let mean = { (batches: [LoaderBatch]) in
             batches.reduce(0.0) { $0 + $1.paddingFraction * Double($1.ids.count) } / Double(batches.reduce(0) { $0 + $1.ids.count })
         }
         let withoutBuckets = mean(try batches(loader(plain), epoch: 0))

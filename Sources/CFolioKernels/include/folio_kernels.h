@@ -15,8 +15,8 @@
 //
 // Every path sums each output element in the same order (the start value, then k in
 // order), so results never depend on how rows are split between threads. The AVX-512 and
-// AVX2 paths, and the generic path where the target has fused multiply-add (arm64), round
-// alike; the generic path on x86-64 (no FMA) may differ from them in the last bits.
+// AVX2 paths (and the generic one where the target fuses multiply-adds, as on arm64) are
+// written to round alike; the generic path on x86-64 (no FMA) differs in the last bits.
 //
 // Beside them, one allocator setting (glibc's mallopt) that Swift's Glibc module does not
 // export.
