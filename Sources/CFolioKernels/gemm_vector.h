@@ -85,19 +85,26 @@ FOLIO_INLINE void folio_vector_tile(int rows, int k, const float *a, int lda, co
     }
 }
 
-// Blocks of `block` rows (a constant: 6 where the target has the registers, fewer where it
-// has not) against half a panel, then the last rows of the chunk as blocks of 4, 2 and 1
-// (the rare path: odd batch sizes, an epoch's last batch).
+// The rows of a chunk against half a panel, in tiles of constant height. A tile of h rows
+// keeps 2h sums in flight, and a core needs about 8 in flight to keep its two FMA units
+// busy (4 cycles of latency each), so tiles of 4 to 6 rows run at full speed and smaller
+// ones do not: 32 rows go as 6 + 6 + 6 + 6 + 4 + 4, not 6 x 5 + 2 (a 2-row tile runs at a
+// third of the speed). Tiles of 3, 2 and 1 rows are left only for fewer than 4 rows. On
+// targets with fewer registers `block` caps the height (2 on baseline x86-64).
 FOLIO_INLINE void folio_vector_half(int block, int rows, int k, const float *a, int lda, const float *w, const float *bias, float *c,
                                     int ldc, int accumulate, int columns) {
     int r = 0;
-    for (; r + block <= rows; r += block) folio_vector_tile(block, k, a + (size_t)r * lda, lda, w, bias, c + (size_t)r * ldc, ldc, accumulate, columns);
-    for (int size = 4; size >= 1; size /= 2) {
-        if (size >= block || !((rows - r) & size)) continue;
+    while (r < rows) {
+        int left = rows - r;
+        int size = left >= 10 ? 6 : left == 9 ? 5 : left >= 7 ? 4 : left;
+        if (size > block) size = block;
         const float *from = a + (size_t)r * lda;
         float *to = c + (size_t)r * ldc;
-        switch (size) {  // constant sizes, so that each tile's loops unroll
+        switch (size) {  // constant heights, so that each tile's loops unroll
+        case 6: folio_vector_tile(6, k, from, lda, w, bias, to, ldc, accumulate, columns); break;
+        case 5: folio_vector_tile(5, k, from, lda, w, bias, to, ldc, accumulate, columns); break;
         case 4: folio_vector_tile(4, k, from, lda, w, bias, to, ldc, accumulate, columns); break;
+        case 3: folio_vector_tile(3, k, from, lda, w, bias, to, ldc, accumulate, columns); break;
         case 2: folio_vector_tile(2, k, from, lda, w, bias, to, ldc, accumulate, columns); break;
         default: folio_vector_tile(1, k, from, lda, w, bias, to, ldc, accumulate, columns);
         }
@@ -110,15 +117,16 @@ FOLIO_INLINE void folio_vector_half(int block, int rows, int k, const float *a, 
 enum { A_CHUNK_BYTES = 16 << 10 };
 
 // The whole product. A is taken in chunks of rows that fit in L1 beside half a panel of B;
-// within a chunk, B is walked once, half a panel at a time, and every row block of the
-// chunk passes over that half-panel while it is in L1. Walking all of B for each row block
-// instead (as the AVX-512 path does) read B from L2 once per six rows: an LSTM step's two
-// 256 KiB kernels do not both fit in L2, so they came from L3. The order of the sums in
-// each element is the same either way.
+// within a chunk, B is walked once, half a panel at a time, and every tile of the chunk
+// passes over that half-panel while it is in L1. Walking all of B for each tile instead
+// (as the AVX-512 path does) read B from L2 once per six rows: an LSTM step's two 256 KiB
+// kernels do not both fit in L2, so they came from L3. The order of the sums in each
+// element is the same either way. (Blocking k as well, for the backward products' k of
+// 512, was tried: no gain measured.)
 FOLIO_INLINE void folio_vector_gemm(int block, int m, int n, int k, const float *a, int lda, const float *packed, const float *bias,
                                     float *c, int ldc, int accumulate) {
-    int chunk = A_CHUNK_BYTES / (4 * (k > 0 ? k : 1)) / block * block;
-    if (chunk < block) chunk = block;
+    int chunk = A_CHUNK_BYTES / (4 * (k > 0 ? k : 1));
+    if (chunk < 4) chunk = 4;  // never below one full-speed tile
     for (int first = 0; first < m; first += chunk) {
         int rows = m - first < chunk ? m - first : chunk;
         for (int p = 0; p < folio_panels(n); p++) {
