@@ -83,106 +83,140 @@ public final class Trainer {
         var tokens = 0
     }
 
+    /// Where a `fit` call stands: what the step, the epoch end and the budget check share.
+    private struct Run {
+        var microSteps = 0
+        var sums = EpochSums()
+        var losses: [Double] = []
+        /// Micro-batches run in this call (tests stop after a number of them).
+        var ranHere = 0
+        var samplesSeen = 0
+        var tokensThisEpoch = 0
+        let clock = ContinuousClock()
+        let started: ContinuousClock.Instant
+        /// Training seconds before this call (a resumed run's history).
+        let secondsBefore: Double
+    }
+
     /// Trains to the end of the last epoch (or an early stop), from the folder's checkpoint
     /// when `resume`. Returns the loss of every micro-batch run in this call.
     @discardableResult
     public func fit(resume: Bool = false) throws(FolioError) -> [Double] {
-        var start = LoaderState(epoch: 0)
-        var microSteps = 0
-        var sums = EpochSums()
         // Callbacks write into it before the first checkpoint does (an early stopping's best
         // weights), so it must exist from the start.
         if let folder = options.checkpointFolder { try makeFolder(folder) }
+        var start = LoaderState(epoch: 0)
+        var run = Run(started: ContinuousClock.now, secondsBefore: 0)
         if resume, let folder = options.checkpointFolder, let checkpoint = try Checkpoint.read(folder: folder) {
             try checkpoint.restore(model: model, optimizer: optimizer, folder: folder)
             start = checkpoint.loader
-            microSteps = checkpoint.microSteps
-            sums = checkpoint.epochSums
+            run.microSteps = checkpoint.microSteps
+            run.sums = checkpoint.epochSums
             history = checkpoint.history
             for callback in callbacks { callback.state = checkpoint.callbackStates[callback.name] ?? [:] }
             if checkpoint.finished { return [] }
         }
+        run = Run(microSteps: run.microSteps, sums: run.sums, samplesSeen: history.reduce(0) { $0 + $1.samples } + run.sums.examples,
+                  started: run.clock.now, secondsBefore: history.reduce(0) { $0 + $1.seconds })
         let context = CallbackContext(model: model, optimizer: optimizer, folder: options.checkpointFolder)
         let accumulator = GradientAccumulator(steps: options.accumulationSteps)
-        let batchesPerEpoch = loader.batchesPerEpoch
         model.arena.zeroGradients()
-        var losses: [Double] = []
-        var ranHere = 0
-        let clock = ContinuousClock()
-        let fitStarted = clock.now
-        let secondsBefore = history.reduce(0) { $0 + $1.seconds }
-        var samplesSeen = history.reduce(0) { $0 + $1.samples } + sums.examples
-        var budgetSpent = false
         for epoch in start.epoch..<options.epochs {
-            let started = clock.now
-            var tokensHere = 0
+            let epochStarted = run.clock.now
+            run.tokensThisEpoch = 0
             let batches = loader.epoch(epoch, resumingFrom: epoch == start.epoch ? start : nil)
-            if epoch != start.epoch { sums = EpochSums() }
+            if epoch != start.epoch { run.sums = EpochSums() }
+            var budgetSpent = false
             while let batch = try batches.next() {
-                model.step = UInt64(microSteps)
-                let tokens = options.features(batch)
-                let weights = options.classWeights.map { weights in batch.labels.map { Int($0) < weights.count ? weights[Int($0)] : 1 } }
-                let (loss, output): (Double, Tensor)
-                do throws(FolioError) {
-                    (loss, output) = try model.trainStep(tokens, labels: batch.labels, loss: options.loss, optimizer: optimizer,
-                                                        accumulator: accumulator, rowWeights: weights)
-                } catch {
-                    throw FolioError("epoch \(epoch + 1), micro-batch \(microSteps + 1): \(error.message)"
-                                     + (options.checkpointFolder == nil ? "" : "; stopping, the last checkpoint is kept"),
-                                     file: error.file ?? options.checkpointFolder, place: error.place)
-                }
-                losses.append(loss)
-                microSteps += 1
-                ranHere += 1
-                let lengthSum = batch.lengths.reduce(0) { $0 + Int($1) }
-                tokensHere += lengthSum
-                sums.tokens += lengthSum
-                sums.loss += loss * Double(batch.rows)
-                sums.examples += batch.rows
-                sums.correct += Int((Metrics.accuracy(output, loss: options.loss, labels: batch.labels) * Double(batch.rows)).rounded())
-                if let onProgress {
-                    let seconds = (clock.now - started).seconds
-                    onProgress(TrainingProgress(
-                        epoch: epoch, epochs: options.epochs, batch: batches.batchesDone, batches: batchesPerEpoch,
-                        loss: sums.loss / Double(max(1, sums.examples)), accuracy: Double(sums.correct) / Double(max(1, sums.examples)),
-                        tokensPerSecond: seconds > 0 ? Double(tokensHere) / seconds : 0, seconds: seconds))
-                }
+                try step(batch, epoch: epoch, run: &run, accumulator: accumulator)
+                onProgress?(progress(epoch: epoch, batches: batches, run: run, since: epochStarted))
                 if accumulator.pending == 0 && options.checkpointEvery > 0 && optimizer.iterations % options.checkpointEvery == 0 {
-                    try checkpoint(loader: batches.state, microSteps: microSteps, sums: sums)
+                    try checkpoint(loader: batches.state, microSteps: run.microSteps, sums: run.sums)
                 }
-                if let stop = stopAfterMicroBatches, ranHere == stop { return losses }
+                if let stop = stopAfterMicroBatches, run.ranHere == stop { return run.losses }
                 failpoints.pass("micro-batch")
-                samplesSeen += batch.rows
-                if accumulator.pending == 0 && (samplesSeen >= options.maxSamples ?? Int.max
-                    || secondsBefore + (clock.now - fitStarted).seconds >= options.maxSeconds ?? .infinity) {
+                run.samplesSeen += batch.rows
+                if accumulator.pending == 0 && budgetIsSpent(run) {
                     budgetSpent = true
                     break
                 }
             }
-            let seconds = (clock.now - started).seconds
-            var logs = EpochLogs(
-                epoch: epoch + 1, loss: sums.loss / Double(max(1, sums.examples)), accuracy: Double(sums.correct) / Double(max(1, sums.examples)),
-                learningRate: Double(optimizer.nextLearningRate), optimizerSteps: optimizer.iterations, samples: sums.examples, seconds: seconds,
-                tokensPerSecond: seconds > 0 ? Double(tokensHere) / seconds : 0)
-            if let validation {
-                let result = try Evaluation.evaluate(model, loader: validation, classes: nil, loss: options.loss, features: options.features)
-                logs.valLoss = result.loss
-                logs.valAccuracy = result.accuracy
-            }
-            history.append(logs)
-            for callback in callbacks { try callback.epochEnded(logs, history: history, context: context) }
-            onEpochEnd?(logs)
-            let finished = context.stopTraining || budgetSpent || epoch + 1 == options.epochs
-            if finished {
-                for callback in callbacks { try callback.trainingEnded(context: context) }
-            }
-            // Half an accumulation carries into the next epoch; only a clean boundary is saved.
-            if accumulator.pending == 0 || finished {
-                try checkpoint(loader: LoaderState(epoch: epoch + 1), microSteps: microSteps, sums: EpochSums(), finished: finished)
-            }
-            if context.stopTraining || budgetSpent { break }
+            let stopping = try endEpoch(epoch, run: run, since: epochStarted, context: context, budgetSpent: budgetSpent,
+                                        accumulator: accumulator)
+            if stopping { break }
         }
-        return losses
+        return run.losses
+    }
+
+    /// One micro-batch: forward, loss, backward (the accumulator decides when the optimizer
+    /// steps), and the epoch's running sums.
+    private func step(_ batch: LoaderBatch, epoch: Int, run: inout Run, accumulator: GradientAccumulator) throws(FolioError) {
+        model.step = UInt64(run.microSteps)
+        let tokens = options.features(batch)
+        let weights = options.classWeights.map { weights in batch.labels.map { Int($0) < weights.count ? weights[Int($0)] : 1 } }
+        let (loss, output): (Double, Tensor)
+        do throws(FolioError) {
+            (loss, output) = try model.trainStep(tokens, labels: batch.labels, loss: options.loss, optimizer: optimizer,
+                                                accumulator: accumulator, rowWeights: weights)
+        } catch {
+            throw FolioError("epoch \(epoch + 1), micro-batch \(run.microSteps + 1): \(error.message)"
+                             + (options.checkpointFolder == nil ? "" : "; stopping, the last checkpoint is kept"),
+                             file: error.file ?? options.checkpointFolder, place: error.place)
+        }
+        run.losses.append(loss)
+        run.microSteps += 1
+        run.ranHere += 1
+        let lengthSum = batch.lengths.reduce(0) { $0 + Int($1) }
+        run.tokensThisEpoch += lengthSum
+        run.sums.tokens += lengthSum
+        run.sums.loss += loss * Double(batch.rows)
+        run.sums.examples += batch.rows
+        run.sums.correct += Int((Metrics.accuracy(output, loss: options.loss, labels: batch.labels) * Double(batch.rows)).rounded())
+    }
+
+    private func progress(epoch: Int, batches: LoaderEpoch, run: Run, since started: ContinuousClock.Instant) -> TrainingProgress {
+        let seconds = (run.clock.now - started).seconds
+        return TrainingProgress(
+            epoch: epoch, epochs: options.epochs, batch: batches.batchesDone, batches: loader.batchesPerEpoch,
+            loss: run.sums.loss / Double(max(1, run.sums.examples)), accuracy: Double(run.sums.correct) / Double(max(1, run.sums.examples)),
+            tokensPerSecond: seconds > 0 ? Double(run.tokensThisEpoch) / seconds : 0, seconds: seconds)
+    }
+
+    /// The sample and time budgets, checked at optimizer-step boundaries only.
+    private func budgetIsSpent(_ run: Run) -> Bool {
+        run.samplesSeen >= options.maxSamples ?? Int.max
+            || run.secondsBefore + (run.clock.now - run.started).seconds >= options.maxSeconds ?? .infinity
+    }
+
+    /// The epoch's logs (with validation), the callbacks, and the epoch-end checkpoint.
+    /// Returns true when training stops here.
+    private func endEpoch(
+        _ epoch: Int, run: Run, since started: ContinuousClock.Instant, context: CallbackContext, budgetSpent: Bool,
+        accumulator: GradientAccumulator
+    ) throws(FolioError) -> Bool {
+        let seconds = (run.clock.now - started).seconds
+        let sums = run.sums
+        var logs = EpochLogs(
+            epoch: epoch + 1, loss: sums.loss / Double(max(1, sums.examples)), accuracy: Double(sums.correct) / Double(max(1, sums.examples)),
+            learningRate: Double(optimizer.nextLearningRate), optimizerSteps: optimizer.iterations, samples: sums.examples, seconds: seconds,
+            tokensPerSecond: seconds > 0 ? Double(run.tokensThisEpoch) / seconds : 0)
+        if let validation {
+            let result = try Evaluation.evaluate(model, loader: validation, classes: nil, loss: options.loss, features: options.features)
+            logs.valLoss = result.loss
+            logs.valAccuracy = result.accuracy
+        }
+        history.append(logs)
+        for callback in callbacks { try callback.epochEnded(logs, history: history, context: context) }
+        onEpochEnd?(logs)
+        let finished = context.stopTraining || budgetSpent || epoch + 1 == options.epochs
+        if finished {
+            for callback in callbacks { try callback.trainingEnded(context: context) }
+        }
+        // Half an accumulation carries into the next epoch; only a clean boundary is saved.
+        if accumulator.pending == 0 || finished {
+            try checkpoint(loader: LoaderState(epoch: epoch + 1), microSteps: run.microSteps, sums: EpochSums(), finished: finished)
+        }
+        return context.stopTraining || budgetSpent
     }
 
     private func checkpoint(loader: LoaderState, microSteps: Int, sums: EpochSums, finished: Bool = false) throws(FolioError) {
