@@ -292,8 +292,8 @@ public final class LSTM {
                 recurrent.multiply(m: rows.count, previous, lda: units, into: step + rows.lowerBound * width, ldc: width, accumulate: true, kernels: kernels)
             }
         }
-        // The hot loop: gate activations and the cell update, row by row, in C for the
-        // widest vectors the CPU has (CFolioKernels; ``LSTMRows`` is the reference twin).
+        // The hot loop: gate activations and the cell update, row by row, in C on this
+        // layer's kernel path (``KernelSet``; ``LSTMRows`` is the reference twin).
         for b in rows {
             let c = cells + (slots.cell(t) * batch + b) * units
             let h = hidden + (slots.hidden(t) * batch + b) * units

@@ -143,12 +143,10 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         }
         let context = PipelineTableReader.Context(file: file, lines: PipelineSourceLines(text), overridden: overridden)
         let root = try PipelineTableReader(value, path: "", context: context)
-        guard let name = try root.string("name"), !name.isEmpty,
-              name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }), !name.hasPrefix(".")
-        else { throw root.error("every pipeline needs a name of letters, digits, '-', '_' or '.' (it names runs/<name>)", key: "name") }
+        guard let name = try root.string("name"), isValidName(name) else { throw root.error(nameRule, key: "name") }
         var config = PipelineConfig(name: name, corpus: CorpusConfig(path: ""))
         config.seed = UInt64(try root.int("seed", default: 1, in: 0...Int.max))
-        config.threads = try root.int("threads", default: 2, in: 1...256)
+        config.threads = try root.int("threads", default: 2, in: Limits.threads)
         try readCorpus(try root.section("corpus"), baseFolder: baseFolder, into: &config)
         try readText(tokenizer: try root.section("tokenizer"), vocabulary: try root.section("vocabulary"), into: &config)
         let shards = try root.section("shards")
@@ -158,7 +156,7 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         try readModel(try root.section("model"), into: &config)
         try readTraining(try root.section("training"), into: &config)
         let evaluation = try root.section("evaluation")
-        config.evaluation.batchSize = try evaluation.int("batch_size", in: 1...1 << 20)
+        config.evaluation.batchSize = try evaluation.int("batch_size", in: Limits.batchSize)
         config.evaluation.topK = try evaluation.int("top_k", default: 3, in: 1...1000)
         try evaluation.finish()
         try root.finish()
@@ -194,8 +192,8 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
     }
 
     private static func readLoader(_ table: PipelineTableReader, into config: inout PipelineConfig) throws(FolioError) {
-        config.loader.batchSize = try table.int("batch_size", default: 32, in: 1...1 << 20)
-        config.loader.maxLength = try table.int("max_length", default: 200, in: 1...1 << 24)
+        config.loader.batchSize = try table.int("batch_size", default: 32, in: Limits.batchSize)
+        config.loader.maxLength = try table.int("max_length", default: 200, in: Limits.maxLength)
         config.loader.bucketing = try table.bool("bucketing", default: false)
         let padding = try table.choice("padding", ["max_length", "longest"], default: config.loader.bucketing ? "longest" : "max_length")
         config.loader.padding = padding == "longest" ? .longest : .maxLength
@@ -206,8 +204,8 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
     }
 
     private static func readModel(_ table: PipelineTableReader, into config: inout PipelineConfig) throws(FolioError) {
-        config.model.ngrams = try table.int("ngrams", default: 1, in: 1...8)
-        config.model.buckets = try table.int("buckets", default: 100_000, in: 1...1 << 28)
+        config.model.ngrams = try table.int("ngrams", default: 1, in: Limits.ngrams)
+        config.model.buckets = try table.int("buckets", default: 100_000, in: Limits.buckets)
         let layers = try table.tables("layers")
         guard !layers.isEmpty else { throw table.error("the model needs [[model.layers]] entries, the first an embedding", key: "layers") }
         for layer in layers { config.model.layers.append(try readLayer(layer)) }
@@ -272,7 +270,7 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         var training = TrainingConfig()
         training.epochs = try table.int("epochs", default: 5, in: 1...100_000)
         training.accumulationSteps = try table.int("accumulation_steps", default: 1, in: 1...1 << 16)
-        training.validationSplit = try table.double("validation_split", default: 0.1, in: 0...0.9)
+        training.validationSplit = try table.double("validation_split", default: 0.1, in: Limits.validationSplit)
         training.checkpointEvery = try table.int("checkpoint_every", default: 0, in: 0...Int.max)
         training.maxSamples = try table.int("max_samples", in: 1...Int.max)
         training.maxSeconds = try table.double("max_seconds", in: 1e-3...1e9)

@@ -2,6 +2,24 @@ import FolioCore
 import FolioNN
 
 extension PipelineConfig {
+    /// The ranges of the settings that both the file reader and ``validate()`` check: one
+    /// place, so a file and a value made in code obey the same bounds.
+    enum Limits {
+        static let threads = 1...256
+        static let batchSize = 1...(1 << 20)
+        static let maxLength = 1...(1 << 24)
+        static let ngrams = 1...8
+        static let buckets = 1...(1 << 28)
+        static let validationSplit = 0.0...0.9
+    }
+
+    /// A pipeline's name: it names `runs/<name>`, so letters, digits, '-', '_' and '.' only,
+    /// not starting with '.'.
+    static func isValidName(_ name: String) -> Bool {
+        !name.isEmpty && name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) && !name.hasPrefix(".")
+    }
+    static let nameRule = "every pipeline needs a name of letters, digits, '-', '_' or '.' (it names runs/<name>)"
+
     /// Keys of `[training]` that only some optimizers read, and which.
     static let optimizerOptions: [(key: String, kinds: Set<OptimizerSpec.Kind>)] = [
         ("momentum", [.sgd, .rmsprop]), ("nesterov", [.sgd]), ("rho", [.rmsprop]), ("centered", [.rmsprop]),
@@ -26,18 +44,20 @@ extension PipelineConfig {
 
     /// The first broken rule, as the key it concerns and what is wrong.
     func firstProblem() -> (key: String, message: String)? {
-        func outside<T: Comparable>(_ value: T, _ range: ClosedRange<T>) -> Bool { !range.contains(value) }
-        if name.isEmpty || !name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) || name.hasPrefix(".") {
-            return ("name", "every pipeline needs a name of letters, digits, '-', '_' or '.' (it names runs/<name>)")
+        func outside(_ key: String, _ value: Int, _ range: ClosedRange<Int>) -> (key: String, message: String)? {
+            range.contains(value) ? nil : (key, "must be in \(range.lowerBound)...\(range.upperBound), not \(value)")
         }
+        if !Self.isValidName(name) { return ("name", Self.nameRule) }
         if corpus.path.isEmpty { return ("corpus.path", "the corpus needs a path") }
-        if outside(threads, 1...256) { return ("threads", "must be in 1...256, not \(threads)") }
-        if outside(loader.batchSize, 1...(1 << 20)) { return ("loader.batch_size", "must be in 1...\(1 << 20), not \(loader.batchSize)") }
-        if outside(loader.maxLength, 1...(1 << 24)) { return ("loader.max_length", "must be in 1...\(1 << 24), not \(loader.maxLength)") }
-        if let size = evaluation.batchSize, outside(size, 1...(1 << 20)) { return ("evaluation.batch_size", "must be in 1...\(1 << 20), not \(size)") }
+        if let problem = outside("threads", threads, Limits.threads) ?? outside("loader.batch_size", loader.batchSize, Limits.batchSize)
+            ?? outside("loader.max_length", loader.maxLength, Limits.maxLength)
+            ?? evaluation.batchSize.flatMap({ outside("evaluation.batch_size", $0, Limits.batchSize) }) {
+            return problem
+        }
         guard case .embedding = model.layers.first else { return ("model.layers", "the model needs [[model.layers]] entries, the first an embedding") }
-        if outside(model.ngrams, 1...8) { return ("model.ngrams", "must be in 1...8, not \(model.ngrams)") }
-        if outside(model.buckets, 1...(1 << 28)) { return ("model.buckets", "must be in 1...\(1 << 28), not \(model.buckets)") }
+        if let problem = outside("model.ngrams", model.ngrams, Limits.ngrams) ?? outside("model.buckets", model.buckets, Limits.buckets) {
+            return problem
+        }
         if model.weighting != nil && Sequential.weightedPoolingIndex(model.layers) == nil {
             return ("model.weighting", "TF-IDF weighting needs \(Sequential.weightedPoolingRule)")
         }
@@ -48,7 +68,7 @@ extension PipelineConfig {
         let (training, optimizer) = (self.training, self.training.optimizer)
         if training.epochs < 1 { return ("training.epochs", "must be at least 1, not \(training.epochs)") }
         if training.accumulationSteps < 1 { return ("training.accumulation_steps", "must be at least 1, not \(training.accumulationSteps)") }
-        if !(0...0.9).contains(training.validationSplit) { return ("training.validation_split", "must be in 0...0.9, not \(training.validationSplit)") }
+        if !Limits.validationSplit.contains(training.validationSplit) { return ("training.validation_split", "must be in 0...0.9, not \(training.validationSplit)") }
         let monitored = [training.earlyStopping?.monitor, training.reduceLROnPlateau?.monitor, training.checkpointMonitor].compactMap { $0 }
         if training.validationSplit == 0, let monitor = monitored.first(where: { $0.hasPrefix("val_") }) {
             return ("training.validation_split", "'\(monitor)' is monitored but there is no validation data: set validation_split above 0")
