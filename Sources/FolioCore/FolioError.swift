@@ -10,11 +10,15 @@ public struct FolioError: Error, CustomStringConvertible, Sendable, Equatable {
     /// Where in the file: `line 12`, `byte 4096`, `block 3`, `key model.units`.
     public var place: String?
     public var message: String
+    /// Set when the job stopped because a signal asked it to (``StopRequest``): the CLI
+    /// then exits with 128 + the signal's number, as a shell reports a killed process.
+    public var signal: Int32?
 
-    public init(_ message: String, file: String? = nil, place: String? = nil) {
+    public init(_ message: String, file: String? = nil, place: String? = nil, signal: Int32? = nil) {
         self.message = message
         self.file = file
         self.place = place
+        self.signal = signal
     }
 
     public var description: String {

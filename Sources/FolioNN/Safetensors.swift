@@ -159,11 +159,12 @@ public final class SafetensorsFile {
             close(descriptor)
             throw FolioError("truncated safetensors file (\(size) bytes)", file: path)
         }
-        let headerLength = lengthBytes.withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
-        guard headerLength <= size - 8, headerLength < 100 << 20 else {
+        let storedLength = lengthBytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        guard storedLength <= UInt64(size - 8), storedLength < 100 << 20 else {
             close(descriptor)
-            throw FolioError("header length \(headerLength) does not fit the file (\(size) bytes)", file: path, place: "header")
+            throw FolioError("header length \(storedLength) does not fit the file (\(size) bytes)", file: path, place: "header")
         }
+        let headerLength = Int(storedLength)
         var headerBytes = [UInt8](repeating: 0, count: headerLength)
         let object = Self.readFully(descriptor, into: &headerBytes, at: 8) ? try? JSONSerialization.jsonObject(with: Data(headerBytes)) : nil
         guard let header = object as? [String: Any] else {
@@ -190,8 +191,13 @@ public final class SafetensorsFile {
                 close(descriptor)
                 throw FolioError("dtype \(dtype) is not supported (F32 only)", file: path, place: "key \(name)")
             }
-            let count = shape.reduce(1, *)
-            guard shape.allSatisfy({ $0 >= 0 }), offsets[0] >= 0, offsets[1] <= dataLength, offsets[1] - offsets[0] == 4 * count else {
+            // Sizes from outside: a product that overflows is as wrong as one that does not fit.
+            let count = shape.reduce(Optional(1)) { product, dimension in
+                guard let product, dimension >= 0 else { return nil }
+                let (result, overflow) = product.multipliedReportingOverflow(by: dimension)
+                return overflow || result > dataLength / 4 ? nil : result
+            }
+            guard let count, offsets[0] >= 0, offsets[1] <= dataLength, offsets[1] - offsets[0] == 4 * count else {
                 close(descriptor)
                 throw FolioError("data_offsets \(offsets) do not match shape \(shape) within \(dataLength) data bytes",
                                  file: path, place: "key \(name)")

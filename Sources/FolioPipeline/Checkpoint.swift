@@ -70,6 +70,11 @@ public struct Checkpoint: Codable, Sendable, Equatable {
         let path = folder + "/" + fileName
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         let checkpoint = try readJSON(Checkpoint.self, from: path, what: "checkpoint")
+        // The file names come from the JSON: only names inside this folder are followed.
+        for name in [checkpoint.weightsFile, checkpoint.optimizerFile]
+        where name.isEmpty || name.contains("/") || name == "." || name == ".." || name.utf8.contains(0) {
+            throw FolioError("'\(name)' is not a file name in the checkpoint folder", file: path)
+        }
         for (name, expected) in [(checkpoint.weightsFile, checkpoint.weightsChecksum), (checkpoint.optimizerFile, checkpoint.optimizerChecksum)] {
             guard try CRC32C.checksum(ofFile: folder + "/" + name) == expected else {
                 throw FolioError("checksum does not match checkpoint.json (corrupt checkpoint)", file: folder + "/" + name)

@@ -72,7 +72,13 @@ public struct ModelBundle: Codable, Sendable {
             throw FolioError("the vocabulary does not match \(descriptionFile) (fingerprint \(vocabulary.fingerprint))",
                              file: folder + "/" + vocabularyFile)
         }
-        let model = try Model(bundle.layers, vocabulary: bundle.vocabularySize, seed: bundle.seed, ngrams: bundle.ngrams)
+        // The layers come from outside: a model that cannot be built is this file's error.
+        let model: Model
+        do throws(FolioError) {
+            model = try Model(bundle.layers, vocabulary: bundle.vocabularySize, seed: bundle.seed, ngrams: bundle.ngrams)
+        } catch {
+            throw FolioError(error.message, file: error.file ?? path, place: error.place ?? "key layers")
+        }
         try model.network.load(from: folder + "/" + weightsFile)
         if bundle.weighting == .tfidf {
             try model.useWeighting(try TFIDFWeighting.read(from: folder + "/" + TFIDFWeighting.file, inputDim: model.inputDim))
@@ -81,9 +87,11 @@ public struct ModelBundle: Codable, Sendable {
     }
 }
 
-/// Creates `folder` and its parents; an existing folder is fine.
+/// Creates `folder` and its parents for writing; an existing folder is fine, and what a
+/// killed run left in it (temporary files) is removed.
 func makeFolder(_ folder: String) throws(FolioError) {
     do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
         throw FolioError("cannot create the folder: \(error.localizedDescription)", file: folder)
     }
+    StaleTemporaries.removeStaleTemporaries(in: folder)
 }

@@ -125,9 +125,19 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
 
     /// Reads and checks a pipeline file, with `overrides` (`section.key=value`) applied first.
     public static func read(path: String, overrides: [String] = []) throws(FolioError) -> PipelineConfig {
-        let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw FolioError("cannot read the pipeline file: \(error.localizedDescription)", file: path)
+        let bytes = try readWholeFile(path)
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            var iterator = bytes.makeIterator()
+            var decoder = UTF8()
+            var valid = 0
+            scan: while true {
+                switch decoder.decode(&iterator) {
+                case .scalarValue(let scalar): valid += UTF8.width(scalar)
+                case .emptyInput, .error: break scan
+                }
+            }
+            let line = bytes[..<valid].reduce(1) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
+            throw FolioError("not UTF-8 text (an invalid byte at offset \(valid))", file: path, place: "line \(line)")
         }
         let folder = (path as NSString).deletingLastPathComponent
         return try parse(text, file: path, baseFolder: folder.isEmpty ? "." : folder, overrides: overrides)

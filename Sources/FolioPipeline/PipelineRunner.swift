@@ -112,6 +112,8 @@ public final class PipelineRunner {
     public var events = Events()
     /// Tests: stop training (as if killed) after this many micro-batches.
     public var stopTrainingAfter: Int?
+    /// Honoured by the training stage at optimizer-step boundaries (SIGINT, SIGTERM).
+    public var stopRequest: StopRequest?
 
     public init(config: PipelineConfig, runDir: String? = nil) {
         self.config = config
@@ -279,7 +281,7 @@ public final class PipelineRunner {
             try owner.commit()
         }
         let session = try TrainingSession(config: config, train: train, vocabularySize: vocabulary.count, checkpoints: checkpointFolder,
-                                          metrics: runDir)
+                                          metrics: runDir, stopRequest: stopRequest)
         let trainer = session.trainer
         trainer.stopAfterMicroBatches = stopTrainingAfter
         trainer.onProgress = events.training

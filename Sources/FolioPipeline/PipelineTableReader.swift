@@ -45,6 +45,9 @@ final class PipelineTableReader {
     func string(_ key: String) throws(FolioError) -> String? {
         guard let value = value(key) else { return nil }
         guard case .string(let text) = value else { throw error("expected a string, found \(value.kind)", key: key) }
+        // A NUL would cut a path short when it reaches the C library, and TOML cannot
+        // write it back (a `--set` value can carry one).
+        guard !text.utf8.contains(0) else { throw error("a string may not contain a NUL character", key: key) }
         return text
     }
 

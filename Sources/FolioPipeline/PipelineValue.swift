@@ -40,6 +40,15 @@ public indirect enum PipelineValue: Sendable, Equatable {
 
     /// Parses TOML text; a syntax error names the file and line.
     static func parse(toml text: String, file: String) throws(FolioError) -> PipelineValue {
+        // TOML forbids NUL everywhere, and the TOML library stops on an internal assertion
+        // (an abort, not an error) when one appears in a key: found by fuzzing.
+        if let nul = text.utf8.firstIndex(of: 0) {
+            let line = text.utf8[..<nul].reduce(1) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
+            throw FolioError("a NUL byte, which TOML does not allow (a binary file?)", file: file, place: "line \(line)")
+        }
+        if let line = firstNamelessHeader(text) {
+            throw FolioError("TOML syntax: a table header needs a name after '['", file: file, place: "line \(line)")
+        }
         let table: TOMLTable
         do { table = try TOMLTable(string: text) } catch let error as TOMLParseError {
             throw FolioError("TOML syntax: \(error.description)", file: file,
@@ -48,6 +57,52 @@ public indirect enum PipelineValue: Sendable, Equatable {
             throw FolioError("TOML syntax: \(error)", file: file)
         }
         return convert(table)
+    }
+
+    /// The line of the first table header whose name starts with neither a bare-key
+    /// character nor a quote (`[#`, `[=`, a lone `[`), if any. The TOML library stops on an
+    /// internal assertion (an abort) there instead of reporting it: found by fuzzing. Lines
+    /// inside a multi-line array are values, not headers, so bracket depth is followed
+    /// (outside strings and comments).
+    static func firstNamelessHeader(_ text: String) -> Int? {
+        var depth = 0
+        for (number, line) in text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
+            let blank: Set<UInt8> = [0x20, 0x09, 0x0D]
+            let trimmed = line.drop { blank.contains($0) }
+            if depth == 0, trimmed.first == UInt8(ascii: "[") {
+                var name = trimmed.dropFirst()
+                if name.first == UInt8(ascii: "[") { name = name.dropFirst() }
+                guard let first = name.drop(while: { blank.contains($0) }).first, isKeyStart(first) else { return number + 1 }
+                continue
+            }
+            var quote: UInt8?
+            var escaped = false
+            for byte in line {
+                if let open = quote {
+                    if escaped { escaped = false } else if byte == UInt8(ascii: "\\") && open == UInt8(ascii: "\"") { escaped = true } else if byte == open { quote = nil }
+                    continue
+                }
+                switch byte {
+                case UInt8(ascii: "\""), UInt8(ascii: "'"): quote = byte
+                case UInt8(ascii: "#"): break
+                case UInt8(ascii: "["): depth += 1
+                case UInt8(ascii: "]"): depth = max(0, depth - 1)
+                default: continue
+                }
+                if byte == UInt8(ascii: "#") { break }
+            }
+        }
+        return nil
+    }
+
+    private static func isKeyStart(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "\""), UInt8(ascii: "'"), UInt8(ascii: "]"):
+            return true
+        default:
+            return false
+        }
     }
 
     private static func convert(_ value: any TOMLValueConvertible) -> PipelineValue {

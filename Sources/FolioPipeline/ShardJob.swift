@@ -159,11 +159,13 @@ public enum ShardJob {
     }
 
     /// Creates the folder, and removes an old manifest first: until the new one is
-    /// written, the folder is not a readable shard set.
+    /// written, the folder is not a readable shard set. What a killed run left (temporary
+    /// shard files) goes too.
     static func prepare(_ folder: String) throws(FolioError) {
         if mkdir(folder, 0o755) != 0 && errno != EEXIST {
             throw FolioError("cannot create the output folder: \(FolioError.systemMessage(errno))", file: folder)
         }
+        StaleTemporaries.removeStaleTemporaries(in: folder)
         let manifest = folder + "/" + ShardManifest.fileName
         if unlink(manifest) != 0 && errno != ENOENT {
             throw FolioError("cannot remove the old manifest: \(FolioError.systemMessage(errno))", file: manifest)

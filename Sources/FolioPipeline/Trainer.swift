@@ -2,6 +2,7 @@ import FolioCore
 import FolioNN
 import FolioShards
 import FolioText
+import Glibc
 
 /// How ``Trainer`` trains.
 public struct TrainingOptions: Sendable {
@@ -22,6 +23,9 @@ public struct TrainingOptions: Sendable {
     /// training examples, or this many seconds of training (the last epoch is then partial).
     public var maxSamples: Int?
     public var maxSeconds: Double?
+    /// Asked to stop (SIGINT, SIGTERM): at the next optimizer-step boundary a checkpoint is
+    /// written and `fit` throws an error carrying the signal.
+    public var stopRequest: StopRequest?
 
     public init(checkpointFolder: String? = nil) { self.checkpointFolder = checkpointFolder }
 }
@@ -102,6 +106,11 @@ public final class Trainer {
     /// when `resume`. Returns the loss of every micro-batch run in this call.
     @discardableResult
     public func fit(resume: Bool = false) throws(FolioError) -> [Double] {
+        guard let stopRequest = options.stopRequest else { return try fitListening(resume: resume) }
+        return try stopRequest.listening { () throws(FolioError) in try fitListening(resume: resume) }
+    }
+
+    private func fitListening(resume: Bool) throws(FolioError) -> [Double] {
         // Callbacks write into it before the first checkpoint does (an early stopping's best
         // weights), so it must exist from the start.
         if let folder = options.checkpointFolder { try makeFolder(folder) }
@@ -134,6 +143,9 @@ public final class Trainer {
                     try checkpoint(loader: batches.state, microSteps: run.microSteps, sums: run.sums)
                 }
                 if let stop = stopAfterMicroBatches, run.ranHere == stop { return run.losses }
+                if accumulator.pending == 0, let signal = options.stopRequest?.signal {
+                    try stop(by: signal, epoch: epoch, loader: batches.state, run: run)
+                }
                 failpoints.pass("micro-batch")
                 run.samplesSeen += batch.rows
                 if accumulator.pending == 0 && budgetIsSpent(run) {
@@ -217,6 +229,16 @@ public final class Trainer {
             try checkpoint(loader: LoaderState(epoch: epoch + 1), microSteps: run.microSteps, sums: EpochSums(), finished: finished)
         }
         return context.stopTraining || budgetSpent
+    }
+
+    /// A signal's stop: the checkpoint of this boundary, then the error that ends `fit`.
+    private func stop(by signal: Int32, epoch: Int, loader: LoaderState, run: Run) throws(FolioError) -> Never {
+        try checkpoint(loader: loader, microSteps: run.microSteps, sums: run.sums)
+        let name = signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "signal \(signal)"
+        let saved = options.checkpointFolder == nil
+            ? "no checkpoint folder, so nothing was saved" : "checkpoint saved at that step"
+        throw FolioError("interrupted by \(name) in epoch \(epoch + 1) after optimizer step \(optimizer.iterations); \(saved)",
+                         file: options.checkpointFolder, signal: signal)
     }
 
     private func checkpoint(loader: LoaderState, microSteps: Int, sums: EpochSums, finished: Bool = false) throws(FolioError) {

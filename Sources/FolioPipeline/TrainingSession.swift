@@ -27,9 +27,10 @@ public final class TrainingSession {
     ///   - vocabularySize: ids of the vocabulary the shards were encoded with.
     ///   - checkpoints: the checkpoint folder (nil: none, so no resume).
     ///   - metrics: where `metrics.jsonl` and `metrics.csv` go (nil: not written).
+    ///   - stopRequest: honoured at optimizer-step boundaries (``TrainingOptions/stopRequest``).
     public init(
         config: PipelineConfig, train: ShardSet, vocabularySize: Int, checkpoints: String?, metrics: String?,
-        callbacks extra: [any Callback] = []
+        callbacks extra: [any Callback] = [], stopRequest: StopRequest? = nil
     ) throws(FolioError) {
         try config.validate()
         self.config = config
@@ -81,6 +82,7 @@ public final class TrainingSession {
         trainingOptions.features = model.features
         trainingOptions.maxSamples = training.maxSamples
         trainingOptions.maxSeconds = training.maxSeconds
+        trainingOptions.stopRequest = stopRequest
         if training.balancedClassWeight {
             let counts = try train.labelCounts { options.holdout?.yields($0) ?? true }
             trainingOptions.classWeights = TrainingOptions.classWeights(Model.balancedClassWeights(counts: counts), classes: train.manifest.labels.count)

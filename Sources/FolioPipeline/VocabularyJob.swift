@@ -80,6 +80,8 @@ public enum VocabularyJob {
         let corpus = try openCorpus(path: corpusPath, options: options.corpus)
         corpus.onWarning = onWarning
         let totalSourceBytes = options.measureTotal ? corpus.totalSourceBytes() : nil
+        // A killed run's spill folder and half-written vocabulary go before this run's start.
+        StaleTemporaries.removeStaleTemporaries(in: parentFolder(of: outputPath))
         let spill = try SpillFolder(inside: parentFolder(of: outputPath))
 
         // Emptied batches come back for reuse, so that the number of batch buffers is

@@ -27,6 +27,10 @@ public enum ShardFormat {
     static let trailerBytes = 24
     static let blockEntryBytes = 28
     public static let defaultBlockBytes = 1 << 20
+    /// The most a block may decompress to: the reader refuses a footer that states more,
+    /// so a corrupt or hostile shard cannot make it allocate beyond this, and the writer
+    /// refuses a record that would need a larger block.
+    public static let maxBlockBytes: UInt32 = 256 << 20
     public static let compressionLevel: Int32 = 3
 }
 

@@ -46,13 +46,14 @@ public final class ShardReader: Sendable {
             guard Array(trailer[16..<24]) == ShardFormat.trailerMagic else {
                 throw FolioError("truncated shard (no FOLIOEND trailer): an interrupted write?", file: path, place: "trailer")
             }
-            let (footerOffset, footerChecksum) = trailer.withUnsafeBytes {
-                (Int($0.littleEndian(at: 0, as: UInt64.self)), $0.littleEndian(at: 8, as: UInt32.self))
+            let (storedOffset, footerChecksum) = trailer.withUnsafeBytes {
+                ($0.littleEndian(at: 0, as: UInt64.self), $0.littleEndian(at: 8, as: UInt32.self))
             }
             let footerEnd = fileBytes - ShardFormat.trailerBytes
-            guard footerOffset >= ShardFormat.headerBytes && footerOffset <= footerEnd else {
-                throw FolioError("footer offset \(footerOffset) outside the file", file: path, place: "trailer")
+            guard storedOffset >= UInt64(ShardFormat.headerBytes) && storedOffset <= UInt64(footerEnd) else {
+                throw FolioError("footer offset \(storedOffset) outside the file", file: path, place: "trailer")
             }
+            let footerOffset = Int(storedOffset)
             let footer = try ShardReader.read(descriptor, path: path, offset: footerOffset, count: footerEnd - footerOffset, place: "footer")
             guard footer.withUnsafeBytes({ CRC32C.checksum($0) }) == footerChecksum else {
                 throw FolioError("footer checksum mismatch (corrupt shard)", file: path, place: "footer")
@@ -86,16 +87,22 @@ public final class ShardReader: Sendable {
                     records: bytes.littleEndian(at: index + 16, as: UInt32.self),
                     firstRecord: bytes.littleEndian(at: index + 20, as: UInt32.self),
                     checksum: bytes.littleEndian(at: index + 24, as: UInt32.self))
-                guard block.offset == expectedOffset, block.firstRecord == recordsSoFar else { throw bad }
+                guard block.offset == expectedOffset, block.firstRecord == recordsSoFar,
+                      block.decompressedBytes <= ShardFormat.maxBlockBytes else { throw bad }
                 expectedOffset += UInt64(block.compressedBytes)
-                recordsSoFar += block.records
+                let (records, overflow) = recordsSoFar.addingReportingOverflow(block.records)
+                guard !overflow else { throw bad }
+                recordsSoFar = records
                 blocks.append(block)
                 index += ShardFormat.blockEntryBytes
             }
             guard expectedOffset == UInt64(blocksEnd) else { throw bad }
-            let recordCount = Int(bytes.littleEndian(at: index, as: UInt64.self))
+            let storedCount = bytes.littleEndian(at: index, as: UInt64.self)
             index += 8
-            guard recordCount == Int(recordsSoFar) else { throw bad }
+            // Each token count takes at least one byte: the count is bounded by the footer
+            // before anything is reserved for it.
+            guard storedCount == UInt64(recordsSoFar), Int(storedCount) <= bytes.count - index else { throw bad }
+            let recordCount = Int(storedCount)
             var counts: [UInt32] = []
             counts.reserveCapacity(recordCount)
             for _ in 0..<recordCount {

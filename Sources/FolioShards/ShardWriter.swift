@@ -56,6 +56,10 @@ public final class ShardWriter {
         LEB128.append(UInt64(ids.count), to: &record)
         for id in ids { LEB128.append(UInt64(id), to: &record) }
         if !block.isEmpty && block.count + record.count > blockBytes { try flushBlock() }
+        guard block.count + record.count <= Int(ShardFormat.maxBlockBytes) else {
+            throw FolioError("a record of \(ids.count) tokens is larger than a shard block may be (\(ShardFormat.maxBlockBytes >> 20) MiB)",
+                             file: path, place: "record \(records)")
+        }
         block.append(contentsOf: record)
         blockRecords += 1
         LEB128.append(UInt64(ids.count), to: &tokenCounts)

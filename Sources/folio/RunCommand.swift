@@ -28,9 +28,11 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         let display = ProgressDisplay(title: "train")
-        let result = try runReportingErrors(display) { () throws(FolioError) -> PipelineResult in
+        let signals = InterruptSignals()
+        let result = try runReportingErrors(display, resumeHint: "; run the same command again to resume") { () throws(FolioError) -> PipelineResult in
             let config = try pipeline.read()
             let runner = PipelineRunner(config: config, runDir: runDir)
+            runner.stopRequest = signals.stopRequest
             runner.events.stage = { name, skipped in
                 display.title = name
                 display.note(skipped ? "\(name): unchanged, skipped" : "\(name): running")

@@ -116,12 +116,14 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         let started = ContinuousClock.now
-        let result = try runReportingErrors { () throws(FolioError) -> Result in
+        let signals = InterruptSignals()
+        let hint = resume ? "; run the same command again to resume" : "; run the same command with --resume to continue"
+        let result = try runReportingErrors(resumeHint: hint) { () throws(FolioError) -> Result in
             let set = try ShardSet(folder: shards)
             let config = try pipeline(set)
             let vocabulary = try vocabularyFile(for: set)
             let session = try TrainingSession(config: config, train: set, vocabularySize: set.manifest.vocabularySize,
-                                              checkpoints: checkpoints, metrics: nil)
+                                              checkpoints: checkpoints, metrics: nil, stopRequest: signals.stopRequest)
             let losses = try session.trainer.fit(resume: resume)
             let recent = losses.suffix(50)
             var result = Result(epochs: session.trainer.history.count, final_train_loss: recent.isEmpty ? nil : recent.reduce(0, +) / Double(recent.count),

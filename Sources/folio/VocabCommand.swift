@@ -59,9 +59,10 @@ struct VocabCommand: ParsableCommand {
     }
 }
 
-/// Runs a job; a ``FolioError`` becomes one line on standard error and exit status 1.
+/// Runs a job; a ``FolioError`` becomes one line on standard error and exit status 1, or,
+/// for a job a signal stopped, 128 + the signal with `resumeHint` after the error.
 func runReportingErrors<Result>(
-    _ display: ProgressDisplay? = nil, _ body: () throws(FolioError) -> Result
+    _ display: ProgressDisplay? = nil, resumeHint: String = "", _ body: () throws(FolioError) -> Result
 ) throws -> Result {
     do {
         let result = try body()
@@ -69,6 +70,10 @@ func runReportingErrors<Result>(
         return result
     } catch {
         display?.finish()
+        if let signal = error.signal {
+            ProcessInfoLite.printError("folio: stopped: \(error)\(resumeHint)")
+            throw ExitCode(128 + signal)
+        }
         ProcessInfoLite.printError("folio: error: \(error)")
         throw ExitCode(1)
     }
