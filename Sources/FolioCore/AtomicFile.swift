@@ -11,13 +11,17 @@ public final class AtomicFile {
     private var descriptor: Int32
     private var buffer: [UInt8] = []
     private var committed = false
+    /// `FOLIO_FAILPOINT=enospc:NAME` (``Failpoints``): the first write fails as on a full disk.
+    private var failsWrite: Bool
 
     public init(path: String) throws(FolioError) {
         self.path = path
         self.temporaryPath = path + ".tmp-\(getpid())"
+        failsWrite = Failpoints.writeFails(path)
         descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         if descriptor < 0 {
-            throw FolioError("cannot create: \(FolioError.systemMessage(errno))", file: temporaryPath)
+            // Named by the file the user asked for; the temporary name is an implementation detail.
+            throw FolioError("cannot create: \(FolioError.systemMessage(errno))", file: path)
         }
         buffer.reserveCapacity(1 << 16)
     }
@@ -50,13 +54,17 @@ public final class AtomicFile {
 
     private func flush() throws(FolioError) {
         var offset = 0
+        if failsWrite && !buffer.isEmpty {
+            failsWrite = false
+            throw FolioError("write failed: \(FolioError.systemMessage(ENOSPC))", file: path)
+        }
         while offset < buffer.count {
             let written = buffer.withUnsafeBytes { raw in
                 Glibc.write(descriptor, raw.baseAddress! + offset, raw.count - offset)
             }
             if written < 0 {
                 if errno == EINTR { continue }
-                throw FolioError("write failed: \(FolioError.systemMessage(errno))", file: temporaryPath)
+                throw FolioError("write failed: \(FolioError.systemMessage(errno))", file: path)
             }
             offset += written
         }
@@ -67,7 +75,7 @@ public final class AtomicFile {
     public func commit() throws(FolioError) {
         try flush()
         if fsync(descriptor) != 0 {
-            throw FolioError("fsync failed: \(FolioError.systemMessage(errno))", file: temporaryPath)
+            throw FolioError("fsync failed: \(FolioError.systemMessage(errno))", file: path)
         }
         close(descriptor)
         descriptor = -1

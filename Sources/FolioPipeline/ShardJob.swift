@@ -17,6 +17,9 @@ public struct ShardJobOptions: Sendable, Hashable {
     /// training split's ids); nil: the corpus's labels, sorted by UTF-8 bytes.
     public var labels: [String]?
     public var measureTotal = false
+    /// Crash tests: the points `shard-record` (each record written) and `shard-manifest`
+    /// (every shard written, the manifest not yet).
+    public var failpoints = Failpoints.fromEnvironment()
 
     public init() {}
 }
@@ -122,6 +125,8 @@ public enum ShardJob {
 
         let statistics = corpus.statistics
         if statistics.documents == 0 { throw FolioError("the corpus has no documents", file: corpusPath) }
+        var failpoints = options.failpoints
+        failpoints.pass("shard-manifest")
         let manifest = ShardManifest(
             vocabularyFingerprint: vocabulary.fingerprint, vocabularySize: vocabulary.count,
             tokenizer: [
@@ -227,6 +232,7 @@ public enum ShardJob {
         var shards: [ShardSummary] = []
         var writer: ShardWriter?
         var failure: FolioError?
+        var failpoints = options.failpoints
         while let batch = encoded.pop() {
             pending[batch.sequence] = batch
             while let ready = pending.removeValue(forKey: next) {
@@ -244,6 +250,7 @@ public enum ShardJob {
                             writer = try ShardWriter(path: folder + "/" + name, blockBytes: options.blockBytes)
                         }
                         try writer!.append(label: ready.pieceLabels[piece], ids: document)
+                        failpoints.pass("shard-record")
                         document.removeAll(keepingCapacity: document.count < 1 << 20)
                         if writer!.bytesWritten >= options.shardBytes {
                             shards.append(try writer!.finish())

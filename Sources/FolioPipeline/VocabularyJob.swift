@@ -16,6 +16,9 @@ public struct VocabularyJobOptions: Sendable, Hashable {
     /// Add up the corpus size first, so that progress can show a fraction and an ETA
     /// (a walk over a folder corpus: worth it on a terminal, not in a script).
     public var measureTotal = false
+    /// Crash tests: the points `vocab-chunk` (each corpus chunk read) and `vocab-merge`
+    /// (counting done, spills on disk, the file not yet written).
+    public var failpoints = Failpoints.fromEnvironment()
 
     public init() {}
 }
@@ -89,6 +92,7 @@ public enum VocabularyJob {
         let recycled = BoundedQueue<TextBatch>(capacity: 3 * threads + 1)
         let counterBudget = options.memoryBudget / threads
         var splitter = DocumentSplitter()
+        var failpoints = options.failpoints
         let workers = try TextBatchWorkers.run(
             corpus: corpus, threads: threads, totalSourceBytes: totalSourceBytes, started: started, onProgress: onProgress,
             fresh: { recycled.tryPop() ?? TextBatch() },
@@ -96,6 +100,7 @@ public enum VocabularyJob {
                 try countTokens(from: queue, recycling: recycled, tokenizer: options.tokenizer, budget: counterBudget, spill: spill)
             },
             add: { chunk, batch in
+                failpoints.pass("vocab-chunk")
                 splitter.add(chunk.bytes, isDocumentEnd: chunk.isDocumentEnd) { batch.append($0) }
                 return batch.isFull
             })
@@ -111,6 +116,7 @@ public enum VocabularyJob {
         if statistics.documents == 0 {
             throw FolioError("the corpus has no documents", file: corpusPath)
         }
+        failpoints.pass("vocab-merge")
         let summary = try VocabularyWriter.write(
             runs: runs, totalTokens: report.tokens, options: options.vocabulary,
             budget: options.memoryBudget, spill: spill, to: outputPath)

@@ -21,8 +21,13 @@ struct FolioProcess {
 
     /// Runs folio with `arguments`, standard input read from the file `stdin` when given.
     init(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws {
+        try self.init(executable: Self.executable.path, arguments, stdin: stdin, environment: environment)
+    }
+
+    /// Runs another program (a wrapper such as `unshare` that runs folio).
+    init(executable: String, _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws {
         let process = Process()
-        process.executableURL = Self.executable
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
