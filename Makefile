@@ -2,7 +2,7 @@
 SWIFT ?= swift
 SYSTEM_PACKAGES := libicu-dev libzstd-dev libopenblas-dev pkg-config
 
-.PHONY: deps build release demo test check-kernels check-kernels-arm64 bench-vocab bench-memory bench-lstm clean
+.PHONY: deps build release demo test check-kernels check-kernels-arm64 bench-vocab bench-memory bench-lstm fuzz fuzz-build sanitize sanitize-thread sanitize-address clean
 
 # Installs the system libraries that are missing (as root), or prints the command to do it.
 deps:
@@ -52,6 +52,29 @@ check-kernels-arm64:
 	aarch64-linux-gnu-gcc $(KERNEL_FLAGS) $(KERNEL_SOURCES) -lm -o .build/kernel-check-arm64
 	qemu-aarch64 -L /usr/aarch64-linux-gnu .build/kernel-check-arm64
 
+# Coverage-guided fuzzing (libFuzzer + AddressSanitizer) of every reader of outside data:
+# each target in Fuzz/ for FUZZ_SECONDS, one after another (docs/hardening.md).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+fuzz-build: deps
+	$(SWIFT) build -c release --package-path Fuzz --scratch-path .build-fuzz \
+	  -Xswiftc -sanitize=fuzzer,address -Xswiftc -enable-testing
+fuzz: fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash Fuzz/run.sh $(FUZZ_TARGETS)
+
+# The whole test suite under ThreadSanitizer, then under AddressSanitizer (each in its own
+# build folder; Swift's crash handler off so that the sanitizer's report is the one shown).
+# TSan suppressions and LSan suppressions are explained in their files.
+SANITIZER_ENV := SWIFT_BACKTRACE=enable=no LSAN_OPTIONS=suppressions=$(CURDIR)/Fuzz/lsan.supp \
+  TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/Tests/tsan.supp" ASAN_OPTIONS=detect_leaks=1
+sanitize: sanitize-thread sanitize-address
+sanitize-thread: deps
+	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
+	env $(SANITIZER_ENV) $(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan
+sanitize-address: deps
+	$(SWIFT) build --build-tests --sanitize=address --scratch-path .build-asan
+	env $(SANITIZER_ENV) $(SWIFT) test --skip-build --sanitize=address --scratch-path .build-asan
+
 bench-vocab: release
 	bash bench/vocab_bench.sh
 
@@ -63,4 +86,4 @@ bench-memory: release
 	bash bench/memory_bench.sh runs/memory-bench
 
 clean:
-	rm -rf .build runs
+	rm -rf .build .build-fuzz .build-tsan .build-asan runs

@@ -6,12 +6,14 @@
 // Haswell), so the units never wait; 12 accumulators and two constants fit AVX2's 16
 // registers. Where the target has no fused multiply-add (baseline x86-64) the same chains
 // run as a multiply and an add, which is that path's peak. The chains stay finite (scale
-// < 1) and their sum is returned through a volatile, so nothing is optimized away (floating-point
+// < 1) and their sum is stored to a volatile, so nothing is optimized away (floating-point
 // chains cannot be folded without fast-math).
 
 enum { CHAINS = 12 };
 
-static volatile float sink;
+// Per thread: the peak runs on every core at once, and one shared sink written by all of
+// them was a data race (ThreadSanitizer).
+static _Thread_local volatile float sink;
 
 #define FMA_CHAINS(suffix, attribute, lanes)                                                                               \
     attribute double folio_fma_chains_##suffix(long iterations) {                                                          \

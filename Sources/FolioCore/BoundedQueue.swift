@@ -1,11 +1,10 @@
 import Dispatch
-import Synchronization
 
 /// A first-in first-out queue of at most `capacity` items between threads: producers
 /// block while it is full, consumers while it is empty. ``close()`` ends it.
 ///
-/// This is the shape DESIGN.md section 8 recommends under Swift 6: state in a `Mutex`,
-/// waiting on two semaphores. The items sit in a ring of `capacity` slots, each cleared
+/// This is the shape DESIGN.md section 8 recommends under Swift 6: state behind a lock
+/// (``Locked``, which ThreadSanitizer can check), waiting on two semaphores. The items sit in a ring of `capacity` slots, each cleared
 /// as it is taken, so the queue never keeps a reference to an item it handed out.
 public final class BoundedQueue<Element: Sendable>: Sendable {
     private struct Ring {
@@ -29,13 +28,13 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
         }
     }
 
-    private let state: Mutex<Ring>
+    private let state: Locked<Ring>
     private let freeSlots: DispatchSemaphore
     private let filledSlots = DispatchSemaphore(value: 0)
 
     public init(capacity: Int) {
         let capacity = max(1, capacity)
-        state = Mutex(Ring(slots: Array(repeating: nil, count: capacity)))
+        state = Locked(Ring(slots: Array(repeating: nil, count: capacity)))
         // libdispatch traps when a semaphore is freed below the value it was created with,
         // which a queue dropped while holding items would be. Created at 0 and signalled
         // up to capacity, it never is.

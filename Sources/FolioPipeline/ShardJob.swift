@@ -3,7 +3,6 @@ import FolioCore
 import FolioCorpus
 import FolioShards
 import FolioText
-import Synchronization
 
 /// Settings of one sharding run.
 public struct ShardJobOptions: Sendable, Hashable {
@@ -83,7 +82,7 @@ public enum ShardJob {
         corpus.onWarning = onWarning
         let totalSourceBytes = options.measureTotal ? corpus.totalSourceBytes() : nil
         let encoded = BoundedQueue<EncodedBatch>(capacity: 2 * threads)
-        let written = Mutex<Result<([ShardSummary], Int), FolioError>>(.success(([], 0)))
+        let written = Locked<Result<([ShardSummary], Int), FolioError>>(.success(([], 0)))
         let writerDone = DispatchGroup()
         DispatchQueue.global().async(group: writerDone) {
             let result = Result { () throws(FolioError) in try writeShards(from: encoded, to: outputFolder, options: options) }

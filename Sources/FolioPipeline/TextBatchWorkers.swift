@@ -1,7 +1,6 @@
 import Dispatch
 import FolioCore
 import FolioCorpus
-import Synchronization
 
 /// What both data jobs (``VocabularyJob``, ``ShardJob``) do with a corpus: the calling thread
 /// reads it and cuts it into ~1 MiB ``TextBatch``es, a bounded queue (2 per thread) feeds
@@ -22,7 +21,7 @@ enum TextBatchWorkers {
     ) throws(FolioError) -> [WorkerResult] {
         let clock = ContinuousClock()
         let queue = BoundedQueue<TextBatch>(capacity: 2 * threads)
-        let results = Mutex<[Result<WorkerResult, FolioError>]>([])
+        let results = Locked<[Result<WorkerResult, FolioError>]>([])
         let group = DispatchGroup()
         for _ in 0..<threads {
             DispatchQueue.global().async(group: group) {

@@ -63,7 +63,11 @@ extension Array where Element == UInt8 {
 }
 
 extension UnsafeRawBufferPointer {
+    /// Every caller checks the length of what it parses first (a shard's bytes come from
+    /// outside); the precondition turns a missed check into a trap instead of a read past
+    /// the buffer, which `loadUnaligned` does not check in an optimized build.
     func littleEndian<Value: FixedWidthInteger>(at offset: Int, as: Value.Type) -> Value {
-        Value(littleEndian: loadUnaligned(fromByteOffset: offset, as: Value.self))
+        precondition(offset >= 0 && offset <= count - MemoryLayout<Value>.size, "read past a checked buffer")
+        return Value(littleEndian: loadUnaligned(fromByteOffset: offset, as: Value.self))
     }
 }

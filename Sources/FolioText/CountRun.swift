@@ -1,6 +1,5 @@
 import FolioCore
 import Glibc
-import Synchronization
 
 /// A file of (token, count) records in a fixed order, written when a ``TokenCounter``
 /// spills and read back by ``CountRunMerger``.
@@ -224,7 +223,7 @@ struct CountRunMerger {
 /// A private folder for spill files, removed with everything in it when released.
 public final class SpillFolder: Sendable {
     public let path: String
-    private let runsCreated = Mutex(0)
+    private let runsCreated = Locked(0)
 
     /// Creates a fresh folder inside `parent`, named with this process's id so that a
     /// later run can tell a killed run's folder from a live one's (``StaleTemporaries``).
