@@ -74,12 +74,11 @@ enum LeftBehind {
     let folder = NSTemporaryDirectory() + "folio-cli-interrupt-" + UUID().uuidString
 
     init() throws {
-        try TinyCorpus.write(into: folder, trainPerLabel: 40)
-        try TinyCorpus.pipeline(model: TinyCorpus.bagModel, training: """
+        try TinyCorpus.writeRun(into: folder, trainPerLabel: 40, training: """
             epochs = 3
             learning_rate = 0.05
             accumulation_steps = 2
-            """).write(toFile: folder + "/tiny.toml", atomically: true, encoding: .utf8)
+            """)
     }
 
     @Test(arguments: [("INT", SIGINT), ("TERM", SIGTERM)])
@@ -121,9 +120,7 @@ enum LeftBehind {
     let folder = NSTemporaryDirectory() + "folio-cli-disk-full-" + UUID().uuidString
 
     init() throws {
-        try TinyCorpus.write(into: folder)
-        try TinyCorpus.pipeline(model: TinyCorpus.bagModel, training: "epochs = 2\nlearning_rate = 0.05\ncheckpoint_every = 3")
-            .write(toFile: folder + "/tiny.toml", atomically: true, encoding: .utf8)
+        try TinyCorpus.writeRun(into: folder, training: "epochs = 2\nlearning_rate = 0.05\ncheckpoint_every = 3")
     }
 
     @Test(arguments: ["vocabulary.tsv", "shards/train/shard-00000.fol", "shards/train/manifest.json", "checkpoints/weights-3.safetensors",

@@ -10,9 +10,7 @@ import FoundationXML
     let folder = NSTemporaryDirectory() + "folio-cli-pipeline-" + UUID().uuidString
 
     init() throws {
-        try TinyCorpus.write(into: folder)
-        try TinyCorpus.pipeline(model: TinyCorpus.bagModel, training: "epochs = 3\nlearning_rate = 0.05")
-            .write(toFile: folder + "/tiny.toml", atomically: true, encoding: .utf8)
+        try TinyCorpus.writeRun(into: folder, training: "epochs = 3\nlearning_rate = 0.05")
     }
 
     func lastJSON(_ run: FolioProcess) throws -> [String: Any] {
@@ -96,13 +94,12 @@ import FoundationXML
     let folder = NSTemporaryDirectory() + "folio-cli-kill-" + UUID().uuidString
 
     init() throws {
-        try TinyCorpus.write(into: folder, trainPerLabel: 40)
-        try TinyCorpus.pipeline(model: TinyCorpus.bagModel, training: """
+        try TinyCorpus.writeRun(into: folder, trainPerLabel: 40, training: """
             epochs = 3
             learning_rate = 0.05
             accumulation_steps = 2
             checkpoint_every = 2
-            """).write(toFile: folder + "/tiny.toml", atomically: true, encoding: .utf8)
+            """)
     }
 
     @Test(arguments: ["micro-batch:7", "micro-batch:20", "checkpoint-write:2", "checkpoint-write:5"])

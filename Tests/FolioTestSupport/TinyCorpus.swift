@@ -23,6 +23,13 @@ public enum TinyCorpus {
         }
     }
 
+    /// The corpus and `folder/tiny.toml` over it (the bag model unless `model` is given):
+    /// what the CLI tests of whole runs start from.
+    public static func writeRun(into folder: String, trainPerLabel: Int = 30, model: String = bagModel, training: String) throws {
+        try write(into: folder, trainPerLabel: trainPerLabel)
+        try pipeline(model: model, training: training).write(toFile: folder + "/tiny.toml", atomically: true, encoding: .utf8)
+    }
+
     /// A pipeline over `corpus` (relative to the pipeline file's folder): `model` is its
     /// `[[model.layers]]` text, `training` the `[training]` table's lines.
     public static func pipeline(name: String = "tiny", model: String, training: String) -> String {

@@ -63,3 +63,18 @@ public func check(_ condition: @autoclosure () -> Bool, _ message: @autoclosure 
     _ = text.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress, $0.count) }
     abort()
 }
+
+extension ScratchFolder {
+    /// Writes the input as `name` and hands its path to `read`, which may fail only with a
+    /// FolioError naming a file in this folder (the one written, or one beside it). The
+    /// property every file reader shares.
+    public func readsCleanly(_ input: UnsafeRawBufferPointer, as name: String, _ read: (String) throws(FolioError) -> Void) -> Int32 {
+        let file = write(input, as: name)
+        do {
+            try read(file)
+        } catch {
+            check(error.file?.hasPrefix(path) == true, "error without the file's name: \(error)")
+        }
+        return 0
+    }
+}
