@@ -100,6 +100,41 @@ import Testing
         }
     }
 
+    /// A JSONL file that grows while it is read (a writer appending lines): reading goes
+    /// on to the end it finds, every line whole; a line still being written when the reader
+    /// reaches the end is a syntax error naming its line, never a torn document.
+    @Test func aGrowingJSONLFileIsReadToTheEndItFinds() throws {
+        let folder = TemporaryFolder()
+        let line = { (number: Int) in "{\"text\": \"document \(number) \(String(repeating: "x", count: 80))\", \"label\": \"a\"}\n" }
+        let first = 30_000  // about 3 MB: more than one 1 MiB read
+        let path = folder.write("grow.jsonl", (0..<first).map(line).joined())
+        let corpus = try openCorpus(path: path)
+        var texts: [String] = []
+        var current: [UInt8] = []
+        var appended = false
+        while let chunk = try corpus.nextChunk() {
+            current += chunk.bytes
+            if chunk.isDocumentEnd {
+                texts.append(String(decoding: current, as: UTF8.self))
+                current = []
+            }
+            if !appended {
+                let handle = try #require(FileHandle(forWritingAtPath: path))
+                try handle.seekToEnd()
+                try handle.write(contentsOf: Data((first..<(first + 500)).map(line).joined().utf8))
+                try handle.close()
+                appended = true
+            }
+        }
+        #expect(texts.count == first + 500)
+        #expect(texts.enumerated().allSatisfy { $1.hasPrefix("document \($0) ") && $1.hasSuffix(String(repeating: "x", count: 80)) })
+
+        // The writer is mid-line when the reader reaches the end.
+        let torn = folder.write("torn.jsonl", line(0) + "{\"text\": \"half writ")
+        let error = try #require(throws: FolioError.self) { _ = try documents(try openCorpus(path: torn)) }
+        #expect(error.file == torn && error.place?.hasPrefix("line 2") == true, "\(error)")
+    }
+
     @Test func jsonlWithSplitsKeysAndErrors() throws {
         let folder = TemporaryFolder()
         let path = folder.write("c.jsonl", """
