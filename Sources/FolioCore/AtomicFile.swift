@@ -16,7 +16,7 @@ public final class AtomicFile {
 
     public init(path: String) throws(FolioError) {
         self.path = path
-        self.temporaryPath = path + ".tmp-\(getpid())"
+        self.temporaryPath = path + ".tmp-" + StaleTemporaries.writerTag
         failsWrite = Failpoints.writeFails(path)
         descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         if descriptor < 0 {

@@ -228,7 +228,7 @@ public final class SpillFolder: Sendable {
     /// Creates a fresh folder inside `parent`, named with this process's id so that a
     /// later run can tell a killed run's folder from a live one's (``StaleTemporaries``).
     public init(inside parent: String) throws(FolioError) {
-        var template = Array((parent + "/.folio-spill-\(getpid())-XXXXXX").utf8CString)
+        var template = Array((parent + "/.folio-spill-" + StaleTemporaries.writerTag + "-XXXXXX").utf8CString)
         guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
             throw FolioError("cannot create a spill folder: \(FolioError.systemMessage(errno))", file: parent)
         }
