@@ -65,7 +65,7 @@ fuzz: fuzz-build
 # The whole test suite under ThreadSanitizer, then under AddressSanitizer (each in its own
 # build folder; Swift's crash handler off so that the sanitizer's report is the one shown).
 # TSan suppressions and LSan suppressions are explained in their files.
-SANITIZER_ENV := SWIFT_BACKTRACE=enable=no LSAN_OPTIONS=suppressions=$(CURDIR)/Fuzz/lsan.supp \
+SANITIZER_ENV := SWIFT_BACKTRACE=enable=no LSAN_OPTIONS=suppressions=$(CURDIR)/Fuzz/lsan.supp:print_suppressions=0 \
   TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/Tests/tsan.supp" ASAN_OPTIONS=detect_leaks=1
 sanitize: sanitize-thread sanitize-address
 sanitize-thread: deps

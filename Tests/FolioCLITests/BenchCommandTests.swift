@@ -1,9 +1,6 @@
+import FolioTestSupport
 import Foundation
 import Testing
-
-/// Whether this test binary runs under a sanitizer (`make sanitize`): its runtime's symbols
-/// are then present in the process.
-let underSanitizer = ["__tsan_init", "__asan_init"].contains { (name: String) in dlsym(nil, name) != nil }
 
 @Suite struct BenchCommandTests {
     /// A training step frees and allocates its large buffers again (layer caches, gradients):
@@ -11,7 +8,7 @@ let underSanitizer = ["__tsan_init", "__asan_init"].contains { (name: String) in
     /// step. Here one layer's gate cache alone is 256 x 40 x 1024 floats = 40 MiB (10,240
     /// pages); freed memory reused, a step faults in a small fraction of that. A sanitizer
     /// replaces malloc with its own allocator, so what this measures does not exist there.
-    @Test(.disabled(if: underSanitizer, "a sanitizer's allocator replaces glibc's, whose reuse this measures"))
+    @Test(.disabled(if: runsUnderSanitizer, "a sanitizer's allocator replaces glibc's, whose reuse this measures"))
     func trainingStepsReuseFreedBuffers() throws {
         let run = try FolioProcess([
             "bench", "lstm", "--batch", "256", "--seq-len", "40", "--vocab", "1000", "--embed", "32", "--units", "256",
