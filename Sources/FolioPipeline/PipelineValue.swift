@@ -67,7 +67,9 @@ public indirect enum PipelineValue: Sendable, Equatable {
     static func firstNamelessHeader(_ text: String) -> Int? {
         var depth = 0
         for (number, line) in text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
-            let blank: Set<UInt8> = [0x20, 0x09, 0x0D]
+            // Space and tab only: toml++ skips no other whitespace there (a carriage return
+            // after `[` reached the same assertion: found by fuzzing).
+            let blank: Set<UInt8> = [0x20, 0x09]
             let trimmed = line.drop { blank.contains($0) }
             if depth == 0, trimmed.first == UInt8(ascii: "[") {
                 var name = trimmed.dropFirst()

@@ -49,7 +49,7 @@ import Testing
 
     /// TOML's library aborted on a NUL and on a table header without a name (`[#`). The
     /// text is decoded as the fuzz target does (invalid UTF-8 replaced).
-    @Test(arguments: [("nul-in-header.toml", 11), ("nameless-header.toml", 12)])
+    @Test(arguments: [("nul-in-header.toml", 11), ("nameless-header.toml", 12), ("carriage-return-header.toml", 6)])
     func pipelinesThatAbortedTOMLAreErrors(name: String, line: Int) throws {
         let text = String(decoding: try readWholeFile(try Self.fixture(name)), as: UTF8.self)
         let error = try #require(throws: FolioError.self) { try PipelineConfig.parse(text, file: name, baseFolder: ".") }
@@ -70,6 +70,8 @@ import Testing
         #expect(PipelineValue.firstNamelessHeader("a = 1\n[ #\n") == 2)
         #expect(PipelineValue.firstNamelessHeader("s = \"[\"\n[=]\n") == 2)
         #expect(PipelineValue.firstNamelessHeader("[é]\n") == 1)
+        #expect(PipelineValue.firstNamelessHeader("[\r\ra]\n") == 1)
+        #expect(PipelineValue.firstNamelessHeader("[a]\r\nb = 1\r\n") == nil)
     }
 
     /// A checkpoint's file names come from its JSON and must stay inside its folder.
