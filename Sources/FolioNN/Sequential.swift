@@ -107,6 +107,10 @@ public final class Sequential {
     /// (without the batch: `[steps?, features]`, steps -1), inferred from the token ids in;
     /// an error naming the layer when one cannot take its input. What ``init(_:vocabulary:seed:)``
     /// builds, and what the memory model counts, so the two never disagree.
+    /// The most values one parameter tensor may hold (16 GiB of floats): beyond it a size is
+    /// taken for a mistake, not allocated.
+    public static let maxParametersPerTensor = 1 << 32
+
     public static func layout(_ specs: [LayerSpec], vocabulary: Int) throws(FolioError) -> (parameters: [(name: String, shape: [Int])], shapes: [[Int]]) {
         guard case .embedding = specs.first else {
             throw FolioError("layer 0: a model over token ids starts with an Embedding")
@@ -118,6 +122,11 @@ public final class Sequential {
             let prefix = "layers.\(index)"
             let features = shape.last ?? 0
             let describe = "layer \(index) (\(spec.name)) on input shape \(shape.map { $0 < 0 ? "steps" : String($0) })"
+            // Specs can come from outside (a model bundle's JSON): a size below 1 or a rate
+            // outside [0, 1) would size the parameter arena wrongly (found by fuzzing: a
+            // negative Dense width wrote past the arena).
+            if let problem = spec.sizeProblem { throw FolioError("\(describe): \(problem)") }
+            let parametersBefore = layout.count
             switch spec {
             case .embedding(let outputDim):
                 guard index == 0 else { throw FolioError("\(describe): an Embedding must come first") }
@@ -156,6 +165,16 @@ public final class Sequential {
             case .maxPooling1D, .globalAveragePooling1D, .globalSqrtNPooling1D, .globalMaxPooling1D:
                 guard shape.count == 2 else { throw FolioError("\(describe): needs [steps, features]") }
                 if case .maxPooling1D = spec { shape = [-1, features] } else { shape = [features] }
+            }
+            for parameter in layout[parametersBefore...] {
+                let count = parameter.shape.reduce(Optional(1)) { product, dimension in
+                    guard let product, dimension >= 1 else { return nil }
+                    let (result, overflow) = product.multipliedReportingOverflow(by: dimension)
+                    return overflow || result > Self.maxParametersPerTensor ? nil : result
+                }
+                guard count != nil else {
+                    throw FolioError("\(describe): parameter \(parameter.name) of shape \(parameter.shape) is empty or beyond \(Self.maxParametersPerTensor) values")
+                }
             }
             shapes.append(shape)
         }
@@ -368,5 +387,25 @@ public final class Sequential {
         case conv1D(Conv1D, Activation)
         case maxPooling(MaxPooling1D)
         case globalPooling(GlobalPooling1D)
+    }
+}
+
+extension LayerSpec {
+    /// What is wrong with this layer's own sizes and rates, if anything (the input shape is
+    /// ``Sequential/layout(_:vocabulary:)``'s to check).
+    var sizeProblem: String? {
+        func rate(_ value: Float, _ name: String) -> String? { value >= 0 && value < 1 ? nil : "\(name) \(value) is outside [0, 1)" }
+        switch self {
+        case .embedding(let outputDim): return outputDim >= 1 ? nil : "output_dim \(outputDim) is below 1"
+        case .lstm(let units, _, let dropout, let recurrentDropout):
+            return units >= 1 ? rate(dropout, "dropout") ?? rate(recurrentDropout, "recurrent_dropout") : "units \(units) is below 1"
+        case .gru(let units, _), .dense(let units, _): return units >= 1 ? nil : "units \(units) is below 1"
+        case .bidirectional(let inner): return inner.sizeProblem
+        case .dropout(let value): return rate(value, "rate")
+        case .conv1D(let filters, let kernelSize, _, _):
+            return filters >= 1 && kernelSize >= 1 ? nil : "filters \(filters) and kernel_size \(kernelSize) must be at least 1"
+        case .maxPooling1D(let poolSize): return poolSize >= 1 ? nil : "pool_size \(poolSize) is below 1"
+        case .activation, .batchNormalization, .globalAveragePooling1D, .globalSqrtNPooling1D, .globalMaxPooling1D: return nil
+        }
     }
 }

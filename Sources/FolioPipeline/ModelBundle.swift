@@ -72,9 +72,17 @@ public struct ModelBundle: Codable, Sendable {
             throw FolioError("the vocabulary does not match \(descriptionFile) (fingerprint \(vocabulary.fingerprint))",
                              file: folder + "/" + vocabularyFile)
         }
-        // The layers come from outside: a model that cannot be built is this file's error.
+        // The layers come from outside: a model that cannot be built is this file's error,
+        // and one larger than its weights file is refused before anything is allocated.
         let model: Model
         do throws(FolioError) {
+            let inputDim = bundle.ngrams?.inputDim ?? bundle.vocabularySize
+            let parameters = try Sequential.layout(bundle.layers, vocabulary: inputDim).parameters
+                .reduce(0) { $0 + $1.shape.reduce(1, *) }
+            let weightsBytes = fileSize(folder + "/" + weightsFile) ?? 0
+            guard parameters <= weightsBytes / 4 else {
+                throw FolioError("the layers hold \(parameters) parameters, more than \(weightsFile) (\(weightsBytes) bytes) can")
+            }
             model = try Model(bundle.layers, vocabulary: bundle.vocabularySize, seed: bundle.seed, ngrams: bundle.ngrams)
         } catch {
             throw FolioError(error.message, file: error.file ?? path, place: error.place ?? "key layers")

@@ -35,6 +35,33 @@ import Testing
         #expect(error.file == folder + "/model.json" && error.message.contains("pooling"))
     }
 
+    /// A Dense of -73 units sized the parameter arena too small, and initializing the
+    /// embedding wrote past it (AddressSanitizer: heap-buffer-overflow).
+    @Test func negativeLayerSizeInABundleIsAnError() throws {
+        let folder = (try Self.fixture("bundle-negative-units/model.json") as NSString).deletingLastPathComponent
+        let error = try #require(throws: FolioError.self) { try ModelBundle.load(from: folder) }
+        #expect(error.file == folder + "/model.json" && error.message.contains("units -73 is below 1"), "\(error)")
+    }
+
+    /// Layer sizes from outside are checked before anything is allocated: each at least 1,
+    /// rates in [0, 1), and no more parameters than the weights file holds.
+    @Test func layerSizesAreCheckedBeforeAllocation() throws {
+        for (spec, problem) in [(LayerSpec.embedding(outputDim: 0), "output_dim 0"), (.dropout(rate: 1), "rate 1.0"),
+                                (.conv1D(filters: 4, kernelSize: 0), "kernel_size 0"), (.maxPooling1D(poolSize: -1), "pool_size -1"),
+                                (.lstm(units: 4, dropout: -0.5), "dropout -0.5")] {
+            let layers: [LayerSpec]
+            if case .embedding = spec { layers = [spec, .globalMaxPooling1D, .dense(units: 2)] } else {
+                layers = [.embedding(outputDim: 4), spec, .globalMaxPooling1D, .dense(units: 2)]
+            }
+            let error = try #require(throws: FolioError.self) { try Sequential.layout(layers, vocabulary: 10) }
+            #expect(error.message.contains(problem), "\(error)")
+        }
+        let huge = try #require(throws: FolioError.self) {
+            try Sequential.layout([.embedding(outputDim: 1 << 20), .globalMaxPooling1D, .dense(units: 1 << 20)], vocabulary: 1 << 20)
+        }
+        #expect(huge.message.contains("beyond"))
+    }
+
     /// A NUL inside a `--set` string cut the value short when written back as TOML.
     @Test func nulInSetValueIsRefused() throws {
         let assignments = String(decoding: try readWholeFile(try Self.fixture("set-nul.txt")), as: UTF8.self)
