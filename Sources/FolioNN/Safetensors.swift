@@ -192,11 +192,7 @@ public final class SafetensorsFile {
                 throw FolioError("dtype \(dtype) is not supported (F32 only)", file: path, place: "key \(name)")
             }
             // Sizes from outside: a product that overflows is as wrong as one that does not fit.
-            let count = shape.reduce(Optional(1)) { product, dimension in
-                guard let product, dimension >= 0 else { return nil }
-                let (result, overflow) = product.multipliedReportingOverflow(by: dimension)
-                return overflow || result > dataLength / 4 ? nil : result
-            }
+            let count = elementCount(of: shape, smallestDimension: 0, atMost: dataLength / 4)
             guard let count, offsets[0] >= 0, offsets[1] <= dataLength, offsets[1] - offsets[0] == 4 * count else {
                 close(descriptor)
                 throw FolioError("data_offsets \(offsets) do not match shape \(shape) within \(dataLength) data bytes",

@@ -167,12 +167,7 @@ public final class Sequential {
                 if case .maxPooling1D = spec { shape = [-1, features] } else { shape = [features] }
             }
             for parameter in layout[parametersBefore...] {
-                let count = parameter.shape.reduce(Optional(1)) { product, dimension in
-                    guard let product, dimension >= 1 else { return nil }
-                    let (result, overflow) = product.multipliedReportingOverflow(by: dimension)
-                    return overflow || result > Self.maxParametersPerTensor ? nil : result
-                }
-                guard count != nil else {
+                guard elementCount(of: parameter.shape, smallestDimension: 1, atMost: Self.maxParametersPerTensor) != nil else {
                     throw FolioError("\(describe): parameter \(parameter.name) of shape \(parameter.shape) is empty or beyond \(Self.maxParametersPerTensor) values")
                 }
             }
