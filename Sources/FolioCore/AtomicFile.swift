@@ -83,12 +83,17 @@ public final class AtomicFile {
             throw FolioError("cannot rename into place: \(FolioError.systemMessage(errno))", file: path)
         }
         committed = true
-        // The rename itself is durable only once the folder is synced.
-        let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
-        let folderDescriptor = open(folder.isEmpty ? "/" : folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if folderDescriptor >= 0 {
-            fsync(folderDescriptor)
-            close(folderDescriptor)
-        }
+        syncFolder(of: path)
+    }
+}
+
+/// Makes a rename or creation in `path`'s folder durable (fsync of the folder); a folder
+/// that cannot be opened is left as it is.
+public func syncFolder(of path: String) {
+    let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+    let folderDescriptor = open(folder.isEmpty ? "/" : folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    if folderDescriptor >= 0 {
+        fsync(folderDescriptor)
+        close(folderDescriptor)
     }
 }

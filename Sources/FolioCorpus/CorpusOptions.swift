@@ -7,6 +7,12 @@ public struct CorpusOptions: Sendable, Hashable, Codable {
     public var textKey = "text"
     public var labelKey = "label"
     public var splitKey = "split"
+    /// A document's name in a JSONL line, read only when set (prediction output carries
+    /// it), so that other jobs accept any value under that key.
+    public var idKey: String?
+    /// Whether a folder of text files without label folders is a corpus (every document's
+    /// label then empty). Jobs that need labels leave it off and get a clear error.
+    public var allowsUnlabeled = false
     /// Documents are delivered in chunks of at most this many bytes (at least 64).
     public var chunkBytes = 1 << 20
     /// A JSONL line longer than this is an error (a JSONL document is parsed whole).

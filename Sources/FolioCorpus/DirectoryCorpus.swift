@@ -22,6 +22,7 @@ public final class DirectoryCorpus: TextCorpus {
     private var pendingFiles: [String] = []   // the current label's files, reversed
     private var current: OpenFile?
     private var readBuffer: UnsafeMutableRawBufferPointer
+    private let explicitFiles: [String]?
 
     private struct OpenFile {
         var source: any ByteSource
@@ -52,10 +53,29 @@ public final class DirectoryCorpus: TextCorpus {
             throw FolioError("cannot read folder: \(FolioError.systemMessage(errno))", file: labelRoot)
         }
         let folder = labelRoot
-        labels = entries.filter { !$0.hasPrefix(".") && FileKind(path: folder + "/" + $0) == .directory }
-        if labels.isEmpty {
-            throw FolioError("no label folders (expected <label>/<file>.txt)", file: labelRoot)
+        let folders = entries.filter { !$0.hasPrefix(".") && FileKind(path: folder + "/" + $0) == .directory }
+        if folders.isEmpty {
+            guard options.allowsUnlabeled else {
+                throw FolioError("no label folders (expected <label>/<file>.txt)", file: labelRoot)
+            }
+            labels = [""]  // a flat folder: its files, unlabeled
+        } else {
+            labels = folders
         }
+        explicitFiles = nil
+        readBuffer = .allocate(byteCount: options.chunkBytes, alignment: 16)
+    }
+
+    /// Each of `files` (`.txt`, `.txt.zst` or any other name) is one unlabeled document,
+    /// read in the given order.
+    public init(files: [String], options: CorpusOptions = CorpusOptions()) {
+        root = files.first ?? ""
+        labelRoot = root
+        labels = [""]
+        self.options = options
+        explicitFiles = files
+        labelIndex = 0
+        pendingFiles = files.reversed()
         readBuffer = .allocate(byteCount: options.chunkBytes, alignment: 16)
     }
 
@@ -64,9 +84,10 @@ public final class DirectoryCorpus: TextCorpus {
     public var consumedSourceBytes: Int { finishedSourceBytes + (current?.source.consumedBytes ?? 0) }
 
     public func totalSourceBytes() -> Int? {
+        if let explicitFiles { return explicitFiles.reduce(0) { $0 + (fileSize($1) ?? 0) } }
         var total = 0
         for label in labels {
-            guard let files = try? textFiles(in: labelRoot + "/" + label, counting: false) else { return nil }
+            guard let files = try? textFiles(in: folder(of: label), counting: false) else { return nil }
             for file in files { total += fileSize(file) ?? 0 }
         }
         return total
@@ -76,6 +97,9 @@ public final class DirectoryCorpus: TextCorpus {
         statistics.warn(line)
         onWarning?(line)
     }
+
+    /// A flat folder's one unlabeled "label" is the folder itself.
+    private func folder(of label: String) -> String { label.isEmpty ? labelRoot : labelRoot + "/" + label }
 
     /// Lists a label folder's text files, recursively, in sorted order.
     private func textFiles(in folder: String, counting: Bool = true) throws(FolioError) -> [String] {
@@ -109,7 +133,7 @@ public final class DirectoryCorpus: TextCorpus {
             }
             labelIndex += 1
             guard labelIndex < labels.count else { return nil }
-            let folder = labelRoot + "/" + labels[labelIndex]
+            let folder = folder(of: labels[labelIndex])
             pendingFiles = try textFiles(in: folder).reversed()
             if pendingFiles.isEmpty { warn("\(folder): warning: empty label folder (no .txt files)") }
         }

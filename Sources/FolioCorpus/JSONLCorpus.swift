@@ -17,68 +17,24 @@ public final class JSONLCorpus: TextCorpus {
     public private(set) var labelsSeen: [String] = []
 
     private let options: CorpusOptions
-    private var source: any ByteSource
-    private var readBuffer: UnsafeMutableRawBufferPointer
-    private var pending: [UInt8] = []     // bytes read but not yet cut into lines
-    private var pendingStart = 0
-    private var sourceFinished = false
-    private var lineNumber = 0
+    private var lines: LineReader
     private var labelSet: Set<String> = []
 
-    public var consumedSourceBytes: Int { source.consumedBytes }
+    public var consumedSourceBytes: Int { lines.source.consumedBytes }
     public func totalSourceBytes() -> Int? { fileSize(path) }
 
     public init(path: String, options: CorpusOptions = CorpusOptions()) throws(FolioError) {
         self.path = path
         self.options = options
-        source = try openByteSource(path: path)
-        readBuffer = .allocate(byteCount: 1 << 20, alignment: 16)
+        lines = LineReader(source: try openByteSource(path: path), maxLineBytes: options.maxLineBytes)
     }
 
-    deinit { readBuffer.deallocate() }
-
-    /// The next line without its newline, or nil at the end.
-    private func nextLine() throws(FolioError) -> ArraySlice<UInt8>? {
-        var searchFrom = pendingStart
-        while true {
-            let newline: Int? = pending.withUnsafeBytes { raw in
-                guard searchFrom < raw.count,
-                    let found = memchr(raw.baseAddress! + searchFrom, 0x0A, raw.count - searchFrom)
-                else { return nil }
-                return UnsafeRawPointer(found) - raw.baseAddress!
-            }
-            if let newline {
-                let line = pending[pendingStart..<newline]
-                pendingStart = newline + 1
-                lineNumber += 1
-                return line
-            }
-            if pending.count - pendingStart > options.maxLineBytes {
-                throw FolioError(
-                    "line longer than \(options.maxLineBytes) bytes", file: path, place: "line \(lineNumber + 1)")
-            }
-            if sourceFinished {
-                guard pendingStart < pending.count else { return nil }
-                let line = pending[pendingStart...]
-                pendingStart = pending.count
-                lineNumber += 1
-                return line
-            }
-            // Drop consumed bytes before reading more, so the buffer holds about one line.
-            if pendingStart > 0 {
-                pending.removeFirst(pendingStart)
-                pendingStart = 0
-            }
-            searchFrom = pending.count
-            let count = try source.read(into: readBuffer)
-            if count == 0 { sourceFinished = true }
-            statistics.bytes += count
-            pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: readBuffer[0..<count]))
-        }
-    }
+    deinit { lines.deallocate() }
 
     public func nextChunk() throws(FolioError) -> TextChunk? {
-        while let rawLine = try nextLine() {
+        while let rawLine = try lines.next() {
+            statistics.bytes = lines.bytesRead
+            let lineNumber = lines.lineNumber
             if rawLine.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
             // Valid lines (nearly all) are parsed where they lie; others are repaired first.
             var replacements = 0
@@ -89,7 +45,7 @@ public final class JSONLCorpus: TextCorpus {
                 rawLine.withUnsafeBytes { repair.repair($0, isFinal: true, into: &repaired) }
                 replacements = repair.replacements
             }
-            let keys = [options.textKey, options.labelKey, options.splitKey]
+            let keys = [options.textKey, options.labelKey, options.splitKey] + (options.idKey.map { [$0] } ?? [])
             let parse = { (bytes: UnsafeRawBufferPointer) in
                 Result { () throws(JSONLineParser.Failure) in
                     try JSONLineParser.fields(keys, in: bytes, replacements: &replacements)
@@ -119,10 +75,11 @@ public final class JSONLCorpus: TextCorpus {
             if text.isEmpty { statistics.emptyDocuments += 1 }
             let chunk = TextChunk(
                 document: statistics.documents, label: label, source: "\(path):\(lineNumber)",
-                bytes: text, isDocumentEnd: true)
+                bytes: text, isDocumentEnd: true, id: fields.count > 3 ? fields[3].map { String(decoding: $0, as: UTF8.self) } : nil)
             statistics.documents += 1
             return chunk
         }
+        statistics.bytes = lines.bytesRead
         return nil
     }
 }

@@ -10,8 +10,11 @@ public struct TextChunk: Sendable {
     public var source: String
     public var bytes: [UInt8]
     public var isDocumentEnd: Bool
+    /// The document's own name, when it has one (a JSONL line's ``CorpusOptions/idKey``).
+    public var id: String?
 
-    public init(document: Int, label: String, source: String, bytes: [UInt8], isDocumentEnd: Bool) {
+    public init(document: Int, label: String, source: String, bytes: [UInt8], isDocumentEnd: Bool, id: String? = nil) {
+        self.id = id
         self.document = document
         self.label = label
         self.source = source

@@ -12,6 +12,14 @@ public struct ClassificationReport: Sendable, Codable, Equatable {
     public init(actual: [Int], predicted: [Int], classes: Int) {
         var confusion = [[Int]](repeating: [Int](repeating: 0, count: classes), count: classes)
         for (a, p) in zip(actual, predicted) { confusion[a][p] += 1 }
+        self.init(confusion: confusion)
+    }
+
+    /// From counts alone (`confusion[actual][predicted]`, square), so that a stream of
+    /// any length is reported in memory of its class count.
+    public init(confusion: [[Int]]) {
+        let classes = confusion.count
+        let total = confusion.reduce(0) { $0 + $1.reduce(0, +) }
         let correct = (0..<classes).reduce(0) { $0 + confusion[$1][$1] }
         let support = confusion.map { $0.reduce(0, +) }
         let predictedCounts = (0..<classes).map { column in confusion.reduce(0) { $0 + $1[column] } }
@@ -23,7 +31,7 @@ public struct ClassificationReport: Sendable, Codable, Equatable {
         self.recall = recall
         self.f1 = f1
         macroF1 = classes == 0 ? 0 : f1.reduce(0, +) / Double(classes)
-        accuracy = actual.isEmpty ? 0 : Double(correct) / Double(actual.count)
+        accuracy = total == 0 ? 0 : Double(correct) / Double(total)
         self.confusion = confusion
     }
 

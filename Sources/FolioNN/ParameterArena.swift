@@ -6,16 +6,21 @@ public final class ParameterArena {
     public private(set) var gradients: UnsafeMutableBufferPointer<Float>
     public private(set) var views: [ParameterView] = []
 
-    public init(layout: [(name: String, shape: [Int])]) {
+    /// Whether gradients have room: false for a model that only predicts, which then holds
+    /// its parameters once instead of twice (``Model/compile(optimizer:loss:metrics:)`` refuses it).
+    public let hasGradients: Bool
+
+    public init(layout: [(name: String, shape: [Int])], gradients hasGradients: Bool = true) {
         var offset = 0
         for (name, shape) in layout {
             let count = shape.reduce(1, *)
             views.append(ParameterView(name: name, shape: shape, offset: offset, count: count))
             offset += count
         }
+        self.hasGradients = hasGradients
         values = .allocate(capacity: max(offset, 1))
         values.initialize(repeating: 0)
-        gradients = .allocate(capacity: max(offset, 1))
+        gradients = .allocate(capacity: hasGradients ? max(offset, 1) : 1)
         gradients.initialize(repeating: 0)
     }
 

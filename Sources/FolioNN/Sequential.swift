@@ -179,13 +179,36 @@ public final class Sequential {
         return (layout, shapes)
     }
 
-    public init(_ specs: [LayerSpec], vocabulary: Int, seed: UInt64) throws(FolioError) {
+    /// - Parameter trainable: false for a model that only predicts: no room for gradients.
+    public convenience init(_ specs: [LayerSpec], vocabulary: Int, seed: UInt64, trainable: Bool = true) throws(FolioError) {
         let (layout, shapes) = try Self.layout(specs, vocabulary: vocabulary)
-        let arena = ParameterArena(layout: layout)
+        try self.init(specs, vocabulary: vocabulary, seed: seed, shapes: shapes,
+                      arena: ParameterArena(layout: layout, gradients: trainable), initializes: true)
+    }
+
+    /// A second model over this one's parameters, for predicting on another thread: the
+    /// layers (and their forward caches) are its own, the weights shared and only read.
+    /// Neither may train while the other is in use.
+    public func sharingWeights() -> Sequential {
+        // The specs were accepted when this model was built, so building again cannot fail.
+        guard let copy = try? Sequential(specs, vocabulary: vocabulary, seed: seed, shapes: shapes, arena: arena, initializes: false)
+        else { preconditionFailure("layers that built once failed to build again") }
+        copy.threads = threads
+        copy.kernels = kernels
+        return copy
+    }
+
+    /// The ids the first layer takes.
+    public let vocabulary: Int
+
+    private init(
+        _ specs: [LayerSpec], vocabulary: Int, seed: UInt64, shapes: [[Int]], arena: ParameterArena, initializes: Bool
+    ) throws(FolioError) {
         self.arena = arena
         self.specs = specs
         self.shapes = shapes
         self.seed = seed
+        self.vocabulary = vocabulary
         var layers: [AnyLayer] = []
         var inputFeatures = 0
         for (index, spec) in specs.enumerated() {
@@ -194,28 +217,28 @@ public final class Sequential {
             switch spec {
             case .embedding(let outputDim):
                 let layer = Embedding(inputDim: vocabulary, outputDim: outputDim, arena: arena, prefix: prefix)
-                layer.initialize(arena: arena, random: &random)
+                if initializes { layer.initialize(arena: arena, random: &random) }
                 layers.append(.embedding(layer))
             case .lstm(let units, let sequences, let dropout, let recurrentDropout):
                 let layer = LSTM(inputDim: inputFeatures, units: units, returnSequences: sequences, arena: arena, prefix: prefix)
-                layer.initialize(arena: arena, random: &random)
+                if initializes { layer.initialize(arena: arena, random: &random) }
                 layer.dropout = dropout
                 layer.recurrentDropout = recurrentDropout
                 layers.append(.lstm(layer))
             case .gru(let units, let sequences):
                 let layer = GRU(inputDim: inputFeatures, units: units, returnSequences: sequences, arena: arena, prefix: prefix)
-                layer.initialize(arena: arena, random: &random)
+                if initializes { layer.initialize(arena: arena, random: &random) }
                 layers.append(.gru(layer))
             case .bidirectional(let inner):
                 func make(_ direction: String, _ random: inout SplitMixSource) throws(FolioError) -> Bidirectional.Recurrent {
                     switch inner {
                     case .gru(let units, let sequences):
                         let layer = GRU(inputDim: inputFeatures, units: units, returnSequences: sequences, arena: arena, prefix: prefix + direction)
-                        layer.initialize(arena: arena, random: &random)
+                        if initializes { layer.initialize(arena: arena, random: &random) }
                         return .gru(layer)
                     case .lstm(let units, let sequences, let dropout, let recurrentDropout):
                         let layer = LSTM(inputDim: inputFeatures, units: units, returnSequences: sequences, arena: arena, prefix: prefix + direction)
-                        layer.initialize(arena: arena, random: &random)
+                        if initializes { layer.initialize(arena: arena, random: &random) }
                         layer.dropout = dropout
                         layer.recurrentDropout = recurrentDropout
                         return .lstm(layer)
@@ -228,7 +251,7 @@ public final class Sequential {
                 layers.append(.bidirectional(Bidirectional(forward: ahead, backward: behind)))
             case .dense(let units, let function):
                 let layer = Dense(inputDim: inputFeatures, units: units, arena: arena, prefix: prefix)
-                layer.initialize(arena: arena, random: &random)
+                if initializes { layer.initialize(arena: arena, random: &random) }
                 layers.append(.dense(layer, Activation(function)))
             case .activation(let function):
                 layers.append(.activation(Activation(function)))
@@ -239,7 +262,7 @@ public final class Sequential {
                                                                      arena: arena, prefix: prefix)))
             case .conv1D(let filters, let kernelSize, let padding, let function):
                 let layer = Conv1D(channels: inputFeatures, filters: filters, kernelSize: kernelSize, padding: padding, arena: arena, prefix: prefix)
-                layer.initialize(arena: arena, random: &random)
+                if initializes { layer.initialize(arena: arena, random: &random) }
                 layers.append(.conv1D(layer, Activation(function)))
             case .maxPooling1D(let poolSize):
                 layers.append(.maxPooling(MaxPooling1D(poolSize: poolSize)))
@@ -322,6 +345,7 @@ public final class Sequential {
 
     /// Adds every parameter's gradient, given the gradient of the output.
     public func backward(_ outputGradient: Tensor) {
+        precondition(arena.hasGradients, "backward through a model built with trainable: false")
         var g = outputGradient
         for layer in layers.reversed() {
             switch layer {

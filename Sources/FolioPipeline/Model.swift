@@ -26,10 +26,25 @@ public final class Model {
     /// Ids the embedding takes: the vocabulary and any n-gram buckets.
     public let inputDim: Int
 
-    public init(_ layers: [LayerSpec], vocabulary: Int, seed: UInt64, ngrams: NgramHashing? = nil) throws(FolioError) {
+    /// - Parameter trainable: false for a model that only predicts (half the memory: no
+    ///   gradients); ``compile(optimizer:loss:metrics:)`` then refuses it.
+    public init(_ layers: [LayerSpec], vocabulary: Int, seed: UInt64, ngrams: NgramHashing? = nil, trainable: Bool = true) throws(FolioError) {
         inputDim = ngrams?.inputDim ?? vocabulary
-        network = try Sequential(layers, vocabulary: inputDim, seed: seed)
+        network = try Sequential(layers, vocabulary: inputDim, seed: seed, trainable: trainable)
         features = InputFeatures(ngrams: ngrams)
+    }
+
+    private init(network: Sequential, features: InputFeatures, inputDim: Int, loss: Loss) {
+        self.network = network
+        self.features = features
+        self.inputDim = inputDim
+        self.loss = loss
+    }
+
+    /// A second model over this one's weights, for predicting on another thread
+    /// (``Sequential/sharingWeights()``): the weights are held once however many threads predict.
+    public func sharingWeights() -> Model {
+        Model(network: network.sharingWeights(), features: features, inputDim: inputDim, loss: loss)
     }
 
     /// Fits TF-IDF weights on one pass over `loader` (Keras's `TextVectorization.adapt`, with
@@ -62,6 +77,9 @@ public final class Model {
     /// Sets the optimizer and loss; a metric Folio does not compute is an error rather than
     /// silently missing from the history.
     public func compile(optimizer: OptimizerSpec, loss: Loss = .sparseCategoricalCrossentropy, metrics: [String] = ["accuracy"]) throws(FolioError) {
+        guard network.arena.hasGradients else {
+            throw FolioError("this model was built to predict only (trainable: false): it cannot be compiled for training")
+        }
         if let unknown = metrics.first(where: { !Self.metricNames.contains($0) }) {
             throw FolioError("metric '\(unknown)' is not computed (known: \(Self.metricNames.sorted().joined(separator: ", ")))")
         }

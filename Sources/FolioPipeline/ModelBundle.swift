@@ -61,7 +61,8 @@ public struct ModelBundle: Codable, Sendable {
     }
 
     /// Reads a bundle and builds its model with the saved weights.
-    public static func load(from folder: String) throws(FolioError) -> (bundle: ModelBundle, model: Model, vocabulary: Vocabulary) {
+    /// - Parameter trainable: false when the model will only predict (no room for gradients).
+    public static func load(from folder: String, trainable: Bool = true) throws(FolioError) -> (bundle: ModelBundle, model: Model, vocabulary: Vocabulary) {
         let path = folder + "/" + descriptionFile
         guard FileManager.default.fileExists(atPath: path) else {
             throw FolioError("not a model folder (no \(descriptionFile); `folio run` writes one to runs/<name>/model)", file: folder)
@@ -83,7 +84,8 @@ public struct ModelBundle: Codable, Sendable {
             guard parameters <= weightsBytes / 4 else {
                 throw FolioError("the layers hold \(parameters) parameters, more than \(weightsFile) (\(weightsBytes) bytes) can")
             }
-            model = try Model(bundle.layers, vocabulary: bundle.vocabularySize, seed: bundle.seed, ngrams: bundle.ngrams)
+            model = try Model(bundle.layers, vocabulary: bundle.vocabularySize, seed: bundle.seed, ngrams: bundle.ngrams,
+                              trainable: trainable)
         } catch {
             throw FolioError(error.message, file: error.file ?? path, place: error.place ?? "key layers")
         }

@@ -237,7 +237,7 @@ public final class PipelineRunner {
         }
         if history.isEmpty, let checkpoint = try Checkpoint.read(folder: checkpointFolder) { history = checkpoint.history }
 
-        let (bundle, model, _) = try ModelBundle.load(from: modelFolder)
+        let (bundle, model, _) = try ModelBundle.load(from: modelFolder, trainable: false)
         model.network.threads = config.threads
         let evaluationSet = testSplit == nil ? train : try ShardSet(folder: testShards)
         // Streamed in 1 MiB pieces: a hashed-n-gram model's file is tens of megabytes.

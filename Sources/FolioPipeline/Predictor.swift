@@ -4,8 +4,12 @@ import FolioText
 
 /// Raw texts to labels with probabilities: the bundle's tokenizer and vocabulary (unknown
 /// words become `<oov>`), its sequence length, its model.
+///
+/// Not `Sendable`: the layers keep forward caches and the tokenizer holds ICU state, so a
+/// program predicting on several threads gives each its own (``BulkPrediction`` does;
+/// `folio-serve` runs one per worker).
 public final class Predictor {
-    public struct Prediction: Codable, Sendable {
+    public struct Prediction: Codable, Sendable, Equatable {
         public var label: String
         public var probability: Double
         /// The k most probable labels, best first.
@@ -20,9 +24,16 @@ public final class Predictor {
         }
     }
 
-    public struct Candidate: Codable, Sendable {
+    public struct Candidate: Codable, Sendable, Equatable {
         public var label: String
         public var probability: Double
+    }
+
+    /// One text as the model reads it: its first `maxLength` ids, and what was counted.
+    public struct EncodedText: Sendable {
+        public var ids: [UInt32]
+        public var tokens: Int
+        public var unknownTokens: Int
     }
 
     public let bundle: ModelBundle
@@ -31,11 +42,58 @@ public final class Predictor {
     private let index: TokenIndex
 
     public init(folder: String) throws(FolioError) {
-        let (bundle, model, vocabulary) = try ModelBundle.load(from: folder)
+        let (bundle, model, vocabulary) = try ModelBundle.load(from: folder, trainable: false)
         self.bundle = bundle
         self.model = model
         tokenizer = try Tokenizer(options: bundle.tokenizer)
         index = TokenIndex(vocabulary)
+    }
+
+    private init(bundle: ModelBundle, model: Model, index: TokenIndex) throws(FolioError) {
+        self.bundle = bundle
+        self.model = model
+        self.index = index
+        tokenizer = try Tokenizer(options: bundle.tokenizer)
+    }
+
+    /// A predictor for another thread: its own layers and tokenizer, this one's weights and
+    /// vocabulary (read-only, held once).
+    public func forAnotherThread() throws(FolioError) -> Predictor {
+        try Predictor(bundle: bundle, model: model.sharingWeights(), index: index)
+    }
+
+    public var labels: [String] { bundle.labels }
+
+    /// Tokens of `text` looked up in the vocabulary; all are counted, the first
+    /// `maxLength` kept.
+    public func encode(_ text: UnsafeRawBufferPointer) throws(FolioError) -> EncodedText {
+        var encoded = EncodedText(ids: [], tokens: 0, unknownTokens: 0)
+        let maxLength = bundle.maxLength
+        try tokenizer.forEachToken(in: text) { token in
+            let id = index.id(of: token)
+            if id == Vocabulary.oovID { encoded.unknownTokens += 1 }
+            encoded.tokens += 1
+            if encoded.ids.count < maxLength { encoded.ids.append(id) }
+        }
+        return encoded
+    }
+
+    /// Class probabilities of `texts` as one batch: `[texts.count, labels.count]`, row-major.
+    public func probabilities(_ texts: [EncodedText]) throws(FolioError) -> [Float] {
+        guard !texts.isEmpty else { return [] }
+        let length = max(1, texts.map(\.ids.count).max() ?? 1)
+        var ids = [UInt32](repeating: 0, count: texts.count * length)
+        for (row, text) in texts.enumerated() { ids.replaceSubrange(row * length..<row * length + text.ids.count, with: text.ids) }
+        let batch = TokenBatch(rows: texts.count, length: length, ids: ids, lengths: texts.map { Int32($0.ids.count) })
+        return try model.predict(batch).values
+    }
+
+    /// Label indices of one row of probabilities, most probable first (ties: lower index),
+    /// at most `k`.
+    public static func topIndices(_ scores: ArraySlice<Float>, k: Int) -> [Int] {
+        let base = scores.startIndex
+        return scores.indices.sorted { scores[$0] != scores[$1] ? scores[$0] > scores[$1] : $0 < $1 }
+            .prefix(max(1, k)).map { $0 - base }
     }
 
     /// Predictions for `texts`, in their order, `batchSize` at a time.
@@ -45,35 +103,26 @@ public final class Predictor {
         while start < texts.count {
             let chunk = texts[start..<min(texts.count, start + batchSize)]
             start += chunk.count
-            var rows: [[UInt32]] = []
-            var counts: [(Int, Int)] = []
+            var encoded: [EncodedText] = []
             for text in chunk {
-                var ids: [UInt32] = []
-                var unknown = 0
-                try Array(text.utf8).withBytes { raw throws(FolioError) in
-                    try tokenizer.forEachToken(in: raw) { token in
-                        let id = index.id(of: token)
-                        if id == Vocabulary.oovID { unknown += 1 }
-                        ids.append(id)
-                    }
-                }
-                counts.append((ids.count, unknown))
-                rows.append(Array(ids.prefix(bundle.maxLength)))
+                encoded.append(try Array(text.utf8).withBytes { raw throws(FolioError) in try encode(raw) })
             }
-            let length = max(1, rows.map(\.count).max() ?? 1)
-            var ids = [UInt32](repeating: 0, count: rows.count * length)
-            for (row, tokens) in rows.enumerated() { ids.replaceSubrange(row * length..<row * length + tokens.count, with: tokens) }
-            let batch = TokenBatch(rows: rows.count, length: length, ids: ids, lengths: rows.map { Int32($0.count) })
-            let probabilities = try model.predict(batch)
-            let classes = bundle.labels.count
-            for row in 0..<rows.count {
-                let scores = (0..<classes).map { Double(probabilities.values[row * classes + $0]) }
-                let order = scores.indices.sorted { scores[$0] != scores[$1] ? scores[$0] > scores[$1] : $0 < $1 }
-                let top = order.prefix(max(1, topK)).map { Candidate(label: bundle.labels[$0], probability: scores[$0]) }
-                predictions.append(Prediction(label: top[0].label, probability: top[0].probability, top: top,
-                                              tokens: counts[row].0, unknownTokens: counts[row].1))
-            }
+            predictions += try predict(encoded, topK: topK)
         }
         return predictions
+    }
+
+    /// Predictions for texts already encoded, as one batch.
+    public func predict(_ encoded: [EncodedText], topK: Int) throws(FolioError) -> [Prediction] {
+        let probabilities = try probabilities(encoded)
+        let classes = labels.count
+        return encoded.indices.map { row in
+            let scores = probabilities[row * classes..<(row + 1) * classes]
+            let top = Self.topIndices(scores, k: topK).map {
+                Candidate(label: labels[$0], probability: Double(scores[scores.startIndex + $0]))
+            }
+            return Prediction(label: top[0].label, probability: top[0].probability, top: top,
+                              tokens: encoded[row].tokens, unknownTokens: encoded[row].unknownTokens)
+        }
     }
 }

@@ -7,57 +7,74 @@ import Foundation
 struct PredictCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "predict",
-        abstract: "Classify texts with a trained model: label and probabilities, top-k.",
-        discussion: "Each FILE is one text; without files, each line of standard input is one text. Words the vocabulary does not know count as <oov>."
+        abstract: "Label texts with a trained model: one line per document, in input order; bulk, resumable.",
+        discussion: """
+            INPUT is any corpus Folio reads: a folder (label folders, or text files directly in it), a .jsonl or \
+            .jsonl.zst file (its "id" key, when present, names each line), any other file as one text, or - for \
+            the lines of standard input (the default). Words the vocabulary does not know count as <oov>.
+
+            With --out, the lines go to that file, which appears complete at the end; an interrupted run (Ctrl-C, \
+            a kill) is continued by running the same command again. When the input has labels, the summary \
+            gives accuracy and macro-F1 (the figures folio eval gives).
+            """
     )
 
     @Argument(help: "A model folder (runs/<name>/model).") var model: String
-    @Argument(help: "Text files, one text each (default: lines of standard input).") var files: [String] = []
+    @Argument(help: "Corpora, files or - (default: lines of standard input).") var inputs: [String] = []
+    @Option(help: "Write JSON lines to this file (atomically; resumable) instead of standard output.") var out: String?
+    @Option(help: "Predicting threads (each with its own copy of the model).") var threads = 2
+    @Option(help: "Documents per forward pass.") var batch = 64
     @Option(help: "How many labels to list per text, best first.") var topK = 3
+    @Flag(help: "Discard an unfinished earlier run of --out instead of continuing it.") var restart = false
+    @Option(help: .hidden) var commitSeconds = 2.0
     @OptionGroup var output: OutputOptionGroup
-
-    struct Line: Encodable {
-        var source: String
-        var prediction: Predictor.Prediction
-    }
 
     func validate() throws {
         guard topK >= 1 else { throw ValidationError("--top-k must be at least 1") }
+        guard (1...256).contains(threads) else { throw ValidationError("--threads must be between 1 and 256") }
+        guard (1...65_536).contains(batch) else { throw ValidationError("--batch must be between 1 and 65536") }
+        guard commitSeconds >= 0 else { throw ValidationError("--commit-seconds must be at least 0") }
     }
 
     func run() throws {
-        let lines = try runReportingErrors { () throws(FolioError) -> [Line] in
-            let predictor = try Predictor(folder: model)
-            var texts: [String] = []
-            var sources: [String] = []
-            if files.isEmpty {
-                var number = 0
-                while let line = readLine(strippingNewline: true) {
-                    number += 1
-                    texts.append(line)
-                    sources.append("stdin:\(number)")
-                }
-            } else {
-                for file in files {
-                    let bytes = try readWholeFile(file)
-                    guard let text = String(validating: bytes, as: UTF8.self) else {
-                        throw FolioError("not valid UTF-8 text", file: file)
-                    }
-                    texts.append(text)
-                    sources.append(file)
-                }
-            }
-            return zip(sources, try predictor.predict(texts, topK: topK)).map { Line(source: $0, prediction: $1) }
-        }
-        for line in lines {
-            if output.json {
-                try printJSON(line)
-            } else {
-                let top = line.prediction.top.map { "\($0.label) \(String(format: "%.3f", $0.probability))" }.joined(separator: ", ")
-                print("\(line.source)\t\(line.prediction.label)\t\(top)"
-                      + (line.prediction.tokens == 0 ? "\t(no words: the prior of an empty text)" : ""))
+        let signals = InterruptSignals()
+        let display = out == nil ? nil : ProgressDisplay(title: "predict")
+        var options = BulkPredictionOptions()
+        options.threads = threads
+        options.batchSize = batch
+        options.topK = topK
+        options.restart = restart
+        options.commitSeconds = commitSeconds
+        options.jsonLines = output.json || out != nil
+        options.measureTotal = display?.showsBar ?? false
+        options.stopRequest = out == nil ? nil : signals.stopRequest
+        let report = try runReportingErrors(display) { () throws(FolioError) -> BulkPredictionReport in
+            try signals.stopRequest.listening { () throws(FolioError) -> BulkPredictionReport in
+                try BulkPrediction.run(
+                    model: model, inputs: inputs.isEmpty ? ["-"] : inputs, output: out, options: options,
+                    onLines: { lines in ProcessInfoLite.writeOutput(lines) },
+                    onWarning: { ProcessInfoLite.printError($0) },
+                    onProgress: display.map { display in { display.update($0) } })
             }
         }
+        let tally = report.tally
+        if out != nil && output.json { return try printJSON(report) }
+        var lines: [String] = []
+        if let out {
+            lines.append("\(tally.documents) documents in \(String(format: "%.1f", report.seconds)) s "
+                         + "(\(Int(report.documentsPerSecond)) documents/s) -> \(out)"
+                         + (report.resumedAfter > 0 ? ", continuing after \(report.resumedAfter)" : ""))
+        }
+        if let scores = report.report {
+            lines.append("accuracy \(String(format: "%.4f", scores.accuracy)), macro-F1 \(String(format: "%.4f", scores.macroF1)) "
+                         + "on \(tally.labeled) labeled documents"
+                         + (tally.unknownLabels > 0 ? " (\(tally.unknownLabels) more had labels the model does not know)" : ""))
+        }
+        if tally.truncatedDocuments > 0 {
+            lines.append("\(tally.truncatedDocuments) documents were longer than 1 MiB: only their first MiB was read")
+        }
+        // Without --out, standard output carries the predictions alone.
+        for line in lines { if out == nil { ProcessInfoLite.printError(line) } else { print(line) } }
     }
 }
 
@@ -89,7 +106,7 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         let report = try runReportingErrors { () throws(FolioError) -> Report in
-            let (bundle, model, vocabulary) = try ModelBundle.load(from: model)
+            let (bundle, model, vocabulary) = try ModelBundle.load(from: model, trainable: false)
             let set = try ShardSet(folder: shards)
             try set.checkVocabulary(fingerprint: vocabulary.fingerprint, path: self.model + "/" + ModelBundle.vocabularyFile)
             guard set.manifest.labels == bundle.labels else {

@@ -22,7 +22,8 @@ final class ProgressDisplay {
     func update(_ progress: JobProgress) {
         let megabytes = Double(progress.bytes) / 1_048_576
         let rate = progress.seconds > 0 ? megabytes / progress.seconds : 0
-        var line = "\(title): \(progress.documents) documents, \(format(megabytes)) MB, \(format(rate)) MB/s"
+        let documentRate = progress.seconds > 0 ? Double(progress.documents) / progress.seconds : 0
+        var line = "\(title): \(progress.documents) documents (\(Int(documentRate))/s), \(format(megabytes)) MB, \(format(rate)) MB/s"
         if isTerminal {
             if let fraction = progress.fraction {
                 let width = 24

@@ -234,3 +234,71 @@ enum LeftBehind {
     #expect(!FileManager.default.fileExists(atPath: folder.path + "/vocabulary.tsv"))
     #expect(LeftBehind.temporaries(in: folder.path) == [])
 }
+
+/// `folio predict --out` killed (SIGKILL, or SIGINT for an orderly stop) mid-run: the output
+/// file never appears half-written, and the same command again finishes what was started,
+/// byte for byte what an uninterrupted run writes, whatever the last line looked like.
+@Suite(.serialized) struct KilledPredictionTests {
+    let folder = NSTemporaryDirectory() + "folio-cli-killed-predict-" + UUID().uuidString
+    var model: String { folder + "/run/model" }
+    var corpus: String { folder + "/corpus/train" }
+
+    init() throws {
+        try TinyCorpus.writeRun(into: folder, training: "epochs = 2\nlearning_rate = 0.05")
+        let run = try FolioProcess(["run", folder + "/tiny.toml", "--run-dir", folder + "/run"])
+        #expect(run.status == 0, "\(run.stderr)")
+    }
+
+    func predict(_ out: String, _ extra: [String] = [], input: String? = nil, environment: [String: String] = [:]) throws -> FolioProcess {
+        try FolioProcess(["predict", model, input ?? corpus, "--out", out, "--batch", "4", "--commit-seconds", "0"] + extra,
+                         environment: environment)
+    }
+
+    @Test func aKilledRunResumesToTheSameBytes() throws {
+        let reference = try predict(folder + "/reference.jsonl")
+        #expect(reference.status == 0, "\(reference.stderr)")
+        let out = folder + "/killed.jsonl"
+        let killed = try predict(out, environment: ["FOLIO_FAILPOINT": "predict-batch:5"])
+        #expect(killed.terminatedBySignal == SIGKILL, "status \(killed.status): \(killed.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out), "no output file until the run is complete")
+        // A line cut off mid-write, as a kill during write(2) past the last commit leaves.
+        let part = try FileHandle(forWritingTo: URL(fileURLWithPath: out + ".part"))
+        part.seekToEndOfFile()
+        part.write(Data(#"{"id":"half-writ"#.utf8))
+        try part.close()
+        let rerun = try predict(out)
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        #expect(rerun.stdout.contains("continuing after 16"), "four batches of four were committed: \(rerun.stdout)")
+        #expect(try LeftBehind.bytes(out) == LeftBehind.bytes(folder + "/reference.jsonl"))
+        #expect(!FileManager.default.fileExists(atPath: out + ".part") && !FileManager.default.fileExists(atPath: out + ".part.position"))
+    }
+
+    @Test func anInterruptedRunSaysHowToGoOnAndDoes() throws {
+        let reference = try predict(folder + "/reference-int.jsonl")
+        let out = folder + "/interrupted.jsonl"
+        let stopped = try predict(out, environment: ["FOLIO_FAILPOINT": "predict-batch:3:INT"])
+        #expect(stopped.status == 130, "\(stopped.stderr)")
+        let message = try #require(stopped.stderr.split(separator: "\n").last)
+        #expect(message.hasPrefix("folio: stopped: \(out).part: interrupted by SIGINT after ") && message.hasSuffix("run the same command again to go on"))
+        #expect(!FileManager.default.fileExists(atPath: out))
+        let rerun = try predict(out)
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        #expect(try LeftBehind.bytes(out) == LeftBehind.bytes(folder + "/reference-int.jsonl"))
+        #expect(reference.status == 0)
+    }
+
+    @Test func aPartOfAnotherRunIsRefusedUntilRestart() throws {
+        let out = folder + "/mixed.jsonl"
+        let killed = try predict(out, input: folder + "/corpus/test", environment: ["FOLIO_FAILPOINT": "predict-batch:2"])
+        #expect(killed.terminatedBySignal == SIGKILL)
+        let refused = try predict(out)
+        #expect(refused.status == 1)
+        #expect(refused.stderr == "folio: error: \(out).part: an unfinished prediction run for another model or other inputs left this; "
+                + "pass --restart to discard it\n")
+        let restarted = try predict(out, ["--restart"])
+        #expect(restarted.status == 0, "\(restarted.stderr)")
+        let reference = try predict(folder + "/reference-restart.jsonl")
+        #expect(try LeftBehind.bytes(out) == LeftBehind.bytes(folder + "/reference-restart.jsonl"))
+        #expect(reference.status == 0)
+    }
+}

@@ -31,9 +31,18 @@ import FoundationXML
         #expect(predict.status == 0, "\(predict.stderr)")
         let lines = predict.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         #expect(lines.count == 3)
-        let first = lines.first?["prediction"] as? [String: Any]
-        #expect(first?["label"] as? String == "astro")
-        #expect((first?["top"] as? [Any])?.count == 2)
+        #expect(lines.map { $0["id"] as? String } == ["stdin:1", "stdin:2", "stdin:3"])
+        #expect(lines.first?["label"] as? String == "astro")
+        #expect((lines.first?["top"] as? [Any])?.count == 2)
+        #expect(lines[1]["tokens"] as? Int == 0)
+        #expect((lines[2]["tokens"] as? Int ?? 0) > (lines[2]["unknown_tokens"] as? Int ?? 0) && (lines[2]["unknown_tokens"] as? Int ?? 0) > 0)
+
+        // Bulk: the labeled test split through `predict --out` gives `eval`'s figures.
+        let bulk = try FolioProcess(["predict", folder + "/run/model", folder + "/corpus/test", "--out", folder + "/test.jsonl", "--json"])
+        #expect(bulk.status == 0, "\(bulk.stderr)")
+        let summary = try lastJSON(bulk)
+        #expect((summary["report"] as? [String: Any])?["accuracy"] as? Double == json["accuracy"] as? Double)
+        #expect((summary["tally"] as? [String: Any])?["documents"] as? Int == 24)
 
         let eval = try FolioProcess(["eval", folder + "/run/model", folder + "/run/shards/test", "--json"])
         #expect(eval.status == 0, "\(eval.stderr)")
