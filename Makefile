@@ -1,6 +1,7 @@
 # Folio: `make demo` sets up and runs the demo on a fresh Debian machine; `make test` runs the tests.
 SWIFT ?= swift
-SYSTEM_PACKAGES := libicu-dev libzstd-dev libopenblas-dev pkg-config
+# chromium: the test of folio-serve's page in a real browser (headless).
+SYSTEM_PACKAGES := libicu-dev libzstd-dev libopenblas-dev pkg-config chromium
 
 .PHONY: deps build release demo test check-kernels check-kernels-arm64 bench-vocab bench-memory bench-lstm fuzz fuzz-build sanitize sanitize-thread sanitize-address clean
 
@@ -23,7 +24,7 @@ build: deps
 	$(SWIFT) build
 
 release: deps
-	$(SWIFT) build -c release
+	$(SWIFT) build -c release --product folio
 
 # The demo pipeline end to end on the shipped corpus: vocabulary, shards, an LSTM trained
 # with validation and early stopping, test accuracy, and a report with plots.

@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "folio", targets: ["folio"]),
+        .executable(name: "folio-serve", targets: ["folio-serve"]),
         .library(name: "FolioCore", targets: ["FolioCore"]),
         .library(name: "FolioCorpus", targets: ["FolioCorpus"]),
         .library(name: "FolioText", targets: ["FolioText"]),
@@ -19,6 +20,10 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        // The HTTP service only (folio-serve); `make demo` builds the folio product alone.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // ICU behind an opaque C header: see DESIGN.md section 1 for why a system-library
@@ -56,6 +61,20 @@ let package = Package(
             ]
         ),
 
+        // The prediction service: Hummingbird routes over a batching pool of predictors.
+        .executableTarget(
+            name: "folio-serve",
+            dependencies: [
+                "FolioPipeline",
+                "FolioNN",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            path: "Sources/folio-serve"
+        ),
+
         // Temporary folders and the like, shared by the test targets.
         .target(name: "FolioTestSupport", dependencies: ["FolioCore"], path: "Tests/FolioTestSupport"),
         .testTarget(name: "FolioCorpusTests", dependencies: ["FolioCorpus", "CZstd", "FolioTestSupport"]),
@@ -66,6 +85,7 @@ let package = Package(
             name: "FolioPipelineTests", dependencies: ["FolioPipeline", "FolioTestSupport", "FolioNN", "FolioShards"],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "FolioCLITests", dependencies: ["folio", "FolioTestSupport"]),
+        .testTarget(name: "FolioServeTests", dependencies: ["folio-serve", "folio", "FolioTestSupport"]),
         .testTarget(
             name: "FolioPreprocessingTests", dependencies: ["FolioPreprocessing", "FolioTestSupport"],
             resources: [.copy("Fixtures")]),

@@ -24,6 +24,8 @@ public struct ModelBundle: Codable, Sendable {
     public var weighting: InputWeighting?
     public var maxLength: Int
     public var seed: UInt64
+    /// The pipeline that trained it (absent in bundles from before it was recorded).
+    public var pipeline: String?
 
     public init(layers: [LayerSpec], labels: [String], tokenizer: TokenizerOptions, vocabularySize: Int, vocabularyFingerprint: String,
                 ngrams: NgramHashing?, weighting: InputWeighting? = nil, maxLength: Int, seed: UInt64) {
@@ -43,6 +45,7 @@ public struct ModelBundle: Codable, Sendable {
         self.init(layers: config.model.layers, labels: labels, tokenizer: config.tokenizer, vocabularySize: vocabulary.count,
                   vocabularyFingerprint: vocabulary.fingerprint, ngrams: model.features.ngrams, weighting: config.model.weighting,
                   maxLength: config.loader.maxLength, seed: config.seed)
+        pipeline = config.name
     }
 
     /// Writes the bundle: weights, vocabulary and idf table first, `model.json` last (each

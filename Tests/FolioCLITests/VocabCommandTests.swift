@@ -2,52 +2,6 @@ import FolioTestSupport
 import Foundation
 import Testing
 
-/// Runs the built `folio` executable, as a user would.
-struct FolioProcess {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-    /// The signal that ended the process, if one did.
-    var terminatedBySignal: Int32?
-
-    static var executable: URL {
-        // Test bundles sit next to the products they were built with.
-        var folder = Bundle.main.bundleURL
-        while !FileManager.default.fileExists(atPath: folder.appendingPathComponent("folio").path) && folder.path != "/" {
-            folder.deleteLastPathComponent()
-        }
-        return folder.appendingPathComponent("folio")
-    }
-
-    /// Runs folio with `arguments`, standard input read from the file `stdin` when given.
-    init(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws {
-        try self.init(executable: Self.executable.path, arguments, stdin: stdin, environment: environment)
-    }
-
-    /// Runs another program (a wrapper such as `unshare` that runs folio).
-    init(executable: String, _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if !environment.isEmpty {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        }
-        if let stdin { process.standardInput = FileHandle(forReadingAtPath: stdin) }
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        status = process.terminationStatus
-        terminatedBySignal = process.terminationReason == .uncaughtSignal ? process.terminationStatus : nil
-        stdout = String(decoding: outData, as: UTF8.self)
-        stderr = String(decoding: errData, as: UTF8.self)
-    }
-}
-
 @Suite struct VocabCommandTests {
     let folder = NSTemporaryDirectory() + "folio-cli-" + UUID().uuidString
 
@@ -197,7 +151,7 @@ struct FolioProcess {
         let predict = try FolioProcess(["predict", folder + "/model", "--json"], stdin: folder + "/texts.txt")
         #expect(predict.status == 0, "\(predict.stderr)")
         let labels = predict.stdout.split(separator: "\n").compactMap { line in
-            ((try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]).flatMap { ($0["prediction"] as? [String: Any])?["label"] as? String }
+            ((try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any])?["label"] as? String
         }
         #expect(labels == ["astro", "music"])
     }

@@ -1,5 +1,4 @@
 import FolioCore
-import FolioNN
 import Glibc
 
 /// Debian's OpenBLAS 0.3.21 does not recognise some recent CPUs (virtual ones among them)
@@ -10,8 +9,8 @@ import Glibc
 /// - /proc/cpuinfo lists avx512f (then SkylakeX) or avx2 and fma (then Haswell);
 /// - `FOLIO_BLAS_AUTO` is not `0`.
 /// The tests check OpenBLAS's products against a reference with every core type used.
-enum BLASCoreSelection {
-    static func reexecIfNeeded() {
+public enum BLASCoreSelection {
+    public static func reexecIfNeeded() {
         guard getenv("OPENBLAS_CORETYPE") == nil, getenv("FOLIO_BLAS_AUTO").map({ String(cString: $0) }) != "0",
               Gemm.coreName.lowercased() == "prescott", let flags = cpuFlags()
         else { return }
