@@ -84,11 +84,16 @@ public final class Embedding {
         for index in values.indices { values[index] = (Float(random.unit()) * 2 - 1) * 0.05 }
     }
 
-    /// `[rows, length]` ids to `[rows, length, outputDim]`. Ids must be below `inputDim`.
-    public func forward(_ batch: TokenBatch, arena: ParameterArena) throws(FolioError) -> Tensor {
+    /// Refuses ids at or beyond `inputDim`, naming the first.
+    func check(_ batch: TokenBatch) throws(FolioError) {
         if let position = batch.ids.firstIndex(where: { Int($0) >= inputDim }) {
             throw FolioError("Embedding: token id \(batch.ids[position]) at row \(position / batch.length), position \(position % batch.length) is outside 0..<\(inputDim)")
         }
+    }
+
+    /// `[rows, length]` ids to `[rows, length, outputDim]`. Ids must be below `inputDim`.
+    public func forward(_ batch: TokenBatch, arena: ParameterArena) throws(FolioError) -> Tensor {
+        try check(batch)
         ids = batch.ids
         let table = UnsafePointer(arena.values(of: table).baseAddress!)
         let outputDim = outputDim

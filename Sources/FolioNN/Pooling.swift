@@ -65,6 +65,47 @@ public final class GlobalPooling1D {
         return output
     }
 
+    /// Inference over an embedding table directly (PyTorch's `EmbeddingBag`): what
+    /// ``forward(_:lengths:weights:)`` gives for the table's rows of `ids`, without building
+    /// the `[rows, length, features]` copy of them. Each output row accumulates whole table
+    /// rows in step order, the same sums in the same order as the forward's, so the two
+    /// agree bit for bit (a test holds them to it). Keeps nothing for a backward.
+    public func forward(
+        table: UnsafePointer<Float>, features: Int, ids: [UInt32], rows: Int, steps: Int, lengths: [Int32], weights: [Float]?
+    ) -> Tensor {
+        self.weights = weights
+        var output = Tensor(zeros: [rows, features])
+        output.values.withUnsafeMutableBufferPointer { output in
+            for b in 0..<rows {
+                let valid = min(steps, Int(lengths[b]))
+                guard valid > 0 else { continue }
+                let out = output.baseAddress! + b * features
+                if kind == .max {
+                    out.update(from: table + Int(ids[b * steps]) * features, count: features)
+                    for t in 1..<valid {
+                        let row = table + Int(ids[b * steps + t]) * features
+                        for f in 0..<features where row[f] > out[f] { out[f] = row[f] }
+                    }
+                    continue
+                }
+                let divisor = divisor(row: b, steps: steps, valid: valid)
+                guard divisor > 0 else { continue }
+                for t in 0..<valid {
+                    let row = table + Int(ids[b * steps + t]) * features
+                    if let weights {
+                        let w = weights[b * steps + t]
+                        for f in 0..<features { out[f] += w * row[f] }
+                    } else {
+                        for f in 0..<features { out[f] += row[f] }
+                    }
+                }
+                for f in 0..<features { out[f] /= divisor }
+            }
+        }
+        self.weights = nil
+        return output
+    }
+
     public func backward(_ outputGradient: Tensor) -> Tensor {
         let (batch, steps, features) = (shape[0], shape[1], shape[2])
         var inputGradient = Tensor(zeros: shape)

@@ -179,11 +179,16 @@ public final class Sequential {
         return (layout, shapes)
     }
 
-    /// - Parameter trainable: false for a model that only predicts: no room for gradients.
-    public convenience init(_ specs: [LayerSpec], vocabulary: Int, seed: UInt64, trainable: Bool = true) throws(FolioError) {
+    /// - Parameters:
+    ///   - trainable: false for a model that only predicts: no room for gradients.
+    ///   - initializes: false when every weight will be loaded next (a saved model): the
+    ///     random initialization would only be overwritten.
+    public convenience init(
+        _ specs: [LayerSpec], vocabulary: Int, seed: UInt64, trainable: Bool = true, initializes: Bool = true
+    ) throws(FolioError) {
         let (layout, shapes) = try Self.layout(specs, vocabulary: vocabulary)
         try self.init(specs, vocabulary: vocabulary, seed: seed, shapes: shapes,
-                      arena: ParameterArena(layout: layout, gradients: trainable), initializes: true)
+                      arena: ParameterArena(layout: layout, gradients: trainable), initializes: initializes)
     }
 
     /// A second model over this one's parameters, for predicting on another thread: the
@@ -297,6 +302,22 @@ public final class Sequential {
     /// ``weightedPoolingIndex(_:)``'s rule, as errors state it.
     public static let weightedPoolingRule = "a global average pooling with only embedding, dense, activation or dropout layers before it"
 
+    /// An embedding followed by a global pooling with only dropouts between (which do
+    /// nothing outside training): prediction pools table rows directly
+    /// (``GlobalPooling1D/forward(table:features:ids:rows:steps:lengths:weights:)``), and the
+    /// layers go on at the index returned.
+    private func embeddingBag() -> (Embedding, GlobalPooling1D, Int)? {
+        guard case .embedding(let embedding) = layers.first else { return nil }
+        for (index, layer) in layers.enumerated().dropFirst() {
+            switch layer {
+            case .dropout: continue
+            case .globalPooling(let pool): return (embedding, pool, index + 1)
+            default: return nil
+            }
+        }
+        return nil
+    }
+
     /// The model's output `[rows, features]` (logits for the losses' `fromLogits`).
     public func forward(_ batch: TokenBatch, training: Bool) throws(FolioError) -> Tensor {
         if let weights = batch.weights {
@@ -309,7 +330,14 @@ public final class Sequential {
         }
         var lengths = batch.lengths
         var x = Tensor(zeros: [0])
-        for (index, layer) in layers.enumerated() {
+        var start = 0
+        if !training, let (embedding, pool, next) = embeddingBag() {
+            try embedding.check(batch)
+            x = pool.forward(table: UnsafePointer(arena.values(of: embedding.table).baseAddress!), features: embedding.outputDim,
+                             ids: batch.ids, rows: batch.rows, steps: batch.length, lengths: lengths, weights: batch.weights)
+            start = next
+        }
+        for (index, layer) in layers.enumerated() where index >= start {
             if training {
                 let stream = seed &+ 0xA5A5 &* (step &+ 1) &+ 0x9E37_79B9 &* UInt64(index + 1)
                 switch layer {

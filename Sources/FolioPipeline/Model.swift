@@ -28,9 +28,12 @@ public final class Model {
 
     /// - Parameter trainable: false for a model that only predicts (half the memory: no
     ///   gradients); ``compile(optimizer:loss:metrics:)`` then refuses it.
-    public init(_ layers: [LayerSpec], vocabulary: Int, seed: UInt64, ngrams: NgramHashing? = nil, trainable: Bool = true) throws(FolioError) {
+    ///   `initializes`: false when the weights are loaded next (``ModelBundle/load(from:trainable:)``).
+    public init(
+        _ layers: [LayerSpec], vocabulary: Int, seed: UInt64, ngrams: NgramHashing? = nil, trainable: Bool = true, initializes: Bool = true
+    ) throws(FolioError) {
         inputDim = ngrams?.inputDim ?? vocabulary
-        network = try Sequential(layers, vocabulary: inputDim, seed: seed, trainable: trainable)
+        network = try Sequential(layers, vocabulary: inputDim, seed: seed, trainable: trainable, initializes: initializes)
         features = InputFeatures(ngrams: ngrams)
     }
 

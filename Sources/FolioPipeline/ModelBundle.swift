@@ -88,7 +88,7 @@ public struct ModelBundle: Codable, Sendable {
                 throw FolioError("the layers hold \(parameters) parameters, more than \(weightsFile) (\(weightsBytes) bytes) can")
             }
             model = try Model(bundle.layers, vocabulary: bundle.vocabularySize, seed: bundle.seed, ngrams: bundle.ngrams,
-                              trainable: trainable)
+                              trainable: trainable, initializes: false)
         } catch {
             throw FolioError(error.message, file: error.file ?? path, place: error.place ?? "key layers")
         }

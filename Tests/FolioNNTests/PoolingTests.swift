@@ -157,4 +157,28 @@ import Testing
         expectClose(layer.movingVariance, fixture.floats("moving_variance"), 1e-6, "moving variance")
         expectClose(layer.forward(input, training: false, arena: arena).values, fixture.floats("inference_output"), 1e-5, "inference output")
     }
+
+    /// Prediction pools table rows directly (an embedding bag); the layer-by-layer forward
+    /// that training runs is its reference twin: equal bit for bit, with weights and without,
+    /// padding and empty rows included, dropouts between skipped.
+    @Test(arguments: [LayerSpec.globalAveragePooling1D, .globalSqrtNPooling1D, .globalMaxPooling1D])
+    func predictionPoolsTableRowsAsTheLayersDo(pooling: LayerSpec) throws {
+        let model = try Sequential([.embedding(outputDim: 7), .dropout(rate: 0), pooling, .dense(units: 3)], vocabulary: 50, seed: 3)
+        var generator = SplitMix64(seed: 5)
+        let (rows, length) = (6, 9)
+        let lengths: [Int32] = [9, 4, 1, 0, 7, 9]
+        let ids = (0..<rows * length).map { position in
+            position % length < Int(lengths[position / length]) ? UInt32(generator.next() % 50) : 0
+        }
+        var batch = TokenBatch(rows: rows, length: length, ids: ids, lengths: lengths)
+        let layered = try model.forward(batch, training: true).values
+        let fused = try model.forward(batch, training: false).values
+        #expect(fused == layered)
+        if pooling != .globalMaxPooling1D {
+            batch.weights = (0..<rows * length).map { _ in Float(generator.nextUnit()) }
+            #expect(try model.forward(batch, training: false).values == model.forward(batch, training: true).values)
+        }
+        let beyond = TokenBatch(rows: 1, length: 1, ids: [50], lengths: [1])
+        #expect(throws: FolioError.self) { try model.forward(beyond, training: false) }
+    }
 }
