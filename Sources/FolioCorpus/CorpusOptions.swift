@@ -13,6 +13,9 @@ public struct CorpusOptions: Sendable, Hashable, Codable {
     /// Whether a folder of text files without label folders is a corpus (every document's
     /// label then empty). Jobs that need labels leave it off and get a clear error.
     public var allowsUnlabeled = false
+    /// With no ``split`` asked for, read a JSONL file's lines whatever their split key
+    /// says (prediction labels every document) instead of the `train` split's alone.
+    public var readsEverySplit = false
     /// Documents are delivered in chunks of at most this many bytes (at least 64).
     public var chunkBytes = 1 << 20
     /// A JSONL line longer than this is an error (a JSONL document is parsed whole).

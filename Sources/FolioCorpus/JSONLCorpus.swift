@@ -62,7 +62,7 @@ public final class JSONLCorpus: TextCorpus {
             guard let text = fields[0] else {
                 throw FolioError("no \"\(options.textKey)\" key", file: path, place: "line \(lineNumber)")
             }
-            if let split = fields[2] {
+            if let split = fields[2], options.split != nil || !options.readsEverySplit {
                 if !split.elementsEqual((options.split ?? "train").utf8) { continue }
             } else if let wanted = options.split {
                 throw FolioError(

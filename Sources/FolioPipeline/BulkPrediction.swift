@@ -26,6 +26,7 @@ public struct BulkPredictionOptions: Sendable {
         var options = CorpusOptions()
         options.allowsUnlabeled = true
         options.idKey = "id"
+        options.readsEverySplit = true
         return options
     }()
     /// Measure the inputs' size first, for a fraction and an ETA.

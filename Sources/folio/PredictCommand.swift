@@ -25,6 +25,8 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "Predicting threads (each with its own copy of the model).") var threads = 2
     @Option(help: "Documents per forward pass.") var batch = 64
     @Option(help: "How many labels to list per text, best first.") var topK = 3
+    @Option(help: "Only this split: a subfolder of a folder corpus, or a JSONL split key's value (default: every line of a JSONL file).")
+    var split: String?
     @Flag(help: "Discard an unfinished earlier run of --out instead of continuing it.") var restart = false
     @Option(help: .hidden) var commitSeconds = 2.0
     @OptionGroup var output: OutputOptionGroup
@@ -44,6 +46,7 @@ struct PredictCommand: ParsableCommand {
         options.batchSize = batch
         options.topK = topK
         options.restart = restart
+        options.corpus.split = split
         options.commitSeconds = commitSeconds
         options.jsonLines = output.json || out != nil
         options.measureTotal = display?.showsBar ?? false

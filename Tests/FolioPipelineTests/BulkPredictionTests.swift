@@ -80,6 +80,8 @@ import Testing
                 expected.append(awkward + String(index))
             }
         }
+        input += #"{"text": "comet", "id": "held-out", "split": "test"}"# + "\n"
+        expected.append("held-out")
         tiny.folder.write("texts.jsonl", input)
         var options = BulkPredictionOptions()
         options.threads = 3
@@ -88,9 +90,13 @@ import Testing
         let report = try BulkPrediction.run(model: model, inputs: [tiny.folder.path + "/texts.jsonl"], output: out, options: options)
         let parsed = try lines(out)
         #expect(parsed.map { $0["id"] as? String } == expected)
-        #expect(parsed.map { $0["label"] as? String } == (0..<40).map { ["astro", "music", "cook"][$0 % 3] })
+        #expect(parsed.map { $0["label"] as? String } == (0..<40).map { ["astro", "music", "cook"][$0 % 3] } + ["astro"])
         #expect(parsed.allSatisfy { $0["true_label"] == nil }, "no label key: no true label")
-        #expect(report.report == nil && report.tally.documents == 40)
+        #expect(report.report == nil && report.tally.documents == 41, "every split is read unless one is asked for")
+        tiny.folder.write("split.jsonl", #"{"text": "oven", "id": "kept", "split": "train"}"# + "\n" + #"{"text": "comet", "id": "held-out", "split": "test"}"#)
+        options.corpus.split = "test"
+        _ = try BulkPrediction.run(model: model, inputs: [tiny.folder.path + "/split.jsonl"], output: out, options: options)
+        #expect(try lines(out).map { $0["id"] as? String } == ["held-out"])
     }
 
     /// A flat folder, a single file and several inputs in a row: one stream, in order.
