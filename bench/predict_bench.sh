@@ -46,7 +46,7 @@ folio_run() {  # model corpus: wall time from start to the renamed output, peak 
   local started seconds documents
   started=$(date +%s.%N)
   /usr/bin/time -f "%M" -o "$WORK/folio.rss" $FOLIO predict "$1" "$2" --out "$WORK/folio.jsonl" --restart --threads "$THREADS" >/dev/null 2>&1
-  seconds=$(echo "$(date +%s.%N) - $started" | bc)
+  seconds=$(printf "%.3f" "$(echo "$(date +%s.%N) - $started" | bc)")
   documents=$(wc -l < "$WORK/folio.jsonl")
   echo "{\"framework\": \"folio\", \"documents\": $documents, \"seconds\": $seconds, \"documents_per_second\": $(echo "$documents / $seconds" | bc), \"peak_rss_mb\": $(( $(tail -1 "$WORK/folio.rss") / 1024 )), \"threads\": $THREADS}"
 }

@@ -14,6 +14,7 @@ REPEATS=${REPEATS:-3}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-30}
 PY=${PEERS_VENV:-$HOME/.cache/folio-peers-venv}/bin
 WORK=${WORK:-$(mktemp -d)}
+mkdir -p "$WORK"
 PORT_FOLIO=18080
 PORT_PEER=18081
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }

@@ -17,6 +17,21 @@ public enum LearningRateSchedule: Sendable, Hashable, Codable {
     /// `decaySteps: 1` the legacy `SGD(decay:)` argument.
     case inverseTimeDecay(initial: Float, decaySteps: Int, rate: Float)
 
+    /// The same schedule starting at `rate` (what a pipeline's `learning_rate` sets); a
+    /// piecewise schedule, which has no single start, has all its values scaled to begin there.
+    public func withInitialRate(_ rate: Float) -> LearningRateSchedule {
+        switch self {
+        case .constant: .constant(rate)
+        case .exponentialDecay(_, let steps, let decay, let staircase):
+            .exponentialDecay(initial: rate, decaySteps: steps, rate: decay, staircase: staircase)
+        case .cosineDecay(_, let steps, let alpha, let warmupTarget, let warmupSteps):
+            .cosineDecay(initial: rate, decaySteps: steps, alpha: alpha, warmupTarget: warmupTarget, warmupSteps: warmupSteps)
+        case .inverseTimeDecay(_, let steps, let decay): .inverseTimeDecay(initial: rate, decaySteps: steps, rate: decay)
+        case .piecewiseConstant(let boundaries, let values):
+            .piecewiseConstant(boundaries: boundaries, values: values.map { values[0] == 0 ? rate : $0 * (rate / values[0]) })
+        }
+    }
+
     /// The same schedule over `steps` decay steps (constant and piecewise schedules have
     /// none and come back unchanged).
     public func withDecaySteps(_ steps: Int) -> LearningRateSchedule {

@@ -278,8 +278,8 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
 
     private static func readTraining(_ table: PipelineTableReader, into config: inout PipelineConfig) throws(FolioError) {
         var training = TrainingConfig()
-        training.epochs = try table.int("epochs", default: 5, in: 1...100_000)
-        training.accumulationSteps = try table.int("accumulation_steps", default: 1, in: 1...1 << 16)
+        training.epochs = try table.int("epochs", default: 5, in: Limits.epochs)
+        training.accumulationSteps = try table.int("accumulation_steps", default: 1, in: Limits.accumulationSteps)
         training.validationSplit = try table.double("validation_split", default: 0.1, in: Limits.validationSplit)
         training.checkpointEvery = try table.int("checkpoint_every", default: 0, in: 0...Int.max)
         training.maxSamples = try table.int("max_samples", in: 1...Int.max)

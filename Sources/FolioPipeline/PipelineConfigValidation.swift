@@ -11,6 +11,8 @@ extension PipelineConfig {
         static let ngrams = 1...8
         static let buckets = 1...(1 << 28)
         static let validationSplit = 0.0...0.9
+        static let epochs = 1...100_000
+        static let accumulationSteps = 1...(1 << 16)
     }
 
     /// A pipeline's name: it names `runs/<name>`, so letters, digits, '-', '_' and '.' only,
@@ -43,10 +45,11 @@ extension PipelineConfig {
     }
 
     /// The first broken rule, as the key it concerns and what is wrong.
+    private func outside(_ key: String, _ value: Int, _ range: ClosedRange<Int>) -> (key: String, message: String)? {
+        range.contains(value) ? nil : (key, "must be in \(range.lowerBound)...\(range.upperBound), not \(value)")
+    }
+
     func firstProblem() -> (key: String, message: String)? {
-        func outside(_ key: String, _ value: Int, _ range: ClosedRange<Int>) -> (key: String, message: String)? {
-            range.contains(value) ? nil : (key, "must be in \(range.lowerBound)...\(range.upperBound), not \(value)")
-        }
         if !Self.isValidName(name) { return ("name", Self.nameRule) }
         if corpus.path.isEmpty { return ("corpus.path", "the corpus needs a path") }
         if let problem = outside("threads", threads, Limits.threads) ?? outside("loader.batch_size", loader.batchSize, Limits.batchSize)
@@ -66,8 +69,10 @@ extension PipelineConfig {
 
     private func trainingProblem() -> (key: String, message: String)? {
         let (training, optimizer) = (self.training, self.training.optimizer)
-        if training.epochs < 1 { return ("training.epochs", "must be at least 1, not \(training.epochs)") }
-        if training.accumulationSteps < 1 { return ("training.accumulation_steps", "must be at least 1, not \(training.accumulationSteps)") }
+        if let problem = outside("training.epochs", training.epochs, Limits.epochs)
+            ?? outside("training.accumulation_steps", training.accumulationSteps, Limits.accumulationSteps) {
+            return problem
+        }
         if !Limits.validationSplit.contains(training.validationSplit) { return ("training.validation_split", "must be in 0...0.9, not \(training.validationSplit)") }
         let monitored = [training.earlyStopping?.monitor, training.reduceLROnPlateau?.monitor, training.checkpointMonitor].compactMap { $0 }
         if training.validationSplit == 0, let monitor = monitored.first(where: { $0.hasPrefix("val_") }) {

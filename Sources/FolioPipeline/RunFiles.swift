@@ -5,7 +5,7 @@ import Foundation
 // with sorted keys so that the same content gives the same bytes.
 
 /// Writes text atomically.
-func writeText(_ text: String, to path: String) throws(FolioError) {
+public func writeText(_ text: String, to path: String) throws(FolioError) {
     let file = try AtomicFile(path: path)
     try file.write(text)
     try file.commit()

@@ -1,6 +1,47 @@
 import FolioCore
 import Foundation
 
+/// How long each run of a sweep trains.
+public enum SweepBudget: Sendable, Hashable {
+    /// The pipeline's own epochs.
+    case epochs
+    /// This many training examples (`training.max_samples`).
+    case samples(Int)
+    /// This many seconds of training (`training.max_seconds`).
+    case seconds(Double)
+}
+
+extension PipelineConfig {
+    /// One run of a batch-size sweep, as typed edits of this configuration (then validated):
+    /// the micro-batch, accumulation steps, seed and learning rate; early stopping switched
+    /// off where the pipeline has it (so every setting trains its whole budget); the budget.
+    /// - Parameter trainingRecords: the training split's size, to turn a sample budget into
+    ///   enough epochs.
+    public func sweepRun(
+        microBatch: Int, accumulationSteps: Int, seed: UInt64, learningRate: Double, budget: SweepBudget, trainingRecords: Int
+    ) throws(FolioError) -> PipelineConfig {
+        var config = self
+        config.loader.batchSize = microBatch
+        config.training.accumulationSteps = accumulationSteps
+        config.seed = seed
+        config.loader.seed = seed  // as a file's `seed` sets both
+        config.training.optimizer.schedule = training.optimizer.schedule.withInitialRate(Float(learningRate))
+        config.training.earlyStopping?.patience = 100_000
+        config.training.earlyStopping?.restoreBestWeights = false
+        switch budget {
+        case .epochs: break
+        case .samples(let samples):
+            config.training.maxSamples = samples
+            config.training.epochs = samples / max(1, trainingRecords) + 2
+        case .seconds(let seconds):
+            config.training.maxSeconds = seconds
+            config.training.epochs = 100_000
+        }
+        try config.validate()
+        return config
+    }
+}
+
 /// One setting of a batch-size sweep and what its run measured.
 public struct SweepRecord: Codable, Sendable {
     public var microBatch: Int

@@ -76,28 +76,23 @@ struct SweepCommand: ParsableCommand {
                     let runDir = folder + "/b\(setting.micro)-k\(setting.steps)-s\(seed)"
                     var record = SweepRecord(microBatch: setting.micro, accumulationSteps: setting.steps, seed: seed,
                                              learningRate: baseRate * scale, runDir: runDir)
-                    var overrides = pipeline.overrides + [
-                        "loader.batch_size=\(setting.micro)", "training.accumulation_steps=\(setting.steps)", "seed=\(seed)",
-                        "training.learning_rate=\(record.learningRate)",
-                    ]
-                    // Only a pipeline that stops early has a stopping to switch off; writing
-                    // the table into one that has none made one (monitoring val_loss, which a
-                    // pipeline without validation data refuses).
-                    if config.training.earlyStopping != nil {
-                        overrides += ["training.early_stopping.patience=100000", "training.early_stopping.restore_best_weights=false"]
+                    let sweepBudget: SweepBudget = switch budget {
+                    case .epochs: .epochs
+                    case .samples: .samples(samples ?? 0)
+                    case .time: .seconds(seconds ?? 0)
                     }
-                    switch budget {
-                    case .epochs: break
-                    case .samples:
-                        let epochs = (samples ?? 0) / max(1, records) + 2
-                        overrides += ["training.max_samples=\(samples ?? 0)", "training.epochs=\(epochs)"]
-                    case .time: overrides += ["training.max_seconds=\(seconds ?? 0)", "training.epochs=100000"]
+                    // Typed edits of the pipeline, validated, written where the run goes: the
+                    // child reads exactly this configuration.
+                    var runConfig = try config.sweepRun(microBatch: setting.micro, accumulationSteps: setting.steps, seed: seed,
+                                                        learningRate: record.learningRate, budget: sweepBudget, trainingRecords: records)
+                    if !runConfig.corpus.path.hasPrefix("/") {
+                        runConfig.corpus.path = FileManager.default.currentDirectoryPath + "/" + runConfig.corpus.path
                     }
                     display.note("sweep \(index * seeds + Int(seed))/\(settings.count * seeds): micro-batch \(setting.micro) x \(setting.steps), seed \(seed), learning rate \(String(format: "%.4g", record.learningRate))")
-                    let runner = PipelineRunner(config: try PipelineConfig.read(path: pipeline.pipeline, overrides: overrides), runDir: runDir)
+                    let runner = PipelineRunner(config: runConfig, runDir: runDir)
                     try runner.adoptData(from: folder + "/data")
-                    switch runChild(["run", pipeline.pipeline, "--run-dir", runDir, "--json"] + overrides.flatMap { ["--set", $0] },
-                                    log: runDir + "/run.log") {
+                    try writeText(try runConfig.toml(), to: runDir + "/pipeline.toml")
+                    switch runChild(["run", runDir + "/pipeline.toml", "--run-dir", runDir, "--json"], log: runDir + "/run.log") {
                     case .success(let result): record.complete(with: result)
                     case .failure(let message): record.failure = message
                     }

@@ -23,7 +23,10 @@ import Testing
     @Test func aConfigurationMadeInCodeIsCheckedAsAFileIs() {
         #expect(problem { _ in } == nil)
         #expect(problem { $0.loader.batchSize = 0 } == "key loader.batch_size: must be in 1...1048576, not 0")
-        #expect(problem { $0.training.epochs = 0 } == "key training.epochs: must be at least 1, not 0")
+        #expect(problem { $0.training.epochs = 0 } == "key training.epochs: must be in 1...100000, not 0")
+        // Upper bounds too, the file reader's (they were checked only there).
+        #expect(problem { $0.training.epochs = 100_001 } == "key training.epochs: must be in 1...100000, not 100001")
+        #expect(problem { $0.training.accumulationSteps = 1 << 17 } == "key training.accumulation_steps: must be in 1...65536, not 131072")
         #expect(problem { $0.name = "a b" }?.hasPrefix("key name:") == true)
         #expect(problem { $0.model.layers = [.dense(units: 3)] }?.hasPrefix("key model.layers:") == true)
         #expect(problem { $0.training.validationSplit = 0.95 }?.hasPrefix("key training.validation_split:") == true)
@@ -96,5 +99,42 @@ import Testing
             let back = try PipelineConfig.parse(text, file: "back.toml", baseFolder: "/")
             #expect(back == config, "\(config.name):\n\(text)")
         }
+    }
+
+    /// A sweep's runs are typed edits of the pipeline: for every shipped pipeline and each
+    /// budget, the same value the same settings give when written as `--set` lines (what the
+    /// sweep used to pass its runs), and the value's own TOML reads back to it.
+    @Test(arguments: [SweepBudget.epochs, .samples(1000), .seconds(30)])
+    func sweepRunsAreTheSettingsTheirSetLinesGive(budget: SweepBudget) throws {
+        for name in try FileManager.default.contentsOfDirectory(atPath: Self.root + "/pipelines").filter({ $0.hasSuffix(".toml") }) {
+            let path = Self.root + "/pipelines/" + name
+            let base = try PipelineConfig.read(path: path)
+            let run = try base.sweepRun(microBatch: 16, accumulationSteps: 4, seed: 3, learningRate: 0.0025, budget: budget, trainingRecords: 300)
+            var lines = ["loader.batch_size=16", "training.accumulation_steps=4", "seed=3", "training.learning_rate=0.0025"]
+            if base.training.earlyStopping != nil {
+                lines += ["training.early_stopping.patience=100000", "training.early_stopping.restore_best_weights=false"]
+            }
+            switch budget {
+            case .epochs: break
+            case .samples: lines += ["training.max_samples=1000", "training.epochs=5"]
+            case .seconds: lines += ["training.max_seconds=30.0", "training.epochs=100000"]
+            }
+            #expect(run == (try PipelineConfig.read(path: path, overrides: lines)), "\(name)")
+            #expect(try PipelineConfig.parse(try run.toml(), file: "run.toml", baseFolder: "/") == run, "\(name)")
+        }
+        let base = try PipelineConfig.read(path: Self.root + "/pipelines/demo.toml")
+        let error = try #require(throws: FolioError.self) {
+            try base.sweepRun(microBatch: 0, accumulationSteps: 1, seed: 1, learningRate: 0.001, budget: budget, trainingRecords: 10)
+        }
+        #expect(error.place == "key loader.batch_size")
+    }
+
+    /// A learning rate set on a schedule moves where it starts; a piecewise one is scaled whole.
+    @Test func aScheduleTakesANewInitialRate() {
+        #expect(LearningRateSchedule.constant(0.1).withInitialRate(0.5) == .constant(0.5))
+        #expect(LearningRateSchedule.exponentialDecay(initial: 0.1, decaySteps: 10, rate: 0.5).withInitialRate(0.2)
+                == .exponentialDecay(initial: 0.2, decaySteps: 10, rate: 0.5))
+        #expect(LearningRateSchedule.piecewiseConstant(boundaries: [5], values: [0.5, 0.25]).withInitialRate(1)
+                == .piecewiseConstant(boundaries: [5], values: [1, 0.5]))
     }
 }
