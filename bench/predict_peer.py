@@ -207,18 +207,26 @@ def run_fasttext(a, bundle):
             f.write("__label__%s %s\n" % (label, " ".join(WORD.findall(text.lower()))))
     model = fasttext.train_supervised(train, dim=a.dim, wordNgrams=2, bucket=bundle["ngrams"]["buckets"] if bundle.get("ngrams") else 200000,
                                       epoch=a.epochs, lr=0.5, thread=a.threads, verbose=0)
+    return run_batches(a, lambda text: " ".join(WORD.findall(text.lower())),
+                       lambda out, ids, texts: fasttext_batch(model, out, ids, texts))
+
+
+def run_batches(a, prepare, write_batch):
+    """The timed loop every peer shares: read, prepare each text, predict and write in batches."""
     started = time.perf_counter()
     count = 0
     with open(a.out, "w", encoding="utf-8") as out:
-        batch_ids, batch_texts = [], []
+        ids, items = [], []
         for doc_id, text in documents(a.corpus, a.limit):
-            batch_ids.append(doc_id)
-            batch_texts.append(" ".join(WORD.findall(text.lower())))
-            if len(batch_texts) == a.batch:
-                count += fasttext_batch(model, out, batch_ids, batch_texts)
-                batch_ids, batch_texts = [], []
-        if batch_texts:
-            count += fasttext_batch(model, out, batch_ids, batch_texts)
+            ids.append(doc_id)
+            items.append(prepare(text))
+            if len(items) == a.batch:
+                write_batch(out, ids, items)
+                count += len(items)
+                ids, items = [], []
+        if items:
+            write_batch(out, ids, items)
+            count += len(items)
     return count, time.perf_counter() - started
 
 
@@ -264,22 +272,8 @@ def main():
             if is_bag:
                 sys.exit("keras: the bag model is measured with PyTorch and fastText only")
             model = KerasLSTM(bundle, weights, a.threads)
-        max_length = bundle["maxLength"]
-        started = time.perf_counter()
-        count = 0
-        with open(a.out, "w", encoding="utf-8") as out:
-            ids, rows = [], []
-            for doc_id, text in documents(a.corpus, a.limit):
-                ids.append(doc_id)
-                rows.append(encode(text, vocabulary, max_length))
-                if len(rows) == a.batch:
-                    write_lines(out, ids, model.predict(rows), bundle["labels"])
-                    count += len(rows)
-                    ids, rows = [], []
-            if rows:
-                write_lines(out, ids, model.predict(rows), bundle["labels"])
-                count += len(rows)
-        seconds = time.perf_counter() - started
+        count, seconds = run_batches(a, lambda text: encode(text, vocabulary, bundle["maxLength"]),
+                                     lambda out, ids, rows: write_lines(out, ids, model.predict(rows), bundle["labels"]))
     print(json.dumps({"framework": a.framework, "documents": count, "seconds": round(seconds, 3),
                       "documents_per_second": round(count / seconds, 1), "peak_rss_mb": round(peak_rss_mb(), 1),
                       "batch": a.batch, "threads": a.threads}))
