@@ -98,20 +98,31 @@ public final class Model {
         classWeight: [Int: Float]? = nil, accumulationSteps: Int = 1, checkpoints: String? = nil, checkpointEvery: Int = 0,
         resume: Bool = false, onProgress: ((TrainingProgress) -> Void)? = nil
     ) throws(FolioError) -> [EpochLogs] {
-        guard let optimizer else { throw FolioError("compile the model before fit") }
         var options = TrainingOptions(checkpointFolder: checkpoints)
         options.epochs = epochs
         options.accumulationSteps = accumulationSteps
         options.checkpointEvery = checkpointEvery
-        options.loss = loss
-        options.features = features
         if let classWeight {
             options.classWeights = TrainingOptions.classWeights(classWeight, classes: train.shards.manifest.labels.count)
         }
-        let trainer = Trainer(model: network, optimizer: optimizer, loader: train, validation: validation, options: options, callbacks: callbacks)
+        let trainer = try trainer(train, validation: validation, options: options, callbacks: callbacks)
         trainer.onProgress = onProgress
         try trainer.fit(resume: resume)
         return trainer.history
+    }
+
+    /// The ``Trainer`` of this compiled model, its loss and input features (n-grams, TF-IDF)
+    /// set from the model: ``fit(_:epochs:validation:callbacks:classWeight:accumulationSteps:checkpoints:checkpointEvery:resume:onProgress:)``
+    /// and ``TrainingSession`` both train through it, so neither can pair a model with
+    /// another's features.
+    public func trainer(
+        _ train: ShardLoader, validation: ShardLoader?, options: TrainingOptions, callbacks: [any Callback]
+    ) throws(FolioError) -> Trainer {
+        guard let optimizer else { throw FolioError("compile the model before fit") }
+        var options = options
+        options.loss = loss
+        options.features = features
+        return Trainer(model: network, optimizer: optimizer, loader: train, validation: validation, options: options, callbacks: callbacks)
     }
 
     public func evaluate(_ loader: ShardLoader, classes: Int? = nil, topK: Int? = nil) throws(FolioError) -> EvaluationResult {

@@ -78,8 +78,6 @@ public final class TrainingSession {
         trainingOptions.epochs = training.epochs
         trainingOptions.accumulationSteps = training.accumulationSteps
         trainingOptions.checkpointEvery = training.checkpointEvery
-        trainingOptions.loss = training.loss
-        trainingOptions.features = model.features
         trainingOptions.maxSamples = training.maxSamples
         trainingOptions.maxSeconds = training.maxSeconds
         trainingOptions.stopRequest = stopRequest
@@ -87,12 +85,10 @@ public final class TrainingSession {
             let counts = try train.labelCounts { options.holdout?.yields($0) ?? true }
             trainingOptions.classWeights = TrainingOptions.classWeights(Model.balancedClassWeights(counts: counts), classes: train.manifest.labels.count)
         }
-        guard let compiled = model.optimizer else { throw FolioError("internal: the model was not compiled") }
         self.model = model
         self.loader = loader
         self.validation = validation
-        trainer = Trainer(model: model.network, optimizer: compiled, loader: loader, validation: validation, options: trainingOptions,
-                          callbacks: callbacks + extra)
+        trainer = try model.trainer(loader, validation: validation, options: trainingOptions, callbacks: callbacks + extra)
     }
 }
 
