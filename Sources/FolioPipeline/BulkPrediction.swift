@@ -124,7 +124,14 @@ public enum BulkPrediction {
                                  restart: options.restart)
         }
         let resumedAfter = file?.resumed?.tally.documents ?? 0
-        let total = options.measureTotal ? inputs.reduce(0) { $0 + (isFolder($1) ? 0 : fileSize($1) ?? 0) } : 0
+        // The inputs' size on disk, for a fraction and an ETA; none when one cannot tell (stdin).
+        var total = 0
+        if options.measureTotal {
+            for input in inputs {
+                guard let size = (try? openInput(input, options: options.corpus))?.totalSourceBytes() else { total = 0; break }
+                total += size
+            }
+        }
 
         let work = BoundedQueue<Batch>(capacity: 2 * threads)
         let results = BoundedQueue<Result>(capacity: 2 * threads)
