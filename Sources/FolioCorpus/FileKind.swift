@@ -1,9 +1,10 @@
 import Glibc
 
-enum FileKind: Equatable {
+/// What a path names, from one `stat`.
+public enum FileKind: Equatable, Sendable {
     case missing, file, directory, other
 
-    init(path: String) {
+    public init(path: String) {
         var info = stat()
         guard stat(path, &info) == 0 else { self = .missing; return }
         switch info.st_mode & S_IFMT {

@@ -74,10 +74,11 @@ public enum BulkPrediction {
     /// other file as one text.
     public static func openInput(_ path: String, options: CorpusOptions) throws(FolioError) -> any TextCorpus {
         if path == "-" { return try LinesCorpus(path: "/dev/stdin", name: "stdin", options: options) }
-        if path.hasSuffix(".jsonl") || path.hasSuffix(".jsonl.zst") { return try openCorpus(path: path, options: options) }
-        guard let size = fileSize(path), size >= 0 else { throw FolioError("no such file or folder", file: path) }
-        if isFolder(path) { return try DirectoryCorpus(root: path, options: options) }
-        return DirectoryCorpus(files: [path], options: options)
+        let kind = FileKind(path: path)
+        let isJSONL = path.hasSuffix(".jsonl") || path.hasSuffix(".jsonl.zst")
+        if (kind == .file || kind == .other) && !isJSONL { return DirectoryCorpus(files: [path], options: options) }
+        // Folders, JSONL, and the errors for what is neither, as every job opens a corpus.
+        return try openCorpus(path: path, options: options)
     }
 
     struct Batch: Sendable {
@@ -98,12 +99,6 @@ public enum BulkPrediction {
         var truncated = 0
     }
 
-    /// Hands a predictor to the one thread that will use it from then on.
-    private final class Handover: @unchecked Sendable {
-        let predictor: Predictor
-        init(_ predictor: Predictor) { self.predictor = predictor }
-    }
-
     /// Runs over `inputs` in order. With `output`, lines go to that file (atomically at the
     /// end, resumable: ``PredictionOutput``); without, each batch's lines to `onLines`.
     public static func run(
@@ -115,8 +110,8 @@ public enum BulkPrediction {
         let started = clock.now
         let threads = max(1, options.threads)
         let first = try Predictor(folder: model)
-        var predictors = [Handover(first)]
-        for _ in 1..<threads { predictors.append(Handover(try first.forAnotherThread())) }
+        var predictors = [Predictor.Handover(first)]
+        for _ in 1..<threads { predictors.append(Predictor.Handover(try first.forAnotherThread())) }
         for handover in predictors { handover.predictor.model.network.threads = 1 }
         let labels = predictors[0].predictor.labels
         let file = try output.map { path throws(FolioError) in
@@ -211,7 +206,7 @@ public enum BulkPrediction {
         writer.wait()
         if let error = failure.withLock({ $0 }) { throw error }
 
-        var final = tally.withLock { $0 }
+        let final = tally.withLock { $0 }
         if let stopped {
             try file?.commit(final)
             let name = stopped == SIGINT ? "SIGINT" : stopped == SIGTERM ? "SIGTERM" : "signal \(stopped)"
@@ -219,7 +214,6 @@ public enum BulkPrediction {
                              + "run the same command again to go on", file: file?.partPath, signal: stopped)
         }
         try file?.finish()
-        final.documents = max(final.documents, documents)
         let seconds = (clock.now - started).seconds
         return BulkPredictionReport(
             tally: final, labels: labels, resumedAfter: resumedAfter, seconds: seconds,
@@ -332,10 +326,5 @@ public enum BulkPrediction {
         for input in inputs { hash.combine("\0\(input)\0\(fileSize(input) ?? 0)".utf8) }
         hash.combine("\0\(options.topK)\0\(options.maxDocumentBytes)".utf8)
         return hash.fingerprint
-    }
-
-    private static func isFolder(_ path: String) -> Bool {
-        var info = stat()
-        return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
     }
 }

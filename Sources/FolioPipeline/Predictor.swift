@@ -56,6 +56,13 @@ public final class Predictor {
         tokenizer = try Tokenizer(options: bundle.tokenizer)
     }
 
+    /// Carries a predictor to the one thread that uses it from then on (a worker's queue):
+    /// unchecked because `Predictor` is not `Sendable`; safe as long as the sender lets go of it.
+    public final class Handover: @unchecked Sendable {
+        public let predictor: Predictor
+        public init(_ predictor: Predictor) { self.predictor = predictor }
+    }
+
     /// A predictor for another thread: its own layers and tokenizer, this one's weights and
     /// vocabulary (read-only, held once).
     public func forAnotherThread() throws(FolioError) -> Predictor {
@@ -76,6 +83,11 @@ public final class Predictor {
             if encoded.ids.count < maxLength { encoded.ids.append(id) }
         }
         return encoded
+    }
+
+    /// ``encode(_:)-(UnsafeRawBufferPointer)`` of a string's UTF-8.
+    public func encode(_ text: String) throws(FolioError) -> EncodedText {
+        try Array(text.utf8).withBytes { raw throws(FolioError) in try encode(raw) }
     }
 
     /// Class probabilities of `texts` as one batch: `[texts.count, labels.count]`, row-major.
@@ -104,9 +116,7 @@ public final class Predictor {
             let chunk = texts[start..<min(texts.count, start + batchSize)]
             start += chunk.count
             var encoded: [EncodedText] = []
-            for text in chunk {
-                encoded.append(try Array(text.utf8).withBytes { raw throws(FolioError) in try encode(raw) })
-            }
+            for text in chunk { encoded.append(try encode(text)) }
             predictions += try predict(encoded, topK: topK)
         }
         return predictions

@@ -37,12 +37,6 @@ final class PredictionBatcher: Sendable {
     private let settings: Settings
     private let onBatch: @Sendable (Int) -> Void
 
-    /// Hands a predictor to the one worker thread that uses it from then on.
-    private final class Handover: @unchecked Sendable {
-        let predictor: Predictor
-        init(_ predictor: Predictor) { self.predictor = predictor }
-    }
-
     /// - Parameter onBatch: called with each batch's text count (metrics).
     init(predictor: Predictor, settings: Settings, onBatch: @escaping @Sendable (Int) -> Void) throws(FolioError) {
         self.settings = settings
@@ -51,7 +45,7 @@ final class PredictionBatcher: Sendable {
         for _ in 1..<max(1, settings.workers) { predictors.append(try predictor.forAnotherThread()) }
         for (index, predictor) in predictors.enumerated() {
             predictor.model.network.threads = 1
-            let handover = Handover(predictor)
+            let handover = Predictor.Handover(predictor)
             // A queue of its own: always a thread of its own (see BulkPrediction).
             DispatchQueue(label: "folio.serve.worker.\(index)").async(group: finished) { [self] in
                 work(with: handover.predictor)
@@ -108,9 +102,7 @@ final class PredictionBatcher: Sendable {
             }
             let deadline = batch[0].arrived + settings.window
             while texts < settings.maxBatch, ContinuousClock.now < deadline {
-                let remaining = deadline - ContinuousClock.now
-                let nanoseconds = Int(remaining.components.seconds) * 1_000_000_000 + Int(remaining.components.attoseconds / 1_000_000_000)
-                guard arrivals.wait(timeout: .now() + .nanoseconds(max(0, nanoseconds))) == .success else { break }
+                guard arrivals.wait(timeout: .now() + (deadline - ContinuousClock.now).seconds) == .success else { break }
                 take(into: &batch, texts: &texts)
             }
             run(batch, texts: texts, on: predictor)
@@ -123,14 +115,12 @@ final class PredictionBatcher: Sendable {
         let result = Result { () throws(FolioError) -> [Predictor.Prediction] in
             var encoded: [Predictor.EncodedText] = []
             for job in batch {
-                for text in job.texts {
-                    encoded.append(try Array(text.utf8).withBytes { raw throws(FolioError) in try predictor.encode(raw) })
-                }
+                for text in job.texts { encoded.append(try predictor.encode(text)) }
             }
             return try predictor.predict(encoded, topK: batch.map(\.topK).max() ?? 1)
         }
         let rest = settings.minimumBatchTime - (ContinuousClock.now - started)
-        if rest > .zero { usleep(UInt32(rest.components.seconds * 1_000_000 + rest.components.attoseconds / 1_000_000_000_000)) }
+        if rest > .zero { usleep(UInt32(rest.seconds * 1e6)) }
         var start = 0
         for job in batch {
             let count = job.texts.count

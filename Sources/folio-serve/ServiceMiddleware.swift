@@ -1,3 +1,4 @@
+import FolioCore
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -43,7 +44,7 @@ struct ServiceMiddleware: RouterMiddleware {
         metrics.request(route: route, method: request.method.rawValue, status: response.status.code, duration: duration)
         logger.info("request", metadata: [
             "method": .string(request.method.rawValue), "path": .string(path), "status": .stringConvertible(response.status.code),
-            "ms": .string(String(format: "%.2f", Double(duration.components.attoseconds) / 1e15 + Double(duration.components.seconds) * 1000)),
+            "ms": .string(String(format: "%.2f", duration.seconds * 1000)),
             "id": .string(context.id),
         ])
         return response
