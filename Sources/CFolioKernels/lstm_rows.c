@@ -1,7 +1,5 @@
+#include "fast_math.h"
 #include "packed_layout.h"
-
-#include <stdint.h>
-#include <string.h>
 
 // The LSTM's gate loops and Adam's update, written once as plain loops (the bodies below)
 // and compiled once per path: each path's entry point inlines the body under its own
@@ -9,35 +7,6 @@
 // the baseline target (NEON on arm64). Straight-line code with no calls and no branches,
 // so the loops vectorize.
 
-#define BODY static inline __attribute__((always_inline))
-
-// exp(x) = 2^n e^r, n = round(x / ln 2), as Activations.swift computes it (the same
-// constants, so both sides agree to rounding): round by adding and removing 1.5 * 2^23,
-// whose sum then holds n in its low mantissa bits; e^r by its degree-6 Taylor polynomial.
-BODY float fast_exp(float x) {
-    float clamped = x > 88.3f ? 88.3f : x;
-    clamped = clamped < -87.3f ? -87.3f : clamped;
-    const float magic = 12582912.0f;
-    float shifted = clamped * 1.44269504f + magic;
-    float n = shifted - magic;
-    float r = clamped - n * 0.693145751953125f - n * 1.428606765330187e-6f;
-    float p = 1.0f / 720;
-    p = p * r + 1.0f / 120;
-    p = p * r + 1.0f / 24;
-    p = p * r + 1.0f / 6;
-    p = p * r + 0.5f;
-    p = p * r + 1;
-    p = p * r + 1;
-    uint32_t bits, magic_bits;
-    memcpy(&bits, &shifted, 4);
-    memcpy(&magic_bits, &magic, 4);
-    uint32_t scale_bits = (bits - magic_bits + 127u) << 23;
-    float scale;
-    memcpy(&scale, &scale_bits, 4);
-    return p * scale;
-}
-
-BODY float fast_sigmoid(float x) { return 1 / (1 + fast_exp(-x)); }
 BODY float fast_tanh(float x) { return 1 - 2 / (fast_exp(2 * x) + 1); }
 
 BODY void forward_row(float *restrict gates, const float *restrict c_prev, float *restrict c, float *restrict h, int units) {

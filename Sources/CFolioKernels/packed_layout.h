@@ -44,7 +44,10 @@ static inline void folio_partial_store(int rows, int columns, int width, const f
                                           int units);                                                                        \
     void folio_adam_update_##suffix(float *w, const float *g, float *m, float *v, long count, float alpha, float beta1,       \
                                     float beta2, float epsilon);                                                             \
-    double folio_fma_chains_##suffix(long iterations);
+    double folio_fma_chains_##suffix(long iterations);                                                                       \
+    void folio_negative_sampling_##suffix(const float *input, float *const *rows, int count, int dim, float rate,           \
+                                          float *gradient);                                                                  \
+    void folio_add_scaled_##suffix(float *y, const float *x, float a, int n);
 
 FOLIO_PATH_DECLARATIONS(generic)
 #if defined(__x86_64__)

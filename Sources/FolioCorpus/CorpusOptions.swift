@@ -10,8 +10,9 @@ public struct CorpusOptions: Sendable, Hashable, Codable {
     /// A document's name in a JSONL line, read only when set (prediction output carries
     /// it), so that other jobs accept any value under that key.
     public var idKey: String?
-    /// Whether a folder of text files without label folders is a corpus (every document's
-    /// label then empty). Jobs that need labels leave it off and get a clear error.
+    /// Whether a folder of text files without label folders, or JSONL lines without the
+    /// label key, are a corpus (every such document's label then empty). Jobs that need
+    /// labels leave it off and get a clear error.
     public var allowsUnlabeled = false
     /// With no ``split`` asked for, read a JSONL file's lines whatever their split key
     /// says (prediction labels every document) instead of the `train` split's alone.

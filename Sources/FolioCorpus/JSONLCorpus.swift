@@ -7,7 +7,8 @@ import Glibc
 /// Lines are repaired to valid UTF-8 first (U+FFFD, counted). Blank lines are skipped.
 /// When objects carry ``CorpusOptions/splitKey``, only the chosen split is read
 /// (`train` by default); lines without the key are read unless a split was asked for,
-/// which makes such a line an error. A line is parsed whole, so it is limited to
+/// which makes such a line an error. A line without the label key is an error unless
+/// ``CorpusOptions/allowsUnlabeled`` (its label is then empty). A line is parsed whole, so it is limited to
 /// ``CorpusOptions/maxLineBytes``; a longer one is an error naming the line.
 public final class JSONLCorpus: TextCorpus {
     public let path: String
@@ -67,6 +68,11 @@ public final class JSONLCorpus: TextCorpus {
             } else if let wanted = options.split {
                 throw FolioError(
                     "split '\(wanted)' asked for, but the line has no \"\(options.splitKey)\" key",
+                    file: path, place: "line \(lineNumber)")
+            }
+            guard fields[1] != nil || options.allowsUnlabeled else {
+                throw FolioError(
+                    "no \"\(options.labelKey)\" key: training needs labelled documents (folio vocab, shard and embed read unlabeled ones)",
                     file: path, place: "line \(lineNumber)")
             }
             let label = fields[1].map { String(decoding: $0, as: UTF8.self) } ?? ""

@@ -138,4 +138,21 @@ public struct KernelSet: Sendable, Equatable, CustomStringConvertible {
     ) {
         table.pointee.adam_update(w, g, m, v, count, alpha, beta1, beta2, epsilon)
     }
+
+    /// word2vec's update of `input` against `count` output rows (the true word first):
+    /// CFolioKernels' header says what it computes; ``NegativeSampling/referenceUpdate`` is its
+    /// plain twin.
+    @inline(__always)
+    func negativeSampling(
+        input: UnsafePointer<Float>, rows: UnsafePointer<UnsafeMutablePointer<Float>?>, count: Int, dim: Int, rate: Float,
+        gradient: UnsafeMutablePointer<Float>
+    ) {
+        table.pointee.negative_sampling(input, rows, Int32(count), Int32(dim), rate, gradient)
+    }
+
+    /// y += a · x over `count` floats.
+    @inline(__always)
+    func addScaled(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ a: Float, count: Int) {
+        table.pointee.add_scaled(y, x, a, Int32(count))
+    }
 }

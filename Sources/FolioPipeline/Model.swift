@@ -119,6 +119,8 @@ public final class Model {
         _ train: ShardLoader, validation: ShardLoader?, options: TrainingOptions, callbacks: [any Callback]
     ) throws(FolioError) -> Trainer {
         guard let optimizer else { throw FolioError("compile the model before fit") }
+        try train.shards.requireLabels()
+        try validation?.shards.requireLabels()
         var options = options
         options.loss = loss
         options.features = features
@@ -126,7 +128,8 @@ public final class Model {
     }
 
     public func evaluate(_ loader: ShardLoader, classes: Int? = nil, topK: Int? = nil) throws(FolioError) -> EvaluationResult {
-        try Evaluation.evaluate(network, loader: loader, classes: classes, loss: loss, features: features, topK: topK)
+        try loader.shards.requireLabels()
+        return try Evaluation.evaluate(network, loader: loader, classes: classes, loss: loss, features: features, topK: topK)
     }
 
     /// Class probabilities `[rows, classes]` (softmax of the logits).

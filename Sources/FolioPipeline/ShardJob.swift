@@ -13,7 +13,8 @@ public struct ShardJobOptions: Sendable, Hashable {
     public var blockBytes = ShardFormat.defaultBlockBytes
     public var threads = 2
     /// Label names in id order (e.g. another shard set's, so that a test split uses the
-    /// training split's ids); nil: the corpus's labels, sorted by UTF-8 bytes.
+    /// training split's ids); nil: the corpus's labels, sorted by UTF-8 bytes (none for an
+    /// unlabeled corpus, when ``CorpusOptions/allowsUnlabeled`` lets one be read).
     public var labels: [String]?
     public var measureTotal = false
     /// Crash tests: the points `shard-record` (each record written) and `shard-manifest`
@@ -75,7 +76,11 @@ public enum ShardJob {
         let threads = max(1, options.threads)
         var labels = options.labels ?? []
         if options.labels == nil { labels = try corpusLabels(corpusPath, options.corpus) }
-        let labelIDs = Dictionary(uniqueKeysWithValues: labels.enumerated().map { ($1, UInt32($0)) })
+        // An unlabeled corpus (every document's label empty): the manifest names no labels
+        // and every record carries label id 0.
+        let unlabeled = options.corpus.allowsUnlabeled && labels == [""]
+        if unlabeled { labels = [] }
+        let labelIDs = unlabeled ? ["": 0] : Dictionary(uniqueKeysWithValues: labels.enumerated().map { ($1, UInt32($0)) })
         try prepare(outputFolder)
 
         let corpus = try openCorpus(path: corpusPath, options: options.corpus)
@@ -95,6 +100,9 @@ public enum ShardJob {
                 worker: { work throws(FolioError) in try encode(from: work, into: encoded, index: index, tokenizer: options.tokenizer) },
                 add: { chunk, batch throws(FolioError) in
                     guard let label = labelIDs[chunk.label] else {
+                        if chunk.label.isEmpty {
+                            throw FolioError("the document has no label while others have one: label every document or none", file: chunk.source)
+                        }
                         throw FolioError("label '\(chunk.label)' is not one of the shard set's labels", file: chunk.source)
                     }
                     splitter.add(chunk.bytes, isDocumentEnd: chunk.isDocumentEnd) { piece in

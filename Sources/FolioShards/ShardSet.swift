@@ -25,6 +25,19 @@ public struct ShardSet: Sendable {
         return reader
     }
 
+    /// Made from an unlabeled corpus: the manifest names no labels and every record's
+    /// label id is 0 (word vectors and vocabularies need no labels; training does).
+    public var isUnlabeled: Bool { manifest.labels.isEmpty }
+
+    /// Refuses an unlabeled set, for the jobs that need labels (training, evaluation).
+    public func requireLabels() throws(FolioError) {
+        if isUnlabeled {
+            throw FolioError(
+                "the shard set has no labels (made from an unlabeled corpus): training and evaluation need labelled documents",
+                file: folder + "/" + ShardManifest.fileName, place: "key labels")
+        }
+    }
+
     /// Refuses shards made with another vocabulary than the one at hand.
     public func checkVocabulary(fingerprint: String, path: String) throws(FolioError) {
         guard fingerprint == manifest.vocabularyFingerprint else {
@@ -36,8 +49,10 @@ public struct ShardSet: Sendable {
 
     /// Records per label id, reading every block (each block's checksum checked); only the
     /// records `including` accepts count (a loader's side of a ``Holdout``, say). A label id
-    /// outside the manifest's labels is an error naming the shard and block.
+    /// outside the manifest's labels is an error naming the shard and block. An unlabeled
+    /// set has no counts.
     public func labelCounts(including: (RecordRef) -> Bool = { _ in true }) throws(FolioError) -> [Int] {
+        if isUnlabeled { return [] }
         var counts = [Int](repeating: 0, count: manifest.labels.count)
         for shard in manifest.shards.indices {
             let reader = try reader(forShard: shard)

@@ -22,7 +22,7 @@ struct Folio: ParsableCommand {
         commandName: "folio",
         abstract: "Text classifiers on corpora larger than memory.",
         version: "0.1.0",
-        subcommands: [RunCommand.self, VocabCommand.self, ShardCommand.self, InspectCommand.self, TrainCommand.self, EvalCommand.self,
+        subcommands: [RunCommand.self, VocabCommand.self, ShardCommand.self, InspectCommand.self, TrainCommand.self, EvalCommand.self, EmbedCommand.self,
                       PredictCommand.self, PlanCommand.self, SweepCommand.self, SynthCommand.self, BenchCommand.self]
     )
 }

@@ -52,6 +52,21 @@ final class ProgressDisplay {
         show(line)
     }
 
+    /// Word vectors: epoch, words read, words/s, ETA of the whole run.
+    func update(_ progress: EmbedProgress) {
+        let fraction = progress.totalWords > 0 ? min(1, Double(progress.wordsRead) / Double(progress.totalWords)) : 0
+        let rate = progress.seconds > 0 ? Double(progress.wordsRead) / progress.seconds : 0
+        var line = "\(title): epoch \(min(progress.epoch + 1, progress.epochs))/\(progress.epochs), \(progress.wordsRead) words, "
+            + "\(Int(rate)) words/s, learning rate \(String(format: "%.5f", progress.learningRate))"
+        let remaining = fraction > 0 ? progress.seconds * (1 - fraction) / fraction : 0
+        if isTerminal {
+            let width = 20
+            let filled = Int(fraction * Double(width))
+            line = "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] " + line
+        }
+        show(line + ", ETA \(clock(remaining))")
+    }
+
     /// A finished stage or epoch: its own line in both modes.
     func note(_ line: String) {
         if drewBar { ProcessInfoLite.writeError("\r\u{1B}[K") }

@@ -40,7 +40,7 @@ struct ShardCommand: ParsableCommand {
 
     func run() throws {
         var options = ShardJobOptions()
-        options.corpus = corpusOptions.options
+        options.corpus = corpusOptions.unlabeledAllowed
         options.tokenizer = tokenizer.options
         options.shardBytes = shardSize.bytes
         options.threads = threads ?? ProcessInfoLite.activeProcessorCount

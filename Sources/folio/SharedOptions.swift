@@ -1,6 +1,7 @@
 import ArgumentParser
 import FolioCorpus
 import FolioText
+import Foundation
 
 extension TokenizerOptions.Normalization: ExpressibleByArgument {}
 extension TokenizerOptions.Numbers: ExpressibleByArgument {}
@@ -20,6 +21,14 @@ struct CorpusOptionGroup: ParsableArguments {
         var options = CorpusOptions(split: split)
         options.textKey = textKey
         options.labelKey = labelKey
+        return options
+    }
+
+    /// For commands that need no labels (vocab, shard): flat folders and JSONL without
+    /// labels are corpora too.
+    var unlabeledAllowed: CorpusOptions {
+        var options = options
+        options.allowsUnlabeled = true
         return options
     }
 }
@@ -64,4 +73,12 @@ struct ResourceOptionGroup: ParsableArguments {
 struct OutputOptionGroup: ParsableArguments {
     @Flag(help: "Print one JSON object with the results as the last line.")
     var json = false
+}
+
+/// A `vocabulary.tsv` in the shard folder's parent or grandparent (where `folio run` and
+/// the README's recipes put it), if there is one.
+func vocabularyBeside(shards: String) -> String? {
+    let parent = ((shards as NSString).standardizingPath as NSString).deletingLastPathComponent
+    return [parent, (parent as NSString).deletingLastPathComponent].map { $0 + "/vocabulary.tsv" }
+        .first { FileManager.default.fileExists(atPath: $0) }
 }

@@ -104,11 +104,7 @@ struct TrainCommand: ParsableCommand {
     /// The vocabulary the shards were made with (and its file): the one named, or one found
     /// beside them.
     func vocabularyFile(for set: ShardSet) throws(FolioError) -> (vocabulary: Vocabulary, path: String)? {
-        let folder = (shards as NSString).standardizingPath
-        let candidates = vocabulary.map { [$0] }
-            ?? [(folder as NSString).deletingLastPathComponent, ((folder as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent]
-                .map { $0 + "/vocabulary.tsv" }.filter { FileManager.default.fileExists(atPath: $0) }
-        guard let path = candidates.first else { return nil }
+        guard let path = vocabulary ?? vocabularyBeside(shards: shards) else { return nil }
         let found = try Vocabulary(contentsOf: path)
         try set.checkVocabulary(fingerprint: found.fingerprint, path: path)
         return (found, path)
@@ -120,6 +116,7 @@ struct TrainCommand: ParsableCommand {
         let hint = resume ? "; run the same command again to resume" : "; run the same command with --resume to continue"
         let result = try runReportingErrors(resumeHint: hint) { () throws(FolioError) -> Result in
             let set = try ShardSet(folder: shards)
+            try set.requireLabels()
             let config = try pipeline(set)
             let vocabulary = try vocabularyFile(for: set)
             let session = try TrainingSession(config: config, train: set, vocabularySize: set.manifest.vocabularySize,

@@ -35,7 +35,7 @@ struct VocabCommand: ParsableCommand {
 
     func run() throws {
         var options = VocabularyJobOptions()
-        options.corpus = corpusOptions.options
+        options.corpus = corpusOptions.unlabeledAllowed
         options.tokenizer = tokenizer.options
         options.vocabulary = VocabularyOptions(maxTokens: maxTokens, minCount: minCount)
         options.memoryBudget = resources.memory.bytes

@@ -116,6 +116,29 @@ static void check_adam(const folio_kernels *kernels, long count) {
     free(w); free(g); free(m); free(v); free(w0); free(m0); free(v0);
 }
 
+// word2vec's update against the same steps in double: each row's dot product, logistic
+// function and two scaled additions, rows in order.
+static void check_negative_sampling(const folio_kernels *kernels, int dim, int count) {
+    float *input = randoms(dim), *storage = randoms((size_t)dim * count), *gradient = malloc(sizeof(float) * dim);
+    double *expected_rows = malloc(sizeof(double) * dim * count), *expected_gradient = calloc(dim, sizeof(double));
+    float *rows[16];
+    for (int r = 0; r < count; r++) rows[r] = storage + (size_t)r * dim;
+    for (int i = 0; i < dim * count; i++) expected_rows[i] = storage[i];
+    for (int r = 0; r < count; r++) {
+        double f = 0;
+        for (int j = 0; j < dim; j++) f += (double)input[j] * expected_rows[r * dim + j];
+        double g = 0.05 * ((r == 0 ? 1 : 0) - sigmoid(f));
+        for (int j = 0; j < dim; j++) {
+            expected_gradient[j] += g * expected_rows[r * dim + j];
+            expected_rows[r * dim + j] += g * input[j];
+        }
+    }
+    kernels->negative_sampling(input, rows, count, dim, 0.05f, gradient);
+    for (int j = 0; j < dim; j++) expect_close("negative sampling gradient", kernels->name, gradient[j], expected_gradient[j], 1e-5);
+    for (int i = 0; i < dim * count; i++) expect_close("negative sampling rows", kernels->name, storage[i], expected_rows[i], 1e-5);
+    free(input); free(storage); free(gradient); free(expected_rows); free(expected_gradient);
+}
+
 static double seconds(void) {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
@@ -160,6 +183,8 @@ int main(int argc, char **argv) {
         check_rows(kernels, 128);
         check_adam(kernels, 1);
         check_adam(kernels, 1037);
+        int dims[] = {1, 7, 8, 16, 17, 100, 300};
+        for (size_t d = 0; d < sizeof dims / sizeof dims[0]; d++) check_negative_sampling(kernels, dims[d], 1 + (int)d % 11);
         printf("%-8s %s\n", kernels->name, failures == before ? "ok" : "FAILED");
         if (benchmark) bench(kernels);
     }

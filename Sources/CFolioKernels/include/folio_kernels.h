@@ -1,5 +1,6 @@
 // Folio's own numeric kernels: the LSTM's products with a packed weight matrix, its per-row
-// gate loops, Adam's update, and a measure of the CPU's FMA peak. In C for one reason: a C
+// gate loops, Adam's update, word2vec's negative-sampling update, and a measure of the
+// CPU's FMA peak. In C for one reason: a C
 // function can be compiled for several instruction sets in one library and picked at run
 // time, which Swift code cannot. Each kernel exists once per path:
 //
@@ -52,6 +53,17 @@ typedef void (*folio_lstm_backward_row_fn)(float *gates, const float *c, const f
 typedef void (*folio_adam_update_fn)(float *w, const float *g, float *m, float *v, long count, float alpha, float beta1,
                                      float beta2, float epsilon);
 
+/// word2vec's negative-sampling update of one input vector against `count` output rows, the
+/// first the true word (label 1), the others noise words (label 0). For each row o in order:
+/// f = input · o, g = rate · (label − σ(f)), gradient += g · o (o before it moves), then
+/// o += g · input. `gradient` (dim floats) is set, not added to: the caller adds it to the
+/// input row(s). The rows must be distinct and none may be `input` or `gradient`.
+typedef void (*folio_negative_sampling_fn)(const float *input, float *const *rows, int count, int dim, float rate,
+                                           float *gradient);
+
+/// y += a · x over n floats.
+typedef void (*folio_add_scaled_fn)(float *y, const float *x, float a, int n);
+
 /// One path's kernels.
 typedef struct {
     folio_isa isa;
@@ -64,6 +76,8 @@ typedef struct {
     /// and returns the floating-point operations done (2 per lane per multiply-add), for
     /// a caller that times it: the CPU's peak for this path.
     double (*fma_chains)(long iterations);
+    folio_negative_sampling_fn negative_sampling;
+    folio_add_scaled_fn add_scaled;
 } folio_kernels;
 
 /// 1 when this CPU (and its operating system) runs `isa`'s instructions.
