@@ -66,6 +66,9 @@ public final class Embedding {
     public let inputDim: Int
     public let outputDim: Int
     public let table: ParameterView
+    /// False: the table is left as it is (pretrained vectors kept fixed, Keras's
+    /// `trainable = False`); see ``Sequential/freezeEmbedding()``.
+    public internal(set) var trainable = true
     private var ids: [UInt32] = []
 
     public static func layout(prefix: String, inputDim: Int, outputDim: Int) -> [(name: String, shape: [Int])] {
@@ -107,6 +110,7 @@ public final class Embedding {
     }
 
     public func backward(_ outputGradient: Tensor, arena: ParameterArena) {
+        guard trainable else { return }
         let gradients = arena.gradients(of: table)
         arena.touch(rows: ids.lazy.map { Int($0) }, regionAt: table.offset)
         let outputDim = outputDim

@@ -316,7 +316,8 @@ public final class RMSprop: ScheduledOptimizer {
         let learningRate = nextLearningRate
         iterations += 1
         let (weights, gradients) = (arena.values, arena.gradients)
-        for index in 0..<arena.count {
+        // Every parameter but frozen ones (lazy tables are refused with RMSprop).
+        arena.forEachUpdatedRange { range in for index in range {
             let g = gradients[index]
             velocity[index] = rho * velocity[index] + (1 - rho) * g * g
             var denominator = velocity[index]
@@ -331,7 +332,7 @@ public final class RMSprop: ScheduledOptimizer {
             } else {
                 weights[index] -= increment
             }
-        }
+        } }
     }
 }
 
@@ -363,7 +364,7 @@ public final class Rprop: Optimizer {
         try Clipping().apply(arena, gradientScale: gradientScale)
         iterations += 1
         let (weights, gradients) = (arena.values, arena.gradients)
-        for index in 0..<arena.count {
+        arena.forEachUpdatedRange { range in for index in range {
             var g = gradients[index]
             let agreement = g * previous[index]
             if agreement > 0 {
@@ -374,7 +375,7 @@ public final class Rprop: Optimizer {
             }
             weights[index] -= (g > 0 ? 1 : g < 0 ? -1 : 0) * steps[index]
             previous[index] = g
-        }
+        } }
     }
 }
 

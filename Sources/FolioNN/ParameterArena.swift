@@ -42,13 +42,21 @@ public final class ParameterArena {
     /// are cleared. Untouched rows keep their weights and moments (for SGD without momentum
     /// that is exactly the dense update: their gradient is zero).
     public func makeRowSparse(_ view: ParameterView, rowWidth: Int) {
+        guard !rowSparseRegions.contains(where: { $0.offset == view.offset }) else { return }
         rowSparseRegions.append(RowSparseRegion(offset: view.offset, rows: view.count / rowWidth, rowWidth: rowWidth))
     }
 
+    /// Leaves `view` out of every update (Keras's `trainable = False`): a region whose rows
+    /// are never touched, so optimizers, clipping and weight decay pass it by.
+    public func freeze(_ view: ParameterView, rowWidth: Int) {
+        makeRowSparse(view, rowWidth: rowWidth)
+        if let index = rowSparseRegions.firstIndex(where: { $0.offset == view.offset }) { rowSparseRegions[index].isFrozen = true }
+    }
+
     /// Records that `rows` of the region starting at `offset` received gradient (nothing
-    /// when no region starts there).
+    /// when no region starts there, or when it is frozen).
     public func touch(rows: some Sequence<Int>, regionAt offset: Int) {
-        guard let index = rowSparseRegions.firstIndex(where: { $0.offset == offset }) else { return }
+        guard let index = rowSparseRegions.firstIndex(where: { $0.offset == offset }), !rowSparseRegions[index].isFrozen else { return }
         for row in rows { rowSparseRegions[index].touch(row) }
     }
 
@@ -96,6 +104,8 @@ public struct RowSparseRegion: Sendable {
     public let rowWidth: Int
     public private(set) var touchedRows: [Int] = []
     private var isTouched: [Bool]
+    /// Never updated: its rows are never touched.
+    public internal(set) var isFrozen = false
 
     init(offset: Int, rows: Int, rowWidth: Int) {
         self.offset = offset

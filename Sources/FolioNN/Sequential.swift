@@ -414,6 +414,19 @@ public final class Sequential {
         }
     }
 
+    /// The first layer: every model over token ids starts with its Embedding.
+    public var embedding: Embedding {
+        guard case .embedding(let embedding) = layers.first else { preconditionFailure("layout() accepts no model without an Embedding first") }
+        return embedding
+    }
+
+    /// Keeps the embedding table as it is while the rest trains (pretrained vectors used
+    /// as they are): no gradient is computed for it and no optimizer updates it.
+    public func freezeEmbedding() {
+        embedding.trainable = false
+        arena.freeze(embedding.table, rowWidth: embedding.outputDim)
+    }
+
     /// The BatchNormalization layers by index (their state lives beside the arena).
     func movingStatistics() -> [(Int, BatchNormalization)] {
         layers.enumerated().compactMap { index, layer in

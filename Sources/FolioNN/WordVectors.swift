@@ -170,3 +170,50 @@ public struct WordVectors: Sendable, Equatable {
         return top.map { (tokens[$0.0], $0.1) }
     }
 }
+
+/// How many of a vocabulary's tokens a vectors file gave rows to.
+public struct PretrainedMatch: Sendable, Equatable {
+    /// Vocabulary tokens (not `<pad>`, `<oov>`) whose row now holds the file's vector.
+    public var matched: Int
+    /// Vocabulary tokens without a vector in the file: their rows keep the layer's own start.
+    public var unmatched: Int
+    /// Vectors of words the vocabulary does not have.
+    public var unused: Int
+}
+
+extension Embedding {
+    /// Copies the vectors of `path` (safetensors or text, ``WordVectors``) into the rows of
+    /// the tokens they belong to: row i is `tokens[i]` (the vocabulary in id order; rows
+    /// past it, hashed n-grams, and rows of tokens the file lacks keep their start). A text
+    /// file streams through, so a file larger than memory is fine; where a word comes twice
+    /// the first vector wins. A dimension other than `outputDim` is an error naming the file.
+    public func load(vectorsAt path: String, tokens: [String], arena: ParameterArena) throws(FolioError) -> PretrainedMatch {
+        let dimension = try WordVectors.dimension(of: path)
+        guard dimension == outputDim else {
+            throw FolioError("vectors of dimension \(dimension) for an embedding of output_dim \(outputDim)", file: path)
+        }
+        var rowOf: [String: Int] = [:]
+        for (id, token) in tokens.enumerated().prefix(inputDim) where id >= 2 { rowOf[token] = id }
+        let table = arena.values(of: self.table)
+        var filled = Set<Int>()
+        var unused = 0
+        func take(_ token: String, _ vector: UnsafeBufferPointer<Float>) {
+            guard let row = rowOf[token], filled.insert(row).inserted else {
+                unused += 1
+                return
+            }
+            for j in 0..<outputDim { table[row * outputDim + j] = vector[j] }
+        }
+        if path.hasSuffix(".safetensors") {
+            let vectors = try WordVectors.read(path)
+            vectors.values.withUnsafeBufferPointer { values in
+                for (index, token) in vectors.tokens.enumerated() {
+                    take(token, UnsafeBufferPointer(rebasing: values[index * outputDim..<(index + 1) * outputDim]))
+                }
+            }
+        } else {
+            try WordVectors.forEachTextVector(in: path) { token, vector in take(token, vector) }
+        }
+        return PretrainedMatch(matched: filled.count, unmatched: rowOf.count - filled.count, unused: unused)
+    }
+}

@@ -46,6 +46,22 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         /// the run fingerprints of pipelines without the key are what they were.
         public var weighting: InputWeighting?
         public var layers: [LayerSpec] = []
+        /// The embedding's start from word vectors (its `weights` and `trainable` keys);
+        /// nil: Keras's random start. Left out of the canonical JSON when nil.
+        public var pretrained: PretrainedEmbedding?
+    }
+
+    /// Word vectors an embedding starts from: rows matched to the vocabulary by token.
+    public struct PretrainedEmbedding: Sendable, Hashable, Codable {
+        /// A `.safetensors` (`folio embed`) or text (`.vec`, GloVe) vectors file.
+        public var path: String
+        /// False: the vectors stay as they are while the rest of the model trains.
+        public var trainable = true
+
+        public init(path: String, trainable: Bool = true) {
+            self.path = path
+            self.trainable = trainable
+        }
     }
 
     public struct EarlyStoppingConfig: Sendable, Hashable, Codable {
@@ -163,7 +179,7 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         config.shardBytes = try shards.bytes("shard_size", default: 64 << 20)
         try shards.finish()
         try readLoader(try root.section("loader"), into: &config)
-        try readModel(try root.section("model"), into: &config)
+        try readModel(try root.section("model"), baseFolder: baseFolder, into: &config)
         try readTraining(try root.section("training"), into: &config)
         let evaluation = try root.section("evaluation")
         config.evaluation.batchSize = try evaluation.int("batch_size", in: Limits.batchSize)
@@ -213,12 +229,16 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         config.loader.seed = config.seed
     }
 
-    private static func readModel(_ table: PipelineTableReader, into config: inout PipelineConfig) throws(FolioError) {
+    private static func readModel(_ table: PipelineTableReader, baseFolder: String, into config: inout PipelineConfig) throws(FolioError) {
         config.model.ngrams = try table.int("ngrams", default: 1, in: Limits.ngrams)
         config.model.buckets = try table.int("buckets", default: 100_000, in: Limits.buckets)
         let layers = try table.tables("layers")
         guard !layers.isEmpty else { throw table.error("the model needs [[model.layers]] entries, the first an embedding", key: "layers") }
-        for layer in layers { config.model.layers.append(try readLayer(layer)) }
+        for layer in layers {
+            var pretrained: PretrainedEmbedding?
+            config.model.layers.append(try readLayer(layer, baseFolder: baseFolder, pretrained: &pretrained))
+            if let pretrained, config.model.layers.count == 1 { config.model.pretrained = pretrained }
+        }
         let weighting = try table.choice("weighting", ["none"] + InputWeighting.allCases.map(\.rawValue), default: "none")
         config.model.weighting = InputWeighting(rawValue: weighting)
         try table.finish()
@@ -229,7 +249,11 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         "max_pooling1d", "global_average_pooling1d", "global_max_pooling1d",
     ]
 
-    private static func readLayer(_ table: PipelineTableReader) throws(FolioError) -> LayerSpec {
+    /// One `[[model.layers]]` table; an embedding's `weights` and `trainable` go to
+    /// `pretrained` (the vectors file's dimension checked here, before any work).
+    private static func readLayer(
+        _ table: PipelineTableReader, baseFolder: String, pretrained: inout PretrainedEmbedding?
+    ) throws(FolioError) -> LayerSpec {
         let type = try table.choice("type", layerTypes, default: "")
         let activations = Activation.Function.allCases.map(\.rawValue)
         func activation(_ fallback: String) throws(FolioError) -> Activation.Function {
@@ -237,7 +261,23 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         }
         let spec: LayerSpec
         switch type {
-        case "embedding": spec = .embedding(outputDim: try table.int("output_dim", default: 64, in: 1...1 << 16))
+        case "embedding":
+            let outputDim = try table.int("output_dim", default: 64, in: 1...1 << 16)
+            spec = .embedding(outputDim: outputDim)
+            let trainable = try table.bool("trainable", default: true)
+            if let weights = try table.string("weights") {
+                let path = weights.hasPrefix("/") ? weights : baseFolder + "/" + weights
+                let dimension: Int
+                do throws(FolioError) { dimension = try WordVectors.dimension(of: path) } catch {
+                    throw table.error("cannot read the vectors: \(error)", key: "weights")
+                }
+                guard dimension == outputDim else {
+                    throw table.error("\(path) holds vectors of dimension \(dimension); output_dim is \(outputDim)", key: "weights")
+                }
+                pretrained = PretrainedEmbedding(path: path, trainable: trainable)
+            } else if !trainable {
+                throw table.error("a frozen embedding needs weights = \"vectors file\" (it would keep its random start)", key: "trainable")
+            }
         case "lstm":
             spec = .lstm(units: try table.int("units", default: 64, in: 1...1 << 16),
                          returnSequences: try table.bool("return_sequences", default: false),
@@ -250,7 +290,8 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
             guard let inner = try table.table("layer") else {
                 throw table.error("a bidirectional layer wraps layer = { type = \"lstm\", units = ... }", key: "layer")
             }
-            let wrapped = try readLayer(inner)
+            var ignored: PretrainedEmbedding?
+            let wrapped = try readLayer(inner, baseFolder: baseFolder, pretrained: &ignored)
             switch wrapped {
             case .lstm, .gru: spec = .bidirectional(wrapped)
             default: throw table.error("Bidirectional wraps an lstm or a gru", key: "layer")

@@ -25,7 +25,12 @@ extension PipelineConfig {
                   "padding = \(quoted(loader.padding == .longest ? "longest" : "max_length"))", "memory = \(loader.memoryBudget)",
                   "prefetch = \(loader.prefetch)", ""]
         lines += ["[model]", "ngrams = \(model.ngrams)", "buckets = \(model.buckets)", "weighting = \(quoted(model.weighting?.rawValue ?? "none"))"]
-        for layer in model.layers { lines += ["", "[[model.layers]]"] + Self.tomlKeys(of: layer).map { "\($0.key) = \($0.value)" } }
+        for (index, layer) in model.layers.enumerated() {
+            lines += ["", "[[model.layers]]"] + Self.tomlKeys(of: layer).map { "\($0.key) = \($0.value)" }
+            if index == 0, let pretrained = model.pretrained {
+                lines += ["weights = \(quoted(pretrained.path))", "trainable = \(pretrained.trainable)"]
+            }
+        }
         lines += [""] + (try trainingTOML()) + ["", "[evaluation]"]
         if let size = evaluation.batchSize { lines.append("batch_size = \(size)") }
         lines.append("top_k = \(evaluation.topK)")

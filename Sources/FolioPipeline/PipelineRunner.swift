@@ -89,7 +89,7 @@ extension PipelineResult {
 /// |---|---|---|
 /// | vocabulary | `vocabulary.tsv` | corpus files (path, size, mtime), tokenizer, vocabulary settings |
 /// | shards | `shards/train`, `shards/test` | corpus files, tokenizer, vocabulary file, shard size |
-/// | train | `checkpoints/`, `model/`, `metrics.jsonl` | shard manifests, model, loader, training, seed |
+/// | train | `checkpoints/`, `model/`, `metrics.jsonl` | shard manifests, model, loader, training, seed, pretrained vectors file (size, mtime) |
 /// | evaluate | `evaluation.json` | the trained weights, test shards, evaluation settings |
 /// | report | `report.md`, `*.svg` | (always written) |
 ///
@@ -104,6 +104,8 @@ public final class PipelineRunner {
         public var training: (TrainingProgress) -> Void = { _ in }
         public var epoch: (EpochLogs) -> Void = { _ in }
         public var warning: @Sendable (String) -> Void = { _ in }
+        /// A line worth showing that is not a warning (how many tokens pretrained vectors covered).
+        public var note: (String) -> Void = { _ in }
         public init() {}
     }
 
@@ -229,8 +231,10 @@ public final class PipelineRunner {
         let testSplit = resolvedTestSplit()
         let train = try ShardSet(folder: trainShards)
         try train.checkVocabulary(fingerprint: vocabulary.fingerprint, path: vocabularyPath)
+        // Pretrained vectors count by their file's size and time, as the corpus does.
+        let vectorsStamp = config.model.pretrained.flatMap { regularFileStamp($0.path) }.map { "\($0.size)\t\($0.modified)" } ?? ""
         let trainingPrint = fingerprint(try manifestFingerprint(trainShards), config.canonicalJSON(config.model), config.canonicalJSON(config.loader),
-                                        config.canonicalJSON(config.training), String(config.seed))
+                                        config.canonicalJSON(config.training), String(config.seed), vectorsStamp)
         var history: [EpochLogs] = []
         try stage("train", fingerprint: trainingPrint, outputs: [modelFolder + "/" + ModelBundle.descriptionFile]) { () throws(FolioError) in
             history = try trainModel(train: train, vocabulary: vocabulary, fingerprint: trainingPrint)
@@ -281,7 +285,8 @@ public final class PipelineRunner {
             try owner.commit()
         }
         let session = try TrainingSession(config: config, train: train, vocabularySize: vocabulary.count, checkpoints: checkpointFolder,
-                                          metrics: runDir, stopRequest: stopRequest)
+                                          metrics: runDir, stopRequest: stopRequest, tokens: vocabulary.tokens)
+        if let match = session.pretrainedMatch { events.note(match.description) }
         let trainer = session.trainer
         trainer.stopAfterMicroBatches = stopTrainingAfter
         trainer.onProgress = events.training

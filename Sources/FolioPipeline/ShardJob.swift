@@ -79,7 +79,8 @@ public enum ShardJob {
         // An unlabeled corpus (every document's label empty): the manifest names no labels
         // and every record carries label id 0.
         let unlabeled = options.corpus.allowsUnlabeled && labels == [""]
-        if unlabeled { labels = [] }
+        // An empty label beside others is a document without one: an error at that document.
+        if unlabeled { labels = [] } else if options.labels == nil { labels.removeAll { $0.isEmpty } }
         let labelIDs = unlabeled ? ["": 0] : Dictionary(uniqueKeysWithValues: labels.enumerated().map { ($1, UInt32($0)) })
         try prepare(outputFolder)
 

@@ -20,6 +20,8 @@ public final class TrainingSession {
     public let loader: ShardLoader
     public let validation: ShardLoader?
     public let trainer: Trainer
+    /// How many vocabulary tokens the pretrained vectors covered (nil: none were named).
+    public let pretrainedMatch: PretrainedMatch?
 
     /// - Parameters:
     ///   - config: validated here (``PipelineConfig/validate()``); its corpus and data
@@ -28,9 +30,11 @@ public final class TrainingSession {
     ///   - checkpoints: the checkpoint folder (nil: none, so no resume).
     ///   - metrics: where `metrics.jsonl` and `metrics.csv` go (nil: not written).
     ///   - stopRequest: honoured at optimizer-step boundaries (``TrainingOptions/stopRequest``).
+    ///   - tokens: the vocabulary's tokens in id order, which pretrained vectors
+    ///     (``PipelineConfig/ModelConfig/pretrained``) are matched to.
     public init(
         config: PipelineConfig, train: ShardSet, vocabularySize: Int, checkpoints: String?, metrics: String?,
-        callbacks extra: [any Callback] = [], stopRequest: StopRequest? = nil
+        callbacks extra: [any Callback] = [], stopRequest: StopRequest? = nil, tokens: [String]? = nil
     ) throws(FolioError) {
         try config.validate()
         self.config = config
@@ -39,6 +43,7 @@ public final class TrainingSession {
         let model = try Model(config.model.layers, vocabulary: vocabularySize, seed: config.seed, ngrams: ngrams)
         model.network.threads = config.threads
         if config.training.lazyEmbeddingUpdates { model.network.makeEmbeddingsRowSparse() }
+        pretrainedMatch = try Self.startFromVectors(config.model.pretrained, model: model, tokens: tokens)
         let training = config.training
         var options = config.loader
         options.seed = config.seed
@@ -89,6 +94,36 @@ public final class TrainingSession {
         self.loader = loader
         self.validation = validation
         trainer = try model.trainer(loader, validation: validation, options: trainingOptions, callbacks: callbacks + extra)
+    }
+}
+
+extension TrainingSession {
+    /// Copies pretrained vectors into the embedding's rows (and freezes it when asked);
+    /// errors name the pipeline key as well as the vectors file.
+    static func startFromVectors(_ pretrained: PipelineConfig.PretrainedEmbedding?, model: Model, tokens: [String]?) throws(FolioError) -> PretrainedMatch? {
+        guard let pretrained else { return nil }
+        let key = "model.layers[0].weights"
+        guard let tokens else { throw FolioError("\(key): vectors are matched to the vocabulary by token, and no vocabulary was given", file: pretrained.path) }
+        let match: PretrainedMatch
+        do throws(FolioError) {
+            match = try model.network.embedding.load(vectorsAt: pretrained.path, tokens: tokens, arena: model.network.arena)
+        } catch {
+            var named = error
+            named.message = "\(key): " + error.message
+            throw named
+        }
+        if !pretrained.trainable { model.network.freezeEmbedding() }
+        return match
+    }
+}
+
+extension PretrainedMatch: CustomStringConvertible {
+    /// One line for the user: how much of the vocabulary the vectors cover.
+    public var description: String {
+        let total = matched + unmatched
+        let share = total > 0 ? Double(matched) / Double(total) * 100 : 0
+        return "pretrained vectors: \(matched) of \(total) vocabulary tokens matched (\(String(format: "%.1f", share)) %); "
+            + "\(unmatched) unmatched rows keep Keras's random start; \(unused) vectors of other words unused"
     }
 }
 

@@ -47,6 +47,7 @@ struct RunCommand: ParsableCommand {
                     + ", \(Int(logs.tokensPerSecond)) tokens/s, \(String(format: "%.1f", logs.seconds)) s")
             }
             runner.events.warning = { ProcessInfoLite.printError("folio: warning: \($0)") }
+            runner.events.note = { display.note($0) }
             return try runner.run()
         }
         print("""

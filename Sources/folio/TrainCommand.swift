@@ -30,6 +30,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Model: bag (Embedding -> GlobalAveragePooling1D -> Dense), lstm (Embedding -> LSTM -> LSTM -> Dense), conv (Embedding -> Conv1D -> GlobalMaxPooling1D -> Dense).")
     var model = Preset.bag
     @Option(help: "Embedding size.") var embed = 64
+    @Option(help: "Start the embedding from word vectors (folio embed's .safetensors, or .vec / GloVe text), matched to the vocabulary by token.")
+    var vectors: String?
+    @Flag(help: "Keep the --vectors as they are while the rest trains.") var freezeVectors = false
     @Option(help: "LSTM units or Conv1D filters.") var units = 64
     @Option(help: "Hashed word n-grams up to this order appended to each batch (2: bigrams; 1: none), as fastText's -wordNgrams.")
     var ngrams = 1
@@ -51,6 +54,10 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Checkpoint every N optimizer steps (0: at epoch ends).") var checkpointEvery = 0
     @Flag(help: "Continue from the checkpoint folder.") var resume = false
     @OptionGroup var output: OutputOptionGroup
+
+    func validate() throws {
+        if freezeVectors && vectors == nil { throw ValidationError("--freeze-vectors needs --vectors") }
+    }
 
     struct Result: Encodable {
         var epochs: Int
@@ -86,6 +93,7 @@ struct TrainCommand: ParsableCommand {
         case .conv: config.model.layers = [.embedding(outputDim: embed), .conv1D(filters: units, kernelSize: 5, padding: .same, activation: .relu),
                                            .globalMaxPooling1D, .dense(units: classes)]
         }
+        if let vectors { config.model.pretrained = .init(path: vectors, trainable: !freezeVectors) }
         config.model.ngrams = ngrams
         config.model.buckets = buckets
         config.model.weighting = tfidf ? .tfidf : nil
@@ -120,7 +128,9 @@ struct TrainCommand: ParsableCommand {
             let config = try pipeline(set)
             let vocabulary = try vocabularyFile(for: set)
             let session = try TrainingSession(config: config, train: set, vocabularySize: set.manifest.vocabularySize,
-                                              checkpoints: checkpoints, metrics: nil, stopRequest: signals.stopRequest)
+                                              checkpoints: checkpoints, metrics: nil, stopRequest: signals.stopRequest,
+                                              tokens: vocabulary?.vocabulary.tokens)
+            if let match = session.pretrainedMatch { ProcessInfoLite.printError(match.description) }
             let losses = try session.trainer.fit(resume: resume)
             let recent = losses.suffix(50)
             var result = Result(epochs: session.trainer.history.count, final_train_loss: recent.isEmpty ? nil : recent.reduce(0, +) / Double(recent.count),

@@ -148,7 +148,16 @@ import Testing
         #expect(throws: FolioError("no \"body\" key", file: path, place: "line 1")) {
             try documents(JSONLCorpus(path: path, options: options))
         }
-        let bad = folder.write("bad.jsonl", "{\"text\": \"ok\"}\n{\"text\": oops}\n")
+        let bad = folder.write("bad.jsonl", "{\"text\": \"ok\", \"label\": \"x\"}\n{\"text\": oops}\n")
+        // A line without a label: an error unless unlabeled corpora are allowed (vocab, shard).
+        let unlabeled = folder.write("unlabeled.jsonl", "{\"text\": \"a\", \"label\": \"x\"}\n{\"text\": \"b\"}\n")
+        #expect(throws: FolioError("no \"label\" key: training needs labelled documents (folio vocab, shard and embed read unlabeled ones)",
+                                   file: unlabeled, place: "line 2")) {
+            try documents(JSONLCorpus(path: unlabeled))
+        }
+        var lenient = CorpusOptions()
+        lenient.allowsUnlabeled = true
+        #expect(try documents(JSONLCorpus(path: unlabeled, options: lenient)).map(\.0) == ["x", ""])
         #expect(throws: FolioError("invalid JSON: expected a value", file: bad, place: "line 2, byte 10")) {
             try documents(JSONLCorpus(path: bad))
         }
