@@ -32,7 +32,7 @@ public struct Word2VecOptions: Sendable, Hashable, Codable {
     /// vectors then depend on how the threads happened to interleave.
     public var hogwild = false
     /// Words each thread trains on between merges (the deterministic mode's rounds).
-    public var roundWords = 16_384
+    public var roundWords = 65_536
     /// Sentences longer than this are cut (word2vec's MAX_SENTENCE_LENGTH).
     public var maxSentenceLength = 1000
 

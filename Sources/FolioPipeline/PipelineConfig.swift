@@ -51,6 +51,21 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         public var pretrained: PretrainedEmbedding?
     }
 
+    /// The `[embed]` stage: word vectors trained on the training split's text (and on
+    /// unlabeled corpora) before the classifier, which then starts its embedding from them.
+    public struct EmbedConfig: Sendable, Hashable, Codable {
+        /// Its dimension, threads and seed are not read from here: the runner takes the
+        /// embedding's `output_dim` and the pipeline's threads and seed.
+        public var word2vec = Word2VecOptions()
+        /// Unlabeled corpora (folders of text files, JSONL with or without labels) whose
+        /// text the vectors learn from too; absolute paths or relative to the pipeline file.
+        public var corpora: [String] = []
+        /// The embedding layer's `trainable` key.
+        public var embeddingTrainable = true
+
+        public init() {}
+    }
+
     /// Word vectors an embedding starts from: rows matched to the vocabulary by token.
     public struct PretrainedEmbedding: Sendable, Hashable, Codable {
         /// A `.safetensors` (`folio embed`) or text (`.vec`, GloVe) vectors file.
@@ -128,6 +143,8 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
     public var model = ModelConfig()
     public var training = TrainingConfig()
     public var evaluation = EvaluationConfig()
+    /// Nil: no `[embed]` stage (left out of the canonical JSON).
+    public var embed: EmbedConfig?
 
     /// A configuration made in code: every setting at its default but the name and the
     /// corpus; check it with ``validate()`` once it is filled in.
@@ -179,7 +196,9 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         config.shardBytes = try shards.bytes("shard_size", default: 64 << 20)
         try shards.finish()
         try readLoader(try root.section("loader"), into: &config)
-        try readModel(try root.section("model"), baseFolder: baseFolder, into: &config)
+        let embed = try root.table("embed")
+        try readModel(try root.section("model"), baseFolder: baseFolder, hasEmbedStage: embed != nil, into: &config)
+        if let embed { try readEmbed(embed, baseFolder: baseFolder, into: &config) }
         try readTraining(try root.section("training"), into: &config)
         let evaluation = try root.section("evaluation")
         config.evaluation.batchSize = try evaluation.int("batch_size", in: Limits.batchSize)
@@ -229,15 +248,43 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         config.loader.seed = config.seed
     }
 
-    private static func readModel(_ table: PipelineTableReader, baseFolder: String, into config: inout PipelineConfig) throws(FolioError) {
+    private static func readEmbed(_ table: PipelineTableReader, baseFolder: String, into config: inout PipelineConfig) throws(FolioError) {
+        var embed = config.embed ?? EmbedConfig()
+        var options = Word2VecOptions()
+        options.model = Word2VecOptions.Architecture(rawValue: try table.choice("model", Word2VecOptions.Architecture.allCases.map(\.rawValue), default: "skipgram")) ?? .skipgram
+        options.window = try table.int("window", default: options.window, in: 1...100)
+        options.negative = try table.int("negative", default: options.negative, in: 1...100)
+        options.epochs = try table.int("epochs", default: options.epochs, in: 1...1000)
+        options.minCount = try table.int("min_count", default: options.minCount, in: 1...Int.max)
+        options.subsample = try table.double("subsample", default: options.subsample, in: 0...0.999)
+        options.learningRate = try table.double("learning_rate", in: 1e-6...10)
+        embed.word2vec = options
+        var corpora: [String] = []
+        for value in try table.array("corpora") ?? [] {
+            guard case .string(let path) = value, !path.isEmpty else { throw table.error("expected an array of corpus paths", key: "corpora") }
+            corpora.append(path.hasPrefix("/") ? path : baseFolder + "/" + path)
+        }
+        embed.corpora = corpora
+        try table.finish()
+        if config.model.pretrained != nil {
+            throw table.error("the embedding's vectors come from the [embed] stage: leave out this key, or that table", atPath: "model.layers[0].weights")
+        }
+        config.embed = embed
+    }
+
+    private static func readModel(_ table: PipelineTableReader, baseFolder: String, hasEmbedStage: Bool, into config: inout PipelineConfig) throws(FolioError) {
         config.model.ngrams = try table.int("ngrams", default: 1, in: Limits.ngrams)
         config.model.buckets = try table.int("buckets", default: 100_000, in: Limits.buckets)
         let layers = try table.tables("layers")
         guard !layers.isEmpty else { throw table.error("the model needs [[model.layers]] entries, the first an embedding", key: "layers") }
         for layer in layers {
             var pretrained: PretrainedEmbedding?
-            config.model.layers.append(try readLayer(layer, baseFolder: baseFolder, pretrained: &pretrained))
-            if let pretrained, config.model.layers.count == 1 { config.model.pretrained = pretrained }
+            var trainable = true
+            config.model.layers.append(try readLayer(layer, baseFolder: baseFolder, hasEmbedStage: hasEmbedStage, pretrained: &pretrained, trainable: &trainable))
+            if config.model.layers.count == 1 {
+                config.model.pretrained = pretrained
+                if hasEmbedStage { config.embed = EmbedConfig(); config.embed?.embeddingTrainable = trainable }
+            }
         }
         let weighting = try table.choice("weighting", ["none"] + InputWeighting.allCases.map(\.rawValue), default: "none")
         config.model.weighting = InputWeighting(rawValue: weighting)
@@ -252,7 +299,7 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
     /// One `[[model.layers]]` table; an embedding's `weights` and `trainable` go to
     /// `pretrained` (the vectors file's dimension checked here, before any work).
     private static func readLayer(
-        _ table: PipelineTableReader, baseFolder: String, pretrained: inout PretrainedEmbedding?
+        _ table: PipelineTableReader, baseFolder: String, hasEmbedStage: Bool, pretrained: inout PretrainedEmbedding?, trainable: inout Bool
     ) throws(FolioError) -> LayerSpec {
         let type = try table.choice("type", layerTypes, default: "")
         let activations = Activation.Function.allCases.map(\.rawValue)
@@ -264,7 +311,7 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         case "embedding":
             let outputDim = try table.int("output_dim", default: 64, in: 1...1 << 16)
             spec = .embedding(outputDim: outputDim)
-            let trainable = try table.bool("trainable", default: true)
+            trainable = try table.bool("trainable", default: true)
             if let weights = try table.string("weights") {
                 let path = weights.hasPrefix("/") ? weights : baseFolder + "/" + weights
                 let dimension: Int
@@ -275,8 +322,8 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
                     throw table.error("\(path) holds vectors of dimension \(dimension); output_dim is \(outputDim)", key: "weights")
                 }
                 pretrained = PretrainedEmbedding(path: path, trainable: trainable)
-            } else if !trainable {
-                throw table.error("a frozen embedding needs weights = \"vectors file\" (it would keep its random start)", key: "trainable")
+            } else if !trainable && !hasEmbedStage {
+                throw table.error("a frozen embedding needs weights = \"vectors file\" or an [embed] stage (it would keep its random start)", key: "trainable")
             }
         case "lstm":
             spec = .lstm(units: try table.int("units", default: 64, in: 1...1 << 16),
@@ -291,7 +338,8 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
                 throw table.error("a bidirectional layer wraps layer = { type = \"lstm\", units = ... }", key: "layer")
             }
             var ignored: PretrainedEmbedding?
-            let wrapped = try readLayer(inner, baseFolder: baseFolder, pretrained: &ignored)
+            var ignoredTrainable = true
+            let wrapped = try readLayer(inner, baseFolder: baseFolder, hasEmbedStage: false, pretrained: &ignored, trainable: &ignoredTrainable)
             switch wrapped {
             case .lstm, .gru: spec = .bidirectional(wrapped)
             default: throw table.error("Bidirectional wraps an lstm or a gru", key: "layer")

@@ -30,6 +30,14 @@ extension PipelineConfig {
             if index == 0, let pretrained = model.pretrained {
                 lines += ["weights = \(quoted(pretrained.path))", "trainable = \(pretrained.trainable)"]
             }
+            if index == 0, let embed { lines.append("trainable = \(embed.embeddingTrainable)") }
+        }
+        if let embed {
+            let options = embed.word2vec
+            lines += ["", "[embed]", "model = \(quoted(options.model.rawValue))", "window = \(options.window)", "negative = \(options.negative)",
+                      "epochs = \(options.epochs)", "min_count = \(options.minCount)", "subsample = \(options.subsample)"]
+            if let rate = options.learningRate { lines.append("learning_rate = \(rate)") }
+            lines.append("corpora = [\(embed.corpora.map(quoted).joined(separator: ", "))]")
         }
         lines += [""] + (try trainingTOML()) + ["", "[evaluation]"]
         if let size = evaluation.batchSize { lines.append("batch_size = \(size)") }

@@ -89,6 +89,7 @@ extension PipelineResult {
 /// |---|---|---|
 /// | vocabulary | `vocabulary.tsv` | corpus files (path, size, mtime), tokenizer, vocabulary settings |
 /// | shards | `shards/train`, `shards/test` | corpus files, tokenizer, vocabulary file, shard size |
+/// | embed (with `[embed]`) | `vectors.safetensors`, `vectors.vec`, `shards/unlabeled-N` | training shards, vocabulary, unlabeled corpora files, word2vec settings, seed, threads |
 /// | train | `checkpoints/`, `model/`, `metrics.jsonl` | shard manifests, model, loader, training, seed, pretrained vectors file (size, mtime) |
 /// | evaluate | `evaluation.json` | the trained weights, test shards, evaluation settings |
 /// | report | `report.md`, `*.svg` | (always written) |
@@ -106,6 +107,7 @@ public final class PipelineRunner {
         public var warning: @Sendable (String) -> Void = { _ in }
         /// A line worth showing that is not a warning (how many tokens pretrained vectors covered).
         public var note: (String) -> Void = { _ in }
+        public var embedding: (EmbedProgress) -> Void = { _ in }
         public init() {}
     }
 
@@ -126,6 +128,8 @@ public final class PipelineRunner {
     var trainShards: String { runDir + "/shards/train" }
     var testShards: String { runDir + "/shards/test" }
     var checkpointFolder: String { runDir + "/checkpoints" }
+    /// The `[embed]` stage's vectors (and `vectors.vec` beside).
+    var vectorsPath: String { runDir + "/vectors.safetensors" }
     var modelFolder: String { runDir + "/model" }
     var stagesFile: String { runDir + "/stages.json" }
 
@@ -231,13 +235,15 @@ public final class PipelineRunner {
         let testSplit = resolvedTestSplit()
         let train = try ShardSet(folder: trainShards)
         try train.checkVocabulary(fingerprint: vocabulary.fingerprint, path: vocabularyPath)
+        let trainingConfig = try embedVectors(vocabulary: vocabulary)
         // Pretrained vectors count by their file's size and time, as the corpus does.
-        let vectorsStamp = config.model.pretrained.flatMap { regularFileStamp($0.path) }.map { "\($0.size)\t\($0.modified)" } ?? ""
+        let vectorsStamp = trainingConfig.model.pretrained.flatMap { regularFileStamp($0.path) }.map { "\($0.size)\t\($0.modified)" } ?? ""
         let trainingPrint = fingerprint(try manifestFingerprint(trainShards), config.canonicalJSON(config.model), config.canonicalJSON(config.loader),
-                                        config.canonicalJSON(config.training), String(config.seed), vectorsStamp)
+                                        config.canonicalJSON(config.training), String(config.seed), vectorsStamp,
+                                        config.embed.map { config.canonicalJSON($0) } ?? "")
         var history: [EpochLogs] = []
         try stage("train", fingerprint: trainingPrint, outputs: [modelFolder + "/" + ModelBundle.descriptionFile]) { () throws(FolioError) in
-            history = try trainModel(train: train, vocabulary: vocabulary, fingerprint: trainingPrint)
+            history = try trainModel(trainingConfig, train: train, vocabulary: vocabulary, fingerprint: trainingPrint)
         }
         if history.isEmpty, let checkpoint = try Checkpoint.read(folder: checkpointFolder) { history = checkpoint.history }
 
@@ -273,7 +279,7 @@ public final class PipelineRunner {
 
     /// Builds the model and trains it (``TrainingSession``), resuming a checkpoint made by
     /// the same settings, and writes the model bundle.
-    private func trainModel(train: ShardSet, vocabulary: Vocabulary, fingerprint: String) throws(FolioError) -> [EpochLogs] {
+    private func trainModel(_ config: PipelineConfig, train: ShardSet, vocabulary: Vocabulary, fingerprint: String) throws(FolioError) -> [EpochLogs] {
         // A checkpoint made with other settings must not be continued.
         let ownerFile = checkpointFolder + "/fingerprint"
         let resume = (try? readWholeFile(ownerFile)).map { String(decoding: $0, as: UTF8.self) } == fingerprint
@@ -300,6 +306,42 @@ public final class PipelineRunner {
         return trainer.history
     }
 
+    /// The `[embed]` stage, when the pipeline has one: the unlabeled corpora sharded with
+    /// the run's vocabulary (`shards/unlabeled-N`), then word vectors over them and the
+    /// training split (`vectors.safetensors`, `vectors.vec`), skipped when unchanged.
+    /// Returns the configuration to train with: the embedding starting from the vectors.
+    private func embedVectors(vocabulary: Vocabulary) throws(FolioError) -> PipelineConfig {
+        guard let embed = config.embed, case .embedding(let dim) = config.model.layers.first else { return config }
+        var options = embed.word2vec
+        (options.dim, options.threads, options.seed) = (dim, config.threads, config.seed)
+        var corpusPrints: [String] = []
+        for corpus in embed.corpora { corpusPrints.append(try corpusFingerprint(of: corpus)) }
+        let unlabeled = embed.corpora.indices.map { runDir + "/shards/unlabeled-\($0)" }
+        let embedPrint = fingerprint(try manifestFingerprint(trainShards), vocabulary.fingerprint, corpusPrints, embed.corpora,
+                                     config.canonicalJSON(options), config.canonicalJSON(config.tokenizer))
+        try stage("embed", fingerprint: embedPrint, outputs: [vectorsPath] + unlabeled.map { $0 + "/manifest.json" }) { () throws(FolioError) in
+            for (corpus, folder) in zip(embed.corpora, unlabeled) {
+                var shardOptions = ShardJobOptions()
+                shardOptions.corpus = config.corpus.options
+                shardOptions.corpus.split = nil
+                shardOptions.corpus.allowsUnlabeled = true
+                shardOptions.corpus.readsEverySplit = true
+                shardOptions.tokenizer = config.tokenizer
+                shardOptions.shardBytes = config.shardBytes
+                shardOptions.threads = config.threads
+                _ = try ShardJob.run(corpusPath: corpus, vocabularyPath: vocabularyPath, outputFolder: folder, options: shardOptions,
+                                     onWarning: events.warning, onProgress: events.job)
+                events.jobEnded()
+            }
+            _ = try EmbedJob.run(shardFolders: [trainShards] + unlabeled, vocabularyPath: vocabularyPath, out: vectorsPath,
+                                 options: options, onProgress: events.embedding)
+            events.jobEnded()
+        }
+        var trained = config
+        trained.model.pretrained = .init(path: vectorsPath, trainable: embed.embeddingTrainable)
+        return trained
+    }
+
     private func corpusOptions(split: String?) -> CorpusOptions {
         var options = config.corpus.options
         options.split = split
@@ -321,9 +363,10 @@ public final class PipelineRunner {
 
     /// Path, size and modification time of every file under the corpus path: changes to
     /// the corpus show without reading it (hashing a corpus of gigabytes would cost a pass).
-    func corpusFingerprint() throws(FolioError) -> String {
+    func corpusFingerprint() throws(FolioError) -> String { try corpusFingerprint(of: config.corpus.path) }
+
+    func corpusFingerprint(of path: String) throws(FolioError) -> String {
         var hasher = FNV1a64()
-        let path = config.corpus.path
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else { throw FolioError("no such file or folder", file: path) }
         let files = isFolder.boolValue ? (FileManager.default.enumerator(atPath: path)?.compactMap { $0 as? String }.sorted() ?? []) : [""]

@@ -37,6 +37,9 @@ final class PipelineTableReader {
 
     func error(_ message: String, key: String) -> FolioError { Self.error(message, at: fullPath(key), context) }
 
+    /// An error about a key of another table of the same file (`model.layers[0].weights`).
+    func error(_ message: String, atPath path: String) -> FolioError { Self.error(message, at: path, context) }
+
     private func value(_ key: String) -> PipelineValue? {
         known.append(key)
         return entries.first { $0.key == key }?.value

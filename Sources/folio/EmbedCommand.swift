@@ -36,6 +36,7 @@ struct EmbedCommand: ParsableCommand {
     @Option(help: "Threads (default: the number of cores).") var threads: Int?
     @Option(help: "Seed.") var seed: UInt64 = 1
     @Flag(help: "Lock-free updates (as word2vec and fastText): faster, but not reproducible.") var hogwild = false
+    @Option(help: .hidden) var roundWords = Word2VecOptions().roundWords
     @Option(help: "Show the nearest words to WORD (cosine) in the vectors file given.") var neighbors: String?
     @Option(help: "How many neighbours.") var top = 10
     @OptionGroup var output: OutputOptionGroup
@@ -71,6 +72,7 @@ struct EmbedCommand: ParsableCommand {
         options.threads = threads ?? ProcessInfoLite.activeProcessorCount
         options.seed = seed
         options.hogwild = hogwild
+        options.roundWords = roundWords
         let display = ProgressDisplay(title: "embed")
         let report = try runReportingErrors(display) { () throws(FolioError) in
             guard let vocabularyPath = vocabulary ?? vocabularyBeside(shards: inputs[0]) else {

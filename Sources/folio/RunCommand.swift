@@ -48,6 +48,7 @@ struct RunCommand: ParsableCommand {
             }
             runner.events.warning = { ProcessInfoLite.printError("folio: warning: \($0)") }
             runner.events.note = { display.note($0) }
+            runner.events.embedding = { display.update($0) }
             return try runner.run()
         }
         print("""

@@ -80,6 +80,9 @@ struct InspectCommand: ParsableCommand {
     @Option(help: "Refuse the shards unless they were made with this vocabulary.")
     var vocabulary: String?
 
+    @Flag(help: "Print every record's tokens instead, one record per line, separated by spaces (what models see; --vocabulary or a vocabulary.tsv beside the shards names them).")
+    var tokens = false
+
     @OptionGroup var output: OutputOptionGroup
 
     struct Report: Encodable {
@@ -95,6 +98,7 @@ struct InspectCommand: ParsableCommand {
     }
 
     func run() throws {
+        if tokens { return try printTokens() }
         let report = try runReportingErrors { () throws(FolioError) -> Report in
             let set = try ShardSet(folder: shards)
             if let vocabulary {
@@ -138,6 +142,33 @@ struct InspectCommand: ParsableCommand {
                 print("  \(label)\t\(count)")
             }
             if verify { print("verified: every checksum matches") }
+        }
+    }
+
+    /// The records as text, in stored order, written in blocks of about 1 MiB.
+    func printTokens() throws {
+        try runReportingErrors { () throws(FolioError) in
+            let set = try ShardSet(folder: shards)
+            guard let path = vocabulary ?? vocabularyBeside(shards: shards) else {
+                throw FolioError("no vocabulary.tsv beside the shards: name it with --vocabulary", file: shards)
+            }
+            let words = try Vocabulary(contentsOf: path)
+            try set.checkVocabulary(fingerprint: words.fingerprint, path: path)
+            var text: [UInt8] = []
+            for shard in set.manifest.shards.indices {
+                let reader = try set.reader(forShard: shard)
+                for block in reader.blocks.indices {
+                    try reader.forEachRecord(inBlock: block) { _, _, ids throws(FolioError) in
+                        for (index, id) in ids.enumerated() {
+                            if index > 0 { text.append(0x20) }
+                            text += Int(id) < words.count ? words.tokens[Int(id)].utf8 : "<oov>".utf8
+                        }
+                        text.append(0x0A)
+                    }
+                    FileHandle.standardOutput.write(Data(text))
+                    text.removeAll(keepingCapacity: true)
+                }
+            }
         }
     }
 }

@@ -194,7 +194,7 @@ import Testing
 
 @Suite struct WordVectorsFileTests {
     let vectors = WordVectors(tokens: ["rocket", "orbit", "guitar", "é"], dim: 3,
-                              values: [1, 0.5, -0.25, 0.9, 0.6, -0.2, -1, 0.1, 3.4028235e38, 1e-45, 0.1, 0.7])
+                              values: [1, 0.5, -0.25, 0.9, 0.6, -0.2, -1, 0.1, 3.4028235e38, Float.leastNonzeroMagnitude, 0.1, 0.7])
 
     @Test func textAndSafetensorsRoundTrip() throws {
         let folder = TemporaryFolder()

@@ -94,4 +94,48 @@ import Testing
         #expect(again.model.pretrained == config.model.pretrained)
         #expect(again.model == config.model)
     }
+
+    /// The `[embed]` stage: vectors from the training split and an unlabeled folder, the
+    /// frozen embedding starting from exactly them, the stage skipped when nothing changed
+    /// and run again when its settings did.
+    @Test func embedStageMakesTheVectorsTheEmbeddingStartsFrom() throws {
+        folder.write("unlabeled/a.txt", "planet orbit comet nebula nebula")
+        folder.write("unlabeled/b.txt", "violin melody chord choir")
+        func config(epochs: Int) throws -> PipelineConfig {
+            let text = TinyCorpus.pipeline(model: """
+                [[model.layers]]
+                type = "embedding"
+                output_dim = 8
+                trainable = false
+                [[model.layers]]
+                type = "global_average_pooling1d"
+                [[model.layers]]
+                type = "dense"
+                units = 3
+                """, training: "epochs = 2\nvalidation_split = 0") + "\n[embed]\nepochs = \(epochs)\nmin_count = 1\ncorpora = [\"unlabeled\"]\n"
+            return try PipelineConfig.parse(text, file: folder.path + "/tiny.toml", baseFolder: folder.path)
+        }
+        let first = try config(epochs: 2)
+        #expect(first.embed?.corpora == [folder.path + "/unlabeled"])
+        #expect(first.embed?.embeddingTrainable == false)
+        let runDir = folder.path + "/embedded"
+        let (table, vocabulary, notes) = try train(first, runDir: runDir)
+        let vectors = try WordVectors.read(runDir + "/vectors.safetensors")
+        #expect(try WordVectors.read(runDir + "/vectors.vec") == vectors)
+        // Every vocabulary word has a vector (min_count 1); "nebula" is only in the
+        // unlabeled text, so it is not in the vocabulary and has none.
+        #expect(vectors.tokens.count == vocabulary.count - 2 && !vectors.tokens.contains("nebula"))
+        for (row, token) in vectors.tokens.enumerated() {
+            let id = Int(vocabulary.id(for: token))
+            #expect(Array(table[id * 8..<id * 8 + 8]) == Array(vectors.vector(row)), "\(token)")
+        }
+        #expect(notes.contains { $0.hasPrefix("pretrained vectors: \(vocabulary.count - 2) of \(vocabulary.count - 2) vocabulary tokens matched") }, "\(notes)")
+        let again = try PipelineRunner(config: first, runDir: runDir).run()
+        #expect(again.stagesSkipped.contains("embed") && again.stagesSkipped.contains("train"), "\(again.stagesRun)")
+        let changed = try PipelineRunner(config: try config(epochs: 3), runDir: runDir).run()
+        #expect(changed.stagesRun.contains("embed") && changed.stagesRun.contains("train"), "\(changed.stagesRun)")
+        // Written back, the pipeline keeps its [embed] table.
+        let written = try PipelineConfig.parse(try first.toml(), file: "again.toml", baseFolder: "/elsewhere")
+        #expect(written.embed == first.embed)
+    }
 }

@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""Builds a corpus of this machine's English manual pages: one JSONL line per page,
+{"text": ..., "label": "<section>", "id": "<name>"}, roff requests and escapes stripped.
+
+Source: /usr/share/man/man[1-8] of the Debian packages installed here; each page is under
+its package's license (see /usr/share/doc/<package>/copyright), so the corpus is built
+locally by this script and never committed. Pages that only point to another
+(`.so other.1`) and pages under 200 bytes of text are left out.
+
+    python3 bench/build-manpages-corpus.py OUT.jsonl [--max-pages N]
+"""
+import gzip
+import json
+import os
+import re
+import sys
+
+TEXT_MACROS = {"B", "I", "BR", "BI", "IR", "RB", "RI", "IB", "SB", "SM", "SH", "SS", "TP", "IP", "HP", "Nm", "Nd", "Xr",
+               "Fn", "Fa", "Ar", "Fl", "Op", "Pa", "Dv", "Er", "Ev", "Sh", "Ss", "It", "Em", "Sy", "Cm", "Ic", "Va", "Ft", "Li"}
+ESCAPES = re.compile(r"\\f(\(..|\[[^\]]*\]|.)|\\s[+-]?\d+|\\\(..|\\\[[^\]]*\]|\\\*(\(..|\[[^\]]*\]|.)|\\[-&e|^%0 ]|\\.")
+
+
+def page_text(raw):
+    out = []
+    for line in raw.splitlines():
+        if line.startswith(".\\\"") or line.startswith("'\\\""):
+            continue
+        if line.startswith(".") or line.startswith("'"):
+            parts = line[1:].split(None, 1)
+            if not parts or parts[0] not in TEXT_MACROS or len(parts) < 2:
+                continue
+            line = parts[1].replace('"', "")
+        out.append(ESCAPES.sub(lambda m: "-" if m.group(0) == "\\-" else " ", line))
+    return " ".join(" ".join(out).split())
+
+
+def main():
+    out = sys.argv[1]
+    limit = int(sys.argv[sys.argv.index("--max-pages") + 1]) if "--max-pages" in sys.argv else None
+    pages = 0
+    with open(out + ".part", "w", encoding="utf-8") as sink:
+        for section in "12345678":
+            folder = f"/usr/share/man/man{section}"
+            if not os.path.isdir(folder):
+                continue
+            for name in sorted(os.listdir(folder)):
+                path = os.path.join(folder, name)
+                if os.path.islink(path) or not os.path.isfile(path):
+                    continue
+                opener = gzip.open if name.endswith(".gz") else open
+                try:
+                    with opener(path, "rt", encoding="utf-8", errors="replace") as f:
+                        raw = f.read()
+                except OSError:
+                    continue
+                if raw.lstrip().startswith(".so "):
+                    continue
+                text = page_text(raw)
+                if len(text) < 200:
+                    continue
+                sink.write(json.dumps({"text": text, "label": section, "id": name.removesuffix(".gz")}, ensure_ascii=False) + "\n")
+                pages += 1
+                if limit and pages >= limit:
+                    break
+    os.replace(out + ".part", out)
+    print(f"{pages} pages written to {out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
