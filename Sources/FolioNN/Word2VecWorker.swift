@@ -111,15 +111,7 @@ final class Word2VecWorker: @unchecked Sendable {
                         if skipgram {
                             let center = row(0, sentence[i], model)
                             for j in low...high where j != i {
-                                let word = sentence[j]
-                                targets[0] = row(1, word, model)
-                                var count = 1
-                                for _ in 0..<negative {
-                                    let noise = Int32(model.noise.sample(random.next()))
-                                    if noise == word { continue }
-                                    targets[count] = row(1, noise, model)
-                                    count += 1
-                                }
+                                let count = drawTargets(for: sentence[j], negative: negative, model: model, random: &random)
                                 kernels.negativeSampling(input: center, rows: targets, count: count, dim: dim, rate: rate, gradient: gradient)
                                 kernels.addScaled(center, gradient, 1, count: dim)
                             }
@@ -135,15 +127,7 @@ final class Word2VecWorker: @unchecked Sendable {
                             if contextCount == 0 { continue }
                             let share = 1 / Float(contextCount)
                             for d in 0..<dim { mean[d] *= share }
-                            let word = sentence[i]
-                            targets[0] = row(1, word, model)
-                            var count = 1
-                            for _ in 0..<negative {
-                                let noise = Int32(model.noise.sample(random.next()))
-                                if noise == word { continue }
-                                targets[count] = row(1, noise, model)
-                                count += 1
-                            }
+                            let count = drawTargets(for: sentence[i], negative: negative, model: model, random: &random)
                             kernels.negativeSampling(input: mean, rows: targets, count: count, dim: dim, rate: rate, gradient: gradient)
                             for c in 0..<contextCount { kernels.addScaled(contexts[c], gradient, share, count: dim) }
                         }
@@ -152,6 +136,21 @@ final class Word2VecWorker: @unchecked Sendable {
             }
         }
         if overlay { turnCopiesIntoChanges(model) }
+    }
+
+    /// The output rows of one update into `targets`: the true word's first, then
+    /// `negative` noise words' (a draw of the true word is skipped). Returns their count.
+    @inline(__always)
+    private func drawTargets(for word: Int32, negative: Int, model: Word2VecModel, random: inout SplitMix64) -> Int {
+        targets[0] = row(1, word, model)
+        var count = 1
+        for _ in 0..<negative {
+            let noise = Int32(model.noise.sample(random.next()))
+            if noise == word { continue }
+            targets[count] = row(1, noise, model)
+            count += 1
+        }
+        return count
     }
 
     /// copy − shared, for every row touched: the shared rows do not change until the

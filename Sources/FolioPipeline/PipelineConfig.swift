@@ -49,6 +49,10 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         /// The embedding's start from word vectors (its `weights` and `trainable` keys);
         /// nil: Keras's random start. Left out of the canonical JSON when nil.
         public var pretrained: PretrainedEmbedding?
+        /// True: the last Dense layer's units are the training split's label count (its
+        /// `units` left out or `"labels"`), set by ``PipelineConfig/sizingOutput(labels:)``
+        /// once the labels are known. Nil: as written (left out of the canonical JSON).
+        public var outputSizedByLabels: Bool?
     }
 
     /// The `[embed]` stage: word vectors trained on the training split's text (and on
@@ -277,9 +281,19 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         config.model.buckets = try table.int("buckets", default: 100_000, in: Limits.buckets)
         let layers = try table.tables("layers")
         guard !layers.isEmpty else { throw table.error("the model needs [[model.layers]] entries, the first an embedding", key: "layers") }
-        for layer in layers {
+        let lastDense = layers.lastIndex { (try? $0.string("type")) == "dense" }
+        for (index, layer) in layers.enumerated() {
             var pretrained: PretrainedEmbedding?
             var trainable = true
+            if index == lastDense, try layer.sizedByLabels("units") {
+                // The classifier sized by the data: the units are set once the labels are known.
+                config.model.outputSizedByLabels = true
+                config.model.layers.append(.dense(units: 1, activation: Activation.Function(
+                    rawValue: try layer.choice("activation", Activation.Function.allCases.map(\.rawValue), default: "linear")) ?? .linear))
+                _ = try layer.string("type")
+                try layer.finish()
+                continue
+            }
             config.model.layers.append(try readLayer(layer, baseFolder: baseFolder, hasEmbedStage: hasEmbedStage, pretrained: &pretrained, trainable: &trainable))
             if config.model.layers.count == 1 {
                 config.model.pretrained = pretrained

@@ -25,8 +25,13 @@ extension PipelineConfig {
                   "padding = \(quoted(loader.padding == .longest ? "longest" : "max_length"))", "memory = \(loader.memoryBudget)",
                   "prefetch = \(loader.prefetch)", ""]
         lines += ["[model]", "ngrams = \(model.ngrams)", "buckets = \(model.buckets)", "weighting = \(quoted(model.weighting?.rawValue ?? "none"))"]
+        let lastDense = model.layers.lastIndex { if case .dense = $0 { true } else { false } }
         for (index, layer) in model.layers.enumerated() {
-            lines += ["", "[[model.layers]]"] + Self.tomlKeys(of: layer).map { "\($0.key) = \($0.value)" }
+            var keys = Self.tomlKeys(of: layer)
+            if index == lastDense, model.outputSizedByLabels == true, let units = keys.firstIndex(where: { $0.key == "units" }) {
+                keys[units].value = "\"labels\""
+            }
+            lines += ["", "[[model.layers]]"] + keys.map { "\($0.key) = \($0.value)" }
             if index == 0, let pretrained = model.pretrained {
                 lines += ["weights = \(quoted(pretrained.path))", "trainable = \(pretrained.trainable)"]
             }

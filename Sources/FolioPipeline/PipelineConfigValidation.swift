@@ -44,6 +44,26 @@ extension PipelineConfig {
         if let problem = firstProblem() { throw FolioError(problem.message, place: "key \(problem.key)") }
     }
 
+    /// The configuration with its classifier sized for `labels` labels: the last Dense
+    /// layer's units set when ``ModelConfig/outputSizedByLabels``, otherwise checked against
+    /// the count (a mismatch would fail only when training reached a label past the units).
+    public func sizingOutput(labels: Int) throws(FolioError) -> PipelineConfig {
+        if let problem = outputSizeProblem(labels: labels) { throw FolioError(problem.message, place: "key \(problem.key)") }
+        guard model.outputSizedByLabels == true, let last = model.layers.lastIndex(where: { if case .dense = $0 { true } else { false } }),
+              case .dense(_, let activation) = model.layers[last] else { return self }
+        var sized = self
+        sized.model.layers[last] = .dense(units: labels, activation: activation)
+        return sized
+    }
+
+    /// A stated output size that is not the label count, as its key and what is wrong.
+    func outputSizeProblem(labels: Int) -> (key: String, message: String)? {
+        guard model.outputSizedByLabels != true, let last = model.layers.lastIndex(where: { if case .dense = $0 { true } else { false } }),
+              case .dense(let units, _) = model.layers[last], units != labels else { return nil }
+        return ("model.layers[\(last)].units",
+                "the classifier has \(units) units but the training split has \(labels) labels: leave units out (or write \"labels\") to size it by the data")
+    }
+
     /// The first broken rule, as the key it concerns and what is wrong.
     private func outside(_ key: String, _ value: Int, _ range: ClosedRange<Int>) -> (key: String, message: String)? {
         range.contains(value) ? nil : (key, "must be in \(range.lowerBound)...\(range.upperBound), not \(value)")

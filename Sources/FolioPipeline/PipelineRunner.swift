@@ -118,6 +118,9 @@ public final class PipelineRunner {
     public var stopTrainingAfter: Int?
     /// Honoured by the training stage at optimizer-step boundaries (SIGINT, SIGTERM).
     public var stopRequest: StopRequest?
+    /// The pipeline file the configuration was read from, if any: errors found once the
+    /// data is known (a classifier of the wrong size) then name its line.
+    public var pipelineFile: String?
 
     public init(config: PipelineConfig, runDir: String? = nil) {
         self.config = config
@@ -235,7 +238,7 @@ public final class PipelineRunner {
         let testSplit = resolvedTestSplit()
         let train = try ShardSet(folder: trainShards)
         try train.checkVocabulary(fingerprint: vocabulary.fingerprint, path: vocabularyPath)
-        let trainingConfig = try embedVectors(vocabulary: vocabulary)
+        let trainingConfig = try embedVectors(try sizedForLabels(train.manifest.labels.count), vocabulary: vocabulary)
         // Pretrained vectors count by their file's size and time, as the corpus does.
         let vectorsStamp = trainingConfig.model.pretrained.flatMap { regularFileStamp($0.path) }.map { "\($0.size)\t\($0.modified)" } ?? ""
         let trainingPrint = fingerprint(try manifestFingerprint(trainShards), config.canonicalJSON(config.model), config.canonicalJSON(config.loader),
@@ -310,7 +313,17 @@ public final class PipelineRunner {
     /// the run's vocabulary (`shards/unlabeled-N`), then word vectors over them and the
     /// training split (`vectors.safetensors`, `vectors.vec`), skipped when unchanged.
     /// Returns the configuration to train with: the embedding starting from the vectors.
-    private func embedVectors(vocabulary: Vocabulary) throws(FolioError) -> PipelineConfig {
+    /// The configuration with its classifier sized by the training labels, before anything
+    /// trains; a stated size that differs names the pipeline file's line.
+    private func sizedForLabels(_ labels: Int) throws(FolioError) -> PipelineConfig {
+        if let problem = config.outputSizeProblem(labels: labels), let file = pipelineFile {
+            let line = (try? readWholeFile(file)).flatMap { PipelineSourceLines(String(decoding: $0, as: UTF8.self)).line(of: problem.key) }
+            throw FolioError(problem.message, file: file, place: (line.map { "line \($0), " } ?? "") + "key \(problem.key)")
+        }
+        return try config.sizingOutput(labels: labels)
+    }
+
+    private func embedVectors(_ config: PipelineConfig, vocabulary: Vocabulary) throws(FolioError) -> PipelineConfig {
         guard let embed = config.embed, case .embedding(let dim) = config.model.layers.first else { return config }
         var options = embed.word2vec
         (options.dim, options.threads, options.seed) = (dim, config.threads, config.seed)

@@ -56,6 +56,16 @@ final class PipelineTableReader {
 
     func string(_ key: String, default fallback: String) throws(FolioError) -> String { try string(key) ?? fallback }
 
+    /// Whether `key` is absent or the word `"labels"` (a size taken from the data); false
+    /// for a number (read later as one), an error for any other string.
+    func sizedByLabels(_ key: String) throws(FolioError) -> Bool {
+        guard let value = entries.first(where: { $0.key == key })?.value else { return true }
+        guard case .string(let word) = value else { return false }
+        known.append(key)
+        guard word == "labels" else { throw error("expected a number or \"labels\" (the training split's label count), found \"\(word)\"", key: key) }
+        return true
+    }
+
     /// One of `choices` (the error lists them).
     func choice(_ key: String, _ choices: [String], default fallback: String) throws(FolioError) -> String {
         let text = try string(key, default: fallback)

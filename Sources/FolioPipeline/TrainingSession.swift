@@ -37,6 +37,7 @@ public final class TrainingSession {
         callbacks extra: [any Callback] = [], stopRequest: StopRequest? = nil, tokens: [String]? = nil
     ) throws(FolioError) {
         try config.validate()
+        let config = try config.sizingOutput(labels: train.manifest.labels.count)
         self.config = config
         let ngrams = config.model.ngrams > 1
             ? NgramHashing(order: config.model.ngrams, buckets: config.model.buckets, vocabularySize: vocabularySize) : nil

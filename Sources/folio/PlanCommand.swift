@@ -38,8 +38,10 @@ struct PlanCommand: ParsableCommand {
 
     func run() throws {
         let plan = try runReportingErrors { () throws(FolioError) -> Plan in
-            let config = try pipeline.read()
+            var config = try pipeline.read()
             let folder = runDir ?? "runs/" + config.name
+            // A classifier sized by the labels: by the prepared shards' labels when there are some.
+            if let labels = try? ShardManifest.read(folder: folder + "/shards/train").labels.count { config = try config.sizingOutput(labels: labels) }
             var vocabularySize = config.vocabulary.options.maxTokens
             if FileManager.default.fileExists(atPath: folder + "/vocabulary.tsv") {
                 vocabularySize = try Vocabulary(contentsOf: folder + "/vocabulary.tsv").count

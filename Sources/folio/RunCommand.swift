@@ -33,6 +33,7 @@ struct RunCommand: ParsableCommand {
             let config = try pipeline.read()
             let runner = PipelineRunner(config: config, runDir: runDir)
             runner.stopRequest = signals.stopRequest
+            runner.pipelineFile = pipeline.pipeline
             runner.events.stage = { name, skipped in
                 display.title = name
                 display.note(skipped ? "\(name): unchanged, skipped" : "\(name): running")

@@ -47,6 +47,14 @@ import Testing
         folder.makeFolder("data")
         #expect(try FolioProcess(["vocab", folder.path + "/corpus", "--out", data + "/vocabulary.tsv"]).status == 0)
         #expect(try FolioProcess(["shard", folder.path + "/corpus", "--vocabulary", data + "/vocabulary.tsv", "--out", data + "/shards"]).status == 0)
+        // The text as models see it: one line per training record, the corpus's words.
+        let tokens = try FolioProcess(["inspect", data + "/shards", "--tokens"])
+        #expect(tokens.status == 0, "\(tokens.stderr)")
+        let lines = tokens.stdout.split(separator: "\n")
+        #expect(lines.count == 90)
+        let words = Set(lines.flatMap { $0.split(separator: " ").map(String.init) })
+        #expect(words.isSubset(of: ["planet", "orbit", "comet", "galaxy", "violin", "melody", "chord", "choir", "tomato", "basil",
+                                    "oven", "garlic", "the", "a", "of", "and", "with", "new", "old"]) && words.contains("planet"), "\(words)")
         func embed(_ out: String, _ extra: [String] = []) throws -> [String: Any] {
             let run = try FolioProcess(["embed", data + "/shards", "--out", folder.path + "/" + out, "--dim", "8", "--epochs", "2",
                                         "--min-count", "1", "--threads", "2", "--json"] + extra)

@@ -52,6 +52,27 @@ import FoundationXML
         #expect(wrong.status != 0 && wrong.stderr.hasPrefix("folio: error: ") && wrong.stderr.split(separator: "\n").count == 1)
     }
 
+    /// The classifier's size from the data: left out, it is the label count; stated wrongly,
+    /// the run stops once the shards are made and before training, naming the line.
+    @Test func theClassifierIsSizedByTheLabels() throws {
+        let text = try String(contentsOfFile: folder + "/tiny.toml", encoding: .utf8)
+        try text.replacingOccurrences(of: "units = 3", with: "units = 5").write(toFile: folder + "/five.toml", atomically: true, encoding: .utf8)
+        let wrong = try FolioProcess(["run", folder + "/five.toml", "--run-dir", folder + "/five"])
+        #expect(wrong.status == 1)
+        #expect(wrong.stderr.hasSuffix("folio: error: \(folder)/five.toml: line 15, key model.layers[2].units: the classifier has 5 units but the training split has 3 labels: leave units out (or write \"labels\") to size it by the data\n"),
+                "\(wrong.stderr)")
+        #expect(FileManager.default.fileExists(atPath: folder + "/five/shards/train/manifest.json"))
+        #expect(!FileManager.default.fileExists(atPath: folder + "/five/checkpoints"))
+        for (name, units) in [("omitted", ""), ("labels", "units = \"labels\"")] {
+            try text.replacingOccurrences(of: "units = 3", with: units).write(toFile: folder + "/\(name).toml", atomically: true, encoding: .utf8)
+            let run = try FolioProcess(["run", folder + "/\(name).toml", "--run-dir", folder + "/\(name)", "--json"])
+            #expect(run.status == 0, "\(run.stderr)")
+            let predict = try FolioProcess(["predict", folder + "/\(name)/model", "--json", "--top-k", "5"], stdin: folder + "/tiny.toml")
+            let first = try #require(predict.stdout.split(separator: "\n").first.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] })
+            #expect((first["top"] as? [Any])?.count == 3, "three classes: \(first)")
+        }
+    }
+
     @Test func aTypoedKeyFailsBeforeAnyWork() throws {
         let text = try String(contentsOfFile: folder + "/tiny.toml", encoding: .utf8).replacingOccurrences(of: "epochs = 3", with: "epoch = 3")
         try text.write(toFile: folder + "/typo.toml", atomically: true, encoding: .utf8)

@@ -50,6 +50,24 @@ import Testing
         try PipelineConfig.parse(text, file: "p.toml", baseFolder: "/base", overrides: overrides)
     }
 
+    /// The last Dense layer's units left out or "labels": sized once the labels are known;
+    /// a stated size is checked against them; the file written back keeps "labels".
+    @Test func theClassifierCanBeSizedByTheLabels() throws {
+        for units in ["", "units = \"labels\""] {
+            let config = try parse(Self.text.replacingOccurrences(of: "units = 3", with: units))
+            #expect(config.model.outputSizedByLabels == true)
+            #expect(try config.sizingOutput(labels: 13).model.layers.last == .dense(units: 13))
+            let again = try parse(try config.toml())
+            #expect(again.model.outputSizedByLabels == true && again.model.layers == config.model.layers)
+        }
+        let stated = try parse(Self.text)
+        #expect(stated.model.outputSizedByLabels == nil)
+        #expect(try stated.sizingOutput(labels: 3) == stated)
+        #expect(throws: FolioError("the classifier has 3 units but the training split has 13 labels: leave units out (or write \"labels\") to size it by the data",
+                                   place: "key model.layers[3].units")) { try stated.sizingOutput(labels: 13) }
+        #expect(throws: FolioError.self) { try parse(Self.text.replacingOccurrences(of: "units = 3", with: "units = \"many\"")) }
+    }
+
     @Test func readsEverySectionWithDefaults() throws {
         let config = try parse(Self.text)
         #expect(config.name == "tiny" && config.seed == 7 && config.loader.seed == 7)

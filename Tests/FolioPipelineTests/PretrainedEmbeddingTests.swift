@@ -24,7 +24,8 @@ import Testing
         folder.write("narrow.vec", "planet 0.1 0.2 0.3 0.4\n")
     }
 
-    func pipeline(_ embeddingKeys: String) throws -> PipelineConfig {
+    /// The bag model with `embeddingKeys` on its embedding, then `rest` (more tables).
+    func pipeline(_ embeddingKeys: String, epochs: Int = 3, rest: String = "") throws -> PipelineConfig {
         let text = TinyCorpus.pipeline(model: """
             [[model.layers]]
             type = "embedding"
@@ -35,7 +36,7 @@ import Testing
             [[model.layers]]
             type = "dense"
             units = 3
-            """, training: "epochs = 3\nlearning_rate = 0.05\nvalidation_split = 0")
+            """, training: "epochs = \(epochs)\nlearning_rate = 0.05\nvalidation_split = 0") + rest
         return try PipelineConfig.parse(text, file: folder.path + "/tiny.toml", baseFolder: folder.path)
     }
 
@@ -102,18 +103,7 @@ import Testing
         folder.write("unlabeled/a.txt", "planet orbit comet nebula nebula")
         folder.write("unlabeled/b.txt", "violin melody chord choir")
         func config(epochs: Int) throws -> PipelineConfig {
-            let text = TinyCorpus.pipeline(model: """
-                [[model.layers]]
-                type = "embedding"
-                output_dim = 8
-                trainable = false
-                [[model.layers]]
-                type = "global_average_pooling1d"
-                [[model.layers]]
-                type = "dense"
-                units = 3
-                """, training: "epochs = 2\nvalidation_split = 0") + "\n[embed]\nepochs = \(epochs)\nmin_count = 1\ncorpora = [\"unlabeled\"]\n"
-            return try PipelineConfig.parse(text, file: folder.path + "/tiny.toml", baseFolder: folder.path)
+            try pipeline("trainable = false", epochs: 2, rest: "\n[embed]\nepochs = \(epochs)\nmin_count = 1\ncorpora = [\"unlabeled\"]\n")
         }
         let first = try config(epochs: 2)
         #expect(first.embed?.corpora == [folder.path + "/unlabeled"])

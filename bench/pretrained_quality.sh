@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Pretrained word vectors on the shipped corpus: the LSTM (pipelines/demo.toml) and conv
+# (pipelines/conv.toml) pipelines from scratch, and with an [embed] stage (skip-gram vectors
+# of the embedding's size trained on the training split's text: fine-tuned, frozen, and
+# with the synopses of the other Debian packages as unlabeled text too,
+# bench/build-debian-synopses.py), next to TF-IDF + logistic regression.
+# Every variant reports its best validation accuracy (the epoch restore_best_weights
+# keeps: how a variant would be chosen) and its test accuracy and macro-F1 (reported once,
+# never used to choose). Release build, one seed; prints a Markdown table.
+#
+#   bash bench/pretrained_quality.sh [WORK]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WORK=${1:-/tmp/folio-pretrained-quality}
+PY=${PEERS_VENV:-$HOME/.cache/folio-peers-venv}/bin/python
+mkdir -p "$WORK"
+swift build -c release --product folio >/dev/null
+FOLIO=$(pwd)/.build/release/folio
+CORPUS=$(pwd)/corpora/debian-packages
+[ -s "$WORK/synopses.jsonl" ] || python3 bench/build-debian-synopses.py "$WORK/synopses.jsonl"
+
+# pipeline NAME BASE EMBED_TABLE FROZEN: a copy of pipelines/BASE.toml under NAME with the
+# corpus path made absolute, an [embed] table appended when given, the embedding frozen when asked.
+pipeline() {
+  local name=$1 base=$2 embed=$3 frozen=$4
+  sed -e "s|^path = .*|path = \"$CORPUS\"|" -e "s/^name = .*/name = \"$name\"/" "pipelines/$base.toml" >"$WORK/$name.toml"
+  if [ "$frozen" = yes ]; then sed -i '0,/^output_dim = /s//trainable = false\noutput_dim = /' "$WORK/$name.toml"; fi
+  if [ -n "$embed" ]; then printf '\n[embed]\n%b\n' "$embed" >>"$WORK/$name.toml"; fi
+}
+pipeline demo demo "" no
+pipeline demo-vectors demo 'model = "skipgram"' no
+pipeline demo-vectors-frozen demo 'model = "skipgram"' yes
+pipeline demo-vectors-synopses demo "model = \"skipgram\"\ncorpora = [\"$WORK/synopses.jsonl\"]" no
+pipeline conv conv "" no
+pipeline conv-vectors conv 'model = "skipgram"' no
+
+echo "| pipeline | embedding | best val_accuracy | test accuracy % | macro-F1 | seconds |"
+echo "|---|---|---:|---:|---:|---:|"
+for name in demo demo-vectors demo-vectors-frozen demo-vectors-synopses conv conv-vectors; do
+  "$FOLIO" run "$WORK/$name.toml" --run-dir "$WORK/runs/$name" --json 2>"$WORK/$name.err" | tail -1 >"$WORK/$name.json"
+  python3 - "$WORK/$name.json" "$WORK/runs/$name/metrics.jsonl" "$name" <<'PY'
+import json, sys
+result = json.load(open(sys.argv[1]))
+best = max(json.loads(line).get("val_accuracy", 0) for line in open(sys.argv[2]))
+name = sys.argv[3]
+kind = "from scratch" if "vectors" not in name else ("[embed], frozen" if "frozen" in name else "[embed] + synopses" if "synopses" in name else "[embed], fine-tuned")
+print(f"| {name.split('-')[0]} | {kind} | {best:.4f} | {result['accuracy'] * 100:.2f} | {result['macro_f1']:.4f} | {result['seconds']:.0f} |")
+PY
+done
+"$PY" bench/tfidf_baseline.py "$CORPUS" | python3 -c "
+import json, sys
+d = json.load(sys.stdin)
+print(f\"| TF-IDF + logistic regression | | | {d['accuracy'] * 100:.2f} | {d['macro_f1']:.4f} | |\")"
