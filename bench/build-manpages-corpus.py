@@ -8,7 +8,14 @@ locally by this script and never committed. Pages that only point to another
 (`.so other.1`) and pages under 200 bytes of text are left out.
 
     python3 bench/build-manpages-corpus.py OUT.jsonl [--max-pages N]
+    python3 bench/build-manpages-corpus.py --folder OUT [--per-label 1500]
+
+With --folder, a labelled corpus in the label-per-folder layout (OUT/train/<section>/<page>.txt,
+OUT/test/...): sections with at least 150 pages, at most --per-label pages each (chosen by
+the hash of the page's name, not alphabetically), one page in five in test/ (by the same
+hash): manual pages by section, long documents, for the quality benchmarks.
 """
+import hashlib
 import gzip
 import json
 import os
@@ -34,7 +41,33 @@ def page_text(raw):
     return " ".join(" ".join(out).split())
 
 
+def write_folder(root, per_label):
+    pages = {}
+    for line in open(root + ".jsonl", encoding="utf-8"):
+        page = json.loads(line)
+        pages.setdefault(page["label"], []).append(page)
+    for section, items in sorted(pages.items()):
+        if len(items) < 150:
+            continue
+        items.sort(key=lambda page: hashlib.md5(page["id"].encode()).hexdigest())
+        for page in items[:per_label]:
+            digest = hashlib.md5(page["id"].encode()).digest()
+            split = "test" if digest[-1] % 5 == 0 else "train"
+            folder = os.path.join(root, split, "man" + section)
+            os.makedirs(folder, exist_ok=True)
+            with open(os.path.join(folder, page["id"].replace("/", "_") + ".txt"), "w", encoding="utf-8") as f:
+                f.write(page["text"])
+
+
 def main():
+    if sys.argv[1] == "--folder":
+        root = sys.argv[2]
+        per_label = int(sys.argv[sys.argv.index("--per-label") + 1]) if "--per-label" in sys.argv else 1500
+        os.makedirs(os.path.dirname(os.path.abspath(root)), exist_ok=True)
+        sys.argv = [sys.argv[0], root + ".jsonl"]
+        main()
+        write_folder(root, per_label)
+        return
     out = sys.argv[1]
     limit = int(sys.argv[sys.argv.index("--max-pages") + 1]) if "--max-pages" in sys.argv else None
     pages = 0

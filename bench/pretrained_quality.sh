@@ -9,6 +9,9 @@
 # never used to choose). Release build, one seed; prints a Markdown table.
 #
 #   bash bench/pretrained_quality.sh [WORK]
+#   CORPUS=/tmp/man-sections VARIANTS="demo demo-vectors" bash bench/pretrained_quality.sh /tmp/man-quality
+# (another label-per-folder corpus with train/ and test/, e.g. bench/build-manpages-corpus.py --folder;
+# the synopses variant belongs to the shipped corpus only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${1:-/tmp/folio-pretrained-quality}
@@ -16,7 +19,8 @@ PY=${PEERS_VENV:-$HOME/.cache/folio-peers-venv}/bin/python
 mkdir -p "$WORK"
 swift build -c release --product folio >/dev/null
 FOLIO=$(pwd)/.build/release/folio
-CORPUS=$(pwd)/corpora/debian-packages
+CORPUS=${CORPUS:-$(pwd)/corpora/debian-packages}
+VARIANTS=${VARIANTS:-demo demo-vectors demo-vectors-frozen demo-vectors-synopses conv conv-vectors}
 [ -s "$WORK/synopses.jsonl" ] || python3 bench/build-debian-synopses.py "$WORK/synopses.jsonl"
 
 # pipeline NAME BASE EMBED_TABLE FROZEN: a copy of pipelines/BASE.toml under NAME with the
@@ -36,7 +40,7 @@ pipeline conv-vectors conv 'model = "skipgram"' no
 
 echo "| pipeline | embedding | best val_accuracy | test accuracy % | macro-F1 | seconds |"
 echo "|---|---|---:|---:|---:|---:|"
-for name in demo demo-vectors demo-vectors-frozen demo-vectors-synopses conv conv-vectors; do
+for name in $VARIANTS; do
   "$FOLIO" run "$WORK/$name.toml" --run-dir "$WORK/runs/$name" --json 2>"$WORK/$name.err" | tail -1 >"$WORK/$name.json"
   python3 - "$WORK/$name.json" "$WORK/runs/$name/metrics.jsonl" "$name" <<'PY'
 import json, sys

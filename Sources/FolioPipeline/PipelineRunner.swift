@@ -164,11 +164,12 @@ public final class PipelineRunner {
 
     /// The data stages alone (vocabulary and shards), e.g. once for many training runs;
     /// returns the vocabulary.
+    /// With `includingTest` false the test split is not read at all (a tuner's search).
     @discardableResult
-    public func prepareData() throws(FolioError) -> Vocabulary {
+    public func prepareData(includingTest: Bool = true) throws(FolioError) -> Vocabulary {
         try makeFolder(runDir)
         record = try readRecord()
-        let testSplit = resolvedTestSplit()
+        let testSplit = includingTest ? resolvedTestSplit() : nil
         let corpusPrint = try corpusFingerprint()
         let textSettings = config.canonicalJSON([config.tokenizer.normalization.rawValue, config.tokenizer.numbers.rawValue,
                                                  String(config.tokenizer.maxTokenLength)])
@@ -313,6 +314,16 @@ public final class PipelineRunner {
     /// the run's vocabulary (`shards/unlabeled-N`), then word vectors over them and the
     /// training split (`vectors.safetensors`, `vectors.vec`), skipped when unchanged.
     /// Returns the configuration to train with: the embedding starting from the vectors.
+    /// What a tuner's trials share, made once: the vocabulary, the training shards (the
+    /// test split not read) and the configuration to train with (the classifier sized by
+    /// the labels; with `[embed]`, the embedding starting from the vectors trained here).
+    public func prepareTraining() throws(FolioError) -> (vocabulary: Vocabulary, train: ShardSet, config: PipelineConfig) {
+        let vocabulary = try prepareData(includingTest: false)
+        let train = try ShardSet(folder: trainShards)
+        try train.checkVocabulary(fingerprint: vocabulary.fingerprint, path: vocabularyPath)
+        return (vocabulary, train, try embedVectors(try sizedForLabels(train.manifest.labels.count), vocabulary: vocabulary))
+    }
+
     /// The configuration with its classifier sized by the training labels, before anything
     /// trains; a stated size that differs names the pipeline file's line.
     private func sizedForLabels(_ labels: Int) throws(FolioError) -> PipelineConfig {

@@ -23,6 +23,6 @@ struct Folio: ParsableCommand {
         abstract: "Text classifiers on corpora larger than memory.",
         version: "0.1.0",
         subcommands: [RunCommand.self, VocabCommand.self, ShardCommand.self, InspectCommand.self, TrainCommand.self, EvalCommand.self, EmbedCommand.self,
-                      PredictCommand.self, PlanCommand.self, SweepCommand.self, SynthCommand.self, BenchCommand.self]
+                      PredictCommand.self, PlanCommand.self, SweepCommand.self, TuneCommand.self, SynthCommand.self, BenchCommand.self]
     )
 }

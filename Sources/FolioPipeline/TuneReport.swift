@@ -1,0 +1,45 @@
+import FolioCore
+import Foundation
+
+extension Tuner {
+    /// `tune.md` (every trial, the choice, the final test figures) and `search.svg` (each
+    /// rung's validation figure by trial).
+    func writeReport(_ records: [TrialRecord], result: TuneResult) throws(FolioError) {
+        let metricName = options.metric == .accuracy ? "accuracy" : "macro-F1"
+        func figure(_ value: Double?) -> String { value.map { String(format: "%.4f", $0) } ?? "" }
+        func settings(_ trial: TrialSettings) -> String {
+            trial.values.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: $0.key == "learning_rate" ? "%.3g" : "%g", $0.value))" }
+                .joined(separator: ", ")
+        }
+        let best = result.best
+        var lines = [
+            "# Tune of `\(config.name)`", "",
+            "Ranked by validation \(metricName) (\(Int(config.training.validationSplit > 0 ? config.training.validationSplit * 100 : 10)) % of the training split, "
+                + "held out by the seed); \(result.trials) configurations, \(result.trialRuns) trial runs, "
+                + "\(String(format: "%.0f", result.searchSeconds)) s of search"
+                + (options.budgetSeconds.map { " (budget \(String(format: "%.0f", $0)) s)" } ?? "") + ", seed \(options.seed).", "",
+            "**Chosen:** trial \(best.trial) at rung \(best.rung) (\(best.epochs) epochs, best at epoch \(best.bestEpoch.map(String.init) ?? "?")): "
+                + "validation accuracy \(figure(best.valAccuracy)), macro-F1 \(figure(best.valMacroF1)); \(settings(best.settings)). "
+                + "Written to `tuned.toml` (all training data, \(best.bestEpoch ?? best.epochs) epochs).", "",
+        ]
+        if let final = result.final {
+            lines += ["**Final model** (`tuned.toml` retrained on all training data, `final/`): \(final.evaluatedOn) accuracy "
+                + "\(String(format: "%.4f", final.accuracy)), macro-F1 \(String(format: "%.4f", final.macroF1)) on \(final.testExamples) documents: "
+                + "the test split's only reading, after the search.", ""]
+        }
+        lines += ["![search](search.svg)", "", "| trial | rung | epochs | settings | val accuracy | val macro-F1 | seconds |", "|---:|---:|---:|---|---:|---:|---:|"]
+        for record in records.sorted(by: { ($0.trial, $0.rung) < ($1.trial, $1.rung) }) {
+            lines.append("| \(record.trial) | \(record.rung) | \(record.epochs) | \(record.skipped.map { "skipped: \($0)" } ?? settings(record.settings)) | "
+                + "\(figure(record.valAccuracy)) | \(figure(record.valMacroF1)) | \(String(format: "%.1f", record.seconds)) |")
+        }
+        try writeText(lines.joined(separator: "\n") + "\n", to: folder + "/tune.md")
+
+        var chart = LineChart(title: "Validation \(metricName) by trial", xLabel: "trial", yLabel: "validation \(metricName)")
+        for rung in Set(records.map(\.rung)).sorted() {
+            let points = records.filter { $0.rung == rung }.sorted { $0.trial < $1.trial }
+                .compactMap { record in record.value(of: options.metric).map { (x: Double(record.trial), y: $0) } }
+            if !points.isEmpty { chart.series.append(.init(name: "rung \(rung) (\(records.first { $0.rung == rung }?.epochs ?? 0) epochs)", points: points)) }
+        }
+        try writeText(chart.svg(), to: folder + "/search.svg")
+    }
+}

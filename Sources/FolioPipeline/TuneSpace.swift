@@ -1,0 +1,162 @@
+import FolioCore
+import FolioNN
+import Foundation
+
+/// What `folio tune` searches: a range per hyperparameter, and the most epochs a trial trains.
+///
+/// The defaults depend on the pipeline's model family (fastText's `-autotune` searches its
+/// own model's settings the same way): every family the learning rate (log-uniform, a
+/// decade either side of the pipeline's), the micro-batch and the embedding size; the bag
+/// of n-grams also the n-gram order, the hash buckets and the TF-IDF weighting; recurrent
+/// and convolutional models their width and dropout. A small TOML file replaces any range:
+///
+/// ```toml
+/// epochs = 12                  # the most epochs a trial trains (default: the pipeline's)
+/// [learning_rate]
+/// min = 1e-4                   # log-uniform between min and max
+/// max = 0.1
+/// [batch_size]
+/// values = [16, 64]            # one of these
+/// ```
+public struct TuneSpace: Sendable, Hashable, Codable {
+    public enum Parameter: String, CaseIterable, Sendable, Codable {
+        case learningRate = "learning_rate", batchSize = "batch_size", dim, ngrams, buckets, weighting, units, dropout, filters
+    }
+
+    public enum Range: Sendable, Hashable, Codable {
+        case logUniform(min: Double, max: Double)
+        case values([Double])
+    }
+
+    public var ranges: [Parameter: Range]
+    public var maxEpochs: Int
+
+    public init(ranges: [Parameter: Range], maxEpochs: Int) {
+        self.ranges = ranges
+        self.maxEpochs = maxEpochs
+    }
+
+    /// The default space for `config`'s model.
+    public static func defaults(for config: PipelineConfig) -> TuneSpace {
+        let layers = config.model.layers
+        let rate = Double(config.training.optimizer.initialLearningRate)
+        var ranges: [Parameter: Range] = [
+            .learningRate: .logUniform(min: max(1e-5, rate / 10), max: min(1, rate * 10)),
+            .batchSize: .values([16, 32, 64, 128]),
+        ]
+        // Vectors from a file or an [embed] stage fix the embedding's size.
+        if config.model.pretrained == nil && config.embed == nil { ranges[.dim] = .values([32, 64, 128]) }
+        let recurrent = layers.contains { switch $0 { case .lstm, .gru, .bidirectional: true; default: false } }
+        let convolutional = layers.contains { if case .conv1D = $0 { true } else { false } }
+        let dropout = layers.contains { if case .dropout = $0 { true } else { false } }
+        if recurrent || convolutional {
+            ranges[recurrent ? .units : .filters] = recurrent ? .values([32, 64, 128]) : .values([64, 128, 256])
+            if dropout { ranges[.dropout] = .values([0, 0.2, 0.4]) }
+        } else {
+            ranges[.ngrams] = .values([1, 2, 3])
+            ranges[.buckets] = .values([100_000, 400_000])
+            if Sequential.weightedPoolingIndex(layers) != nil { ranges[.weighting] = .values([0, 1]) }
+        }
+        return TuneSpace(ranges: ranges, maxEpochs: config.training.epochs)
+    }
+
+    /// `path`'s ranges over these: errors name the file, line and key.
+    public func reading(_ path: String) throws(FolioError) -> TuneSpace {
+        let text = String(decoding: try readWholeFile(path), as: UTF8.self)
+        let value = try PipelineValue.parse(toml: text, file: path)
+        let root = try PipelineTableReader(value, path: "", context: .init(file: path, lines: PipelineSourceLines(text), overridden: []))
+        var space = self
+        space.maxEpochs = try root.int("epochs", default: maxEpochs, in: 1...PipelineConfig.Limits.epochs.upperBound)
+        for parameter in Parameter.allCases {
+            guard let table = try root.table(parameter.rawValue) else { continue }
+            if let values = try table.array("values") {
+                var numbers: [Double] = []
+                for value in values {
+                    switch value {
+                    case .integer(let number): numbers.append(Double(number))
+                    case .float(let number): numbers.append(number)
+                    case .string("none") where parameter == .weighting: numbers.append(0)
+                    case .string("tfidf") where parameter == .weighting: numbers.append(1)
+                    default: throw table.error("expected numbers", key: "values")
+                    }
+                }
+                guard !numbers.isEmpty else { throw table.error("give at least one value", key: "values") }
+                space.ranges[parameter] = .values(numbers)
+            } else {
+                let low = try table.double("min", in: 1e-12...1e12), high = try table.double("max", in: 1e-12...1e12)
+                guard let low, let high, low <= high else { throw table.error("give values = [...], or min <= max", key: "min") }
+                space.ranges[parameter] = .logUniform(min: low, max: high)
+            }
+            try table.finish()
+        }
+        try root.finish()
+        return space
+    }
+
+    /// One point of the space, drawn from `random` (parameters in a fixed order, so a seed
+    /// gives the same trials).
+    public func sample(_ random: inout SplitMix64) -> TrialSettings {
+        var settings = TrialSettings()
+        for parameter in Parameter.allCases {
+            guard let range = ranges[parameter] else { continue }
+            switch range {
+            case .logUniform(let low, let high):
+                settings.values[parameter.rawValue] = Foundation.exp(Foundation.log(low) + random.nextUnit() * (Foundation.log(high) - Foundation.log(low)))
+            case .values(let values):
+                settings.values[parameter.rawValue] = values[Int(random.next() % UInt64(values.count))]
+            }
+        }
+        return settings
+    }
+}
+
+/// One trial's hyperparameters by name (the space's parameter names).
+public struct TrialSettings: Sendable, Hashable, Codable {
+    public var values: [String: Double] = [:]
+    public init() {}
+}
+
+extension PipelineConfig {
+    /// This configuration with `settings` applied, training `epochs` epochs: typed edits,
+    /// validated by ``TrainingSession`` like any configuration.
+    public func applying(_ settings: TrialSettings, epochs: Int) -> PipelineConfig {
+        var config = self
+        config.training.epochs = epochs
+        for (name, value) in settings.values {
+            switch TuneSpace.Parameter(rawValue: name) {
+            case .learningRate:
+                config.training.optimizer.schedule = config.training.optimizer.schedule.withInitialRate(Float(value))
+            case .batchSize: config.loader.batchSize = Int(value)
+            case .dim: config.model.layers[0] = .embedding(outputDim: Int(value))
+            case .ngrams: config.model.ngrams = Int(value)
+            case .buckets: config.model.buckets = Int(value)
+            case .weighting: config.model.weighting = value >= 0.5 ? .tfidf : nil
+            case .units:
+                config.model.layers = config.model.layers.map { layer in
+                    switch layer {
+                    case .lstm(_, let sequences, let dropout, let recurrent): .lstm(units: Int(value), returnSequences: sequences, dropout: dropout, recurrentDropout: recurrent)
+                    case .gru(_, let sequences): .gru(units: Int(value), returnSequences: sequences)
+                    case .bidirectional(.lstm(_, let sequences, let dropout, let recurrent)):
+                        .bidirectional(.lstm(units: Int(value), returnSequences: sequences, dropout: dropout, recurrentDropout: recurrent))
+                    case .bidirectional(.gru(_, let sequences)): .bidirectional(.gru(units: Int(value), returnSequences: sequences))
+                    default: layer
+                    }
+                }
+            case .filters:
+                config.model.layers = config.model.layers.map { layer in
+                    if case .conv1D(_, let size, let padding, let activation) = layer {
+                        return .conv1D(filters: Int(value), kernelSize: size, padding: padding, activation: activation)
+                    }
+                    return layer
+                }
+            case .dropout:
+                config.model.layers = config.model.layers.map { layer in
+                    if case .dropout = layer { return .dropout(rate: Float(value)) }
+                    return layer
+                }
+            case nil: break
+            }
+        }
+        return config
+    }
+}

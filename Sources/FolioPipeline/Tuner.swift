@@ -1,0 +1,301 @@
+import FolioCore
+import FolioNN
+import FolioShards
+import FolioText
+import Foundation
+
+/// Settings of a ``Tuner``.
+public struct TuneOptions: Sendable, Hashable {
+    public enum Metric: String, Sendable, Codable, CaseIterable {
+        case accuracy
+        case macroF1 = "macro_f1"
+    }
+
+    /// The validation figure trials are ranked by.
+    public var metric = Metric.accuracy
+    /// Wall-clock seconds for the search (the trial running when it ends finishes); nil:
+    /// no limit, then `trials` bounds the search.
+    public var budgetSeconds: Double?
+    /// The most configurations to try.
+    public var trials: Int?
+    public var seed: UInt64 = 1
+    /// Trials that ``MemoryModel`` predicts to need more bytes are skipped.
+    public var memoryLimit: Int?
+    /// Successive halving keeps one trial in this many at each rung, which trains this
+    /// many times longer.
+    public var reductionFactor = 3
+    /// Retrain the chosen settings on all training data and evaluate them on the test split.
+    public var runsFinal = true
+    /// Crash tests: `tune-trial` (before each trial runs) and `tune-final`.
+    public var failpoints = Failpoints.fromEnvironment()
+
+    public init() {}
+}
+
+/// One trial at one rung: its settings, epochs and validation figures.
+public struct TrialRecord: Sendable, Codable, Equatable {
+    public var trial: Int
+    public var rung: Int
+    public var epochs: Int
+    public var settings: TrialSettings
+    public var valAccuracy: Double?
+    public var valMacroF1: Double?
+    /// The epoch with the best validation accuracy (1-based): what the final model trains.
+    public var bestEpoch: Int?
+    public var seconds: Double
+    /// Why the trial did not train (the memory limit, a setting the model refused).
+    public var skipped: String?
+
+    public func value(of metric: TuneOptions.Metric) -> Double? { metric == .accuracy ? valAccuracy : valMacroF1 }
+
+    enum CodingKeys: String, CodingKey {
+        case trial, rung, epochs, settings, seconds, skipped
+        case valAccuracy = "val_accuracy"
+        case valMacroF1 = "val_macro_f1"
+        case bestEpoch = "best_epoch"
+    }
+}
+
+/// What a tune chose, and the final model's test figures.
+public struct TuneResult: Sendable, Codable {
+    public var best: TrialRecord
+    public var trials: Int
+    public var trialRuns: Int
+    public var searchSeconds: Double
+    public var tunedPipeline: String
+    /// The chosen settings retrained on all training data, evaluated once on the test split.
+    public var final: PipelineResult?
+
+    enum CodingKeys: String, CodingKey {
+        case best, trials, final
+        case trialRuns = "trial_runs"
+        case searchSeconds = "search_seconds"
+        case tunedPipeline = "tuned_pipeline"
+    }
+}
+
+/// `folio tune`: searches a pipeline's hyperparameters on validation data carved from the
+/// training split, within a budget, and writes the best as a pipeline file.
+///
+/// Successive halving over epochs (the synchronous form of ASHA, Li et al. 2018): a bracket
+/// draws `factor^R` configurations, trains each a few epochs, keeps the best `1/factor` and
+/// trains those `factor` times longer, up to the pipeline's epochs; brackets follow one
+/// another until the budget or the trial count is spent. The data stages run once for all
+/// trials (`FOLDER/data`, the test split not even sharded); trials run one at a time, each
+/// a ``TrainingSession`` with the pipeline's validation split. Every finished trial is
+/// appended to `trials.jsonl` at once, so a killed tune run again with the same settings
+/// replays the finished trials and goes on (the draws come from the seed, so the same
+/// trials come in the same order). Then `tuned.toml` (the pipeline with the chosen
+/// settings, all training data, the chosen trial's best epoch count), `tune.md` and
+/// `search.svg`; last, unless told not to, `folio run tuned.toml` into `FOLDER/final`: the
+/// only time the test split is read.
+public final class Tuner {
+    public let config: PipelineConfig
+    public let space: TuneSpace
+    public let options: TuneOptions
+    public let folder: String
+    public var events = PipelineRunner.Events()
+    /// Each trial as it finishes (replayed ones too).
+    public var onTrial: (TrialRecord) -> Void = { _ in }
+
+    public init(config: PipelineConfig, space: TuneSpace, options: TuneOptions, folder: String) {
+        self.config = config
+        self.space = space
+        self.options = options
+        self.folder = folder
+    }
+
+    var trialsPath: String { folder + "/trials.jsonl" }
+    var tunedPath: String { folder + "/tuned.toml" }
+
+    /// Epochs of each rung: the last the space's most, each before it `factor` times fewer.
+    static func rungEpochs(maxEpochs: Int, factor: Int) -> [Int] {
+        var epochs = [maxEpochs]
+        while epochs[0] / factor >= 1 && epochs.count < 4 { epochs.insert(epochs[0] / factor, at: 0) }
+        return epochs
+    }
+
+    public func run() throws(FolioError) -> TuneResult {
+        guard options.trials != nil || options.budgetSeconds != nil else { throw FolioError("give the tune a budget or a number of trials") }
+        try makeFolder(folder)
+        let previous = try resumableRecords()
+        var searched = config
+        if searched.training.validationSplit == 0 { searched.training.validationSplit = 0.1 }
+        let runner = PipelineRunner(config: searched, runDir: folder + "/data")
+        runner.events = events
+        let (vocabulary, train, trainingConfig) = try runner.prepareTraining()
+
+        let clock = ContinuousClock()
+        let started = clock.now
+        let spentBefore = previous.values.reduce(0) { $0 + $1.seconds }
+        let factor = max(2, options.reductionFactor)
+        let rungs = Self.rungEpochs(maxEpochs: space.maxEpochs, factor: factor)
+        let bracketSize = Int(pow(Double(factor), Double(rungs.count - 1)))
+        var random = SplitMix64(seed: options.seed ^ 0x7475_6E65)
+        var records: [TrialRecord] = previous.values.sorted { ($0.trial, $0.rung) < ($1.trial, $1.rung) }
+        var failpoints = options.failpoints
+        var nextTrial = 0
+        var runs = 0
+        func budgetLeft() -> Bool {
+            guard let budget = options.budgetSeconds else { return true }
+            return spentBefore + (clock.now - started).seconds < budget
+        }
+        search: while options.trials.map({ nextTrial < $0 }) ?? true {
+            let count = min(bracketSize, (options.trials ?? Int.max) - nextTrial)
+            var alive = (0..<count).map { (trial: nextTrial + $0, settings: space.sample(&random)) }
+            nextTrial += count
+            for (rung, epochs) in rungs.enumerated() {
+                var scored: [(trial: Int, settings: TrialSettings, value: Double?)] = []
+                for candidate in alive {
+                    let record: TrialRecord
+                    if let done = previous[Key(trial: candidate.trial, rung: rung)] {
+                        record = done
+                    } else {
+                        guard budgetLeft() else { break search }
+                        failpoints.pass("tune-trial")
+                        record = runTrial(candidate.trial, rung: rung, epochs: epochs, settings: candidate.settings,
+                                          base: trainingConfig, train: train, vocabulary: vocabulary)
+                        records.append(record)
+                        runs += 1
+                        try appendRecord(record)
+                    }
+                    onTrial(record)
+                    scored.append((candidate.trial, candidate.settings, record.value(of: options.metric)))
+                }
+                // The best 1/factor go on (failed trials last; ties to the earlier trial).
+                scored.sort { ($0.value ?? -1, -$0.trial) > ($1.value ?? -1, -$1.trial) }
+                alive = scored.prefix(max(1, scored.count / factor)).filter { $0.value != nil }.map { ($0.trial, $0.settings) }
+                if alive.isEmpty { break }
+            }
+            if !budgetLeft() { break }
+        }
+        guard let best = Self.best(records, metric: options.metric) else {
+            throw FolioError("no trial finished within the budget: give the tune more time", file: trialsPath)
+        }
+        let tuned = tunedConfig(best)
+        try writeText(try tuned.toml(), to: tunedPath)
+        var result = TuneResult(best: best, trials: Set(records.map(\.trial)).count, trialRuns: records.count,
+                                searchSeconds: spentBefore + (clock.now - started).seconds, tunedPipeline: tunedPath)
+        try writeReport(records, result: result)
+        failpoints.pass("tune-final")
+        if options.runsFinal {
+            let final = PipelineRunner(config: tuned, runDir: folder + "/final")
+            final.events = events
+            final.pipelineFile = tunedPath
+            result.final = try final.run()
+            try writeReport(records, result: result)
+        }
+        return result
+    }
+
+    struct Key: Hashable {
+        var trial: Int
+        var rung: Int
+    }
+
+    /// The best trial: the highest rung any trial reached, then the metric, then the
+    /// earlier trial.
+    static func best(_ records: [TrialRecord], metric: TuneOptions.Metric) -> TrialRecord? {
+        records.filter { $0.value(of: metric) != nil }.max { ($0.rung, $0.value(of: metric) ?? 0, -$0.trial) < ($1.rung, $1.value(of: metric) ?? 0, -$1.trial) }
+    }
+
+    /// One trial: trains `epochs` epochs from scratch and evaluates on the validation split.
+    func runTrial(
+        _ trial: Int, rung: Int, epochs: Int, settings: TrialSettings, base: PipelineConfig, train: ShardSet, vocabulary: Vocabulary
+    ) -> TrialRecord {
+        let clock = ContinuousClock()
+        let started = clock.now
+        var record = TrialRecord(trial: trial, rung: rung, epochs: epochs, settings: settings, seconds: 0)
+        let config = base.applying(settings, epochs: epochs)
+        if let limit = options.memoryLimit {
+            let needed = MemoryModel.estimate(config: config, vocabularySize: vocabulary.count, microBatch: config.loader.batchSize,
+                                              trainShards: train.manifest).total
+            if needed > limit {
+                record.skipped = "needs about \(needed >> 20) MB, more than the \(limit >> 20) MB allowed"
+                return record
+            }
+        }
+        do throws(FolioError) {
+            let session = try TrainingSession(config: config, train: train, vocabularySize: vocabulary.count, checkpoints: nil, metrics: nil,
+                                              tokens: vocabulary.tokens)
+            try session.trainer.fit(resume: false)
+            guard let validation = session.validation else { throw FolioError("no validation data to rank trials by") }
+            let evaluation = try session.model.evaluate(validation, classes: train.manifest.labels.count)
+            record.valAccuracy = evaluation.accuracy
+            record.valMacroF1 = evaluation.report?.macroF1
+            let history = session.trainer.history
+            record.bestEpoch = history.indices.max { (history[$0].valAccuracy ?? 0, -$0) < (history[$1].valAccuracy ?? 0, -$1) }.map { $0 + 1 }
+        } catch {
+            record.skipped = error.description
+        }
+        record.seconds = (clock.now - started).seconds
+        return record
+    }
+
+    /// The pipeline with the best trial's settings, for all training data: no validation
+    /// split (and so none of the callbacks that watch it), the trial's best epoch count.
+    func tunedConfig(_ best: TrialRecord) -> PipelineConfig {
+        var tuned = config.applying(best.settings, epochs: best.bestEpoch ?? best.epochs)
+        tuned.name = config.name + "-tuned"
+        tuned.training.validationSplit = 0
+        tuned.training.earlyStopping = nil
+        tuned.training.reduceLROnPlateau = nil
+        tuned.training.checkpointMonitor = nil
+        // The file lands in the tune's folder: its paths must not depend on where it is.
+        let here = FileManager.default.currentDirectoryPath + "/"
+        if !tuned.corpus.path.hasPrefix("/") { tuned.corpus.path = here + tuned.corpus.path }
+        if let path = tuned.model.pretrained?.path, !path.hasPrefix("/") { tuned.model.pretrained?.path = here + path }
+        if let corpora = tuned.embed?.corpora { tuned.embed?.corpora = corpora.map { $0.hasPrefix("/") ? $0 : here + $0 } }
+        return tuned
+    }
+
+    /// The finished trials of an earlier run of the same tune (the same pipeline, space,
+    /// metric, seed and scheduling); another tune's are removed.
+    func resumableRecords() throws(FolioError) -> [Key: TrialRecord] {
+        let identity = try tuneIdentity()
+        let identityPath = folder + "/tune.json"
+        let recorded = (try? readWholeFile(identityPath)).map { String(decoding: $0, as: UTF8.self) }
+        guard recorded == identity else {
+            unlink(trialsPath)
+            try writeText(identity, to: identityPath)
+            return [:]
+        }
+        var records: [Key: TrialRecord] = [:]
+        guard let text = try? readWholeFile(trialsPath) else { return [:] }
+        for line in text.split(separator: 0x0A) {
+            // A line cut short by a kill is the last one: the trial runs again.
+            guard let record = try? JSONDecoder().decode(TrialRecord.self, from: Data(line)) else { continue }
+            records[Key(trial: record.trial, rung: record.rung)] = record
+        }
+        return records
+    }
+
+    func tuneIdentity() throws(FolioError) -> String {
+        struct Identity: Encodable {
+            var pipeline: PipelineConfig
+            var space: TuneSpace
+            var metric: String
+            var seed: UInt64
+            var trials: Int?
+            var factor: Int
+        }
+        let identity = Identity(pipeline: config, space: space, metric: options.metric.rawValue, seed: options.seed, trials: options.trials,
+                                factor: options.reductionFactor)
+        return String(decoding: config.canonicalJSON(identity), as: UTF8.self)
+    }
+
+    /// Appends one record and syncs it: a kill loses at most the trial that was running.
+    func appendRecord(_ record: TrialRecord) throws(FolioError) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        guard let line = try? encoder.encode(record) else { throw FolioError("cannot encode a trial record", file: trialsPath) }
+        let descriptor = open(trialsPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw FolioError("cannot open: \(FolioError.systemMessage(errno))", file: trialsPath) }
+        defer { close(descriptor) }
+        let bytes = [UInt8](line) + [0x0A]
+        let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        guard written == bytes.count, fsync(descriptor) == 0 else {
+            throw FolioError("cannot write: \(FolioError.systemMessage(errno))", file: trialsPath)
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import FolioTestSupport
+import Foundation
+import Testing
+
+/// `folio tune` on the tiny corpus: the same seed picks the same trial, a killed tune goes
+/// on to the same choice, the test split is untouched until the final model, the tuned
+/// pipeline runs.
+@Suite struct TuneCommandTests {
+    let folder = TemporaryFolder()
+
+    init() throws {
+        try TinyCorpus.writeRun(into: folder.path, model: TinyCorpus.bagModel.replacingOccurrences(of: "units = 3", with: ""),
+                                training: "epochs = 3\nlearning_rate = 0.05")
+    }
+
+    /// A tune of 4 trials over a small space (the default one has tables of 400 000 rows: slow
+    /// in a debug build), unless `extra` names another space.
+    func tune(_ out: String, _ extra: [String] = [], environment: [String: String] = [:]) throws -> FolioProcess {
+        let small = folder.write("small.toml", "[dim]\nvalues = [8, 16]\n[buckets]\nvalues = [1000]\n[batch_size]\nvalues = [8, 16]\n")
+        let space = extra.contains("--space") ? [] : ["--space", small]
+        return try FolioProcess(["tune", folder.path + "/tiny.toml", "--trials", "4", "--seed", "5", "--out", folder.path + "/" + out] + space + extra,
+                                environment: environment)
+    }
+
+    /// trials.jsonl without the seconds (the one figure a rerun does not repeat).
+    func trials(_ out: String) throws -> [String] {
+        try String(contentsOfFile: folder.path + "/\(out)/trials.jsonl", encoding: .utf8).split(separator: "\n").map { line in
+            String(line).replacingOccurrences(of: #""seconds":[0-9.e+-]+"#, with: "", options: .regularExpression)
+        }
+    }
+
+    func text(_ path: String) throws -> String { try String(contentsOfFile: folder.path + "/" + path, encoding: .utf8) }
+
+    @Test func theSameSeedPicksTheSameTrialAndAKilledTuneGoesOnToIt() throws {
+        let first = try tune("first", ["--json"])
+        #expect(first.status == 0, "\(first.stderr)")
+        let result = try #require(try JSONSerialization.jsonObject(with: Data((first.stdout.split(separator: "\n").last ?? "").utf8)) as? [String: Any])
+        #expect(result["trials"] as? Int == 4)
+        #expect(((result["final"] as? [String: Any])?["test_examples"] as? Int) == 24)
+        let second = try tune("second")
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(try trials("first") == trials("second"))
+        #expect(try text("first/tuned.toml") == text("second/tuned.toml"))
+        // Killed as the third trial starts, then run again: the same trials, the same choice,
+        // each trial once.
+        let killed = try tune("killed", environment: ["FOLIO_FAILPOINT": "tune-trial:3"])
+        #expect(killed.terminatedBySignal == 9)
+        #expect(try trials("killed").count == 2)
+        let resumed = try tune("killed")
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(try trials("killed") == trials("first"))
+        #expect(try text("killed/tuned.toml") == text("first/tuned.toml"))
+        // The tuned pipeline is an ordinary pipeline file.
+        let run = try FolioProcess(["run", folder.path + "/first/tuned.toml", "--run-dir", folder.path + "/again", "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(try text("first/tuned.toml").contains("validation_split = 0.0"))
+        #expect(try text("first/tune.md").contains("**Chosen:** trial"))
+        #expect(try text("first/search.svg").hasPrefix("<svg"))
+    }
+
+    /// Until the final model the test split is not read: killed right before it (and with
+    /// --search-only), no test shards exist and nothing was evaluated.
+    @Test func theSearchNeverReadsTheTestSplit() throws {
+        let killed = try tune("killed", environment: ["FOLIO_FAILPOINT": "tune-final:1"])
+        #expect(killed.terminatedBySignal == 9)
+        #expect(try trials("killed").count >= 4)
+        #expect(FileManager.default.fileExists(atPath: folder.path + "/killed/tuned.toml"))
+        #expect(FileManager.default.fileExists(atPath: folder.path + "/killed/data/shards/train/manifest.json"))
+        #expect(!FileManager.default.fileExists(atPath: folder.path + "/killed/data/shards/test"))
+        #expect(!FileManager.default.fileExists(atPath: folder.path + "/killed/final"))
+        let searchOnly = try tune("search", ["--search-only"])
+        #expect(searchOnly.status == 0, "\(searchOnly.stderr)")
+        #expect(!searchOnly.stdout.contains("final model"))
+        #expect(!FileManager.default.fileExists(atPath: folder.path + "/search/data/shards/test"))
+        #expect(!FileManager.default.fileExists(atPath: folder.path + "/search/final"))
+    }
+
+    /// A space file replaces ranges; an unknown parameter names the file and line.
+    @Test func aSpaceFileNarrowsTheSearch() throws {
+        let space = folder.write("space.toml", "epochs = 2\n[learning_rate]\nmin = 0.01\nmax = 0.02\n[batch_size]\nvalues = [4]\n[buckets]\nvalues = [1000]\n[dim]\nvalues = [8]\n")
+        let run = try tune("narrow", ["--space", space, "--search-only"])
+        #expect(run.status == 0, "\(run.stderr)")
+        for line in try String(contentsOfFile: folder.path + "/narrow/trials.jsonl", encoding: .utf8).split(separator: "\n") {
+            let record = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            let settings = try #require((record["settings"] as? [String: Any])?["values"] as? [String: Double])
+            #expect(settings["batch_size"] == 4)
+            #expect((0.01...0.02).contains(settings["learning_rate"] ?? 0))
+            #expect((record["epochs"] as? Int ?? 0) <= 2)
+        }
+        let bad = folder.write("bad.toml", "[learning_rate]\nmin = 0.01\nmax = 0.02\n[momentum]\nvalues = [0.9]\n")
+        let refused = try tune("bad", ["--space", bad])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.hasPrefix("folio: error: \(bad): line 4, key momentum: unknown key 'momentum'"), "\(refused.stderr)")
+    }
+}
