@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""The baselines `folio tune` is measured against, on a label-per-folder corpus with train/
+and test/ splits, both choosing their settings on a validation split (one document in ten
+of train/, by a fixed seed) and reading test/ once at the end:
+
+- TF-IDF + logistic regression (scikit-learn; TfidfVectorizer(max_features=20000,
+  sublinear_tf=True) as bench/tfidf_baseline.py), C chosen on validation from
+  0.25 ... 64, then refitted on all of train/;
+- fastText with `autotuneValidationFile` for DURATION seconds (its `-autotune-validation`),
+  the text lowercased and "." and "," removed as bench/fasttext_quality.py prepares it.
+
+    $PEERS_VENV/bin/python bench/tune_baselines.py CORPUS [--duration 600]
+Prints one JSON line per baseline.
+"""
+import json
+import os
+import random
+import re
+import sys
+import tempfile
+import time
+
+import fasttext
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, f1_score
+
+CLEAN = re.compile(r"[.,]")
+
+
+def read(root):
+    texts, labels = [], []
+    for label in sorted(os.listdir(root)):
+        for name in sorted(os.listdir(os.path.join(root, label))):
+            with open(os.path.join(root, label, name), encoding="utf-8", errors="replace") as f:
+                texts.append(f.read())
+            labels.append(label)
+    return texts, labels
+
+
+def main():
+    corpus = sys.argv[1]
+    duration = int(sys.argv[sys.argv.index("--duration") + 1]) if "--duration" in sys.argv else 600
+    texts, labels = read(os.path.join(corpus, "train"))
+    test_texts, test_labels = read(os.path.join(corpus, "test"))
+    order = list(range(len(texts)))
+    random.Random(1).shuffle(order)
+    held = set(order[: len(order) // 10])
+    fit = [i for i in order if i not in held]
+    valid = [i for i in order if i in held]
+
+    start = time.perf_counter()
+    vectorizer = TfidfVectorizer(max_features=20000, sublinear_tf=True).fit([texts[i] for i in fit])
+    X_fit, X_valid = vectorizer.transform([texts[i] for i in fit]), vectorizer.transform([texts[i] for i in valid])
+    scores = {}
+    for c in [0.25, 1, 4, 16, 64]:
+        model = LogisticRegression(C=c, max_iter=2000).fit(X_fit, [labels[i] for i in fit])
+        scores[c] = accuracy_score([labels[i] for i in valid], model.predict(X_valid))
+    best_c = max(scores, key=lambda c: (scores[c], -c))
+    vectorizer = TfidfVectorizer(max_features=20000, sublinear_tf=True).fit(texts)
+    model = LogisticRegression(C=best_c, max_iter=2000).fit(vectorizer.transform(texts), labels)
+    predicted = model.predict(vectorizer.transform(test_texts))
+    print(json.dumps({"model": "tfidf+logreg", "C": best_c, "val_accuracy": round(scores[best_c], 4),
+                      "accuracy": round(accuracy_score(test_labels, predicted), 4),
+                      "macro_f1": round(f1_score(test_labels, predicted, average="macro"), 4),
+                      "seconds": round(time.perf_counter() - start, 1)}), flush=True)
+
+    with tempfile.TemporaryDirectory() as work:
+        def write(path, indices, source_texts, source_labels):
+            with open(path, "w", encoding="utf-8") as f:
+                for i in indices:
+                    words = CLEAN.sub(" ", source_texts[i].lower()).split()
+                    f.write(f"__label__{source_labels[i]} {' '.join(words)}\n")
+        write(f"{work}/fit.txt", fit, texts, labels)
+        write(f"{work}/valid.txt", valid, texts, labels)
+        start = time.perf_counter()
+        model = fasttext.train_supervised(input=f"{work}/fit.txt", autotuneValidationFile=f"{work}/valid.txt",
+                                          autotuneDuration=duration, verbose=0, thread=2)
+        seconds = time.perf_counter() - start
+        predicted = [model.predict(CLEAN.sub(" ", t.lower()).replace("\n", " "))[0][0].removeprefix("__label__") for t in test_texts]
+        print(json.dumps({"model": "fasttext-autotune", "duration": duration,
+                          "accuracy": round(accuracy_score(test_labels, predicted), 4),
+                          "macro_f1": round(f1_score(test_labels, predicted, average="macro"), 4),
+                          "settings": {k: getattr(model.f.getArgs(), k) for k in ["epoch", "lr", "dim", "wordNgrams", "minn", "maxn", "bucket", "loss"]
+                                       if hasattr(model.f.getArgs(), k)} if hasattr(model, "f") else None,
+                          "seconds": round(seconds, 1)}, default=str), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# `folio tune` against its baselines, one sitting: on each corpus (the shipped one, and
+# the manual pages by section of bench/build-manpages-corpus.py --folder), `folio tune`
+# of the bag-of-ngrams and the LSTM pipeline for BUDGET each (2 threads), then TF-IDF +
+# logistic regression (C chosen on validation) and fastText with -autotune-validation for
+# the same BUDGET (bench/tune_baselines.py). Every model chooses on validation data carved
+# from train/ and reads test/ once. Prints a Markdown table; raw lines in WORK/*.json.
+#
+#   bash bench/tune_bench.sh [WORK]        # BUDGET=10m by default
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WORK=${1:-/tmp/folio-tune-bench}
+BUDGET=${BUDGET:-10m}
+SECONDS_BUDGET=$(python3 -c "import sys; b='$BUDGET'; print(int(float(b[:-1]) * {'s': 1, 'm': 60, 'h': 3600}[b[-1]]) if b[-1] in 'smh' else int(b))")
+PY=${PEERS_VENV:-$HOME/.cache/folio-peers-venv}/bin/python
+mkdir -p "$WORK"
+swift build -c release --product folio >/dev/null
+FOLIO=$(pwd)/.build/release/folio
+[ -d "$WORK/man-sections/train" ] || python3 bench/build-manpages-corpus.py --folder "$WORK/man-sections" >/dev/null
+declare -A CORPORA=([shipped]="$(pwd)/corpora/debian-packages" [man-sections]="$WORK/man-sections")
+
+echo "| corpus | model | chosen on validation | test accuracy % | macro-F1 |"
+echo "|---|---|---|---:|---:|"
+for corpus in shipped man-sections; do
+  for family in bag-of-ngrams demo; do
+    sed "s|^path = .*|path = \"${CORPORA[$corpus]}\"|; s/^name = .*/name = \"$corpus-$family\"/" "pipelines/$family.toml" >"$WORK/$corpus-$family.toml"
+    "$FOLIO" tune "$WORK/$corpus-$family.toml" --budget "$BUDGET" --out "$WORK/$corpus-$family-tune" --json \
+      2>"$WORK/$corpus-$family.err" | tail -1 >"$WORK/$corpus-$family.json"
+    python3 - "$WORK/$corpus-$family.json" "$corpus" "$family" <<'PY'
+import json, sys
+result = json.load(open(sys.argv[1]))
+best, final = result["best"], result["final"]
+print(f"| {sys.argv[2]} | folio tune, {sys.argv[3]} | trial {best['trial']} of {result['trials']}, val acc {best['val_accuracy']:.4f} | {final['accuracy'] * 100:.2f} | {final['macro_f1']:.4f} |")
+PY
+  done
+  "$PY" bench/tune_baselines.py "${CORPORA[$corpus]}" --duration "$SECONDS_BUDGET" >"$WORK/$corpus-baselines.json"
+  python3 - "$WORK/$corpus-baselines.json" "$corpus" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    how = f"C = {r['C']}" if r["model"] == "tfidf+logreg" else f"autotune {r['duration']} s"
+    print(f"| {sys.argv[2]} | {r['model']} | {how} | {r['accuracy'] * 100:.2f} | {r['macro_f1']:.4f} |")
+PY
+done
