@@ -24,11 +24,16 @@ def read(root):
     return texts, labels
 
 
-corpus = sys.argv[1]
-train_texts, train_labels = read(os.path.join(corpus, "train"))
-test_texts, test_labels = read(os.path.join(corpus, "test"))
-vectorizer = TfidfVectorizer(max_features=20000, sublinear_tf=True)
-model = LogisticRegression(C=4, max_iter=2000).fit(vectorizer.fit_transform(train_texts), train_labels)
-predicted = model.predict(vectorizer.transform(test_texts))
-print(json.dumps({"model": "tfidf+logreg", "accuracy": accuracy_score(test_labels, predicted),
-                  "macro_f1": f1_score(test_labels, predicted, average="macro"), "test_examples": len(test_labels)}))
+def main():
+    corpus = sys.argv[1]
+    train_texts, train_labels = read(os.path.join(corpus, "train"))
+    test_texts, test_labels = read(os.path.join(corpus, "test"))
+    vectorizer = TfidfVectorizer(max_features=20000, sublinear_tf=True)
+    model = LogisticRegression(C=4, max_iter=2000).fit(vectorizer.fit_transform(train_texts), train_labels)
+    predicted = model.predict(vectorizer.transform(test_texts))
+    print(json.dumps({"model": "tfidf+logreg", "accuracy": accuracy_score(test_labels, predicted),
+                      "macro_f1": f1_score(test_labels, predicted, average="macro"), "test_examples": len(test_labels)}))
+
+
+if __name__ == "__main__":
+    main()

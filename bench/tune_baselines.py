@@ -25,17 +25,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 
+from tfidf_baseline import read  # the same corpus reading as the untuned baseline
+
 CLEAN = re.compile(r"[.,]")
-
-
-def read(root):
-    texts, labels = [], []
-    for label in sorted(os.listdir(root)):
-        for name in sorted(os.listdir(os.path.join(root, label))):
-            with open(os.path.join(root, label, name), encoding="utf-8", errors="replace") as f:
-                texts.append(f.read())
-            labels.append(label)
-    return texts, labels
 
 
 def main():

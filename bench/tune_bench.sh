@@ -6,7 +6,7 @@
 # the same BUDGET (bench/tune_baselines.py). Every model chooses on validation data carved
 # from train/ and reads test/ once. Prints a Markdown table; raw lines in WORK/*.json.
 #
-#   bash bench/tune_bench.sh [WORK]        # BUDGET=10m by default
+#   bash bench/tune_bench.sh [WORK]        # BUDGET=10m, CORPUS_NAMES="shipped man-sections" by default
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${1:-/tmp/folio-tune-bench}
@@ -21,7 +21,7 @@ declare -A CORPORA=([shipped]="$(pwd)/corpora/debian-packages" [man-sections]="$
 
 echo "| corpus | model | chosen on validation | test accuracy % | macro-F1 |"
 echo "|---|---|---|---:|---:|"
-for corpus in shipped man-sections; do
+for corpus in ${CORPUS_NAMES:-shipped man-sections}; do
   for family in bag-of-ngrams demo; do
     sed "s|^path = .*|path = \"${CORPORA[$corpus]}\"|; s/^name = .*/name = \"$corpus-$family\"/" "pipelines/$family.toml" >"$WORK/$corpus-$family.toml"
     "$FOLIO" tune "$WORK/$corpus-$family.toml" --budget "$BUDGET" --out "$WORK/$corpus-$family-tune" --json \

@@ -41,7 +41,8 @@ public struct TuneSpace: Sendable, Hashable, Codable {
         let layers = config.model.layers
         let rate = Double(config.training.optimizer.initialLearningRate)
         var ranges: [Parameter: Range] = [
-            .learningRate: .logUniform(min: max(1e-5, rate / 10), max: min(1, rate * 10)),
+            // The reader's own bounds, no others: SGD on a unit-norm bag takes rates of 4.
+            .learningRate: .logUniform(min: max(1e-6, rate / 10), max: min(100, rate * 10)),
             .batchSize: .values([16, 32, 64, 128]),
         ]
         // Vectors from a file or an [embed] stage fix the embedding's size.

@@ -67,6 +67,29 @@ final class ProgressDisplay {
         show(line + ", ETA \(clock(remaining))")
     }
 
+    /// A pipeline's events shown here: stages, data jobs, training batches and epochs,
+    /// word vectors, notes and warnings (`folio run`, and every run of `folio tune`).
+    func pipelineEvents() -> PipelineRunner.Events {
+        var events = PipelineRunner.Events()
+        events.stage = { name, skipped in
+            self.title = name
+            self.note(skipped ? "\(name): unchanged, skipped" : "\(name): running")
+        }
+        events.job = { self.update($0) }
+        events.jobEnded = { self.finish() }
+        events.training = { self.update($0) }
+        events.epoch = { logs in
+            self.note("epoch \(logs.epoch): loss \(String(format: "%.4f", logs.loss)), accuracy \(String(format: "%.4f", logs.accuracy))"
+                + (logs.valLoss.map { ", val_loss \(String(format: "%.4f", $0))" } ?? "")
+                + (logs.valAccuracy.map { ", val_accuracy \(String(format: "%.4f", $0))" } ?? "")
+                + ", \(Int(logs.tokensPerSecond)) tokens/s, \(String(format: "%.1f", logs.seconds)) s")
+        }
+        events.warning = { ProcessInfoLite.printError("folio: warning: \($0)") }
+        events.note = { self.note($0) }
+        events.embedding = { self.update($0) }
+        return events
+    }
+
     /// A finished stage or epoch: its own line in both modes.
     func note(_ line: String) {
         if drewBar { ProcessInfoLite.writeError("\r\u{1B}[K") }

@@ -34,22 +34,7 @@ struct RunCommand: ParsableCommand {
             let runner = PipelineRunner(config: config, runDir: runDir)
             runner.stopRequest = signals.stopRequest
             runner.pipelineFile = pipeline.pipeline
-            runner.events.stage = { name, skipped in
-                display.title = name
-                display.note(skipped ? "\(name): unchanged, skipped" : "\(name): running")
-            }
-            runner.events.job = { display.update($0) }
-            runner.events.jobEnded = { display.finish() }
-            runner.events.training = { display.update($0) }
-            runner.events.epoch = { logs in
-                display.note("epoch \(logs.epoch): loss \(String(format: "%.4f", logs.loss)), accuracy \(String(format: "%.4f", logs.accuracy))"
-                    + (logs.valLoss.map { ", val_loss \(String(format: "%.4f", $0))" } ?? "")
-                    + (logs.valAccuracy.map { ", val_accuracy \(String(format: "%.4f", $0))" } ?? "")
-                    + ", \(Int(logs.tokensPerSecond)) tokens/s, \(String(format: "%.1f", logs.seconds)) s")
-            }
-            runner.events.warning = { ProcessInfoLite.printError("folio: warning: \($0)") }
-            runner.events.note = { display.note($0) }
-            runner.events.embedding = { display.update($0) }
+            runner.events = display.pipelineEvents()
             return try runner.run()
         }
         print("""

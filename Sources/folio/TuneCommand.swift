@@ -63,14 +63,7 @@ struct TuneCommand: ParsableCommand {
             options.memoryLimit = memory?.bytes ?? Int(ProcessInfo.processInfo.physicalMemory / 2)
             options.runsFinal = !searchOnly
             let tuner = Tuner(config: config, space: tuneSpace, options: options, folder: out ?? "runs/\(config.name)-tune")
-            tuner.events.stage = { name, skipped in
-                display.title = name
-                display.note(skipped ? "\(name): unchanged, skipped" : "\(name): running")
-            }
-            tuner.events.job = { display.update($0) }
-            tuner.events.jobEnded = { display.finish() }
-            tuner.events.embedding = { display.update($0) }
-            tuner.events.warning = { ProcessInfoLite.printError("folio: warning: \($0)") }
+            tuner.events = display.pipelineEvents()
             tuner.onTrial = { record in
                 let figure = record.value(of: metric).map { String(format: "%.4f", $0) } ?? "skipped"
                 display.note("trial \(record.trial), rung \(record.rung) (\(record.epochs) epochs): validation \(metric.rawValue) \(figure), "

@@ -1,0 +1,52 @@
+import FolioCore
+import FolioNN
+import FolioTestSupport
+import Foundation
+import Testing
+@testable import FolioPipeline
+
+@Suite struct TuneSpaceTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+    /// Every shipped pipeline's own settings lie inside its default space (regression: the
+    /// learning rate was capped at 1, below the bag pipeline's SGD rate of 4), and its
+    /// family's parameters are the ones searched.
+    @Test(arguments: ["bag-of-ngrams.toml", "conv.toml", "demo.toml"])
+    func theDefaultSpaceHoldsThePipelinesOwnSettings(pipeline: String) throws {
+        let config = try PipelineConfig.read(path: Self.root + "/pipelines/" + pipeline)
+        let space = TuneSpace.defaults(for: config)
+        guard case .logUniform(let low, let high) = try #require(space.ranges[.learningRate]) else { Issue.record("no rate range"); return }
+        let rate = Double(config.training.optimizer.initialLearningRate)
+        #expect(low < rate && rate < high, "\(low)...\(high) misses \(rate)")
+        #expect(space.maxEpochs == config.training.epochs)
+        let searched = Set(space.ranges.keys)
+        switch pipeline {
+        case "bag-of-ngrams.toml": #expect(searched.isSuperset(of: [.ngrams, .buckets, .weighting]) && !searched.contains(.units))
+        case "demo.toml": #expect(searched.isSuperset(of: [.units, .dropout]) && !searched.contains(.ngrams))
+        default: #expect(searched.contains(.filters) && !searched.contains(.units))
+        }
+    }
+
+    /// Draws come from the seed, within their ranges; applying one edits exactly those settings.
+    @Test func drawsAreSeededAndApplyAsTypedEdits() throws {
+        let config = try PipelineConfig.read(path: Self.root + "/pipelines/demo.toml")
+        let space = TuneSpace.defaults(for: config)
+        var first = SplitMix64(seed: 9), second = SplitMix64(seed: 9)
+        let draws = (0..<20).map { _ in space.sample(&first) }
+        #expect(draws == (0..<20).map { _ in space.sample(&second) })
+        #expect(Set(draws).count > 1)
+        for draw in draws {
+            let rate = try #require(draw.values["learning_rate"])
+            #expect((0.0003...0.03).contains(rate))
+            let tuned = config.applying(draw, epochs: 2)
+            #expect(tuned.training.epochs == 2)
+            #expect(abs(Double(tuned.training.optimizer.initialLearningRate) - rate) < 1e-6 * rate)
+            #expect(tuned.loader.batchSize == Int(draw.values["batch_size"] ?? 0))
+            #expect(tuned.model.layers[0] == .embedding(outputDim: Int(draw.values["dim"] ?? 0)))
+            let units = Int(draw.values["units"] ?? 0)
+            #expect(tuned.model.layers.allSatisfy { if case .lstm(let width, _, _, _) = $0 { width == units } else { true } })
+            #expect(tuned.model.layers.allSatisfy { if case .dropout(let rate) = $0 { rate == Float(draw.values["dropout"] ?? -1) } else { true } })
+            try tuned.validate()
+        }
+    }
+}
