@@ -285,16 +285,11 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         for (index, layer) in layers.enumerated() {
             var pretrained: PretrainedEmbedding?
             var trainable = true
-            if index == lastDense, try layer.sizedByLabels("units") {
-                // The classifier sized by the data: the units are set once the labels are known.
-                config.model.outputSizedByLabels = true
-                config.model.layers.append(.dense(units: 1, activation: Activation.Function(
-                    rawValue: try layer.choice("activation", Activation.Function.allCases.map(\.rawValue), default: "linear")) ?? .linear))
-                _ = try layer.string("type")
-                try layer.finish()
-                continue
-            }
-            config.model.layers.append(try readLayer(layer, baseFolder: baseFolder, hasEmbedStage: hasEmbedStage, pretrained: &pretrained, trainable: &trainable))
+            // The classifier sized by the data: its units are set once the labels are known.
+            let sizedByLabels = index == lastDense ? try layer.sizedByLabels("units") : false
+            if sizedByLabels { config.model.outputSizedByLabels = true }
+            config.model.layers.append(try readLayer(layer, baseFolder: baseFolder, hasEmbedStage: hasEmbedStage, unitsFromLabels: sizedByLabels,
+                                                     pretrained: &pretrained, trainable: &trainable))
             if config.model.layers.count == 1 {
                 config.model.pretrained = pretrained
                 if hasEmbedStage { config.embed = EmbedConfig(); config.embed?.embeddingTrainable = trainable }
@@ -313,7 +308,8 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
     /// One `[[model.layers]]` table; an embedding's `weights` and `trainable` go to
     /// `pretrained` (the vectors file's dimension checked here, before any work).
     private static func readLayer(
-        _ table: PipelineTableReader, baseFolder: String, hasEmbedStage: Bool, pretrained: inout PretrainedEmbedding?, trainable: inout Bool
+        _ table: PipelineTableReader, baseFolder: String, hasEmbedStage: Bool, unitsFromLabels: Bool = false,
+        pretrained: inout PretrainedEmbedding?, trainable: inout Bool
     ) throws(FolioError) -> LayerSpec {
         let type = try table.choice("type", layerTypes, default: "")
         let activations = Activation.Function.allCases.map(\.rawValue)
@@ -358,7 +354,10 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
             case .lstm, .gru: spec = .bidirectional(wrapped)
             default: throw table.error("Bidirectional wraps an lstm or a gru", key: "layer")
             }
-        case "dense": spec = .dense(units: try table.int("units", default: 64, in: 1...1 << 20), activation: try activation("linear"))
+        case "dense":
+            // Sized by the labels: a placeholder until ``PipelineConfig/sizingOutput(labels:)``.
+            let units = unitsFromLabels ? 1 : try table.int("units", default: 64, in: 1...1 << 20)
+            spec = .dense(units: units, activation: try activation("linear"))
         case "activation": spec = .activation(try activation("relu"))
         case "dropout": spec = .dropout(rate: Float(try table.double("rate", default: 0.5, in: 0...0.99)))
         case "batch_normalization":

@@ -50,6 +50,18 @@ extension PipelineConfig {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// The configuration with every file path absolute (relative ones are taken from
+    /// `folder`): for a pipeline file written somewhere else than the one it was read from
+    /// (a sweep's runs, a tune's `tuned.toml`), whose relative paths would then point elsewhere.
+    public func withAbsolutePaths(from folder: String = FileManager.default.currentDirectoryPath) -> PipelineConfig {
+        func absolute(_ path: String) -> String { path.hasPrefix("/") ? path : folder + "/" + path }
+        var config = self
+        config.corpus.path = absolute(corpus.path)
+        if let path = model.pretrained?.path { config.model.pretrained?.path = absolute(path) }
+        if let corpora = embed?.corpora { config.embed?.corpora = corpora.map(absolute) }
+        return config
+    }
+
     private func trainingTOML() throws(FolioError) -> [String] {
         let (training, optimizer) = (self.training, self.training.optimizer)
         var lines = ["[training]", "epochs = \(training.epochs)", "accumulation_steps = \(training.accumulationSteps)",

@@ -191,11 +191,7 @@ public final class PipelineRunner {
         try stage("shards", fingerprint: shardsPrint, outputs: [trainShards + "/manifest.json"]
                   + (testSplit == nil ? [] : [testShards + "/manifest.json"])) { () throws(FolioError) in
             try makeFolder(runDir + "/shards")
-            var options = ShardJobOptions()
-            options.corpus = corpusOptions(split: config.corpus.trainSplit)
-            options.tokenizer = config.tokenizer
-            options.shardBytes = config.shardBytes
-            options.threads = config.threads
+            var options = shardOptions(corpusOptions(split: config.corpus.trainSplit))
             let report = try ShardJob.run(corpusPath: config.corpus.path, vocabularyPath: vocabularyPath, outputFolder: trainShards,
                                           options: options, onWarning: events.warning, onProgress: events.job)
             events.jobEnded()
@@ -345,15 +341,11 @@ public final class PipelineRunner {
                                      config.canonicalJSON(options), config.canonicalJSON(config.tokenizer))
         try stage("embed", fingerprint: embedPrint, outputs: [vectorsPath] + unlabeled.map { $0 + "/manifest.json" }) { () throws(FolioError) in
             for (corpus, folder) in zip(embed.corpora, unlabeled) {
-                var shardOptions = ShardJobOptions()
-                shardOptions.corpus = config.corpus.options
-                shardOptions.corpus.split = nil
-                shardOptions.corpus.allowsUnlabeled = true
-                shardOptions.corpus.readsEverySplit = true
-                shardOptions.tokenizer = config.tokenizer
-                shardOptions.shardBytes = config.shardBytes
-                shardOptions.threads = config.threads
-                _ = try ShardJob.run(corpusPath: corpus, vocabularyPath: vocabularyPath, outputFolder: folder, options: shardOptions,
+                var corpusOptions = config.corpus.options
+                corpusOptions.split = nil
+                corpusOptions.allowsUnlabeled = true
+                corpusOptions.readsEverySplit = true
+                _ = try ShardJob.run(corpusPath: corpus, vocabularyPath: vocabularyPath, outputFolder: folder, options: shardOptions(corpusOptions),
                                      onWarning: events.warning, onProgress: events.job)
                 events.jobEnded()
             }
@@ -364,6 +356,16 @@ public final class PipelineRunner {
         var trained = config
         trained.model.pretrained = .init(path: vectorsPath, trainable: embed.embeddingTrainable)
         return trained
+    }
+
+    /// The pipeline's sharding settings, for reading `corpus` as given.
+    private func shardOptions(_ corpus: CorpusOptions) -> ShardJobOptions {
+        var options = ShardJobOptions()
+        options.corpus = corpus
+        options.tokenizer = config.tokenizer
+        options.shardBytes = config.shardBytes
+        options.threads = config.threads
+        return options
     }
 
     private func corpusOptions(split: String?) -> CorpusOptions {

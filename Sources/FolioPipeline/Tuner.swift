@@ -242,11 +242,7 @@ public final class Tuner {
         tuned.training.reduceLROnPlateau = nil
         tuned.training.checkpointMonitor = nil
         // The file lands in the tune's folder: its paths must not depend on where it is.
-        let here = FileManager.default.currentDirectoryPath + "/"
-        if !tuned.corpus.path.hasPrefix("/") { tuned.corpus.path = here + tuned.corpus.path }
-        if let path = tuned.model.pretrained?.path, !path.hasPrefix("/") { tuned.model.pretrained?.path = here + path }
-        if let corpora = tuned.embed?.corpora { tuned.embed?.corpora = corpora.map { $0.hasPrefix("/") ? $0 : here + $0 } }
-        return tuned
+        return tuned.withAbsolutePaths()
     }
 
     /// The finished trials of an earlier run of the same tune (the same pipeline, space,

@@ -75,9 +75,7 @@ struct EmbedCommand: ParsableCommand {
         options.roundWords = roundWords
         let display = ProgressDisplay(title: "embed")
         let report = try runReportingErrors(display) { () throws(FolioError) in
-            guard let vocabularyPath = vocabulary ?? vocabularyBeside(shards: inputs[0]) else {
-                throw FolioError("no vocabulary.tsv beside the shards: name it with --vocabulary", file: inputs[0])
-            }
+            let vocabularyPath = try requiredVocabulary(named: vocabulary, besideShards: inputs[0])
             return try EmbedJob.run(shardFolders: inputs, vocabularyPath: vocabularyPath, out: out, options: options,
                                     onProgress: { display.update($0) })
         }

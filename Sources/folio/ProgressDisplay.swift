@@ -26,11 +26,7 @@ final class ProgressDisplay {
         var line = "\(title): \(progress.documents) documents (\(Int(documentRate))/s), \(format(megabytes)) MB, \(format(rate)) MB/s"
         if isTerminal {
             if let fraction = progress.fraction {
-                let width = 24
-                let filled = Int(fraction * Double(width))
-                let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-                let remaining = fraction > 0 ? progress.seconds * (1 - fraction) / fraction : 0
-                line = "[\(bar)] \(Int(fraction * 100))% " + line + ", ETA \(clock(remaining))"
+                line = Self.bar(fraction, width: 24) + " \(Int(fraction * 100))% " + line + ", ETA \(clock(remaining(fraction, progress.seconds)))"
             }
         }
         show(line)
@@ -42,13 +38,7 @@ final class ProgressDisplay {
         var line = "\(title): epoch \(progress.epoch + 1)/\(progress.epochs), batch \(progress.batch)/\(progress.batches), "
             + "loss \(String(format: "%.4f", progress.loss)), accuracy \(String(format: "%.4f", progress.accuracy)), "
             + "\(Int(progress.tokensPerSecond)) tokens/s"
-        if isTerminal {
-            let width = 20
-            let filled = Int(fraction * Double(width))
-            let remaining = fraction > 0 ? progress.seconds * (1 - fraction) / fraction : 0
-            line = "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] " + line
-                + ", ETA \(clock(remaining))"
-        }
+        if isTerminal { line = Self.bar(fraction, width: 20) + " " + line + ", ETA \(clock(remaining(fraction, progress.seconds)))" }
         show(line)
     }
 
@@ -58,14 +48,18 @@ final class ProgressDisplay {
         let rate = progress.seconds > 0 ? Double(progress.wordsRead) / progress.seconds : 0
         var line = "\(title): epoch \(min(progress.epoch + 1, progress.epochs))/\(progress.epochs), \(progress.wordsRead) words, "
             + "\(Int(rate)) words/s, learning rate \(String(format: "%.5f", progress.learningRate))"
-        let remaining = fraction > 0 ? progress.seconds * (1 - fraction) / fraction : 0
-        if isTerminal {
-            let width = 20
-            let filled = Int(fraction * Double(width))
-            line = "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] " + line
-        }
-        show(line + ", ETA \(clock(remaining))")
+        if isTerminal { line = Self.bar(fraction, width: 20) + " " + line }
+        show(line + ", ETA \(clock(remaining(fraction, progress.seconds)))")
     }
+
+    /// `[#####.....]`, `fraction` of it filled.
+    private static func bar(_ fraction: Double, width: Int) -> String {
+        let filled = min(width, max(0, Int(fraction * Double(width))))
+        return "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "]"
+    }
+
+    /// Seconds left when `fraction` of the work took `seconds`, at the same pace.
+    private func remaining(_ fraction: Double, _ seconds: Double) -> Double { fraction > 0 ? seconds * (1 - fraction) / fraction : 0 }
 
     /// A pipeline's events shown here: stages, data jobs, training batches and epochs,
     /// word vectors, notes and warnings (`folio run`, and every run of `folio tune`).

@@ -149,9 +149,7 @@ struct InspectCommand: ParsableCommand {
     func printTokens() throws {
         try runReportingErrors { () throws(FolioError) in
             let set = try ShardSet(folder: shards)
-            guard let path = vocabulary ?? vocabularyBeside(shards: shards) else {
-                throw FolioError("no vocabulary.tsv beside the shards: name it with --vocabulary", file: shards)
-            }
+            let path = try requiredVocabulary(named: vocabulary, besideShards: shards)
             let words = try Vocabulary(contentsOf: path)
             try set.checkVocabulary(fingerprint: words.fingerprint, path: path)
             var text: [UInt8] = []

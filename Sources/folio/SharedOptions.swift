@@ -1,3 +1,4 @@
+import FolioCore
 import ArgumentParser
 import FolioCorpus
 import FolioText
@@ -73,6 +74,14 @@ struct ResourceOptionGroup: ParsableArguments {
 struct OutputOptionGroup: ParsableArguments {
     @Flag(help: "Print one JSON object with the results as the last line.")
     var json = false
+}
+
+/// The vocabulary named, else one beside the shards; an error naming the shards when neither.
+func requiredVocabulary(named: String?, besideShards shards: String) throws(FolioError) -> String {
+    guard let path = named ?? vocabularyBeside(shards: shards) else {
+        throw FolioError("no vocabulary.tsv beside the shards: name it with --vocabulary", file: shards)
+    }
+    return path
 }
 
 /// A `vocabulary.tsv` in the shard folder's parent or grandparent (where `folio run` and

@@ -83,12 +83,9 @@ struct SweepCommand: ParsableCommand {
                     }
                     // Typed edits of the pipeline, validated, written where the run goes: the
                     // child reads exactly this configuration.
-                    var runConfig = try config.sweepRun(microBatch: setting.micro, accumulationSteps: setting.steps, seed: seed,
-                                                        learningRate: record.learningRate, budget: sweepBudget, trainingRecords: records)
                     // The file lands in another folder: its paths must not depend on where it is.
-                    let here = FileManager.default.currentDirectoryPath + "/"
-                    if !runConfig.corpus.path.hasPrefix("/") { runConfig.corpus.path = here + runConfig.corpus.path }
-                    if let path = runConfig.model.pretrained?.path, !path.hasPrefix("/") { runConfig.model.pretrained?.path = here + path }
+                    let runConfig = try config.sweepRun(microBatch: setting.micro, accumulationSteps: setting.steps, seed: seed,
+                                                        learningRate: record.learningRate, budget: sweepBudget, trainingRecords: records).withAbsolutePaths()
                     display.note("sweep \(index * seeds + Int(seed))/\(settings.count * seeds): micro-batch \(setting.micro) x \(setting.steps), seed \(seed), learning rate \(String(format: "%.4g", record.learningRate))")
                     let runner = PipelineRunner(config: runConfig, runDir: runDir)
                     try runner.adoptData(from: folder + "/data")
