@@ -20,10 +20,10 @@ extension Tuner {
                 + (options.budgetSeconds.map { " (budget \(String(format: "%.0f", $0)) s)" } ?? "") + ", seed \(options.seed).", "",
             "**Chosen:** trial \(best.trial) at rung \(best.rung) (\(best.epochs) epochs, best at epoch \(best.bestEpoch.map(String.init) ?? "?")): "
                 + "validation accuracy \(figure(best.valAccuracy)), macro-F1 \(figure(best.valMacroF1)); \(settings(best.settings)). "
-                + "Written to `tuned.toml` (all training data, \(best.bestEpoch ?? best.epochs) epochs).", "",
+                + "Written to `tuned.toml` (\(best.epochs) epochs, keeping epoch \(best.bestEpoch ?? best.epochs)'s weights).", "",
         ]
         if let final = result.final {
-            lines += ["**Final model** (`tuned.toml` retrained on all training data, `final/`): \(final.evaluatedOn) accuracy "
+            lines += ["**Final model** (`tuned.toml` trained again, `final/`): \(final.evaluatedOn) accuracy "
                 + "\(String(format: "%.4f", final.accuracy)), macro-F1 \(String(format: "%.4f", final.macroF1)) on \(final.testExamples) documents: "
                 + "the test split's only reading, after the search.", ""]
         }

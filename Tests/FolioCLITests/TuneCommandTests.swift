@@ -53,7 +53,17 @@ import Testing
         // The tuned pipeline is an ordinary pipeline file.
         let run = try FolioProcess(["run", folder.path + "/first/tuned.toml", "--run-dir", folder.path + "/again", "--json"])
         #expect(run.status == 0, "\(run.stderr)")
-        #expect(try text("first/tuned.toml").contains("validation_split = 0.0"))
+        // The final model is the chosen trial trained again: the same validation split and
+        // epochs, so its last epoch's validation accuracy is the trial's to the bit, and the
+        // best epoch's weights are restored at the end.
+        let tuned = try text("first/tuned.toml")
+        #expect(tuned.contains("restore_best_weights = true") && !tuned.contains("validation_split = 0.0"), "\(tuned)")
+        let best = try #require(result["best"] as? [String: Any])
+        let finalEpochs = try text("first/final/metrics.jsonl").split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        #expect(finalEpochs.count == best["epochs"] as? Int)
+        #expect(finalEpochs.last?["val_accuracy"] as? Double == best["val_accuracy"] as? Double)
         #expect(try text("first/tune.md").contains("**Chosen:** trial"))
         #expect(try text("first/search.svg").hasPrefix("<svg"))
     }
