@@ -1,7 +1,8 @@
 # Folio: `make demo` sets up and runs the demo on a fresh Debian machine; `make test` runs the tests.
 SWIFT ?= swift
 # chromium: the test of folio-serve's page in a real browser (headless).
-SYSTEM_PACKAGES := libicu-dev libzstd-dev libopenblas-dev pkg-config chromium
+# openmpi: distributed runs (mpirun -np N folio ...) and their tests.
+SYSTEM_PACKAGES := libicu-dev libzstd-dev libopenblas-dev pkg-config chromium openmpi-bin libopenmpi-dev
 
 .PHONY: deps build release demo test check-kernels check-kernels-arm64 bench-vocab bench-memory bench-lstm fuzz fuzz-build sanitize sanitize-thread sanitize-address clean
 

@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "FolioNN", targets: ["FolioNN"]),
         .library(name: "FolioPipeline", targets: ["FolioPipeline"]),
         .library(name: "FolioPreprocessing", targets: ["FolioPreprocessing"]),
+        .library(name: "FolioMPI", targets: ["FolioMPI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -37,6 +38,7 @@ let package = Package(
         .target(name: "CFolioKernels"),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
 
         // Errors with a file and a place, atomic files: what every stage shares.
         .target(name: "FolioCore"),
@@ -44,6 +46,8 @@ let package = Package(
         .target(name: "FolioText", dependencies: ["FolioCore", "CICUShim"]),
         .target(name: "FolioShards", dependencies: ["FolioCore", "CZstd"]),
         .target(name: "FolioNN", dependencies: ["FolioCore", "CBLAS", "CFolioKernels"]),
+        // The ranks of an `mpirun` launch as a FolioCore.Communicator (DESIGN.md section 9).
+        .target(name: "FolioMPI", dependencies: ["FolioCore", "CMPI"]),
         // Standard library and Foundation only: usable on its own by other programs.
         .target(name: "FolioPreprocessing"),
         .target(
@@ -57,6 +61,7 @@ let package = Package(
                 "FolioShards",
                 "FolioNN",
                 "FolioText",
+                "FolioMPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -21,8 +21,42 @@ public struct CorpusOptions: Sendable, Hashable, Codable {
     public var chunkBytes = 1 << 20
     /// A JSONL line longer than this is an error (a JSONL document is parsed whole).
     public var maxLineBytes = 256 << 20
+    /// The share of the documents this process reads when several read one corpus (the
+    /// ranks of `mpirun`); not part of the options' identity, as the ranks' parts together
+    /// are the whole corpus.
+    public var part = CorpusPart.whole
+
+    enum CodingKeys: String, CodingKey {
+        case split, textKey, labelKey, splitKey, idKey, allowsUnlabeled, readsEverySplit, chunkBytes, maxLineBytes
+    }
 
     public init(split: String? = nil) { self.split = split }
+
+    /// These options with ``part`` set to a rank's share of `count` ranks.
+    public func part(_ index: Int, of count: Int) -> CorpusOptions {
+        var options = self
+        options.part = CorpusPart(index: index, count: count)
+        return options
+    }
+}
+
+/// One of `count` disjoint parts of a corpus: the files of a folder (in their sorted order
+/// across labels) or the lines of a JSONL file whose ordinal is `index` modulo `count`.
+/// Every part's reader still walks the whole listing or file, but only its own documents
+/// are parsed, tokenized and counted, which is where the time goes; dealing by ordinal
+/// keeps every line number exact in errors and works on a `.jsonl.zst` stream as well,
+/// which cannot be cut into byte ranges.
+public struct CorpusPart: Sendable, Hashable {
+    public var index: Int
+    public var count: Int
+
+    public static let whole = CorpusPart(index: 0, count: 1)
+
+    public init(index: Int, count: Int) {
+        (self.index, self.count) = (index, count)
+    }
+
+    public func contains(ordinal: Int) -> Bool { count == 1 || ordinal % count == index }
 }
 
 /// Opens a corpus by what `path` is: a folder in the label-per-folder layout, or a

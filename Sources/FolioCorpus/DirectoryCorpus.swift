@@ -20,6 +20,7 @@ public final class DirectoryCorpus: TextCorpus {
     private var finishedSourceBytes = 0
     private var labelIndex = -1
     private var pendingFiles: [String] = []   // the current label's files, reversed
+    private var filesListed = 0                // files of the labels before, for the part
     private var current: OpenFile?
     private var readBuffer: UnsafeMutableRawBufferPointer
     private let explicitFiles: [String]?
@@ -134,8 +135,11 @@ public final class DirectoryCorpus: TextCorpus {
             labelIndex += 1
             guard labelIndex < labels.count else { return nil }
             let folder = folder(of: labels[labelIndex])
-            pendingFiles = try textFiles(in: folder).reversed()
-            if pendingFiles.isEmpty { warn("\(folder): warning: empty label folder (no .txt files)") }
+            // Rank 0 alone counts skipped files, so that the ranks' counts add up.
+            let files = try textFiles(in: folder, counting: options.part.index == 0)
+            pendingFiles = files.indices.filter { options.part.contains(ordinal: filesListed + $0) }.map { files[$0] }.reversed()
+            filesListed += files.count
+            if files.isEmpty && options.part.index == 0 { warn("\(folder): warning: empty label folder (no .txt files)") }
         }
     }
 

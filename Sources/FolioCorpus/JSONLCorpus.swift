@@ -34,8 +34,14 @@ public final class JSONLCorpus: TextCorpus {
 
     public func nextChunk() throws(FolioError) -> TextChunk? {
         while let rawLine = try lines.next() {
-            statistics.bytes = lines.bytesRead
             let lineNumber = lines.lineNumber
+            if options.part.count > 1 {
+                // Another part's line: skipped before parsing; its bytes are that part's.
+                guard options.part.contains(ordinal: lineNumber - 1) else { continue }
+                statistics.bytes += rawLine.count + 1
+            } else {
+                statistics.bytes = lines.bytesRead
+            }
             if rawLine.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
             // Valid lines (nearly all) are parsed where they lie; others are repaired first.
             var replacements = 0
@@ -85,7 +91,7 @@ public final class JSONLCorpus: TextCorpus {
             statistics.documents += 1
             return chunk
         }
-        statistics.bytes = lines.bytesRead
+        if options.part.count == 1 { statistics.bytes = lines.bytesRead }
         return nil
     }
 }

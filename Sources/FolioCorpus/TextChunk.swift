@@ -24,7 +24,7 @@ public struct TextChunk: Sendable {
 }
 
 /// What a reader saw, for the run report.
-public struct CorpusStatistics: Sendable, Equatable {
+public struct CorpusStatistics: Sendable, Equatable, Codable {
     public var documents = 0
     /// Bytes of text read (after decompression, before repair).
     public var bytes = 0
@@ -43,6 +43,17 @@ public struct CorpusStatistics: Sendable, Equatable {
 
     mutating func warn(_ line: String) {
         if warnings.count < Self.warningLimit { warnings.append(line) } else { warningsDropped += 1 }
+    }
+
+    /// Adds another part's figures (the ranks of a distributed job, in rank order).
+    public mutating func add(_ other: CorpusStatistics) {
+        documents += other.documents
+        bytes += other.bytes
+        invalidUTF8Replacements += other.invalidUTF8Replacements
+        emptyDocuments += other.emptyDocuments
+        skippedFiles += other.skippedFiles
+        for line in other.warnings { warn(line) }
+        warningsDropped += other.warningsDropped
     }
 }
 

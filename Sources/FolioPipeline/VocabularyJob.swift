@@ -72,15 +72,20 @@ public struct JobProgress: Sendable {
 /// ``SpillingCounter`` with `memoryBudget / threads` bytes. The merge that follows sums
 /// counts exactly, so the file does not depend on the thread count or on spills.
 public enum VocabularyJob {
+    ///
+    /// With several ranks (`communicator`), each counts its own part of the corpus
+    /// (``CorpusPart``) into runs in its own spill folder; rank 0 merges every rank's runs
+    /// (a shared filesystem) into the one file, the same bytes as one process writes.
     public static func run(
         corpusPath: String, outputPath: String, options: VocabularyJobOptions,
+        communicator: any Communicator = SingleProcess(),
         onWarning: (@Sendable (String) -> Void)? = nil,
         onProgress: ((JobProgress) -> Void)? = nil
     ) throws(FolioError) -> VocabularyReport {
         let clock = ContinuousClock()
         let started = clock.now
         let threads = max(1, options.threads)
-        let corpus = try openCorpus(path: corpusPath, options: options.corpus)
+        let corpus = try openCorpus(path: corpusPath, options: options.corpus.part(of: communicator))
         corpus.onWarning = onWarning
         let totalSourceBytes = options.measureTotal ? corpus.totalSourceBytes() : nil
         // A killed run's spill folder and half-written vocabulary go before this run's start.
@@ -105,30 +110,36 @@ public enum VocabularyJob {
                 return batch.isFull
             })
 
-        var report = VocabularyReport()
-        var runs: [String] = []
+        var own = RankTally(runs: [], tokens: 0, truncatedTokens: 0, forcedCuts: splitter.forcedCuts, statistics: corpus.statistics)
         for worker in workers {
-            runs += worker.runs
-            report.tokens += worker.tokens
-            report.truncatedTokens += worker.truncatedTokens
+            own.runs += worker.runs
+            own.tokens += worker.tokens
+            own.truncatedTokens += worker.truncatedTokens
         }
-        let statistics = corpus.statistics
+        let tally = try RankTally.sum(communicator.allGather(own))
+        let statistics = tally.statistics
         if statistics.documents == 0 {
             throw FolioError("the corpus has no documents", file: corpusPath)
         }
         failpoints.pass("vocab-merge")
-        let summary = try VocabularyWriter.write(
-            runs: runs, totalTokens: report.tokens, options: options.vocabulary,
-            budget: options.memoryBudget, spill: spill, to: outputPath)
+        // The other ranks' spill folders outlive the merge: they wait in onWriter.
+        let summary = try communicator.onWriter { () throws(FolioError) in
+            try VocabularyWriter.write(
+                runs: tally.runs, totalTokens: tally.tokens, options: options.vocabulary,
+                budget: options.memoryBudget, spill: spill, to: outputPath)
+        }
 
+        var report = VocabularyReport()
+        report.tokens = tally.tokens
+        report.truncatedTokens = tally.truncatedTokens
         report.documents = statistics.documents
         report.bytes = statistics.bytes
         report.invalidUTF8Replacements = statistics.invalidUTF8Replacements
         report.emptyDocuments = statistics.emptyDocuments
         report.skippedFiles = statistics.skippedFiles
         report.warnings = statistics.warnings
-        report.forcedCuts = splitter.forcedCuts
-        report.spillRuns = runs.count
+        report.forcedCuts = tally.forcedCuts
+        report.spillRuns = tally.runs.count
         report.threads = threads
         report.vocabularySize = summary.size
         report.distinctTokens = summary.distinctTokens
@@ -136,6 +147,27 @@ public enum VocabularyJob {
         report.seconds = (clock.now - started).seconds
         onProgress?(progress(corpus, total: totalSourceBytes, since: started, clock: clock))
         return report
+    }
+
+    /// One rank's counting: its runs (paths in its spill folder) and figures.
+    struct RankTally: Codable {
+        var runs: [String]
+        var tokens: Int
+        var truncatedTokens: Int
+        var forcedCuts: Int
+        var statistics: CorpusStatistics
+
+        static func sum(_ tallies: [RankTally]) -> RankTally {
+            var total = RankTally(runs: [], tokens: 0, truncatedTokens: 0, forcedCuts: 0, statistics: CorpusStatistics())
+            for tally in tallies {
+                total.runs += tally.runs
+                total.tokens += tally.tokens
+                total.truncatedTokens += tally.truncatedTokens
+                total.forcedCuts += tally.forcedCuts
+                total.statistics.add(tally.statistics)
+            }
+            return total
+        }
     }
 
     struct WorkerResult: Sendable {

@@ -13,7 +13,9 @@ enum FolioMain {
             exit(2)
         }
         configureForTraining()
+        _ = Ranks.communicator
         Folio.main()
+        Ranks.finish()
     }
 }
 

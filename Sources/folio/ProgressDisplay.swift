@@ -93,6 +93,7 @@ final class ProgressDisplay {
     }
 
     private func show(_ line: String) {
+        guard Ranks.prints else { return }
         if isTerminal {
             ProcessInfoLite.writeError("\r\u{1B}[K" + line)
             drewBar = true

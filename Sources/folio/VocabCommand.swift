@@ -44,10 +44,11 @@ struct VocabCommand: ParsableCommand {
         options.measureTotal = display.showsBar
         let report = try runReportingErrors(display) { () throws(FolioError) in
             try VocabularyJob.run(
-                corpusPath: corpus, outputPath: out, options: options,
+                corpusPath: corpus, outputPath: out, options: options, communicator: Ranks.communicator,
                 onWarning: { ProcessInfoLite.printError($0) },
                 onProgress: { display.update($0) })
         }
+        guard Ranks.prints else { return }
         if output.json {
             try printJSON(report)
         } else {

@@ -48,3 +48,17 @@ public struct FolioProcess {
         stderr = String(decoding: errData, as: UTF8.self)
     }
 }
+
+extension FolioProcess {
+    /// Open MPI's launcher (`make deps` installs it).
+    public static let mpirun = "/usr/bin/mpirun"
+
+    /// `mpirun -np RANKS folio ARGUMENTS` over this machine's loopback, as a user on one
+    /// machine runs it: `--oversubscribe` as the test machine may have fewer cores than
+    /// ranks, and root allowed (CI containers run as root).
+    public init(ranks: Int, _ arguments: [String], environment: [String: String] = [:]) throws {
+        let root = ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"]
+        try self.init(executable: Self.mpirun, ["--oversubscribe", "-np", String(ranks), Self.executable.path] + arguments,
+                      environment: root.merging(environment) { $1 })
+    }
+}
