@@ -55,6 +55,11 @@ public struct ShardReport: Sendable, Codable, Equatable {
 /// order and appends records to the current shard. So the shards depend only on the
 /// corpus, never on the thread count. The old manifest is removed first and the new one
 /// written last: an interrupted run leaves no readable, half-made set.
+///
+/// With several ranks (`communicator`), each encodes its own part of the corpus
+/// (``CorpusPart``) into its own shard files (`shard-rRRR-NNNNN.fol`); rank 0 writes the
+/// one manifest listing every rank's shards in rank order. The records are the
+/// one-process set's, grouped differently; the set depends only on the corpus and N.
 public enum ShardJob {
     struct EncodedBatch: Sendable {
         var sequence: Int
@@ -67,6 +72,7 @@ public enum ShardJob {
 
     public static func run(
         corpusPath: String, vocabularyPath: String, outputFolder: String, options: ShardJobOptions,
+        communicator: any Communicator = SingleProcess(),
         onWarning: (@Sendable (String) -> Void)? = nil, onProgress: ((JobProgress) -> Void)? = nil
     ) throws(FolioError) -> ShardReport {
         let clock = ContinuousClock()
@@ -75,7 +81,7 @@ public enum ShardJob {
         let index = TokenIndex(vocabulary)
         let threads = max(1, options.threads)
         var labels = options.labels ?? []
-        if options.labels == nil { labels = try corpusLabels(corpusPath, options.corpus) }
+        if options.labels == nil { labels = try corpusLabels(corpusPath, options.corpus, communicator: communicator) }
         // An unlabeled corpus (every document's label empty): the manifest names no labels
         // and every record carries label id 0.
         let unlabeled = options.corpus.allowsUnlabeled && labels == [""]
@@ -84,14 +90,16 @@ public enum ShardJob {
         let labelIDs = unlabeled ? ["": 0] : Dictionary(uniqueKeysWithValues: labels.enumerated().map { ($1, UInt32($0)) })
         try prepare(outputFolder)
 
-        let corpus = try openCorpus(path: corpusPath, options: options.corpus)
+        let corpus = try openCorpus(path: corpusPath, options: options.corpus.part(of: communicator))
         corpus.onWarning = onWarning
         let totalSourceBytes = options.measureTotal ? corpus.totalSourceBytes() : nil
         let encoded = BoundedQueue<EncodedBatch>(capacity: 2 * threads)
         let written = Locked<Result<([ShardSummary], Int), FolioError>>(.success(([], 0)))
         let writerDone = DispatchGroup()
         DispatchQueue.global().async(group: writerDone) {
-            let result = Result { () throws(FolioError) in try writeShards(from: encoded, to: outputFolder, options: options) }
+            let result = Result { () throws(FolioError) in
+                try writeShards(from: encoded, to: outputFolder, options: options, rank: communicator.isDistributed ? communicator.rank : nil)
+            }
             written.withLock { $0 = result }
         }
         var splitter = DocumentSplitter()
@@ -129,9 +137,11 @@ public enum ShardJob {
         encoded.close()
         writerDone.wait()
         _ = try reading.get()
-        let (shards, oovTokens) = try written.withLock { $0 }.get()
-
-        let statistics = corpus.statistics
+        let (ownShards, ownOOV) = try written.withLock { $0 }.get()
+        let parts = try communicator.allGather(RankShards(shards: ownShards, oovTokens: ownOOV, forcedCuts: splitter.forcedCuts, statistics: corpus.statistics))
+        let shards = parts.flatMap(\.shards)
+        var statistics = CorpusStatistics()
+        for part in parts { statistics.add(part.statistics) }
         if statistics.documents == 0 { throw FolioError("the corpus has no documents", file: corpusPath) }
         var failpoints = options.failpoints
         failpoints.pass("shard-manifest")
@@ -142,18 +152,21 @@ public enum ShardJob {
                 "max_token_length": String(options.tokenizer.maxTokenLength), "icu": Tokenizer.icuVersion,
             ],
             labels: labels, shards: shards)
-        try manifest.write(toFolder: outputFolder)
-        removeStaleShards(in: outputFolder, keeping: Set(shards.map(\.file)))
+        let manifestBytes = try communicator.onWriter { () throws(FolioError) in
+            try manifest.write(toFolder: outputFolder)
+            removeStaleShards(in: outputFolder, keeping: Set(shards.map(\.file)))
+            return fileSize(outputFolder + "/" + ShardManifest.fileName) ?? 0
+        }
 
         var report = ShardReport()
         report.records = manifest.records
         report.tokens = manifest.tokens
         report.shards = shards.count
-        report.bytesOnDisk = shards.reduce(0) { $0 + $1.bytes } + (fileSize(outputFolder + "/" + ShardManifest.fileName) ?? 0)
+        report.bytesOnDisk = shards.reduce(0) { $0 + $1.bytes } + manifestBytes
         report.textBytes = statistics.bytes
-        report.oovTokens = oovTokens
+        report.oovTokens = parts.reduce(0) { $0 + $1.oovTokens }
         report.invalidUTF8Replacements = statistics.invalidUTF8Replacements
-        report.forcedCuts = splitter.forcedCuts
+        report.forcedCuts = parts.reduce(0) { $0 + $1.forcedCuts }
         report.labels = labels
         report.warnings = statistics.warnings
         report.seconds = (clock.now - started).seconds
@@ -162,13 +175,23 @@ public enum ShardJob {
     }
 
     /// The corpus's labels in id order: label folders for a folder corpus; for JSONL, a
-    /// first pass collects them (labels must be known before the first record is written).
-    static func corpusLabels(_ path: String, _ options: CorpusOptions) throws(FolioError) -> [String] {
-        let corpus = try openCorpus(path: path, options: options)
+    /// first pass collects them (labels must be known before the first record is written),
+    /// each rank over its part.
+    static func corpusLabels(_ path: String, _ options: CorpusOptions, communicator: any Communicator) throws(FolioError) -> [String] {
+        let corpus = try openCorpus(path: path, options: options.part(of: communicator))
         if let folder = corpus as? DirectoryCorpus { return folder.labels }
         var seen: Set<String> = []
         while let chunk = try corpus.nextChunk() { seen.insert(chunk.label) }
-        return seen.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        let all = try communicator.allGather(Array(seen))
+        return Set(all.joined()).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+    }
+
+    /// One rank's shards and figures.
+    struct RankShards: Codable {
+        var shards: [ShardSummary]
+        var oovTokens: Int
+        var forcedCuts: Int
+        var statistics: CorpusStatistics
     }
 
     /// Creates the folder, and removes an old manifest first: until the new one is
@@ -231,7 +254,7 @@ public enum ShardJob {
     /// The writer: encoded batches back in reading order, documents into records, records
     /// into shards of about `shardBytes`.
     private static func writeShards(
-        from encoded: BoundedQueue<EncodedBatch>, to folder: String, options: ShardJobOptions
+        from encoded: BoundedQueue<EncodedBatch>, to folder: String, options: ShardJobOptions, rank: Int?
     ) throws(FolioError) -> ([ShardSummary], Int) {
         var pending: [Int: EncodedBatch] = [:]
         var oov = 0
@@ -254,7 +277,7 @@ public enum ShardJob {
                         start = end
                         guard ready.pieceEndsDocument[piece] else { continue }
                         if writer == nil {
-                            let name = String(format: "shard-%05d.fol", shards.count)
+                            let name = rank.map { String(format: "shard-r%03d-%05d.fol", $0, shards.count) } ?? String(format: "shard-%05d.fol", shards.count)
                             writer = try ShardWriter(path: folder + "/" + name, blockBytes: options.blockBytes)
                         }
                         try writer!.append(label: ready.pieceLabels[piece], ids: document)

@@ -49,9 +49,10 @@ struct ShardCommand: ParsableCommand {
         let report = try runReportingErrors(display) { () throws(FolioError) in
             if let labelsFrom { options.labels = try ShardSet(folder: labelsFrom).manifest.labels }
             return try ShardJob.run(
-                corpusPath: corpus, vocabularyPath: vocabulary, outputFolder: out, options: options,
+                corpusPath: corpus, vocabularyPath: vocabulary, outputFolder: out, options: options, communicator: Ranks.communicator,
                 onWarning: { ProcessInfoLite.printError($0) }, onProgress: { display.update($0) })
         }
+        guard Ranks.prints else { return }
         if output.json {
             try printJSON(report)
         } else {

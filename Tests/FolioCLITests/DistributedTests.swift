@@ -1,4 +1,5 @@
 import FolioCore
+import FolioShards
 import FolioTestSupport
 import Foundation
 import Testing
@@ -50,6 +51,45 @@ import Testing
             // No rank left a spill folder behind.
             let left = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasPrefix(".folio-spill") }
             #expect(left.isEmpty)
+        }
+    }
+
+    /// Every record of a shard set as (label name, ids), sorted: the set as a multiset.
+    func records(_ folder: String) throws -> [String] {
+        let set = try ShardSet(folder: folder)
+        var records: [String] = []
+        for shard in set.manifest.shards.indices {
+            let reader = try set.reader(forShard: shard)
+            for block in reader.blocks.indices {
+                try reader.forEachRecord(inBlock: block) { _, label, ids in
+                    records.append(set.manifest.labels[Int(label)] + ":" + ids.map(String.init).joined(separator: ","))
+                }
+            }
+        }
+        return records.sorted()
+    }
+
+    @Test(arguments: [2, 3])
+    func theShardsHoldTheOneProcessRecordsAndVerify(ranks: Int) throws {
+        for corpus in [folder.path + "/corpus", writeJSONL()] {
+            let vocabulary = folder.path + "/vocabulary.tsv"
+            #expect(try FolioProcess(["vocab", corpus, "--out", vocabulary]).status == 0)
+            let single = try FolioProcess(["shard", corpus, "--vocabulary", vocabulary, "--out", folder.path + "/one", "--shard-size", "64KB", "--json"])
+            #expect(single.status == 0, "\(single.stderr)")
+            for run in ["many", "again"] {
+                let many = try FolioProcess(ranks: ranks, ["shard", corpus, "--vocabulary", vocabulary, "--out", folder.path + "/" + run,
+                                                           "--shard-size", "64KB", "--threads", "1", "--json"])
+                #expect(many.status == 0, "\(many.stderr)")
+                #expect(many.stdout.split(separator: "\n").filter { $0.hasPrefix("{") }.count == 1)
+            }
+            let manifest = try ShardManifest.read(folder: folder.path + "/many")
+            #expect(Set(manifest.shards.map { $0.file.prefix(10) }).count == ranks, "every rank wrote shards: \(manifest.shards.map(\.file))")
+            #expect(try records(folder.path + "/many") == records(folder.path + "/one"))
+            #expect(manifest.labels == (try ShardManifest.read(folder: folder.path + "/one")).labels)
+            // Deterministic for a given N: a second run writes the same manifest.
+            #expect(try bytes(folder.path + "/many/manifest.json") == bytes(folder.path + "/again/manifest.json"))
+            let verify = try FolioProcess(["inspect", folder.path + "/many", "--verify"])
+            #expect(verify.status == 0 && verify.stdout.contains("verified"), "\(verify.stderr)")
         }
     }
 }
