@@ -48,6 +48,12 @@ public struct Failpoints: Sendable, Hashable {
         if signal != SIGKILL { usleep(100_000) }
     }
 
+    /// Whether `FOLIO_FAILPOINT=perturb-weights:RANK` asks rank RANK of a distributed run to
+    /// change a weight before the ranks compare their weights (the check must fire).
+    public static func perturbsWeights(rank: Int) -> Bool {
+        environmentSpec == "perturb-weights:\(rank)"
+    }
+
     /// Whether `FOLIO_FAILPOINT=enospc:NAME` makes writes to `path` fail.
     static func writeFails(_ path: String) -> Bool {
         guard let spec = environmentSpec, spec.hasPrefix("enospc:") else { return false }

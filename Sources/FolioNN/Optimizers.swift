@@ -385,14 +385,19 @@ public final class Rprop: Optimizer {
 public final class GradientAccumulator {
     public let steps: Int
     public private(set) var pending = 0
+    /// Runs on the summed gradients before each update: a distributed run's reduction
+    /// across ranks (``GradientReduction``), so that `steps` counts every rank's micro-batches.
+    public var beforeStep: ((ParameterArena) throws(FolioError) -> Void)?
 
     public init(steps: Int) { self.steps = max(1, steps) }
 
-    /// Call after each micro-batch's backward pass; returns whether an update happened.
+    /// Call after each micro-batch's backward pass (and, in a distributed run, for each
+    /// micro-batch another rank ran); returns whether an update happened.
     @discardableResult
     public func microBatchDone(arena: ParameterArena, optimizer: any Optimizer) throws(FolioError) -> Bool {
         pending += 1
         guard pending == steps else { return false }
+        try beforeStep?(arena)
         try optimizer.step(arena: arena, gradientScale: 1 / Float(steps))
         arena.zeroGradients()
         pending = 0

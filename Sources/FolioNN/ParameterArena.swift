@@ -60,6 +60,15 @@ public final class ParameterArena {
         for row in rows { rowSparseRegions[index].touch(row) }
     }
 
+    /// Makes `rows` (in this order) the touched rows of the region starting at `offset`:
+    /// after a distributed reduction every rank updates the union of the ranks' rows, in
+    /// the same order.
+    public func replaceTouched(rows: [Int], regionAt offset: Int) {
+        guard let index = rowSparseRegions.firstIndex(where: { $0.offset == offset }), !rowSparseRegions[index].isFrozen else { return }
+        rowSparseRegions[index].clearTouched()
+        for row in rows { rowSparseRegions[index].touch(row) }
+    }
+
     public func zeroGradients() {
         forEachUpdatedRange { range in UnsafeMutableBufferPointer(rebasing: gradients[range]).update(repeating: 0) }
         for index in rowSparseRegions.indices { rowSparseRegions[index].clearTouched() }

@@ -44,11 +44,15 @@ public final class CallbackContext {
     public let folder: String?
     /// Set to end training after this epoch (EarlyStopping).
     public var stopTraining = false
+    /// Whether this process writes files (rank 0 of a distributed run; the others decide
+    /// the same from the same figures, but leave the files to it).
+    public let writes: Bool
 
-    init(model: Sequential, optimizer: any Optimizer, folder: String?) {
+    init(model: Sequential, optimizer: any Optimizer, folder: String?, writes: Bool = true) {
         self.model = model
         self.optimizer = optimizer
         self.folder = folder
+        self.writes = writes
     }
 }
 
@@ -117,7 +121,7 @@ public final class EarlyStopping: Callback {
             state["best"] = value
             state["best_epoch"] = Double(logs.epoch)
             state["wait"] = 0
-            if restoreBestWeights, let file = bestFile(context) { try context.model.save(to: file) }
+            if restoreBestWeights, context.writes, let file = bestFile(context) { try context.model.save(to: file) }
             return
         }
         state["wait", default: 0] += 1
@@ -155,7 +159,7 @@ public final class ModelCheckpoint: Callback {
             state["best"] = value
             state["best_epoch"] = Double(logs.epoch)
         }
-        try context.model.save(to: path)
+        if context.writes { try context.model.save(to: path) }
     }
 }
 
@@ -220,7 +224,7 @@ public final class MetricsLogger: Callback {
     }
 
     public func epochEnded(_ logs: EpochLogs, history: [EpochLogs], context: CallbackContext) throws(FolioError) {
-        try writeText(Self.render(history, format: format), to: path)
+        if context.writes { try writeText(Self.render(history, format: format), to: path) }
     }
 
     static func render(_ history: [EpochLogs], format: Format) -> String {

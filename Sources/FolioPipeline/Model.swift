@@ -116,7 +116,8 @@ public final class Model {
     /// and ``TrainingSession`` both train through it, so neither can pair a model with
     /// another's features.
     public func trainer(
-        _ train: ShardLoader, validation: ShardLoader?, options: TrainingOptions, callbacks: [any Callback]
+        _ train: ShardLoader, validation: ShardLoader?, options: TrainingOptions, callbacks: [any Callback],
+        communicator: any Communicator = SingleProcess()
     ) throws(FolioError) -> Trainer {
         guard let optimizer else { throw FolioError("compile the model before fit") }
         try train.shards.requireLabels()
@@ -124,7 +125,8 @@ public final class Model {
         var options = options
         options.loss = loss
         options.features = features
-        return Trainer(model: network, optimizer: optimizer, loader: train, validation: validation, options: options, callbacks: callbacks)
+        return Trainer(model: network, optimizer: optimizer, loader: train, validation: validation, options: options, callbacks: callbacks,
+                       communicator: communicator)
     }
 
     public func evaluate(_ loader: ShardLoader, classes: Int? = nil, topK: Int? = nil) throws(FolioError) -> EvaluationResult {

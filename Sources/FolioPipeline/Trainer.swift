@@ -26,6 +26,9 @@ public struct TrainingOptions: Sendable {
     /// Asked to stop (SIGINT, SIGTERM): at the next optimizer-step boundary a checkpoint is
     /// written and `fit` throws an error carrying the signal.
     public var stopRequest: StopRequest?
+    /// A distributed run compares a hash of the weights across ranks every this many
+    /// optimizer steps and at every epoch's end (a mismatch is an error).
+    public var weightCheckEvery = 100
 
     public init(checkpointFolder: String? = nil) { self.checkpointFolder = checkpointFolder }
 }
@@ -52,6 +55,14 @@ public struct TrainingProgress: Sendable {
 /// function of seeds and counters: the loader's order of (seed, epoch), dropout masks of
 /// (seed, micro-step). So weights, optimizer state, loader state, step counters, the
 /// epoch's running sums, the history and the callbacks' states are the whole state.
+///
+/// Distributed (a ``Communicator`` of N ranks, the loader made for this rank with
+/// `groupSize` = accumulation steps k): every rank walks the same plan of micro-batches,
+/// running its own and passing over the others', so that an optimizer step falls at the
+/// same place on every rank: after N * k micro-batches, when ``GradientReduction`` sums
+/// the ranks' gradients. Dropout masks follow the plan's index, so N ranks x k compute
+/// what one rank x N * k computes. Epoch figures are summed across ranks before the
+/// callbacks see them; rank 0 alone writes checkpoints and the callbacks' files.
 public final class Trainer {
     public let model: Sequential
     public let optimizer: any Optimizer
@@ -68,15 +79,19 @@ public final class Trainer {
     public var stopAfterMicroBatches: Int?
     /// Crash tests: `FOLIO_FAILPOINT` unless set (``Failpoints``).
     public var failpoints = Failpoints.fromEnvironment()
+    public let communicator: any Communicator
+    /// The gradient reduction of a distributed run (its seconds and bytes), once `fit` ran.
+    public private(set) var reduction: GradientReduction?
 
     public init(model: Sequential, optimizer: any Optimizer, loader: ShardLoader, validation: ShardLoader? = nil,
-                options: TrainingOptions, callbacks: [any Callback] = []) {
+                options: TrainingOptions, callbacks: [any Callback] = [], communicator: any Communicator = SingleProcess()) {
         self.model = model
         self.optimizer = optimizer
         self.loader = loader
         self.validation = validation
         self.options = options
         self.callbacks = callbacks
+        self.communicator = communicator
     }
 
     /// Running sums of the epoch in progress (part of a checkpoint).
@@ -120,35 +135,51 @@ public final class Trainer {
             try checkpoint.restore(model: model, optimizer: optimizer, folder: folder)
             start = checkpoint.loader
             run.microSteps = checkpoint.microSteps
-            run.sums = checkpoint.epochSums
+            // The sums are every rank's: rank 0 carries them on, the others start from zero.
+            run.sums = communicator.isWriter ? checkpoint.epochSums : EpochSums()
             history = checkpoint.history
             for callback in callbacks { callback.state = checkpoint.callbackStates[callback.name] ?? [:] }
             if checkpoint.finished { return [] }
         }
-        run = Run(microSteps: run.microSteps, sums: run.sums, samplesSeen: history.reduce(0) { $0 + $1.samples } + run.sums.examples,
+        let samplesBefore = communicator.isWriter ? history.reduce(0) { $0 + $1.samples } + run.sums.examples : 0
+        run = Run(microSteps: run.microSteps, sums: run.sums, samplesSeen: samplesBefore,
                   started: run.clock.now, secondsBefore: history.reduce(0) { $0 + $1.seconds })
-        let context = CallbackContext(model: model, optimizer: optimizer, folder: options.checkpointFolder)
-        let accumulator = GradientAccumulator(steps: options.accumulationSteps)
+        let context = CallbackContext(model: model, optimizer: optimizer, folder: options.checkpointFolder, writes: communicator.isWriter)
+        let accumulator = try makeAccumulator()
         model.arena.zeroGradients()
         for epoch in start.epoch..<options.epochs {
             let epochStarted = run.clock.now
             run.tokensThisEpoch = 0
             let batches = loader.epoch(epoch, resumingFrom: epoch == start.epoch ? start : nil)
             if epoch != start.epoch { run.sums = EpochSums() }
+            var position = batches.batchesDone  // the plan's micro-batches passed, every rank's
             var budgetSpent = false
-            while let batch = try batches.next() {
+            walk: while true {
+                let next = try batches.nextIndexed()
+                // Other ranks' micro-batches up to this rank's next (or the epoch's end).
+                while position < next?.index ?? loader.batchesPerEpoch {
+                    position += 1
+                    run.microSteps += 1
+                    guard try accumulator.microBatchDone(arena: model.arena, optimizer: optimizer) else { continue }
+                    try periodicCheckpoint(epoch: epoch, position: position, run: run)
+                    if let signal = try agreedSignal() { try stop(by: signal, epoch: epoch, loader: LoaderState(epoch: epoch, batchesDone: position), run: run) }
+                    if try agreedBudgetSpent(run) {
+                        budgetSpent = true
+                        break walk
+                    }
+                }
+                guard let (index, batch) = next else { break }
+                position = index + 1
                 try step(batch, epoch: epoch, run: &run, accumulator: accumulator)
                 onProgress?(progress(epoch: epoch, batches: batches, run: run, since: epochStarted))
-                if accumulator.pending == 0 && options.checkpointEvery > 0 && optimizer.iterations % options.checkpointEvery == 0 {
-                    try checkpoint(loader: batches.state, microSteps: run.microSteps, sums: run.sums)
-                }
+                if accumulator.pending == 0 { try periodicCheckpoint(epoch: epoch, position: position, run: run) }
                 if let stop = stopAfterMicroBatches, run.ranHere == stop { return run.losses }
-                if accumulator.pending == 0, let signal = options.stopRequest?.signal {
-                    try stop(by: signal, epoch: epoch, loader: batches.state, run: run)
+                if accumulator.pending == 0, let signal = try agreedSignal() {
+                    try stop(by: signal, epoch: epoch, loader: LoaderState(epoch: epoch, batchesDone: position), run: run)
                 }
                 failpoints.pass("micro-batch")
                 run.samplesSeen += batch.rows
-                if accumulator.pending == 0 && budgetIsSpent(run) {
+                if accumulator.pending == 0, try agreedBudgetSpent(run) {
                     budgetSpent = true
                     break
                 }
@@ -158,6 +189,73 @@ public final class Trainer {
             if stopping { break }
         }
         return run.losses
+    }
+
+    /// Steps after `accumulationSteps` micro-batches, or in a distributed run after every
+    /// rank's (N x k), with the reduction across ranks before each step.
+    private func makeAccumulator() throws(FolioError) -> GradientAccumulator {
+        guard communicator.isDistributed else { return GradientAccumulator(steps: options.accumulationSteps) }
+        let loaderOptions = loader.options
+        guard loaderOptions.worldSize == communicator.size, loaderOptions.rank == communicator.rank,
+              loaderOptions.groupSize == options.accumulationSteps else {
+            throw FolioError("rank \(communicator.rank): the loader is made for rank \(loaderOptions.rank) of \(loaderOptions.worldSize) "
+                             + "taking \(loaderOptions.groupSize) micro-batches a turn, not rank \(communicator.rank) of \(communicator.size) "
+                             + "accumulating \(options.accumulationSteps)")
+        }
+        let accumulator = GradientAccumulator(steps: options.accumulationSteps * communicator.size)
+        let reduction = GradientReduction(communicator: communicator)
+        self.reduction = reduction
+        accumulator.beforeStep = { arena throws(FolioError) in try reduction.reduce(arena) }
+        return accumulator
+    }
+
+    /// At an optimizer-step boundary: the checkpoint every `checkpointEvery` steps, and in
+    /// a distributed run the weight check every `weightCheckEvery` steps.
+    private func periodicCheckpoint(epoch: Int, position: Int, run: Run) throws(FolioError) {
+        if communicator.isDistributed && optimizer.iterations % max(1, options.weightCheckEvery) == 0 { try checkWeightsAgree() }
+        guard options.checkpointEvery > 0 && optimizer.iterations % options.checkpointEvery == 0 else { return }
+        try checkpoint(loader: LoaderState(epoch: epoch, batchesDone: position), microSteps: run.microSteps, sums: try summed(run.sums))
+    }
+
+    /// The stop signal, if any rank got one (every rank stops at the same step).
+    private func agreedSignal() throws(FolioError) -> Int32? {
+        guard let request = options.stopRequest else { return nil }
+        guard communicator.isDistributed else { return request.signal }
+        var signals = [Double(request.signal ?? 0)]
+        try communicator.allReduceSum(&signals)
+        guard signals[0] > 0 else { return nil }
+        return request.signal ?? SIGTERM
+    }
+
+    /// Whether the budgets are spent: samples counted over every rank, and the time by any
+    /// rank's clock (the ranks decide together).
+    private func agreedBudgetSpent(_ run: Run) throws(FolioError) -> Bool {
+        guard communicator.isDistributed else { return budgetIsSpent(run) }
+        guard options.maxSamples != nil || options.maxSeconds != nil else { return false }
+        let timeSpent = run.secondsBefore + (run.clock.now - run.started).seconds >= options.maxSeconds ?? .infinity
+        var figures = [Double(run.samplesSeen), timeSpent ? 1 : 0]
+        try communicator.allReduceSum(&figures)
+        return Int(figures[0]) >= options.maxSamples ?? Int.max || figures[1] > 0
+    }
+
+    /// The epoch's running sums over every rank.
+    private func summed(_ sums: EpochSums) throws(FolioError) -> EpochSums {
+        guard communicator.isDistributed else { return sums }
+        var figures = [sums.loss, Double(sums.correct), Double(sums.examples), Double(sums.tokens)]
+        try communicator.allReduceSum(&figures)
+        return EpochSums(loss: figures[0], correct: Int(figures[1]), examples: Int(figures[2]), tokens: Int(figures[3]))
+    }
+
+    /// Every rank's weights hash the same, or an error naming the ranks that differ.
+    private func checkWeightsAgree() throws(FolioError) {
+        if Failpoints.perturbsWeights(rank: communicator.rank) { model.arena.values[0] += 1e-3 }
+        let hashes = try communicator.allGather(GradientReduction.weightsHash(model.arena))
+        let differing = hashes.indices.filter { hashes[$0] != hashes[0] }
+        guard differing.isEmpty else {
+            throw FolioError("the weights of rank \(differing.map(String.init).joined(separator: ", ")) differ from rank 0's after optimizer step "
+                             + "\(optimizer.iterations): the ranks no longer train the same model; stopping, the last checkpoint is kept",
+                             file: options.checkpointFolder)
+        }
     }
 
     /// One micro-batch: forward, loss, backward (the accumulator decides when the optimizer
@@ -207,11 +305,12 @@ public final class Trainer {
         accumulator: GradientAccumulator
     ) throws(FolioError) -> Bool {
         let seconds = (run.clock.now - started).seconds
-        let sums = run.sums
+        let sums = try summed(run.sums)
+        if communicator.isDistributed { try checkWeightsAgree() }
         var logs = EpochLogs(
             epoch: epoch + 1, loss: sums.loss / Double(max(1, sums.examples)), accuracy: Double(sums.correct) / Double(max(1, sums.examples)),
             learningRate: Double(optimizer.nextLearningRate), optimizerSteps: optimizer.iterations, samples: sums.examples, seconds: seconds,
-            tokensPerSecond: seconds > 0 ? Double(run.tokensThisEpoch) / seconds : 0)
+            tokensPerSecond: seconds > 0 ? Double(communicator.isDistributed ? sums.tokens : run.tokensThisEpoch) / seconds : 0)
         if let validation {
             let result = try Evaluation.evaluate(model, loader: validation, classes: nil, loss: options.loss, features: options.features)
             logs.valLoss = result.loss
@@ -222,6 +321,8 @@ public final class Trainer {
         onEpochEnd?(logs)
         let finished = context.stopTraining || budgetSpent || epoch + 1 == options.epochs
         if finished {
+            // Rank 0's files (the best weights to restore) are complete before any rank reads them.
+            try communicator.barrier()
             for callback in callbacks { try callback.trainingEnded(context: context) }
         }
         // Half an accumulation carries into the next epoch; only a clean boundary is saved.
@@ -233,7 +334,7 @@ public final class Trainer {
 
     /// A signal's stop: the checkpoint of this boundary, then the error that ends `fit`.
     private func stop(by signal: Int32, epoch: Int, loader: LoaderState, run: Run) throws(FolioError) -> Never {
-        try checkpoint(loader: loader, microSteps: run.microSteps, sums: run.sums)
+        try checkpoint(loader: loader, microSteps: run.microSteps, sums: try summed(run.sums))
         let name = signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "signal \(signal)"
         let saved = options.checkpointFolder == nil
             ? "no checkpoint folder, so nothing was saved" : "checkpoint saved at that step"
@@ -241,8 +342,9 @@ public final class Trainer {
                          file: options.checkpointFolder, signal: signal)
     }
 
+    /// Rank 0 writes (`sums` are every rank's); the others only pass the failpoints' count.
     private func checkpoint(loader: LoaderState, microSteps: Int, sums: EpochSums, finished: Bool = false) throws(FolioError) {
-        guard let folder = options.checkpointFolder else { return }
+        guard let folder = options.checkpointFolder, communicator.isWriter else { return }
         try Checkpoint.write(
             model: model, optimizer: optimizer,
             state: Checkpoint.TrainingState(

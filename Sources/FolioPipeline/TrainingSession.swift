@@ -32,9 +32,12 @@ public final class TrainingSession {
     ///   - stopRequest: honoured at optimizer-step boundaries (``TrainingOptions/stopRequest``).
     ///   - tokens: the vocabulary's tokens in id order, which pretrained vectors
     ///     (``PipelineConfig/ModelConfig/pretrained``) are matched to.
+    ///   - communicator: the ranks of a distributed run (``Trainer``); each trains on its
+    ///     turns of the plan, the TF-IDF table and class weights come from all the data.
     public init(
         config: PipelineConfig, train: ShardSet, vocabularySize: Int, checkpoints: String?, metrics: String?,
-        callbacks extra: [any Callback] = [], stopRequest: StopRequest? = nil, tokens: [String]? = nil
+        callbacks extra: [any Callback] = [], stopRequest: StopRequest? = nil, tokens: [String]? = nil,
+        communicator: any Communicator = SingleProcess()
     ) throws(FolioError) {
         try config.validate()
         let config = try config.sizingOutput(labels: train.manifest.labels.count)
@@ -49,17 +52,20 @@ public final class TrainingSession {
         var options = config.loader
         options.seed = config.seed
         if training.validationSplit > 0 { options.holdout = Holdout(fraction: training.validationSplit, seed: config.seed, yieldsHeldOut: false) }
+        if config.model.weighting == .tfidf { try model.adaptTFIDF(try ShardLoader(shards: train, options: options)) }
+        (options.rank, options.worldSize, options.groupSize) = (communicator.rank, communicator.size, training.accumulationSteps)
         let loader = try ShardLoader(shards: train, options: options)
-        if config.model.weighting == .tfidf { try model.adaptTFIDF(loader) }
         var optimizer = training.optimizer
         if let epochs = training.decayEpochs {
-            let stepsPerEpoch = (loader.batchesPerEpoch + training.accumulationSteps - 1) / training.accumulationSteps
+            let virtual = training.accumulationSteps * communicator.size
+            let stepsPerEpoch = (loader.batchesPerEpoch + virtual - 1) / virtual
             optimizer.schedule = optimizer.schedule.withDecaySteps(max(1, epochs * stepsPerEpoch))
         }
         try model.compile(optimizer: optimizer, loss: training.loss)
         var validation: ShardLoader?
         if training.validationSplit > 0 {
             var held = options
+            (held.rank, held.worldSize, held.groupSize) = (0, 1, 1)
             held.shuffle = false
             held.batchSize = config.evaluationBatchSize
             held.holdout?.yieldsHeldOut = true
@@ -94,7 +100,8 @@ public final class TrainingSession {
         self.model = model
         self.loader = loader
         self.validation = validation
-        trainer = try model.trainer(loader, validation: validation, options: trainingOptions, callbacks: callbacks + extra)
+        trainer = try model.trainer(loader, validation: validation, options: trainingOptions, callbacks: callbacks + extra,
+                                    communicator: communicator)
     }
 }
 

@@ -21,8 +21,11 @@ public struct LoaderOptions: Sendable, Hashable, Codable {
     public var memoryBudget: Int
     /// Batches made ahead on the background thread.
     public var prefetch: Int
+    /// This process's rank of `worldSize` (data-parallel training): see ``ShardLoader``.
     public var rank: Int
     public var worldSize: Int
+    /// Consecutive micro-batches a rank takes per optimizer step (its accumulation steps).
+    public var groupSize = 1
     /// Part of the records set aside (for validation): this loader yields either only the
     /// held-out records or only the others. Nil: all records.
     public var holdout: Holdout?
@@ -73,7 +76,8 @@ public struct Holdout: Sendable, Hashable, Codable {
 /// checkpoint.
 public struct LoaderState: Sendable, Hashable, Codable {
     public var epoch: Int
-    /// Batches already handed out in this epoch (by this rank).
+    /// Batches of this epoch's plan already passed (by every rank together: the same
+    /// number on each rank of a distributed run).
     public var batchesDone: Int
 
     public init(epoch: Int, batchesDone: Int = 0) {

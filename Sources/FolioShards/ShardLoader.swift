@@ -9,11 +9,15 @@ import Synchronization
 /// 1. the blocks of all shards are shuffled (from seed and epoch);
 /// 2. consecutive blocks form *windows* as large as the budget allows (decoded ids take 4
 ///    bytes per token kept, records past `maxLength` count `maxLength`);
-/// 3. window i belongs to rank i mod worldSize;
-/// 4. each window's records, with the fewer-than-a-batch records carried over from the
+/// 3. each window's records, with the fewer-than-a-batch records carried over from the
 ///    previous window, are shuffled (a buffer shuffle: MosaicML's block shuffle, then
 ///    WebDataset's) or, with bucketing, sorted by length, cut into batches, and the batches
-///    shuffled; the remainder carries on.
+///    shuffled; the remainder carries on;
+/// 4. with several ranks, batch i of epoch e belongs to rank ((e * M + i) / groupSize) mod
+///    worldSize, M being the epoch's batch count: the ranks take turns at `groupSize`
+///    consecutive batches, so N ranks accumulating k see the batches one rank accumulating
+///    N * k sees, step for step (the plan is the same on every rank; each reads only the
+///    records of its own batches and of those carried on).
 /// Only then are a window's blocks read and its batches made, on a background thread, a
 /// few batches ahead. Because the plan needs no data, ``LoaderState`` is just (epoch,
 /// batches done): resuming plans again and skips finished windows without reading them.
@@ -39,12 +43,19 @@ public final class ShardLoader: Sendable {
         for index in shards.manifest.shards.indices { readers.append(try shards.reader(forShard: index)) }
         self.readers = readers
         blockList = readers.enumerated().flatMap { shard, reader in reader.blocks.indices.map { (shard, $0) } }
+        planBatches = options.worldSize > 1
+            ? Self.batches(records: Self.records(readers: readers, total: shards.manifest.records, holdout: options.holdout), options: options) : 0
     }
+
+    /// The plan's batch count per epoch (computed once, for several ranks only).
+    private let planBatches: Int
 
     /// Records this loader yields per epoch, over all ranks (a held-out side counted by
     /// hashing every record: a pass over 4 bytes of footer per record, no data).
-    public var recordsPerEpoch: Int {
-        guard let holdout = options.holdout else { return shards.manifest.records }
+    public var recordsPerEpoch: Int { Self.records(readers: readers, total: shards.manifest.records, holdout: options.holdout) }
+
+    private static func records(readers: [ShardReader], total: Int, holdout: Holdout?) -> Int {
+        guard let holdout else { return total }
         var count = 0
         for (shard, reader) in readers.enumerated() {
             for record in 0..<reader.tokenCounts.count where holdout.yields(RecordRef(shard: UInt32(shard), record: UInt32(record))) {
@@ -54,11 +65,20 @@ public final class ShardLoader: Sendable {
         return count
     }
 
-    /// Batches per epoch for this rank (exact for one rank: the remainder carries through
-    /// the windows and ends as one short batch unless `dropRemainder`).
+    /// Batches of an epoch's plan, over all ranks (exact: the remainder carries through the
+    /// windows and ends as one short batch unless `dropRemainder`).
     public var batchesPerEpoch: Int {
-        let records = recordsPerEpoch / options.worldSize
-        return options.dropRemainder ? records / options.batchSize : (records + options.batchSize - 1) / options.batchSize
+        options.worldSize > 1 ? planBatches : Self.batches(records: recordsPerEpoch, options: options)
+    }
+
+    private static func batches(records: Int, options: LoaderOptions) -> Int {
+        options.dropRemainder ? records / options.batchSize : (records + options.batchSize - 1) / options.batchSize
+    }
+
+    /// Whether batch `index` of `epoch`'s plan is this rank's.
+    public func owns(epoch: Int, batch index: Int) -> Bool {
+        guard options.worldSize > 1 else { return true }
+        return ((epoch * planBatches + index) / max(1, options.groupSize)) % options.worldSize == options.rank
     }
 
     /// Bytes a window of decoded records may take: the budget less the prefetched batches.
@@ -110,11 +130,9 @@ public final class ShardLoader: Sendable {
 
         mutating func next() -> Window? {
             let options = loader.options
-            while nextGroup < groups.count {
-                let index = nextGroup
+            if nextGroup < groups.count {
                 nextGroup += 1
-                guard index % options.worldSize == options.rank else { continue }
-                return window(index)
+                return window(nextGroup - 1)
             }
             guard !finished else { return nil }
             finished = true
@@ -167,7 +185,7 @@ public final class ShardLoader: Sendable {
     /// thread. Iterate with ``LoaderEpoch/next()``.
     public func epoch(_ epoch: Int, resumingFrom state: LoaderState? = nil) -> LoaderEpoch {
         let skip = state.map { $0.epoch == epoch ? $0.batchesDone : 0 } ?? 0
-        let queue = BoundedQueue<Result<LoaderBatch, FolioError>>(capacity: max(1, options.prefetch))
+        let queue = BoundedQueue<Result<(Int, LoaderBatch), FolioError>>(capacity: max(1, options.prefetch))
         let cancelled = CancellationFlag()
         let windows = plan(epoch: epoch)
         let thread = DispatchGroup()
@@ -178,32 +196,32 @@ public final class ShardLoader: Sendable {
         return LoaderEpoch(epoch: epoch, batchesDone: skip, queue: queue, cancelled: cancelled, thread: thread)
     }
 
-    /// Reads each window's blocks and makes its batches; records decoded once, truncated.
+    /// Reads each window's blocks and makes this rank's batches from `skip` on; records
+    /// decoded once, truncated, and only those of batches made here or carried on.
     private func produce(
-        _ windows: EpochPlan, skip: Int, into queue: BoundedQueue<Result<LoaderBatch, FolioError>>, cancelled: CancellationFlag
+        _ windows: EpochPlan, skip: Int, into queue: BoundedQueue<Result<(Int, LoaderBatch), FolioError>>, cancelled: CancellationFlag
     ) {
-        var toSkip = skip
         // Decoded ids of the records in reach: the current window's and those carried in.
         var store: [RecordRef: [UInt32]] = [:]
         var labels: [RecordRef: UInt32] = [:]
+        var position = 0  // the plan's index of the window's first batch
         for window in windows {
             if cancelled.isSet { return }
-            let needed = window.batches.flatMap { $0 }
-            let used = Set(needed)
-            let skipsWindow = toSkip >= window.batches.count && !window.batches.isEmpty
+            let made = window.batches.indices.filter { position + $0 >= skip && owns(epoch: windows.epoch, batch: position + $0) }
+            let used = Set(window.batches.joined())
+            let wanted = Set(made.flatMap { window.batches[$0] })
+            // Records of other ranks' (or skipped) batches are not decoded; carried ones are.
+            let passedOver = { (ref: RecordRef) in used.contains(ref) && !wanted.contains(ref) }
             do throws(FolioError) {
                 for (shard, block) in window.blocks {
                     let info = readers[shard].blocks[block]
                     let firstRecord = info.firstRecord
-                    // A skipped window is read only for the records it carries on.
-                    if skipsWindow && (firstRecord..<firstRecord + info.records).allSatisfy({
-                        used.contains(RecordRef(shard: UInt32(shard), record: $0))
-                    }) {
+                    if (firstRecord..<firstRecord + info.records).allSatisfy({ passedOver(RecordRef(shard: UInt32(shard), record: $0)) }) {
                         continue
                     }
                     try readers[shard].forEachRecord(inBlock: block) { record, label, ids throws(FolioError) in
                         let ref = RecordRef(shard: UInt32(shard), record: UInt32(record))
-                        if skipsWindow && used.contains(ref) { return }
+                        if passedOver(ref) { return }
                         if let holdout = options.holdout, !holdout.yields(ref) { return }
                         store[ref] = Array(ids.prefix(options.maxLength))
                         labels[ref] = label
@@ -213,18 +231,11 @@ public final class ShardLoader: Sendable {
                 queue.push(.failure(error))
                 return
             }
-            if skipsWindow {
-                toSkip -= window.batches.count
-                store = store.filter { !used.contains($0.key) }
-                labels = labels.filter { !used.contains($0.key) }
-                continue
-            }
-            for (index, refs) in window.batches.enumerated() {
-                if index < toSkip { continue }
+            for index in made {
                 if cancelled.isSet { return }
-                queue.push(.success(makeBatch(refs, store: store, labels: labels)))
+                queue.push(.success((position + index, makeBatch(window.batches[index], store: store, labels: labels))))
             }
-            toSkip = 0
+            position += window.batches.count
             // Drop what this window used; what it carries on stays.
             store = store.filter { !used.contains($0.key) }
             labels = labels.filter { !used.contains($0.key) }
@@ -247,12 +258,13 @@ public final class ShardLoader: Sendable {
 /// One epoch's batches as they come off the background thread.
 public final class LoaderEpoch {
     public let epoch: Int
+    /// The plan's batches passed so far (this rank's and, with several ranks, the others').
     public private(set) var batchesDone: Int
-    private let queue: BoundedQueue<Result<LoaderBatch, FolioError>>
+    private let queue: BoundedQueue<Result<(Int, LoaderBatch), FolioError>>
     private let cancelled: CancellationFlag
     private let thread: DispatchGroup
 
-    init(epoch: Int, batchesDone: Int, queue: BoundedQueue<Result<LoaderBatch, FolioError>>, cancelled: CancellationFlag, thread: DispatchGroup) {
+    init(epoch: Int, batchesDone: Int, queue: BoundedQueue<Result<(Int, LoaderBatch), FolioError>>, cancelled: CancellationFlag, thread: DispatchGroup) {
         self.epoch = epoch
         self.batchesDone = batchesDone
         self.queue = queue
@@ -271,12 +283,15 @@ public final class LoaderEpoch {
     /// last one returned.
     public var state: LoaderState { LoaderState(epoch: epoch, batchesDone: batchesDone) }
 
-    /// The next batch, or nil at the end of the epoch.
-    public func next() throws(FolioError) -> LoaderBatch? {
+    /// This rank's next batch, or nil at the end of the epoch.
+    public func next() throws(FolioError) -> LoaderBatch? { try nextIndexed()?.batch }
+
+    /// This rank's next batch and its index in the epoch's plan, or nil at the end.
+    public func nextIndexed() throws(FolioError) -> (index: Int, batch: LoaderBatch)? {
         guard let result = queue.pop() else { return nil }
-        let batch = try result.get()
-        batchesDone += 1
-        return batch
+        let (index, batch) = try result.get()
+        batchesDone = index + 1
+        return (index, batch)
     }
 }
 

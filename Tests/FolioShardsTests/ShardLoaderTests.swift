@@ -100,6 +100,30 @@ import Testing
         #expect(throws: FolioError.self) { try loader(LoaderOptions(rank: 3, worldSize: 3)) }
     }
 
+    /// N ranks taking turns at k batches see the one-rank plan's batches, each its own
+    /// turns, in order, also where a turn runs across an epoch's end; resuming from a plan
+    /// position gives a rank the rest of its batches.
+    @Test(arguments: [(2, 1), (2, 3), (3, 2)])
+    func ranksTakeTurnsAtTheOneRankPlan(ranks: Int, group: Int) throws {
+        let whole = try loader(small)
+        let perEpoch = whole.batchesPerEpoch
+        for epoch in [0, 1] {
+            let plan = try batches(whole, epoch: epoch).map(\.records)
+            #expect(plan.count == perEpoch)
+            for rank in 0..<ranks {
+                var options = small
+                (options.rank, options.worldSize, options.groupSize) = (rank, ranks, group)
+                let part = try loader(options)
+                let expected = plan.indices.filter { ((epoch * perEpoch + $0) / group) % ranks == rank }
+                let own = try batches(part, epoch: epoch).map(\.records)
+                #expect(own == expected.map { plan[$0] }, "rank \(rank) epoch \(epoch)")
+                let position = perEpoch / 2
+                let rest = try batches(part, epoch: epoch, from: LoaderState(epoch: epoch, batchesDone: position)).map(\.records)
+                #expect(rest == expected.filter { $0 >= position }.map { plan[$0] })
+            }
+        }
+    }
+
     @Test func bucketingCutsPadding() throws {
         var plain = small
         plain.padding = .longest

@@ -1,0 +1,65 @@
+import FolioCore
+import FolioNN
+import FolioShards
+import FolioTestSupport
+import Foundation
+import Testing
+@testable import FolioPipeline
+
+/// Data-parallel training with ranks as threads (``ThreadCommunicator``): N ranks each
+/// accumulating k micro-batches train the model one rank accumulating N * k trains.
+@Suite struct DistributedTrainingTests {
+    let folder = TemporaryFolder()
+
+    /// 90 records, 12 batches of 8 an epoch: the label decides which id range dominates.
+    init() throws {
+        var generator = SplitMix64(seed: 4)
+        let writer = try ShardWriter(path: folder.path + "/shard-00000.fol", blockBytes: 512)
+        for _ in 0..<90 {
+            let label = UInt32(generator.next() % 3)
+            let length = 2 + Int(generator.next() % 9)
+            try writer.append(label: label, ids: (0..<length).map { _ in UInt32(2 + Int(label) * 8 + Int(generator.next() % 8)) })
+        }
+        try ShardManifest(vocabularyFingerprint: "fnv1a64:test", vocabularySize: 26, tokenizer: [:], labels: ["a", "b", "c"],
+                          shards: [try writer.finish()]).write(toFolder: folder.path)
+    }
+
+    /// Trains 2 epochs on `communicator`'s share and returns the weights (and the trainer's
+    /// history of epoch losses).
+    static func train(_ folder: String, accumulation: Int, lazy: Bool, communicator: any Communicator) throws -> (weights: [Float], losses: [Double]) {
+        let model = try Sequential([.embedding(outputDim: 6), .lstm(units: 6, returnSequences: true, dropout: 0.2, recurrentDropout: 0.1),
+                                    .globalAveragePooling1D, .dropout(rate: 0.2), .dense(units: 3)], vocabulary: 26, seed: 7)
+        if lazy { model.makeEmbeddingsRowSparse() }
+        var loaderOptions = LoaderOptions(batchSize: 8, maxLength: 10, seed: 3, memoryBudget: 1 << 16, prefetch: 2)
+        (loaderOptions.rank, loaderOptions.worldSize, loaderOptions.groupSize) = (communicator.rank, communicator.size, accumulation)
+        let loader = try ShardLoader(shards: try ShardSet(folder: folder), options: loaderOptions)
+        var options = TrainingOptions()
+        options.epochs = 2
+        options.accumulationSteps = accumulation
+        options.weightCheckEvery = 1
+        let trainer = Trainer(model: model, optimizer: Adam(arena: model.arena, learningRate: 0.02), loader: loader, options: options,
+                              communicator: communicator)
+        try trainer.fit()
+        return (Array(model.arena.values), trainer.history.map(\.loss))
+    }
+
+    /// (ranks, accumulation): groups that divide the epoch's 12 micro-batches and groups
+    /// that run across its end (2 x 5 = 10, 3 x 3 = 9).
+    /// With and without lazy (row-sparse) embedding updates.
+    @Test(arguments: [(2, 1, false), (2, 5, false), (3, 3, false), (2, 1, true), (3, 3, true)])
+    func nRanksTimesKEqualOneRankTimesNK(ranks: Int, accumulation: Int, lazy: Bool) throws {
+        let path = folder.path
+        let reference = try Self.train(path, accumulation: ranks * accumulation, lazy: lazy, communicator: SingleProcess())
+        let first = try ThreadCommunicator.run(ranks: ranks) { try Self.train(path, accumulation: accumulation, lazy: lazy, communicator: $0) }
+        let second = try ThreadCommunicator.run(ranks: ranks) { try Self.train(path, accumulation: accumulation, lazy: lazy, communicator: $0) }
+        // Every rank holds the same weights, the same as another run's bit for bit.
+        #expect(first.allSatisfy { $0.weights == first[0].weights })
+        #expect(first[0].weights == second[0].weights)
+        // Against one rank: the same arithmetic but for the order of the sums.
+        let difference = zip(first[0].weights, reference.weights).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(difference < 1e-5, "largest difference \(difference)")
+        #expect(reference.weights != Array(repeating: 0, count: reference.weights.count))
+        // The epoch figures are every rank's together.
+        #expect(zip(first[0].losses, reference.losses).allSatisfy { abs($0 - $1) < 1e-5 }, "\(first[0].losses) vs \(reference.losses)")
+    }
+}

@@ -1,0 +1,83 @@
+import FolioCore
+import Foundation
+
+/// The ranks of a distributed run as threads of one process: what the library's tests
+/// of distributed training use (the `mpirun` tests cover Open MPI itself). Sums run in
+/// rank order, so a run is deterministic.
+public final class ThreadCommunicator: Communicator, @unchecked Sendable {
+    public let rank: Int
+    public let size: Int
+    private let exchange: Exchange
+
+    /// Runs `body` on `size` threads, one per rank, and returns their results in rank order.
+    public static func run<Result: Sendable>(ranks size: Int, _ body: @escaping @Sendable (ThreadCommunicator) throws -> Result) throws -> [Result] {
+        let exchange = Exchange(size: size)
+        let results = Locked<[Int: Swift.Result<Result, any Error>]>([:])
+        let group = DispatchGroup()
+        for rank in 0..<size {
+            let communicator = ThreadCommunicator(rank: rank, size: size, exchange: exchange)
+            Thread.detachNewThread { [group] in
+                let result = Swift.Result { try body(communicator) }
+                results.withLock { $0[rank] = result }
+                group.leave()
+            }
+            group.enter()
+        }
+        group.wait()
+        return try (0..<size).map { rank in try results.withLock { $0[rank]! }.get() }
+    }
+
+    private init(rank: Int, size: Int, exchange: Exchange) {
+        (self.rank, self.size, self.exchange) = (rank, size, exchange)
+    }
+
+    public func allGather(_ bytes: [UInt8]) -> [[UInt8]] { exchange.swap(bytes, rank: rank) }
+
+    public func allReduceSum(_ values: UnsafeMutableBufferPointer<Float>) { sum(values) }
+    public func allReduceSum(_ values: UnsafeMutableBufferPointer<Double>) { sum(values) }
+    public func barrier() { _ = exchange.swap([], rank: rank) }
+
+    private func sum<Element: BinaryFloatingPoint>(_ values: UnsafeMutableBufferPointer<Element>) {
+        let parts = exchange.swap(Array(UnsafeRawBufferPointer(values)), rank: rank)
+        values.update(repeating: 0)
+        for part in parts {
+            part.withUnsafeBytes { raw in
+                for (index, value) in raw.bindMemory(to: Element.self).enumerated() { values[index] += value }
+            }
+        }
+    }
+
+    /// Every rank leaves bytes and takes all ranks' once the last has left its own.
+    private final class Exchange: @unchecked Sendable {
+        let size: Int
+        let condition = NSCondition()
+        var slots: [[UInt8]]
+        var arrived = 0
+        var generation = 0
+        var completed: [[UInt8]] = []
+
+        init(size: Int) {
+            self.size = size
+            slots = Array(repeating: [], count: size)
+        }
+
+        func swap(_ bytes: [UInt8], rank: Int) -> [[UInt8]] {
+            condition.lock()
+            defer { condition.unlock() }
+            let mine = generation
+            slots[rank] = bytes
+            arrived += 1
+            if arrived == size {
+                completed = slots
+                arrived = 0
+                generation += 1
+                condition.broadcast()
+            } else {
+                while generation == mine { condition.wait() }
+            }
+            // The next exchange cannot complete before this rank joins it, so `completed`
+            // is still this one's.
+            return completed
+        }
+    }
+}
