@@ -89,7 +89,7 @@ let package = Package(
         .testTarget(
             name: "FolioPipelineTests", dependencies: ["FolioPipeline", "FolioTestSupport", "FolioNN", "FolioShards"],
             resources: [.copy("Fixtures")]),
-        .testTarget(name: "FolioCLITests", dependencies: ["folio", "FolioTestSupport", "FolioShards"]),
+        .testTarget(name: "FolioCLITests", dependencies: ["folio", "FolioTestSupport", "FolioShards", "FolioNN"]),
         .testTarget(name: "FolioServeTests", dependencies: ["folio-serve", "folio", "FolioTestSupport"]),
         .testTarget(
             name: "FolioPreprocessingTests", dependencies: ["FolioPreprocessing", "FolioTestSupport"],

@@ -121,6 +121,10 @@ public final class PipelineRunner {
     /// The pipeline file the configuration was read from, if any: errors found once the
     /// data is known (a classifier of the wrong size) then name its line.
     public var pipelineFile: String?
+    /// The ranks of a distributed run (`mpirun -np N folio run`): every rank runs the
+    /// stages together (vocabulary, shards and training in parts; the `[embed]` stage and
+    /// the evaluation on rank 0 while the others wait), rank 0 alone writes the run's files.
+    public var communicator: any Communicator = SingleProcess()
 
     public init(config: PipelineConfig, runDir: String? = nil) {
         self.config = config
@@ -148,17 +152,21 @@ public final class PipelineRunner {
 
     /// Runs `body` unless the stage's fingerprint and outputs are those of its last completion.
     private func stage(_ name: String, fingerprint: String, outputs: [String], _ body: () throws(FolioError) -> Void) throws(FolioError) {
-        if record.fingerprints[name] == fingerprint, outputs.allSatisfy({ FileManager.default.fileExists(atPath: $0) }) {
+        let record = record
+        let done = try communicator.onWriter { () throws(FolioError) in
+            record.fingerprints[name] == fingerprint && outputs.allSatisfy { FileManager.default.fileExists(atPath: $0) }
+        }
+        if done {
             skipped.append(name)
             events.stage(name, true)
             return
         }
         events.stage(name, false)
-        record.fingerprints[name] = nil
-        try writeRecord(record)
+        self.record.fingerprints[name] = nil
+        try writeRecord(self.record)
         try body()
-        record.fingerprints[name] = fingerprint
-        try writeRecord(record)
+        self.record.fingerprints[name] = fingerprint
+        try writeRecord(self.record)
         ran.append(name)
     }
 
@@ -168,7 +176,7 @@ public final class PipelineRunner {
     @discardableResult
     public func prepareData(includingTest: Bool = true) throws(FolioError) -> Vocabulary {
         try makeFolder(runDir)
-        record = try readRecord()
+        record = try communicator.onWriter { () throws(FolioError) in try readRecord() }
         let testSplit = includingTest ? resolvedTestSplit() : nil
         let corpusPrint = try corpusFingerprint()
         let textSettings = config.canonicalJSON([config.tokenizer.normalization.rawValue, config.tokenizer.numbers.rawValue,
@@ -181,7 +189,7 @@ public final class PipelineRunner {
             options.vocabulary = config.vocabulary.options
             options.memoryBudget = config.vocabulary.memory
             options.threads = config.threads
-            _ = try VocabularyJob.run(corpusPath: config.corpus.path, outputPath: vocabularyPath, options: options,
+            _ = try VocabularyJob.run(corpusPath: config.corpus.path, outputPath: vocabularyPath, options: options, communicator: communicator,
                                       onWarning: events.warning, onProgress: events.job)
             events.jobEnded()
         }
@@ -193,13 +201,13 @@ public final class PipelineRunner {
             try makeFolder(runDir + "/shards")
             var options = shardOptions(corpusOptions(split: config.corpus.trainSplit))
             let report = try ShardJob.run(corpusPath: config.corpus.path, vocabularyPath: vocabularyPath, outputFolder: trainShards,
-                                          options: options, onWarning: events.warning, onProgress: events.job)
+                                          options: options, communicator: communicator, onWarning: events.warning, onProgress: events.job)
             events.jobEnded()
             if let testSplit {
                 options.corpus = corpusOptions(split: testSplit)
                 options.labels = report.labels
                 _ = try ShardJob.run(corpusPath: config.corpus.path, vocabularyPath: vocabularyPath, outputFolder: testShards,
-                                     options: options, onWarning: events.warning, onProgress: events.job)
+                                     options: options, communicator: communicator, onWarning: events.warning, onProgress: events.job)
                 events.jobEnded()
             }
         }
@@ -261,15 +269,19 @@ public final class PipelineRunner {
             if testSplit == nil {
                 options.holdout = Holdout(fraction: config.training.validationSplit, seed: config.seed, yieldsHeldOut: true)
             }
-            let loader = try ShardLoader(shards: evaluationSet, options: options)
-            let result = try model.evaluate(loader, classes: bundle.labels.count, topK: min(config.evaluation.topK, bundle.labels.count))
-            try writeJSON(result, to: runDir + "/evaluation.json")
-            evaluation = result
+            evaluation = try communicator.onWriter { () throws(FolioError) in
+                let loader = try ShardLoader(shards: evaluationSet, options: options)
+                let result = try model.evaluate(loader, classes: bundle.labels.count, topK: min(config.evaluation.topK, bundle.labels.count))
+                try writeJSON(result, to: runDir + "/evaluation.json")
+                return result
+            }
         }
         let result: EvaluationResult
         if let evaluation { result = evaluation } else { result = try readJSON(EvaluationResult.self, from: runDir + "/evaluation.json", what: "evaluation") }
-        try RunReport(config: config, labels: bundle.labels, history: history, evaluation: result,
-                      evaluatedOn: testSplit == nil ? "validation" : "test", train: train.manifest).write(to: runDir)
+        if communicator.isWriter {
+            try RunReport(config: config, labels: bundle.labels, history: history, evaluation: result,
+                          evaluatedOn: testSplit == nil ? "validation" : "test", train: train.manifest).write(to: runDir)
+        }
         return PipelineResult(
             name: config.name, runDir: runDir, accuracy: result.accuracy, macroF1: result.report?.macroF1 ?? 0, testLoss: result.loss,
             topK: result.topK, testExamples: result.examples, evaluatedOn: testSplit == nil ? "validation" : "test",
@@ -282,27 +294,41 @@ public final class PipelineRunner {
     private func trainModel(_ config: PipelineConfig, train: ShardSet, vocabulary: Vocabulary, fingerprint: String) throws(FolioError) -> [EpochLogs] {
         // A checkpoint made with other settings must not be continued.
         let ownerFile = checkpointFolder + "/fingerprint"
-        let resume = (try? readWholeFile(ownerFile)).map { String(decoding: $0, as: UTF8.self) } == fingerprint
-        if !resume {
-            try? FileManager.default.removeItem(atPath: checkpointFolder)
-            try makeFolder(checkpointFolder)
-            let owner = try AtomicFile(path: ownerFile)
-            try owner.write(fingerprint)
-            try owner.commit()
+        let checkpointFolder = checkpointFolder
+        let resume = try communicator.onWriter { () throws(FolioError) in
+            let resume = (try? readWholeFile(ownerFile)).map { String(decoding: $0, as: UTF8.self) } == fingerprint
+            if !resume {
+                try? FileManager.default.removeItem(atPath: checkpointFolder)
+                try makeFolder(checkpointFolder)
+                let owner = try AtomicFile(path: ownerFile)
+                try owner.write(fingerprint)
+                try owner.commit()
+            }
+            return resume
         }
         let session = try TrainingSession(config: config, train: train, vocabularySize: vocabulary.count, checkpoints: checkpointFolder,
-                                          metrics: runDir, stopRequest: stopRequest, tokens: vocabulary.tokens)
+                                          metrics: runDir, stopRequest: stopRequest, tokens: vocabulary.tokens, communicator: communicator)
         if let match = session.pretrainedMatch { events.note(match.description) }
         let trainer = session.trainer
         trainer.stopAfterMicroBatches = stopTrainingAfter
         trainer.onProgress = events.training
         trainer.onEpochEnd = events.epoch
         try trainer.fit(resume: resume)
+        if let reduction = trainer.reduction, reduction.reductions > 0 {
+            events.note(String(format: "gradient reduction: %.3f s per step, %d floats and %d row ids a step",
+                               reduction.seconds / Double(reduction.reductions), reduction.lastFloats, reduction.lastRowIDs))
+        }
+        // Rank 0's last checkpoint is written before any rank reads it.
+        try communicator.barrier()
         guard try Checkpoint.read(folder: checkpointFolder)?.finished == true else {
             throw FolioError("training stopped before its end; run again to resume", file: checkpointFolder)
         }
-        try ModelBundle(config: config, labels: train.manifest.labels, vocabulary: vocabulary, model: session.model)
-            .write(model: session.model, vocabularyPath: vocabularyPath, to: modelFolder)
+        let modelFolder = modelFolder
+        _ = try communicator.onWriter { () throws(FolioError) in
+            try ModelBundle(config: config, labels: train.manifest.labels, vocabulary: vocabulary, model: session.model)
+                .write(model: session.model, vocabularyPath: vocabularyPath, to: modelFolder)
+            return true
+        }
         return trainer.history
     }
 
@@ -346,11 +372,15 @@ public final class PipelineRunner {
                 corpusOptions.allowsUnlabeled = true
                 corpusOptions.readsEverySplit = true
                 _ = try ShardJob.run(corpusPath: corpus, vocabularyPath: vocabularyPath, outputFolder: folder, options: shardOptions(corpusOptions),
-                                     onWarning: events.warning, onProgress: events.job)
+                                     communicator: communicator, onWarning: events.warning, onProgress: events.job)
                 events.jobEnded()
             }
-            _ = try EmbedJob.run(shardFolders: [trainShards] + unlabeled, vocabularyPath: vocabularyPath, out: vectorsPath,
-                                 options: options, onProgress: events.embedding)
+            // Word vectors train on one process (rank 0; the others wait for the file).
+            _ = try communicator.onWriter { () throws(FolioError) in
+                _ = try EmbedJob.run(shardFolders: [trainShards] + unlabeled, vocabularyPath: vocabularyPath, out: vectorsPath,
+                                     options: options, onProgress: events.embedding)
+                return true
+            }
             events.jobEnded()
         }
         var trained = config
@@ -434,5 +464,7 @@ public final class PipelineRunner {
         return record
     }
 
-    private func writeRecord(_ record: StageRecord) throws(FolioError) { try writeJSON(record, to: stagesFile) }
+    private func writeRecord(_ record: StageRecord) throws(FolioError) {
+        if communicator.isWriter { try writeJSON(record, to: stagesFile) }
+    }
 }

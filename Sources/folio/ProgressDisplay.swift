@@ -86,6 +86,7 @@ final class ProgressDisplay {
 
     /// A finished stage or epoch: its own line in both modes.
     func note(_ line: String) {
+        guard Ranks.prints else { return }
         if drewBar { ProcessInfoLite.writeError("\r\u{1B}[K") }
         drewBar = false
         ProcessInfoLite.printError(line)

@@ -35,8 +35,10 @@ struct RunCommand: ParsableCommand {
             runner.stopRequest = signals.stopRequest
             runner.pipelineFile = pipeline.pipeline
             runner.events = display.pipelineEvents()
+            runner.communicator = Ranks.communicator
             return try runner.run()
         }
+        guard Ranks.prints else { return }
         print("""
             \(result.name): \(result.evaluatedOn) accuracy \(String(format: "%.4f", result.accuracy)), macro-F1 \(String(format: "%.4f", result.macroF1)) \
             on \(result.testExamples) examples (\(String(format: "%.1f", result.seconds)) s); report: \(result.runDir)/report.md

@@ -1,4 +1,5 @@
 import FolioCore
+import FolioNN
 import FolioShards
 import FolioTestSupport
 import Foundation
@@ -91,5 +92,88 @@ import Testing
             let verify = try FolioProcess(["inspect", folder.path + "/many", "--verify"])
             #expect(verify.status == 0 && verify.stdout.contains("verified"), "\(verify.stderr)")
         }
+    }
+
+    /// The tiny corpus's pipeline: an LSTM with dropout, lazy embedding updates, a
+    /// validation split and early stopping that restores the best epoch's weights.
+    func pipeline(accumulation: Int, file: String) -> String {
+        let model = """
+            [[model.layers]]
+            type = "embedding"
+            output_dim = 8
+            [[model.layers]]
+            type = "lstm"
+            units = 8
+            dropout = 0.2
+            [[model.layers]]
+            type = "dense"
+            units = "labels"
+            """
+        let training = """
+            epochs = 3
+            learning_rate = 0.02
+            accumulation_steps = \(accumulation)
+            checkpoint_every = 2
+            validation_split = 0.2
+            lazy_embedding_updates = true
+            [training.early_stopping]
+            monitor = "val_accuracy"
+            patience = 3
+            restore_best_weights = true
+            """
+        return folder.write(file, TinyCorpus.pipeline(model: model, training: training))
+    }
+
+    /// A run's weights, every tensor's values in name order.
+    func weights(_ run: String) throws -> [Float] {
+        let (tensors, _) = try Safetensors.read(folder.path + "/\(run)/model/model.safetensors")
+        return tensors.keys.sorted().flatMap { tensors[$0]!.values }
+    }
+
+    /// 2 ranks accumulating 2 against 1 rank accumulating 4 on the same shards: the same
+    /// weights to 1e-5; two 2-rank runs bit for bit; the evaluation the same.
+    @Test func twoRanksTrainWhatOneRankWithTwiceTheAccumulationTrains() throws {
+        let two = pipeline(accumulation: 2, file: "two.toml")
+        let four = pipeline(accumulation: 4, file: "four.toml")
+        let first = try FolioProcess(ranks: 2, ["run", two, "--run-dir", folder.path + "/a", "--json"])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stderr.contains("gradient reduction:"), "\(first.stderr)")
+        // The same data stages for the one-rank run: a copy of the run directory.
+        try FileManager.default.copyItem(atPath: folder.path + "/a", toPath: folder.path + "/one")
+        let single = try FolioProcess(["run", four, "--run-dir", folder.path + "/one", "--json"])
+        #expect(single.status == 0, "\(single.stderr)")
+        #expect(single.stderr.contains("vocabulary: unchanged, skipped") && single.stderr.contains("shards: unchanged, skipped"))
+        try FileManager.default.copyItem(atPath: folder.path + "/a", toPath: folder.path + "/b")
+        try FileManager.default.removeItem(atPath: folder.path + "/b/model")
+        try FileManager.default.removeItem(atPath: folder.path + "/b/checkpoints")
+        let second = try FolioProcess(ranks: 2, ["run", two, "--run-dir", folder.path + "/b", "--json"])
+        #expect(second.status == 0, "\(second.stderr)")
+
+        let (a, b, one) = (try weights("a"), try weights("b"), try weights("one"))
+        #expect(a == b)
+        let difference = zip(a, one).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(a.count == one.count && difference < 1e-5, "largest difference \(difference)")
+        let figures = { (run: FolioProcess) in run.stdout.split(separator: "\n").last.map(String.init) ?? "" }
+        let accuracy = { (line: String) in (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["accuracy"] as? Double }
+        #expect(accuracy(figures(first)) != nil && accuracy(figures(first)) == accuracy(figures(single)))
+    }
+
+    /// A rank whose weights drift is caught by the weight check, naming the rank; a rank
+    /// killed mid-training stops the run, and the same command resumes to the weights of
+    /// an uninterrupted run.
+    @Test func aDriftingRankIsCaughtAndAKilledRunResumes() throws {
+        let two = pipeline(accumulation: 1, file: "two.toml")
+        let drift = try FolioProcess(ranks: 2, ["run", two, "--run-dir", folder.path + "/drift"], environment: ["FOLIO_FAILPOINT": "perturb-weights:1"])
+        #expect(drift.status != 0)
+        #expect(drift.stderr.contains("the weights of rank 1 differ from rank 0's"), "\(drift.stderr)")
+
+        let whole = try FolioProcess(ranks: 2, ["run", two, "--run-dir", folder.path + "/whole"])
+        #expect(whole.status == 0, "\(whole.stderr)")
+        // Rank 0 is killed (-9) at its 7th micro-batch, after the checkpoint of step 6.
+        let killed = try FolioProcess(ranks: 2, ["run", two, "--run-dir", folder.path + "/killed"], environment: ["FOLIO_FAILPOINT": "micro-batch:7"])
+        #expect(killed.status != 0)
+        let resumed = try FolioProcess(ranks: 2, ["run", two, "--run-dir", folder.path + "/killed"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(try weights("killed") == weights("whole"))
     }
 }
