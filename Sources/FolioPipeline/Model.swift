@@ -129,9 +129,12 @@ public final class Model {
                        communicator: communicator)
     }
 
-    public func evaluate(_ loader: ShardLoader, classes: Int? = nil, topK: Int? = nil) throws(FolioError) -> EvaluationResult {
+    public func evaluate(
+        _ loader: ShardLoader, classes: Int? = nil, topK: Int? = nil, communicator: any Communicator = SingleProcess()
+    ) throws(FolioError) -> EvaluationResult {
         try loader.shards.requireLabels()
-        return try Evaluation.evaluate(network, loader: loader, classes: classes, loss: loss, features: features, topK: topK)
+        return try Evaluation.evaluate(network, loader: loader, classes: classes, loss: loss, features: features, topK: topK,
+                                       communicator: communicator)
     }
 
     /// Class probabilities `[rows, classes]` (softmax of the logits).

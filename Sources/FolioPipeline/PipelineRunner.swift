@@ -122,8 +122,8 @@ public final class PipelineRunner {
     /// data is known (a classifier of the wrong size) then name its line.
     public var pipelineFile: String?
     /// The ranks of a distributed run (`mpirun -np N folio run`): every rank runs the
-    /// stages together (vocabulary, shards and training in parts; the `[embed]` stage and
-    /// the evaluation on rank 0 while the others wait), rank 0 alone writes the run's files.
+    /// stages together (vocabulary, shards, training and evaluation in parts; the `[embed]`
+    /// stage on rank 0 while the others wait), rank 0 alone writes the run's files.
     public var communicator: any Communicator = SingleProcess()
 
     public init(config: PipelineConfig, runDir: String? = nil) {
@@ -269,12 +269,12 @@ public final class PipelineRunner {
             if testSplit == nil {
                 options.holdout = Holdout(fraction: config.training.validationSplit, seed: config.seed, yieldsHeldOut: true)
             }
-            evaluation = try communicator.onWriter { () throws(FolioError) in
-                let loader = try ShardLoader(shards: evaluationSet, options: options)
-                let result = try model.evaluate(loader, classes: bundle.labels.count, topK: min(config.evaluation.topK, bundle.labels.count))
-                try writeJSON(result, to: runDir + "/evaluation.json")
-                return result
-            }
+            (options.rank, options.worldSize) = (communicator.rank, communicator.size)
+            let loader = try ShardLoader(shards: evaluationSet, options: options)
+            let result = try model.evaluate(loader, classes: bundle.labels.count, topK: min(config.evaluation.topK, bundle.labels.count),
+                                            communicator: communicator)
+            if communicator.isWriter { try writeJSON(result, to: runDir + "/evaluation.json") }
+            evaluation = result
         }
         let result: EvaluationResult
         if let evaluation { result = evaluation } else { result = try readJSON(EvaluationResult.self, from: runDir + "/evaluation.json", what: "evaluation") }

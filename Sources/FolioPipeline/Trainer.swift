@@ -312,7 +312,8 @@ public final class Trainer {
             learningRate: Double(optimizer.nextLearningRate), optimizerSteps: optimizer.iterations, samples: sums.examples, seconds: seconds,
             tokensPerSecond: seconds > 0 ? Double(communicator.isDistributed ? sums.tokens : run.tokensThisEpoch) / seconds : 0)
         if let validation {
-            let result = try Evaluation.evaluate(model, loader: validation, classes: nil, loss: options.loss, features: options.features)
+            let result = try Evaluation.evaluate(model, loader: validation, classes: nil, loss: options.loss, features: options.features,
+                                                 communicator: communicator)
             logs.valLoss = result.loss
             logs.valAccuracy = result.accuracy
         }

@@ -65,7 +65,7 @@ public final class TrainingSession {
         var validation: ShardLoader?
         if training.validationSplit > 0 {
             var held = options
-            (held.rank, held.worldSize, held.groupSize) = (0, 1, 1)
+            held.groupSize = 1  // each rank evaluates its turns of the held-out batches
             held.shuffle = false
             held.batchSize = config.evaluationBatchSize
             held.holdout?.yieldsHeldOut = true

@@ -116,14 +116,17 @@ struct EvalCommand: ParsableCommand {
                 throw FolioError("the shards' labels \(set.manifest.labels) are not the model's \(bundle.labels) (shard with --labels-from)",
                                  file: shards)
             }
-            let loader = try ShardLoader(shards: set, options: LoaderOptions(batchSize: batch, maxLength: bundle.maxLength, shuffle: false))
-            let result = try model.evaluate(loader, classes: bundle.labels.count, topK: min(topK, bundle.labels.count))
+            let ranks = Ranks.communicator
+            let loader = try ShardLoader(shards: set, options: LoaderOptions(batchSize: batch, maxLength: bundle.maxLength, shuffle: false,
+                                                                             rank: ranks.rank, worldSize: ranks.size))
+            let result = try model.evaluate(loader, classes: bundle.labels.count, topK: min(topK, bundle.labels.count), communicator: ranks)
             let classes = result.report
             return Report(accuracy: result.accuracy, macro_f1: classes?.macroF1 ?? 0, loss: result.loss, top_k_accuracy: result.topK,
                           test_examples: result.examples, labels: bundle.labels, precision: classes?.precision ?? [],
                           recall: classes?.recall ?? [], f1: classes?.f1 ?? [], support: classes?.support ?? [],
                           confusion: classes?.confusion ?? [])
         }
+        guard Ranks.prints else { return }
         if output.json { return try printJSON(report) }
         print("accuracy \(String(format: "%.4f", report.accuracy)), macro-F1 \(String(format: "%.4f", report.macro_f1)), "
               + "loss \(String(format: "%.4f", report.loss)) on \(report.test_examples) examples")

@@ -122,6 +122,7 @@ struct TrainCommand: ParsableCommand {
         let started = ContinuousClock.now
         let signals = InterruptSignals()
         let hint = resume ? "; run the same command again to resume" : "; run the same command with --resume to continue"
+        let ranks = Ranks.communicator
         let result = try runReportingErrors(resumeHint: hint) { () throws(FolioError) -> Result in
             let set = try ShardSet(folder: shards)
             try set.requireLabels()
@@ -129,7 +130,7 @@ struct TrainCommand: ParsableCommand {
             let vocabulary = try vocabularyFile(for: set)
             let session = try TrainingSession(config: config, train: set, vocabularySize: set.manifest.vocabularySize,
                                               checkpoints: checkpoints, metrics: nil, stopRequest: signals.stopRequest,
-                                              tokens: vocabulary?.vocabulary.tokens)
+                                              tokens: vocabulary?.vocabulary.tokens, communicator: ranks)
             if let match = session.pretrainedMatch { ProcessInfoLite.printError(match.description) }
             let losses = try session.trainer.fit(resume: resume)
             let recent = losses.suffix(50)
@@ -137,11 +138,13 @@ struct TrainCommand: ParsableCommand {
                                 val_accuracy: session.trainer.history.last?.valAccuracy, seconds: 0)
             if let (vocabulary, vocabularyPath) = vocabulary {
                 let folder = out ?? (checkpoints as NSString).deletingLastPathComponent.appendingPathComponentOrName("model")
-                try ModelBundle(config: config, labels: set.manifest.labels, vocabulary: vocabulary, model: session.model)
-                    .write(model: session.model, vocabularyPath: vocabularyPath, to: folder)
-                let file = try AtomicFile(path: folder + "/pipeline.toml")
-                try file.write(try config.toml())
-                try file.commit()
+                if ranks.isWriter {
+                    try ModelBundle(config: config, labels: set.manifest.labels, vocabulary: vocabulary, model: session.model)
+                        .write(model: session.model, vocabularyPath: vocabularyPath, to: folder)
+                    let file = try AtomicFile(path: folder + "/pipeline.toml")
+                    try file.write(try config.toml())
+                    try file.commit()
+                }
                 result.model = folder
             } else {
                 ProcessInfoLite.printError("folio: note: no model bundle written: give --vocabulary (the one the shards were made with) for folio predict and folio eval to read the model")
@@ -152,8 +155,9 @@ struct TrainCommand: ParsableCommand {
                     throw FolioError("the test shards have other labels than the training shards (shard with --labels-from)", file: test)
                 }
                 try testSet.checkVocabulary(fingerprint: set.manifest.vocabularyFingerprint, path: shards)
-                let testLoader = try ShardLoader(shards: testSet, options: LoaderOptions(batchSize: 256, maxLength: maxLength, shuffle: false))
-                let evaluation = try session.model.evaluate(testLoader, classes: set.manifest.labels.count)
+                let testLoader = try ShardLoader(shards: testSet, options: LoaderOptions(batchSize: 256, maxLength: maxLength, shuffle: false,
+                                                                                         rank: ranks.rank, worldSize: ranks.size))
+                let evaluation = try session.model.evaluate(testLoader, classes: set.manifest.labels.count, communicator: ranks)
                 result.test_loss = evaluation.loss
                 result.accuracy = evaluation.accuracy
                 result.macro_f1 = evaluation.report?.macroF1
@@ -163,6 +167,7 @@ struct TrainCommand: ParsableCommand {
         }
         var final = result
         final.seconds = (ContinuousClock.now - started).seconds
+        guard Ranks.prints else { return }
         if output.json {
             try printJSON(final)
         } else {

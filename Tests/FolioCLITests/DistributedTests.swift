@@ -156,6 +156,16 @@ import Testing
         let figures = { (run: FolioProcess) in run.stdout.split(separator: "\n").last.map(String.init) ?? "" }
         let accuracy = { (line: String) in (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["accuracy"] as? Double }
         #expect(accuracy(figures(first)) != nil && accuracy(figures(first)) == accuracy(figures(single)))
+        // folio eval over 2 ranks (each its turns of the batches): one process's figures.
+        let arguments = ["eval", folder.path + "/a/model", folder.path + "/a/shards/test", "--batch", "5", "--json"]
+        let alone = try FolioProcess(arguments)
+        let split = try FolioProcess(ranks: 2, arguments)
+        #expect(alone.status == 0 && split.status == 0, "\(split.stderr)")
+        let parse = { (run: FolioProcess) in try JSONSerialization.jsonObject(with: Data((run.stdout.split(separator: "\n").last ?? "").utf8)) as? [String: Any] }
+        let (byOne, byTwo) = (try #require(try parse(alone)), try #require(try parse(split)))
+        #expect(byOne["confusion"] as? [[Int]] == byTwo["confusion"] as? [[Int]] && byOne["test_examples"] as? Int == 24)
+        #expect(byOne["accuracy"] as? Double == byTwo["accuracy"] as? Double)
+        #expect(abs((byOne["loss"] as? Double ?? 0) - (byTwo["loss"] as? Double ?? 1)) < 1e-9)
     }
 
     /// A rank whose weights drift is caught by the weight check, naming the rank; a rank
