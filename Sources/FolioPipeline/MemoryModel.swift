@@ -19,11 +19,22 @@ public struct MemoryEstimate: Encodable, Sendable, Equatable {
     /// and scikit-learn's Double idf (20 bytes per input id at most), and a micro-batch's
     /// weights. 0 without weighting.
     public var weighting = 0
+    /// A rank of a distributed run: the gradient reduction's buffers (Open MPI's allreduce
+    /// works in temporary buffers up to the size of what it sums; Folio packs the touched
+    /// rows of a lazily updated table): counted as one more copy of the gradients.
+    public var reduction = 0
 
-    public var total: Int { parameters + gradients + optimizerState + activations + loader + fixed + weighting }
+    public var total: Int { parameters + gradients + optimizerState + activations + loader + fixed + weighting + reduction }
+
+    /// This estimate for one rank of `ranks` (the same model, optimizer and loader on each).
+    public func perRank(of ranks: Int) -> MemoryEstimate {
+        var estimate = self
+        estimate.reduction = ranks > 1 ? gradients : 0
+        return estimate
+    }
 
     enum CodingKeys: String, CodingKey {
-        case parameters, gradients, activations, loader, fixed, weighting, total
+        case parameters, gradients, activations, loader, fixed, weighting, reduction, total
         case microBatch = "micro_batch", optimizerState = "optimizer_state"
     }
 
@@ -37,6 +48,7 @@ public struct MemoryEstimate: Encodable, Sendable, Equatable {
         try container.encode(loader, forKey: .loader)
         try container.encode(fixed, forKey: .fixed)
         try container.encode(weighting, forKey: .weighting)
+        try container.encode(reduction, forKey: .reduction)
         try container.encode(total, forKey: .total)
     }
 }

@@ -96,6 +96,16 @@ import FoundationXML
         let steps = try #require(json["accumulation_steps"] as? Int)
         #expect(micro * steps >= 1000 && micro * (steps - 1) < 1000)
         #expect(Double(json["predicted_peak"] as? Int ?? .max) * 1.1 <= Double(64 << 20))
+        // Over 4 ranks: the virtual batch counts every rank's micro-batches, and each rank's
+        // peak adds the reduction's buffers.
+        let ranks = try FolioProcess(["plan", folder + "/tiny.toml", "--run-dir", folder + "/plan", "--memory", "64MB", "--virtual-batch", "1000",
+                                      "--ranks", "4", "--json"])
+        let perRank = try lastJSON(ranks)
+        let rankMicro = try #require(perRank["micro_batch"] as? Int)
+        let rankSteps = try #require(perRank["accumulation_steps"] as? Int)
+        #expect(perRank["virtual_batch"] as? Int == 4 * rankMicro * rankSteps && 4 * rankMicro * rankSteps >= 1000)
+        let breakdown = try #require(perRank["breakdown"] as? [String: Any])
+        #expect((breakdown["reduction"] as? Int ?? 0) > 0 && breakdown["reduction"] as? Int == breakdown["gradients"] as? Int)
         let tooSmall = try FolioProcess(["plan", folder + "/tiny.toml", "--set", "vocabulary.max_tokens=100", "--memory", "100MB"])
         #expect(tooSmall.status == 2 && tooSmall.stdout.contains("does not fit") && tooSmall.stdout.contains("loader 256 MB"))
     }
