@@ -248,7 +248,9 @@ public final class PipelineRunner {
         let vectorsStamp = trainingConfig.model.pretrained.flatMap { regularFileStamp($0.path) }.map { "\($0.size)\t\($0.modified)" } ?? ""
         let trainingPrint = fingerprint(try manifestFingerprint(trainShards), config.canonicalJSON(config.model), config.canonicalJSON(config.loader),
                                         config.canonicalJSON(config.training), String(config.seed), vectorsStamp,
-                                        config.embed.map { config.canonicalJSON($0) } ?? "")
+                                        config.embed.map { config.canonicalJSON($0) } ?? "",
+                                        // Another rank count is another virtual batch: it trains anew (one process keeps its old prints).
+                                        communicator.isDistributed ? "ranks \(communicator.size)" : "")
         var history: [EpochLogs] = []
         try stage("train", fingerprint: trainingPrint, outputs: [modelFolder + "/" + ModelBundle.descriptionFile]) { () throws(FolioError) in
             history = try trainModel(trainingConfig, train: train, vocabulary: vocabulary, fingerprint: trainingPrint)

@@ -22,7 +22,7 @@ struct SynthCommand: ParsableCommand {
     @Option(help: "Classes.") var classes = 10
     @Option(help: "Background vocabulary size.") var vocabulary = 50_000
     @Option(help: "Median article length in words.") var medianLength = 300.0
-    @Option(help: "Every n-th article is in the test split (0: none).") var testEvery = 10
+    @Option(help: "Every n-th round of the classes is in the test split (0: none).") var testEvery = 10
     @Option(help: "Random seed.") var seed: UInt64 = 1234
 
     func validate() throws {
@@ -80,7 +80,9 @@ struct SynthCommand: ParsableCommand {
                 }
             }
             text += "."
-            let split = testEvery > 0 && index % testEvery == testEvery - 1 ? "test" : "train"
+            // Every n-th round of the classes, so that the test split holds every class
+            // (every n-th article would hold only some when n and the class count share a factor).
+            let split = testEvery > 0 && (index / classes) % testEvery == testEvery - 1 ? "test" : "train"
             if let file {
                 try file.write("{\"id\": \(index), \"text\": \"\(text)\", \"label\": \"c\(label)\", \"split\": \"\(split)\"}\n")
             } else {

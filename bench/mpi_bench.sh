@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Open MPI on this machine: 2 ranks x 1 thread against 1 process x 1 thread (release build),
+# medians of REPEATS runs in one sitting:
+#   - folio vocab and folio shard on ARTICLES generated articles (JSONL, ~300 words each);
+#   - the reference LSTM (bench/ref-lstm.toml: 2 x LSTM 128, length 200) at batch 64 per
+#     rank, STEPS optimizer steps either way (1 rank: 64 x STEPS samples, 2 ranks twice that);
+#   - the bag-of-n-grams pipeline, EPOCHS epochs on the shipped corpus, batch 32 per rank.
+# Training figures come from metrics.jsonl (every rank's tokens) and the run's note line
+# (seconds per step in the gradient reduction, floats and row ids per step).
+#
+#   DATA=/tmp/folio-mpi-bench  REPEATS=3  ARTICLES=50000  STEPS=12  EPOCHS=3
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+DATA="${DATA:-/tmp/folio-mpi-bench}"
+REPEATS="${REPEATS:-3}"
+ARTICLES="${ARTICLES:-50000}"
+STEPS="${STEPS:-12}"
+EPOCHS="${EPOCHS:-3}"
+FOLIO="$ROOT/.build/release/folio"
+[[ -x "$FOLIO" ]] || (cd "$ROOT" && swift build -c release --product folio)
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+TWO=(mpirun --oversubscribe -np 2 "$FOLIO")
+mkdir -p "$DATA"
+OUT="$DATA/results-$(date +%Y%m%d-%H%M%S)"
+mkdir -p "$OUT"
+echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, kernel $(uname -r); $(mpirun --version | head -1)" | tee "$OUT/machine.txt"
+
+[[ -f "$DATA/synth.jsonl" ]] || "$FOLIO" synth --out "$DATA/synth.jsonl" --articles "$ARTICLES" --test-every 0 > /dev/null
+[[ -f "$DATA/ref.jsonl" ]] || "$FOLIO" synth --out "$DATA/ref.jsonl" --articles 8000 --median-length 200 --test-every 10 > /dev/null
+"$FOLIO" vocab "$DATA/synth.jsonl" --out "$DATA/synth.tsv" --max-tokens 20000 > /dev/null
+
+seconds() { python3 -c "import json,sys; print(json.loads(sys.stdin.read().strip().splitlines()[-1])['seconds'])"; }
+for r in $(seq "$REPEATS"); do
+  echo "vocab 1 $("$FOLIO" vocab "$DATA/synth.jsonl" --out "$DATA/v1.tsv" --threads 1 --json | seconds)" >> "$OUT/jobs.txt"
+  echo "vocab 2 $("${TWO[@]}" vocab "$DATA/synth.jsonl" --out "$DATA/v2.tsv" --threads 1 --json | seconds)" >> "$OUT/jobs.txt"
+  cmp "$DATA/v1.tsv" "$DATA/v2.tsv"
+  echo "shard 1 $("$FOLIO" shard "$DATA/synth.jsonl" --vocabulary "$DATA/synth.tsv" --out "$DATA/s1" --threads 1 --json | seconds)" >> "$OUT/jobs.txt"
+  echo "shard 2 $("${TWO[@]}" shard "$DATA/synth.jsonl" --vocabulary "$DATA/synth.tsv" --out "$DATA/s2" --threads 1 --json | seconds)" >> "$OUT/jobs.txt"
+done
+
+# A run directory with the data stages done (by one process), copied for each training run.
+prepare() {  # NAME PIPELINE ARGS...
+  local name=$1 pipeline=$2; shift 2
+  rm -rf "$DATA/$name-prepared"
+  "$FOLIO" run "$pipeline" --run-dir "$DATA/$name-prepared" --set training.epochs=1 --set training.max_samples=64 "$@" > /dev/null 2>&1
+  rm -rf "$DATA/$name-prepared/model" "$DATA/$name-prepared/checkpoints" "$DATA/$name-prepared/evaluation.json"
+}
+train() {  # NAME RANKS PIPELINE ARGS...
+  local name=$1 ranks=$2 pipeline=$3; shift 3
+  local dir="$DATA/$name-$ranks"
+  rm -rf "$dir"; cp -r "$DATA/$name-prepared" "$dir"
+  local launcher=("$FOLIO"); [[ $ranks == 2 ]] && launcher=("${TWO[@]}")
+  "${launcher[@]}" run "$pipeline" --run-dir "$dir" --set threads=1 "$@" > /dev/null 2> "$dir.log"
+  python3 - "$dir" "$name" "$ranks" <<'PY' >> "$OUT/training.jsonl"
+import json, re, sys
+folder, name, ranks = sys.argv[1:]
+epochs = [json.loads(l) for l in open(folder + "/metrics.jsonl")]
+tokens = sum(e["tokens_per_s"] * e["seconds"] for e in epochs)
+seconds = sum(e["seconds"] for e in epochs)
+note = re.search(r"gradient reduction: ([0-9.]+) s per step, (\d+) floats and (\d+) row ids", open(folder + ".log").read())
+print(json.dumps({"model": name, "ranks": int(ranks), "tokens_per_second": tokens / seconds, "seconds": seconds,
+                  "steps": epochs[-1]["optimizer_steps"], "reduction_seconds_per_step": float(note.group(1)) if note else 0,
+                  "bytes_per_step": (int(note.group(2)) + int(note.group(3))) * 4 if note else 0}))
+PY
+}
+
+cd "$DATA"
+cp "$ROOT/bench/ref-lstm.toml" "$DATA/ref-lstm.toml"
+prepare ref "$DATA/ref-lstm.toml"
+prepare bag "$ROOT/pipelines/bag-of-ngrams.toml"
+for r in $(seq "$REPEATS"); do
+  train ref 1 "$DATA/ref-lstm.toml" --set loader.batch_size=64 --set training.max_samples=$((64 * STEPS))
+  train ref 2 "$DATA/ref-lstm.toml" --set loader.batch_size=64 --set training.max_samples=$((128 * STEPS))
+  train bag 1 "$ROOT/pipelines/bag-of-ngrams.toml" --set training.epochs="$EPOCHS"
+  train bag 2 "$ROOT/pipelines/bag-of-ngrams.toml" --set training.epochs="$EPOCHS"
+done
+
+python3 - "$OUT" <<'PY'
+import json, statistics, sys
+out = sys.argv[1]
+jobs = {}
+for line in open(out + "/jobs.txt"):
+    job, ranks, seconds = line.split()
+    jobs.setdefault((job, int(ranks)), []).append(float(seconds))
+print("| job | 1 process, s | 2 ranks, s | speed-up |")
+print("|---|---:|---:|---:|")
+for job in ["vocab", "shard"]:
+    one, two = statistics.median(jobs[(job, 1)]), statistics.median(jobs[(job, 2)])
+    print(f"| folio {job} | {one:.2f} | {two:.2f} | {one / two:.2f}x |")
+runs = {}
+for line in open(out + "/training.jsonl"):
+    d = json.loads(line)
+    runs.setdefault((d["model"], d["ranks"]), []).append(d)
+print()
+print("| training | 1 process tokens/s | 2 ranks tokens/s | speed-up | reduction s/step | bytes/step |")
+print("|---|---:|---:|---:|---:|---:|")
+for model in ["ref", "bag"]:
+    one = statistics.median(d["tokens_per_second"] for d in runs[(model, 1)])
+    two = statistics.median(d["tokens_per_second"] for d in runs[(model, 2)])
+    reduction = statistics.median(d["reduction_seconds_per_step"] for d in runs[(model, 2)])
+    moved = statistics.median(d["bytes_per_step"] for d in runs[(model, 2)])
+    print(f"| {model} | {one:,.0f} | {two:,.0f} | {two / one:.2f}x | {reduction:.4f} | {moved:,.0f} |")
+PY
