@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Open MPI on this machine: 2 ranks x 1 thread against 1 process x 1 thread (release build),
-# medians of REPEATS runs in one sitting:
+# Open MPI on this machine: 2 ranks x 1 thread, each bound to its own core, against 1 process
+# x 1 thread bound to one core (unbound, one process's reader or loader thread already uses
+# the second core), release build, medians of REPEATS runs in one sitting:
 #   - folio vocab and folio shard on ARTICLES generated articles (JSONL, ~300 words each);
 #   - the reference LSTM (bench/ref-lstm.toml: 2 x LSTM 128, length 200) at batch 64 per
 #     rank, STEPS optimizer steps either way (1 rank: 64 x STEPS samples, 2 ranks twice that);
@@ -8,19 +9,20 @@
 # Training figures come from metrics.jsonl (every rank's tokens) and the run's note line
 # (seconds per step in the gradient reduction, floats and row ids per step).
 #
-#   DATA=/tmp/folio-mpi-bench  REPEATS=3  ARTICLES=50000  STEPS=12  EPOCHS=3
+#   DATA=/tmp/folio-mpi-bench  REPEATS=3  ARTICLES=200000  STEPS=12  EPOCHS=3
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
 DATA="${DATA:-/tmp/folio-mpi-bench}"
 REPEATS="${REPEATS:-3}"
-ARTICLES="${ARTICLES:-50000}"
+ARTICLES="${ARTICLES:-200000}"
 STEPS="${STEPS:-12}"
 EPOCHS="${EPOCHS:-3}"
 FOLIO="$ROOT/.build/release/folio"
 [[ -x "$FOLIO" ]] || (cd "$ROOT" && swift build -c release --product folio)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-TWO=(mpirun --oversubscribe -np 2 "$FOLIO")
+ONE=(taskset -c 0 "$FOLIO")
+TWO=(mpirun --bind-to core -np 2 "$FOLIO")
 mkdir -p "$DATA"
 OUT="$DATA/results-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$OUT"
@@ -32,10 +34,10 @@ echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc
 
 seconds() { python3 -c "import json,sys; print(json.loads(sys.stdin.read().strip().splitlines()[-1])['seconds'])"; }
 for r in $(seq "$REPEATS"); do
-  echo "vocab 1 $("$FOLIO" vocab "$DATA/synth.jsonl" --out "$DATA/v1.tsv" --threads 1 --json | seconds)" >> "$OUT/jobs.txt"
+  echo "vocab 1 $("${ONE[@]}" vocab "$DATA/synth.jsonl" --out "$DATA/v1.tsv" --threads 1 --json | seconds)" >> "$OUT/jobs.txt"
   echo "vocab 2 $("${TWO[@]}" vocab "$DATA/synth.jsonl" --out "$DATA/v2.tsv" --threads 1 --json | seconds)" >> "$OUT/jobs.txt"
   cmp "$DATA/v1.tsv" "$DATA/v2.tsv"
-  echo "shard 1 $("$FOLIO" shard "$DATA/synth.jsonl" --vocabulary "$DATA/synth.tsv" --out "$DATA/s1" --threads 1 --json | seconds)" >> "$OUT/jobs.txt"
+  echo "shard 1 $("${ONE[@]}" shard "$DATA/synth.jsonl" --vocabulary "$DATA/synth.tsv" --out "$DATA/s1" --threads 1 --json | seconds)" >> "$OUT/jobs.txt"
   echo "shard 2 $("${TWO[@]}" shard "$DATA/synth.jsonl" --vocabulary "$DATA/synth.tsv" --out "$DATA/s2" --threads 1 --json | seconds)" >> "$OUT/jobs.txt"
 done
 
@@ -50,7 +52,7 @@ train() {  # NAME RANKS PIPELINE ARGS...
   local name=$1 ranks=$2 pipeline=$3; shift 3
   local dir="$DATA/$name-$ranks"
   rm -rf "$dir"; cp -r "$DATA/$name-prepared" "$dir"
-  local launcher=("$FOLIO"); [[ $ranks == 2 ]] && launcher=("${TWO[@]}")
+  local launcher=("${ONE[@]}"); [[ $ranks == 2 ]] && launcher=("${TWO[@]}")
   "${launcher[@]}" run "$pipeline" --run-dir "$dir" --set threads=1 "$@" > /dev/null 2> "$dir.log"
   python3 - "$dir" "$name" "$ranks" <<'PY' >> "$OUT/training.jsonl"
 import json, re, sys
