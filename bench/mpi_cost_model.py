@@ -11,6 +11,7 @@ embedding is dense); for the bag model B is the union of the rows the ranks touc
 grows with N: bounded here by N/2 times the 2-rank union, at most the whole table.
 
     python3 bench/mpi_cost_model.py RESULTS [--cores 2] [--alpha-us 25]
+    python3 bench/mpi_cost_model.py bench/results/2026-12-02-mpi-training.jsonl
 """
 import argparse
 import json
@@ -23,7 +24,8 @@ parser.add_argument("--alpha-us", type=float, default=25.0, help="latency of one
 args = parser.parse_args()
 
 runs = {}
-for line in open(args.results + "/training.jsonl"):
+# A results folder of bench/mpi_bench.sh, or its training.jsonl kept in bench/results/.
+for line in open(args.results if args.results.endswith(".jsonl") else args.results + "/training.jsonl"):
     d = json.loads(line)
     runs.setdefault((d["model"], d["ranks"]), []).append(d)
 
