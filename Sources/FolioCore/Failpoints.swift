@@ -33,8 +33,15 @@ public struct Failpoints: Sendable, Hashable {
         remaining = count
     }
 
-    /// What `FOLIO_FAILPOINT` arms.
-    public static func fromEnvironment() -> Failpoints { Failpoints(environmentSpec) }
+    /// What `FOLIO_FAILPOINT` arms; with `FOLIO_FAILPOINT_RANK=R`, only in rank R of an
+    /// `mpirun` launch (one rank killed while the others run on).
+    public static func fromEnvironment() -> Failpoints {
+        if let rank = getenv("FOLIO_FAILPOINT_RANK").map({ String(cString: $0) }),
+           rank != getenv("OMPI_COMM_WORLD_RANK").map({ String(cString: $0) }) {
+            return Failpoints(nil)
+        }
+        return Failpoints(environmentSpec)
+    }
 
     static var environmentSpec: String? { getenv("FOLIO_FAILPOINT").map { String(cString: $0) } }
 

@@ -175,6 +175,7 @@ public final class PipelineRunner {
     /// With `includingTest` false the test split is not read at all (a tuner's search).
     @discardableResult
     public func prepareData(includingTest: Bool = true) throws(FolioError) -> Vocabulary {
+        try refuseAnotherPipeline()
         try makeFolder(runDir)
         record = try communicator.onWriter { () throws(FolioError) in try readRecord() }
         let testSplit = includingTest ? resolvedTestSplit() : nil
@@ -212,6 +213,17 @@ public final class PipelineRunner {
             }
         }
         return vocabulary
+    }
+
+    /// Every rank must run the same pipeline: a rank whose file says something else (a
+    /// node with another copy of it) is refused before any stage runs.
+    private func refuseAnotherPipeline() throws(FolioError) {
+        guard communicator.isDistributed else { return }
+        let prints = try communicator.allGather(FNV1a64.hash(config.canonicalJSON(config)).fingerprint)
+        if let rank = prints.indices.first(where: { prints[$0] != prints[0] }) {
+            throw FolioError("rank \(rank) read another pipeline than rank 0 (\(prints[rank]) against \(prints[0])): every rank must see the same file",
+                             file: pipelineFile)
+        }
     }
 
     /// Makes this run directory use another's finished data stages (symbolic links): a sweep

@@ -179,9 +179,14 @@ import Testing
 
         let whole = try FolioProcess(ranks: 2, ["run", two, "--run-dir", folder.path + "/whole"])
         #expect(whole.status == 0, "\(whole.stderr)")
-        // Rank 0 is killed (-9) at its 7th micro-batch, after the checkpoint of step 6.
-        let killed = try FolioProcess(ranks: 2, ["run", two, "--run-dir", folder.path + "/killed"], environment: ["FOLIO_FAILPOINT": "micro-batch:7"])
+        // Rank 1 alone is killed (-9) at its 7th micro-batch, after the checkpoint of step 6:
+        // the launcher stops rank 0 (waiting for it in a reduction), naming the rank.
+        let started = ContinuousClock.now
+        let killed = try FolioProcess(ranks: 2, ["run", two, "--run-dir", folder.path + "/killed"],
+                                      environment: ["FOLIO_FAILPOINT": "micro-batch:7", "FOLIO_FAILPOINT_RANK": "1"])
         #expect(killed.status != 0)
+        #expect(ContinuousClock.now - started < .seconds(60))
+        #expect(killed.stderr.contains("rank 1"), "\(killed.stderr)")
         let resumed = try FolioProcess(ranks: 2, ["run", two, "--run-dir", folder.path + "/killed"])
         #expect(resumed.status == 0, "\(resumed.stderr)")
         #expect(try weights("killed") == weights("whole"))
@@ -231,5 +236,30 @@ import Testing
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stderr.contains("rank 0 in \(hostA)") && run.stderr.contains("rank 1 in \(hostB)"), "\(run.stderr)")
         #expect(try weights("network") == weights("loopback"))
+    }
+
+    /// Ranks started from another build, or with other arguments, are refused before any work.
+    @Test func ranksOfAnotherBinaryOrCommandLineAreRefused() throws {
+        let corpus = folder.path + "/corpus"
+        let root = ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"]
+        let folio = FolioProcess.executable.path
+        let vocab = { (out: String) in ["vocab", corpus, "--out", self.folder.path + "/" + out] }
+        let arguments = try FolioProcess(executable: FolioProcess.mpirun,
+                                         ["--oversubscribe", "-np", "1", folio] + vocab("a.tsv") + [":", "-np", "1", folio] + vocab("b.tsv"),
+                                         environment: root)
+        #expect(arguments.status != 0)
+        #expect(arguments.stderr.contains("folio: error: rank 1 was started with other arguments than rank 0"), "\(arguments.stderr)")
+        // Another build: the same program with one byte more.
+        let other = folder.path + "/folio-other"
+        var bytes = try Data(contentsOf: FolioProcess.executable)
+        bytes.append(0)
+        try bytes.write(to: URL(fileURLWithPath: other))
+        chmod(other, 0o755)
+        let binary = try FolioProcess(executable: FolioProcess.mpirun,
+                                      ["--oversubscribe", "-np", "1", folio] + vocab("a.tsv") + [":", "-np", "1", other] + vocab("a.tsv"),
+                                      environment: root)
+        #expect(binary.status != 0)
+        #expect(binary.stderr.contains("folio: error: rank 1 runs another folio binary than rank 0"), "\(binary.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: folder.path + "/a.tsv"))
     }
 }
