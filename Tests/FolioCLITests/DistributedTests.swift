@@ -97,18 +97,6 @@ import Testing
     /// The tiny corpus's pipeline: an LSTM with dropout, lazy embedding updates, a
     /// validation split and early stopping that restores the best epoch's weights.
     func pipeline(accumulation: Int, file: String) -> String {
-        let model = """
-            [[model.layers]]
-            type = "embedding"
-            output_dim = 8
-            [[model.layers]]
-            type = "lstm"
-            units = 8
-            dropout = 0.2
-            [[model.layers]]
-            type = "dense"
-            units = "labels"
-            """
         let training = """
             epochs = 3
             learning_rate = 0.02
@@ -121,7 +109,7 @@ import Testing
             patience = 3
             restore_best_weights = true
             """
-        return folder.write(file, TinyCorpus.pipeline(model: model, training: training))
+        return folder.write(file, TinyCorpus.pipeline(model: TinyCorpus.lstmModel(dropout: 0.2, units: #""labels""#), training: training))
     }
 
     /// A run's weights, every tensor's values in name order.

@@ -11,18 +11,8 @@ import Testing
 @Suite struct DistributedTrainingTests {
     let folder = TemporaryFolder()
 
-    /// 90 records, 12 batches of 8 an epoch: the label decides which id range dominates.
-    init() throws {
-        var generator = SplitMix64(seed: 4)
-        let writer = try ShardWriter(path: folder.path + "/shard-00000.fol", blockBytes: 512)
-        for _ in 0..<90 {
-            let label = UInt32(generator.next() % 3)
-            let length = 2 + Int(generator.next() % 9)
-            try writer.append(label: label, ids: (0..<length).map { _ in UInt32(2 + Int(label) * 8 + Int(generator.next() % 8)) })
-        }
-        try ShardManifest(vocabularyFingerprint: "fnv1a64:test", vocabularySize: 26, tokenizer: [:], labels: ["a", "b", "c"],
-                          shards: [try writer.finish()]).write(toFolder: folder.path)
-    }
+    /// 90 records, 12 batches of 8 an epoch.
+    init() throws { try TrainerTests.writeLearnableShards(into: folder.path) }
 
     /// Trains 2 epochs on `communicator`'s share and returns the weights (and the trainer's
     /// history of epoch losses).

@@ -12,18 +12,7 @@ final class TinyRun {
     init() { try! TinyCorpus.write(into: folder.path, trainPerLabel: 40, testPerLabel: 12) }
 
     func pipeline(name: String = "tiny", extra: String = "") -> PipelineConfig {
-        let text = TinyCorpus.pipeline(name: name, model: """
-            [[model.layers]]
-            type = "embedding"
-            output_dim = 8
-            [[model.layers]]
-            type = "lstm"
-            units = 8
-            dropout = 0.1
-            [[model.layers]]
-            type = "dense"
-            units = 3
-            """, training: """
+        let text = TinyCorpus.pipeline(name: name, model: TinyCorpus.lstmModel(dropout: 0.1), training: """
             epochs = 3
             learning_rate = 0.02
             accumulation_steps = 2

@@ -8,17 +8,20 @@ import Testing
 @Suite struct TrainerTests {
     let folder = TemporaryFolder()
 
-    /// A small learnable shard set: the label decides which id range dominates.
-    init() throws {
+    init() throws { try Self.writeLearnableShards(into: folder.path) }
+
+    /// A small learnable shard set, 90 records of 3 labels in ids 2..<26: the label decides
+    /// which id range dominates.
+    static func writeLearnableShards(into folder: String) throws {
         var generator = SplitMix64(seed: 4)
-        let writer = try ShardWriter(path: folder.path + "/shard-00000.fol", blockBytes: 512)
+        let writer = try ShardWriter(path: folder + "/shard-00000.fol", blockBytes: 512)
         for _ in 0..<90 {
             let label = UInt32(generator.next() % 3)
             let length = 2 + Int(generator.next() % 9)
             try writer.append(label: label, ids: (0..<length).map { _ in UInt32(2 + Int(label) * 8 + Int(generator.next() % 8)) })
         }
         try ShardManifest(vocabularyFingerprint: "fnv1a64:test", vocabularySize: 26, tokenizer: [:], labels: ["a", "b", "c"],
-                          shards: [try writer.finish()]).write(toFolder: folder.path)
+                          shards: [try writer.finish()]).write(toFolder: folder)
     }
 
     func trainer(_ checkpoints: String) throws -> Trainer {

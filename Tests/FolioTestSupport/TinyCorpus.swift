@@ -47,6 +47,23 @@ public enum TinyCorpus {
         """
     }
 
+    /// A small LSTM: embedding 8, LSTM 8 with `dropout`, the classifier (`units`: a count,
+    /// or `"labels"` quoted).
+    public static func lstmModel(dropout: Double, units: String = "3") -> String {
+        """
+        [[model.layers]]
+        type = "embedding"
+        output_dim = 8
+        [[model.layers]]
+        type = "lstm"
+        units = 8
+        dropout = \(dropout)
+        [[model.layers]]
+        type = "dense"
+        units = \(units)
+        """
+    }
+
     public static let bagModel = """
         [[model.layers]]
         type = "embedding"
