@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# `folio tune` against its baselines, one sitting: on each corpus (the shipped one, and
-# the manual pages by section of bench/build-manpages-corpus.py --folder), `folio tune`
+# `folio tune` against its baselines, one sitting: on each corpus (the shipped one; the
+# manual pages by section, bench/build-manpages-corpus.py --folder; the message catalogs by
+# language, bench/build-locale-corpus.py; Python sources by PyPI package,
+# bench/build-python-sources-corpus.py), `folio tune`
 # of the bag-of-ngrams and the LSTM pipeline for BUDGET each (2 threads), then TF-IDF +
 # logistic regression (C chosen on validation) and fastText with -autotune-validation for
 # the same BUDGET (bench/tune_baselines.py). Every model chooses on validation data carved
 # from train/ and reads test/ once. Prints a Markdown table; raw lines in WORK/*.json.
 #
 #   bash bench/tune_bench.sh [WORK]        # BUDGET=10m, CORPUS_NAMES="shipped man-sections" by default
+#   CORPUS_NAMES="locale python-sources" bash bench/tune_bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${1:-/tmp/folio-tune-bench}
@@ -16,8 +19,14 @@ PY=${PEERS_VENV:-$HOME/.cache/folio-peers-venv}/bin/python
 mkdir -p "$WORK"
 swift build -c release --product folio >/dev/null
 FOLIO=$(pwd)/.build/release/folio
-[ -d "$WORK/man-sections/train" ] || python3 bench/build-manpages-corpus.py --folder "$WORK/man-sections" >/dev/null
-declare -A CORPORA=([shipped]="$(pwd)/corpora/debian-packages" [man-sections]="$WORK/man-sections")
+# The corpora of bench/build-*-corpus.py, built when named and missing.
+declare -A CORPORA=([shipped]="$(pwd)/corpora/debian-packages" [man-sections]="$WORK/man-sections" [locale]="$WORK/locale"
+                    [python-sources]="$WORK/python-sources")
+declare -A BUILDERS=([man-sections]="build-manpages-corpus.py --folder" [locale]="build-locale-corpus.py"
+                     [python-sources]="build-python-sources-corpus.py")
+for corpus in ${CORPUS_NAMES:-shipped man-sections}; do
+  [ -z "${BUILDERS[$corpus]:-}" ] || [ -d "${CORPORA[$corpus]}/train" ] || python3 bench/${BUILDERS[$corpus]} "${CORPORA[$corpus]}" >/dev/null
+done
 
 echo "| corpus | model | chosen on validation | test accuracy % | macro-F1 |"
 echo "|---|---|---|---:|---:|"
