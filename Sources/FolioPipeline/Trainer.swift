@@ -156,8 +156,9 @@ public final class Trainer {
             var budgetSpent = false
             walk: while true {
                 let next = try batches.nextIndexed()
-                // Other ranks' micro-batches up to this rank's next (or the epoch's end).
-                while position < next?.index ?? loader.batchesPerEpoch {
+                // Other ranks' micro-batches up to this rank's next (or the epoch's end); one
+                // process has none to pass over.
+                while communicator.isDistributed && position < next?.index ?? loader.batchesPerEpoch {
                     position += 1
                     run.microSteps += 1
                     guard try accumulator.microBatchDone(arena: model.arena, optimizer: optimizer) else { continue }
