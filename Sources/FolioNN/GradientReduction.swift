@@ -45,7 +45,8 @@ public final class GradientReduction {
                 try packed.withUnsafeMutableBufferPointer { buffer throws(FolioError) in try communicator.allReduceSum(buffer) }
                 for (index, row) in rows.enumerated() {
                     let start = region.offset + row * width
-                    for column in 0..<width { arena.gradients[start + column] = packed[index * width + column] }
+                    UnsafeMutableBufferPointer(rebasing: arena.gradients[start..<start + width])
+                        .update(fromContentsOf: packed[index * width..<(index + 1) * width])
                 }
                 lastFloats += packed.count
             }
@@ -74,10 +75,6 @@ public final class GradientReduction {
 
     /// A hash of the weights (FNV-1a over their bytes): equal on every rank of a healthy run.
     public static func weightsHash(_ arena: ParameterArena) -> UInt64 {
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for value in arena.values {
-            hash = (hash ^ UInt64(value.bitPattern)) &* 0x0000_0100_0000_01B3
-        }
-        return hash
+        FNV1a64.hash(UnsafeRawBufferPointer(arena.values)).value
     }
 }

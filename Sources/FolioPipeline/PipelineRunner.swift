@@ -152,9 +152,9 @@ public final class PipelineRunner {
 
     /// Runs `body` unless the stage's fingerprint and outputs are those of its last completion.
     private func stage(_ name: String, fingerprint: String, outputs: [String], _ body: () throws(FolioError) -> Void) throws(FolioError) {
-        let record = record
+        let recorded = record.fingerprints[name]
         let done = try communicator.onWriter { () throws(FolioError) in
-            record.fingerprints[name] == fingerprint && outputs.allSatisfy { FileManager.default.fileExists(atPath: $0) }
+            recorded == fingerprint && outputs.allSatisfy { FileManager.default.fileExists(atPath: $0) }
         }
         if done {
             skipped.append(name)
@@ -162,11 +162,11 @@ public final class PipelineRunner {
             return
         }
         events.stage(name, false)
-        self.record.fingerprints[name] = nil
-        try writeRecord(self.record)
+        record.fingerprints[name] = nil
+        try writeRecord(record)
         try body()
-        self.record.fingerprints[name] = fingerprint
-        try writeRecord(self.record)
+        record.fingerprints[name] = fingerprint
+        try writeRecord(record)
         ran.append(name)
     }
 
