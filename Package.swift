@@ -81,7 +81,7 @@ let package = Package(
         ),
 
         // Temporary folders and the like, shared by the test targets.
-        .target(name: "FolioTestSupport", dependencies: ["FolioCore"], path: "Tests/FolioTestSupport"),
+        .target(name: "FolioTestSupport", dependencies: ["FolioCore", "FolioNN"], path: "Tests/FolioTestSupport"),
         .testTarget(name: "FolioCorpusTests", dependencies: ["FolioCorpus", "CZstd", "FolioTestSupport"]),
         .testTarget(name: "FolioTextTests", dependencies: ["FolioText", "FolioTestSupport"]),
         .testTarget(name: "FolioNNTests", dependencies: ["FolioNN", "FolioTestSupport"], resources: [.copy("Fixtures")]),

@@ -102,3 +102,16 @@ public final class BatchNormalization {
         return inputGradient
     }
 }
+
+extension BatchNormalization: SequentialLayer {
+    /// Any shape to the same (normalized over the last dimension); keeps the normalized
+    /// input and its inverse deviation.
+    static func facts(momentum: Float, epsilon: Float, input: LayerShape, prefix: String) -> LayerFacts {
+        let features = input.features
+        return LayerFacts(parameters: layout(prefix: prefix, features: features), output: input, keptFloats: 2 * input.floats) { building in
+            BatchNormalization(features: features, momentum: momentum, epsilon: epsilon, arena: building.arena, prefix: prefix)
+        }
+    }
+
+    func forward(_ x: Tensor, _ pass: inout ForwardPass) -> Tensor { forward(x, training: pass.training, arena: pass.arena) }
+}

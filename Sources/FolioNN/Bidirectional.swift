@@ -1,3 +1,5 @@
+import FolioCore
+
 /// Keras's `Bidirectional` with `merge_mode="concat"` over an LSTM or GRU: one layer reads
 /// each row forwards, the other reads the row's valid steps backwards (padding stays at
 /// the end, as PyTorch's packed sequences do), and their outputs are concatenated,
@@ -88,5 +90,46 @@ public final class Bidirectional {
         }
         let shape = Array(g.shape.dropLast()) + [width]
         return (Tensor(shape: shape, values: a), Tensor(shape: shape, values: b))
+    }
+}
+
+extension Bidirectional: SequentialLayer {
+    /// Two copies of `inner` (an LSTM or a GRU) under `prefix.forward` and `prefix.backward`;
+    /// keeps both copies' caches and outputs, `2 * units` features out.
+    static func facts(wrapping inner: LayerSpec, input: LayerShape, prefix: String) throws(FolioError) -> LayerFacts {
+        let ahead = try inner.facts(input: input, prefix: prefix + ".forward", vocabulary: 0)
+        let behind = try inner.facts(input: input, prefix: prefix + ".backward", vocabulary: 0)
+        switch inner {
+        case .lstm, .gru: break
+        default: throw FolioError("Bidirectional wraps an LSTM or a GRU")
+        }
+        var facts = LayerFacts(parameters: ahead.parameters + behind.parameters, output: ahead.output.with(features: 2 * ahead.output.features),
+                               keptFloats: 2 * ahead.keptFloats + 2 * ahead.output.floats) { building in
+            Bidirectional(forward: Recurrent(ahead.build(&building)), backward: Recurrent(behind.build(&building)))
+        }
+        facts.releasedByBackward = true
+        return facts
+    }
+
+    func forward(_ x: Tensor, _ pass: inout ForwardPass) -> Tensor {
+        forward(x, lengths: pass.lengths, arena: pass.arena, training: pass.training)
+    }
+
+    func restartMasks(seed: UInt64) {
+        if case .lstm(let ahead) = forwardLayer { ahead.restartMasks(seed: seed) }
+        if case .lstm(let behind) = backwardLayer { behind.restartMasks(seed: seed ^ 1) }
+    }
+
+    var lstms: [LSTM] {
+        [forwardLayer, backwardLayer].compactMap { if case .lstm(let lstm) = $0 { lstm } else { nil } }
+    }
+}
+
+extension Bidirectional.Recurrent {
+    /// A layer ``facts(wrapping:input:prefix:)`` built from an LSTM or GRU spec.
+    init(_ layer: any SequentialLayer) {
+        if let lstm = layer as? LSTM { self = .lstm(lstm) }
+        else if let gru = layer as? GRU { self = .gru(gru) }
+        else { preconditionFailure("Bidirectional.facts accepts only an LSTM or a GRU") }
     }
 }

@@ -1,3 +1,5 @@
+import FolioCore
+
 /// One-dimensional convolution over `[batch, steps, channels]`, Keras's `Conv1D` with
 /// stride 1: kernel `[kernelSize, channels, filters]`, bias `[filters]`, padding `valid`
 /// (`steps - kernelSize + 1` outputs) or `same` (`steps` outputs; `(kernelSize - 1) / 2`
@@ -141,4 +143,47 @@ public final class MaxPooling1D {
     }
 
     public func outputLengths(_ lengths: [Int32]) -> [Int32] { lengths.map { $0 / Int32(poolSize) } }
+}
+
+extension Conv1D: SequentialLayer {
+    /// `[steps, channels]` to `[steps', filters]` (`steps - kernelSize + 1` when valid);
+    /// keeps the unfolded windows, and its backward their gradient.
+    static func facts(filters: Int, kernelSize: Int, padding: Padding, input: LayerShape, prefix: String) throws(FolioError) -> LayerFacts {
+        guard filters >= 1 && kernelSize >= 1 else { throw FolioError("filters \(filters) and kernel_size \(kernelSize) must be at least 1") }
+        let steps = try input.requireSteps()
+        let channels = input.features
+        let outputSteps = padding == .valid ? max(0, steps - kernelSize + 1) : steps
+        var facts = LayerFacts(parameters: layout(prefix: prefix, channels: channels, filters: filters, kernelSize: kernelSize),
+                               output: LayerShape(steps: outputSteps, features: filters),
+                               keptFloats: outputSteps * kernelSize * channels) { building in
+            let layer = Conv1D(channels: channels, filters: filters, kernelSize: kernelSize, padding: padding, arena: building.arena, prefix: prefix)
+            building.initialize(layer.initialize)
+            return layer
+        }
+        facts.backwardExtraFloats = facts.keptFloats
+        return facts
+    }
+
+    func forward(_ x: Tensor, _ pass: inout ForwardPass) -> Tensor {
+        pass.lengths = outputLengths(pass.lengths)
+        return forward(x, arena: pass.arena)
+    }
+}
+
+extension MaxPooling1D: SequentialLayer {
+    /// `[steps, features]` to `[steps / poolSize, features]`; keeps the chosen steps.
+    static func facts(poolSize: Int, input: LayerShape) throws(FolioError) -> LayerFacts {
+        try LayerFacts.atLeastOne(poolSize, "pool_size")
+        let steps = try input.requireSteps() / poolSize
+        return LayerFacts(output: LayerShape(steps: steps, features: input.features), keptFloats: steps * input.features) { _ in
+            MaxPooling1D(poolSize: poolSize)
+        }
+    }
+
+    func forward(_ x: Tensor, _ pass: inout ForwardPass) -> Tensor {
+        pass.lengths = outputLengths(pass.lengths)
+        return forward(x)
+    }
+
+    func backward(_ outputGradient: Tensor, arena: ParameterArena) -> Tensor { backward(outputGradient) }
 }

@@ -109,7 +109,8 @@ public final class Embedding {
         return output
     }
 
-    public func backward(_ outputGradient: Tensor, arena: ParameterArena) {
+    /// Adds the output's gradient to the rows of the ids the last forward read.
+    public func addGradient(_ outputGradient: Tensor, arena: ParameterArena) {
         guard trainable else { return }
         let gradients = arena.gradients(of: table)
         arena.touch(rows: ids.lazy.map { Int($0) }, regionAt: table.offset)
@@ -124,3 +125,41 @@ public final class Embedding {
 }
 
 import FolioCore
+
+extension Dense: SequentialLayer {
+    /// `units` outputs per step of `input`, from `[inputDim, units]` weights and a bias;
+    /// keeps its input for the kernel's gradient.
+    static func facts(units: Int, input: LayerShape, prefix: String) throws(FolioError) -> LayerFacts {
+        try LayerFacts.atLeastOne(units, "units")
+        let inputDim = input.features
+        return LayerFacts(parameters: layout(prefix: prefix, inputDim: inputDim, units: units), output: input.with(features: units),
+                          keptFloats: input.floats) { building in
+            let layer = Dense(inputDim: inputDim, units: units, arena: building.arena, prefix: prefix)
+            building.initialize(layer.initialize)
+            return layer
+        }
+    }
+
+    func forward(_ x: Tensor, _ pass: inout ForwardPass) -> Tensor { forward(x, arena: pass.arena) }
+}
+
+extension Embedding: SequentialLayer {
+    /// The first layer: `[steps]` ids to `[steps, outputDim]`; keeps the ids.
+    static func facts(outputDim: Int, vocabulary: Int, input: LayerShape, prefix: String) throws(FolioError) -> LayerFacts {
+        try LayerFacts.atLeastOne(outputDim, "output_dim")
+        guard input.features == 0 else { throw FolioError("an Embedding must come first") }
+        return LayerFacts(parameters: layout(prefix: prefix, inputDim: vocabulary, outputDim: outputDim), output: input.with(features: outputDim),
+                          keptFloats: input.floats) { building in
+            let layer = Embedding(inputDim: vocabulary, outputDim: outputDim, arena: building.arena, prefix: prefix)
+            building.initialize(layer.initialize)
+            return layer
+        }
+    }
+
+    func forward(_ x: Tensor, _ pass: inout ForwardPass) throws(FolioError) -> Tensor { try forward(pass.batch, arena: pass.arena) }
+
+    func backward(_ outputGradient: Tensor, arena: ParameterArena) -> Tensor {
+        addGradient(outputGradient, arena: arena)
+        return Tensor(zeros: [0])  // ids have no gradient
+    }
+}

@@ -1,3 +1,5 @@
+import FolioCore
+
 /// Gated recurrent unit over `[batch, steps, inputDim]`, in the formulation PyTorch and
 /// Keras (`reset_after: true`, its default) share:
 ///
@@ -216,4 +218,26 @@ func recurrentOutput(hidden: [Float], batch: Int, steps: Int, units: Int, length
         }
     }
     return output
+}
+
+extension GRU: SequentialLayer {
+    /// `[steps, features]` to `[steps, units]` or `[units]`. Keeps its input (shared), three
+    /// gates, the recurrent part of n and the hidden state per step, released by backward.
+    static func facts(units: Int, returnSequences: Bool, input: LayerShape, prefix: String) throws(FolioError) -> LayerFacts {
+        try LayerFacts.atLeastOne(units, "units")
+        let steps = try input.requireSteps()
+        let inputDim = input.features
+        var facts = LayerFacts(parameters: layout(prefix: prefix, inputDim: inputDim, units: units),
+                               output: LayerShape(steps: returnSequences ? steps : nil, features: units),
+                               keptFloats: steps * (inputDim + 5 * units)) { building in
+            let layer = GRU(inputDim: inputDim, units: units, returnSequences: returnSequences, arena: building.arena, prefix: prefix)
+            building.initialize(layer.initialize)
+            return layer
+        }
+        facts.releasedByBackward = true
+        facts.keepsInput = true
+        return facts
+    }
+
+    func forward(_ x: Tensor, _ pass: inout ForwardPass) -> Tensor { forward(x, lengths: pass.lengths, arena: pass.arena) }
 }

@@ -1,3 +1,5 @@
+import FolioCore
+
 import Foundation
 
 /// Long short-term memory over `[batch, steps, inputDim]`, Keras's `LSTM` (one layer;
@@ -407,4 +409,40 @@ public final class LSTM {
         gates = []
         return goBackwards ? Bidirectional.reverseValidSteps(inputGradient, lengths: lengths) : inputGradient
     }
+}
+
+extension LSTM: SequentialLayer {
+    /// `[steps, features]` to `[steps, units]` or `[units]`. Keeps its input (shared, not a
+    /// copy), four gates, the cell and the hidden state per step, and a row's dropout masks;
+    /// backward releases them as it goes.
+    static func facts(
+        units: Int, returnSequences: Bool, dropout: Float, recurrentDropout: Float, input: LayerShape, prefix: String
+    ) throws(FolioError) -> LayerFacts {
+        try LayerFacts.atLeastOne(units, "units")
+        try LayerFacts.rate(dropout, "dropout")
+        try LayerFacts.rate(recurrentDropout, "recurrent_dropout")
+        let steps = try input.requireSteps()
+        let inputDim = input.features
+        var facts = LayerFacts(
+            parameters: layout(prefix: prefix, inputDim: inputDim, units: units),
+            output: LayerShape(steps: returnSequences ? steps : nil, features: units),
+            keptFloats: steps * (inputDim + 6 * units) + (dropout > 0 ? inputDim : 0) + (recurrentDropout > 0 ? units : 0)
+        ) { building in
+            let layer = LSTM(inputDim: inputDim, units: units, returnSequences: returnSequences, arena: building.arena, prefix: prefix)
+            building.initialize(layer.initialize)
+            layer.dropout = dropout
+            layer.recurrentDropout = recurrentDropout
+            return layer
+        }
+        facts.releasedByBackward = true
+        facts.keepsInput = true
+        return facts
+    }
+
+    // Outside training no backward follows: the LSTM keeps only the steps it needs.
+    func forward(_ x: Tensor, _ pass: inout ForwardPass) -> Tensor {
+        forward(x, lengths: pass.lengths, arena: pass.arena, training: pass.training, keepsCaches: pass.training)
+    }
+
+    var lstms: [LSTM] { [self] }
 }

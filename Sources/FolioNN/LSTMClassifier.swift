@@ -50,7 +50,7 @@ public final class LSTMClassifier {
     public func backward(_ logitGradient: Tensor) {
         var gradient = dense.backward(logitGradient, arena: arena)
         for lstm in lstms.reversed() { gradient = lstm.backward(gradient, arena: arena) }
-        embedding.backward(gradient, arena: arena)
+        embedding.addGradient(gradient, arena: arena)
     }
 
     /// Forward, loss, backward for one micro-batch; the accumulator decides when to step.

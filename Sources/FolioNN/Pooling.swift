@@ -1,3 +1,5 @@
+import FolioCore
+
 /// Pooling over the steps of `[batch, steps, features]` to `[batch, features]`, counting
 /// only each row's valid steps (its length): padding never changes a result. A row of
 /// length 0 pools to zeros.
@@ -224,4 +226,40 @@ public final class Dropout {
         for i in gradient.values.indices { gradient.values[i] *= mask[i] }
         return gradient
     }
+}
+
+extension GlobalPooling1D: SequentialLayer {
+    /// `[steps, features]` to `[features]`; keeps a row's divisor or chosen steps.
+    static func facts(_ kind: Kind, input: LayerShape) throws(FolioError) -> LayerFacts {
+        _ = try input.requireSteps()
+        return LayerFacts(output: LayerShape(steps: nil, features: input.features), keptFloats: input.features) { _ in GlobalPooling1D(kind) }
+    }
+
+    func forward(_ x: Tensor, _ pass: inout ForwardPass) -> Tensor { forward(x, lengths: pass.lengths, weights: pass.batch.weights) }
+    func backward(_ outputGradient: Tensor, arena: ParameterArena) -> Tensor { backward(outputGradient) }
+}
+
+extension Activation: SequentialLayer {
+    /// Any shape to the same; keeps its input.
+    static func facts(_ function: Function, input: LayerShape) -> LayerFacts {
+        LayerFacts(output: input, keptFloats: input.floats) { _ in Activation(function) }
+    }
+
+    func forward(_ x: Tensor, _ pass: inout ForwardPass) -> Tensor { forward(x) }
+    func backward(_ outputGradient: Tensor, arena: ParameterArena) -> Tensor { backward(outputGradient) }
+}
+
+extension Dropout: SequentialLayer {
+    /// Any shape to the same; keeps its mask. Its masks are named by the model's seed and
+    /// the layer's index.
+    static func facts(rate: Float, input: LayerShape) throws(FolioError) -> LayerFacts {
+        try LayerFacts.rate(rate, "rate")
+        return LayerFacts(output: input, keptFloats: input.floats) { building in
+            Dropout(rate: rate, seed: building.seed ^ UInt64(building.index))
+        }
+    }
+
+    func forward(_ x: Tensor, _ pass: inout ForwardPass) -> Tensor { forward(x, training: pass.training) }
+    func backward(_ outputGradient: Tensor, arena: ParameterArena) -> Tensor { backward(outputGradient) }
+    func restartMasks(seed: UInt64) { restart(seed: seed) }
 }

@@ -58,8 +58,9 @@ public struct MemoryEstimate: Encodable, Sendable, Equatable {
 ///
 /// Parameters, gradients and optimizer state are exact (4 bytes per float: the arena, a
 /// gradient arena, Adam's two moments). Activations follow what each layer's forward pass
-/// keeps for backward (an LSTM keeps its input, shared with the layer before, four gates,
-/// cells and hidden states per step) through forward and backward to the busiest moment (see
+/// keeps for backward, as the layer's own file states it (``LayerFacts``: an LSTM keeps its
+/// input, shared with the layer before, four gates, cells and hidden states per step)
+/// through forward and backward to the busiest moment (see
 /// ``activationFloatsPerRow(_:steps:)``); all per row and step, times the micro-batch and the
 /// longest sequence (n-grams lengthen it). The loader holds at most its budget, and no more than the decoded corpus.
 /// ``fixedBytes`` was measured (bench/memory_bench.sh), not guessed; the same script checks
@@ -139,90 +140,13 @@ public enum MemoryModel {
         return layout.parameters.reduce(0) { $0 + $1.shape.reduce(1, *) }
     }
 
-    /// Per layer and row: floats kept from forward for backward, the input and output
-    /// sizes, and whether backward releases the layer's caches as it goes (LSTM, GRU).
-    struct LayerFloats {
-        var kept: Int
-        var input: Int
-        var output: Int
-        var releasedByBackward: Bool
-        /// The layer keeps its input itself (shared storage, not a copy), so forward through
-        /// it holds the input once, in `kept`.
-        var keepsInput = false
-        /// Gradients beyond the output's and the input's in the layer's backward: a
-        /// convolution's unfolded windows, a fused activation's own.
-        var backwardExtra = 0
-    }
-
-    private static func layerFloats(_ layers: [LayerSpec], steps: Int) -> [LayerFloats] {
-        var features = 0
-        var length = steps
-        var sequence = true
-        var result: [LayerFloats] = []
-        for spec in layers {
-            let input = (sequence ? length : 1) * max(features, 1)
-            var kept = 0
-            var recurrent = false
-            var keepsInput = false
-            switch spec {
-            case .embedding(let dim):
-                features = dim
-                kept = length  // the ids
-            case .lstm(let units, let sequences, let dropout, let recurrentDropout):
-                // its input (shared), 4 gates, cells, hidden per step; masks per row
-                kept = length * (features + 6 * units) + (dropout > 0 ? features : 0) + (recurrentDropout > 0 ? units : 0)
-                features = units
-                sequence = sequences
-                recurrent = true
-                keepsInput = true
-            case .gru(let units, let sequences):
-                kept = length * (features + 5 * units)
-                features = units
-                sequence = sequences
-                recurrent = true
-                keepsInput = true
-            case .bidirectional(let inner):
-                let single = layerFloats([.embedding(outputDim: features), inner], steps: length)[1]
-                kept = 2 * single.kept + 2 * single.output
-                if case .lstm(let units, let sequences, _, _) = inner { features = 2 * units; sequence = sequences }
-                if case .gru(let units, let sequences) = inner { features = 2 * units; sequence = sequences }
-                recurrent = true
-            case .dense(let units, _):
-                kept = input
-                features = units
-            case .dropout, .activation:
-                kept = input  // the mask, or the activation's input
-            case .batchNormalization:
-                kept = 2 * input
-            case .conv1D(let filters, let kernelSize, let padding, _):
-                if padding == .valid { length = max(0, length - kernelSize + 1) }
-                kept = length * kernelSize * features  // the unfolded windows
-                features = filters
-            case .maxPooling1D(let pool):
-                length /= max(1, pool)
-                kept = length * features
-            case .globalAveragePooling1D, .globalSqrtNPooling1D, .globalMaxPooling1D:
-                kept = features
-                sequence = false
-            }
-            let output = (sequence ? length : 1) * features
-            // A fused activation holds the pre-activation output and its own, and its backward
-            // a gradient of that size; a convolution's backward, its windows' gradient.
-            var backwardExtra = 0
-            if case .conv1D = spec { backwardExtra += kept }
-            switch spec {
-            case .dense(_, let function) where function != .linear:
-                kept += 2 * output
-                backwardExtra += output
-            case .conv1D(_, _, _, let function) where function != .linear:
-                kept += 2 * output
-                backwardExtra += output
-            default: break
-            }
-            result.append(LayerFloats(kept: kept, input: input, output: output, releasedByBackward: recurrent, keepsInput: keepsInput,
-                                      backwardExtra: backwardExtra))
-        }
-        return result
+    /// Each layer's facts on sequences of `steps` steps, as its own file states them (the
+    /// vocabulary changes no activation; empty for layers that cannot be built: `folio plan`
+    /// checks them first and names the layer).
+    private static func layerFacts(_ layers: [LayerSpec], steps: Int) -> [(facts: LayerFacts, input: Int)] {
+        guard let layout = try? Sequential.layout(layers, vocabulary: 1, steps: steps) else { return [] }
+        let inputs = [layout.input] + layout.layers.dropLast().map(\.output)
+        return zip(layout.layers, inputs).map { ($0, $1.floats) }
     }
 
     /// Training's busiest moment. Forward through layer i holds the caches of layers up to
@@ -231,28 +155,28 @@ public enum MemoryModel {
     /// recurrent layer releases its own as its backward ends), the gradient of its output
     /// and that of its input.
     static func activationFloatsPerRow(_ layers: [LayerSpec], steps: Int) -> Int {
-        let floats = layerFloats(layers, steps: steps)
-        var peak = forwardFloats(floats)
-        for index in floats.indices {
-            let alive = floats.enumerated().reduce(0) { sum, entry in
-                sum + (entry.offset <= index || !entry.element.releasedByBackward ? entry.element.kept : 0)
+        let layers = layerFacts(layers, steps: steps)
+        var peak = forwardFloats(layers)
+        for (index, layer) in layers.enumerated() {
+            let alive = layers.enumerated().reduce(0) { sum, entry in
+                sum + (entry.offset <= index || !entry.element.facts.releasedByBackward ? entry.element.facts.keptFloats : 0)
             }
-            peak = max(peak, alive + floats[index].output + floats[index].input + floats[index].backwardExtra)
+            peak = max(peak, alive + layer.facts.output.floats + layer.input + layer.facts.backwardExtraFloats)
         }
         return peak
     }
 
     /// Inference (validation and test batches): the forward part alone.
     static func forwardFloatsPerRow(_ layers: [LayerSpec], steps: Int) -> Int {
-        forwardFloats(layerFloats(layers, steps: steps))
+        forwardFloats(layerFacts(layers, steps: steps))
     }
 
-    private static func forwardFloats(_ floats: [LayerFloats]) -> Int {
+    private static func forwardFloats(_ layers: [(facts: LayerFacts, input: Int)]) -> Int {
         var kept = 0
         var peak = 0
-        for layer in floats {
-            kept += layer.kept
-            peak = max(peak, kept + (layer.keepsInput ? 0 : layer.input) + layer.output)
+        for (facts, input) in layers {
+            kept += facts.keptFloats
+            peak = max(peak, kept + (facts.keepsInput ? 0 : input) + facts.output.floats)
         }
         return peak
     }

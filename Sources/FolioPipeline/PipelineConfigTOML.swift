@@ -114,29 +114,16 @@ extension PipelineConfig {
         return lines
     }
 
-    /// A layer's keys as `[[model.layers]]` writes them (values as TOML).
+    /// A layer's keys as `[[model.layers]]` writes them (values as TOML), from the layer's
+    /// own statement of its arguments (``LayerSpec/call``).
     static func tomlKeys(of layer: LayerSpec) -> [(key: String, value: String)] {
-        switch layer {
-        case .embedding(let outputDim): return [("type", "\"embedding\""), ("output_dim", "\(outputDim)")]
-        case .lstm(let units, let sequences, let dropout, let recurrentDropout):
-            return [("type", "\"lstm\""), ("units", "\(units)"), ("return_sequences", "\(sequences)"), ("dropout", "\(dropout)"),
-                    ("recurrent_dropout", "\(recurrentDropout)")]
-        case .gru(let units, let sequences): return [("type", "\"gru\""), ("units", "\(units)"), ("return_sequences", "\(sequences)")]
-        case .bidirectional(let inner):
-            let keys = tomlKeys(of: inner).map { "\($0.key) = \($0.value)" }.joined(separator: ", ")
-            return [("type", "\"bidirectional\""), ("layer", "{ \(keys) }")]
-        case .dense(let units, let activation): return [("type", "\"dense\""), ("units", "\(units)"), ("activation", "\"\(activation.rawValue)\"")]
-        case .activation(let function): return [("type", "\"activation\""), ("activation", "\"\(function.rawValue)\"")]
-        case .dropout(let rate): return [("type", "\"dropout\""), ("rate", "\(rate)")]
-        case .batchNormalization(let momentum, let epsilon):
-            return [("type", "\"batch_normalization\""), ("momentum", "\(momentum)"), ("epsilon", "\(epsilon)")]
-        case .conv1D(let filters, let kernelSize, let padding, let activation):
-            return [("type", "\"conv1d\""), ("filters", "\(filters)"), ("kernel_size", "\(kernelSize)"), ("padding", "\"\(padding.rawValue)\""),
-                    ("activation", "\"\(activation.rawValue)\"")]
-        case .maxPooling1D(let poolSize): return [("type", "\"max_pooling1d\""), ("pool_size", "\(poolSize)")]
-        case .globalAveragePooling1D: return [("type", "\"global_average_pooling1d\"")]
-        case .globalSqrtNPooling1D: return [("type", "\"global_average_pooling1d\""), ("combiner", "\"\(GlobalPooling1D.Kind.sqrtN.rawValue)\"")]
-        case .globalMaxPooling1D: return [("type", "\"global_max_pooling1d\"")]
+        let call = layer.call
+        return [("type", quoted(call.type))] + call.arguments.map { argument in
+            switch argument.value {
+            case .name(let name): (argument.key, quoted(name))
+            case .layer(let inner): (argument.key, "{ " + tomlKeys(of: inner).map { "\($0.key) = \($0.value)" }.joined(separator: ", ") + " }")
+            case .int, .float, .bool: (argument.key, argument.value.description)
+            }
         }
     }
 }

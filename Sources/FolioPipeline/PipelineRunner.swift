@@ -293,7 +293,8 @@ public final class PipelineRunner {
         let result: EvaluationResult
         if let evaluation { result = evaluation } else { result = try readJSON(EvaluationResult.self, from: runDir + "/evaluation.json", what: "evaluation") }
         if communicator.isWriter {
-            try RunReport(config: config, labels: bundle.labels, history: history, evaluation: result,
+            // The report shows the classifier as trained: sized by the labels where the file left it out.
+            try RunReport(config: try config.sizingOutput(labels: bundle.labels.count), labels: bundle.labels, history: history, evaluation: result,
                           evaluatedOn: testSplit == nil ? "validation" : "test", train: train.manifest).write(to: runDir)
         }
         return PipelineResult(

@@ -53,6 +53,19 @@ import Testing
         #expect(!report.contains("FolioNN"))
     }
 
+    /// A classifier sized by the labels is reported at its size, not at the reader's
+    /// placeholder (the report said `Dense(units=1)` for a 3-label corpus).
+    @Test func theReportShowsTheClassifierSizedByTheLabels() throws {
+        let folder = TemporaryFolder()
+        _ = try Self.writeJSONL(into: folder.path)
+        var config = try Self.config(folder: folder.path)
+        config.model.layers[config.model.layers.count - 1] = .dense(units: 1)
+        config.model.outputSizedByLabels = true
+        _ = try PipelineRunner(config: config, runDir: folder.path + "/run").run()
+        let report = try String(contentsOfFile: folder.path + "/run/report.md", encoding: .utf8)
+        #expect(report.contains("-> Dense(units=3)"), "\(report.prefix(600))")
+    }
+
     /// Without test lines (no split key at all) the run is evaluated on the held-out
     /// validation part, and its JSON never names those figures as test figures.
     @Test func validationFiguresAreNotNamedTestFigures() throws {
