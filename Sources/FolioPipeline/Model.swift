@@ -98,13 +98,8 @@ public final class Model {
         classWeight: [Int: Float]? = nil, accumulationSteps: Int = 1, checkpoints: String? = nil, checkpointEvery: Int = 0,
         resume: Bool = false, onProgress: ((TrainingProgress) -> Void)? = nil
     ) throws(FolioError) -> [EpochLogs] {
-        var options = TrainingOptions(checkpointFolder: checkpoints)
-        options.epochs = epochs
-        options.accumulationSteps = accumulationSteps
-        options.checkpointEvery = checkpointEvery
-        if let classWeight {
-            options.classWeights = TrainingOptions.classWeights(classWeight, classes: train.shards.manifest.labels.count)
-        }
+        let options = TrainingOptions(checkpointFolder: checkpoints, epochs: epochs, accumulationSteps: accumulationSteps,
+                                      checkpointEvery: checkpointEvery, classWeight: classWeight, classes: train.shards.manifest.labels.count)
         let trainer = try trainer(train, validation: validation, options: options, callbacks: callbacks)
         trainer.onProgress = onProgress
         try trainer.fit(resume: resume)

@@ -31,6 +31,19 @@ public struct TrainingOptions: Sendable {
     public var weightCheckEvery = 100
 
     public init(checkpointFolder: String? = nil) { self.checkpointFolder = checkpointFolder }
+
+    /// The options every way of training sets (a pipeline's `[training]` table, `Model.fit`'s
+    /// arguments): one place turns them into a trainer's settings. `classWeight` (Keras's, by
+    /// label id; a label it leaves out weighs 1) is sized to the shard set's `classes`.
+    public init(
+        checkpointFolder: String?, epochs: Int, accumulationSteps: Int, checkpointEvery: Int, classWeight: [Int: Float]?, classes: Int
+    ) {
+        self.init(checkpointFolder: checkpointFolder)
+        self.epochs = epochs
+        self.accumulationSteps = accumulationSteps
+        self.checkpointEvery = checkpointEvery
+        classWeights = classWeight.map { weights in (0..<classes).map { weights[$0] ?? 1 } }
+    }
 }
 
 /// Where training stands mid-epoch: shown by progress displays.

@@ -86,17 +86,13 @@ public final class TrainingSession {
             callbacks.append(EarlyStopping(monitor: stopping.monitor, patience: stopping.patience, minDelta: stopping.minDelta,
                                            restoreBestWeights: stopping.restoreBestWeights))
         }
-        var trainingOptions = TrainingOptions(checkpointFolder: checkpoints)
-        trainingOptions.epochs = training.epochs
-        trainingOptions.accumulationSteps = training.accumulationSteps
-        trainingOptions.checkpointEvery = training.checkpointEvery
+        let classWeight = training.balancedClassWeight
+            ? Model.balancedClassWeights(counts: try train.labelCounts { options.holdout?.yields($0) ?? true }) : nil
+        var trainingOptions = TrainingOptions(checkpointFolder: checkpoints, epochs: training.epochs, accumulationSteps: training.accumulationSteps,
+                                              checkpointEvery: training.checkpointEvery, classWeight: classWeight, classes: train.manifest.labels.count)
         trainingOptions.maxSamples = training.maxSamples
         trainingOptions.maxSeconds = training.maxSeconds
         trainingOptions.stopRequest = stopRequest
-        if training.balancedClassWeight {
-            let counts = try train.labelCounts { options.holdout?.yields($0) ?? true }
-            trainingOptions.classWeights = TrainingOptions.classWeights(Model.balancedClassWeights(counts: counts), classes: train.manifest.labels.count)
-        }
         self.model = model
         self.loader = loader
         self.validation = validation
@@ -132,13 +128,5 @@ extension PretrainedMatch: CustomStringConvertible {
         let share = total > 0 ? Double(matched) / Double(total) * 100 : 0
         return "pretrained vectors: \(matched) of \(total) vocabulary tokens matched (\(String(format: "%.1f", share)) %); "
             + "\(unmatched) unmatched rows keep Keras's random start; \(unused) vectors of other words unused"
-    }
-}
-
-extension TrainingOptions {
-    /// Per-label weights for `classes` labels from Keras's `class_weight` dictionary: a
-    /// label it leaves out weighs 1. Sized by the labels, never by the dictionary's keys.
-    public static func classWeights(_ weights: [Int: Float], classes: Int) -> [Float] {
-        (0..<classes).map { weights[$0] ?? 1 }
     }
 }

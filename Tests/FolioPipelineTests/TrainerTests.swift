@@ -79,3 +79,23 @@ import Testing
         }
     }
 }
+
+/// Class weights as Keras and scikit-learn define them, sized by the shard set's labels in
+/// the one place every way of training goes through.
+@Suite struct ClassWeightTests {
+    @Test func kerasClassWeightIsSizedByTheLabelsNotByItsKeys() {
+        let options = TrainingOptions(checkpointFolder: nil, epochs: 1, accumulationSteps: 1, checkpointEvery: 0,
+                                      classWeight: [0: 2, 2: 0.5], classes: 4)
+        #expect(options.classWeights == [2, 1, 0.5, 1])
+        #expect(TrainingOptions(checkpointFolder: nil, epochs: 1, accumulationSteps: 1, checkpointEvery: 0, classWeight: nil, classes: 4)
+            .classWeights == nil)
+    }
+
+    /// scikit-learn's `compute_class_weight("balanced")`: n / (classes * count); a class
+    /// with no examples gets none (it weighs 1 once sized).
+    @Test func balancedWeightsFollowScikitLearnsFormula() {
+        let weights = Model.balancedClassWeights(counts: [6, 2, 0, 4])
+        let expected: [Int: Float] = [0: 12.0 / 24, 1: 12.0 / 8, 3: 12.0 / 16]
+        #expect(weights == expected)
+    }
+}
