@@ -45,7 +45,7 @@ public final class GradientReduction {
                 try packed.withUnsafeMutableBufferPointer { buffer throws(FolioError) in try communicator.allReduceSum(buffer) }
                 for (index, row) in rows.enumerated() {
                     let start = region.offset + row * width
-                    UnsafeMutableBufferPointer(rebasing: arena.gradients[start..<start + width])
+                    _ = UnsafeMutableBufferPointer(rebasing: arena.gradients[start..<start + width])
                         .update(fromContentsOf: packed[index * width..<(index + 1) * width])
                 }
                 lastFloats += packed.count

@@ -456,9 +456,14 @@ func fixtureLSTM(_ fixture: NNFixture, sequences: Bool) -> (LSTM, ParameterArena
     /// Without caches (inference), the step buffers are rings of one or two steps: the
     /// outputs and final states must be the ones the caching pass gives, bit for bit, with
     /// padded rows, both output modes, a stateful second call, and on every kernel path.
+    /// Widths of 11, 40 and 64 units: partial and whole panels and vectors.
     @Test(arguments: [false, true], KernelSet.available)
     func outputsEqualTheCachingPass(returnSequences: Bool, kernels: KernelSet) {
-        let (inputDim, units, batch, steps) = (5, 11, 7, 9)
+        for units in [11, 40, 64] { outputsEqualTheCachingPass(returnSequences: returnSequences, kernels: kernels, units: units) }
+    }
+
+    func outputsEqualTheCachingPass(returnSequences: Bool, kernels: KernelSet, units: Int) {
+        let (inputDim, batch, steps) = (5, 7, 9)
         let lengths: [Int32] = [9, 1, 0, 4, 9, 7, 2]
         var generator = SplitMix64(seed: 11)
         let input = Tensor(shape: [batch, steps, inputDim], values: (0..<batch * steps * inputDim).map { _ in Float(generator.nextUnit() * 2 - 1) })
@@ -476,8 +481,9 @@ func fixtureLSTM(_ fixture: NNFixture, sequences: Bool) -> (LSTM, ParameterArena
         for call in 0..<2 {
             let expected = caching.forward(input, lengths: lengths, arena: cachingArena)
             let found = lean.forward(input, lengths: lengths, arena: leanArena, keepsCaches: false)
-            #expect(found.shape == expected.shape && found.values == expected.values, "call \(call)")
-            #expect(lean.finalState.hidden == caching.finalState.hidden && lean.finalState.cell == caching.finalState.cell, "call \(call)")
+            #expect(found.shape == expected.shape && found.values == expected.values, "units \(units), call \(call)")
+            #expect(lean.finalState.hidden == caching.finalState.hidden && lean.finalState.cell == caching.finalState.cell,
+                    "units \(units), call \(call)")
         }
         // A caching pass after a lean one still trains: backward runs and gives gradients.
         let output = lean.forward(input, lengths: lengths, arena: leanArena)
