@@ -454,13 +454,13 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
     private static func readSchedule(_ table: PipelineTableReader, learningRate: Float, epochsHint: Int) throws(FolioError) -> LearningRateSchedule {
         switch try table.choice("schedule", ["constant", "exponential", "cosine", "piecewise"], default: "constant") {
         case "exponential":
-            return .exponentialDecay(initial: learningRate, decaySteps: try table.int("decay_steps", default: 1000, in: 1...Int.max),
+            return .exponentialDecay(initial: learningRate, decaySteps: try table.int("decay_steps", default: Limits.defaultDecaySteps, in: 1...Int.max),
                                      rate: Float(try table.double("decay_rate", default: 0.96, in: 1e-9...1)),
                                      staircase: try table.bool("staircase", default: false))
         case "cosine":
             let warmup = try table.int("warmup_steps", default: 0, in: 0...Int.max)
             let target = try table.double("warmup_target", in: 1e-12...100).map(Float.init)
-            return .cosineDecay(initial: learningRate, decaySteps: try table.int("decay_steps", default: 1000, in: 1...Int.max),
+            return .cosineDecay(initial: learningRate, decaySteps: try table.int("decay_steps", default: Limits.defaultDecaySteps, in: 1...Int.max),
                                 alpha: Float(try table.double("alpha", default: 0, in: 0...1)), warmupTarget: target, warmupSteps: warmup)
         case "piecewise":
             let boundaries = try table.array("boundaries") ?? []

@@ -5,6 +5,9 @@ extension PipelineConfig {
     /// The ranges of the settings that both the file reader and ``validate()`` check: one
     /// place, so a file and a value made in code obey the same bounds.
     enum Limits {
+        /// A decaying schedule's length when the file gives none (and the placeholder that
+        /// `decay_epochs` replaces once the steps per epoch are known).
+        static let defaultDecaySteps = 1000
         static let threads = 1...256
         static let batchSize = 1...(1 << 20)
         static let maxLength = 1...(1 << 24)

@@ -8,7 +8,11 @@ extension Tuner {
         let metricName = options.metric == .accuracy ? "accuracy" : "macro-F1"
         func figure(_ value: Double?) -> String { value.map { String(format: "%.4f", $0) } ?? "" }
         func settings(_ trial: TrialSettings) -> String {
-            trial.values.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: $0.key == "learning_rate" ? "%.3g" : "%g", $0.value))" }
+            trial.values.sorted { $0.key < $1.key }.map { key, value in
+                // A parameter with names (schedule, weighting) shows the name, not its number.
+                let name = TuneSpace.Parameter(rawValue: key)?.names.first { $0.value == value }?.key
+                return "\(key) \(name ?? String(format: key == "learning_rate" ? "%.3g" : "%g", value))"
+            }
                 .joined(separator: ", ")
         }
         let best = result.best

@@ -8,7 +8,9 @@ import Foundation
 /// own model's settings the same way): every family the learning rate (log-uniform, a
 /// decade either side of the pipeline's), the micro-batch and the embedding size; the bag
 /// of n-grams also the n-gram order, the hash buckets and the TF-IDF weighting; recurrent
-/// and convolutional models their width and dropout. A small TOML file replaces any range:
+/// and convolutional models their width and dropout; and every family the learning rate's
+/// schedule: the pipeline's own, or a cosine decay to 0 over the trial's epochs (Keras's
+/// `CosineDecay`). A small TOML file replaces any range:
 ///
 /// ```toml
 /// epochs = 12                  # the most epochs a trial trains (default: the pipeline's)
@@ -17,10 +19,23 @@ import Foundation
 /// max = 0.1
 /// [batch_size]
 /// values = [16, 64]            # one of these
+/// [schedule]
+/// values = ["cosine"]          # "pipeline": the pipeline's own schedule
 /// ```
 public struct TuneSpace: Sendable, Hashable, Codable {
     public enum Parameter: String, CaseIterable, Sendable, Codable {
         case learningRate = "learning_rate", batchSize = "batch_size", dim, ngrams, buckets, weighting, units, dropout, filters
+        /// 0: the pipeline's schedule; 1: cosine decay over the trial's epochs.
+        case schedule
+
+        /// The names a space file may give instead of numbers.
+        var names: [String: Double] {
+            switch self {
+            case .weighting: ["none": 0, "tfidf": 1]
+            case .schedule: ["pipeline": 0, "cosine": 1]
+            default: [:]
+            }
+        }
     }
 
     public enum Range: Sendable, Hashable, Codable {
@@ -44,6 +59,7 @@ public struct TuneSpace: Sendable, Hashable, Codable {
             // The reader's own bounds, no others: SGD on a unit-norm bag takes rates of 4.
             .learningRate: .logUniform(min: max(1e-6, rate / 10), max: min(100, rate * 10)),
             .batchSize: .values([16, 32, 64, 128]),
+            .schedule: .values([0, 1]),
         ]
         // Vectors from a file or an [embed] stage fix the embedding's size.
         if config.model.pretrained == nil && config.embed == nil { ranges[.dim] = .values([32, 64, 128]) }
@@ -76,9 +92,10 @@ public struct TuneSpace: Sendable, Hashable, Codable {
                     switch value {
                     case .integer(let number): numbers.append(Double(number))
                     case .float(let number): numbers.append(number)
-                    case .string("none") where parameter == .weighting: numbers.append(0)
-                    case .string("tfidf") where parameter == .weighting: numbers.append(1)
-                    default: throw table.error("expected numbers", key: "values")
+                    case .string(let name) where parameter.names[name] != nil: numbers.append(parameter.names[name] ?? 0)
+                    default:
+                        let names = parameter.names.keys.sorted().map { "\"\($0)\"" }
+                        throw table.error(names.isEmpty ? "expected numbers" : "expected numbers or \(names.joined(separator: ", "))", key: "values")
                     }
                 }
                 guard !numbers.isEmpty else { throw table.error("give at least one value", key: "values") }
@@ -123,8 +140,17 @@ extension PipelineConfig {
     public func applying(_ settings: TrialSettings, epochs: Int) -> PipelineConfig {
         var config = self
         config.training.epochs = epochs
-        for (name, value) in settings.values {
-            switch TuneSpace.Parameter(rawValue: name) {
+        // The schedule first, so that a drawn learning rate starts whichever schedule runs;
+        // the rest in the space's order, never the dictionary's.
+        let order = [TuneSpace.Parameter.schedule] + TuneSpace.Parameter.allCases.filter { $0 != .schedule }
+        for parameter in order {
+            guard let value = settings.values[parameter.rawValue] else { continue }
+            switch parameter {
+            case .schedule:
+                guard value >= 0.5 else { break }
+                config.training.optimizer.schedule = .cosineDecay(initial: config.training.optimizer.initialLearningRate,
+                                                                  decaySteps: PipelineConfig.Limits.defaultDecaySteps)
+                config.training.decayEpochs = epochs
             case .learningRate:
                 config.training.optimizer.schedule = config.training.optimizer.schedule.withInitialRate(Float(value))
             case .batchSize: config.loader.batchSize = Int(value)
@@ -155,7 +181,6 @@ extension PipelineConfig {
                     if case .dropout = layer { return .dropout(rate: Float(value)) }
                     return layer
                 }
-            case nil: break
             }
         }
         return config

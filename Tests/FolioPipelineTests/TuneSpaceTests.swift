@@ -20,6 +20,7 @@ import Testing
         #expect(low < rate && rate < high, "\(low)...\(high) misses \(rate)")
         #expect(space.maxEpochs == config.training.epochs)
         let searched = Set(space.ranges.keys)
+        #expect(searched.isSuperset(of: [.learningRate, .batchSize, .schedule]))
         switch pipeline {
         case "bag-of-ngrams.toml": #expect(searched.isSuperset(of: [.ngrams, .buckets, .weighting]) && !searched.contains(.units))
         case "demo.toml": #expect(searched.isSuperset(of: [.units, .dropout]) && !searched.contains(.ngrams))
@@ -48,5 +49,39 @@ import Testing
             #expect(tuned.model.layers.allSatisfy { if case .dropout(let rate) = $0 { rate == Float(draw.values["dropout"] ?? -1) } else { true } })
             try tuned.validate()
         }
+    }
+
+    /// A drawn cosine schedule decays over the trial's own epochs from the drawn learning
+    /// rate, whatever order the settings are stored in; "pipeline" keeps the file's schedule.
+    /// The tuned configuration reads back from the pipeline file it is written to.
+    @Test func aDrawnScheduleDecaysOverTheTrialsEpochs() throws {
+        let config = try PipelineConfig.read(path: Self.root + "/pipelines/demo.toml")
+        var settings = TrialSettings()
+        settings.values = ["learning_rate": 0.002, "schedule": 1]
+        let tuned = config.applying(settings, epochs: 7)
+        guard case .cosineDecay(let initial, _, let alpha, _, _) = tuned.training.optimizer.schedule else {
+            Issue.record("not a cosine decay: \(tuned.training.optimizer.schedule)")
+            return
+        }
+        #expect(initial == 0.002 && alpha == 0 && tuned.training.decayEpochs == 7)
+        try tuned.validate()
+        let again = try PipelineConfig.parse(try tuned.toml(), file: "tuned.toml", baseFolder: "/")
+        #expect(again.training.optimizer.schedule == tuned.training.optimizer.schedule && again.training.decayEpochs == 7)
+        settings.values["schedule"] = 0
+        let kept = config.applying(settings, epochs: 7)
+        #expect(kept.training.optimizer.schedule == config.training.optimizer.schedule.withInitialRate(0.002))
+        #expect(kept.training.decayEpochs == config.training.decayEpochs)
+    }
+
+    /// A space file may name a schedule; an unknown name is an error naming the key and the names.
+    @Test func aSpaceFileNamesTheSchedule() throws {
+        let config = try PipelineConfig.read(path: Self.root + "/pipelines/demo.toml")
+        let folder = TemporaryFolder()
+        folder.write("space.toml", "[schedule]\nvalues = [\"cosine\"]\n")
+        let space = try TuneSpace.defaults(for: config).reading(folder.path + "/space.toml")
+        #expect(space.ranges[.schedule] == .values([1]))
+        folder.write("bad.toml", "[schedule]\nvalues = [\"linear\"]\n")
+        let error = try #require(throws: FolioError.self) { try TuneSpace.defaults(for: config).reading(folder.path + "/bad.toml") }
+        #expect(error.message.contains("\"cosine\", \"pipeline\"") && error.place?.contains("schedule.values") == true, "\(error)")
     }
 }
