@@ -134,6 +134,12 @@ public final class PipelineRunner {
     var vocabularyPath: String { runDir + "/vocabulary.tsv" }
     var trainShards: String { runDir + "/shards/train" }
     var testShards: String { runDir + "/shards/test" }
+    /// The documents `training.validation_split` holds out (``DocumentHoldout``).
+    var validationShards: String { runDir + "/shards/validation" }
+    /// The training side of the validation holdout (nil: no validation split).
+    var trainingDocuments: DocumentHoldout? {
+        config.training.validationSplit > 0 ? DocumentHoldout(fraction: config.training.validationSplit, seed: config.seed, keepsHeldOut: false) : nil
+    }
     var checkpointFolder: String { runDir + "/checkpoints" }
     /// The `[embed]` stage's vectors (and `vectors.vec` beside).
     var vectorsPath: String { runDir + "/vectors.safetensors" }
@@ -182,7 +188,9 @@ public final class PipelineRunner {
         let corpusPrint = try corpusFingerprint()
         let textSettings = config.canonicalJSON([config.tokenizer.normalization.rawValue, config.tokenizer.numbers.rawValue,
                                                  String(config.tokenizer.maxTokenLength)])
-        let vocabularyPrint = fingerprint(corpusPrint, textSettings, config.canonicalJSON(config.vocabulary), config.corpus.trainSplit ?? "")
+        let holdout = trainingDocuments
+        let holdoutPrint = holdout.map { config.canonicalJSON($0) } ?? []
+        let vocabularyPrint = fingerprint(corpusPrint, textSettings, config.canonicalJSON(config.vocabulary), config.corpus.trainSplit ?? "", holdoutPrint)
         try stage("vocabulary", fingerprint: vocabularyPrint, outputs: [vocabularyPath]) { () throws(FolioError) in
             var options = VocabularyJobOptions()
             options.corpus = corpusOptions(split: config.corpus.trainSplit)
@@ -190,20 +198,36 @@ public final class PipelineRunner {
             options.vocabulary = config.vocabulary.options
             options.memoryBudget = config.vocabulary.memory
             options.threads = config.threads
+            options.documents = holdout
             _ = try VocabularyJob.run(corpusPath: config.corpus.path, outputPath: vocabularyPath, options: options, communicator: communicator,
                                       onWarning: events.warning, onProgress: events.job)
             events.jobEnded()
         }
         let vocabulary = try Vocabulary(contentsOf: vocabularyPath)
         let shardsPrint = fingerprint(corpusPrint, textSettings, vocabulary.fingerprint, String(config.shardBytes),
-                                      config.corpus.trainSplit ?? "", testSplit ?? "")
+                                      config.corpus.trainSplit ?? "", testSplit ?? "", holdoutPrint)
         try stage("shards", fingerprint: shardsPrint, outputs: [trainShards + "/manifest.json"]
+                  + (holdout == nil ? [] : [validationShards + "/manifest.json"])
                   + (testSplit == nil ? [] : [testShards + "/manifest.json"])) { () throws(FolioError) in
             try makeFolder(runDir + "/shards")
             var options = shardOptions(corpusOptions(split: config.corpus.trainSplit))
+            options.documents = holdout
             let report = try ShardJob.run(corpusPath: config.corpus.path, vocabularyPath: vocabularyPath, outputFolder: trainShards,
                                           options: options, communicator: communicator, onWarning: events.warning, onProgress: events.job)
             events.jobEnded()
+            if var validation = holdout {
+                validation.keepsHeldOut = true
+                options.documents = validation
+                options.labels = report.labels
+                let held = try ShardJob.run(corpusPath: config.corpus.path, vocabularyPath: vocabularyPath, outputFolder: validationShards,
+                                            options: options, communicator: communicator, onWarning: events.warning, onProgress: events.job)
+                events.jobEnded()
+                guard held.records > 0 else {
+                    throw FolioError("training.validation_split \(config.training.validationSplit) holds out none of the \(report.records) training documents: raise it, or set it to 0",
+                                     file: pipelineFile)
+                }
+            }
+            options.documents = nil
             if let testSplit {
                 options.corpus = corpusOptions(split: testSplit)
                 options.labels = report.labels
@@ -255,23 +279,27 @@ public final class PipelineRunner {
         let testSplit = resolvedTestSplit()
         let train = try ShardSet(folder: trainShards)
         try train.checkVocabulary(fingerprint: vocabulary.fingerprint, path: vocabularyPath)
+        let validation = try validationSet(vocabulary)
         let trainingConfig = try embedVectors(try sizedForLabels(train.manifest.labels.count), vocabulary: vocabulary)
         // Pretrained vectors count by their file's size and time, as the corpus does.
         let vectorsStamp = trainingConfig.model.pretrained.flatMap { regularFileStamp($0.path) }.map { "\($0.size)\t\($0.modified)" } ?? ""
-        let trainingPrint = fingerprint(try manifestFingerprint(trainShards), config.canonicalJSON(config.model), config.canonicalJSON(config.loader),
+        let validationPrint = validation == nil ? "" : try manifestFingerprint(validationShards)
+        let trainingPrint = fingerprint(try manifestFingerprint(trainShards), validationPrint,
+                                        config.canonicalJSON(config.model), config.canonicalJSON(config.loader),
                                         config.canonicalJSON(config.training), String(config.seed), vectorsStamp,
                                         config.embed.map { config.canonicalJSON($0) } ?? "",
                                         // Another rank count is another virtual batch: it trains anew (one process keeps its old prints).
                                         communicator.isDistributed ? "ranks \(communicator.size)" : "")
         var history: [EpochLogs] = []
         try stage("train", fingerprint: trainingPrint, outputs: [modelFolder + "/" + ModelBundle.descriptionFile]) { () throws(FolioError) in
-            history = try trainModel(trainingConfig, train: train, vocabulary: vocabulary, fingerprint: trainingPrint)
+            history = try trainModel(trainingConfig, train: train, validation: validation, vocabulary: vocabulary, fingerprint: trainingPrint)
         }
         if history.isEmpty, let checkpoint = try Checkpoint.read(folder: checkpointFolder) { history = checkpoint.history }
 
         let (bundle, model, _) = try ModelBundle.load(from: modelFolder, trainable: false)
         model.network.threads = config.threads
-        let evaluationSet = testSplit == nil ? train : try ShardSet(folder: testShards)
+        // Without a test split the run is evaluated on its validation documents.
+        let evaluationSet = try testSplit.map { _ throws(FolioError) in try ShardSet(folder: testShards) } ?? validation ?? train
         // Streamed in 1 MiB pieces: a hashed-n-gram model's file is tens of megabytes.
         let weightsPrint = String(try CRC32C.checksum(ofFile: modelFolder + "/" + ModelBundle.weightsFile))
         let evaluationPrint = fingerprint(weightsPrint, try manifestFingerprint(evaluationSet.folder), config.canonicalJSON(config.evaluation),
@@ -280,9 +308,8 @@ public final class PipelineRunner {
         try stage("evaluate", fingerprint: evaluationPrint, outputs: [runDir + "/evaluation.json"]) { () throws(FolioError) in
             var options = LoaderOptions(batchSize: config.evaluationBatchSize, maxLength: config.loader.maxLength, shuffle: false,
                                         memoryBudget: config.loader.memoryBudget)
-            if testSplit == nil {
-                options.holdout = Holdout(fraction: config.training.validationSplit, seed: config.seed, yieldsHeldOut: true)
-            }
+            // Neither a test split nor validation documents: nothing is held out, nothing evaluated.
+            if testSplit == nil && validation == nil { options.holdout = Holdout(fraction: 0, seed: config.seed, yieldsHeldOut: true) }
             (options.rank, options.worldSize) = (communicator.rank, communicator.size)
             let loader = try ShardLoader(shards: evaluationSet, options: options)
             let result = try model.evaluate(loader, classes: bundle.labels.count, topK: min(config.evaluation.topK, bundle.labels.count),
@@ -306,7 +333,9 @@ public final class PipelineRunner {
 
     /// Builds the model and trains it (``TrainingSession``), resuming a checkpoint made by
     /// the same settings, and writes the model bundle.
-    private func trainModel(_ config: PipelineConfig, train: ShardSet, vocabulary: Vocabulary, fingerprint: String) throws(FolioError) -> [EpochLogs] {
+    private func trainModel(
+        _ config: PipelineConfig, train: ShardSet, validation: ShardSet?, vocabulary: Vocabulary, fingerprint: String
+    ) throws(FolioError) -> [EpochLogs] {
         // A checkpoint made with other settings must not be continued.
         let ownerFile = checkpointFolder + "/fingerprint"
         let checkpointFolder = checkpointFolder
@@ -321,7 +350,7 @@ public final class PipelineRunner {
             }
             return resume
         }
-        let session = try TrainingSession(config: config, train: train, vocabularySize: vocabulary.count, checkpoints: checkpointFolder,
+        let session = try TrainingSession(config: config, train: train, validation: validation, vocabularySize: vocabulary.count, checkpoints: checkpointFolder,
                                           metrics: runDir, stopRequest: stopRequest, tokens: vocabulary.tokens, communicator: communicator)
         if let match = session.pretrainedMatch { events.note(match.description) }
         let trainer = session.trainer
@@ -354,11 +383,20 @@ public final class PipelineRunner {
     /// What a tuner's trials share, made once: the vocabulary, the training shards (the
     /// test split not read) and the configuration to train with (the classifier sized by
     /// the labels; with `[embed]`, the embedding starting from the vectors trained here).
-    public func prepareTraining() throws(FolioError) -> (vocabulary: Vocabulary, train: ShardSet, config: PipelineConfig) {
+    public func prepareTraining() throws(FolioError) -> (vocabulary: Vocabulary, train: ShardSet, validation: ShardSet?, config: PipelineConfig) {
         let vocabulary = try prepareData(includingTest: false)
         let train = try ShardSet(folder: trainShards)
         try train.checkVocabulary(fingerprint: vocabulary.fingerprint, path: vocabularyPath)
-        return (vocabulary, train, try embedVectors(try sizedForLabels(train.manifest.labels.count), vocabulary: vocabulary))
+        let validation = try validationSet(vocabulary)
+        return (vocabulary, train, validation, try embedVectors(try sizedForLabels(train.manifest.labels.count), vocabulary: vocabulary))
+    }
+
+    /// The held-out documents' shards, when the pipeline has a validation split.
+    private func validationSet(_ vocabulary: Vocabulary) throws(FolioError) -> ShardSet? {
+        guard trainingDocuments != nil else { return nil }
+        let validation = try ShardSet(folder: validationShards)
+        try validation.checkVocabulary(fingerprint: vocabulary.fingerprint, path: vocabularyPath)
+        return validation
     }
 
     /// The configuration with its classifier sized by the training labels, before anything

@@ -17,6 +17,8 @@ public struct ShardJobOptions: Sendable, Hashable {
     /// unlabeled corpus, when ``CorpusOptions/allowsUnlabeled`` lets one be read).
     public var labels: [String]?
     public var measureTotal = false
+    /// Only one side of a validation holdout (a pipeline's training and validation sets).
+    public var documents: DocumentHoldout?
     /// Crash tests: the points `shard-record` (each record written) and `shard-manifest`
     /// (every shard written, the manifest not yet).
     public var failpoints = Failpoints.fromEnvironment()
@@ -108,6 +110,7 @@ public enum ShardJob {
                 corpus: corpus, threads: threads, totalSourceBytes: totalSourceBytes, started: started, onProgress: onProgress,
                 worker: { work throws(FolioError) in try encode(from: work, into: encoded, index: index, tokenizer: options.tokenizer) },
                 add: { chunk, batch throws(FolioError) in
+                    if let documents = options.documents, !documents.keeps(chunk, corpusPath: corpusPath) { return false }
                     guard let label = labelIDs[chunk.label] else {
                         if chunk.label.isEmpty {
                             throw FolioError("the document has no label while others have one: label every document or none", file: chunk.source)

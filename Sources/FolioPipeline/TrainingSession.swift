@@ -26,6 +26,9 @@ public final class TrainingSession {
     /// - Parameters:
     ///   - config: validated here (``PipelineConfig/validate()``); its corpus and data
     ///     stages are not read, only the model, loader and training settings.
+    ///   - validation: the documents a pipeline held out (``DocumentHoldout``). Without it,
+    ///     `training.validation_split` holds out records of `train` instead (`folio train`
+    ///     on a shard set, as Keras's `fit` takes the last part of its arrays).
     ///   - vocabularySize: ids of the vocabulary the shards were encoded with.
     ///   - checkpoints: the checkpoint folder (nil: none, so no resume).
     ///   - metrics: where `metrics.jsonl` and `metrics.csv` go (nil: not written).
@@ -35,7 +38,7 @@ public final class TrainingSession {
     ///   - communicator: the ranks of a distributed run (``Trainer``); each trains on its
     ///     turns of the plan, the TF-IDF table and class weights come from all the data.
     public init(
-        config: PipelineConfig, train: ShardSet, vocabularySize: Int, checkpoints: String?, metrics: String?,
+        config: PipelineConfig, train: ShardSet, validation held: ShardSet? = nil, vocabularySize: Int, checkpoints: String?, metrics: String?,
         callbacks extra: [any Callback] = [], stopRequest: StopRequest? = nil, tokens: [String]? = nil,
         communicator: any Communicator = SingleProcess()
     ) throws(FolioError) {
@@ -51,7 +54,9 @@ public final class TrainingSession {
         let training = config.training
         var options = config.loader
         options.seed = config.seed
-        if training.validationSplit > 0 { options.holdout = Holdout(fraction: training.validationSplit, seed: config.seed, yieldsHeldOut: false) }
+        if training.validationSplit > 0 && held == nil {
+            options.holdout = Holdout(fraction: training.validationSplit, seed: config.seed, yieldsHeldOut: false)
+        }
         if config.model.weighting == .tfidf { try model.adaptTFIDF(try ShardLoader(shards: train, options: options)) }
         (options.rank, options.worldSize, options.groupSize) = (communicator.rank, communicator.size, training.accumulationSteps)
         let loader = try ShardLoader(shards: train, options: options)
@@ -64,12 +69,12 @@ public final class TrainingSession {
         try model.compile(optimizer: optimizer, loss: training.loss)
         var validation: ShardLoader?
         if training.validationSplit > 0 {
-            var held = options
-            held.groupSize = 1  // each rank evaluates its turns of the held-out batches
-            held.shuffle = false
-            held.batchSize = config.evaluationBatchSize
-            held.holdout?.yieldsHeldOut = true
-            validation = try ShardLoader(shards: train, options: held)
+            var heldOptions = options
+            heldOptions.groupSize = 1  // each rank evaluates its turns of the held-out batches
+            heldOptions.shuffle = false
+            heldOptions.batchSize = config.evaluationBatchSize
+            heldOptions.holdout?.yieldsHeldOut = true
+            validation = try ShardLoader(shards: held ?? train, options: heldOptions)
         }
         var callbacks: [any Callback] = []
         if let metrics {

@@ -123,7 +123,7 @@ public final class Tuner {
         if searched.training.validationSplit == 0 { searched.training.validationSplit = 0.1 }
         let runner = PipelineRunner(config: searched, runDir: folder + "/data")
         runner.events = events
-        let (vocabulary, train, trainingConfig) = try runner.prepareTraining()
+        let (vocabulary, train, validation, trainingConfig) = try runner.prepareTraining()
 
         let clock = ContinuousClock()
         let started = clock.now
@@ -154,7 +154,7 @@ public final class Tuner {
                         guard budgetLeft() else { break search }
                         failpoints.pass("tune-trial")
                         record = runTrial(candidate.trial, rung: rung, epochs: epochs, settings: candidate.settings,
-                                          base: trainingConfig, train: train, vocabulary: vocabulary)
+                                          base: trainingConfig, train: train, validation: validation, vocabulary: vocabulary)
                         records.append(record)
                         runs += 1
                         try appendRecord(record)
@@ -201,7 +201,8 @@ public final class Tuner {
 
     /// One trial: trains `epochs` epochs from scratch and evaluates on the validation split.
     func runTrial(
-        _ trial: Int, rung: Int, epochs: Int, settings: TrialSettings, base: PipelineConfig, train: ShardSet, vocabulary: Vocabulary
+        _ trial: Int, rung: Int, epochs: Int, settings: TrialSettings, base: PipelineConfig, train: ShardSet, validation: ShardSet?,
+        vocabulary: Vocabulary
     ) -> TrialRecord {
         let clock = ContinuousClock()
         let started = clock.now
@@ -216,7 +217,8 @@ public final class Tuner {
             }
         }
         do throws(FolioError) {
-            let session = try TrainingSession(config: config, train: train, vocabularySize: vocabulary.count, checkpoints: nil, metrics: nil,
+            let session = try TrainingSession(config: config, train: train, validation: validation, vocabularySize: vocabulary.count,
+                                              checkpoints: nil, metrics: nil,
                                               tokens: vocabulary.tokens)
             try session.trainer.fit(resume: false)
             guard let validation = session.validation else { throw FolioError("no validation data to rank trials by") }

@@ -13,6 +13,8 @@ public struct VocabularyJobOptions: Sendable, Hashable {
     /// (queue, buffers, ICU) adds a constant on top (see README).
     public var memoryBudget = 256 << 20
     public var threads = 2
+    /// Only one side of a validation holdout: a pipeline counts its training part alone.
+    public var documents: DocumentHoldout?
     /// Add up the corpus size first, so that progress can show a fraction and an ETA
     /// (a walk over a folder corpus: worth it on a terminal, not in a script).
     public var measureTotal = false
@@ -106,6 +108,7 @@ public enum VocabularyJob {
             },
             add: { chunk, batch in
                 failpoints.pass("vocab-chunk")
+                if let documents = options.documents, !documents.keeps(chunk, corpusPath: corpusPath) { return false }
                 splitter.add(chunk.bytes, isDocumentEnd: chunk.isDocumentEnd) { batch.append($0) }
                 return batch.isFull
             })

@@ -55,7 +55,12 @@ struct PlanCommand: ParsableCommand {
             }
             // A model that cannot be built is an error here too, naming the layer.
             _ = try Sequential.layout(config.model.layers, vocabulary: vocabularySize)
-            let shards = try? ShardManifest.read(folder: folder + "/shards/train")
+            // The loaders decode the training documents and the held-out ones: both sets bound them.
+            var shards = try? ShardManifest.read(folder: folder + "/shards/train")
+            if let held = try? ShardManifest.read(folder: folder + "/shards/validation") {
+                shards?.tokens += held.tokens
+                shards?.records += held.records
+            }
             let current = MemoryModel.estimate(config: config, vocabularySize: vocabularySize, microBatch: config.loader.batchSize,
                                                    trainShards: shards).perRank(of: ranks)
             // The reduction's buffers do not grow with the micro-batch: the search fits the rest in what they leave.
