@@ -1,31 +1,22 @@
 import FolioCore
 import FolioCorpus
+import FolioShards
 
-/// A training split's validation part, chosen per document before any stage reads it: a
-/// document is held out when a hash of (seed, where it is in the corpus) falls below
-/// `fraction`. The vocabulary is counted, the `[embed]` vectors are trained and the
+/// A pipeline's validation part, chosen per document before any stage reads the training
+/// split: a document is held out when a hash of (seed, where it is in the corpus) falls
+/// below the fraction. The vocabulary is counted, the `[embed]` vectors are trained and the
 /// training shards are written without the held-out documents, which go to a shard set of
-/// their own: validation figures then see words as the test split does, the training
-/// part's and nothing of their own (held out after the vocabulary, a corpus of short texts
-/// in many languages validated at 0.79 and tested at 53 %).
+/// their own: validation figures then meet unseen words as test figures do (held out after
+/// the vocabulary, a corpus of short texts in many languages validated at 0.79 and tested
+/// at 53 %).
 ///
 /// Where a document is: its path below the corpus folder, or its line in a JSONL file. The
 /// same document is held out whatever the rank count, thread count or order of reading.
-public struct DocumentHoldout: Sendable, Hashable, Codable {
-    public var fraction: Double
-    public var seed: UInt64
-    /// The side a job keeps: the held-out documents (validation) or the others (training).
-    public var keepsHeldOut: Bool
-
-    public init(fraction: Double, seed: UInt64, keepsHeldOut: Bool) {
-        self.fraction = fraction
-        self.seed = seed
-        self.keepsHeldOut = keepsHeldOut
-    }
-
+/// ``Holdout/yieldsHeldOut`` says which side a job keeps.
+extension Holdout {
     /// Whether a job over `corpusPath` keeps `chunk`'s document.
     public func keeps(_ chunk: TextChunk, corpusPath: String) -> Bool {
-        isHeldOut(source: chunk.source, corpusPath: corpusPath) == keepsHeldOut
+        isHeldOut(source: chunk.source, corpusPath: corpusPath) == yieldsHeldOut
     }
 
     /// `source` as a ``TextChunk`` names it: a file path, or `path:line` for JSONL.

@@ -134,11 +134,11 @@ public final class PipelineRunner {
     var vocabularyPath: String { runDir + "/vocabulary.tsv" }
     var trainShards: String { runDir + "/shards/train" }
     var testShards: String { runDir + "/shards/test" }
-    /// The documents `training.validation_split` holds out (``DocumentHoldout``).
+    /// The documents `training.validation_split` holds out (``Holdout/keeps(_:corpusPath:)``).
     var validationShards: String { runDir + "/shards/validation" }
     /// The training side of the validation holdout (nil: no validation split).
-    var trainingDocuments: DocumentHoldout? {
-        config.training.validationSplit > 0 ? DocumentHoldout(fraction: config.training.validationSplit, seed: config.seed, keepsHeldOut: false) : nil
+    var trainingDocuments: Holdout? {
+        config.training.validationSplit > 0 ? Holdout(fraction: config.training.validationSplit, seed: config.seed, yieldsHeldOut: false) : nil
     }
     var checkpointFolder: String { runDir + "/checkpoints" }
     /// The `[embed]` stage's vectors (and `vectors.vec` beside).
@@ -216,7 +216,7 @@ public final class PipelineRunner {
                                           options: options, communicator: communicator, onWarning: events.warning, onProgress: events.job)
             events.jobEnded()
             if var validation = holdout {
-                validation.keepsHeldOut = true
+                validation.yieldsHeldOut = true
                 options.documents = validation
                 options.labels = report.labels
                 let held = try ShardJob.run(corpusPath: config.corpus.path, vocabularyPath: vocabularyPath, outputFolder: validationShards,

@@ -18,7 +18,7 @@ public struct ShardJobOptions: Sendable, Hashable {
     public var labels: [String]?
     public var measureTotal = false
     /// Only one side of a validation holdout (a pipeline's training and validation sets).
-    public var documents: DocumentHoldout?
+    public var documents: Holdout?
     /// Crash tests: the points `shard-record` (each record written) and `shard-manifest`
     /// (every shard written, the manifest not yet).
     public var failpoints = Failpoints.fromEnvironment()

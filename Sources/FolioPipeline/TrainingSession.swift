@@ -26,7 +26,7 @@ public final class TrainingSession {
     /// - Parameters:
     ///   - config: validated here (``PipelineConfig/validate()``); its corpus and data
     ///     stages are not read, only the model, loader and training settings.
-    ///   - validation: the documents a pipeline held out (``DocumentHoldout``). Without it,
+    ///   - validation: the documents a pipeline held out (``Holdout/keeps(_:corpusPath:)``). Without it,
     ///     `training.validation_split` holds out records of `train` instead (`folio train`
     ///     on a shard set, as Keras's `fit` takes the last part of its arrays).
     ///   - vocabularySize: ids of the vocabulary the shards were encoded with.

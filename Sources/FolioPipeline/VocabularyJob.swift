@@ -1,6 +1,7 @@
 import Dispatch
 import FolioCore
 import FolioCorpus
+import FolioShards
 import FolioText
 import Synchronization
 
@@ -14,7 +15,7 @@ public struct VocabularyJobOptions: Sendable, Hashable {
     public var memoryBudget = 256 << 20
     public var threads = 2
     /// Only one side of a validation holdout: a pipeline counts its training part alone.
-    public var documents: DocumentHoldout?
+    public var documents: Holdout?
     /// Add up the corpus size first, so that progress can show a fraction and an ETA
     /// (a walk over a folder corpus: worth it on a terminal, not in a script).
     public var measureTotal = false

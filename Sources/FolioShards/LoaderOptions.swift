@@ -51,7 +51,9 @@ public struct LoaderOptions: Sendable, Hashable, Codable {
 
 /// A deterministic split of a shard set's records: a record is held out when a hash of
 /// (seed, shard, record) falls below `fraction`, so the two sides never overlap, cover
-/// every record, and stay the same whatever the batch size, epoch or order.
+/// every record, and stay the same whatever the batch size, epoch or order. A pipeline
+/// splits its corpus's documents the same way before the vocabulary (FolioPipeline's
+/// `keeps(_:corpusPath:)`, by the document's place instead of a record's).
 public struct Holdout: Sendable, Hashable, Codable {
     public var fraction: Double
     public var seed: UInt64

@@ -11,13 +11,13 @@ import Testing
 /// no word of a held-out document reaches the vocabulary unless a training document has it.
 @Suite struct DocumentHoldoutTests {
     @Test func theDecisionFollowsTheDocumentsPlaceAndTheSeed() {
-        let holdout = DocumentHoldout(fraction: 0.2, seed: 5, keepsHeldOut: true)
+        let holdout = Holdout(fraction: 0.2, seed: 5, yieldsHeldOut: true)
         let places = (0..<5000).map { "/train/label/doc-\($0).txt" }
         let held = places.filter { holdout.isHeldOut(source: "/corpus" + $0, corpusPath: "/corpus") }
         #expect((850...1150).contains(held.count), "\(held.count) of 5000 held out at 0.2")
         // Where the corpus folder is does not matter; the seed does.
         #expect(held == places.filter { holdout.isHeldOut(source: "/elsewhere/c" + $0, corpusPath: "/elsewhere/c") })
-        let other = DocumentHoldout(fraction: 0.2, seed: 6, keepsHeldOut: true)
+        let other = Holdout(fraction: 0.2, seed: 6, yieldsHeldOut: true)
         #expect(held != places.filter { other.isHeldOut(source: "/corpus" + $0, corpusPath: "/corpus") })
     }
 
