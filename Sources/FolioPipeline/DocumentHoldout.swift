@@ -3,8 +3,8 @@ import FolioCorpus
 import FolioShards
 
 /// A pipeline's validation part, chosen per document before any stage reads the training
-/// split: a document is held out when a hash of (seed, where it is in the corpus) falls
-/// below the fraction. The vocabulary is counted, the `[embed]` vectors are trained and the
+/// split: a document is held out when a hash of (a fixed seed, where it is in the corpus)
+/// falls below the fraction. The vocabulary is counted, the `[embed]` vectors are trained and the
 /// training shards are written without the held-out documents, which go to a shard set of
 /// their own: validation figures then meet unseen words as test figures do (held out after
 /// the vocabulary, a corpus of short texts in many languages validated at 0.79 and tested
@@ -14,6 +14,14 @@ import FolioShards
 /// same document is held out whatever the rank count, thread count or order of reading.
 /// ``Holdout/yieldsHeldOut`` says which side a job keeps.
 extension Holdout {
+    /// A pipeline's validation documents: `fraction` of the training split, the same ones
+    /// for every run over the corpus whatever its seed (as Keras's `validation_split` takes
+    /// the same last part), so that a sweep's seeds and a tuner's trials compare on the same
+    /// documents and share one vocabulary and one set of shards.
+    public static func documents(fraction: Double, keepsHeldOut: Bool) -> Holdout {
+        Holdout(fraction: fraction, seed: 0x7661_6C69_6461_7465, yieldsHeldOut: keepsHeldOut)  // "validate"
+    }
+
     /// Whether a job over `corpusPath` keeps `chunk`'s document.
     public func keeps(_ chunk: TextChunk, corpusPath: String) -> Bool {
         isHeldOut(source: chunk.source, corpusPath: corpusPath) == yieldsHeldOut

@@ -138,7 +138,7 @@ public final class PipelineRunner {
     var validationShards: String { runDir + "/shards/validation" }
     /// The training side of the validation holdout (nil: no validation split).
     var trainingDocuments: Holdout? {
-        config.training.validationSplit > 0 ? Holdout(fraction: config.training.validationSplit, seed: config.seed, yieldsHeldOut: false) : nil
+        config.training.validationSplit > 0 ? Holdout.documents(fraction: config.training.validationSplit, keepsHeldOut: false) : nil
     }
     var checkpointFolder: String { runDir + "/checkpoints" }
     /// The `[embed]` stage's vectors (and `vectors.vec` beside).

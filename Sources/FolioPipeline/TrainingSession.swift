@@ -62,9 +62,10 @@ public final class TrainingSession {
         let loader = try ShardLoader(shards: train, options: options)
         var optimizer = training.optimizer
         if let epochs = training.decayEpochs {
+            // Optimizer steps run on across epoch ends (an epoch of 13 micro-batches with 2 a
+            // step makes 19 steps in 3 epochs, not 3 x 7), so the schedule counts all epochs' micro-batches.
             let virtual = training.accumulationSteps * communicator.size
-            let stepsPerEpoch = (loader.batchesPerEpoch + virtual - 1) / virtual
-            optimizer.schedule = optimizer.schedule.withDecaySteps(max(1, epochs * stepsPerEpoch))
+            optimizer.schedule = optimizer.schedule.withDecaySteps(max(1, epochs * loader.batchesPerEpoch / virtual))
         }
         try model.compile(optimizer: optimizer, loss: training.loss)
         var validation: ShardLoader?

@@ -19,7 +19,7 @@ extension Tuner {
         var lines = [
             "# Tune of `\(config.name)`", "",
             "Ranked by validation \(metricName) (\(Int(config.training.validationSplit > 0 ? config.training.validationSplit * 100 : 10)) % of the training split, "
-                + "held out by the seed); \(result.trials) configurations, \(result.trialRuns) trial runs, "
+                + "whole documents held out before the vocabulary); \(result.trials) configurations, \(result.trialRuns) trial runs, "
                 + "\(String(format: "%.0f", result.searchSeconds)) s of search"
                 + (options.budgetSeconds.map { " (budget \(String(format: "%.0f", $0)) s)" } ?? "") + ", seed \(options.seed).", "",
             "**Chosen:** trial \(best.trial) at rung \(best.rung) (\(best.epochs) epochs, best at epoch \(best.bestEpoch.map(String.init) ?? "?")): "

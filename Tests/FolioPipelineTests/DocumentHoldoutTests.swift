@@ -58,4 +58,27 @@ import Testing
         let metrics = try String(contentsOfFile: folder.path + "/run/metrics.jsonl", encoding: .utf8)
         #expect(metrics.contains("val_accuracy"))
     }
+
+    /// Runs with other seeds (a sweep's repeats) hold out the same documents, so they share
+    /// the data stages: a run adopting another's data with another seed runs neither the
+    /// vocabulary nor the shards again (with a seed-dependent split it re-made them inside
+    /// the shared folder).
+    @Test func runsWithOtherSeedsShareTheDataStages() throws {
+        let folder = TemporaryFolder()
+        try TinyCorpus.write(into: folder.path, trainPerLabel: 12, testPerLabel: 2)
+        func config(seed: UInt64) throws -> PipelineConfig {
+            var config = try PipelineConfig.parse(TinyCorpus.pipeline(model: TinyCorpus.bagModel, training: "epochs = 1\nvalidation_split = 0.2"),
+                                                  file: "tiny.toml", baseFolder: folder.path)
+            config.seed = seed
+            return config
+        }
+        let first = PipelineRunner(config: try config(seed: 3), runDir: folder.path + "/first")
+        _ = try first.run()
+        let second = PipelineRunner(config: try config(seed: 4), runDir: folder.path + "/second")
+        #expect(second.trainingDocuments == first.trainingDocuments)
+        try second.adoptData(from: folder.path + "/first")
+        let result = try second.run()
+        #expect(result.stagesSkipped.contains("vocabulary") && result.stagesSkipped.contains("shards"), "\(result.stagesRun)")
+        #expect(result.stagesRun.contains("train"))
+    }
 }
