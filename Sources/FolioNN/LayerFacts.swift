@@ -17,8 +17,8 @@ public struct LayerShape: Hashable, Sendable {
     /// As ``Sequential/shapes`` lists it: `[-1, features]`, `[features]`, `[-1]` for ids.
     public var dimensions: [Int] { steps == nil ? [features] : features == 0 ? [-1] : [-1, features] }
 
-    /// As errors show it: `[steps, 64]`.
-    var description: String { "[" + dimensions.map { $0 < 0 ? "steps" : String($0) }.joined(separator: ", ") + "]" }
+    /// As errors show it: `["steps", "64"]`.
+    var dimensionNames: [String] { dimensions.map { $0 < 0 ? "steps" : String($0) } }
 
     /// `self` with `features`, keeping the step axis.
     func with(features: Int) -> LayerShape { LayerShape(steps: steps, features: features) }

@@ -43,7 +43,7 @@ public final class Sequential {
         var layers: [LayerFacts] = []
         var shape = LayerShape.tokenIDs(steps: steps)
         for (index, spec) in specs.enumerated() {
-            let describe = "layer \(index) (\(spec.name)) on input shape \(shape.dimensions.map { $0 < 0 ? "steps" : String($0) })"
+            let describe = "layer \(index) (\(spec.name)) on input shape \(shape.dimensionNames)"
             // Specs can come from outside (a model bundle's JSON): a size below 1 or a rate
             // outside [0, 1) would size the parameter arena wrongly (found by fuzzing: a
             // negative Dense width wrote past the arena). Each kind's facts check its own.
@@ -60,7 +60,7 @@ public final class Sequential {
             shape = facts.output
         }
         guard shape.steps == nil else {
-            throw FolioError("the last layer's output is \(shape.dimensions.map { $0 < 0 ? "steps" : String($0) }): add a pooling or a non-sequence recurrent layer before the classifier")
+            throw FolioError("the last layer's output is \(shape.dimensionNames): add a pooling or a non-sequence recurrent layer before the classifier")
         }
         return SequentialLayout(input: .tokenIDs(steps: steps), layers: layers)
     }
