@@ -2,7 +2,9 @@
 # `folio tune` against its baselines, one sitting: on each corpus (the shipped one; the
 # manual pages by section, bench/build-manpages-corpus.py --folder; the message catalogs by
 # language, bench/build-locale-corpus.py; Python sources by PyPI package,
-# bench/build-python-sources-corpus.py), `folio tune`
+# bench/build-python-sources-corpus.py; API docstrings by subpackage,
+# bench/build-docstrings-corpus.py; Debian changelog entries by era,
+# bench/build-changelog-era-corpus.py), `folio tune`
 # of the bag-of-ngrams and the LSTM pipeline for BUDGET each (2 threads), then TF-IDF +
 # logistic regression (C chosen on validation) and fastText with -autotune-validation for
 # the same BUDGET (bench/tune_baselines.py). Every model chooses on validation data carved
@@ -21,9 +23,10 @@ swift build -c release --product folio >/dev/null
 FOLIO=$(pwd)/.build/release/folio
 # The corpora of bench/build-*-corpus.py, built when named and missing.
 declare -A CORPORA=([shipped]="$(pwd)/corpora/debian-packages" [man-sections]="$WORK/man-sections" [locale]="$WORK/locale"
-                    [python-sources]="$WORK/python-sources")
+                    [python-sources]="$WORK/python-sources" [docstrings]="$WORK/docstrings" [changelog-era]="$WORK/changelog-era")
 declare -A BUILDERS=([man-sections]="build-manpages-corpus.py --folder" [locale]="build-locale-corpus.py"
-                     [python-sources]="build-python-sources-corpus.py")
+                     [python-sources]="build-python-sources-corpus.py" [docstrings]="build-docstrings-corpus.py"
+                     [changelog-era]="build-changelog-era-corpus.py")
 for corpus in ${CORPUS_NAMES:-shipped man-sections}; do
   [ -z "${BUILDERS[$corpus]:-}" ] || [ -d "${CORPORA[$corpus]}/train" ] || python3 bench/${BUILDERS[$corpus]} "${CORPORA[$corpus]}" >/dev/null
 done
