@@ -9,7 +9,7 @@
 # Training figures come from metrics.jsonl (every rank's tokens) and the run's note line
 # (seconds per step in the gradient reduction, floats and row ids per step).
 #
-#   DATA=/tmp/folio-mpi-bench  REPEATS=3  ARTICLES=200000  STEPS=12  EPOCHS=3
+#   DATA=/tmp/folio-mpi-bench  REPEATS=3  ARTICLES=200000  STEPS=12  EPOCHS=3  JOBS_ONLY=1 (vocab and shard only)
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
@@ -40,6 +40,8 @@ for r in $(seq "$REPEATS"); do
   echo "shard 1 $("${ONE[@]}" shard "$DATA/synth.jsonl" --vocabulary "$DATA/synth.tsv" --out "$DATA/s1" --threads 1 --json | seconds)" >> "$OUT/jobs.txt"
   echo "shard 2 $("${TWO[@]}" shard "$DATA/synth.jsonl" --vocabulary "$DATA/synth.tsv" --out "$DATA/s2" --threads 1 --json | seconds)" >> "$OUT/jobs.txt"
 done
+
+if [[ -n "${JOBS_ONLY:-}" ]]; then cat "$OUT/jobs.txt"; exit 0; fi
 
 # A run directory with the data stages done (by one process), copied for each training run.
 prepare() {  # NAME PIPELINE ARGS...

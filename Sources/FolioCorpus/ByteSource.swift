@@ -12,27 +12,40 @@ public protocol ByteSource {
     var consumedBytes: Int { get }
 }
 
-/// A file read with POSIX `read`, so that no more than one chunk is ever held.
+/// A file, or a byte range of one, read with POSIX `read`, so that no more than one chunk is
+/// ever held.
 public final class FileByteSource: ByteSource {
     public let path: String
     private var descriptor: Int32
-    /// Bytes returned so far, for error places.
-    public private(set) var offset: Int = 0
-    public var consumedBytes: Int { offset }
+    /// The file's offset of the next byte, for error places.
+    public private(set) var offset: Int
+    private let start: Int
+    private let end: Int
+    public var consumedBytes: Int { offset - start }
 
-    public init(path: String) throws(FolioError) {
+    /// The whole file, or the bytes `range` of it.
+    public init(path: String, range: Range<Int>? = nil) throws(FolioError) {
         self.path = path
+        (start, end) = (range?.lowerBound ?? 0, range?.upperBound ?? Int.max)
+        offset = start
         descriptor = open(path, O_RDONLY | O_CLOEXEC)
         if descriptor < 0 {
             throw FolioError("cannot open: \(FolioError.systemMessage(errno))", file: path)
+        }
+        if start > 0 && lseek(descriptor, off_t(start), SEEK_SET) < 0 {
+            let message = FolioError.systemMessage(errno)
+            close(descriptor)
+            throw FolioError("cannot seek: \(message)", file: path, place: "byte \(start)")
         }
     }
 
     deinit { close(descriptor) }
 
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(FolioError) -> Int {
+        let wanted = min(buffer.count, end - offset)
+        guard wanted > 0 else { return 0 }
         while true {
-            let count = Glibc.read(descriptor, buffer.baseAddress, buffer.count)
+            let count = Glibc.read(descriptor, buffer.baseAddress, wanted)
             if count >= 0 {
                 offset += count
                 return count

@@ -40,12 +40,12 @@ public struct CorpusOptions: Sendable, Hashable, Codable {
     }
 }
 
-/// One of `count` disjoint parts of a corpus: the files of a folder (in their sorted order
-/// across labels) or the lines of a JSONL file whose ordinal is `index` modulo `count`.
-/// Every part's reader still walks the whole listing or file, but only its own documents
-/// are parsed, tokenized and counted, which is where the time goes; dealing by ordinal
-/// keeps every line number exact in errors and works on a `.jsonl.zst` stream as well,
-/// which cannot be cut into byte ranges.
+/// One of `count` disjoint parts of a corpus: the files of a folder whose ordinal (in their
+/// sorted order across labels) is `index` modulo `count`; a byte range of a plain JSONL file
+/// cut at line ends (``LineAlignedRange``: part i holds the lines starting in its i-th n-th
+/// of the bytes), read alone, its line numbers still the file's; and for a `.jsonl.zst`
+/// stream, which cannot be entered at a byte offset, the lines whose ordinal is `index`
+/// modulo `count` (every part decompresses the whole stream, parsing only its own lines).
 public struct CorpusPart: Sendable, Hashable {
     public var index: Int
     public var count: Int

@@ -21,21 +21,36 @@ public final class JSONLCorpus: TextCorpus {
     private var lines: LineReader
     private var labelSet: Set<String> = []
 
+    /// This part's bytes, when it reads a range of a plain file (see ``CorpusPart``).
+    private let range: LineAlignedRange?
+
     public var consumedSourceBytes: Int { lines.source.consumedBytes }
-    public func totalSourceBytes() -> Int? { fileSize(path) }
+    public func totalSourceBytes() -> Int? { range.map(\.bytes.count) ?? fileSize(path) }
 
     public init(path: String, options: CorpusOptions = CorpusOptions()) throws(FolioError) {
         self.path = path
         self.options = options
-        lines = LineReader(source: try openByteSource(path: path), maxLineBytes: options.maxLineBytes)
+        if options.part.count > 1 && !path.hasSuffix(".zst") {
+            let range = try LineAlignedRange(path: path, part: options.part)
+            self.range = range
+            lines = LineReader(source: try FileByteSource(path: path, range: range.bytes), maxLineBytes: options.maxLineBytes,
+                               linesBefore: range.linesBefore)
+        } else {
+            range = nil
+            lines = LineReader(source: try openByteSource(path: path), maxLineBytes: options.maxLineBytes)
+        }
     }
+
+    /// A part of a `.jsonl.zst` stream, which cannot be entered at a byte offset, takes the
+    /// lines whose ordinal is its index modulo the count.
+    private var dealsLines: Bool { options.part.count > 1 && range == nil }
 
     deinit { lines.deallocate() }
 
     public func nextChunk() throws(FolioError) -> TextChunk? {
         while let rawLine = try lines.next() {
             let lineNumber = lines.lineNumber
-            if options.part.count > 1 {
+            if dealsLines {
                 // Another part's line: skipped before parsing; its bytes are that part's.
                 guard options.part.contains(ordinal: lineNumber - 1) else { continue }
                 statistics.bytes += rawLine.count + 1
@@ -91,7 +106,7 @@ public final class JSONLCorpus: TextCorpus {
             statistics.documents += 1
             return chunk
         }
-        if options.part.count == 1 { statistics.bytes = lines.bytesRead }
+        if !dealsLines { statistics.bytes = lines.bytesRead }
         return nil
     }
 }

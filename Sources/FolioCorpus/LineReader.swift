@@ -15,9 +15,11 @@ struct LineReader {
     private var pendingStart = 0
     private var sourceFinished = false
 
-    init(source: any ByteSource, maxLineBytes: Int) {
+    /// `linesBefore`: lines of the file before the source's first byte (a part's range).
+    init(source: any ByteSource, maxLineBytes: Int, linesBefore: Int = 0) {
         self.source = source
         self.maxLineBytes = maxLineBytes
+        lineNumber = linesBefore
         readBuffer = .allocate(byteCount: 1 << 20, alignment: 16)
     }
 
