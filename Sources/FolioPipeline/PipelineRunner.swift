@@ -191,6 +191,8 @@ public final class PipelineRunner {
         let holdout = trainingDocuments
         let holdoutPrint = holdout.map { config.canonicalJSON($0) } ?? []
         let vocabularyPrint = fingerprint(corpusPrint, textSettings, config.canonicalJSON(config.vocabulary), config.corpus.trainSplit ?? "", holdoutPrint)
+        // The labels the vocabulary job saw, when it ran: the shard job then skips its label pass.
+        var corpusLabels: [String]?
         try stage("vocabulary", fingerprint: vocabularyPrint, outputs: [vocabularyPath]) { () throws(FolioError) in
             var options = VocabularyJobOptions()
             options.corpus = corpusOptions(split: config.corpus.trainSplit)
@@ -199,8 +201,8 @@ public final class PipelineRunner {
             options.memoryBudget = config.vocabulary.memory
             options.threads = config.threads
             options.documents = holdout
-            _ = try VocabularyJob.run(corpusPath: config.corpus.path, outputPath: vocabularyPath, options: options, communicator: communicator,
-                                      onWarning: events.warning, onProgress: events.job)
+            corpusLabels = try VocabularyJob.run(corpusPath: config.corpus.path, outputPath: vocabularyPath, options: options,
+                                                 communicator: communicator, onWarning: events.warning, onProgress: events.job).corpusLabels
             events.jobEnded()
         }
         let vocabulary = try Vocabulary(contentsOf: vocabularyPath)
@@ -212,6 +214,7 @@ public final class PipelineRunner {
             try makeFolder(runDir + "/shards")
             var options = shardOptions(corpusOptions(split: config.corpus.trainSplit))
             options.documents = holdout
+            options.corpusLabels = corpusLabels
             let report = try ShardJob.run(corpusPath: config.corpus.path, vocabularyPath: vocabularyPath, outputFolder: trainShards,
                                           options: options, communicator: communicator, onWarning: events.warning, onProgress: events.job)
             events.jobEnded()

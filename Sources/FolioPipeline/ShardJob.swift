@@ -16,6 +16,10 @@ public struct ShardJobOptions: Sendable, Hashable {
     /// training split's ids); nil: the corpus's labels, sorted by UTF-8 bytes (none for an
     /// unlabeled corpus, when ``CorpusOptions/allowsUnlabeled`` lets one be read).
     public var labels: [String]?
+    /// The labels of a JSONL corpus as the vocabulary job found them reading the same
+    /// lines (``VocabularyReport/corpusLabels``), which spares this job its own pass over
+    /// the file to collect them; the same ids as that pass gives.
+    public var corpusLabels: [String]?
     public var measureTotal = false
     /// Only one side of a validation holdout (a pipeline's training and validation sets).
     public var documents: Holdout?
@@ -83,7 +87,9 @@ public enum ShardJob {
         let index = TokenIndex(vocabulary)
         let threads = max(1, options.threads)
         var labels = options.labels ?? []
-        if options.labels == nil { labels = try corpusLabels(corpusPath, options.corpus, communicator: communicator) }
+        if options.labels == nil {
+            if let known = options.corpusLabels { labels = known } else { labels = try corpusLabels(corpusPath, options.corpus, communicator: communicator) }
+        }
         // An unlabeled corpus (every document's label empty): the manifest names no labels
         // and every record carries label id 0.
         let unlabeled = options.corpus.allowsUnlabeled && labels == [""]
@@ -183,10 +189,13 @@ public enum ShardJob {
     static func corpusLabels(_ path: String, _ options: CorpusOptions, communicator: any Communicator) throws(FolioError) -> [String] {
         let corpus = try openCorpus(path: path, options: options.part(of: communicator))
         if let folder = corpus as? DirectoryCorpus { return folder.labels }
-        var seen: Set<String> = []
-        while let chunk = try corpus.nextChunk() { seen.insert(chunk.label) }
-        let all = try communicator.allGather(Array(seen))
-        return Set(all.joined()).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        while try corpus.nextChunk() != nil {}
+        return sortedLabels(try communicator.allGather((corpus as? JSONLCorpus)?.labelsSeen ?? []).joined())
+    }
+
+    /// Every rank's labels, once each, sorted by UTF-8 bytes: the ids of a JSONL corpus's labels.
+    static func sortedLabels(_ labels: some Sequence<String>) -> [String] {
+        Set(labels).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
     }
 
     /// One rank's shards and figures.

@@ -43,6 +43,9 @@ public struct VocabularyReport: Sendable, Codable, Equatable {
     public var spillRuns = 0
     public var threads = 0
     public var warnings: [String] = []
+    /// A JSONL corpus's labels (every rank's), what ``ShardJobOptions/corpusLabels`` takes;
+    /// nil for a folder corpus, whose labels are its folders. Not in the JSON report.
+    public var corpusLabels: [String]?
 
     enum CodingKeys: String, CodingKey {
         case documents, tokens, bytes, seconds, threads, warnings
@@ -114,7 +117,10 @@ public enum VocabularyJob {
                 return batch.isFull
             })
 
-        var own = RankTally(runs: [], tokens: 0, truncatedTokens: 0, forcedCuts: splitter.forcedCuts, statistics: corpus.statistics)
+        // Every line of the part was read (held-out ones too), so these are its labels.
+        let labelsSeen = (corpus as? JSONLCorpus)?.labelsSeen
+        var own = RankTally(runs: [], tokens: 0, truncatedTokens: 0, forcedCuts: splitter.forcedCuts, statistics: corpus.statistics,
+                            labels: labelsSeen ?? [])
         for worker in workers {
             own.runs += worker.runs
             own.tokens += worker.tokens
@@ -149,6 +155,7 @@ public enum VocabularyJob {
         report.distinctTokens = summary.distinctTokens
         report.oovTokens = summary.oovTokens
         report.seconds = (clock.now - started).seconds
+        if labelsSeen != nil { report.corpusLabels = ShardJob.sortedLabels(tally.labels) }
         onProgress?(progress(corpus, total: totalSourceBytes, since: started, clock: clock))
         return report
     }
@@ -160,10 +167,12 @@ public enum VocabularyJob {
         var truncatedTokens: Int
         var forcedCuts: Int
         var statistics: CorpusStatistics
+        var labels: [String]
 
         static func sum(_ tallies: [RankTally]) -> RankTally {
-            var total = RankTally(runs: [], tokens: 0, truncatedTokens: 0, forcedCuts: 0, statistics: CorpusStatistics())
+            var total = RankTally(runs: [], tokens: 0, truncatedTokens: 0, forcedCuts: 0, statistics: CorpusStatistics(), labels: [])
             for tally in tallies {
+                total.labels += tally.labels
                 total.runs += tally.runs
                 total.tokens += tally.tokens
                 total.truncatedTokens += tally.truncatedTokens

@@ -1,3 +1,4 @@
+import FolioCorpus
 import FolioShards
 import FolioTestSupport
 import FolioText
@@ -142,5 +143,32 @@ import Testing
             }
             #expect(seen == expected)
         }
+    }
+
+    /// The labels the vocabulary job hands a pipeline's shard job are the ones the shard
+    /// job's own label pass finds, for one rank and for each of two (a rank's part of the
+    /// file holds only some of the labels), held-out lines included; a folder corpus hands none.
+    @Test(arguments: [1, 2])
+    func theVocabularyJobsLabelsAreTheLabelPasssLabels(ranks: Int) throws {
+        let lines = (0..<40).map { "{\"text\": \"w\($0)\", \"label\": \"\($0 < 20 ? "z" : $0 % 2 == 0 ? "é" : "a")\($0 / 35)\"}" }
+        let out = TemporaryFolder()
+        let path = out.write("c.jsonl", lines.joined(separator: "\n"))
+        let folder = out.path
+        let found = try ThreadCommunicator.run(ranks: ranks) { communicator in
+            var options = VocabularyJobOptions()
+            options.documents = Holdout.documents(fraction: 0.5, keepsHeldOut: false)
+            let report = try VocabularyJob.run(corpusPath: path, outputPath: folder + "/v\(communicator.rank).tsv", options: options,
+                                               communicator: communicator)
+            return (report.corpusLabels, try ShardJob.corpusLabels(path, CorpusOptions(), communicator: communicator))
+        }
+        for (handed, passed) in found {
+            #expect(handed == passed)
+            #expect(handed == ["a0", "a1", "z0", "é0", "é1"])
+        }
+        let corpus = TemporaryFolder()
+        corpus.write("pos/1.txt", "good")
+        corpus.write("neg/1.txt", "bad")
+        let onFolder = try VocabularyJob.run(corpusPath: corpus.path, outputPath: out.path + "/folder.tsv", options: VocabularyJobOptions())
+        #expect(onFolder.corpusLabels == nil)
     }
 }
