@@ -18,10 +18,6 @@ public final class JSONLCorpus: TextCorpus {
     public private(set) var labelsSeen: [String] = []
 
     private let options: CorpusOptions
-    /// The keys a line is parsed for: [label, split, text, id] for a chunk, [label, split]
-    /// for its label alone.
-    private let chunkKeys: [String]
-    private let labelKeys: [String]
     private var lines: LineReader
     private var labelSet: Set<String> = []
 
@@ -34,8 +30,6 @@ public final class JSONLCorpus: TextCorpus {
     public init(path: String, options: CorpusOptions = CorpusOptions()) throws(FolioError) {
         self.path = path
         self.options = options
-        labelKeys = [options.labelKey, options.splitKey]
-        chunkKeys = labelKeys + [options.textKey] + (options.idKey.map { [$0] } ?? [])
         if options.part.count > 1 && !path.hasSuffix(".zst") {
             let range = try LineAlignedRange(path: path, part: options.part)
             self.range = range
@@ -54,27 +48,6 @@ public final class JSONLCorpus: TextCorpus {
     deinit { lines.deallocate() }
 
     public func nextChunk() throws(FolioError) -> TextChunk? {
-        guard let line = try nextLine(readsText: true) else { return nil }
-        let text = line.fields[2] ?? []
-        if text.isEmpty { statistics.emptyDocuments += 1 }
-        let chunk = TextChunk(
-            document: statistics.documents, label: line.label, source: "\(path):\(line.number)",
-            bytes: text, isDocumentEnd: true, id: line.fields.count > 3 ? line.fields[3].map { String(decoding: $0, as: UTF8.self) } : nil)
-        statistics.documents += 1
-        return chunk
-    }
-
-    /// Reads the rest of this part for its labels alone (the shard job's label pass): the
-    /// same lines, checks and errors as ``nextChunk()``, but the texts are skipped over, never
-    /// copied, and no chunk is made. Returns ``labelsSeen``.
-    public func readLabels() throws(FolioError) -> [String] {
-        while try nextLine(readsText: false) != nil {}
-        return labelsSeen
-    }
-
-    /// The next line of this part and split: its fields [label, split] and, when
-    /// `readsText`, [text, id]; its label (recorded in ``labelsSeen``) and its number.
-    private func nextLine(readsText: Bool) throws(FolioError) -> (fields: [[UInt8]?], label: String, number: Int)? {
         while let rawLine = try lines.next() {
             let lineNumber = lines.lineNumber
             if dealsLines {
@@ -94,7 +67,7 @@ public final class JSONLCorpus: TextCorpus {
                 rawLine.withUnsafeBytes { repair.repair($0, isFinal: true, into: &repaired) }
                 replacements = repair.replacements
             }
-            let keys = readsText ? chunkKeys : labelKeys
+            let keys = [options.textKey, options.labelKey, options.splitKey] + (options.idKey.map { [$0] } ?? [])
             let parse = { (bytes: UnsafeRawBufferPointer) in
                 Result { () throws(JSONLineParser.Failure) in
                     try JSONLineParser.fields(keys, in: bytes, replacements: &replacements)
@@ -108,25 +81,30 @@ public final class JSONLCorpus: TextCorpus {
                 throw FolioError(
                     "invalid JSON: expected \(expected)", file: path, place: "line \(lineNumber), byte \(offset + 1)")
             }
-            if readsText && fields[2] == nil {
+            guard let text = fields[0] else {
                 throw FolioError("no \"\(options.textKey)\" key", file: path, place: "line \(lineNumber)")
             }
-            if let split = fields[1], options.split != nil || !options.readsEverySplit {
+            if let split = fields[2], options.split != nil || !options.readsEverySplit {
                 if !split.elementsEqual((options.split ?? "train").utf8) { continue }
             } else if let wanted = options.split {
                 throw FolioError(
                     "split '\(wanted)' asked for, but the line has no \"\(options.splitKey)\" key",
                     file: path, place: "line \(lineNumber)")
             }
-            guard fields[0] != nil || options.allowsUnlabeled else {
+            guard fields[1] != nil || options.allowsUnlabeled else {
                 throw FolioError(
                     "no \"\(options.labelKey)\" key: training needs labelled documents (folio vocab, shard and embed read unlabeled ones)",
                     file: path, place: "line \(lineNumber)")
             }
-            let label = fields[0].map { String(decoding: $0, as: UTF8.self) } ?? ""
+            let label = fields[1].map { String(decoding: $0, as: UTF8.self) } ?? ""
             if labelSet.insert(label).inserted { labelsSeen.append(label) }
             statistics.invalidUTF8Replacements += replacements
-            return (fields, label, lineNumber)
+            if text.isEmpty { statistics.emptyDocuments += 1 }
+            let chunk = TextChunk(
+                document: statistics.documents, label: label, source: "\(path):\(lineNumber)",
+                bytes: text, isDocumentEnd: true, id: fields.count > 3 ? fields[3].map { String(decoding: $0, as: UTF8.self) } : nil)
+            statistics.documents += 1
+            return chunk
         }
         if !dealsLines { statistics.bytes = lines.bytesRead }
         return nil

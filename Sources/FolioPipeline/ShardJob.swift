@@ -189,8 +189,8 @@ public enum ShardJob {
     static func corpusLabels(_ path: String, _ options: CorpusOptions, communicator: any Communicator) throws(FolioError) -> [String] {
         let corpus = try openCorpus(path: path, options: options.part(of: communicator))
         if let folder = corpus as? DirectoryCorpus { return folder.labels }
-        let seen = try (corpus as? JSONLCorpus)?.readLabels() ?? []
-        return sortedLabels(try communicator.allGather(seen).joined())
+        while try corpus.nextChunk() != nil {}
+        return sortedLabels(try communicator.allGather((corpus as? JSONLCorpus)?.labelsSeen ?? []).joined())
     }
 
     /// Every rank's labels, once each, sorted by UTF-8 bytes: the ids of a JSONL corpus's labels.

@@ -171,34 +171,6 @@ import Testing
         }
     }
 
-    /// The label pass reads what reading the chunks reads: the same labels, in order of
-    /// first appearance, of the same split, and the same errors, naming the same lines.
-    @Test func readingLabelsAloneSeesWhatReadingChunksSees() throws {
-        let folder = TemporaryFolder()
-        let path = folder.write("c.jsonl", """
-            {"text": "a \\" b", "label": "é", "split": "train"}
-            {"label": "b", "text": "skipped", "split": "test"}
-
-            {"text": "c", "label": "a", "id": "7"}
-            {"text": "d\\u00e9", "label": "é"}
-            """)
-        let chunks = try JSONLCorpus(path: path)
-        _ = try documents(chunks)
-        #expect(try JSONLCorpus(path: path).readLabels() == chunks.labelsSeen)
-        #expect(chunks.labelsSeen == ["é", "a"])
-        let unlabeled = folder.write("u.jsonl", "{\"text\": \"a\", \"label\": \"x\"}\n{\"text\": \"b\"}\n")
-        let bad = folder.write("bad.jsonl", "{\"text\": \"ok\", \"label\": \"x\"}\n{\"text\": oops, \"label\": \"y\"}\n")
-        func failure(_ body: () throws -> Void) -> String? {
-            do { try body() } catch { return "\(error)" }
-            return nil
-        }
-        for (broken, split, line) in [(unlabeled, nil, 2), (bad, nil, 2), (path, "test", 4)] {
-            let reading = failure { _ = try documents(JSONLCorpus(path: broken, options: .init(split: split))) }
-            let labelling = failure { _ = try JSONLCorpus(path: broken, options: .init(split: split)).readLabels() }
-            #expect(reading != nil && reading == labelling && reading?.contains("line \(line)") == true, "\(String(describing: reading))")
-        }
-    }
-
     @Test func zstdCompressedInputsAndTruncation() throws {
         let folder = TemporaryFolder()
         let lines = (0..<2000).map { "{\"text\": \"document \($0) ёлка\", \"label\": \"l\($0 % 3)\"}" }.joined(separator: "\n")
