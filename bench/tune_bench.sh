@@ -12,6 +12,7 @@
 #
 #   bash bench/tune_bench.sh [WORK]        # BUDGET=10m, CORPUS_NAMES="shipped man-sections" by default
 #   CORPUS_NAMES="locale python-sources" bash bench/tune_bench.sh
+#   SKIP_BASELINES=1 ...                   # folio tune alone (the baselines do not change with Folio)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${1:-/tmp/folio-tune-bench}
@@ -45,6 +46,7 @@ best, final = result["best"], result["final"]
 print(f"| {sys.argv[2]} | folio tune, {sys.argv[3]} | trial {best['trial']} of {result['trials']}, val acc {best['val_accuracy']:.4f} | {final['accuracy'] * 100:.2f} | {final['macro_f1']:.4f} |")
 PY
   done
+  [ -z "${SKIP_BASELINES:-}" ] || continue
   "$PY" bench/tune_baselines.py "${CORPORA[$corpus]}" --duration "$SECONDS_BUDGET" >"$WORK/$corpus-baselines.json"
   python3 - "$WORK/$corpus-baselines.json" "$corpus" <<'PY'
 import json, sys

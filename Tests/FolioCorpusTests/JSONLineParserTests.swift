@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import FolioCorpus
 
@@ -13,6 +14,27 @@ import Testing
     @Test func decodesEscapesAndSkipsOtherValues() throws {
         let line = #"{"id": 3, "meta": {"a": [1, {"b": "}"}], "c": null}, "text": "Tab\there \"q\" \u00e9 \ud83d\ude00 \/", "label": "sports", "x": -1.5e3}"#
         #expect(try fields(line) == ["Tab\there \"q\" é 😀 /", "sports"])
+    }
+
+    /// The eight-bytes-at-a-time scan stops at every special byte wherever it falls in a
+    /// word: each escape, a closing quote, a control byte and non-ASCII text at offsets 0-23,
+    /// decoded as Foundation's JSON decoder decodes them.
+    @Test func everySpecialByteIsFoundAtEveryOffset() throws {
+        for special in [#"\""#, #"\\"#, #"\n"#, #"\u00e9"#, "é€", ""] {
+            for offset in 0..<24 {
+                let text = String(repeating: "a", count: offset) + special + String(repeating: "b", count: 23 - offset)
+                let line = #"{"text": ""# + text + #"", "label": "x"}"#
+                let expected = try JSONDecoder().decode([String: String].self, from: Data(line.utf8))["text"]
+                #expect(try fields(line) == [expected, "x"], "\(line)")
+            }
+        }
+        for offset in 0..<24 {
+            let line = #"{"text": ""# + String(repeating: "a", count: offset) + "\u{01}" + #"bbbbbbbbbb"}"#
+            var replacements = 0
+            #expect(throws: JSONLineParser.Failure.syntax(offset: 10 + offset, expected: "no control character in a string")) {
+                try Array(line.utf8).withUnsafeBytes { try JSONLineParser.fields(["text"], in: $0, replacements: &replacements) }
+            }
+        }
     }
 
     @Test func numericLabelsAndMissingKeys() throws {
