@@ -13,6 +13,7 @@
 #   bash bench/tune_bench.sh [WORK]        # BUDGET=10m, CORPUS_NAMES="shipped man-sections" by default
 #   CORPUS_NAMES="locale python-sources" bash bench/tune_bench.sh
 #   SKIP_BASELINES=1 ...                   # folio tune alone (the baselines do not change with Folio)
+#   FAMILIES=demo ...                      # one pipeline family
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${1:-/tmp/folio-tune-bench}
@@ -35,7 +36,7 @@ done
 echo "| corpus | model | chosen on validation | test accuracy % | macro-F1 |"
 echo "|---|---|---|---:|---:|"
 for corpus in ${CORPUS_NAMES:-shipped man-sections}; do
-  for family in bag-of-ngrams demo; do
+  for family in ${FAMILIES:-bag-of-ngrams demo}; do
     sed "s|^path = .*|path = \"${CORPORA[$corpus]}\"|; s/^name = .*/name = \"$corpus-$family\"/" "pipelines/$family.toml" >"$WORK/$corpus-$family.toml"
     "$FOLIO" tune "$WORK/$corpus-$family.toml" --budget "$BUDGET" --out "$WORK/$corpus-$family-tune" --json \
       2>"$WORK/$corpus-$family.err" | tail -1 >"$WORK/$corpus-$family.json"
