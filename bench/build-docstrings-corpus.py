@@ -20,21 +20,18 @@ in five in test/ (by the hash of the module's name, so a module is wholly in tra
 import argparse
 import ast
 import collections
-import glob
 import hashlib
 import os
-import sys
+
+import peers_site_packages
 
 parser = argparse.ArgumentParser()
 parser.add_argument("out")
-venv = os.environ.get("PEERS_VENV", os.path.expanduser("~/.cache/folio-peers-venv"))
-default = next(iter(glob.glob(os.path.join(venv, "lib/python3*/site-packages"))), None)
-parser.add_argument("--site-packages", default=default)
+peers_site_packages.add_argument(parser)
 parser.add_argument("--labels", type=int, default=20)
 parser.add_argument("--per-label", type=int, default=600)
 args = parser.parse_args()
-if not args.site_packages or not os.path.isdir(args.site_packages):
-    sys.exit("no site-packages folder: run ../shared/peers/setup.sh or give --site-packages")
+peers_site_packages.checked(args.site_packages)
 
 digest = lambda text: hashlib.sha1(text.encode()).hexdigest()
 docs = collections.defaultdict(list)  # label -> [(qualified name, module, text)]

@@ -16,21 +16,18 @@ package), the first 32 KB of each, one in five in test/ (by the same hash).
 """
 import argparse
 import collections
-import glob
 import hashlib
 import os
-import sys
+
+import peers_site_packages
 
 parser = argparse.ArgumentParser()
 parser.add_argument("out")
-venv = os.environ.get("PEERS_VENV", os.path.expanduser("~/.cache/folio-peers-venv"))
-default = next(iter(glob.glob(os.path.join(venv, "lib/python3*/site-packages"))), None)
-parser.add_argument("--site-packages", default=default)
+peers_site_packages.add_argument(parser)
 parser.add_argument("--packages", type=int, default=12)
 parser.add_argument("--per-label", type=int, default=400)
 args = parser.parse_args()
-if not args.site_packages or not os.path.isdir(args.site_packages):
-    sys.exit("no site-packages folder: run ../shared/peers/setup.sh or give --site-packages")
+peers_site_packages.checked(args.site_packages)
 
 files = collections.defaultdict(list)
 for entry in sorted(os.listdir(args.site_packages)):

@@ -162,7 +162,7 @@ struct JSONLineParser {
             while index < bytes.count {
                 // Eight bytes at a time past the plain ones (no quote, backslash or control
                 // byte): a document's text is nearly all plain, and this loop is its cost.
-                while index + 8 <= bytes.count && !Cursor.mayEndRun(bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)) {
+                while index + 8 <= bytes.count && !Cursor.hasSpecialByte(bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)) {
                     index += 8
                 }
                 guard index < bytes.count else { break }
@@ -220,7 +220,7 @@ struct JSONLineParser {
         /// Whether any of eight bytes is `"`, `\` or below 0x20 (exact, by the "has a byte
         /// less than n" bit trick on the word and on it XORed with each special byte).
         @inline(__always)
-        static func mayEndRun(_ word: UInt64) -> Bool {
+        static func hasSpecialByte(_ word: UInt64) -> Bool {
             let ones: UInt64 = 0x0101_0101_0101_0101
             let highs: UInt64 = 0x8080_8080_8080_8080
             func hasZero(_ x: UInt64) -> UInt64 { (x &- ones) & ~x & highs }

@@ -3,8 +3,9 @@ import Glibc
 
 /// One part's share of a plain file cut at line ends: part i of n holds the lines that start
 /// in bytes [size·i/n, size·(i+1)/n), so the parts are disjoint, cover every line and need
-/// no agreement between ranks. Reading only its range spares a rank the other ranks' bytes,
-/// which dealing lines by ordinal cannot (every rank would walk the whole file).
+/// no agreement between ranks. A rank parses only its range; before it, it counts the
+/// newlines of the bytes in front (a `memchr` pass, no parsing) so that its line numbers are
+/// the file's.
 struct LineAlignedRange {
     /// The part's bytes: from the start of its first line to the start of the next part's.
     var bytes: Range<Int>

@@ -86,9 +86,9 @@ public enum ShardJob {
         let vocabulary = try Vocabulary(contentsOf: vocabularyPath)
         let index = TokenIndex(vocabulary)
         let threads = max(1, options.threads)
-        var labels = options.labels ?? []
-        if options.labels == nil {
-            if let known = options.corpusLabels { labels = known } else { labels = try corpusLabels(corpusPath, options.corpus, communicator: communicator) }
+        var labels: [String]
+        if let known = options.labels ?? options.corpusLabels { labels = known } else {
+            labels = try corpusLabels(corpusPath, options.corpus, communicator: communicator)
         }
         // An unlabeled corpus (every document's label empty): the manifest names no labels
         // and every record carries label id 0.
