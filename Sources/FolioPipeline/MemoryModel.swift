@@ -1,6 +1,7 @@
 import FolioCore
 import FolioNN
 import FolioShards
+import FolioText
 
 /// Peak training memory of a pipeline at a micro-batch size, broken down.
 public struct MemoryEstimate: Encodable, Sendable, Equatable {
@@ -76,7 +77,7 @@ public enum MemoryModel {
         config: PipelineConfig, vocabularySize: Int, microBatch: Int, trainShards: ShardManifest? = nil
     ) -> MemoryEstimate {
         let ngrams = config.model.ngrams
-        let inputDim = vocabularySize + (ngrams > 1 ? config.model.buckets : 0)
+        let inputDim = vocabularySize + (ngrams > 1 || config.model.subwords != nil ? config.model.buckets : 0)
         let parameterCount = parameterCount(config.model.layers, inputDim: inputDim)
         let optimizerBuffers: Int
         switch config.training.optimizer.kind {
@@ -86,7 +87,7 @@ public enum MemoryModel {
             optimizerBuffers = 1 + (config.training.optimizer.centered ? 1 : 0) + (config.training.optimizer.momentum > 0 ? 1 : 0)
         case .rprop: optimizerBuffers = 2
         }
-        let steps = sequenceSteps(maxLength: config.loader.maxLength, ngrams: ngrams)
+        let steps = sequenceSteps(maxLength: config.loader.maxLength, ngrams: ngrams, subwords: config.model.subwords)
         let perRow = activationFloatsPerRow(config.model.layers, steps: steps)
         let trainActivations = Double(perRow * microBatch * 4)
         let evaluationActivations = Double(forwardFloatsPerRow(config.model.layers, steps: steps) * (config.evaluation.batchSize ?? microBatch) * 4)
@@ -128,8 +129,11 @@ public enum MemoryModel {
         return low
     }
 
-    static func sequenceSteps(maxLength: Int, ngrams: Int) -> Int {
-        maxLength + (ngrams >= 2 ? (2...ngrams).reduce(0) { $0 + max(0, maxLength - $1 + 1) } : 0)
+    /// Ids a row reaches the network with. Character n-grams are estimated for words of
+    /// eight characters (ten with the brackets): `10 - n + 1` n-grams of each length n.
+    static func sequenceSteps(maxLength: Int, ngrams: Int, subwords: SubwordHashing? = nil) -> Int {
+        let perWord = subwords.map { hashing in (hashing.minLength...hashing.maxLength).reduce(0) { $0 + max(0, 11 - $1) } } ?? 0
+        return maxLength * (1 + perWord) + (ngrams >= 2 ? (2...ngrams).reduce(0) { $0 + max(0, maxLength - $1 + 1) } : 0)
     }
 
     /// Parameters of the model, counted from the layout ``Sequential`` builds, so the count is

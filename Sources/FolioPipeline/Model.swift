@@ -29,12 +29,19 @@ public final class Model {
     /// - Parameter trainable: false for a model that only predicts (half the memory: no
     ///   gradients); ``compile(optimizer:loss:metrics:)`` then refuses it.
     ///   `initializes`: false when the weights are loaded next (``ModelBundle/load(from:trainable:)``).
+    ///   `subwords`: character n-grams of the same vocabulary, in the same buckets as `ngrams`.
     public init(
-        _ layers: [LayerSpec], vocabulary: Int, seed: UInt64, ngrams: NgramHashing? = nil, trainable: Bool = true, initializes: Bool = true
+        _ layers: [LayerSpec], vocabulary: Int, seed: UInt64, ngrams: NgramHashing? = nil, subwords: SubwordFeatures? = nil,
+        trainable: Bool = true, initializes: Bool = true
     ) throws(FolioError) {
-        inputDim = ngrams?.inputDim ?? vocabulary
+        if let subwords {
+            guard subwords.vocabularySize == vocabulary, ngrams.map({ $0.buckets == subwords.buckets }) ?? true else {
+                throw FolioError("internal: the subwords' vocabulary or buckets are not the model's")
+            }
+        }
+        inputDim = ngrams?.inputDim ?? subwords?.inputDim ?? vocabulary
         network = try Sequential(layers, vocabulary: inputDim, seed: seed, trainable: trainable, initializes: initializes)
-        features = InputFeatures(ngrams: ngrams)
+        features = InputFeatures(ngrams: ngrams, subwords: subwords)
     }
 
     private init(network: Sequential, features: InputFeatures, inputDim: Int, loss: Loss) {
@@ -55,7 +62,7 @@ public final class Model {
     /// (``TFIDFWeighting``). The layers must let weights reach a global average pooling.
     public func adaptTFIDF(_ loader: ShardLoader) throws(FolioError) {
         try checkTakesWeights()  // before the pass over the corpus, not after it
-        try useWeighting(try TFIDFWeighting.fit(loader, ngrams: features.ngrams, inputDim: inputDim))
+        try useWeighting(try TFIDFWeighting.fit(loader, features: features, inputDim: inputDim))
     }
 
     /// Uses a fitted weighting (a saved model's); its table must cover ``inputDim`` ids.
@@ -132,9 +139,10 @@ public final class Model {
                                        communicator: communicator)
     }
 
-    /// Class probabilities `[rows, classes]` (softmax of the logits).
-    public func predict(_ batch: TokenBatch) throws(FolioError) -> Tensor {
-        Activation(.softmax).forward(try network.forward(features(batch), training: false))
+    /// Class probabilities `[rows, classes]` (softmax of the logits). `unknownText`: per row,
+    /// the text of its `<oov>` tokens, which a model with subwords reads.
+    public func predict(_ batch: TokenBatch, unknownText: [[String]] = []) throws(FolioError) -> Tensor {
+        Activation(.softmax).forward(try network.forward(features(batch, unknownText: unknownText), training: false))
     }
 
     /// scikit-learn's `class_weight="balanced"`: `n / (classes * count_c)` per class.

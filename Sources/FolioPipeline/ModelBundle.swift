@@ -20,6 +20,9 @@ public struct ModelBundle: Codable, Sendable {
     public var vocabularySize: Int
     public var vocabularyFingerprint: String
     public var ngrams: NgramHashing?
+    /// Character n-grams and their buckets (absent: none, as in bundles from before them).
+    public var subwords: SubwordHashing?
+    public var subwordBuckets: Int?
     /// Absent in bundles from before weighting existed, as for unweighted models.
     public var weighting: InputWeighting?
     public var maxLength: Int
@@ -45,6 +48,8 @@ public struct ModelBundle: Codable, Sendable {
         self.init(layers: config.model.layers, labels: labels, tokenizer: config.tokenizer, vocabularySize: vocabulary.count,
                   vocabularyFingerprint: vocabulary.fingerprint, ngrams: model.features.ngrams, weighting: config.model.weighting,
                   maxLength: config.loader.maxLength, seed: config.seed)
+        subwords = model.features.subwords?.table.hashing
+        subwordBuckets = model.features.subwords?.buckets
         pipeline = config.name
     }
 
@@ -80,7 +85,15 @@ public struct ModelBundle: Codable, Sendable {
         // and one larger than its weights file is refused before anything is allocated.
         let model: Model
         do throws(FolioError) {
-            let inputDim = bundle.ngrams?.inputDim ?? bundle.vocabularySize
+            var subwords: SubwordFeatures?
+            if let hashing = bundle.subwords {
+                guard let buckets = bundle.subwordBuckets, (1...PipelineConfig.Limits.buckets.upperBound).contains(buckets),
+                      (1...SubwordHashing.longest).contains(hashing.minLength), hashing.minLength <= hashing.maxLength,
+                      hashing.maxLength <= SubwordHashing.longest
+                else { throw FolioError("subwords need 1 <= minLength <= maxLength <= \(SubwordHashing.longest) and subwordBuckets", place: "key subwords") }
+                subwords = SubwordFeatures(table: SubwordTable(hashing: hashing, tokens: vocabulary.tokens), buckets: buckets)
+            }
+            let inputDim = bundle.ngrams?.inputDim ?? subwords?.inputDim ?? bundle.vocabularySize
             let parameters = try Sequential.layout(bundle.layers, vocabulary: inputDim).parameters
                 .reduce(0) { $0 + $1.shape.reduce(1, *) }
             let weightsBytes = fileSize(folder + "/" + weightsFile) ?? 0
@@ -88,7 +101,7 @@ public struct ModelBundle: Codable, Sendable {
                 throw FolioError("the layers hold \(parameters) parameters, more than \(weightsFile) (\(weightsBytes) bytes) can")
             }
             model = try Model(bundle.layers, vocabulary: bundle.vocabularySize, seed: bundle.seed, ngrams: bundle.ngrams,
-                              trainable: trainable, initializes: false)
+                              subwords: subwords, trainable: trainable, initializes: false)
         } catch {
             throw FolioError(error.message, file: error.file ?? path, place: error.place ?? "key layers")
         }

@@ -42,6 +42,9 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         /// Hashed word n-grams up to this order appended to each batch (1: none).
         public var ngrams = 1
         public var buckets = 100_000
+        /// Each token's hashed character n-grams appended (`minn`, `maxn`, as fastText's),
+        /// in the same buckets; nil: none (left out of the canonical JSON).
+        public var subwords: SubwordHashing?
         /// Nil (`"none"`): every token weighs 1; left out of the canonical JSON then, so
         /// the run fingerprints of pipelines without the key are what they were.
         public var weighting: InputWeighting?
@@ -279,6 +282,13 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
     private static func readModel(_ table: PipelineTableReader, baseFolder: String, hasEmbedStage: Bool, into config: inout PipelineConfig) throws(FolioError) {
         config.model.ngrams = try table.int("ngrams", default: 1, in: Limits.ngrams)
         config.model.buckets = try table.int("buckets", default: 100_000, in: Limits.buckets)
+        let minn = try table.int("minn", in: 1...SubwordHashing.longest)
+        let maxn = try table.int("maxn", in: 1...SubwordHashing.longest)
+        if minn != nil || maxn != nil {
+            let (shortest, longest) = (minn ?? 3, maxn ?? 6)
+            guard shortest <= longest else { throw table.error("maxn (\(longest)) is shorter than minn (\(shortest))", key: "maxn") }
+            config.model.subwords = SubwordHashing(minLength: shortest, maxLength: longest)
+        }
         let layers = try table.tables("layers")
         guard !layers.isEmpty else { throw table.error("the model needs [[model.layers]] entries, the first an embedding", key: "layers") }
         let lastDense = layers.lastIndex { (try? $0.string("type")) == "dense" }

@@ -25,6 +25,7 @@ extension PipelineConfig {
                   "padding = \(quoted(loader.padding == .longest ? "longest" : "max_length"))", "memory = \(loader.memoryBudget)",
                   "prefetch = \(loader.prefetch)", ""]
         lines += ["[model]", "ngrams = \(model.ngrams)", "buckets = \(model.buckets)", "weighting = \(quoted(model.weighting?.rawValue ?? "none"))"]
+        if let subwords = model.subwords { lines += ["minn = \(subwords.minLength)", "maxn = \(subwords.maxLength)"] }
         let lastDense = model.layers.lastIndex { if case .dense = $0 { true } else { false } }
         for (index, layer) in model.layers.enumerated() {
             var keys = Self.tomlKeys(of: layer)

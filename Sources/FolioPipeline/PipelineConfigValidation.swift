@@ -1,5 +1,6 @@
 import FolioCore
 import FolioNN
+import FolioText
 
 extension PipelineConfig {
     /// The ranges of the settings that both the file reader and ``validate()`` check: one
@@ -86,6 +87,13 @@ extension PipelineConfig {
         }
         if model.weighting != nil && Sequential.weightedPoolingIndex(model.layers) == nil {
             return ("model.weighting", "TF-IDF weighting needs \(Sequential.weightedPoolingRule)")
+        }
+        if let subwords = model.subwords, !(1 <= subwords.minLength && subwords.minLength <= subwords.maxLength && subwords.maxLength <= SubwordHashing.longest) {
+            return ("model.minn", "character n-gram lengths need 1 <= minn <= maxn <= \(SubwordHashing.longest), not \(subwords.minLength) and \(subwords.maxLength)")
+        }
+        // A token's n-grams follow the row's tokens: only an order-blind bag reads them as meant.
+        if model.subwords != nil && Sequential.weightedPoolingIndex(model.layers) == nil {
+            return ("model.minn", "character n-grams (minn, maxn) need \(Sequential.weightedPoolingRule)")
         }
         return trainingProblem()
     }

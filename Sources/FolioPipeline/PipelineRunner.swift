@@ -125,10 +125,14 @@ public final class PipelineRunner {
     /// stages together (vocabulary, shards, training and evaluation in parts; the `[embed]`
     /// stage on rank 0 while the others wait), rank 0 alone writes the run's files.
     public var communicator: any Communicator = SingleProcess()
+    /// The shards keep unknown words' text (``ShardJobOptions/keepUnknownText``): always for
+    /// a model with subwords; a tuner whose trials may add them sets it for all.
+    public var keepsUnknownText: Bool
 
     public init(config: PipelineConfig, runDir: String? = nil) {
         self.config = config
         self.runDir = runDir ?? "runs/" + config.name
+        keepsUnknownText = config.model.subwords != nil
     }
 
     var vocabularyPath: String { runDir + "/vocabulary.tsv" }
@@ -206,8 +210,9 @@ public final class PipelineRunner {
             events.jobEnded()
         }
         let vocabulary = try Vocabulary(contentsOf: vocabularyPath)
+        // Shards without unknown text fingerprint as they always did.
         let shardsPrint = fingerprint(corpusPrint, textSettings, vocabulary.fingerprint, String(config.shardBytes),
-                                      config.corpus.trainSplit ?? "", testSplit ?? "", holdoutPrint)
+                                      config.corpus.trainSplit ?? "", testSplit ?? "", holdoutPrint, keepsUnknownText ? ["unknown text"] : [])
         try stage("shards", fingerprint: shardsPrint, outputs: [trainShards + "/manifest.json"]
                   + (holdout == nil ? [] : [validationShards + "/manifest.json"])
                   + (testSplit == nil ? [] : [testShards + "/manifest.json"])) { () throws(FolioError) in
@@ -451,6 +456,7 @@ public final class PipelineRunner {
         options.tokenizer = config.tokenizer
         options.shardBytes = config.shardBytes
         options.threads = config.threads
+        options.keepUnknownText = keepsUnknownText
         return options
     }
 

@@ -29,11 +29,13 @@ public final class Predictor {
         public var probability: Double
     }
 
-    /// One text as the model reads it: its first `maxLength` ids, and what was counted.
+    /// One text as the model reads it: its first `maxLength` ids (and, for a model with
+    /// subwords, the text of the unknown ones among them), and what was counted.
     public struct EncodedText: Sendable {
         public var ids: [UInt32]
         public var tokens: Int
         public var unknownTokens: Int
+        public var unknownText: [String] = []
     }
 
     public let bundle: ModelBundle
@@ -76,11 +78,14 @@ public final class Predictor {
     public func encode(_ text: UnsafeRawBufferPointer) throws(FolioError) -> EncodedText {
         var encoded = EncodedText(ids: [], tokens: 0, unknownTokens: 0)
         let maxLength = bundle.maxLength
+        let readsLetters = bundle.subwords != nil
         try tokenizer.forEachToken(in: text) { token in
             let id = index.id(of: token)
             if id == Vocabulary.oovID { encoded.unknownTokens += 1 }
             encoded.tokens += 1
-            if encoded.ids.count < maxLength { encoded.ids.append(id) }
+            guard encoded.ids.count < maxLength else { return }
+            encoded.ids.append(id)
+            if readsLetters && id == Vocabulary.oovID { encoded.unknownText.append(String(decoding: token, as: UTF8.self)) }
         }
         return encoded
     }
@@ -97,7 +102,7 @@ public final class Predictor {
         var ids = [UInt32](repeating: 0, count: texts.count * length)
         for (row, text) in texts.enumerated() { ids.replaceSubrange(row * length..<row * length + text.ids.count, with: text.ids) }
         let batch = TokenBatch(rows: texts.count, length: length, ids: ids, lengths: texts.map { Int32($0.ids.count) })
-        return try model.predict(batch).values
+        return try model.predict(batch, unknownText: texts.map(\.unknownText)).values
     }
 
     /// Label indices of one row of probabilities, most probable first (ties: lower index),

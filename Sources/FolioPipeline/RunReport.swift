@@ -41,6 +41,9 @@ struct RunReport {
         text += "vocabulary \(train.vocabularySize) ids. Seed \(config.seed).\n\n"
         text += "Model: " + config.model.layers.map { "\($0)" }.joined(separator: " -> ")
         if config.model.ngrams > 1 { text += " (hashed word n-grams up to \(config.model.ngrams), \(config.model.buckets) buckets)" }
+        if let subwords = config.model.subwords {
+            text += " (character n-grams of \(subwords.minLength) to \(subwords.maxLength), \(config.model.buckets) buckets)"
+        }
         text += "\n\nTraining: \(config.training.optimizer.kind.rawValue), micro-batch \(config.loader.batchSize) x "
         text += "\(config.training.accumulationSteps) accumulation steps = virtual batch \(config.loader.batchSize * config.training.accumulationSteps), "
         text += "max length \(config.loader.maxLength), \(history.count) of \(config.training.epochs) epochs.\n\n"

@@ -21,6 +21,9 @@ public struct ShardJobOptions: Sendable, Hashable {
     /// the file to collect them; the same ids as that pass gives.
     public var corpusLabels: [String]?
     public var measureTotal = false
+    /// Keep the text of tokens outside the vocabulary in the records (``ShardFormat/unknownTextFlag``),
+    /// for models that read words' letters (`[model] subwords`).
+    public var keepUnknownText = false
     /// Only one side of a validation holdout (a pipeline's training and validation sets).
     public var documents: Holdout?
     /// Crash tests: the points `shard-record` (each record written) and `shard-manifest`
@@ -74,6 +77,8 @@ public enum ShardJob {
         var pieceLabels: [UInt32] = []
         var pieceEndsDocument: [Bool] = []
         var oov = 0
+        /// The text of the `<oov>` tokens in order, when the shards keep it.
+        var unknownText: [String] = []
     }
 
     public static func run(
@@ -114,7 +119,9 @@ public enum ShardJob {
         let reading = Result { () throws(FolioError) in
             try TextBatchWorkers.run(
                 corpus: corpus, threads: threads, totalSourceBytes: totalSourceBytes, started: started, onProgress: onProgress,
-                worker: { work throws(FolioError) in try encode(from: work, into: encoded, index: index, tokenizer: options.tokenizer) },
+                worker: { work throws(FolioError) in
+                    try encode(from: work, into: encoded, index: index, tokenizer: options.tokenizer, keepUnknownText: options.keepUnknownText)
+                },
                 add: { chunk, batch throws(FolioError) in
                     if let documents = options.documents, !documents.keeps(chunk, corpusPath: corpusPath) { return false }
                     guard let label = labelIDs[chunk.label] else {
@@ -229,7 +236,7 @@ public enum ShardJob {
     /// One worker: text pieces to ids.
     private static func encode(
         from work: BoundedQueue<TextBatch>, into encoded: BoundedQueue<EncodedBatch>, index: TokenIndex,
-        tokenizer options: TokenizerOptions
+        tokenizer options: TokenizerOptions, keepUnknownText: Bool
     ) throws(FolioError) {
         var failure: FolioError?
         let tokenizer: Tokenizer?
@@ -244,7 +251,10 @@ public enum ShardJob {
                         for end in batch.pieceEnds {
                             try tokenizer.forEachToken(in: UnsafeRawBufferPointer(rebasing: bytes[start..<end])) { token in
                                 let id = index.id(of: token)
-                                if id == Vocabulary.oovID { result.oov += 1 }
+                                if id == Vocabulary.oovID {
+                                    result.oov += 1
+                                    if keepUnknownText { result.unknownText.append(String(decoding: token, as: UTF8.self)) }
+                                }
                                 result.ids.append(id)
                             }
                             result.pieceEnds.append(result.ids.count)
@@ -272,6 +282,7 @@ public enum ShardJob {
         var oov = 0
         var next = 0
         var document: [UInt32] = []
+        var documentUnknownText: [String] = []
         var shards: [ShardSummary] = []
         var writer: ShardWriter?
         var failure: FolioError?
@@ -284,17 +295,24 @@ public enum ShardJob {
                 guard failure == nil else { continue }
                 do throws(FolioError) {
                     var start = 0
+                    var unknownStart = 0
                     for (piece, end) in ready.pieceEnds.enumerated() {
                         document.append(contentsOf: ready.ids[start..<end])
+                        if options.keepUnknownText {
+                            let unknownEnd = unknownStart + ready.ids[start..<end].count { $0 == Vocabulary.oovID }
+                            documentUnknownText.append(contentsOf: ready.unknownText[unknownStart..<unknownEnd])
+                            unknownStart = unknownEnd
+                        }
                         start = end
                         guard ready.pieceEndsDocument[piece] else { continue }
                         if writer == nil {
                             let name = rank.map { String(format: "shard-r%03d-%05d.fol", $0, shards.count) } ?? String(format: "shard-%05d.fol", shards.count)
-                            writer = try ShardWriter(path: folder + "/" + name, blockBytes: options.blockBytes)
+                            writer = try ShardWriter(path: folder + "/" + name, blockBytes: options.blockBytes, keepsUnknownText: options.keepUnknownText)
                         }
-                        try writer!.append(label: ready.pieceLabels[piece], ids: document)
+                        try writer!.append(label: ready.pieceLabels[piece], ids: document, unknownText: documentUnknownText)
                         failpoints.pass("shard-record")
                         document.removeAll(keepingCapacity: document.count < 1 << 20)
+                        documentUnknownText.removeAll(keepingCapacity: true)
                         if writer!.bytesWritten >= options.shardBytes {
                             shards.append(try writer!.finish())
                             writer = nil

@@ -34,10 +34,12 @@ public struct TFIDFWeighting: Sendable, Equatable {
     }
 
     /// Counts document frequencies over one epoch of `loader` (held-out records are not
-    /// part of it), each batch with `ngrams` appended as training will see it.
-    public static func fit(_ loader: ShardLoader, ngrams: NgramHashing?, inputDim: Int) throws(FolioError) -> TFIDFWeighting {
+    /// part of it), each batch with the n-grams and subwords of `features` appended as
+    /// training will see it (its weighting, if any, is not applied).
+    public static func fit(_ loader: ShardLoader, features: InputFeatures, inputDim: Int) throws(FolioError) -> TFIDFWeighting {
         var frequencies = DocumentFrequencies(inputDim: inputDim)
-        let features = InputFeatures(ngrams: ngrams)
+        var features = features
+        features.weighting = nil
         let batches = loader.epoch(0)
         while let batch = try batches.next() { try frequencies.count(features(batch)) }
         return try frequencies.weighting()

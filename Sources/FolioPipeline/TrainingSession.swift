@@ -47,7 +47,8 @@ public final class TrainingSession {
         self.config = config
         let ngrams = config.model.ngrams > 1
             ? NgramHashing(order: config.model.ngrams, buckets: config.model.buckets, vocabularySize: vocabularySize) : nil
-        let model = try Model(config.model.layers, vocabulary: vocabularySize, seed: config.seed, ngrams: ngrams)
+        let model = try Model(config.model.layers, vocabulary: vocabularySize, seed: config.seed, ngrams: ngrams,
+                              subwords: try Self.subwordFeatures(config.model, tokens: tokens, vocabularySize: vocabularySize, train: train))
         model.network.threads = config.threads
         if config.training.lazyEmbeddingUpdates { model.network.makeEmbeddingsRowSparse() }
         pretrainedMatch = try Self.startFromVectors(config.model.pretrained, model: model, tokens: tokens)
@@ -108,6 +109,23 @@ public final class TrainingSession {
 }
 
 extension TrainingSession {
+    /// The model's character n-grams (`[model] minn`/`maxn`), from the vocabulary's tokens;
+    /// nil without the keys. Unknown words get theirs only from shards that keep their text,
+    /// so shards without it are refused rather than read with most of the feature missing.
+    static func subwordFeatures(
+        _ model: PipelineConfig.ModelConfig, tokens: [String]?, vocabularySize: Int, train: ShardSet
+    ) throws(FolioError) -> SubwordFeatures? {
+        guard let hashing = model.subwords else { return nil }
+        guard let tokens, tokens.count == vocabularySize else {
+            throw FolioError("[model] minn and maxn need the vocabulary's tokens (pass --vocabulary, or keep vocabulary.tsv beside the shards)")
+        }
+        for index in train.manifest.shards.indices where !(try train.reader(forShard: index).keepsUnknownText) {
+            throw FolioError("[model] minn and maxn need shards that keep unknown words' text (`folio shard --keep-unknown-text`; `folio run` does so for such a model)",
+                             file: train.path(ofShard: index))
+        }
+        return SubwordFeatures(table: SubwordTable(hashing: hashing, tokens: tokens), buckets: model.buckets)
+    }
+
     /// Copies pretrained vectors into the embedding's rows (and freezes it when asked);
     /// errors name the pipeline key as well as the vectors file.
     static func startFromVectors(_ pretrained: PipelineConfig.PretrainedEmbedding?, model: Model, tokens: [String]?) throws(FolioError) -> PretrainedMatch? {

@@ -1,5 +1,6 @@
 import FolioCore
 import FolioNN
+import FolioText
 import Foundation
 
 /// What `folio tune` searches: a range per hyperparameter, and the most epochs a trial trains.
@@ -27,12 +28,22 @@ public struct TuneSpace: Sendable, Hashable, Codable {
         case learningRate = "learning_rate", batchSize = "batch_size", dim, ngrams, buckets, weighting, units, dropout, filters
         /// 0: the pipeline's schedule; 1: cosine decay over the trial's epochs.
         case schedule
+        /// Character n-grams (`[model] minn`, `maxn`): 0 none, else `minn * 10 + maxn`
+        /// (36: fastText's 3 to 6). Last, so that adding it left every other draw of a seed as it was.
+        case subwords
+
+        /// The tuned pipelines' shards keep unknown words' text when a trial may read them.
+        func needsUnknownText(_ range: Range?) -> Bool {
+            guard self == .subwords, case .values(let values)? = range else { return false }
+            return values.contains { $0 >= 1 }
+        }
 
         /// The names a space file may give instead of numbers.
         var names: [String: Double] {
             switch self {
             case .weighting: ["none": 0, "tfidf": 1]
             case .schedule: ["pipeline": 0, "cosine": 1]
+            case .subwords: ["none": 0, "2-4": 24, "2-5": 25, "3-5": 35, "3-6": 36]
             default: [:]
             }
         }
@@ -72,7 +83,11 @@ public struct TuneSpace: Sendable, Hashable, Codable {
         } else {
             ranges[.ngrams] = .values([1, 2, 3])
             ranges[.buckets] = .values([100_000, 400_000])
-            if Sequential.weightedPoolingIndex(layers) != nil { ranges[.weighting] = .values([0, 1]) }
+            if Sequential.weightedPoolingIndex(layers) != nil {
+                ranges[.weighting] = .values([0, 1])
+                // What fastText's autotune finds on the corpora where words alone fall short.
+                ranges[.subwords] = .values([0, 36])
+            }
         }
         return TuneSpace(ranges: ranges, maxEpochs: config.training.epochs)
     }
@@ -99,8 +114,15 @@ public struct TuneSpace: Sendable, Hashable, Codable {
                     }
                 }
                 guard !numbers.isEmpty else { throw table.error("give at least one value", key: "values") }
+                if parameter == .subwords, let bad = numbers.first(where: { value in
+                    let code = Int(value)
+                    return Double(code) != value || (code != 0 && !(1...9 ~= code / 10 && code / 10...9 ~= code % 10))
+                }) {
+                    throw table.error("\(bad) is not a pair of n-gram lengths: 0 (none) or minn * 10 + maxn, 1 <= minn <= maxn <= 9 (e.g. 36 or \"3-6\")", key: "values")
+                }
                 space.ranges[parameter] = .values(numbers)
             } else {
+                guard parameter != .subwords else { throw table.error("give values = [...]: n-gram lengths are not drawn from a range", key: "min") }
                 let low = try table.double("min", in: 1e-12...1e12), high = try table.double("max", in: 1e-12...1e12)
                 guard let low, let high, low <= high else { throw table.error("give values = [...], or min <= max", key: "min") }
                 space.ranges[parameter] = .logUniform(min: low, max: high)
@@ -158,6 +180,9 @@ extension PipelineConfig {
             case .ngrams: config.model.ngrams = Int(value)
             case .buckets: config.model.buckets = Int(value)
             case .weighting: config.model.weighting = value >= 0.5 ? .tfidf : nil
+            case .subwords:
+                let code = Int(value.rounded())
+                config.model.subwords = code >= 1 ? SubwordHashing(minLength: code / 10, maxLength: code % 10) : nil
             case .units:
                 config.model.layers = config.model.layers.map { layer in
                     switch layer {

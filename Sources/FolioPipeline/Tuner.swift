@@ -122,6 +122,7 @@ public final class Tuner {
         var searched = config
         if searched.training.validationSplit == 0 { searched.training.validationSplit = 0.1 }
         let runner = PipelineRunner(config: searched, runDir: folder + "/data")
+        runner.keepsUnknownText = searched.model.subwords != nil || space.ranges.contains { $0.key.needsUnknownText($0.value) }
         runner.events = events
         let (vocabulary, train, validation, trainingConfig) = try runner.prepareTraining()
 

@@ -108,6 +108,9 @@ public struct LoaderBatch: Sendable {
     public var lengths: [Int32]
     public var labels: [UInt32]
     public var records: [RecordRef]
+    /// Per row, the text of its unknown tokens within `lengths`, in order; empty rows when
+    /// the shards do not keep it (``ShardFormat/unknownTextFlag``).
+    public var unknownText: [[String]] = []
 
     /// Share of the batch's cells that are padding.
     public var paddingFraction: Double {

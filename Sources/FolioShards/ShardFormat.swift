@@ -1,9 +1,11 @@
-/// The byte layout of a shard file, version 1. All integers are little-endian.
+/// The byte layout of a shard file, version 1 or 2. All integers are little-endian.
 ///
 /// ```
-/// header   16 bytes   "FOLIOSHD" | version u16 | flags u16 (0) | reserved u32 (0)
+/// header   16 bytes   "FOLIOSHD" | version u16 | flags u16 | reserved u32 (0)
 /// blocks   ...        one zstd frame each (level 3), back to back; decompressed, a block
 ///                     is records, each: label LEB128 | token count LEB128 | ids LEB128...
+///                     and, with flag 1 (version 2): unknown count LEB128 | per unknown
+///                     token, in order: byte length LEB128 | its UTF-8 bytes
 ///                     (about 1 MiB decompressed; a record never spans two blocks)
 /// footer   ...        block count u32
 ///                     per block (28 bytes): offset u64 | compressed size u32 |
@@ -19,8 +21,17 @@
 /// (or not a shard), and a footer whose CRC does not match is corrupt. The per-record
 /// token counts let a loader bucket by length without decompressing anything. CRC-32C is
 /// the Castagnoli polynomial (``CRC32C``).
+///
+/// Flag 1, *unknown text*, keeps the text of every token written as `<oov>` (id 1), so that
+/// features made from a word's letters (fastText's character n-grams) reach words outside
+/// the vocabulary too; the count must equal the record's `<oov>` ids. A file without it is
+/// written as version 1, byte for byte as before the flag existed.
 public enum ShardFormat {
-    public static let version: UInt16 = 1
+    /// The newest version this Folio reads and writes.
+    public static let version: UInt16 = 2
+    public static let unknownTextFlag: UInt16 = 1
+    /// The id of a token outside the vocabulary (FolioText's `Vocabulary.oovID`).
+    public static let unknownID: UInt32 = 1
     static let headerMagic = Array("FOLIOSHD".utf8)
     static let trailerMagic = Array("FOLIOEND".utf8)
     static let headerBytes = 16
@@ -44,14 +55,17 @@ public struct ShardBlock: Sendable, Equatable {
     public var checksum: UInt32
 }
 
-/// One record: a document's label and token ids.
+/// One record: a document's label and token ids (and, in a shard that keeps it, the text
+/// of its unknown tokens, in order).
 public struct ShardRecord: Sendable, Equatable {
     public var label: UInt32
     public var ids: [UInt32]
+    public var unknownText: [String]
 
-    public init(label: UInt32, ids: [UInt32]) {
+    public init(label: UInt32, ids: [UInt32], unknownText: [String] = []) {
         self.label = label
         self.ids = ids
+        self.unknownText = unknownText
     }
 }
 

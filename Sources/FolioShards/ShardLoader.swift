@@ -22,8 +22,9 @@ import Synchronization
 /// few batches ahead. Because the plan needs no data, ``LoaderState`` is just (epoch,
 /// batches done): resuming plans again and skips finished windows without reading them.
 ///
-/// Memory: one window of decoded records, the carried records, `prefetch` batches, and
-/// 4 bytes per record of footer metadata (token counts).
+/// Memory: one window of decoded records (with unknown tokens' text where the shards keep
+/// it), the carried records, `prefetch` batches, and 4 bytes per record of footer metadata
+/// (token counts).
 public final class ShardLoader: Sendable {
     public let shards: ShardSet
     public let options: LoaderOptions
@@ -178,7 +179,9 @@ public final class ShardLoader: Sendable {
             tokens += min(Int(reader.tokenCounts[record]), options.maxLength)
         }
         // A decoded record also costs a dictionary entry and an array header: ~128 bytes.
-        return tokens * 4 + Int(info.records) * 128
+        // Unknown tokens' text is at most the block's decompressed bytes; with its string
+        // headers, about twice that (an estimate: the footer does not count unknown tokens).
+        return tokens * 4 + Int(info.records) * 128 + (reader.keepsUnknownText ? 2 * Int(info.decompressedBytes) : 0)
     }
 
     /// The batches of `epoch` from `state` on (nil: from the start), made on a background
@@ -204,6 +207,7 @@ public final class ShardLoader: Sendable {
         // Decoded ids of the records in reach: the current window's and those carried in.
         var store: [RecordRef: [UInt32]] = [:]
         var labels: [RecordRef: UInt32] = [:]
+        var unknownText: [RecordRef: [String]] = [:]
         var position = 0  // the plan's index of the window's first batch
         for window in windows {
             if cancelled.isSet { return }
@@ -219,12 +223,16 @@ public final class ShardLoader: Sendable {
                     if (firstRecord..<firstRecord + info.records).allSatisfy({ passedOver(RecordRef(shard: UInt32(shard), record: $0)) }) {
                         continue
                     }
-                    try readers[shard].forEachRecord(inBlock: block) { record, label, ids throws(FolioError) in
+                    try readers[shard].forEachRecordWithText(inBlock: block) { record, label, ids, text throws(FolioError) in
                         let ref = RecordRef(shard: UInt32(shard), record: UInt32(record))
                         if passedOver(ref) { return }
                         if let holdout = options.holdout, !holdout.yields(ref) { return }
-                        store[ref] = Array(ids.prefix(options.maxLength))
+                        let kept = Array(ids.prefix(options.maxLength))
+                        store[ref] = kept
                         labels[ref] = label
+                        if !text.isEmpty {
+                            unknownText[ref] = Array(text.prefix(kept.count { $0 == ShardFormat.unknownID }))
+                        }
                     }
                 }
             } catch {
@@ -233,12 +241,15 @@ public final class ShardLoader: Sendable {
             }
             for index in made {
                 if cancelled.isSet { return }
-                queue.push(.success((position + index, makeBatch(window.batches[index], store: store, labels: labels))))
+                var batch = makeBatch(window.batches[index], store: store, labels: labels)
+                if !unknownText.isEmpty { batch.unknownText = batch.records.map { unknownText[$0] ?? [] } }
+                queue.push(.success((position + index, batch)))
             }
             position += window.batches.count
             // Drop what this window used; what it carries on stays.
             store = store.filter { !used.contains($0.key) }
             labels = labels.filter { !used.contains($0.key) }
+            unknownText = unknownText.filter { !used.contains($0.key) }
         }
     }
 

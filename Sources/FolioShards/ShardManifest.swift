@@ -7,6 +7,10 @@ public struct ShardManifest: Codable, Sendable, Equatable {
     public static let fileName = "manifest.json"
 
     public var formatVersion: Int
+    /// The manifest's own layout (the shard files carry theirs, ``ShardFormat/version``):
+    /// unchanged by shard format 2, so a manifest, and the fingerprints made of it, reads
+    /// as it did.
+    public static let newestFormatVersion = 1
     /// ``FolioText/Vocabulary/fingerprint`` of the vocabulary the ids come from.
     public var vocabularyFingerprint: String
     public var vocabularySize: Int
@@ -22,7 +26,7 @@ public struct ShardManifest: Codable, Sendable, Equatable {
         vocabularyFingerprint: String, vocabularySize: Int, tokenizer: [String: String], labels: [String],
         shards: [ShardSummary]
     ) {
-        formatVersion = Int(ShardFormat.version)
+        formatVersion = Self.newestFormatVersion
         self.vocabularyFingerprint = vocabularyFingerprint
         self.vocabularySize = vocabularySize
         self.tokenizer = tokenizer
@@ -61,9 +65,9 @@ public struct ShardManifest: Codable, Sendable, Equatable {
         } catch {
             throw FolioError("malformed manifest: \(error)", file: path)
         }
-        guard manifest.formatVersion <= Int(ShardFormat.version) else {
+        guard manifest.formatVersion <= Self.newestFormatVersion else {
             throw FolioError(
-                "format version \(manifest.formatVersion) is newer than this Folio reads (\(ShardFormat.version)); update Folio",
+                "format version \(manifest.formatVersion) is newer than this Folio reads (\(Self.newestFormatVersion)); update Folio",
                 file: path, place: "key format_version")
         }
         return manifest

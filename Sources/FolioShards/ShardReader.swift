@@ -8,6 +8,8 @@ import Glibc
 public final class ShardReader: Sendable {
     public let path: String
     public let version: UInt16
+    /// Whether records carry their unknown tokens' text (``ShardFormat/unknownTextFlag``).
+    public let keepsUnknownText: Bool
     public let blocks: [ShardBlock]
     /// Token count of every record, in order: enough to bucket by length without
     /// decompressing a block.
@@ -40,6 +42,11 @@ public final class ShardReader: Sendable {
                     "shard format version \(version) is newer than this Folio reads (\(ShardFormat.version)); update Folio",
                     file: path, place: "header")
             }
+            let flags = header.withUnsafeBytes { $0.littleEndian(at: 10, as: UInt16.self) }
+            guard flags & ~ShardFormat.unknownTextFlag == 0, version >= 2 || flags == 0 else {
+                throw FolioError("unknown shard flags \(flags) for format version \(version)", file: path, place: "header")
+            }
+            keepsUnknownText = flags & ShardFormat.unknownTextFlag != 0
             let trailer = try ShardReader.read(
                 descriptor, path: path, offset: fileBytes - ShardFormat.trailerBytes, count: ShardFormat.trailerBytes,
                 place: "trailer")
@@ -152,14 +159,29 @@ public final class ShardReader: Sendable {
     }
 
     /// Calls `body(record index, label, ids)` for every record of block `index`, checking
-    /// each against the footer's token counts.
+    /// each against the footer's token counts (unknown text, if kept, checked and skipped).
     public func forEachRecord(
         inBlock index: Int, _ body: (Int, UInt32, UnsafeBufferPointer<UInt32>) throws(FolioError) -> Void
+    ) throws(FolioError) {
+        try parseRecords(inBlock: index, text: false) { record, label, ids, _ throws(FolioError) in try body(record, label, ids) }
+    }
+
+    /// ``forEachRecord(inBlock:_:)`` with each record's unknown tokens' text, in order (empty
+    /// in a shard that does not keep it).
+    public func forEachRecordWithText(
+        inBlock index: Int, _ body: (Int, UInt32, UnsafeBufferPointer<UInt32>, [String]) throws(FolioError) -> Void
+    ) throws(FolioError) {
+        try parseRecords(inBlock: index, text: true, body)
+    }
+
+    private func parseRecords(
+        inBlock index: Int, text: Bool, _ body: (Int, UInt32, UnsafeBufferPointer<UInt32>, [String]) throws(FolioError) -> Void
     ) throws(FolioError) {
         let block = blocks[index]
         let bytes = try decompressedBlock(index)
         let bad = FolioError("malformed records", file: path, place: "block \(index)")
         var ids: [UInt32] = []
+        var unknownText: [String] = []
         try bytes.withBytes { raw throws(FolioError) in
             var position = 0
             for recordIndex in Int(block.firstRecord)..<Int(block.firstRecord + block.records) {
@@ -167,11 +189,27 @@ public final class ShardReader: Sendable {
                     let count = LEB128.read(raw, at: &position), count == UInt64(tokenCounts[recordIndex])
                 else { throw bad }
                 ids.removeAll(keepingCapacity: true)
+                var unknown = 0
                 for _ in 0..<count {
                     guard let id = LEB128.read(raw, at: &position), id <= UInt32.max else { throw bad }
                     ids.append(UInt32(id))
+                    if id == ShardFormat.unknownID { unknown += 1 }
                 }
-                try ids.withUnsafeBufferPointer { buffer throws(FolioError) in try body(recordIndex, UInt32(label), buffer) }
+                unknownText.removeAll(keepingCapacity: true)
+                if keepsUnknownText {
+                    guard let stored = LEB128.read(raw, at: &position), stored == UInt64(unknown) else {
+                        throw FolioError("record \(recordIndex) keeps text for a different number of unknown tokens than its ids hold",
+                                         file: path, place: "block \(index)")
+                    }
+                    for _ in 0..<unknown {
+                        guard let length = LEB128.read(raw, at: &position), length <= UInt64(raw.count - position) else { throw bad }
+                        let end = position + Int(length)
+                        // Text is only decoded for callers that want it; the bounds are checked always.
+                        if text { unknownText.append(String(decoding: UnsafeRawBufferPointer(rebasing: raw[position..<end]), as: UTF8.self)) }
+                        position = end
+                    }
+                }
+                try ids.withUnsafeBufferPointer { buffer throws(FolioError) in try body(recordIndex, UInt32(label), buffer, unknownText) }
             }
             guard position == raw.count else { throw bad }
         }

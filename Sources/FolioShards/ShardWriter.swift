@@ -31,16 +31,19 @@ public final class ShardWriter {
     private var record: [UInt8] = []
     private var records = 0
     private var tokens = 0
+    /// Whether records carry their unknown tokens' text (``ShardFormat/unknownTextFlag``).
+    public let keepsUnknownText: Bool
 
-    public init(path: String, blockBytes: Int = ShardFormat.defaultBlockBytes) throws(FolioError) {
+    public init(path: String, blockBytes: Int = ShardFormat.defaultBlockBytes, keepsUnknownText: Bool = false) throws(FolioError) {
         guard let context = ZSTD_createCCtx() else { throw FolioError("cannot create a zstd compressor", file: path) }
         self.context = context
         self.path = path
         self.blockBytes = blockBytes
+        self.keepsUnknownText = keepsUnknownText
         file = try AtomicFile(path: path)
         var header = ShardFormat.headerMagic
-        header.appendLittleEndian(ShardFormat.version)
-        header.appendLittleEndian(UInt16(0))
+        header.appendLittleEndian(formatVersion)
+        header.appendLittleEndian(keepsUnknownText ? ShardFormat.unknownTextFlag : 0)
         header.appendLittleEndian(UInt32(0))
         try write(header)
     }
@@ -50,11 +53,28 @@ public final class ShardWriter {
     /// Bytes written so far (blocks compressed so far, not the block being filled).
     public var bytesWritten: Int { offset }
 
-    public func append(label: UInt32, ids: some Collection<UInt32>) throws(FolioError) {
+    /// Version 1 unless a flag needs 2: a shard set written without unknown text stays
+    /// readable by every Folio that reads version 1.
+    private var formatVersion: UInt16 { keepsUnknownText ? 2 : 1 }
+
+    /// Appends a record. `unknownText`: the text of its `<oov>` tokens, in order (one per
+    /// `<oov>` id), kept when the writer keeps unknown text and ignored otherwise.
+    public func append(label: UInt32, ids: some Collection<UInt32>, unknownText: some Collection<String> = [String]()) throws(FolioError) {
         record.removeAll(keepingCapacity: true)
         LEB128.append(UInt64(label), to: &record)
         LEB128.append(UInt64(ids.count), to: &record)
         for id in ids { LEB128.append(UInt64(id), to: &record) }
+        if keepsUnknownText {
+            let unknown = ids.count { $0 == ShardFormat.unknownID }
+            guard unknownText.count == unknown else {
+                throw FolioError("a record with \(unknown) unknown tokens given the text of \(unknownText.count)", file: path, place: "record \(records)")
+            }
+            LEB128.append(UInt64(unknownText.count), to: &record)
+            for text in unknownText {
+                LEB128.append(UInt64(text.utf8.count), to: &record)
+                record.append(contentsOf: text.utf8)
+            }
+        }
         if !block.isEmpty && block.count + record.count > blockBytes { try flushBlock() }
         guard block.count + record.count <= Int(ShardFormat.maxBlockBytes) else {
             throw FolioError("a record of \(ids.count) tokens is larger than a shard block may be (\(ShardFormat.maxBlockBytes >> 20) MiB)",
@@ -117,7 +137,7 @@ public final class ShardWriter {
         var trailer: [UInt8] = []
         trailer.appendLittleEndian(UInt64(footerOffset))
         trailer.appendLittleEndian(footerChecksum)
-        trailer.appendLittleEndian(ShardFormat.version)
+        trailer.appendLittleEndian(formatVersion)
         trailer.appendLittleEndian(UInt16(0))
         trailer.append(contentsOf: ShardFormat.trailerMagic)
         try write(trailer)

@@ -90,6 +90,8 @@ struct ModelFacts: Codable, Sendable {
     var parameters: Int
     var maxLength: Int
     var ngrams: Int?
+    /// Character n-gram lengths, `[minn, maxn]`, for a model with subwords.
+    var subwords: [Int]?
 
     init(bundle: ModelBundle, parameters: Int) {
         pipeline = bundle.pipeline
@@ -99,10 +101,11 @@ struct ModelFacts: Codable, Sendable {
         self.parameters = parameters
         maxLength = bundle.maxLength
         ngrams = bundle.ngrams?.order
+        subwords = bundle.subwords.map { [$0.minLength, $0.maxLength] }
     }
 
     enum CodingKeys: String, CodingKey {
-        case pipeline, labels, layers, parameters, ngrams
+        case pipeline, labels, layers, parameters, ngrams, subwords
         case vocabularySize = "vocabulary_size"
         case maxLength = "max_length"
     }

@@ -27,6 +27,8 @@ struct ShardCommand: ParsableCommand {
     @Option(help: "Use the labels (and their ids) of another shard set, e.g. the training split's.")
     var labelsFrom: String?
 
+    @Flag(help: "Keep the text of words outside the vocabulary in the records, for models with character n-grams ([model] minn, maxn).")
+    var keepUnknownText = false
     @OptionGroup var corpusOptions: CorpusOptionGroup
     @OptionGroup var tokenizer: TokenizerOptionGroup
     @Option(help: "Tokenizing threads (default: the number of cores).")
@@ -43,6 +45,7 @@ struct ShardCommand: ParsableCommand {
         options.corpus = corpusOptions.unlabeledAllowed
         options.tokenizer = tokenizer.options
         options.shardBytes = shardSize.bytes
+        options.keepUnknownText = keepUnknownText
         options.threads = threads ?? ProcessInfoLite.activeProcessorCount
         let display = ProgressDisplay(title: "shard")
         options.measureTotal = display.showsBar

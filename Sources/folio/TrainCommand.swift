@@ -37,6 +37,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Hashed word n-grams up to this order appended to each batch (2: bigrams; 1: none), as fastText's -wordNgrams.")
     var ngrams = 1
     @Option(help: "Hash buckets for the n-grams.") var buckets = 100_000
+    @Option(help: "Character n-grams of each word from this length (fastText's -minn; default 3 with --maxn), in the same buckets; bag model only, on shards made with --keep-unknown-text.")
+    var minn: Int?
+    @Option(help: "Character n-grams up to this length (fastText's -maxn; default 6 with --minn).") var maxn: Int?
     @Flag(help: "Weigh each document's distinct ids by TF-IDF fitted on the training shards (bag model only).")
     var tfidf = false
     @Option(help: "Epochs.") var epochs = 5
@@ -97,6 +100,7 @@ struct TrainCommand: ParsableCommand {
         config.model.ngrams = ngrams
         config.model.buckets = buckets
         config.model.weighting = tfidf ? .tfidf : nil
+        if minn != nil || maxn != nil { config.model.subwords = SubwordHashing(minLength: minn ?? 3, maxLength: maxn ?? 6) }
         config.training.epochs = epochs
         config.training.accumulationSteps = accumulate
         config.training.optimizer = OptimizerSpec(kind: kind, schedule: .constant(learningRate))

@@ -18,6 +18,32 @@ import FoundationXML
         return try #require(try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any])
     }
 
+    /// Character n-grams from the command line: `folio train --minn` refuses shards made
+    /// without unknown words' text, naming a shard and the flag; with `--keep-unknown-text`
+    /// (format version 2, verified) it trains, and the model reads an unknown word's letters.
+    @Test func subwordsFromShardsThatKeepUnknownText() throws {
+        let vocabulary = folder + "/small.tsv"
+        #expect(try FolioProcess(["vocab", folder + "/corpus", "--split", "train", "--out", vocabulary, "--max-tokens", "10"]).status == 0)
+        for (name, extra) in [("plain", [String]()), ("kept", ["--keep-unknown-text"])] {
+            let shard = try FolioProcess(["shard", folder + "/corpus", "--split", "train", "--vocabulary", vocabulary, "--out", folder + "/" + name] + extra)
+            #expect(shard.status == 0, "\(shard.stderr)")
+        }
+        #expect(try FolioProcess(["inspect", folder + "/kept", "--verify"]).status == 0)
+        let train = ["train", "--vocabulary", vocabulary, "--minn", "2", "--maxn", "4", "--epochs", "4", "--optimizer", "sgd", "--learning-rate", "0.5"]
+        let refused = try FolioProcess(train + [folder + "/plain", "--checkpoints", folder + "/plain-checkpoints"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("/plain/shard-00000.fol: [model] minn and maxn need shards that keep unknown words' text (`folio shard --keep-unknown-text`"),
+                "\(refused.stderr)")
+        let trained = try FolioProcess(train + [folder + "/kept", "--checkpoints", folder + "/kept-checkpoints", "--out", folder + "/kept-model"])
+        #expect(trained.status == 0, "\(trained.stderr)")
+        try "galaxyy planetz\nqqqqq yyyyy\n".write(toFile: folder + "/unknown.txt", atomically: true, encoding: .utf8)
+        let predict = try FolioProcess(["predict", folder + "/kept-model", "--json", "--top-k", "3"], stdin: folder + "/unknown.txt")
+        #expect(predict.status == 0, "\(predict.stderr)")
+        let lines = predict.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(lines.count == 2 && lines.allSatisfy { $0["unknown_tokens"] as? Int == 2 })
+        #expect(lines[0]["probability"] as? Double != lines[1]["probability"] as? Double, "the letters of the unknown words count")
+    }
+
     @Test func runThenPredictAndEval() throws {
         let run = try FolioProcess(["run", folder + "/tiny.toml", "--run-dir", folder + "/run", "--json"])
         #expect(run.status == 0, "\(run.stderr)")

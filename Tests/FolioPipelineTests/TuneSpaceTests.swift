@@ -1,6 +1,7 @@
 import FolioCore
 import FolioNN
 import FolioTestSupport
+import FolioText
 import Foundation
 import Testing
 @testable import FolioPipeline
@@ -22,8 +23,10 @@ import Testing
         let searched = Set(space.ranges.keys)
         #expect(searched.isSuperset(of: [.learningRate, .batchSize, .schedule]))
         switch pipeline {
-        case "bag-of-ngrams.toml": #expect(searched.isSuperset(of: [.ngrams, .buckets, .weighting]) && !searched.contains(.units))
-        case "demo.toml": #expect(searched.isSuperset(of: [.units, .dropout]) && !searched.contains(.ngrams))
+        case "bag-of-ngrams.toml":
+            #expect(searched.isSuperset(of: [.ngrams, .buckets, .weighting]) && !searched.contains(.units))
+            #expect(space.ranges[.subwords] == .values([0, 36]) && TuneSpace.Parameter.subwords.needsUnknownText(space.ranges[.subwords]))
+        case "demo.toml": #expect(searched.isSuperset(of: [.units, .dropout]) && !searched.contains(.ngrams) && !searched.contains(.subwords))
         default: #expect(searched.contains(.filters) && !searched.contains(.units))
         }
     }
@@ -83,5 +86,27 @@ import Testing
         folder.write("bad.toml", "[schedule]\nvalues = [\"linear\"]\n")
         let error = try #require(throws: FolioError.self) { try TuneSpace.defaults(for: config).reading(folder.path + "/bad.toml") }
         #expect(error.message.contains("\"cosine\", \"pipeline\"") && error.place?.contains("schedule.values") == true, "\(error)")
+    }
+
+    /// Character n-gram lengths by name or code; a drawn pair becomes `minn`/`maxn`, 0 none;
+    /// a code that is not a pair of lengths, or a range, is refused naming the key.
+    @Test func aSpaceFileNamesSubwordLengths() throws {
+        let config = try PipelineConfig.read(path: Self.root + "/pipelines/bag-of-ngrams.toml")
+        let folder = TemporaryFolder()
+        folder.write("space.toml", "[subwords]\nvalues = [\"none\", \"2-5\", 47]\n")
+        let space = try TuneSpace.defaults(for: config).reading(folder.path + "/space.toml")
+        #expect(space.ranges[.subwords] == .values([0, 25, 47]))
+        for (code, expected) in [(0.0, nil), (25, SubwordHashing(minLength: 2, maxLength: 5)), (47, SubwordHashing(minLength: 4, maxLength: 7))] {
+            var settings = TrialSettings()
+            settings.values = ["subwords": code]
+            let tuned = config.applying(settings, epochs: 2)
+            #expect(tuned.model.subwords == expected)
+            try tuned.validate()
+        }
+        for bad in ["values = [97]", "values = [5]", "values = [3.5]", "min = 1\nmax = 2"] {
+            folder.write("bad.toml", "[subwords]\n\(bad)\n")
+            let error = try #require(throws: FolioError.self) { try TuneSpace.defaults(for: config).reading(folder.path + "/bad.toml") }
+            #expect(error.place?.contains("subwords.") == true, "\(error)")
+        }
     }
 }

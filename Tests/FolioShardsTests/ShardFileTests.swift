@@ -72,6 +72,40 @@ import Testing
         #expect(try Data(contentsOf: URL(fileURLWithPath: folder.path + "/again.fol")) == bytes)
     }
 
+    /// Records keep their unknown tokens' text (any UTF-8, empty too) across blocks, in a
+    /// version 2 file with flag 1; readers that do not ask for it get the same ids and labels;
+    /// a record given text for another number of unknown tokens is refused.
+    @Test func unknownTextRoundTrips() throws {
+        let folder = TemporaryFolder()
+        var generator = SplitMix64(seed: 5)
+        let words = ["été", "日本語", "", "x", String(repeating: "long", count: 100)]
+        var records: [ShardRecord] = []
+        for _ in 0..<500 {
+            let ids = (0..<Int(generator.next() % 40)).map { _ in UInt32(generator.next() % 4) }
+            let text = ids.filter { $0 == ShardFormat.unknownID }.map { _ in words[Int(generator.next() % UInt64(words.count))] }
+            records.append(ShardRecord(label: UInt32(generator.next() % 3), ids: ids, unknownText: text))
+        }
+        let path = folder.path + "/text.fol"
+        let writer = try ShardWriter(path: path, blockBytes: 512, keepsUnknownText: true)
+        for record in records { try writer.append(label: record.label, ids: record.ids, unknownText: record.unknownText) }
+        #expect(throws: FolioError.self) { try writer.append(label: 0, ids: [1, 1], unknownText: ["one"]) }
+        _ = try writer.finish()
+        let reader = try ShardReader(path: path)
+        #expect(reader.version == 2 && reader.keepsUnknownText && reader.blocks.count > 5)
+        var read: [ShardRecord] = []
+        for block in reader.blocks.indices {
+            try reader.forEachRecordWithText(inBlock: block) { _, label, ids, text throws(FolioError) in
+                read.append(ShardRecord(label: label, ids: Array(ids), unknownText: text))
+            }
+        }
+        #expect(read == records)
+        #expect(try readAll(path) == records.map { ShardRecord(label: $0.label, ids: $0.ids) })
+        try reader.verify()
+        // Without the flag, the file is version 1 and the text is not written.
+        _ = try write([ShardRecord(label: 0, ids: [1, 2])], to: folder.path + "/plain.fol")
+        #expect(try ShardReader(path: folder.path + "/plain.fol").version == 1)
+    }
+
     @Test func anUnfinishedWriterLeavesNoShard() throws {
         let folder = TemporaryFolder()
         do {
@@ -107,7 +141,9 @@ import Testing
         try expectDamage({ bytes, reader in bytes[Int(reader.blocks[5].offset) + 7] ^= 0x10 },
                          message: "checksum mismatch", place: "block 5")
         try expectDamage({ bytes, _ in bytes[bytes.count - 30] ^= 0x01 }, message: "footer checksum", place: "footer")
-        try expectDamage({ bytes, _ in bytes[8] = 2 }, message: "newer than this Folio reads", place: "header")
+        try expectDamage({ bytes, _ in bytes[8] = 3 }, message: "newer than this Folio reads", place: "header")
+        try expectDamage({ bytes, _ in bytes[10] = 1 }, message: "unknown shard flags 1 for format version 1", place: "header")
+        try expectDamage({ bytes, _ in bytes[8] = 2; bytes[10] = 4 }, message: "unknown shard flags 4", place: "header")
         try expectDamage({ bytes, _ in bytes[0] = UInt8(ascii: "X") }, message: "not a Folio shard", place: "header")
         let folder = TemporaryFolder()
         let empty = folder.write("empty.fol", [])
