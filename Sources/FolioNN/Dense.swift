@@ -70,6 +70,7 @@ public final class Embedding {
     /// `trainable = False`); see ``Sequential/freezeEmbedding()``.
     public internal(set) var trainable = true
     private var ids: [UInt32] = []
+    private var extra: PositionIDs?
 
     public static func layout(prefix: String, inputDim: Int, outputDim: Int) -> [(name: String, shape: [Int])] {
         [(prefix + ".weight", [inputDim, outputDim])]
@@ -87,23 +88,47 @@ public final class Embedding {
         for index in values.indices { values[index] = (Float(random.unit()) * 2 - 1) * 0.05 }
     }
 
-    /// Refuses ids at or beyond `inputDim`, naming the first.
+    /// Refuses ids at or beyond `inputDim`, naming the first, and extra ids that do not fit the batch.
     func check(_ batch: TokenBatch) throws(FolioError) {
         if let position = batch.ids.firstIndex(where: { Int($0) >= inputDim }) {
             throw FolioError("Embedding: token id \(batch.ids[position]) at row \(position / batch.length), position \(position % batch.length) is outside 0..<\(inputDim)")
         }
+        if let extra = batch.extraIDs {
+            guard extra.offsets.count == batch.ids.count + 1, extra.offsets.first == 0, extra.offsets.last == Int32(extra.ids.count),
+                  zip(extra.offsets, extra.offsets.dropFirst()).allSatisfy({ $0 <= $1 }) else {
+                throw FolioError("Embedding: the extra ids' offsets do not fit a batch of \(batch.rows) x \(batch.length)")
+            }
+            if let bad = extra.ids.first(where: { Int($0) >= inputDim }) {
+                throw FolioError("Embedding: extra id \(bad) is outside 0..<\(inputDim)")
+            }
+        }
     }
 
     /// `[rows, length]` ids to `[rows, length, outputDim]`. Ids must be below `inputDim`.
+    /// With ``TokenBatch/extraIDs``, a position's vector is the mean of its token's row and
+    /// its extra ids' rows.
     public func forward(_ batch: TokenBatch, arena: ParameterArena) throws(FolioError) -> Tensor {
         try check(batch)
         ids = batch.ids
+        extra = batch.extraIDs
         let table = UnsafePointer(arena.values(of: table).baseAddress!)
         let outputDim = outputDim
         var output = Tensor(uninitialized: [batch.rows, batch.length, outputDim])  // every row a copy of a table row
         output.values.withUnsafeMutableBufferPointer { output in
             for (position, id) in batch.ids.enumerated() {
                 (output.baseAddress! + position * outputDim).update(from: table + Int(id) * outputDim, count: outputDim)
+            }
+            guard let extra = batch.extraIDs else { return }
+            for position in batch.ids.indices {
+                let range = Int(extra.offsets[position])..<Int(extra.offsets[position + 1])
+                guard !range.isEmpty else { continue }
+                let to = output.baseAddress! + position * outputDim
+                for index in range {
+                    let from = table + Int(extra.ids[index]) * outputDim
+                    for j in 0..<outputDim { to[j] += from[j] }
+                }
+                let scale = 1 / Float(range.count + 1)
+                for j in 0..<outputDim { to[j] *= scale }
             }
         }
         return output
@@ -116,9 +141,25 @@ public final class Embedding {
         arena.touch(rows: ids.lazy.map { Int($0) }, regionAt: table.offset)
         let outputDim = outputDim
         outputGradient.values.withUnsafeBufferPointer { upstream in
+            guard let extra else {
+                for (position, id) in ids.enumerated() {
+                    let to = gradients.baseAddress! + Int(id) * outputDim, from = upstream.baseAddress! + position * outputDim
+                    for j in 0..<outputDim { to[j] += from[j] }
+                }
+                return
+            }
+            arena.touch(rows: extra.ids.lazy.map { Int($0) }, regionAt: table.offset)
+            // A mean of n + 1 rows passes each of them 1 / (n + 1) of the gradient.
             for (position, id) in ids.enumerated() {
-                let to = gradients.baseAddress! + Int(id) * outputDim, from = upstream.baseAddress! + position * outputDim
-                for j in 0..<outputDim { to[j] += from[j] }
+                let range = Int(extra.offsets[position])..<Int(extra.offsets[position + 1])
+                let scale = 1 / Float(range.count + 1)
+                let from = upstream.baseAddress! + position * outputDim
+                var to = gradients.baseAddress! + Int(id) * outputDim
+                for j in 0..<outputDim { to[j] += from[j] * scale }
+                for index in range {
+                    to = gradients.baseAddress! + Int(extra.ids[index]) * outputDim
+                    for j in 0..<outputDim { to[j] += from[j] * scale }
+                }
             }
         }
     }

@@ -153,7 +153,8 @@ public final class Sequential {
         var pass = ForwardPass(batch: batch, arena: arena, training: training, lengths: batch.lengths)
         var x = Tensor(zeros: [0])
         var start = 0
-        if !training, let (embedding, pool, next) = embeddingBag() {
+        // The fused bag reads one row per position; extra ids per position take the layers' path.
+        if !training, batch.extraIDs == nil, let (embedding, pool, next) = embeddingBag() {
             try embedding.check(batch)
             x = pool.forward(table: UnsafePointer(arena.values(of: embedding.table).baseAddress!), features: embedding.outputDim,
                              ids: batch.ids, rows: batch.rows, steps: batch.length, lengths: pass.lengths, weights: batch.weights)

@@ -34,13 +34,30 @@ public struct TokenBatch: Sendable {
     /// and TensorFlow's weighted embedding lookup: the global average pooling then combines
     /// a row's steps weighted (``GlobalPooling1D``). Nil: every id weighs 1.
     public var weights: [Float]?
+    /// More ids per position (each token's character n-grams, for a sequence model): the
+    /// ``Embedding`` then gives a position the mean of its token's row and these rows, as
+    /// fastText builds a word's vector. Nil: one id per position.
+    public var extraIDs: PositionIDs?
 
-    public init(rows: Int, length: Int, ids: [UInt32], lengths: [Int32], weights: [Float]? = nil) {
+    public init(rows: Int, length: Int, ids: [UInt32], lengths: [Int32], weights: [Float]? = nil, extraIDs: PositionIDs? = nil) {
         self.rows = rows
         self.length = length
         self.ids = ids
         self.lengths = lengths
         self.weights = weights
+        self.extraIDs = extraIDs
+    }
+}
+
+/// A list of ids per position of a `rows` x `length` batch, in CSR form: position p's ids
+/// are `ids[offsets[p]..<offsets[p + 1]]`.
+public struct PositionIDs: Sendable, Equatable {
+    public var offsets: [Int32]
+    public var ids: [UInt32]
+
+    public init(offsets: [Int32], ids: [UInt32]) {
+        self.offsets = offsets
+        self.ids = ids
     }
 }
 

@@ -29,10 +29,11 @@ public struct InputFeatures: Sendable {
     public func callAsFunction(_ batch: TokenBatch, unknownText: [[String]] = []) -> TokenBatch {
         var expanded = withNgrams(batch, ngrams)
         if let subwords {
-            expanded = appending(expanded, (0..<batch.rows).map { row in
+            let perRow = (0..<batch.rows).map { row in
                 let tokens = batch.ids[row * batch.length..<row * batch.length + min(batch.length, Int(batch.lengths[row]))]
                 return subwords.ids(of: tokens, unknownText: row < unknownText.count ? unknownText[row] : [])
-            })
+            }
+            expanded = subwords.perPosition ? withExtraIDs(expanded, perRow) : appending(expanded, perRow.map { $0.flatMap(\.self) })
         }
         return weighting?.weigh(expanded) ?? expanded
     }
@@ -45,36 +46,69 @@ public struct InputFeatures: Sendable {
 /// Character n-gram ids for a model's input: a vocabulary's ``SubwordTable``, and the
 /// buckets after the vocabulary that the n-grams share with hashed word n-grams (as
 /// fastText's `-bucket` holds both).
+///
+/// A bag model (``perPosition`` false) gets them appended to the row, as fastText's
+/// classifier adds a line's subwords to its bag; a sequence model gets them per position
+/// (``TokenBatch/extraIDs``), so that each step's vector is the mean of its word's row and
+/// its n-grams' rows, as fastText builds a word vector.
 public struct SubwordFeatures: Sendable {
     public let table: SubwordTable
     public let buckets: Int
+    public let perPosition: Bool
 
-    public init(table: SubwordTable, buckets: Int) {
+    public init(table: SubwordTable, buckets: Int, perPosition: Bool = false) {
         self.table = table
         self.buckets = buckets
+        self.perPosition = perPosition
+    }
+
+    /// These features for a model of `layers`: appended for a bag, per position otherwise.
+    public func serving(_ layers: [LayerSpec]) -> SubwordFeatures {
+        SubwordFeatures(table: table, buckets: buckets, perPosition: Sequential.weightedPoolingIndex(layers) == nil)
     }
 
     public var vocabularySize: Int { table.tokenCount }
     public var inputDim: Int { vocabularySize + buckets }
 
     /// The subword ids of `tokens`, token by token: a known token's from the table, an
-    /// unknown one's from the next of `unknownText`.
-    func ids(of tokens: ArraySlice<UInt32>, unknownText: [String]) -> [UInt32] {
-        var ids: [UInt32] = []
+    /// unknown one's from the next of `unknownText` (none when it has run out).
+    func ids(of tokens: ArraySlice<UInt32>, unknownText: [String]) -> [[UInt32]] {
+        var ids: [[UInt32]] = []
+        ids.reserveCapacity(tokens.count)
         var nextUnknown = 0
         let base = UInt32(vocabularySize)
         let buckets = UInt32(self.buckets)
         for token in tokens {
+            var tokenIDs: [UInt32] = []
             if token == Vocabulary.oovID {
-                guard nextUnknown < unknownText.count else { continue }
-                table.hashing.forEachHash(of: unknownText[nextUnknown].utf8) { ids.append(base + $0 % buckets) }
-                nextUnknown += 1
+                if nextUnknown < unknownText.count {
+                    table.hashing.forEachHash(of: unknownText[nextUnknown].utf8) { tokenIDs.append(base + $0 % buckets) }
+                    nextUnknown += 1
+                }
             } else {
-                for hash in table.hashes(of: token) { ids.append(base + hash % buckets) }
+                tokenIDs = table.hashes(of: token).map { base + $0 % buckets }
             }
+            ids.append(tokenIDs)
         }
         return ids
     }
+}
+
+/// `batch` with `perToken[r][t]` as the extra ids of row r's position t (rows' other
+/// positions, n-grams and padding, get none).
+func withExtraIDs(_ batch: TokenBatch, _ perToken: [[[UInt32]]]) -> TokenBatch {
+    var offsets = [Int32](repeating: 0, count: batch.rows * batch.length + 1)
+    var ids: [UInt32] = []
+    for row in 0..<batch.rows {
+        for position in 0..<batch.length {
+            let index = row * batch.length + position
+            if position < perToken[row].count { ids += perToken[row][position] }
+            offsets[index + 1] = Int32(ids.count)
+        }
+    }
+    var result = batch
+    result.extraIDs = PositionIDs(offsets: offsets, ids: ids)
+    return result
 }
 
 /// `batch` with `extra[r]` appended to row r's valid ids, zero-padded to the new common length.

@@ -87,7 +87,9 @@ public enum MemoryModel {
             optimizerBuffers = 1 + (config.training.optimizer.centered ? 1 : 0) + (config.training.optimizer.momentum > 0 ? 1 : 0)
         case .rprop: optimizerBuffers = 2
         }
-        let steps = sequenceSteps(maxLength: config.loader.maxLength, ngrams: ngrams, subwords: config.model.subwords)
+        // A bag's rows grow by their n-grams; a sequence model's steps average theirs.
+        let appendsSubwords = Sequential.weightedPoolingIndex(config.model.layers) != nil
+        let steps = sequenceSteps(maxLength: config.loader.maxLength, ngrams: ngrams, subwords: appendsSubwords ? config.model.subwords : nil)
         let perRow = activationFloatsPerRow(config.model.layers, steps: steps)
         let trainActivations = Double(perRow * microBatch * 4)
         let evaluationActivations = Double(forwardFloatsPerRow(config.model.layers, steps: steps) * (config.evaluation.batchSize ?? microBatch) * 4)

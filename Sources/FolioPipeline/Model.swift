@@ -29,7 +29,8 @@ public final class Model {
     /// - Parameter trainable: false for a model that only predicts (half the memory: no
     ///   gradients); ``compile(optimizer:loss:metrics:)`` then refuses it.
     ///   `initializes`: false when the weights are loaded next (``ModelBundle/load(from:trainable:)``).
-    ///   `subwords`: character n-grams of the same vocabulary, in the same buckets as `ngrams`.
+    ///   `subwords`: character n-grams of the same vocabulary, in the same buckets as `ngrams`
+    ///   (appended to a bag model's rows, averaged into a sequence model's steps).
     public init(
         _ layers: [LayerSpec], vocabulary: Int, seed: UInt64, ngrams: NgramHashing? = nil, subwords: SubwordFeatures? = nil,
         trainable: Bool = true, initializes: Bool = true
@@ -41,7 +42,7 @@ public final class Model {
         }
         inputDim = ngrams?.inputDim ?? subwords?.inputDim ?? vocabulary
         network = try Sequential(layers, vocabulary: inputDim, seed: seed, trainable: trainable, initializes: initializes)
-        features = InputFeatures(ngrams: ngrams, subwords: subwords)
+        features = InputFeatures(ngrams: ngrams, subwords: subwords?.serving(layers))
     }
 
     private init(network: Sequential, features: InputFeatures, inputDim: Int, loss: Loss) {

@@ -91,10 +91,6 @@ extension PipelineConfig {
         if let subwords = model.subwords, !(1 <= subwords.minLength && subwords.minLength <= subwords.maxLength && subwords.maxLength <= SubwordHashing.longest) {
             return ("model.minn", "character n-gram lengths need 1 <= minn <= maxn <= \(SubwordHashing.longest), not \(subwords.minLength) and \(subwords.maxLength)")
         }
-        // A token's n-grams follow the row's tokens: only an order-blind bag reads them as meant.
-        if model.subwords != nil && Sequential.weightedPoolingIndex(model.layers) == nil {
-            return ("model.minn", "character n-grams (minn, maxn) need \(Sequential.weightedPoolingRule)")
-        }
         return trainingProblem()
     }
 

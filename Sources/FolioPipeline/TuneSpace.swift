@@ -10,8 +10,8 @@ import Foundation
 /// decade either side of the pipeline's), the micro-batch and the embedding size; the bag
 /// of n-grams also the n-gram order, the hash buckets and the TF-IDF weighting; recurrent
 /// and convolutional models their width and dropout; and every family the learning rate's
-/// schedule: the pipeline's own, or a cosine decay to 0 over the trial's epochs (Keras's
-/// `CosineDecay`). A small TOML file replaces any range:
+/// schedule (the pipeline's own, or a cosine decay to 0 over the trial's epochs, Keras's
+/// `CosineDecay`) and character n-grams (none, or 3 to 6). A small TOML file replaces any range:
 ///
 /// ```toml
 /// epochs = 12                  # the most epochs a trial trains (default: the pipeline's)
@@ -83,12 +83,11 @@ public struct TuneSpace: Sendable, Hashable, Codable {
         } else {
             ranges[.ngrams] = .values([1, 2, 3])
             ranges[.buckets] = .values([100_000, 400_000])
-            if Sequential.weightedPoolingIndex(layers) != nil {
-                ranges[.weighting] = .values([0, 1])
-                // What fastText's autotune finds on the corpora where words alone fall short.
-                ranges[.subwords] = .values([0, 36])
-            }
+            if Sequential.weightedPoolingIndex(layers) != nil { ranges[.weighting] = .values([0, 1]) }
         }
+        // Every family: character n-grams of 3 to 6 or none, what fastText's autotune finds on
+        // the corpora where words alone fall short.
+        ranges[.subwords] = .values([0, 36])
         return TuneSpace(ranges: ranges, maxEpochs: config.training.epochs)
     }
 

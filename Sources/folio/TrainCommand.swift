@@ -37,7 +37,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Hashed word n-grams up to this order appended to each batch (2: bigrams; 1: none), as fastText's -wordNgrams.")
     var ngrams = 1
     @Option(help: "Hash buckets for the n-grams.") var buckets = 100_000
-    @Option(help: "Character n-grams of each word from this length (fastText's -minn; default 3 with --maxn), in the same buckets; bag model only, on shards made with --keep-unknown-text.")
+    @Option(help: "Character n-grams of each word from this length (fastText's -minn; default 3 with --maxn), in the same buckets (a bag appends them, a sequence model averages them into each step's vector); needs shards made with --keep-unknown-text.")
     var minn: Int?
     @Option(help: "Character n-grams up to this length (fastText's -maxn; default 6 with --minn).") var maxn: Int?
     @Flag(help: "Weigh each document's distinct ids by TF-IDF fitted on the training shards (bag model only).")

@@ -202,6 +202,50 @@ func fixtureLSTM(_ fixture: NNFixture, sequences: Bool) -> (LSTM, ParameterArena
     }
 }
 
+/// An embedding with extra ids per position (a word's character n-grams): each output is the
+/// mean of its rows, and the table's gradient is the finite difference of a weighted sum of
+/// the outputs (the map is linear, so the differences are exact up to rounding).
+@Suite struct EmbeddingExtraIDsTests {
+    @Test func aPositionIsTheMeanOfItsRowsAndTheGradientMatchesFiniteDifferences() throws {
+        let (inputDim, outputDim) = (9, 3)
+        let arena = ParameterArena(layout: Embedding.layout(prefix: "embedding", inputDim: inputDim, outputDim: outputDim))
+        let embedding = Embedding(inputDim: inputDim, outputDim: outputDim, arena: arena, prefix: "embedding")
+        var random = SplitMixSource(seed: 4)
+        embedding.initialize(arena: arena, random: &random)
+        // Two rows of three positions; position 1 has the extra ids 5, 5, 8 (a repeat counts
+        // twice), position 3 the id 7, the others none.
+        let extra = PositionIDs(offsets: [0, 0, 3, 3, 4, 4, 4], ids: [5, 5, 8, 7])
+        let batch = TokenBatch(rows: 2, length: 3, ids: [2, 3, 0, 4, 1, 0], lengths: [2, 2], extraIDs: extra)
+        let table = Array(arena.values(of: embedding.table))
+        let row = { (id: Int) in Array(table[id * outputDim..<(id + 1) * outputDim]) }
+        let output = try embedding.forward(batch, arena: arena)
+        let expected: [[Float]] = [row(2), (0..<outputDim).map { (row(3)[$0] + 2 * row(5)[$0] + row(8)[$0]) / 4 }, row(0),
+                                   (0..<outputDim).map { (row(4)[$0] + row(7)[$0]) / 2 }, row(1), row(0)]
+        for (index, values) in expected.enumerated() {
+            for j in 0..<outputDim { #expect(abs(output.values[index * outputDim + j] - values[j]) < 1e-6) }
+        }
+        let upstream = (0..<output.count).map { Float($0 % 5) - 1.5 }
+        embedding.addGradient(Tensor(shape: output.shape, values: upstream), arena: arena)
+        let analytic = Array(arena.gradients(of: embedding.table))
+        let objective = { () throws -> Double in
+            let out = try embedding.forward(batch, arena: arena)
+            return zip(out.values, upstream).reduce(0) { $0 + Double($1.0) * Double($1.1) }
+        }
+        let values = arena.values(of: embedding.table)
+        for index in 0..<inputDim * outputDim {
+            let saved = values[index]
+            values[index] = saved + 0.01
+            let up = try objective()
+            values[index] = saved - 0.01
+            let down = try objective()
+            values[index] = saved
+            #expect(abs(Double(analytic[index]) - (up - down) / 0.02) < 1e-3, "entry \(index)")
+        }
+        let bad = TokenBatch(rows: 1, length: 2, ids: [1, 2], lengths: [2], extraIDs: PositionIDs(offsets: [0, 1], ids: [3]))
+        #expect(throws: FolioError.self) { try embedding.forward(bad, arena: arena) }
+    }
+}
+
 @Suite struct ActivationTests {
     @Test func fastActivationsMatchLibm() {
         var worstSigmoid: Float = 0

@@ -62,9 +62,14 @@ import Testing
         #expect(subwords.inputDim == 54)
     }
 
-    func bagPipeline(_ folder: TemporaryFolder, subwords: String = "minn = 2\nmaxn = 4") throws -> PipelineConfig {
+    func bagPipeline(_ folder: TemporaryFolder, subwords: String = "minn = 2\nmaxn = 4", lstm: Bool = false) throws -> PipelineConfig {
         try TinyCorpus.write(into: folder.path, trainPerLabel: 30, testPerLabel: 10)
-        let text = TinyCorpus.pipeline(model: "[model]\nbuckets = 1000\n\(subwords)\n" + TinyCorpus.bagModel, training: """
+        let layers = lstm ? TinyCorpus.lstmModel(dropout: 0) : TinyCorpus.bagModel
+        let text = TinyCorpus.pipeline(model: "[model]\nbuckets = 1000\n\(subwords)\n" + layers, training: lstm ? """
+            epochs = 6
+            learning_rate = 0.02
+            validation_split = 0
+            """ : """
             epochs = 4
             optimizer = "sgd"
             learning_rate = 0.5
@@ -73,13 +78,15 @@ import Testing
         return try PipelineConfig.parse(text, file: "tiny.toml", baseFolder: folder.path)
     }
 
-    /// A bag model with subwords trained end to end: its shards keep unknown words' text,
-    /// the saved model reads an unknown word's letters (a misspelt topic word scores unlike
-    /// letters it never saw), and predicting the test split's raw text gives the evaluation's
-    /// figures, which the shards' text made.
-    @Test func unknownWordsReachTheModelThroughShardsAndText() throws {
+    /// A model with subwords trained end to end (a bag, which appends them, and an LSTM,
+    /// which averages them into each step): its shards keep unknown words' text, the saved
+    /// model reads an unknown word's letters (a misspelt topic word scores unlike letters it
+    /// never saw), and predicting the test split's raw text gives the evaluation's figures,
+    /// which the shards' text made.
+    @Test(arguments: [false, true])
+    func unknownWordsReachTheModelThroughShardsAndText(lstm: Bool) throws {
         let folder = TemporaryFolder()
-        let config = try bagPipeline(folder)
+        let config = try bagPipeline(folder, lstm: lstm)
         #expect(config.model.subwords == SubwordHashing(minLength: 2, maxLength: 4))
         let runDir = folder.path + "/run"
         let result = try PipelineRunner(config: config, runDir: runDir).run()
@@ -128,12 +135,12 @@ import Testing
         #expect(error?.file?.hasSuffix(".fol") == true)
     }
 
-    /// The keys are checked: both lengths in 1...12 and in order, and only for a bag model.
+    /// The keys are checked: both lengths in 1...12 and in order.
     @Test func keysAreChecked() throws {
         let folder = TemporaryFolder()
         for (model, key) in [("[model]\nminn = 4\nmaxn = 3\n" + TinyCorpus.bagModel, "maxn"),
                              ("[model]\nminn = 0\n" + TinyCorpus.bagModel, "minn"),
-                             ("[model]\nminn = 3\n" + TinyCorpus.lstmModel(dropout: 0), "minn")] {
+                             ("[model]\nmaxn = 13\n" + TinyCorpus.lstmModel(dropout: 0), "maxn")] {
             let text = TinyCorpus.pipeline(model: model, training: "epochs = 1")
             let error = #expect(throws: FolioError.self) { try PipelineConfig.parse(text, file: "tiny.toml", baseFolder: folder.path) }
             #expect(error.map { "\($0)" }?.contains(key) == true, "\(String(describing: error))")

@@ -26,7 +26,7 @@ import Testing
         case "bag-of-ngrams.toml":
             #expect(searched.isSuperset(of: [.ngrams, .buckets, .weighting]) && !searched.contains(.units))
             #expect(space.ranges[.subwords] == .values([0, 36]) && TuneSpace.Parameter.subwords.needsUnknownText(space.ranges[.subwords]))
-        case "demo.toml": #expect(searched.isSuperset(of: [.units, .dropout]) && !searched.contains(.ngrams) && !searched.contains(.subwords))
+        case "demo.toml": #expect(searched.isSuperset(of: [.units, .dropout, .subwords]) && !searched.contains(.ngrams))
         default: #expect(searched.contains(.filters) && !searched.contains(.units))
         }
     }
