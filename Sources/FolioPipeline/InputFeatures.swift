@@ -33,7 +33,7 @@ public struct InputFeatures: Sendable {
                 let tokens = batch.ids[row * batch.length..<row * batch.length + min(batch.length, Int(batch.lengths[row]))]
                 return subwords.ids(of: tokens, unknownText: row < unknownText.count ? unknownText[row] : [])
             }
-            expanded = subwords.perPosition ? withExtraIDs(expanded, perRow) : appending(expanded, perRow.map { $0.flatMap(\.self) })
+            expanded = subwords.perPosition ? withExtraIDs(expanded, perRow) : appending(expanded, perRow.map(\.ids))
         }
         return weighting?.weigh(expanded) ?? expanded
     }
@@ -70,40 +70,44 @@ public struct SubwordFeatures: Sendable {
     public var vocabularySize: Int { table.tokenCount }
     public var inputDim: Int { vocabularySize + buckets }
 
-    /// The subword ids of `tokens`, token by token: a known token's from the table, an
-    /// unknown one's from the next of `unknownText` (none when it has run out).
-    func ids(of tokens: ArraySlice<UInt32>, unknownText: [String]) -> [[UInt32]] {
-        var ids: [[UInt32]] = []
-        ids.reserveCapacity(tokens.count)
+    /// The subword ids of `tokens`, token after token, and how many each token has: a known
+    /// token's from the table, an unknown one's from the next of `unknownText` (none when it
+    /// has run out).
+    func ids(of tokens: ArraySlice<UInt32>, unknownText: [String]) -> (ids: [UInt32], counts: [Int32]) {
+        var ids: [UInt32] = []
+        var counts: [Int32] = []
+        counts.reserveCapacity(tokens.count)
         var nextUnknown = 0
         let base = UInt32(vocabularySize)
         let buckets = UInt32(self.buckets)
         for token in tokens {
-            var tokenIDs: [UInt32] = []
+            let before = ids.count
             if token == Vocabulary.oovID {
                 if nextUnknown < unknownText.count {
-                    table.hashing.forEachHash(of: unknownText[nextUnknown].utf8) { tokenIDs.append(base + $0 % buckets) }
+                    table.hashing.forEachHash(of: unknownText[nextUnknown].utf8) { ids.append(base + $0 % buckets) }
                     nextUnknown += 1
                 }
             } else {
-                tokenIDs = table.hashes(of: token).map { base + $0 % buckets }
+                for hash in table.hashes(of: token) { ids.append(base + hash % buckets) }
             }
-            ids.append(tokenIDs)
+            counts.append(Int32(ids.count - before))
         }
-        return ids
+        return (ids, counts)
     }
 }
 
-/// `batch` with `perToken[r][t]` as the extra ids of row r's position t (rows' other
-/// positions, n-grams and padding, get none).
-func withExtraIDs(_ batch: TokenBatch, _ perToken: [[[UInt32]]]) -> TokenBatch {
+/// `batch` with row r's subword ids as the extra ids of its first positions, `counts[t]` for
+/// position t (the row's other positions, n-grams and padding, get none).
+func withExtraIDs(_ batch: TokenBatch, _ perRow: [(ids: [UInt32], counts: [Int32])]) -> TokenBatch {
     var offsets = [Int32](repeating: 0, count: batch.rows * batch.length + 1)
     var ids: [UInt32] = []
+    ids.reserveCapacity(perRow.reduce(0) { $0 + $1.ids.count })
     for row in 0..<batch.rows {
+        ids += perRow[row].ids
+        let counts = perRow[row].counts
         for position in 0..<batch.length {
             let index = row * batch.length + position
-            if position < perToken[row].count { ids += perToken[row][position] }
-            offsets[index + 1] = Int32(ids.count)
+            offsets[index + 1] = offsets[index] + (position < counts.count ? counts[position] : 0)
         }
     }
     var result = batch

@@ -42,7 +42,7 @@ import Testing
     /// A vocabulary's table holds each token's hashes, none for `<pad>` and `<oov>`; a row's
     /// subword ids follow its word ids: known tokens' from the table, unknown ones' from their
     /// text in order, an unknown token without text none.
-    @Test func featuresAppendEachTokensNGramsAfterTheWords() {
+    @Test func featuresAppendEachTokensNGramsAfterTheWords() throws {
         let hashing = SubwordHashing(minLength: 2, maxLength: 3)
         let tokens = ["<pad>", "<oov>", "cat", "dog"]
         let table = SubwordTable(hashing: hashing, tokens: tokens)
@@ -60,6 +60,13 @@ import Testing
         #expect(Array(expanded.ids[expanded.length..<expanded.length + second.count]) == second)
         #expect(expanded.ids[expanded.length + second.count..<2 * expanded.length].allSatisfy { $0 == 0 }, "padding stays 0")
         #expect(subwords.inputDim == 54)
+        // A sequence model: the same ids, per position, the rows unchanged.
+        let perPosition = InputFeatures(subwords: SubwordFeatures(table: table, buckets: 50, perPosition: true))(batch, unknownText: [["mouse"], ["emu"]])
+        #expect(perPosition.ids == batch.ids && perPosition.lengths == batch.lengths)
+        let extra = try #require(perPosition.extraIDs)
+        let runs = [["cat"], ["mouse"], ["dog"], ["emu"], [], []].map(ids)
+        #expect(extra.ids == runs.flatMap(\.self))
+        #expect(extra.offsets == runs.reduce(into: [Int32(0)]) { $0.append($0.last! + Int32($1.count)) })
     }
 
     func bagPipeline(_ folder: TemporaryFolder, subwords: String = "minn = 2\nmaxn = 4", lstm: Bool = false) throws -> PipelineConfig {
