@@ -22,7 +22,7 @@ public struct ShardJobOptions: Sendable, Hashable {
     public var corpusLabels: [String]?
     public var measureTotal = false
     /// Keep the text of tokens outside the vocabulary in the records (``ShardFormat/unknownTextFlag``),
-    /// for models that read words' letters (`[model] subwords`).
+    /// for models that read words' letters (`[model] minn`, `maxn`).
     public var keepUnknownText = false
     /// Only one side of a validation holdout (a pipeline's training and validation sets).
     public var documents: Holdout?

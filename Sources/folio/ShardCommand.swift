@@ -98,6 +98,8 @@ struct InspectCommand: ParsableCommand {
         var compression_ratio: Double
         var labels: [String: Int]
         var length_percentiles: [String: Int]
+        /// Whether the records keep unknown words' text (`folio shard --keep-unknown-text`).
+        var unknown_text: Bool
         var verified: Bool
     }
 
@@ -114,9 +116,11 @@ struct InspectCommand: ParsableCommand {
             var lengths: [UInt32] = []
             var compressed = 0
             var decompressed = 0
+            var unknownText = !set.manifest.shards.isEmpty
             for index in set.manifest.shards.indices {
                 let reader = try set.reader(forShard: index)
                 lengths += reader.tokenCounts
+                unknownText = unknownText && reader.keepsUnknownText
                 for info in reader.blocks {
                     compressed += Int(info.compressedBytes)
                     decompressed += Int(info.decompressedBytes)
@@ -134,7 +138,7 @@ struct InspectCommand: ParsableCommand {
                 labels: Dictionary(uniqueKeysWithValues: zip(set.manifest.labels, histogram)),
                 length_percentiles: ["p0": percentile(0), "p50": percentile(50), "p90": percentile(90),
                                      "p99": percentile(99), "p100": percentile(100)],
-                verified: verify)
+                unknown_text: unknownText, verified: verify)
         }
         if output.json {
             try printJSON(report)
@@ -142,6 +146,7 @@ struct InspectCommand: ParsableCommand {
             print("\(report.records) records, \(report.tokens) tokens, \(report.shards) shards, \(report.bytes_on_disk) bytes on disk "
                 + "(\(String(format: "%.2f", report.bytes_per_token)) bytes/token, compression \(String(format: "%.1f", report.compression_ratio))x)")
             print("lengths: " + ["p0", "p50", "p90", "p99", "p100"].map { "\($0) \(report.length_percentiles[$0]!)" }.joined(separator: ", "))
+            if report.unknown_text { print("unknown words' text kept (for character n-grams)") }
             for (label, count) in report.labels.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
                 print("  \(label)\t\(count)")
             }

@@ -28,7 +28,11 @@ import FoundationXML
             let shard = try FolioProcess(["shard", folder + "/corpus", "--split", "train", "--vocabulary", vocabulary, "--out", folder + "/" + name] + extra)
             #expect(shard.status == 0, "\(shard.stderr)")
         }
-        #expect(try FolioProcess(["inspect", folder + "/kept", "--verify"]).status == 0)
+        for (name, kept) in [("plain", false), ("kept", true)] {
+            let inspect = try FolioProcess(["inspect", folder + "/" + name, "--verify", "--json"])
+            #expect(inspect.status == 0, "\(inspect.stderr)")
+            #expect(try lastJSON(inspect)["unknown_text"] as? Bool == kept)
+        }
         let train = ["train", "--vocabulary", vocabulary, "--minn", "2", "--maxn", "4", "--epochs", "4", "--optimizer", "sgd", "--learning-rate", "0.5"]
         let refused = try FolioProcess(train + [folder + "/plain", "--checkpoints", folder + "/plain-checkpoints"])
         #expect(refused.status == 1)
