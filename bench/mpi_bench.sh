@@ -5,11 +5,13 @@
 #   - folio vocab and folio shard on ARTICLES generated articles (JSONL, ~300 words each);
 #   - the reference LSTM (bench/ref-lstm.toml: 2 x LSTM 128, length 200) at batch 64 per
 #     rank, STEPS optimizer steps either way (1 rank: 64 x STEPS samples, 2 ranks twice that);
-#   - the bag-of-n-grams pipeline, EPOCHS epochs on the shipped corpus, batch 32 per rank.
+#   - the bag-of-n-grams pipeline, EPOCHS epochs on the shipped corpus, batch 32 per rank
+#     (and each batch size of BAG_BATCHES, e.g. "32 128 512").
 # Training figures come from metrics.jsonl (every rank's tokens) and the run's note line
 # (seconds per step in the gradient reduction, floats and row ids per step).
 #
 #   DATA=/tmp/folio-mpi-bench  REPEATS=3  ARTICLES=200000  STEPS=12  EPOCHS=3  JOBS_ONLY=1 (vocab and shard only)
+#   TRAIN_ONLY=1 (training only)  SKIP_REF=1 (no reference LSTM)  BAG_BATCHES="32"
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
@@ -18,6 +20,7 @@ REPEATS="${REPEATS:-3}"
 ARTICLES="${ARTICLES:-200000}"
 STEPS="${STEPS:-12}"
 EPOCHS="${EPOCHS:-3}"
+BAG_BATCHES="${BAG_BATCHES:-32}"
 FOLIO="$ROOT/.build/release/folio"
 [[ -x "$FOLIO" ]] || (cd "$ROOT" && swift build -c release --product folio)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -28,6 +31,7 @@ OUT="$DATA/results-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$OUT"
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, kernel $(uname -r); $(mpirun --version | head -1)" | tee "$OUT/machine.txt"
 
+if [[ -z "${TRAIN_ONLY:-}" ]]; then
 [[ -f "$DATA/synth.jsonl" ]] || "$FOLIO" synth --out "$DATA/synth.jsonl" --articles "$ARTICLES" --test-every 0 > /dev/null
 [[ -f "$DATA/ref.jsonl" ]] || "$FOLIO" synth --out "$DATA/ref.jsonl" --articles 8000 --median-length 200 --test-every 10 > /dev/null
 "$FOLIO" vocab "$DATA/synth.jsonl" --out "$DATA/synth.tsv" --max-tokens 20000 > /dev/null
@@ -41,6 +45,7 @@ for r in $(seq "$REPEATS"); do
   echo "shard 2 $("${TWO[@]}" shard "$DATA/synth.jsonl" --vocabulary "$DATA/synth.tsv" --out "$DATA/s2" --threads 1 --json | seconds)" >> "$OUT/jobs.txt"
 done
 
+fi
 if [[ -n "${JOBS_ONLY:-}" ]]; then cat "$OUT/jobs.txt"; exit 0; fi
 
 # A run directory with the data stages done (by one process), copied for each training run.
@@ -71,25 +76,32 @@ PY
 
 cd "$DATA"
 cp "$ROOT/bench/ref-lstm.toml" "$DATA/ref-lstm.toml"
-prepare ref "$DATA/ref-lstm.toml"
+[[ -n "${SKIP_REF:-}" ]] || prepare ref "$DATA/ref-lstm.toml"
 prepare bag "$ROOT/pipelines/bag-of-ngrams.toml"
 for r in $(seq "$REPEATS"); do
-  train ref 1 "$DATA/ref-lstm.toml" --set loader.batch_size=64 --set training.max_samples=$((64 * STEPS))
-  train ref 2 "$DATA/ref-lstm.toml" --set loader.batch_size=64 --set training.max_samples=$((128 * STEPS))
-  train bag 1 "$ROOT/pipelines/bag-of-ngrams.toml" --set training.epochs="$EPOCHS"
-  train bag 2 "$ROOT/pipelines/bag-of-ngrams.toml" --set training.epochs="$EPOCHS"
+  if [[ -z "${SKIP_REF:-}" ]]; then
+    train ref 1 "$DATA/ref-lstm.toml" --set loader.batch_size=64 --set training.max_samples=$((64 * STEPS))
+    train ref 2 "$DATA/ref-lstm.toml" --set loader.batch_size=64 --set training.max_samples=$((128 * STEPS))
+  fi
+  for b in $BAG_BATCHES; do
+    name=bag; [[ $b == 32 ]] || name=bag$b
+    [[ -d "$DATA/$name-prepared" ]] || cp -r "$DATA/bag-prepared" "$DATA/$name-prepared"
+    train "$name" 1 "$ROOT/pipelines/bag-of-ngrams.toml" --set training.epochs="$EPOCHS" --set loader.batch_size="$b"
+    train "$name" 2 "$ROOT/pipelines/bag-of-ngrams.toml" --set training.epochs="$EPOCHS" --set loader.batch_size="$b"
+  done
 done
 
 python3 - "$OUT" <<'PY'
 import json, statistics, sys
 out = sys.argv[1]
 jobs = {}
-for line in open(out + "/jobs.txt"):
+import os
+for line in (open(out + "/jobs.txt") if os.path.exists(out + "/jobs.txt") else []):
     job, ranks, seconds = line.split()
     jobs.setdefault((job, int(ranks)), []).append(float(seconds))
 print("| job | 1 process, s | 2 ranks, s | speed-up |")
 print("|---|---:|---:|---:|")
-for job in ["vocab", "shard"]:
+for job in ["vocab", "shard"] if jobs else []:
     one, two = statistics.median(jobs[(job, 1)]), statistics.median(jobs[(job, 2)])
     print(f"| folio {job} | {one:.2f} | {two:.2f} | {one / two:.2f}x |")
 runs = {}
@@ -99,7 +111,7 @@ for line in open(out + "/training.jsonl"):
 print()
 print("| training | 1 process tokens/s | 2 ranks tokens/s | speed-up | reduction s/step | bytes/step |")
 print("|---|---:|---:|---:|---:|---:|")
-for model in ["ref", "bag"]:
+for model in sorted({m for m, _ in runs}, key=lambda m: (m != "ref", len(m), m)):
     one = statistics.median(d["tokens_per_second"] for d in runs[(model, 1)])
     two = statistics.median(d["tokens_per_second"] for d in runs[(model, 2)])
     reduction = statistics.median(d["reduction_seconds_per_step"] for d in runs[(model, 2)])
