@@ -83,8 +83,26 @@ public final class GradientReduction {
         return union
     }
 
-    /// A hash of the weights (FNV-1a over their bytes): equal on every rank of a healthy run.
+    /// A hash of the weights, equal on every rank of a healthy run: FNV-1a's step over
+    /// 8-byte words in four independent lanes, folded at the end. A byte at a time, one
+    /// chain of multiplies, it took 5 % of a 2-rank bag model's run (a 100 MB table every
+    /// 100 steps); words in lanes are an order of magnitude faster and catch the same drift.
     public static func weightsHash(_ arena: ParameterArena) -> UInt64 {
-        FNV1a64.hash(UnsafeRawBufferPointer(arena.values)).value
+        let prime: UInt64 = 0x0000_0100_0000_01B3
+        var lanes: (UInt64, UInt64, UInt64, UInt64) = (0xCBF2_9CE4_8422_2325, 1, 2, 3)
+        let bytes = UnsafeRawBufferPointer(arena.values)
+        let words = bytes.count / 8
+        var index = 0
+        while index + 4 <= words {
+            lanes.0 = (lanes.0 ^ UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self))) &* prime
+            lanes.1 = (lanes.1 ^ UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: index * 8 + 8, as: UInt64.self))) &* prime
+            lanes.2 = (lanes.2 ^ UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: index * 8 + 16, as: UInt64.self))) &* prime
+            lanes.3 = (lanes.3 ^ UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: index * 8 + 24, as: UInt64.self))) &* prime
+            index += 4
+        }
+        var hash = FNV1a64()
+        withUnsafeBytes(of: lanes) { hash.combine($0) }
+        hash.combine(bytes[(index * 8)...])
+        return hash.value
     }
 }

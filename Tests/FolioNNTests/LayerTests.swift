@@ -535,3 +535,26 @@ func fixtureLSTM(_ fixture: NNFixture, sequences: Bool) -> (LSTM, ParameterArena
         #expect(leanArena.gradients(of: lean.kernel).contains { $0 != 0 })
     }
 }
+
+/// The ranks' weight check: equal weights hash equal, and a change to any one weight (in
+/// each of the four lanes, and in the bytes after the last whole group) changes the hash.
+@Suite struct WeightsHashTests {
+    @Test func anyChangedWeightChangesTheHash() {
+        let layout: [(name: String, shape: [Int])] = [("w", [37])]  // 148 bytes: 4 groups of 32 and 20 more
+        let arena = ParameterArena(layout: layout), twin = ParameterArena(layout: layout)
+        for index in 0..<37 { arena.values[index] = Float(index) * 0.25; twin.values[index] = Float(index) * 0.25 }
+        let base = GradientReduction.weightsHash(arena)
+        #expect(GradientReduction.weightsHash(twin) == base)
+        var seen: Set<UInt64> = [base]
+        for index in [0, 2, 4, 6, 9, 31, 32, 35, 36] {
+            let saved = arena.values[index]
+            arena.values[index] = saved + 1e-3
+            let changed = GradientReduction.weightsHash(arena)
+            #expect(changed != base, "weight \(index)")
+            seen.insert(changed)
+            arena.values[index] = saved
+        }
+        #expect(seen.count == 10)
+        #expect(GradientReduction.weightsHash(arena) == base)
+    }
+}
