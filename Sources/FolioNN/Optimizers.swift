@@ -266,13 +266,17 @@ public final class SGD: ScheduledOptimizer {
         let (weights, gradients) = (arena.values, arena.gradients)
         // Lazy tables: only the rows this step touched (with momentum, untouched rows keep
         // their velocity instead of decaying it, as TensorFlow's lazy optimizers do).
+        // Plain SGD gets its own loop, without the momentum branch, so that it vectorizes:
+        // a lazy table's rows are short (32-128 floats) and many.
+        if momentum == 0 {
+            arena.forEachUpdatedRange { range in
+                for index in range { weights[index] -= learningRate * gradients[index] }
+            }
+            return
+        }
         arena.forEachUpdatedRange { range in
             for index in range {
                 let g = gradients[index]
-                if momentum == 0 {
-                    weights[index] -= learningRate * g
-                    continue
-                }
                 velocity[index] = momentum * velocity[index] - learningRate * g
                 weights[index] += nesterov ? momentum * velocity[index] - learningRate * g : velocity[index]
             }
