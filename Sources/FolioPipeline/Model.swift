@@ -42,7 +42,7 @@ public final class Model {
         }
         inputDim = ngrams?.inputDim ?? subwords?.inputDim ?? vocabulary
         network = try Sequential(layers, vocabulary: inputDim, seed: seed, trainable: trainable, initializes: initializes)
-        features = InputFeatures(ngrams: ngrams, subwords: subwords?.serving(layers))
+        features = InputFeatures(ngrams: ngrams, subwords: subwords?.forLayers(layers))
     }
 
     private init(network: Sequential, features: InputFeatures, inputDim: Int, loss: Loss) {
