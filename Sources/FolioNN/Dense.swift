@@ -140,24 +140,19 @@ public final class Embedding {
         let gradients = arena.gradients(of: table)
         arena.touch(rows: ids.lazy.map { Int($0) }, regionAt: table.offset)
         let outputDim = outputDim
+        let (offsets, extraIDs) = (extra?.offsets, extra?.ids ?? [])
+        arena.touch(rows: extraIDs.lazy.map { Int($0) }, regionAt: table.offset)
         outputGradient.values.withUnsafeBufferPointer { upstream in
-            guard let extra else {
-                for (position, id) in ids.enumerated() {
-                    let to = gradients.baseAddress! + Int(id) * outputDim, from = upstream.baseAddress! + position * outputDim
-                    for j in 0..<outputDim { to[j] += from[j] }
-                }
-                return
-            }
-            arena.touch(rows: extra.ids.lazy.map { Int($0) }, regionAt: table.offset)
-            // A mean of n + 1 rows passes each of them 1 / (n + 1) of the gradient.
+            // A mean of n + 1 rows passes each of them 1 / (n + 1) of the gradient (without
+            // extra ids n is 0, and the scale of 1 leaves the gradient exactly as it is).
             for (position, id) in ids.enumerated() {
-                let range = Int(extra.offsets[position])..<Int(extra.offsets[position + 1])
+                let range = offsets.map { Int($0[position])..<Int($0[position + 1]) } ?? 0..<0
                 let scale = 1 / Float(range.count + 1)
                 let from = upstream.baseAddress! + position * outputDim
                 var to = gradients.baseAddress! + Int(id) * outputDim
                 for j in 0..<outputDim { to[j] += from[j] * scale }
                 for index in range {
-                    to = gradients.baseAddress! + Int(extra.ids[index]) * outputDim
+                    to = gradients.baseAddress! + Int(extraIDs[index]) * outputDim
                     for j in 0..<outputDim { to[j] += from[j] * scale }
                 }
             }

@@ -88,8 +88,7 @@ public struct ModelBundle: Codable, Sendable {
             var subwords: SubwordFeatures?
             if let hashing = bundle.subwords {
                 guard let buckets = bundle.subwordBuckets, (1...PipelineConfig.Limits.buckets.upperBound).contains(buckets),
-                      (1...SubwordHashing.longest).contains(hashing.minLength), hashing.minLength <= hashing.maxLength,
-                      hashing.maxLength <= SubwordHashing.longest
+                      hashing.hasValidLengths
                 else { throw FolioError("subwords need 1 <= minLength <= maxLength <= \(SubwordHashing.longest) and subwordBuckets", place: "key subwords") }
                 subwords = SubwordFeatures(table: SubwordTable(hashing: hashing, tokens: vocabulary.tokens), buckets: buckets)
             }

@@ -88,7 +88,7 @@ extension PipelineConfig {
         if model.weighting != nil && Sequential.weightedPoolingIndex(model.layers) == nil {
             return ("model.weighting", "TF-IDF weighting needs \(Sequential.weightedPoolingRule)")
         }
-        if let subwords = model.subwords, !(1 <= subwords.minLength && subwords.minLength <= subwords.maxLength && subwords.maxLength <= SubwordHashing.longest) {
+        if let subwords = model.subwords, !subwords.hasValidLengths {
             return ("model.minn", "character n-gram lengths need 1 <= minn <= maxn <= \(SubwordHashing.longest), not \(subwords.minLength) and \(subwords.maxLength)")
         }
         return trainingProblem()

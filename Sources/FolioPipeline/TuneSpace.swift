@@ -32,6 +32,13 @@ public struct TuneSpace: Sendable, Hashable, Codable {
         /// (36: fastText's 3 to 6). Last, so that adding it left every other draw of a seed as it was.
         case subwords
 
+        /// The n-gram lengths a `subwords` value stands for, `minn * 10 + maxn`; nil for 0
+        /// (none). A space file's values are checked to be whole and to give valid lengths.
+        static func subwordLengths(_ value: Double) -> SubwordHashing? {
+            let code = Int(value.rounded())
+            return code >= 1 ? SubwordHashing(minLength: code / 10, maxLength: code % 10) : nil
+        }
+
         /// The tuned pipelines' shards keep unknown words' text when a trial may read them.
         func needsUnknownText(_ range: Range?) -> Bool {
             guard self == .subwords, case .values(let values)? = range else { return false }
@@ -114,8 +121,7 @@ public struct TuneSpace: Sendable, Hashable, Codable {
                 }
                 guard !numbers.isEmpty else { throw table.error("give at least one value", key: "values") }
                 if parameter == .subwords, let bad = numbers.first(where: { value in
-                    let code = Int(value)
-                    return Double(code) != value || (code != 0 && !(1...9 ~= code / 10 && code / 10...9 ~= code % 10))
+                    value != 0 && (value != value.rounded() || Parameter.subwordLengths(value)?.hasValidLengths != true)
                 }) {
                     throw table.error("\(bad) is not a pair of n-gram lengths: 0 (none) or minn * 10 + maxn, 1 <= minn <= maxn <= 9 (e.g. 36 or \"3-6\")", key: "values")
                 }
@@ -179,9 +185,7 @@ extension PipelineConfig {
             case .ngrams: config.model.ngrams = Int(value)
             case .buckets: config.model.buckets = Int(value)
             case .weighting: config.model.weighting = value >= 0.5 ? .tfidf : nil
-            case .subwords:
-                let code = Int(value.rounded())
-                config.model.subwords = code >= 1 ? SubwordHashing(minLength: code / 10, maxLength: code % 10) : nil
+            case .subwords: config.model.subwords = TuneSpace.Parameter.subwordLengths(value)
             case .units:
                 config.model.layers = config.model.layers.map { layer in
                     switch layer {

@@ -20,6 +20,10 @@ public struct SubwordHashing: Sendable, Hashable, Codable {
     /// The longest n-gram a pipeline may ask for.
     public static let longest = 12
 
+    /// Whether `1 <= minLength <= maxLength <= longest`: what a pipeline, a saved model and
+    /// a tuner's draw must hold.
+    public var hasValidLengths: Bool { 1 <= minLength && minLength <= maxLength && maxLength <= Self.longest }
+
     /// Calls `body` with the hash of each n-gram of `word` (its UTF-8 bytes, without the
     /// brackets), shortest first at each starting character.
     public func forEachHash(of word: some Collection<UInt8>, _ body: (UInt32) -> Void) {
