@@ -25,6 +25,14 @@ static inline int folio_mpi_allreduce_sum_float(float *values, int count) {
 static inline int folio_mpi_allreduce_sum_double(double *values, int count) {
     return MPI_Allreduce(MPI_IN_PLACE, values, count, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
 }
+/// Sums `values` across ranks; this rank's part (counts[rank] floats) ends at the start of `values`.
+static inline int folio_mpi_reduce_scatter_sum_float(float *values, const int *counts) {
+    return MPI_Reduce_scatter(MPI_IN_PLACE, values, counts, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+}
+/// Every rank's part of `values` (counts[r] floats at offsets[r], each rank's own already in place) to every rank.
+static inline int folio_mpi_allgatherv_float_in_place(float *values, const int *counts, const int *offsets) {
+    return MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, values, counts, offsets, MPI_FLOAT, MPI_COMM_WORLD);
+}
 static inline int folio_mpi_allgather_int64(int64_t value, int64_t *values) {
     return MPI_Allgather(&value, 1, MPI_INT64_T, values, 1, MPI_INT64_T, MPI_COMM_WORLD);
 }

@@ -15,6 +15,14 @@ public protocol Communicator: AnyObject, Sendable {
     func allReduceSum(_ values: UnsafeMutableBufferPointer<Double>) throws(FolioError)
     /// Returns once every rank has called it.
     func barrier() throws(FolioError)
+    /// Sums `values` element-wise across ranks, but only this rank's part is kept: `counts`
+    /// (one per rank, adding up to `values.count`) cut the buffer into consecutive parts, and
+    /// afterwards the part at this rank's place holds the sums; the rest is undefined (MPI's
+    /// reduce-scatter: half an allreduce's traffic).
+    func reduceScatterSum(_ values: UnsafeMutableBufferPointer<Float>, counts: [Int]) throws(FolioError)
+    /// The other half: every rank's part of `values` (cut by `counts` as above, each rank's
+    /// own in place) on every rank.
+    func allGather(_ values: UnsafeMutableBufferPointer<Float>, counts: [Int]) throws(FolioError)
 }
 
 extension Communicator {
@@ -33,6 +41,25 @@ extension Communicator {
             }
         }
         return values
+    }
+
+    /// Correct for any transport, at an allreduce's cost: the whole buffer summed.
+    public func reduceScatterSum(_ values: UnsafeMutableBufferPointer<Float>, counts: [Int]) throws(FolioError) {
+        try allReduceSum(values)
+    }
+
+    /// Correct for any transport: each part as bytes through ``allGather(_:)-([UInt8])``.
+    public func allGather(_ values: UnsafeMutableBufferPointer<Float>, counts: [Int]) throws(FolioError) {
+        let offset = counts[..<rank].reduce(0, +)
+        let own = [UInt8](UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: values[offset..<offset + counts[rank]])))
+        var start = 0
+        for (part, bytes) in try allGather(own).enumerated() {
+            guard bytes.count == counts[part] * 4 else { throw FolioError("rank \(part) sent \(bytes.count / 4) floats where \(counts[part]) were due") }
+            bytes.withUnsafeBytes { raw in
+                UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: values[start..<start + counts[part]])).copyMemory(from: raw)
+            }
+            start += counts[part]
+        }
     }
 
     public func allReduceSum(_ values: inout [Double]) throws(FolioError) {

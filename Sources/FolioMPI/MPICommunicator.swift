@@ -84,4 +84,29 @@ public final class MPICommunicator: Communicator {
     }
 
     public func barrier() throws(FolioError) { try check(folio_mpi_barrier(), "barrier") }
+
+    public func reduceScatterSum(_ values: UnsafeMutableBufferPointer<Float>, counts: [Int]) throws(FolioError) {
+        let counts32 = try int32Counts(counts, of: values, "reduce-scatter")
+        guard let base = values.baseAddress else { return }
+        try check(folio_mpi_reduce_scatter_sum_float(base, counts32), "reduce-scatter")
+        // MPI leaves this rank's sums at the buffer's start; move them to the rank's part.
+        let offset = counts[..<rank].reduce(0, +)
+        if offset > 0 { memmove(base + offset, base, counts[rank] * MemoryLayout<Float>.stride) }
+    }
+
+    public func allGather(_ values: UnsafeMutableBufferPointer<Float>, counts: [Int]) throws(FolioError) {
+        let counts32 = try int32Counts(counts, of: values, "allgather")
+        guard let base = values.baseAddress else { return }
+        var offsets = [Int32](repeating: 0, count: size)
+        for index in 1..<max(1, size) { offsets[index] = offsets[index - 1] + counts32[index - 1] }
+        try check(folio_mpi_allgatherv_float_in_place(base, counts32, offsets), "allgather")
+    }
+
+    /// Parts of a collective as MPI's Int32 counts (a buffer over 2^31 floats is refused).
+    private func int32Counts(_ counts: [Int], of values: UnsafeMutableBufferPointer<Float>, _ operation: String) throws(FolioError) -> [Int32] {
+        guard counts.count == size, counts.reduce(0, +) == values.count, values.count <= Int(Int32.max) else {
+            throw FolioError("rank \(rank): \(operation) of \(values.count) floats in parts \(counts) does not fit MPI's counts")
+        }
+        return counts.map { Int32($0) }
+    }
 }

@@ -9,24 +9,45 @@ import FolioCore
 /// the table, when the whole table is cheaper. Every rank then marks the union, in
 /// ascending order, as touched, so the optimizer updates the same rows in the same order
 /// on every rank.
+///
+/// With ``splitsRowUpdates`` (an optimizer that updates each row from its gradient alone,
+/// ``Optimizer/updatesEachRowAlone``), the union's update is split instead (as ZeRO splits
+/// optimizer work): the sums are reduce-scattered, each rank updates its own consecutive
+/// part of the union, and ``shareUpdatedRows(_:)`` gathers the new rows to every rank after
+/// the step. The same bytes cross as with an allreduce, but each of N ranks updates 1/N
+/// of the rows: for a bag model the update costs as much as the backward pass.
 public final class GradientReduction {
     public let communicator: any Communicator
+    /// Whether row-sparse tables' updates are split between the ranks (see above).
+    public var splitsRowUpdates = false
     /// Floats summed and row ids exchanged by the last reduction (what crossed the wire,
     /// per rank, before the transport's own algorithm multiplies it).
     public private(set) var lastFloats = 0
     public private(set) var lastRowIDs = 0
-    /// Seconds spent reducing, all steps together.
+    /// Seconds spent reducing (and sharing split updates), all steps together.
     public private(set) var seconds = 0.0
     public private(set) var reductions = 0
-    private var packed: [Float] = []
+    /// Room for the union's rows, grown as needed, never shrunk; ``packed`` is the last
+    /// pack's prefix of it, what a collective sends.
+    private var storage = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)
+    private var packed = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)
+    /// Tables whose update this step is split: where they are, the union's rows, and which
+    /// of them each rank updates (`bounds[r]..<bounds[r + 1]`), for ``shareUpdatedRows(_:)``.
+    private var split: [(region: RowSparseRegion, rows: [Int], bounds: [Int])] = []
+    /// One bit per row of the largest table: the union of touched rows, read back in order.
+    private var marks: [UInt64] = []
 
     public init(communicator: any Communicator) { self.communicator = communicator }
+
+    deinit { storage.deallocate() }
 
     public func reduce(_ arena: ParameterArena) throws(FolioError) {
         let clock = ContinuousClock()
         let started = clock.now
+        defer { seconds += (clock.now - started).seconds }
         lastFloats = 0
         lastRowIDs = 0
+        split.removeAll()
         var dense: [Range<Int>] = []
         arena.forEachDenseRange { dense.append($0) }
         for range in dense {
@@ -39,47 +60,122 @@ public final class GradientReduction {
             if rows.count * 2 > region.rows {
                 try communicator.allReduceSum(UnsafeMutableBufferPointer(rebasing: arena.gradients[region.offset..<region.offset + region.rows * width]))
                 lastFloats += region.rows * width
-            } else {
-                packed.removeAll(keepingCapacity: true)
-                for row in rows { packed.append(contentsOf: arena.gradients[region.offset + row * width..<region.offset + (row + 1) * width]) }
-                try packed.withUnsafeMutableBufferPointer { buffer throws(FolioError) in try communicator.allReduceSum(buffer) }
-                for (index, row) in rows.enumerated() {
-                    let start = region.offset + row * width
-                    _ = UnsafeMutableBufferPointer(rebasing: arena.gradients[start..<start + width])
-                        .update(fromContentsOf: packed[index * width..<(index + 1) * width])
-                }
-                lastFloats += packed.count
+                arena.replaceTouched(rows: rows, regionAt: region.offset)
+                continue
             }
-            arena.replaceTouched(rows: rows, regionAt: region.offset)
+            pack(rows, of: region, from: arena.gradients)
+            lastFloats += packed.count
+            guard splitsRowUpdates else {
+                try communicator.allReduceSum(packed)
+                unpack(rows, of: region, into: arena.gradients)
+                arena.replaceTouched(rows: rows, regionAt: region.offset)
+                continue
+            }
+            // Rank r updates the union's rows r*U/N ..< (r+1)*U/N; the others' rows keep no
+            // gradient here (their sums live on their owners).
+            let size = communicator.size
+            let bounds = (0...size).map { $0 * rows.count / size }
+            let counts = (0..<size).map { (bounds[$0 + 1] - bounds[$0]) * width }
+            let own = Array(rows[bounds[communicator.rank]..<bounds[communicator.rank + 1]])
+            try communicator.reduceScatterSum(packed, counts: counts)
+            for (index, row) in rows.enumerated() where !(bounds[communicator.rank]..<bounds[communicator.rank + 1]).contains(index) {
+                UnsafeMutableBufferPointer(rebasing: arena.gradients[region.offset + row * width..<region.offset + (row + 1) * width]).update(repeating: 0)
+            }
+            unpack(own, of: region, into: arena.gradients, from: bounds[communicator.rank])
+            arena.replaceTouched(rows: own, regionAt: region.offset)
+            split.append((region, rows, bounds))
         }
         reductions += 1
-        seconds += (clock.now - started).seconds
     }
 
-    /// Every rank's touched rows of `region`, sorted, once each.
-    private func unionOfTouchedRows(_ region: RowSparseRegion) throws(FolioError) -> [Int] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(region.touchedRows.count * 4)
-        for row in region.touchedRows { withUnsafeBytes(of: UInt32(row).littleEndian) { bytes.append(contentsOf: $0) } }
-        // All ranks' rows in one array, sorted, repeats dropped: cheaper than a hash set for
-        // the tens of thousands of rows a bag model's step touches.
-        var union: [Int] = []
-        for part in try communicator.allGather(bytes) {
-            lastRowIDs += part.count / 4
-            union.reserveCapacity(union.count + part.count / 4)
-            for start in stride(from: 0, to: part.count - 3, by: 4) {
-                let row = Int(UInt32(part[start]) | UInt32(part[start + 1]) << 8 | UInt32(part[start + 2]) << 16 | UInt32(part[start + 3]) << 24)
-                guard row < region.rows else { throw FolioError("rank \(communicator.rank): a rank sent row \(row) of a table of \(region.rows)") }
-                union.append(row)
+    /// After the optimizer's step, when updates were split: every rank's updated rows to
+    /// every rank, so that the weights are the same everywhere again.
+    public func shareUpdatedRows(_ arena: ParameterArena) throws(FolioError) {
+        guard !split.isEmpty else { return }
+        let clock = ContinuousClock()
+        let started = clock.now
+        defer { seconds += (clock.now - started).seconds }
+        let rank = communicator.rank
+        for (region, rows, bounds) in split {
+            // Only this rank's rows go in (the others' parts are received over) and only the
+            // others' come out: packing rows costs as much as sending them here.
+            let width = region.rowWidth
+            let own = bounds[rank]..<bounds[rank + 1]
+            pack(rows, of: region, from: arena.values, only: own)
+            try communicator.allGather(packed, counts: (0..<communicator.size).map { (bounds[$0 + 1] - bounds[$0]) * width })
+            for part in 0..<communicator.size where part != rank {
+                unpack(Array(rows[bounds[part]..<bounds[part + 1]]), of: region, into: arena.values, from: bounds[part])
             }
         }
-        union.sort()
-        var kept = 0
-        for row in union where kept == 0 || union[kept - 1] != row {
-            union[kept] = row
-            kept += 1
+        split.removeAll()
+    }
+
+    /// `rows` of `region` from `source` (values or gradients) into ``packed``, in order
+    /// (only those at the positions `only`, the rest of ``packed`` left as it is).
+    private func pack(_ rows: [Int], of region: RowSparseRegion, from source: UnsafeMutableBufferPointer<Float>, only: Range<Int>? = nil) {
+        let width = region.rowWidth
+        let count = rows.count * width
+        if count > storage.count {
+            storage.deallocate()
+            storage = .allocate(capacity: count)
         }
-        union.removeSubrange(kept...)
+        packed = UnsafeMutableBufferPointer(rebasing: storage[0..<count])
+        for index in only ?? rows.indices {
+            let row = rows[index]
+            _ = UnsafeMutableBufferPointer(rebasing: packed[index * width..<(index + 1) * width])
+                .update(fromContentsOf: UnsafeMutableBufferPointer(rebasing: source[region.offset + row * width..<region.offset + (row + 1) * width]))
+        }
+    }
+
+    /// ``packed``'s rows, starting at its row `first`, back into `rows` of `region` in `target`.
+    private func unpack(_ rows: [Int], of region: RowSparseRegion, into target: UnsafeMutableBufferPointer<Float>, from first: Int = 0) {
+        let width = region.rowWidth
+        for (index, row) in rows.enumerated() {
+            _ = UnsafeMutableBufferPointer(rebasing: target[region.offset + row * width..<region.offset + (row + 1) * width])
+                .update(fromContentsOf: UnsafeMutableBufferPointer(rebasing: packed[(first + index) * width..<(first + index + 1) * width]))
+        }
+    }
+
+    /// Every rank's touched rows of `region`, ascending, once each.
+    private func unionOfTouchedRows(_ region: RowSparseRegion) throws(FolioError) -> [Int] {
+        let own = region.touchedRows.map { UInt32(truncatingIfNeeded: $0).littleEndian }
+        let parts = try communicator.allGather(own.withUnsafeBytes { [UInt8]($0) })
+        // A bit per row, then the set bits in order: linear in the table's size / 64 and
+        // the rows touched, where sorting the tens of thousands of rows of a bag model's
+        // step was a tenth of its reduction.
+        let words = (region.rows + 63) / 64
+        if marks.count < words { marks = [UInt64](repeating: 0, count: words) }
+        var count = 0
+        var outside: Int?
+        for part in parts {
+            lastRowIDs += part.count / 4
+            part.withUnsafeBytes { raw in
+                for index in 0..<raw.count / 4 {
+                    let row = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self)))
+                    guard row < region.rows else {
+                        outside = row
+                        continue
+                    }
+                    let bit: UInt64 = 1 << UInt64(row & 63)
+                    if marks[row >> 6] & bit == 0 { count += 1 }
+                    marks[row >> 6] |= bit
+                }
+            }
+        }
+        if let outside {
+            marks = []
+            throw FolioError("rank \(communicator.rank): a rank sent row \(outside) of a table of \(region.rows)")
+        }
+        var union: [Int] = []
+        union.reserveCapacity(count)
+        for word in 0..<words where marks[word] != 0 {
+            var bits = marks[word]
+            while bits != 0 {
+                union.append(word << 6 | bits.trailingZeroBitCount)
+                bits &= bits - 1
+            }
+            marks[word] = 0
+        }
         return union
     }
 

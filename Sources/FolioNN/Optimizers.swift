@@ -16,6 +16,14 @@ public protocol Optimizer: AnyObject {
     var learningRateFactor: Float { get set }
     /// The learning rate of the next step (0 for Rprop, whose steps are per weight).
     var nextLearningRate: Float { get }
+    /// Whether a lazy table's row is updated from its own gradient alone, keeping no state
+    /// and needing no other row (plain SGD without norm clipping): then ranks may each
+    /// update part of a step's rows (``GradientReduction/splitsRowUpdates``).
+    var updatesEachRowAlone: Bool { get }
+}
+
+extension Optimizer {
+    public var updatesEachRowAlone: Bool { false }
 }
 
 /// An optimizer whose learning rate follows a ``LearningRateSchedule`` (scaled by
@@ -259,6 +267,8 @@ public final class SGD: ScheduledOptimizer {
         velocity = state.buffer("velocity", arena, needed: momentum != 0)
     }
 
+    public var updatesEachRowAlone: Bool { momentum == 0 && clipping.norm == nil && clipping.globalNorm == nil }
+
     public func step(arena: ParameterArena, gradientScale: Float) throws(FolioError) {
         try clipping.apply(arena, gradientScale: gradientScale)
         let learningRate = nextLearningRate
@@ -392,6 +402,9 @@ public final class GradientAccumulator {
     /// Runs on the summed gradients before each update: a distributed run's reduction
     /// across ranks (``GradientReduction``), so that `steps` counts every rank's micro-batches.
     public var beforeStep: ((ParameterArena) throws(FolioError) -> Void)?
+    /// Runs after each update, before the gradients are cleared: a distributed run's
+    /// sharing of split updates (``GradientReduction/shareUpdatedRows(_:)``).
+    public var afterStep: ((ParameterArena) throws(FolioError) -> Void)?
 
     public init(steps: Int) { self.steps = max(1, steps) }
 
@@ -403,6 +416,7 @@ public final class GradientAccumulator {
         guard pending == steps else { return false }
         try beforeStep?(arena)
         try optimizer.step(arena: arena, gradientScale: 1 / Float(steps))
+        try afterStep?(arena)
         arena.zeroGradients()
         pending = 0
         return true

@@ -219,7 +219,9 @@ public final class Trainer {
         let accumulator = GradientAccumulator(steps: options.accumulationSteps * communicator.size)
         let reduction = GradientReduction(communicator: communicator)
         self.reduction = reduction
+        reduction.splitsRowUpdates = optimizer.updatesEachRowAlone
         accumulator.beforeStep = { arena throws(FolioError) in try reduction.reduce(arena) }
+        accumulator.afterStep = { arena throws(FolioError) in try reduction.shareUpdatedRows(arena) }
         return accumulator
     }
 

@@ -26,6 +26,8 @@ public struct LoaderOptions: Sendable, Hashable, Codable {
     public var worldSize: Int
     /// Consecutive micro-batches a rank takes per optimizer step (its accumulation steps).
     public var groupSize = 1
+    /// Micro-batches of one optimizer step over all ranks (N x k).
+    public var batchesPerStep: Int { max(1, groupSize) * worldSize }
     /// Part of the records set aside (for validation): this loader yields either only the
     /// held-out records or only the others. Nil: all records.
     public var holdout: Holdout?

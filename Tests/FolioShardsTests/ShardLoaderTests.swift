@@ -100,18 +100,23 @@ import Testing
         #expect(throws: FolioError.self) { try loader(LoaderOptions(rank: 3, worldSize: 3)) }
     }
 
-    /// N ranks taking turns at k batches see the one-rank plan's batches, each its own
-    /// turns, in order, also where a turn runs across an epoch's end; resuming from a plan
-    /// position gives a rank the rest of its batches.
-    @Test(arguments: [(2, 1), (2, 3), (3, 2)])
-    func ranksTakeTurnsAtTheOneRankPlan(ranks: Int, group: Int) throws {
-        let whole = try loader(small)
+    /// N ranks taking turns at k batches see the plan of one rank accumulating N x k, each
+    /// its own turns, in order, also where a turn runs across an epoch's end; resuming from
+    /// a plan position gives a rank the rest of its batches. With and without bucketing
+    /// (which groups a step's batches).
+    @Test(arguments: [(2, 1, false), (2, 3, false), (3, 2, false), (2, 1, true), (3, 2, true)])
+    func ranksTakeTurnsAtTheOneRankPlan(ranks: Int, group: Int, bucketing: Bool) throws {
+        var base = small
+        base.bucketing = bucketing
+        var one = base
+        one.groupSize = ranks * group
+        let whole = try loader(one)
         let perEpoch = whole.batchesPerEpoch
         for epoch in [0, 1] {
             let plan = try batches(whole, epoch: epoch).map(\.records)
             #expect(plan.count == perEpoch)
             for rank in 0..<ranks {
-                var options = small
+                var options = base
                 (options.rank, options.worldSize, options.groupSize) = (rank, ranks, group)
                 let part = try loader(options)
                 let expected = plan.indices.filter { ((epoch * perEpoch + $0) / group) % ranks == rank }
@@ -122,6 +127,43 @@ import Testing
                 #expect(rest == expected.filter { $0 >= position }.map { plan[$0] })
             }
         }
+    }
+
+    /// With bucketing, the batches of one optimizer step are neighbours in length order:
+    /// within a window every whole step's batches are consecutive once the window's batches
+    /// are sorted, so ranks meeting at the step's reduction carry about equal work. Steps
+    /// are counted from the run's start (epoch 1 starts mid-step when the epoch's batch
+    /// count is odd); only the steps a window boundary cuts may mix lengths.
+    @Test(arguments: [2, 3])
+    func bucketingKeepsAStepsBatchesTogether(stepBatches: Int) throws {
+        var options = LoaderOptions(batchSize: 4, maxLength: 400, padding: .longest, bucketing: true, memoryBudget: 1 << 30)
+        options.groupSize = stepBatches
+        let loader = try loader(options)
+        let perEpoch = loader.batchesPerEpoch
+        #expect(perEpoch % stepBatches != 0, "the epochs must not be whole steps")
+        for epoch in [0, 1] {
+            let epochBatches = try batches(loader, epoch: epoch)
+            // One window: the last batch is the short remainder. A batch's place in length
+            // order is (shortest, longest record); a step is together when no other batch
+            // lies strictly between its first and last place (equal places are ties).
+            let keys = epochBatches.dropLast().map { [Int($0.lengths.min()!), Int($0.lengths.max()!)] }
+            let steps = Dictionary(grouping: keys.indices) { (epoch * perEpoch + $0) / stepBatches }.values.filter { $0.count == stepBatches }
+            let together = steps.filter { step in
+                let low = step.map { keys[$0] }.min { $0.lexicographicallyPrecedes($1) }!
+                let high = step.map { keys[$0] }.max { $0.lexicographicallyPrecedes($1) }!
+                return !keys.indices.contains { !step.contains($0) && low.lexicographicallyPrecedes(keys[$0]) && keys[$0].lexicographicallyPrecedes(high) }
+            }
+            #expect(together.count >= steps.count - 1, "epoch \(epoch): \(together.count) of \(steps.count) steps")
+            #expect(steps.count > 10)
+        }
+        // A plain shuffle would scatter them: the same check on one batch per step's plan.
+        options.groupSize = 1
+        let plain = try batches(try self.loader(options), epoch: 0).dropLast().map { [Int($0.lengths.min()!), Int($0.lengths.max()!)] }
+        let pairs = stride(from: 0, to: plain.count - 1, by: 2).filter { index in
+            let (low, high) = plain[index].lexicographicallyPrecedes(plain[index + 1]) ? (plain[index], plain[index + 1]) : (plain[index + 1], plain[index])
+            return !plain.contains { low.lexicographicallyPrecedes($0) && $0.lexicographicallyPrecedes(high) }
+        }
+        #expect(pairs.count < plain.count / 8, "\(pairs.count) of \(plain.count / 2) pairs together")
     }
 
     @Test func bucketingCutsPadding() throws {

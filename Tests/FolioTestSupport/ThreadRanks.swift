@@ -37,6 +37,14 @@ public final class ThreadCommunicator: Communicator, @unchecked Sendable {
     public func allReduceSum(_ values: UnsafeMutableBufferPointer<Double>) { sum(values) }
     public func barrier() { _ = exchange.swap([], rank: rank) }
 
+    /// As MPI's: only this rank's part is summed; the rest becomes NaN, so that a caller
+    /// reading another rank's part fails a test instead of passing by accident.
+    public func reduceScatterSum(_ values: UnsafeMutableBufferPointer<Float>, counts: [Int]) {
+        sum(values)
+        let start = counts[..<rank].reduce(0, +)
+        for index in values.indices where !(start..<start + counts[rank]).contains(index) { values[index] = .nan }
+    }
+
     private func sum<Element: BinaryFloatingPoint>(_ values: UnsafeMutableBufferPointer<Element>) {
         let parts = exchange.swap(Array(UnsafeRawBufferPointer(values)), rank: rank)
         values.update(repeating: 0)
