@@ -22,6 +22,8 @@ public final class GlobalPooling1D {
     private var lengths: [Int32] = []
     private var weights: [Float]?
     private var divisors: [Float] = []  // summing kinds: per row
+    /// The ids a training pass over the table read (``forward(table:features:ids:rows:steps:lengths:weights:keepsForBackward:)``).
+    private(set) var bagIDs: [UInt32] = []
     private var argmax: [Int] = []  // for max: the step chosen per (row, feature)
 
     public init(_ kind: Kind) { self.kind = kind }
@@ -67,15 +69,22 @@ public final class GlobalPooling1D {
         return output
     }
 
-    /// Inference over an embedding table directly (PyTorch's `EmbeddingBag`): what
+    /// Pooling over an embedding table directly (PyTorch's `EmbeddingBag`): what
     /// ``forward(_:lengths:weights:)`` gives for the table's rows of `ids`, without building
     /// the `[rows, length, features]` copy of them. Each output row accumulates whole table
     /// rows in step order, the same sums in the same order as the forward's, so the two
-    /// agree bit for bit (a test holds them to it). Keeps nothing for a backward.
+    /// agree bit for bit (a test holds them to it). With `keepsForBackward` (summing kinds
+    /// only) it keeps what ``backward(_:intoTable:)`` needs.
     public func forward(
-        table: UnsafePointer<Float>, features: Int, ids: [UInt32], rows: Int, steps: Int, lengths: [Int32], weights: [Float]?
+        table: UnsafePointer<Float>, features: Int, ids: [UInt32], rows: Int, steps: Int, lengths: [Int32], weights: [Float]?,
+        keepsForBackward: Bool = false
     ) -> Tensor {
+        precondition(!keepsForBackward || kind != .max, "the fused backward is for summing kinds")
         self.weights = weights
+        if keepsForBackward {
+            (shape, self.lengths, bagIDs) = ([rows, steps, features], lengths, ids)
+            divisors = [Float](repeating: 0, count: rows)
+        }
         var output = Tensor(zeros: [rows, features])
         output.values.withUnsafeMutableBufferPointer { output in
             for b in 0..<rows {
@@ -91,6 +100,7 @@ public final class GlobalPooling1D {
                     continue
                 }
                 let divisor = divisor(row: b, steps: steps, valid: valid)
+                if keepsForBackward { divisors[b] = divisor }
                 guard divisor > 0 else { continue }
                 for t in 0..<valid {
                     let row = table + Int(ids[b * steps + t]) * features
@@ -104,8 +114,29 @@ public final class GlobalPooling1D {
                 for f in 0..<features { out[f] /= divisor }
             }
         }
-        self.weights = nil
+        if !keepsForBackward { self.weights = nil }
         return output
+    }
+
+    /// The backward of a training pass over the table: each valid step's share of its row's
+    /// output gradient added straight to the step's table row in `gradients`, the values
+    /// ``backward(_:)`` and ``Embedding/addGradient(_:arena:)`` add one after the other
+    /// (`g * w / divisor`), in the same order, without their two `[rows, steps, features]`
+    /// tensors (a bag model's training spent a fifth of its time making and filling them).
+    func backward(_ outputGradient: Tensor, intoTable gradients: UnsafeMutablePointer<Float>) {
+        let (batch, steps, features) = (shape[0], shape[1], shape[2])
+        outputGradient.values.withUnsafeBufferPointer { upstream in
+            for b in 0..<batch {
+                let valid = min(steps, Int(lengths[b]))
+                guard valid > 0, divisors[b] > 0 else { continue }
+                let from = upstream.baseAddress! + b * features
+                for t in 0..<valid {
+                    let weight = weights?[b * steps + t] ?? 1
+                    let to = gradients + Int(bagIDs[b * steps + t]) * features
+                    for f in 0..<features { to[f] += from[f] * weight / divisors[b] }
+                }
+            }
+        }
     }
 
     public func backward(_ outputGradient: Tensor) -> Tensor {

@@ -22,6 +22,12 @@ public final class Sequential {
         didSet { forEachLSTM { $0.kernels = kernels } }
     }
     private let layers: [any SequentialLayer]
+    /// Set by a training forward that pooled the table directly (an embedding then a summing
+    /// global pooling, nothing between): the backward ends in their fused scatter.
+    private var fusedBag: (embedding: Embedding, pool: GlobalPooling1D, next: Int)?
+    /// Whether training may pool the table directly; false gives the layer-by-layer path,
+    /// which tests hold the fused one to, bit for bit.
+    var fusesBagInTraining = true
 
     private func forEachLSTM(_ body: (LSTM) -> Void) {
         for layer in layers { layer.lstms.forEach(body) }
@@ -153,12 +159,18 @@ public final class Sequential {
         var pass = ForwardPass(batch: batch, arena: arena, training: training, lengths: batch.lengths)
         var x = Tensor(zeros: [0])
         var start = 0
-        // The fused bag reads one row per position; extra ids per position take the layers' path.
-        if !training, batch.extraIDs == nil, let (embedding, pool, next) = embeddingBag() {
+        fusedBag = nil
+        // The fused bag reads one row per position; extra ids per position take the layers'
+        // path. Training fuses only a summing pooling right after the embedding (a dropout
+        // between acts in training; max pooling's gradient picks single steps).
+        if batch.extraIDs == nil, let (embedding, pool, next) = embeddingBag(),
+           !training || (fusesBagInTraining && next == 2 && pool.kind != .max) {
             try embedding.check(batch)
             x = pool.forward(table: UnsafePointer(arena.values(of: embedding.table).baseAddress!), features: embedding.outputDim,
-                             ids: batch.ids, rows: batch.rows, steps: batch.length, lengths: pass.lengths, weights: batch.weights)
+                             ids: batch.ids, rows: batch.rows, steps: batch.length, lengths: pass.lengths, weights: batch.weights,
+                             keepsForBackward: training)
             start = next
+            if training { fusedBag = (embedding, pool, next) }
         }
         for (index, layer) in layers.enumerated() where index >= start {
             if training { layer.restartMasks(seed: seed &+ 0xA5A5 &* (step &+ 1) &+ 0x9E37_79B9 &* UInt64(index + 1)) }
@@ -171,7 +183,8 @@ public final class Sequential {
     public func backward(_ outputGradient: Tensor) {
         precondition(arena.hasGradients, "backward through a model built with trainable: false")
         var g = outputGradient
-        for layer in layers.reversed() { g = layer.backward(g, arena: arena) }
+        for (index, layer) in layers.enumerated().reversed() where index >= fusedBag?.next ?? 0 { g = layer.backward(g, arena: arena) }
+        if let (embedding, pool, _) = fusedBag { embedding.addGradient(pooledBy: pool, g, arena: arena) }
     }
 
     /// Forward, loss, backward for one micro-batch; the accumulator decides when to step.

@@ -159,8 +159,8 @@ import Testing
     }
 
     /// Prediction pools table rows directly (an embedding bag); the layer-by-layer forward
-    /// that training runs is its reference twin: equal bit for bit, with weights and without,
-    /// padding and empty rows included, dropouts between skipped.
+    /// (what training runs with a dropout between) is its reference twin: equal bit for bit,
+    /// with weights and without, padding and empty rows included, dropouts between skipped.
     @Test(arguments: [LayerSpec.globalAveragePooling1D, .globalSqrtNPooling1D, .globalMaxPooling1D])
     func predictionPoolsTableRowsAsTheLayersDo(pooling: LayerSpec) throws {
         let model = try Sequential([.embedding(outputDim: 7), .dropout(rate: 0), pooling, .dense(units: 3)], vocabulary: 50, seed: 3)
@@ -180,5 +180,42 @@ import Testing
         }
         let beyond = TokenBatch(rows: 1, length: 1, ids: [50], lengths: [1])
         #expect(throws: FolioError.self) { try model.forward(beyond, training: false) }
+    }
+
+    /// Training pools table rows directly too when the pooling follows the embedding, and
+    /// scatters the pooled gradient straight into the table's rows; the layer-by-layer
+    /// path is its reference twin: the same weights bit for bit after several updates, with
+    /// per-id weights (one row's all 0) and without, padding and an empty row included,
+    /// for Adam over the whole table and plain SGD and Adam with lazy rows.
+    @Test(arguments: [LayerSpec.globalAveragePooling1D, .globalSqrtNPooling1D])
+    func trainingPoolsTableRowsAsTheLayersDo(pooling: LayerSpec) throws {
+        for (lazy, sgd) in [(false, false), (true, false), (true, true)] {
+            for weighted in [false, true] {
+                var trained: [[Float]] = []
+                for fused in [true, false] {
+                    let model = try Sequential([.embedding(outputDim: 7), pooling, .dense(units: 3)], vocabulary: 50, seed: 3)
+                    model.fusesBagInTraining = fused
+                    if lazy { model.makeEmbeddingsRowSparse() }
+                    let optimizer: any Optimizer = sgd ? SGD(arena: model.arena, learningRate: 0.3) : Adam(arena: model.arena, learningRate: 0.05)
+                    let accumulator = GradientAccumulator(steps: 2)
+                    var generator = SplitMix64(seed: 5)
+                    for _ in 0..<6 {
+                        let (rows, length) = (5, 8)
+                        let lengths: [Int32] = [8, 3, 0, 6, Int32(1 + generator.next() % 8)]
+                        let ids = (0..<rows * length).map { position in
+                            position % length < Int(lengths[position / length]) ? UInt32(1 + generator.next() % 40) : 0
+                        }
+                        var batch = TokenBatch(rows: rows, length: length, ids: ids, lengths: lengths)
+                        if weighted {
+                            batch.weights = (0..<rows * length).map { $0 / length == 1 ? 0 : Float(generator.nextUnit()) }
+                        }
+                        let labels = (0..<rows).map { _ in UInt32(generator.next() % 3) }
+                        try model.trainStep(batch, labels: labels, optimizer: optimizer, accumulator: accumulator)
+                    }
+                    trained.append(Array(model.arena.values))
+                }
+                #expect(trained[0] == trained[1], "lazy \(lazy), sgd \(sgd), weighted \(weighted)")
+            }
+        }
     }
 }
