@@ -56,9 +56,9 @@ public struct TFIDFWeighting: Sendable, Equatable {
         public mutating func count(_ batch: TokenBatch) throws(FolioError) {
             let bags = Bags(batch)
             do {
-                try transformer.partialFit(SparseMatrix(columns: inputDim, rows: (0..<bags.rows).map { row in
-                    bags.row(row).map { (Int($0.id), Float($0.count)) }
-                }))
+                // A bag is its row in compressed form already: distinct ids, ascending.
+                try transformer.partialFit(SparseMatrix(columns: inputDim, rowOffsets: bags.offsets, columnIndices: bags.entries.map { Int($0.id) },
+                                                        values: bags.entries.map { Float($0.count) }))
             } catch {
                 throw FolioError("TF-IDF document frequencies: \(error)")
             }
@@ -115,16 +115,20 @@ public struct TFIDFWeighting: Sendable, Equatable {
 /// A batch's rows as bags: each row's valid ids sorted and run-length counted.
 struct Bags {
     let rows: Int
-    private let entries: [(id: UInt32, count: Int)]
-    private let offsets: [Int]
+    /// Every row's entries one after the other; row r's are `offsets[r]..<offsets[r + 1]`.
+    let entries: [(id: UInt32, count: Int)]
+    let offsets: [Int]
 
     init(_ batch: TokenBatch) {
         rows = batch.rows
         var entries: [(id: UInt32, count: Int)] = []
         var offsets = [0]
+        var (ids, scratch) = ([UInt32](), [UInt32]())
         for row in 0..<batch.rows {
             let start = row * batch.length
-            let ids = batch.ids[start..<start + min(batch.length, Int(batch.lengths[row]))].sorted()
+            ids.removeAll(keepingCapacity: true)
+            ids.append(contentsOf: batch.ids[start..<start + min(batch.length, Int(batch.lengths[row]))])
+            RadixSort.sort(&ids, scratch: &scratch)
             var index = 0
             while index < ids.count {
                 var end = index + 1

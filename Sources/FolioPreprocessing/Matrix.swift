@@ -109,6 +109,29 @@ public struct SparseMatrix<Scalar: PreprocessingScalar>: Equatable, Codable, Sen
         self.values = values
     }
 
+    /// Rows already in compressed form (scipy's `csr_matrix((data, indices, indptr))`): row r
+    /// holds `columnIndices[rowOffsets[r]..<rowOffsets[r + 1]]`, strictly ascending, with
+    /// nonzero `values`. Checked, not merged: for callers that have their rows sorted already
+    /// (a dictionary per row made the general initializer most of a TF-IDF fit).
+    public init(columns: Int, rowOffsets: [Int], columnIndices: [Int], values: [Scalar]) throws(PreprocessingError) {
+        guard rowOffsets.first == 0, rowOffsets.last == columnIndices.count, columnIndices.count == values.count else {
+            throw .invalidArgument(stage: "SparseMatrix", message: "row offsets must run from 0 to the \(columnIndices.count) column indices, one value each")
+        }
+        for row in 0..<rowOffsets.count - 1 {
+            guard rowOffsets[row] <= rowOffsets[row + 1] else {
+                throw .invalidArgument(stage: "SparseMatrix", message: "row \(row): offsets go backwards")
+            }
+            let entries = rowOffsets[row]..<rowOffsets[row + 1]
+            for entry in entries {
+                let column = columnIndices[entry]
+                guard column >= 0 && column < columns, entry == entries.lowerBound || columnIndices[entry - 1] < column, values[entry] != 0 else {
+                    throw .invalidArgument(stage: "SparseMatrix", message: "row \(row): columns must be ascending in 0..<\(columns) with nonzero values")
+                }
+            }
+        }
+        self.init(unchecked: rowOffsets.count - 1, columns, rowOffsets, columnIndices, values)
+    }
+
     @usableFromInline
     init(unchecked rows: Int, _ columns: Int, _ offsets: [Int], _ indices: [Int], _ values: [Scalar]) {
         self.rows = rows

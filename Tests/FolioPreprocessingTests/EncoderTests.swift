@@ -93,6 +93,38 @@ import Testing
             try TFIDFTransformer<Double>().transform(input)
         }
     }
+
+    /// Rows in compressed form are the matrix the (column, value) pairs make, and columns
+    /// out of order or range, zero values or offsets that do not fit are refused.
+    @Test func compressedRowsAreThePairsMatrixAndAreChecked() throws {
+        var state: UInt64 = 12
+        func next() -> UInt64 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return state >> 33
+        }
+        var pairs: [[(Int, Float)]] = []
+        var (offsets, indices, values) = ([0], [Int](), [Float]())
+        for _ in 0..<30 {
+            let columns = Set((0..<Int(next() % 6)).map { _ in Int(next() % 40) }).sorted()
+            let row = columns.map { ($0, Float(1 + next() % 5)) }
+            pairs.append(row.reversed())
+            indices += row.map(\.0)
+            values += row.map(\.1)
+            offsets.append(indices.count)
+        }
+        let compressed = try SparseMatrix(columns: 40, rowOffsets: offsets, columnIndices: indices, values: values)
+        #expect(compressed == (try SparseMatrix(columns: 40, rows: pairs)))
+        #expect(compressed.rows == 30 && indices.count > 30)
+        let bad: [(offsets: [Int], indices: [Int], values: [Float])] = [
+            ([0, 2], [3, 1], [1, 1]), ([0, 1], [40], [1]), ([0, 1], [2], [0]), ([0, 2, 1], [1, 2], [1, 1]), ([1, 2], [1, 2], [1, 1]),
+            ([0, 3], [1, 2], [1, 1]),
+        ]
+        for (offsets, indices, values) in bad {
+            #expect(throws: PreprocessingError.self, "\(offsets) \(indices) \(values)") {
+                try SparseMatrix(columns: 40, rowOffsets: offsets, columnIndices: indices, values: values)
+            }
+        }
+    }
 }
 
 @Suite struct ChainTests {
