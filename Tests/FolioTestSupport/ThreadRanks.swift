@@ -18,6 +18,9 @@ public final class ThreadCommunicator: Communicator, @unchecked Sendable {
             let communicator = ThreadCommunicator(rank: rank, size: size, exchange: exchange)
             Thread.detachNewThread { [group] in
                 let result = Swift.Result { try body(communicator) }
+                // A rank that fails leaves the others waiting in a collective: they fail too,
+                // as MPI aborts the job, instead of hanging the test.
+                if case .failure = result { exchange.fail(rank: rank) }
                 results.withLock { $0[rank] = result }
                 group.leave()
             }
@@ -31,22 +34,22 @@ public final class ThreadCommunicator: Communicator, @unchecked Sendable {
         (self.rank, self.size, self.exchange) = (rank, size, exchange)
     }
 
-    public func allGather(_ bytes: [UInt8]) -> [[UInt8]] { exchange.swap(bytes, rank: rank) }
+    public func allGather(_ bytes: [UInt8]) throws(FolioError) -> [[UInt8]] { try exchange.swap(bytes, rank: rank) }
 
-    public func allReduceSum(_ values: UnsafeMutableBufferPointer<Float>) { sum(values) }
-    public func allReduceSum(_ values: UnsafeMutableBufferPointer<Double>) { sum(values) }
-    public func barrier() { _ = exchange.swap([], rank: rank) }
+    public func allReduceSum(_ values: UnsafeMutableBufferPointer<Float>) throws(FolioError) { try sum(values) }
+    public func allReduceSum(_ values: UnsafeMutableBufferPointer<Double>) throws(FolioError) { try sum(values) }
+    public func barrier() throws(FolioError) { _ = try exchange.swap([], rank: rank) }
 
     /// As MPI's: only this rank's part is summed; the rest becomes NaN, so that a caller
     /// reading another rank's part fails a test instead of passing by accident.
-    public func reduceScatterSum(_ values: UnsafeMutableBufferPointer<Float>, counts: [Int]) {
-        sum(values)
+    public func reduceScatterSum(_ values: UnsafeMutableBufferPointer<Float>, counts: [Int]) throws(FolioError) {
+        try sum(values)
         let start = counts[..<rank].reduce(0, +)
         for index in values.indices where !(start..<start + counts[rank]).contains(index) { values[index] = .nan }
     }
 
-    private func sum<Element: BinaryFloatingPoint>(_ values: UnsafeMutableBufferPointer<Element>) {
-        let parts = exchange.swap(Array(UnsafeRawBufferPointer(values)), rank: rank)
+    private func sum<Element: BinaryFloatingPoint>(_ values: UnsafeMutableBufferPointer<Element>) throws(FolioError) {
+        let parts = try exchange.swap(Array(UnsafeRawBufferPointer(values)), rank: rank)
         values.update(repeating: 0)
         for part in parts {
             part.withUnsafeBytes { raw in
@@ -63,15 +66,25 @@ public final class ThreadCommunicator: Communicator, @unchecked Sendable {
         var arrived = 0
         var generation = 0
         var completed: [[UInt8]] = []
+        /// The first rank whose body threw: every collective from then on fails.
+        var failedRank: Int?
 
         init(size: Int) {
             self.size = size
             slots = Array(repeating: [], count: size)
         }
 
-        func swap(_ bytes: [UInt8], rank: Int) -> [[UInt8]] {
+        func fail(rank: Int) {
             condition.lock()
             defer { condition.unlock() }
+            if failedRank == nil { failedRank = rank }
+            condition.broadcast()
+        }
+
+        func swap(_ bytes: [UInt8], rank: Int) throws(FolioError) -> [[UInt8]] {
+            condition.lock()
+            defer { condition.unlock() }
+            if let failedRank { throw FolioError("rank \(failedRank) failed: rank \(rank) stops") }
             let mine = generation
             slots[rank] = bytes
             arrived += 1
@@ -81,7 +94,8 @@ public final class ThreadCommunicator: Communicator, @unchecked Sendable {
                 generation += 1
                 condition.broadcast()
             } else {
-                while generation == mine { condition.wait() }
+                while generation == mine && failedRank == nil { condition.wait() }
+                if generation == mine, let failedRank { throw FolioError("rank \(failedRank) failed: rank \(rank) stops") }
             }
             // The next exchange cannot complete before this rank joins it, so `completed`
             // is still this one's.
