@@ -73,16 +73,14 @@ public final class GradientReduction {
             }
             // Rank r updates the union's rows r*U/N ..< (r+1)*U/N; the others' rows keep no
             // gradient here (their sums live on their owners).
-            let size = communicator.size
-            let bounds = (0...size).map { $0 * rows.count / size }
-            let counts = (0..<size).map { (bounds[$0 + 1] - bounds[$0]) * width }
-            let own = Array(rows[bounds[communicator.rank]..<bounds[communicator.rank + 1]])
-            try communicator.reduceScatterSum(packed, counts: counts)
-            for (index, row) in rows.enumerated() where !(bounds[communicator.rank]..<bounds[communicator.rank + 1]).contains(index) {
+            let bounds = (0...communicator.size).map { $0 * rows.count / communicator.size }
+            let own = bounds[communicator.rank]..<bounds[communicator.rank + 1]
+            try communicator.reduceScatterSum(packed, counts: Self.floatCounts(bounds, width: width))
+            for (index, row) in rows.enumerated() where !own.contains(index) {
                 UnsafeMutableBufferPointer(rebasing: arena.gradients[region.offset + row * width..<region.offset + (row + 1) * width]).update(repeating: 0)
             }
-            unpack(own, of: region, into: arena.gradients, from: bounds[communicator.rank])
-            arena.replaceTouched(rows: own, regionAt: region.offset)
+            unpack(rows, of: region, into: arena.gradients, only: own)
+            arena.replaceTouched(rows: Array(rows[own]), regionAt: region.offset)
             split.append((region, rows, bounds))
         }
         reductions += 1
@@ -99,12 +97,10 @@ public final class GradientReduction {
         for (region, rows, bounds) in split {
             // Only this rank's rows go in (the others' parts are received over) and only the
             // others' come out: packing rows costs as much as sending them here.
-            let width = region.rowWidth
-            let own = bounds[rank]..<bounds[rank + 1]
-            pack(rows, of: region, from: arena.values, only: own)
-            try communicator.allGather(packed, counts: (0..<communicator.size).map { (bounds[$0 + 1] - bounds[$0]) * width })
+            pack(rows, of: region, from: arena.values, only: bounds[rank]..<bounds[rank + 1])
+            try communicator.allGather(packed, counts: Self.floatCounts(bounds, width: region.rowWidth))
             for part in 0..<communicator.size where part != rank {
-                unpack(Array(rows[bounds[part]..<bounds[part + 1]]), of: region, into: arena.values, from: bounds[part])
+                unpack(rows, of: region, into: arena.values, only: bounds[part]..<bounds[part + 1])
             }
         }
         split.removeAll()
@@ -127,13 +123,20 @@ public final class GradientReduction {
         }
     }
 
-    /// ``packed``'s rows, starting at its row `first`, back into `rows` of `region` in `target`.
-    private func unpack(_ rows: [Int], of region: RowSparseRegion, into target: UnsafeMutableBufferPointer<Float>, from first: Int = 0) {
+    /// ``packed``'s rows back into `rows` of `region` in `target` (only those at the
+    /// positions `only`): the inverse of ``pack(_:of:from:only:)``.
+    private func unpack(_ rows: [Int], of region: RowSparseRegion, into target: UnsafeMutableBufferPointer<Float>, only: Range<Int>? = nil) {
         let width = region.rowWidth
-        for (index, row) in rows.enumerated() {
+        for index in only ?? rows.indices {
+            let row = rows[index]
             _ = UnsafeMutableBufferPointer(rebasing: target[region.offset + row * width..<region.offset + (row + 1) * width])
-                .update(fromContentsOf: UnsafeMutableBufferPointer(rebasing: packed[(first + index) * width..<(first + index + 1) * width]))
+                .update(fromContentsOf: UnsafeMutableBufferPointer(rebasing: packed[index * width..<(index + 1) * width]))
         }
+    }
+
+    /// Each rank's part of a split union, in floats: rows `bounds[r]..<bounds[r + 1]` of `width`.
+    private static func floatCounts(_ bounds: [Int], width: Int) -> [Int] {
+        zip(bounds, bounds.dropFirst()).map { ($1 - $0) * width }
     }
 
     /// Every rank's touched rows of `region`, ascending, once each.

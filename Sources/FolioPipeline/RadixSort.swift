@@ -21,9 +21,10 @@ enum RadixSort {
             scratch.withUnsafeMutableBufferPointer { scratch in
                 var (from, to) = (values.baseAddress!, scratch.baseAddress!)
                 var shift: UInt32 = 0
+                var counts = [Int](repeating: 0, count: 257)
                 // Only the bytes some id sets: ids of a 450k-row table need three passes.
                 while shift < 32 && largest >> shift != 0 {
-                    var counts = [Int](repeating: 0, count: 257)
+                    for digit in counts.indices { counts[digit] = 0 }
                     for index in 0..<count { counts[Int((from[index] >> shift) & 0xFF) + 1] += 1 }
                     for digit in 1...256 { counts[digit] += counts[digit - 1] }
                     for index in 0..<count {

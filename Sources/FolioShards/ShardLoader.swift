@@ -47,11 +47,13 @@ public final class ShardLoader: Sendable {
         for index in shards.manifest.shards.indices { readers.append(try shards.reader(forShard: index)) }
         self.readers = readers
         blockList = readers.enumerated().flatMap { shard, reader in reader.blocks.indices.map { (shard, $0) } }
-        planBatches = options.worldSize > 1
+        planBatches = options.batchesPerStep > 1
             ? Self.batches(records: Self.records(readers: readers, total: shards.manifest.records, holdout: options.holdout), options: options) : 0
     }
 
-    /// The plan's batch count per epoch (computed once, for several ranks only).
+    /// The plan's batch count per epoch, computed once where every epoch's plan needs it:
+    /// with several ranks (whose turns count from it) or several micro-batches a step
+    /// (whose runs are aligned to steps counted from the run's start).
     private let planBatches: Int
 
     /// Records this loader yields per epoch, over all ranks (a held-out side counted by
@@ -72,7 +74,7 @@ public final class ShardLoader: Sendable {
     /// Batches of an epoch's plan, over all ranks (exact: the remainder carries through the
     /// windows and ends as one short batch unless `dropRemainder`).
     public var batchesPerEpoch: Int {
-        options.worldSize > 1 ? planBatches : Self.batches(records: recordsPerEpoch, options: options)
+        options.batchesPerStep > 1 ? planBatches : Self.batches(records: recordsPerEpoch, options: options)
     }
 
     private static func batches(records: Int, options: LoaderOptions) -> Int {
