@@ -12,11 +12,13 @@ salsa, dh-compat, Rules-Requires-Root, ...).
 
     python3 bench/build-changelog-era-corpus.py OUT [--doc /usr/share/doc] [--per-source 60]
 
-Writes OUT/train/<era>/<n>.txt and OUT/test/...: every entry's body (the lines between its
+Writes OUT/train/<era>/<source>/<n>.txt and OUT/test/...: every entry's body (the lines between its
 heading and its ` -- ` signature), one per source package and version (binary packages of one
 source share a changelog), at most --per-source entries of a source (chosen by the hash of
 the version) so that no package's habits dominate an era; one source package in five wholly
 in test/ (by the hash of its name), so the test split holds packages never seen in training.
+A source package's folders are its group: a pipeline's `validation_by = "group"` holds out
+whole source packages (in every era) from train/, as test/ does.
 """
 import argparse
 import collections
@@ -52,7 +54,7 @@ for source in sorted(entries):
     for version in versions:
         year, body = entries[source][version]
         era = next(name for last, name in ERAS if year <= last)
-        folder = os.path.join(args.out, split, era)
+        folder = os.path.join(args.out, split, era, source)
         os.makedirs(folder, exist_ok=True)
         counts[split, era] += 1
         with open(os.path.join(folder, f"{digest(source + ' ' + version)[:12]}.txt"), "w", encoding="utf-8") as file:

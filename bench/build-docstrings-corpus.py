@@ -11,11 +11,13 @@ many labels, several of them close neighbours (`scipy.signal` and `scipy.ndimage
 
     python3 bench/build-docstrings-corpus.py OUT [--site-packages DIR] [--labels 20] [--per-label 600]
 
-Writes OUT/train/<label>/<n>.txt and OUT/test/...: docstrings of modules, classes and
+Writes OUT/train/<label>/<module>/<n>.txt and OUT/test/...: docstrings of modules, classes and
 functions of at least 20 words, outside test folders and private subpackages, labelled by
 the first two parts of the module's name (without `python` and `src`); the --labels labels with the most docstrings, at
 most --per-label each (chosen by the hash of the qualified name), duplicates dropped, one
 in five in test/ (by the hash of the module's name, so a module is wholly in train or test).
+A module's folder is its group: a pipeline's `validation_by = "group"` holds out whole modules
+from train/, as test/ does.
 """
 import argparse
 import ast
@@ -68,7 +70,7 @@ chosen = sorted(docs, key=lambda label: (-len(docs[label]), label))[: args.label
 for label in chosen:
     for index, (qualified, module, text) in enumerate(sorted(docs[label], key=lambda doc: digest(doc[0]))[: args.per_label]):
         split = "test" if int(digest(module)[:8], 16) % 5 == 0 else "train"
-        folder = os.path.join(args.out, split, label)
+        folder = os.path.join(args.out, split, label, module)
         os.makedirs(folder, exist_ok=True)
         with open(os.path.join(folder, f"{index:05d}.txt"), "w", encoding="utf-8") as file:
             file.write(text + "\n")

@@ -15,13 +15,28 @@ from sklearn.metrics import accuracy_score, f1_score
 
 
 def read(root):
-    texts, labels = [], []
-    for label in sorted(os.listdir(root)):
-        for name in sorted(os.listdir(os.path.join(root, label))):
-            with open(os.path.join(root, label, name), encoding="utf-8", errors="replace") as f:
-                texts.append(f.read())
-            labels.append(label)
+    texts, labels, _ = read_with_groups(root)
     return texts, labels
+
+
+def read_with_groups(root):
+    """Each file below a label folder, recursively (as Folio reads the folder), with its
+    group: the folders between the label folder and the file, None for a file directly in
+    it (Folio's `validation_by = "group"`)."""
+    texts, labels, groups = [], [], []
+    for label in sorted(os.listdir(root)):
+        def walk(folder, group):
+            for name in sorted(os.listdir(folder)):
+                path = os.path.join(folder, name)
+                if os.path.isdir(path):
+                    walk(path, name if group is None else f"{group}/{name}")
+                    continue
+                with open(path, encoding="utf-8", errors="replace") as f:
+                    texts.append(f.read())
+                labels.append(label)
+                groups.append((group, path))
+        walk(os.path.join(root, label), None)
+    return texts, labels, groups
 
 
 def main():

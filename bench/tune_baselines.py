@@ -9,8 +9,13 @@ of train/, by a fixed seed) and reading test/ once at the end:
 - fastText with `autotuneValidationFile` for DURATION seconds (its `-autotune-validation`),
   the text lowercased and "." and "," removed as bench/fasttext_quality.py prepares it.
 
-    $PEERS_VENV/bin/python bench/tune_baselines.py CORPUS [--duration 600]
+    $PEERS_VENV/bin/python bench/tune_baselines.py CORPUS [--duration 600] [--by-group]
 Prints one JSON line per baseline.
+
+--by-group: the validation part is instead exactly the documents a Folio pipeline with
+`validation_by = "group"` (and validation_split 0.1) holds out: whole groups (the folders
+below a label folder: a module, a source package), chosen by Folio's hash, so that every
+model validates on the same documents, as unseen groups as the test split's.
 """
 import json
 import os
@@ -25,19 +30,38 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 
-from tfidf_baseline import read  # the same corpus reading as the untuned baseline
+from tfidf_baseline import read, read_with_groups  # the same corpus reading as the untuned baseline
 
 CLEAN = re.compile(r"[.,]")
+MASK = (1 << 64) - 1
+
+
+def folio_holds_out(key, fraction=0.1):
+    """Folio's document holdout (FolioPipeline/DocumentHoldout.swift): FNV-1a 64 over the
+    seed's little-endian bytes and the key, one SplitMix64 step, the top 53 bits below
+    `fraction`."""
+    state = 0xCBF29CE484222325
+    for byte in (0x7661_6C69_6461_7465).to_bytes(8, "little") + key.encode():
+        state = ((state ^ byte) * 0x100000001B3) & MASK
+    state = (state + 0x9E3779B97F4A7C15) & MASK
+    z = ((state ^ (state >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+    z ^= z >> 31
+    return (z >> 11) * 2.0**-53 < fraction
 
 
 def main():
     corpus = sys.argv[1]
     duration = int(sys.argv[sys.argv.index("--duration") + 1]) if "--duration" in sys.argv else 600
-    texts, labels = read(os.path.join(corpus, "train"))
+    texts, labels, groups = read_with_groups(os.path.join(corpus, "train"))
     test_texts, test_labels = read(os.path.join(corpus, "test"))
     order = list(range(len(texts)))
     random.Random(1).shuffle(order)
-    held = set(order[: len(order) // 10])
+    if "--by-group" in sys.argv:
+        base = os.path.normpath(corpus)
+        held = {i for i, (group, path) in enumerate(groups) if folio_holds_out(group if group is not None else path[len(base):])}
+    else:
+        held = set(order[: len(order) // 10])
     fit = [i for i in order if i not in held]
     valid = [i for i in order if i in held]
 

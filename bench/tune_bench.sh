@@ -14,6 +14,9 @@
 #   CORPUS_NAMES="locale python-sources" bash bench/tune_bench.sh
 #   SKIP_BASELINES=1 ...                   # folio tune alone (the baselines do not change with Folio)
 #   FAMILIES=demo ...                      # one pipeline family
+#   VALIDATION_BY=group ...                # every model validates on whole held-out groups
+#                                          # (a module, a source package: the folders below the
+#                                          # label folders), the same documents for all
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${1:-/tmp/folio-tune-bench}
@@ -38,7 +41,7 @@ echo "|---|---|---|---:|---:|"
 for corpus in ${CORPUS_NAMES:-shipped man-sections}; do
   for family in ${FAMILIES:-bag-of-ngrams demo}; do
     sed "s|^path = .*|path = \"${CORPORA[$corpus]}\"|; s/^name = .*/name = \"$corpus-$family\"/" "pipelines/$family.toml" >"$WORK/$corpus-$family.toml"
-    "$FOLIO" tune "$WORK/$corpus-$family.toml" --budget "$BUDGET" --out "$WORK/$corpus-$family-tune" --json \
+    "$FOLIO" tune "$WORK/$corpus-$family.toml" --budget "$BUDGET" ${VALIDATION_BY:+--set training.validation_by=$VALIDATION_BY} --out "$WORK/$corpus-$family-tune" --json \
       2>"$WORK/$corpus-$family.err" | tail -1 >"$WORK/$corpus-$family.json"
     python3 - "$WORK/$corpus-$family.json" "$corpus" "$family" <<'PY'
 import json, sys
@@ -48,7 +51,7 @@ print(f"| {sys.argv[2]} | folio tune, {sys.argv[3]} | trial {best['trial']} of {
 PY
   done
   [ -z "${SKIP_BASELINES:-}" ] || continue
-  "$PY" bench/tune_baselines.py "${CORPORA[$corpus]}" --duration "$SECONDS_BUDGET" >"$WORK/$corpus-baselines.json"
+  "$PY" bench/tune_baselines.py "${CORPORA[$corpus]}" --duration "$SECONDS_BUDGET" ${VALIDATION_BY:+--by-$VALIDATION_BY} >"$WORK/$corpus-baselines.json"
   python3 - "$WORK/$corpus-baselines.json" "$corpus" <<'PY'
 import json, sys
 for line in open(sys.argv[1]):

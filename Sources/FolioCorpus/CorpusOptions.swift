@@ -10,6 +10,9 @@ public struct CorpusOptions: Sendable, Hashable, Codable {
     /// A document's name in a JSONL line, read only when set (prediction output carries
     /// it), so that other jobs accept any value under that key.
     public var idKey: String?
+    /// The key whose value names a JSONL document's group (``TextChunk/group``), read only
+    /// when set; every line must then have it.
+    public var groupKey: String?
     /// Whether a folder of text files without label folders, or JSONL lines without the
     /// label key, are a corpus (every such document's label then empty). Jobs that need
     /// labels leave it off and get a clear error.
@@ -27,7 +30,7 @@ public struct CorpusOptions: Sendable, Hashable, Codable {
     public var part = CorpusPart.whole
 
     enum CodingKeys: String, CodingKey {
-        case split, textKey, labelKey, splitKey, idKey, allowsUnlabeled, readsEverySplit, chunkBytes, maxLineBytes
+        case split, textKey, labelKey, splitKey, idKey, groupKey, allowsUnlabeled, readsEverySplit, chunkBytes, maxLineBytes
     }
 
     public init(split: String? = nil) { self.split = split }

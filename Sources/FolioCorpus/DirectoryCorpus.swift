@@ -28,6 +28,7 @@ public final class DirectoryCorpus: TextCorpus {
     private struct OpenFile {
         var source: any ByteSource
         var label: String
+        var group: String?
         var repair = UTF8Repair()
         var isFirstRead = true
         var bytesRead = 0
@@ -102,6 +103,14 @@ public final class DirectoryCorpus: TextCorpus {
     /// A flat folder's one unlabeled "label" is the folder itself.
     private func folder(of label: String) -> String { label.isEmpty ? labelRoot : labelRoot + "/" + label }
 
+    /// The folders between `label`'s folder and the file `path` (listed below that folder).
+    private func group(of path: String, label: String) -> String? {
+        guard explicitFiles == nil else { return nil }
+        let below = path.utf8.dropFirst(folder(of: label).utf8.count + 1)
+        guard let slash = below.lastIndex(of: UInt8(ascii: "/")) else { return nil }
+        return String(below[..<slash])
+    }
+
     /// Lists a label folder's text files, recursively, in sorted order.
     private func textFiles(in folder: String, counting: Bool = true) throws(FolioError) -> [String] {
         guard let entries = sortedDirectoryEntries(of: folder) else {
@@ -129,7 +138,8 @@ public final class DirectoryCorpus: TextCorpus {
                 continue
             }
             if let path = pendingFiles.popLast() {
-                current = OpenFile(source: try openByteSource(path: path), label: labels[labelIndex])
+                let label = labels[labelIndex]
+                current = OpenFile(source: try openByteSource(path: path), label: label, group: group(of: path, label: label))
                 continue
             }
             labelIndex += 1
@@ -172,7 +182,7 @@ public final class DirectoryCorpus: TextCorpus {
         }
         return TextChunk(
             document: statistics.documents, label: current!.label, source: current!.source.path,
-            bytes: output, isDocumentEnd: false)
+            bytes: output, isDocumentEnd: false, group: current!.group)
     }
 
     private func finishDocument(_ output: [UInt8]) -> TextChunk {
@@ -182,7 +192,7 @@ public final class DirectoryCorpus: TextCorpus {
         if file.bytesRead == 0 { statistics.emptyDocuments += 1 }
         let chunk = TextChunk(
             document: statistics.documents, label: file.label, source: file.source.path,
-            bytes: output, isDocumentEnd: true)
+            bytes: output, isDocumentEnd: true, group: file.group)
         statistics.documents += 1
         return chunk
     }

@@ -67,7 +67,7 @@ public final class JSONLCorpus: TextCorpus {
                 rawLine.withUnsafeBytes { repair.repair($0, isFinal: true, into: &repaired) }
                 replacements = repair.replacements
             }
-            let keys = [options.textKey, options.labelKey, options.splitKey] + (options.idKey.map { [$0] } ?? [])
+            let keys = [options.textKey, options.labelKey, options.splitKey, options.idKey, options.groupKey].compactMap { $0 }
             let parse = { (bytes: UnsafeRawBufferPointer) in
                 Result { () throws(JSONLineParser.Failure) in
                     try JSONLineParser.fields(keys, in: bytes, replacements: &replacements)
@@ -96,13 +96,20 @@ public final class JSONLCorpus: TextCorpus {
                     "no \"\(options.labelKey)\" key: training needs labelled documents (folio vocab, shard and embed read unlabeled ones)",
                     file: path, place: "line \(lineNumber)")
             }
+            // The optional keys' values follow the three fixed ones, in the order asked.
+            let optional = fields.dropFirst(3).map { $0.map { String(decoding: $0, as: UTF8.self) } }
+            let id = options.idKey == nil ? nil : optional.first ?? nil
+            let group = options.groupKey == nil ? nil : optional.last ?? nil
+            if let groupKey = options.groupKey, group == nil {
+                throw FolioError("no \"\(groupKey)\" key (the corpus's group_key)", file: path, place: "line \(lineNumber)")
+            }
             let label = fields[1].map { String(decoding: $0, as: UTF8.self) } ?? ""
             if labelSet.insert(label).inserted { labelsSeen.append(label) }
             statistics.invalidUTF8Replacements += replacements
             if text.isEmpty { statistics.emptyDocuments += 1 }
             let chunk = TextChunk(
                 document: statistics.documents, label: label, source: "\(path):\(lineNumber)",
-                bytes: text, isDocumentEnd: true, id: fields.count > 3 ? fields[3].map { String(decoding: $0, as: UTF8.self) } : nil)
+                bytes: text, isDocumentEnd: true, id: id, group: group)
             statistics.documents += 1
             return chunk
         }

@@ -12,9 +12,15 @@ public struct TextChunk: Sendable {
     public var isDocumentEnd: Bool
     /// The document's own name, when it has one (a JSONL line's ``CorpusOptions/idKey``).
     public var id: String?
+    /// The group the document belongs to, for a validation part that holds out whole
+    /// groups (as scikit-learn's `GroupShuffleSplit`): the folders between its label folder
+    /// and the file (`<label>/<group>/<name>.txt`), or the value of a JSONL line's
+    /// ``CorpusOptions/groupKey``. Nil: none (a file directly in its label folder).
+    public var group: String?
 
-    public init(document: Int, label: String, source: String, bytes: [UInt8], isDocumentEnd: Bool, id: String? = nil) {
+    public init(document: Int, label: String, source: String, bytes: [UInt8], isDocumentEnd: Bool, id: String? = nil, group: String? = nil) {
         self.id = id
+        self.group = group
         self.document = document
         self.label = label
         self.source = source

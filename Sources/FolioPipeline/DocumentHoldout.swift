@@ -18,21 +18,32 @@ extension Holdout {
     /// for every run over the corpus whatever its seed (as Keras's `validation_split` takes
     /// the same last part), so that a sweep's seeds and a tuner's trials compare on the same
     /// documents and share one vocabulary and one set of shards.
-    public static func documents(fraction: Double, keepsHeldOut: Bool) -> Holdout {
-        Holdout(fraction: fraction, seed: 0x7661_6C69_6461_7465, yieldsHeldOut: keepsHeldOut)  // "validate"
+    ///
+    /// `byGroup`: whole groups are held out (``TextChunk/group``: a document's folder below
+    /// its label folder, or a JSONL key), as scikit-learn's `GroupShuffleSplit` does, so that
+    /// validation meets what a test split cut by module, package or author meets: groups
+    /// never trained on. A document without a group is a group of its own.
+    public static func documents(fraction: Double, keepsHeldOut: Bool, byGroup: Bool = false) -> Holdout {
+        var holdout = Holdout(fraction: fraction, seed: 0x7661_6C69_6461_7465, yieldsHeldOut: keepsHeldOut)  // "validate"
+        holdout.byGroup = byGroup ? true : nil
+        return holdout
     }
 
     /// Whether a job over `corpusPath` keeps `chunk`'s document.
     public func keeps(_ chunk: TextChunk, corpusPath: String) -> Bool {
-        isHeldOut(source: chunk.source, corpusPath: corpusPath) == yieldsHeldOut
+        isHeldOut(source: chunk.source, group: chunk.group, corpusPath: corpusPath) == yieldsHeldOut
     }
 
-    /// `source` as a ``TextChunk`` names it: a file path, or `path:line` for JSONL.
-    public func isHeldOut(source: String, corpusPath: String) -> Bool {
-        let place = source.hasPrefix(corpusPath) ? source.utf8.dropFirst(corpusPath.utf8.count) : source.utf8[...]
+    /// `source` as a ``TextChunk`` names it: a file path, or `path:line` for JSONL; `group`
+    /// its group, which decides instead when the holdout is by group.
+    public func isHeldOut(source: String, group: String? = nil, corpusPath: String) -> Bool {
         var hasher = FNV1a64()
         withUnsafeBytes(of: seed.littleEndian) { hasher.combine($0) }
-        hasher.combine(place)
+        if byGroup == true, let group {
+            hasher.combine(group.utf8)
+        } else {
+            hasher.combine(source.hasPrefix(corpusPath) ? source.utf8.dropFirst(corpusPath.utf8.count) : source.utf8[...])
+        }
         // FNV-1a's low bits mix poorly for short keys: a SplitMix64 step spreads them.
         var mixer = SplitMix64(seed: hasher.value)
         return Double(mixer.next() >> 11) * 0x1p-53 < fraction

@@ -10,13 +10,13 @@ import Foundation
 /// ```toml
 /// name = "demo"
 /// seed = 1
-/// [corpus]            path (relative to the pipeline file), format, splits, JSONL keys
+/// [corpus]            path (relative to the pipeline file), format, splits, JSONL keys (group_key)
 /// [tokenizer]         normalization, numbers, max_token_length
 /// [vocabulary]        max_tokens, min_count, memory
 /// [shards]            shard_size
 /// [loader]            batch_size, max_length, bucketing, padding, memory, prefetch
 /// [model]             ngrams, buckets, weighting, and [[model.layers]] with type = "embedding", ...
-/// [training]          epochs, accumulation_steps, optimizer, learning_rate, validation_split,
+/// [training]          epochs, accumulation_steps, optimizer, learning_rate, validation_split, validation_by,
 ///                     checkpoint_every, class_weight, [training.early_stopping], ...
 /// [evaluation]        split, batch_size, top_k
 /// ```
@@ -111,8 +111,13 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         public var accumulationSteps = 1
         public var optimizer = OptimizerSpec()
         public var loss = Loss.sparseCategoricalCrossentropy
-        /// Share of the training shards held out (by record, from the seed) for validation.
+        /// Share of the training split's documents held out for validation (before the
+        /// vocabulary, the same ones whatever the seed: ``Holdout/documents(fraction:keepsHeldOut:byGroup:)``).
         public var validationSplit = 0.1
+        /// `validation_by = "group"`: whole groups held out (a document's folder below its
+        /// label folder, or `[corpus] group_key`). Nil: by document (left out of the
+        /// canonical JSON, so older pipelines keep their fingerprints).
+        public var validationByGroup: Bool?
         public var checkpointEvery = 0
         /// `balanced` weighs classes as scikit-learn's `class_weight="balanced"`.
         public var balancedClassWeight = false
@@ -226,6 +231,7 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         config.corpus.options.textKey = try table.string("text_key", default: "text")
         config.corpus.options.labelKey = try table.string("label_key", default: "label")
         config.corpus.options.splitKey = try table.string("split_key", default: "split")
+        config.corpus.options.groupKey = try table.string("group_key")
         try table.finish()
     }
 
@@ -393,6 +399,7 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         training.epochs = try table.int("epochs", default: 5, in: Limits.epochs)
         training.accumulationSteps = try table.int("accumulation_steps", default: 1, in: Limits.accumulationSteps)
         training.validationSplit = try table.double("validation_split", default: 0.1, in: Limits.validationSplit)
+        training.validationByGroup = try table.choice("validation_by", ["document", "group"], default: "document") == "group" ? true : nil
         training.checkpointEvery = try table.int("checkpoint_every", default: 0, in: 0...Int.max)
         training.maxSamples = try table.int("max_samples", in: 1...Int.max)
         training.maxSeconds = try table.double("max_seconds", in: 1e-3...1e9)

@@ -14,7 +14,9 @@ extension PipelineConfig {
         if let split = corpus.trainSplit { lines.append("train_split = \(quoted(split))") }
         if let split = corpus.testSplit { lines.append("test_split = \(quoted(split))") }
         lines += ["text_key = \(quoted(corpus.options.textKey))", "label_key = \(quoted(corpus.options.labelKey))",
-                  "split_key = \(quoted(corpus.options.splitKey))", ""]
+                  "split_key = \(quoted(corpus.options.splitKey))"]
+        if let key = corpus.options.groupKey { lines.append("group_key = \(quoted(key))") }
+        lines.append("")
         lines += ["[tokenizer]", "normalization = \(quoted(tokenizer.normalization.rawValue))", "numbers = \(quoted(tokenizer.numbers.rawValue))",
                   "max_token_length = \(tokenizer.maxTokenLength)", ""]
         lines.append("[vocabulary]")
@@ -66,7 +68,8 @@ extension PipelineConfig {
     private func trainingTOML() throws(FolioError) -> [String] {
         let (training, optimizer) = (self.training, self.training.optimizer)
         var lines = ["[training]", "epochs = \(training.epochs)", "accumulation_steps = \(training.accumulationSteps)",
-                     "validation_split = \(training.validationSplit)", "checkpoint_every = \(training.checkpointEvery)",
+                     "validation_split = \(training.validationSplit)",
+                     "validation_by = \(quoted(training.validationByGroup == true ? "group" : "document"))", "checkpoint_every = \(training.checkpointEvery)",
                      "class_weight = \(quoted(training.balancedClassWeight ? "balanced" : "none"))",
                      "lazy_embedding_updates = \(training.lazyEmbeddingUpdates)", "optimizer = \(quoted(optimizer.kind.rawValue))",
                      "learning_rate = \(optimizer.initialLearningRate)"]

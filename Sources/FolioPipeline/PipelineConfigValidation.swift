@@ -101,6 +101,9 @@ extension PipelineConfig {
             return problem
         }
         if !Limits.validationSplit.contains(training.validationSplit) { return ("training.validation_split", "must be in 0...0.9, not \(training.validationSplit)") }
+        if training.validationByGroup == true && corpus.options.groupKey == nil && (corpus.path.hasSuffix(".jsonl") || corpus.path.hasSuffix(".jsonl.zst")) {
+            return ("training.validation_by", "\"group\" on a JSONL corpus needs [corpus] group_key, the key that names a line's group")
+        }
         let monitored = [training.earlyStopping?.monitor, training.reduceLROnPlateau?.monitor, training.checkpointMonitor].compactMap { $0 }
         if training.validationSplit == 0, let monitor = monitored.first(where: { $0.hasPrefix("val_") }) {
             return ("training.validation_split", "'\(monitor)' is monitored but there is no validation data: set validation_split above 0")

@@ -142,7 +142,8 @@ public final class PipelineRunner {
     var validationShards: String { runDir + "/shards/validation" }
     /// The training side of the validation holdout (nil: no validation split).
     var trainingDocuments: Holdout? {
-        config.training.validationSplit > 0 ? Holdout.documents(fraction: config.training.validationSplit, keepsHeldOut: false) : nil
+        config.training.validationSplit > 0
+            ? Holdout.documents(fraction: config.training.validationSplit, keepsHeldOut: false, byGroup: config.training.validationByGroup == true) : nil
     }
     var checkpointFolder: String { runDir + "/checkpoints" }
     /// The `[embed]` stage's vectors (and `vectors.vec` beside).

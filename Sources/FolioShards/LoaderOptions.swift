@@ -55,12 +55,16 @@ public struct LoaderOptions: Sendable, Hashable, Codable {
 /// (seed, shard, record) falls below `fraction`, so the two sides never overlap, cover
 /// every record, and stay the same whatever the batch size, epoch or order. A pipeline
 /// splits its corpus's documents the same way before the vocabulary (FolioPipeline's
-/// `keeps(_:corpusPath:)`, by the document's place instead of a record's).
+/// `keeps(_:corpusPath:)`, by the document's place instead of a record's, or by its group).
 public struct Holdout: Sendable, Hashable, Codable {
     public var fraction: Double
     public var seed: UInt64
     /// Which side this loader yields.
     public var yieldsHeldOut: Bool
+    /// True: a pipeline holds out whole groups of documents (their ``TextChunk/group``),
+    /// not documents one by one. Nil when not (left out of the canonical JSON, so runs
+    /// that split by document keep their fingerprints).
+    public var byGroup: Bool?
 
     public init(fraction: Double, seed: UInt64, yieldsHeldOut: Bool) {
         self.fraction = fraction
