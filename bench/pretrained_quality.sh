@@ -12,6 +12,9 @@
 #   CORPUS=/tmp/man-sections VARIANTS="demo demo-vectors" bash bench/pretrained_quality.sh /tmp/man-quality
 # (another label-per-folder corpus with train/ and test/, e.g. bench/build-manpages-corpus.py --folder;
 # the synopses variant belongs to the shipped corpus only).
+#   VALIDATION_BY=group CORPUS=/tmp/docstrings VARIANTS="demo demo-vectors conv conv-vectors" bash ...
+# (every pipeline validates on whole held-out groups, docs/reference.md: for corpora whose test
+# split holds modules or packages never trained on, bench/build-docstrings-corpus.py, ...)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${1:-/tmp/folio-pretrained-quality}
@@ -21,7 +24,7 @@ swift build -c release --product folio >/dev/null
 FOLIO=$(pwd)/.build/release/folio
 CORPUS=${CORPUS:-$(pwd)/corpora/debian-packages}
 VARIANTS=${VARIANTS:-demo demo-vectors demo-vectors-frozen demo-vectors-synopses conv conv-vectors}
-[ -s "$WORK/synopses.jsonl" ] || python3 bench/build-debian-synopses.py "$WORK/synopses.jsonl"
+case "$VARIANTS" in *synopses*) [ -s "$WORK/synopses.jsonl" ] || python3 bench/build-debian-synopses.py "$WORK/synopses.jsonl" ;; esac
 
 # pipeline NAME BASE EMBED_TABLE FROZEN: a copy of pipelines/BASE.toml under NAME with the
 # corpus path made absolute, an [embed] table appended when given, the embedding frozen when asked.
@@ -30,6 +33,7 @@ pipeline() {
   sed -e "s|^path = .*|path = \"$CORPUS\"|" -e "s/^name = .*/name = \"$name\"/" "pipelines/$base.toml" >"$WORK/$name.toml"
   if [ "$frozen" = yes ]; then sed -i '0,/^output_dim = /s//trainable = false\noutput_dim = /' "$WORK/$name.toml"; fi
   if [ -n "$embed" ]; then printf '\n[embed]\n%b\n' "$embed" >>"$WORK/$name.toml"; fi
+  if [ -n "${VALIDATION_BY:-}" ]; then sed -i "s/^\[training\]\$/[training]\nvalidation_by = \"$VALIDATION_BY\"/" "$WORK/$name.toml"; fi
 }
 pipeline demo demo "" no
 pipeline demo-vectors demo 'model = "skipgram"' no
