@@ -53,19 +53,34 @@ import Testing
         // The tuned pipeline is an ordinary pipeline file.
         let run = try FolioProcess(["run", folder.path + "/first/tuned.toml", "--run-dir", folder.path + "/again", "--json"])
         #expect(run.status == 0, "\(run.stderr)")
-        // The final model is the chosen trial trained again: the same validation split and
-        // epochs, so its last epoch's validation accuracy is the trial's to the bit, and the
-        // best epoch's weights are restored at the end.
+        // The final model is the chosen trial trained again: the same validation split, epochs
+        // and early stopping, so it stops where the trial stopped and keeps the weights the
+        // trial was ranked by, whose validation accuracy is the trial's to the bit.
         let tuned = try text("first/tuned.toml")
         #expect(tuned.contains("restore_best_weights = true") && !tuned.contains("validation_split = 0.0"), "\(tuned)")
         let best = try #require(result["best"] as? [String: Any])
         let finalEpochs = try text("first/final/metrics.jsonl").split(separator: "\n").compactMap {
             try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
         }
-        #expect(finalEpochs.count == best["epochs"] as? Int)
-        #expect(finalEpochs.last?["val_accuracy"] as? Double == best["val_accuracy"] as? Double)
+        #expect(finalEpochs.count == best["epochs_run"] as? Int)
+        let bestEpoch = try #require(best["best_epoch"] as? Int)
+        #expect(finalEpochs[bestEpoch - 1]["val_accuracy"] as? Double == best["val_accuracy"] as? Double)
         #expect(try text("first/tune.md").contains("**Chosen:** trial"))
         #expect(try text("first/search.svg").hasPrefix("<svg"))
+    }
+
+    /// A trial past its best stops (patience: a fifth of its rung's epochs, at least 2) and is
+    /// ranked by its best epoch's weights. Seen failing with trials that train their whole rung.
+    @Test func aTrialPastItsBestStops() throws {
+        let space = folder.write("long.toml", "epochs = 20\n[dim]\nvalues = [8]\n[buckets]\nvalues = [1000]\n[batch_size]\nvalues = [8]\n")
+        let run = try tune("long", ["--space", space, "--search-only"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let records = try String(contentsOfFile: folder.path + "/long/trials.jsonl", encoding: .utf8).split(separator: "\n").map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        let longest = try #require(records.first { $0["epochs"] as? Int == 20 })
+        let (ran, best) = (try #require(longest["epochs_run"] as? Int), try #require(longest["best_epoch"] as? Int))
+        #expect(ran < 20 && ran == best + 4, "ran \(ran) epochs, best \(best)")
     }
 
     /// Until the final model the test split is not read: killed right before it (and with
