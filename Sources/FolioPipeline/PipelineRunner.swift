@@ -194,7 +194,8 @@ public final class PipelineRunner {
         let textSettings = config.canonicalJSON([config.tokenizer.normalization.rawValue, config.tokenizer.numbers.rawValue,
                                                  String(config.tokenizer.maxTokenLength)])
         let holdout = trainingDocuments
-        let holdoutPrint = holdout.map { config.canonicalJSON($0) } ?? []
+        // By group, which documents go depends on what names a group: a JSONL group_key.
+        let holdoutPrint = holdout.map { config.canonicalJSON($0) + ($0.byGroup == true ? Array((config.corpus.options.groupKey ?? "").utf8) : []) } ?? []
         let vocabularyPrint = fingerprint(corpusPrint, textSettings, config.canonicalJSON(config.vocabulary), config.corpus.trainSplit ?? "", holdoutPrint)
         // The labels the vocabulary job saw, when it ran: the shard job then skips its label pass.
         var corpusLabels: [String]?

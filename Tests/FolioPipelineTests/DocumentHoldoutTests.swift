@@ -171,6 +171,20 @@ import Testing
         let grouped = try PipelineConfig.parse(pipeline.replacingOccurrences(of: "corpus.jsonl\"", with: "corpus.jsonl\"\ngroup_key = \"author\""),
                                                file: "j.toml", baseFolder: folder.path)
         #expect(grouped.corpus.options.groupKey == "author" && grouped.training.validationByGroup == true)
+        // Another group key holds out other documents: the data stages run again.
+        let lines2 = (0..<200).map { "{\"text\": \"words \($0)\", \"label\": \"\($0 % 2)\", \"author\": \"a\($0 % 20)\", \"site\": \"s\($0 % 7)\"}" }
+        _ = folder.write("corpus.jsonl", lines2.joined(separator: "\n") + "\n")
+        var first = grouped
+        first.vocabulary.options.minCount = 1
+        func stages(_ config: PipelineConfig) throws -> String {
+            _ = try PipelineRunner(config: config, runDir: folder.path + "/run").prepareData(includingTest: false)
+            return try String(contentsOfFile: folder.path + "/run/stages.json", encoding: .utf8)
+        }
+        var bySite = first
+        bySite.corpus.options.groupKey = "site"
+        let (byAuthor, site) = (try stages(first), try stages(bySite))
+        #expect(byAuthor != site)
+        #expect(try stages(bySite) == site)
         // Written out and read back, the pipeline keeps both.
         let again = try PipelineConfig.parse(try grouped.toml(), file: "again.toml", baseFolder: folder.path)
         #expect(again.corpus.options.groupKey == "author" && again.training.validationByGroup == true)
