@@ -255,10 +255,10 @@ public final class Tuner {
 
     /// The pipeline with the best trial's settings, trained as that trial was (the same
     /// validation split, epochs and early stopping, keeping the best validation epoch's
-    /// weights): the final model is the one the search measured, not a blind retrain. A retrain on all data for the best epoch count
-    /// was tried first and failed for LSTMs: on the manual-page sections corpus the tuned
-    /// LSTM scored 93.8 % on validation and 83.0 % on test, its last epoch having fallen
-    /// off the trajectory the trial had followed.
+    /// weights): the final model is the one the search measured, not a blind retrain. A
+    /// retrain on all data for the best epoch count was tried first and failed for LSTMs: on
+    /// the manual-page sections corpus the tuned LSTM scored 93.8 % on validation and 83.0 %
+    /// on test, its last epoch having fallen off the trajectory the trial had followed.
     func tunedConfig(_ best: TrialRecord, searched: PipelineConfig) -> PipelineConfig {
         var tuned = Self.trialConfig(config.applying(best.settings, epochs: best.epochs), epochs: best.epochs)
         tuned.name = config.name + "-tuned"
