@@ -194,8 +194,7 @@ public final class PipelineRunner {
         let textSettings = config.canonicalJSON([config.tokenizer.normalization.rawValue, config.tokenizer.numbers.rawValue,
                                                  String(config.tokenizer.maxTokenLength)])
         let holdout = trainingDocuments
-        // By group, which documents go depends on what names a group: a JSONL group_key.
-        let holdoutPrint = holdout.map { config.canonicalJSON($0) + ($0.byGroup == true ? Array((config.corpus.options.groupKey ?? "").utf8) : []) } ?? []
+        let holdoutPrint = holdout.map { config.canonicalJSON($0) } ?? []
         let vocabularyPrint = fingerprint(corpusPrint, textSettings, config.canonicalJSON(config.vocabulary), config.corpus.trainSplit ?? "", holdoutPrint)
         // The labels the vocabulary job saw, when it ran: the shard job then skips its label pass.
         var corpusLabels: [String]?
@@ -483,7 +482,11 @@ public final class PipelineRunner {
 
     /// Path, size and modification time of every file under the corpus path: changes to
     /// the corpus show without reading it (hashing a corpus of gigabytes would cost a pass).
-    func corpusFingerprint() throws(FolioError) -> String { try corpusFingerprint(of: config.corpus.path) }
+    /// The pipeline's corpus: its files and how they are read (another `label_key`, `text_key`
+    /// or `group_key` over the same files is other documents, labels or validation part).
+    func corpusFingerprint() throws(FolioError) -> String {
+        fingerprint(try corpusFingerprint(of: config.corpus.path), config.canonicalJSON(config.corpus.options))
+    }
 
     func corpusFingerprint(of path: String) throws(FolioError) -> String {
         var hasher = FNV1a64()

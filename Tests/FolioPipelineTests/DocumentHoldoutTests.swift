@@ -185,6 +185,10 @@ import Testing
         let (byAuthor, site) = (try stages(first), try stages(bySite))
         #expect(byAuthor != site)
         #expect(try stages(bySite) == site)
+        // So does another key of any reading setting: the labels come from elsewhere.
+        var otherLabels = bySite
+        otherLabels.corpus.options.labelKey = "author"
+        #expect(try stages(otherLabels) != site)
         // Written out and read back, the pipeline keeps both.
         let again = try PipelineConfig.parse(try grouped.toml(), file: "again.toml", baseFolder: folder.path)
         #expect(again.corpus.options.groupKey == "author" && again.training.validationByGroup == true)
