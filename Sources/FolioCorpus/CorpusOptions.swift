@@ -62,6 +62,9 @@ public struct CorpusPart: Sendable, Hashable {
     public func contains(ordinal: Int) -> Bool { count == 1 || ordinal % count == index }
 }
 
+/// Whether `path` names a JSONL corpus (`.jsonl` or `.jsonl.zst`) rather than a folder or a text file.
+public func isJSONLPath(_ path: String) -> Bool { path.hasSuffix(".jsonl") || path.hasSuffix(".jsonl.zst") }
+
 /// Opens a corpus by what `path` is: a folder in the label-per-folder layout, or a
 /// `.jsonl` / `.jsonl.zst` file.
 public func openCorpus(path: String, options: CorpusOptions = CorpusOptions()) throws(FolioError) -> any TextCorpus {
@@ -71,7 +74,7 @@ public func openCorpus(path: String, options: CorpusOptions = CorpusOptions()) t
     case .directory:
         return try DirectoryCorpus(root: path, options: options)
     case .file:
-        if path.hasSuffix(".jsonl") || path.hasSuffix(".jsonl.zst") {
+        if isJSONLPath(path) {
             return try JSONLCorpus(path: path, options: options)
         }
         throw FolioError("not a corpus: expected a folder of label folders or a .jsonl / .jsonl.zst file", file: path)

@@ -75,8 +75,7 @@ public enum BulkPrediction {
     public static func openInput(_ path: String, options: CorpusOptions) throws(FolioError) -> any TextCorpus {
         if path == "-" { return try LinesCorpus(path: "/dev/stdin", name: "stdin", options: options) }
         let kind = FileKind(path: path)
-        let isJSONL = path.hasSuffix(".jsonl") || path.hasSuffix(".jsonl.zst")
-        if (kind == .file || kind == .other) && !isJSONL { return DirectoryCorpus(files: [path], options: options) }
+        if (kind == .file || kind == .other) && !isJSONLPath(path) { return DirectoryCorpus(files: [path], options: options) }
         // Folders, JSONL, and the errors for what is neither, as every job opens a corpus.
         return try openCorpus(path: path, options: options)
     }

@@ -1,4 +1,5 @@
 import FolioCore
+import FolioCorpus
 import FolioNN
 import FolioText
 
@@ -101,7 +102,7 @@ extension PipelineConfig {
             return problem
         }
         if !Limits.validationSplit.contains(training.validationSplit) { return ("training.validation_split", "must be in 0...0.9, not \(training.validationSplit)") }
-        if training.validationByGroup == true && corpus.options.groupKey == nil && (corpus.path.hasSuffix(".jsonl") || corpus.path.hasSuffix(".jsonl.zst")) {
+        if training.validationByGroup == true && corpus.options.groupKey == nil && isJSONLPath(corpus.path) {
             return ("training.validation_by", "\"group\" on a JSONL corpus needs [corpus] group_key, the key that names a line's group")
         }
         let monitored = [training.earlyStopping?.monitor, training.reduceLROnPlateau?.monitor, training.checkpointMonitor].compactMap { $0 }

@@ -74,6 +74,8 @@ public final class ThreadCommunicator: Communicator, @unchecked Sendable {
             slots = Array(repeating: [], count: size)
         }
 
+        private static func stop(_ rank: Int, after failedRank: Int) -> FolioError { FolioError("rank \(failedRank) failed: rank \(rank) stops") }
+
         func fail(rank: Int) {
             condition.lock()
             defer { condition.unlock() }
@@ -84,7 +86,7 @@ public final class ThreadCommunicator: Communicator, @unchecked Sendable {
         func swap(_ bytes: [UInt8], rank: Int) throws(FolioError) -> [[UInt8]] {
             condition.lock()
             defer { condition.unlock() }
-            if let failedRank { throw FolioError("rank \(failedRank) failed: rank \(rank) stops") }
+            if let failedRank { throw Self.stop(rank, after: failedRank) }
             let mine = generation
             slots[rank] = bytes
             arrived += 1
@@ -95,7 +97,7 @@ public final class ThreadCommunicator: Communicator, @unchecked Sendable {
                 condition.broadcast()
             } else {
                 while generation == mine && failedRank == nil { condition.wait() }
-                if generation == mine, let failedRank { throw FolioError("rank \(failedRank) failed: rank \(rank) stops") }
+                if generation == mine, let failedRank { throw Self.stop(rank, after: failedRank) }
             }
             // The next exchange cannot complete before this rank joins it, so `completed`
             // is still this one's.
