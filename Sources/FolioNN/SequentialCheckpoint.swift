@@ -69,3 +69,28 @@ extension Sequential {
         }
     }
 }
+
+/// A model's weights held in memory (its arena and BatchNormalization's moving statistics):
+/// what Keras's `EarlyStopping(restore_best_weights=True)` keeps when no checkpoint folder
+/// is there to hold the best epoch's file (a tune's trials).
+public struct WeightsSnapshot: Sendable {
+    fileprivate var values: [Float]
+    fileprivate var statistics: [(mean: [Float], variance: [Float])]
+}
+
+extension Sequential {
+    public func snapshot() -> WeightsSnapshot {
+        WeightsSnapshot(values: Array(arena.values.prefix(arena.count)),
+                        statistics: movingStatistics().map { ($0.1.movingMean, $0.1.movingVariance) })
+    }
+
+    /// Puts back the weights of ``snapshot()``, taken from this model.
+    public func restore(_ snapshot: WeightsSnapshot) {
+        precondition(snapshot.values.count == arena.count, "a snapshot of another model")
+        _ = UnsafeMutableBufferPointer(rebasing: arena.values[..<arena.count]).update(fromContentsOf: snapshot.values)
+        for ((_, layer), saved) in zip(movingStatistics(), snapshot.statistics) {
+            layer.movingMean = saved.mean
+            layer.movingVariance = saved.variance
+        }
+    }
+}

@@ -96,13 +96,15 @@ struct MonitoredBest {
 
 /// Stops training when `monitor` has not improved by `minDelta` for `patience` epochs;
 /// with `restoreBestWeights`, the model ends with the best epoch's weights (kept in a file
-/// beside the checkpoint, so a resumed run has them too).
+/// beside the checkpoint, so a resumed run has them too; in memory without a checkpoint
+/// folder, as Keras keeps them).
 public final class EarlyStopping: Callback {
     public let name = "early_stopping"
     public var state: [String: Double] = [:]
     let tracker: MonitoredBest
     public let patience: Int
     public let restoreBestWeights: Bool
+    private var bestWeights: WeightsSnapshot?
 
     public init(monitor: String = "val_loss", patience: Int = 0, minDelta: Double = 0, restoreBestWeights: Bool = false) {
         tracker = MonitoredBest(monitor: monitor, minDelta: minDelta)
@@ -121,7 +123,13 @@ public final class EarlyStopping: Callback {
             state["best"] = value
             state["best_epoch"] = Double(logs.epoch)
             state["wait"] = 0
-            if restoreBestWeights, context.writes, let file = bestFile(context) { try context.model.save(to: file) }
+            if restoreBestWeights {
+                if let file = bestFile(context) {
+                    if context.writes { try context.model.save(to: file) }
+                } else {
+                    bestWeights = context.model.snapshot()
+                }
+            }
             return
         }
         state["wait", default: 0] += 1
@@ -132,7 +140,9 @@ public final class EarlyStopping: Callback {
     }
 
     public func trainingEnded(context: CallbackContext) throws(FolioError) {
-        guard restoreBestWeights, let file = bestFile(context), FileManager.default.fileExists(atPath: file) else { return }
+        guard restoreBestWeights else { return }
+        if let bestWeights { return context.model.restore(bestWeights) }
+        guard let file = bestFile(context), FileManager.default.fileExists(atPath: file) else { return }
         try context.model.load(from: file)
     }
 }

@@ -115,3 +115,28 @@ import Testing
         #expect(session.trainer.history.count == 2)
     }
 }
+
+/// Regression: without a checkpoint folder (a tune's trials), `restore_best_weights` did
+/// nothing, so a trial that stopped early was ranked by its last epoch's weights, not its
+/// best epoch's. The best weights are now kept in memory, as Keras keeps them.
+@Suite struct EarlyStoppingInMemoryTests {
+    @Test func theBestEpochsWeightsComeBackWithoutACheckpointFolder() throws {
+        let folder = TemporaryFolder()
+        _ = try TestSplitTests.writeJSONL(into: folder.path)
+        var config = try TestSplitTests.config(folder: folder.path)
+        config.training.validationSplit = 0.3
+        config.training.epochs = 12
+        config.training.optimizer.schedule = config.training.optimizer.schedule.withInitialRate(2)
+        config.training.earlyStopping = .init(monitor: "val_loss", patience: 12, restoreBestWeights: true)
+        try PipelineRunner(config: config, runDir: folder.path + "/data").prepareData()
+        let shards = try ShardSet(folder: folder.path + "/data/shards/train")
+        let session = try TrainingSession(config: config, train: shards, vocabularySize: shards.manifest.vocabularySize,
+                                          checkpoints: nil, metrics: nil)
+        try session.trainer.fit()
+        let losses = session.trainer.history.compactMap(\.valLoss)
+        let best = try #require(losses.indices.min { losses[$0] < losses[$1] })
+        try #require(best < losses.count - 1, "the last epoch is the best: the test cannot tell restored weights from the last ones")
+        let evaluation = try session.model.evaluate(try #require(session.validation), classes: 3)
+        #expect(abs(evaluation.loss - losses[best]) < 1e-9, "validation loss \(evaluation.loss), best epoch's \(losses[best]), last \(losses.last ?? 0)")
+    }
+}
