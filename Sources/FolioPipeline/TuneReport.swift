@@ -24,7 +24,10 @@ extension Tuner {
                 + (options.budgetSeconds.map { " (budget \(String(format: "%.0f", $0)) s)" } ?? "") + ", seed \(options.seed).", "",
             "**Chosen:** trial \(best.trial) at rung \(best.rung) (\(best.epochs) epochs, best at epoch \(best.bestEpoch.map(String.init) ?? "?")): "
                 + "validation accuracy \(figure(best.valAccuracy)), macro-F1 \(figure(best.valMacroF1)); \(settings(best.settings)). "
-                + "Written to `tuned.toml` (\(best.epochs) epochs, keeping epoch \(best.bestEpoch ?? best.epochs)'s weights).", "",
+                + "Written to `tuned.toml`: " + (result.finalModel == .refit
+                    ? "\(best.bestEpoch ?? best.epochs) epochs on the whole training split, validation documents included."
+                    : "\(best.epochs) epochs on the trial's training documents, keeping the best validation epoch's weights"
+                        + (options.finalModel == .refit ? " (not refitted: its learning rate follows a validation plateau)." : ".")), "",
         ]
         if let final = result.final {
             lines += ["**Final model** (`tuned.toml` trained again, `final/`): \(final.evaluatedOn) accuracy "

@@ -26,10 +26,25 @@ public struct TuneOptions: Sendable, Hashable {
     public var reductionFactor = 3
     /// Train the chosen settings again and evaluate them on the test split.
     public var runsFinal = true
+    /// How the final model trains: see ``FinalModel``.
+    public var finalModel = FinalModel.refit
     /// Crash tests: `tune-trial` (before each trial runs) and `tune-final`.
     public var failpoints = Failpoints.fromEnvironment()
 
     public init() {}
+}
+
+/// How `folio tune` trains its final model, `tuned.toml`.
+public enum FinalModel: String, Sendable, Codable, CaseIterable {
+    /// On the whole training split, the validation documents too, for the epochs the chosen
+    /// trial kept (scikit-learn's `refit`): nothing is held out, so nothing stops it early.
+    /// A pipeline that lowers its learning rate on a validation plateau cannot train without
+    /// validation the way its trial did, and is replayed instead.
+    case refit
+    /// As the chosen trial trained: the same validation split, epochs and early stopping,
+    /// keeping the best validation epoch's weights, so the final model is the one the search
+    /// measured (on less data).
+    case replay
 }
 
 /// One trial at one rung: its settings, epochs and validation figures.
@@ -40,7 +55,8 @@ public struct TrialRecord: Sendable, Codable, Equatable {
     public var settings: TrialSettings
     public var valAccuracy: Double?
     public var valMacroF1: Double?
-    /// The epoch with the best validation accuracy (1-based): whose weights the final model keeps.
+    /// The epoch whose weights the trial kept and was ranked by (1-based): the best by its
+    /// early stopping's monitor; a refitted final model trains this many epochs.
     public var bestEpoch: Int?
     /// Epochs trained before early stopping ended the trial (``Tuner/trialConfig(_:epochs:)``).
     public var epochsRun: Int?
@@ -66,11 +82,14 @@ public struct TuneResult: Sendable, Codable {
     public var trialRuns: Int
     public var searchSeconds: Double
     public var tunedPipeline: String
+    /// How `tuned.toml` trains (``FinalModel/refit`` may fall back to ``FinalModel/replay``).
+    public var finalModel: FinalModel
     /// The chosen settings trained again, evaluated once on the test split.
     public var final: PipelineResult?
 
     enum CodingKeys: String, CodingKey {
         case best, trials, final
+        case finalModel = "final_model"
         case trialRuns = "trial_runs"
         case searchSeconds = "search_seconds"
         case tunedPipeline = "tuned_pipeline"
@@ -89,7 +108,7 @@ public struct TuneResult: Sendable, Codable {
 /// appended to `trials.jsonl` at once, so a killed tune run again with the same settings
 /// replays the finished trials and goes on (the draws come from the seed, so the same
 /// trials come in the same order). Then `tuned.toml` (the pipeline with the chosen
-/// settings, trained as the trial was and ending with its best epoch's weights), `tune.md` and
+/// settings, refitted on all training data or trained as the trial was), `tune.md` and
 /// `search.svg`; last, unless told not to, `folio run tuned.toml` into `FOLDER/final`: the
 /// only time the test split is read.
 public final class Tuner {
@@ -176,10 +195,10 @@ public final class Tuner {
         guard let best = Self.best(records, metric: options.metric) else {
             throw FolioError("no trial finished within the budget: give the tune more time", file: trialsPath)
         }
-        let tuned = tunedConfig(best, searched: searched)
+        let (tuned, finalModel) = tunedConfig(best, searched: searched)
         try writeText(try tuned.toml(), to: tunedPath)
         var result = TuneResult(best: best, trials: Set(records.map(\.trial)).count, trialRuns: records.count,
-                                searchSeconds: spentBefore + (clock.now - started).seconds, tunedPipeline: tunedPath)
+                                searchSeconds: spentBefore + (clock.now - started).seconds, tunedPipeline: tunedPath, finalModel: finalModel)
         try writeReport(records, result: result)
         failpoints.pass("tune-final")
         if options.runsFinal {
@@ -230,7 +249,9 @@ public final class Tuner {
             record.valAccuracy = evaluation.accuracy
             record.valMacroF1 = evaluation.report?.macroF1
             let history = session.trainer.history
-            record.bestEpoch = history.indices.max { (history[$0].valAccuracy ?? 0, -$0) < (history[$1].valAccuracy ?? 0, -$1) }.map { $0 + 1 }
+            record.bestEpoch = config.training.earlyStopping.flatMap { stopping in
+                Self.bestEpoch(history, monitor: MonitoredBest(monitor: stopping.monitor, minDelta: stopping.minDelta))
+            }
             record.epochsRun = history.count
         } catch {
             record.skipped = error.description
@@ -253,18 +274,34 @@ public final class Tuner {
         return config
     }
 
-    /// The pipeline with the best trial's settings, trained as that trial was (the same
-    /// validation split, epochs and early stopping, keeping the best validation epoch's
-    /// weights): the final model is the one the search measured, not a blind retrain. A
-    /// retrain on all data for the best epoch count was tried first and failed for LSTMs: on
-    /// the manual-page sections corpus the tuned LSTM scored 93.8 % on validation and 83.0 %
-    /// on test, its last epoch having fallen off the trajectory the trial had followed.
-    func tunedConfig(_ best: TrialRecord, searched: PipelineConfig) -> PipelineConfig {
+    /// The epoch early stopping restored (1-based): its first best, as ``EarlyStopping`` keeps it.
+    static func bestEpoch(_ history: [EpochLogs], monitor: MonitoredBest) -> Int? {
+        var best: (epoch: Int, value: Double)?
+        for (index, logs) in history.enumerated() {
+            guard let value = logs.value(of: monitor.monitor), monitor.improves(value, on: best?.value) else { continue }
+            best = (index + 1, value)
+        }
+        return best?.epoch
+    }
+
+    /// The pipeline with the best trial's settings and how it trains (``FinalModel``). A
+    /// refit trains the trial's kept epochs with its schedule as it ran (a cosine over the
+    /// rung's epochs still ends where the trial's did at that epoch).
+    func tunedConfig(_ best: TrialRecord, searched: PipelineConfig) -> (PipelineConfig, FinalModel) {
         var tuned = Self.trialConfig(config.applying(best.settings, epochs: best.epochs), epochs: best.epochs)
         tuned.name = config.name + "-tuned"
         tuned.training.validationSplit = searched.training.validationSplit
+        var finalModel = FinalModel.replay
+        if options.finalModel == .refit, !(tuned.training.reduceLROnPlateau?.monitor.hasPrefix("val_") ?? false) {
+            finalModel = .refit
+            tuned.training.epochs = best.bestEpoch ?? best.epochs
+            tuned.training.validationSplit = 0
+            tuned.training.validationByGroup = nil
+            tuned.training.earlyStopping = nil
+            if tuned.training.checkpointMonitor?.hasPrefix("val_") ?? false { tuned.training.checkpointMonitor = nil }
+        }
         // The file lands in the tune's folder: its paths must not depend on where it is.
-        return tuned.withAbsolutePaths()
+        return (tuned.withAbsolutePaths(), finalModel)
     }
 
     /// The finished trials of an earlier run of the same tune (the same pipeline, space,

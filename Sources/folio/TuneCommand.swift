@@ -4,6 +4,7 @@ import FolioPipeline
 import Foundation
 
 extension TuneOptions.Metric: ExpressibleByArgument {}
+extension FinalModel: ExpressibleByArgument {}
 
 /// A wall-clock budget: `90s`, `10m`, `2h`, or seconds.
 struct WallClockBudget: ExpressibleByArgument {
@@ -41,6 +42,8 @@ struct TuneCommand: ParsableCommand {
     @Option(help: "Seed of the search's draws.") var seed: UInt64 = 1
     @Option(help: "Skip trials predicted to need more memory than this (default: half the machine's).") var memory: ByteSize?
     @Option(help: "The tune's folder (default: runs/<pipeline name>-tune).") var out: String?
+    @Option(help: "Train the final model on all training data for the chosen trial's kept epochs (refit), or as the trial trained (replay).")
+    var final = FinalModel.refit
     @Flag(help: "Stop after writing tuned.toml (no final training, no test split).") var searchOnly = false
     @OptionGroup var output: OutputOptionGroup
 
@@ -62,6 +65,7 @@ struct TuneCommand: ParsableCommand {
             options.seed = seed
             options.memoryLimit = memory?.bytes ?? Int(ProcessInfo.processInfo.physicalMemory / 2)
             options.runsFinal = !searchOnly
+            options.finalModel = final
             let tuner = Tuner(config: config, space: tuneSpace, options: options, folder: out ?? "runs/\(config.name)-tune")
             tuner.events = display.pipelineEvents()
             tuner.onTrial = { record in
@@ -76,7 +80,7 @@ struct TuneCommand: ParsableCommand {
             + "\(best.value(of: metric).map { String(format: "%.4f", $0) } ?? "?") after \(result.trials) configurations in "
             + "\(String(format: "%.0f", result.searchSeconds)) s; written to \(result.tunedPipeline)")
         if let final = result.final {
-            print("final model: \(final.evaluatedOn) accuracy \(String(format: "%.4f", final.accuracy)), macro-F1 \(String(format: "%.4f", final.macroF1)) "
+            print("final model (\(result.finalModel.rawValue)): \(final.evaluatedOn) accuracy \(String(format: "%.4f", final.accuracy)), macro-F1 \(String(format: "%.4f", final.macroF1)) "
                 + "on \(final.testExamples) documents; report: \(final.runDir)/report.md")
         }
         if output.json { try printJSON(result) }

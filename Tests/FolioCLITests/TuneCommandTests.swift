@@ -31,6 +31,11 @@ import Testing
 
     func text(_ path: String) throws -> String { try String(contentsOfFile: folder.path + "/" + path, encoding: .utf8) }
 
+    /// A run's metrics.jsonl, an object per epoch.
+    func epochs(_ path: String) throws -> [[String: Any]] {
+        try text(path).split(separator: "\n").compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    }
+
     @Test func theSameSeedPicksTheSameTrialAndAKilledTuneGoesOnToIt() throws {
         let first = try tune("first", ["--json"])
         #expect(first.status == 0, "\(first.stderr)")
@@ -53,18 +58,27 @@ import Testing
         // The tuned pipeline is an ordinary pipeline file.
         let run = try FolioProcess(["run", folder.path + "/first/tuned.toml", "--run-dir", folder.path + "/again", "--json"])
         #expect(run.status == 0, "\(run.stderr)")
-        // The final model is the chosen trial trained again: the same validation split, epochs
+        // The final model (refit): the chosen trial's kept epochs on the whole training split,
+        // validation documents included, with nothing held out to stop it.
+        let best = try #require(result["best"] as? [String: Any])
+        let bestEpoch = try #require(best["best_epoch"] as? Int)
+        #expect(result["final_model"] as? String == "refit")
+        let refitted = try epochs("first/final/metrics.jsonl")
+        #expect(refitted.count == bestEpoch)
+        #expect(refitted.allSatisfy { $0["val_accuracy"] == nil })
+        let tuned = try text("first/tuned.toml")
+        #expect(tuned.contains("epochs = \(bestEpoch)\n") && !tuned.contains("early_stopping"), "\(tuned)")
+        // Replayed instead (the same trials, read back): the trial's validation split, epochs
         // and early stopping, so it stops where the trial stopped and keeps the weights the
         // trial was ranked by, whose validation accuracy is the trial's to the bit.
-        let tuned = try text("first/tuned.toml")
-        #expect(tuned.contains("restore_best_weights = true") && !tuned.contains("validation_split = 0.0"), "\(tuned)")
-        let best = try #require(result["best"] as? [String: Any])
-        let finalEpochs = try text("first/final/metrics.jsonl").split(separator: "\n").compactMap {
-            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
-        }
-        #expect(finalEpochs.count == best["epochs_run"] as? Int)
-        let bestEpoch = try #require(best["best_epoch"] as? Int)
-        #expect(finalEpochs[bestEpoch - 1]["val_accuracy"] as? Double == best["val_accuracy"] as? Double)
+        let replay = try tune("first", ["--final", "replay", "--json"])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        #expect(try trials("first") == trials("second"))
+        #expect(try text("first/tuned.toml").contains("restore_best_weights = true"))
+        let replayed = try epochs("first/final/metrics.jsonl")
+        #expect(replayed.count == best["epochs_run"] as? Int)
+        #expect(replayed[bestEpoch - 1]["val_accuracy"] as? Double == best["val_accuracy"] as? Double)
+        #expect((refitted.first?["samples"] as? Int ?? 0) > (replayed.first?["samples"] as? Int ?? .max), "the refit trains on more documents")
         #expect(try text("first/tune.md").contains("**Chosen:** trial"))
         #expect(try text("first/search.svg").hasPrefix("<svg"))
     }
