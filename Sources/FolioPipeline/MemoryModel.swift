@@ -24,8 +24,11 @@ public struct MemoryEstimate: Encodable, Sendable, Equatable {
     /// works in temporary buffers up to the size of what it sums; Folio packs the touched
     /// rows of a lazily updated table): counted as one more copy of the gradients.
     public var reduction = 0
+    /// Early stopping's copy of the best epoch's parameters, where no checkpoint folder
+    /// holds it (a tune's trials); 0 otherwise.
+    public var bestWeights = 0
 
-    public var total: Int { parameters + gradients + optimizerState + activations + loader + fixed + weighting + reduction }
+    public var total: Int { parameters + gradients + optimizerState + activations + loader + fixed + weighting + reduction + bestWeights }
 
     /// This estimate for one rank of `ranks` (the same model, optimizer and loader on each).
     public func perRank(of ranks: Int) -> MemoryEstimate {
@@ -36,7 +39,7 @@ public struct MemoryEstimate: Encodable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case parameters, gradients, activations, loader, fixed, weighting, reduction, total
-        case microBatch = "micro_batch", optimizerState = "optimizer_state"
+        case microBatch = "micro_batch", optimizerState = "optimizer_state", bestWeights = "best_weights"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -50,6 +53,7 @@ public struct MemoryEstimate: Encodable, Sendable, Equatable {
         try container.encode(fixed, forKey: .fixed)
         try container.encode(weighting, forKey: .weighting)
         try container.encode(reduction, forKey: .reduction)
+        try container.encode(bestWeights, forKey: .bestWeights)
         try container.encode(total, forKey: .total)
     }
 }
@@ -72,9 +76,10 @@ public enum MemoryModel {
     /// micro-batch 1 peaks at 32 MB (bench/results/memory.md).
     public static let fixedBytes = 32 << 20
     /// The estimate for `config` at `microBatch`. `trainShards` (when the shards exist)
-    /// bounds the loader by the decoded corpus.
+    /// bounds the loader by the decoded corpus. `keepsBestWeightsInMemory`: training without
+    /// a checkpoint folder, where early stopping that restores keeps its copy in memory.
     public static func estimate(
-        config: PipelineConfig, vocabularySize: Int, microBatch: Int, trainShards: ShardManifest? = nil
+        config: PipelineConfig, vocabularySize: Int, microBatch: Int, trainShards: ShardManifest? = nil, keepsBestWeightsInMemory: Bool = false
     ) -> MemoryEstimate {
         let ngrams = config.model.ngrams
         let inputDim = vocabularySize + (ngrams > 1 || config.model.subwords != nil ? config.model.buckets : 0)
@@ -94,12 +99,14 @@ public enum MemoryModel {
         let trainActivations = Double(perRow * microBatch * 4)
         let evaluationActivations = Double(forwardFloatsPerRow(config.model.layers, steps: steps) * (config.evaluation.batchSize ?? microBatch) * 4)
         let weightedRows = max(microBatch, config.evaluation.batchSize ?? microBatch)
+        let restores = keepsBestWeightsInMemory && config.training.earlyStopping?.restoreBestWeights == true
         return MemoryEstimate(
             microBatch: microBatch, parameters: parameterCount * 4, gradients: parameterCount * 4,
             optimizerState: optimizerBuffers * parameterCount * 4,
             activations: Int(max(trainActivations, evaluationActivations)),
             loader: loaderBytes(config, microBatch: microBatch, shards: trainShards), fixed: fixedBytes,
-            weighting: config.model.weighting == nil ? 0 : 20 * inputDim + weightedRows * steps * 4)
+            weighting: config.model.weighting == nil ? 0 : 20 * inputDim + weightedRows * steps * 4,
+            bestWeights: restores ? parameterCount * 4 : 0)
     }
 
     /// Headroom the planner keeps: estimates ran up to 7.2% below measured peaks

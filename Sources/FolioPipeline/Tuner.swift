@@ -233,7 +233,7 @@ public final class Tuner {
         let config = Self.trialConfig(base.applying(settings, epochs: epochs), epochs: epochs)
         if let limit = options.memoryLimit {
             let needed = MemoryModel.estimate(config: config, vocabularySize: vocabulary.count, microBatch: config.loader.batchSize,
-                                              trainShards: train.manifest).total
+                                              trainShards: train.manifest, keepsBestWeightsInMemory: true).total
             if needed > limit {
                 record.skipped = "needs about \(needed >> 20) MB, more than the \(limit >> 20) MB allowed"
                 return record

@@ -36,6 +36,14 @@ import Testing
         let one = MemoryModel.estimate(config: weighted, vocabularySize: 100, microBatch: 1).weighting
         #expect(MemoryModel.estimate(config: moreBuckets, vocabularySize: 100, microBatch: 1).weighting - one == 100 * 20)
         #expect(one >= 150 * 20)
+        // Early stopping restoring without a checkpoint folder (a tune's trial) keeps a copy
+        // of the parameters; with a folder, or without restoring, nothing more.
+        var stopping = config()
+        stopping.training.earlyStopping = .init(monitor: "val_loss", patience: 2, restoreBestWeights: true)
+        let inMemory = MemoryModel.estimate(config: stopping, vocabularySize: 100, microBatch: 1, keepsBestWeightsInMemory: true)
+        #expect(inMemory.bestWeights == arena.count * 4)
+        #expect(inMemory.total - MemoryModel.estimate(config: stopping, vocabularySize: 100, microBatch: 1).total == arena.count * 4)
+        #expect(MemoryModel.estimate(config: config(), vocabularySize: 100, microBatch: 1, keepsBestWeightsInMemory: true).bestWeights == 0)
     }
 
     @Test func activationsGrowLinearlyWithTheMicroBatchAndTheSequence() throws {
