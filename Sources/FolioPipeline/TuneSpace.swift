@@ -23,7 +23,7 @@ import Foundation
 /// [schedule]
 /// values = ["cosine"]          # "pipeline": the pipeline's own schedule
 /// ```
-public struct TuneSpace: Sendable, Hashable, Codable {
+public struct TuneSpace: Sendable, Hashable, Encodable {
     public enum Parameter: String, CaseIterable, Sendable, Codable {
         case learningRate = "learning_rate", batchSize = "batch_size", dim, ngrams, buckets, weighting, units, dropout, filters
         /// 0: the pipeline's schedule; 1: cosine decay over the trial's epochs.
@@ -67,6 +67,18 @@ public struct TuneSpace: Sendable, Hashable, Codable {
     public init(ranges: [Parameter: Range], maxEpochs: Int) {
         self.ranges = ranges
         self.maxEpochs = maxEpochs
+    }
+
+    enum CodingKeys: String, CodingKey { case ranges, maxEpochs }
+
+    /// The ranges by parameter name: a dictionary whose keys are not strings encodes as an
+    /// array in its iteration order, which changes from process to process, and a tune's
+    /// identity (``Tuner/tuneIdentity()``) must not, or a rerun discards the trials it
+    /// should resume from.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(Dictionary(uniqueKeysWithValues: ranges.map { ($0.key.rawValue, $0.value) }), forKey: .ranges)
+        try container.encode(maxEpochs, forKey: .maxEpochs)
     }
 
     /// The default space for `config`'s model.
