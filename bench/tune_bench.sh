@@ -14,6 +14,10 @@
 #   CORPUS_NAMES="locale python-sources" bash bench/tune_bench.sh
 #   SKIP_BASELINES=1 ...                   # folio tune alone (the baselines do not change with Folio)
 #   FAMILIES=demo ...                      # one pipeline family
+#   FINAL=replay ...                       # the final model trained as the chosen trial was
+#                                          # (default: refitted on the whole training split);
+#                                          # on a WORK of an earlier sitting the trials are read
+#                                          # back, not searched again: WORK/<corpus>-<family>-replay.json
 #   VALIDATION_BY=group ...                # every model validates on whole held-out groups
 #                                          # (a module, a source package: the folders below the
 #                                          # label folders), the same documents for all
@@ -41,13 +45,14 @@ echo "|---|---|---|---:|---:|"
 for corpus in ${CORPUS_NAMES:-shipped man-sections}; do
   for family in ${FAMILIES:-bag-of-ngrams demo}; do
     sed "s|^path = .*|path = \"${CORPORA[$corpus]}\"|; s/^name = .*/name = \"$corpus-$family\"/" "pipelines/$family.toml" >"$WORK/$corpus-$family.toml"
-    "$FOLIO" tune "$WORK/$corpus-$family.toml" --budget "$BUDGET" ${VALIDATION_BY:+--set training.validation_by=$VALIDATION_BY} --out "$WORK/$corpus-$family-tune" --json \
-      2>"$WORK/$corpus-$family.err" | tail -1 >"$WORK/$corpus-$family.json"
-    python3 - "$WORK/$corpus-$family.json" "$corpus" "$family" <<'PY'
+    raw="$WORK/$corpus-$family${FINAL:+-$FINAL}"
+    "$FOLIO" tune "$WORK/$corpus-$family.toml" --budget "$BUDGET" ${VALIDATION_BY:+--set training.validation_by=$VALIDATION_BY} --out "$WORK/$corpus-$family-tune" \
+      ${FINAL:+--final $FINAL} --json 2>"$raw.err" | tail -1 >"$raw.json"
+    python3 - "$raw.json" "$corpus" "$family" <<'PY'
 import json, sys
 result = json.load(open(sys.argv[1]))
 best, final = result["best"], result["final"]
-print(f"| {sys.argv[2]} | folio tune, {sys.argv[3]} | trial {best['trial']} of {result['trials']}, val acc {best['val_accuracy']:.4f} | {final['accuracy'] * 100:.2f} | {final['macro_f1']:.4f} |")
+print(f"| {sys.argv[2]} | folio tune, {sys.argv[3]} ({result['final_model']}) | trial {best['trial']} of {result['trials']}, val acc {best['val_accuracy']:.4f} | {final['accuracy'] * 100:.2f} | {final['macro_f1']:.4f} |")
 PY
   done
   [ -z "${SKIP_BASELINES:-}" ] || continue
