@@ -248,11 +248,9 @@ public final class Tuner {
             let evaluation = try session.model.evaluate(validation, classes: train.manifest.labels.count)
             record.valAccuracy = evaluation.accuracy
             record.valMacroF1 = evaluation.report?.macroF1
-            let history = session.trainer.history
-            record.bestEpoch = config.training.earlyStopping.flatMap { stopping in
-                Self.bestEpoch(history, monitor: MonitoredBest(monitor: stopping.monitor, minDelta: stopping.minDelta))
-            }
-            record.epochsRun = history.count
+            // The epoch whose weights early stopping restored, as it recorded it.
+            record.bestEpoch = session.trainer.callbacks.lazy.compactMap { $0 as? EarlyStopping }.first?.state["best_epoch"].map { Int($0) }
+            record.epochsRun = session.trainer.history.count
         } catch {
             record.skipped = error.description
         }
@@ -272,16 +270,6 @@ public final class Tuner {
         stopping.restoreBestWeights = true
         config.training.earlyStopping = stopping
         return config
-    }
-
-    /// The epoch early stopping restored (1-based): its first best, as ``EarlyStopping`` keeps it.
-    static func bestEpoch(_ history: [EpochLogs], monitor: MonitoredBest) -> Int? {
-        var best: (epoch: Int, value: Double)?
-        for (index, logs) in history.enumerated() {
-            guard let value = logs.value(of: monitor.monitor), monitor.improves(value, on: best?.value) else { continue }
-            best = (index + 1, value)
-        }
-        return best?.epoch
     }
 
     /// The pipeline with the best trial's settings and how it trains (``FinalModel``). A
