@@ -122,11 +122,14 @@ enum { A_CHUNK_BYTES = 16 << 10 };
 // (as the AVX-512 path does) read B from L2 once per six rows: an LSTM step's two 256 KiB
 // kernels do not both fit in L2, so they came from L3. The order of the sums in each
 // element is the same either way. (Blocking k as well, for the backward products' k of
-// 512, was tried: no gain measured.)
+// 512, was tried: no gain measured.) A chunk is never less than two 6-row tiles, though A
+// then overflows L1 for k >= 512: the 4 + 4 tiles that 8 rows of k = 512 got ran at 76-78 %
+// of the FMA peak, 6 + 6 at 85-86 % (Zen 3, dx = dz W^T and dh = dz U^T of a 128-unit LSTM;
+// 18 or 24 rows gained nothing more).
 FOLIO_INLINE void folio_vector_gemm(int block, int m, int n, int k, const float *a, int lda, const float *packed, const float *bias,
                                     float *c, int ldc, int accumulate) {
     int chunk = A_CHUNK_BYTES / (4 * (k > 0 ? k : 1));
-    if (chunk < 4) chunk = 4;  // never below one full-speed tile
+    if (chunk < 2 * MAX_TILE_ROWS) chunk = 2 * MAX_TILE_ROWS;
     for (int first = 0; first < m; first += chunk) {
         int rows = m - first < chunk ? m - first : chunk;
         for (int p = 0; p < folio_panels(n); p++) {

@@ -169,7 +169,7 @@ static void bench(const folio_kernels *kernels) {
 
 int main(int argc, char **argv) {
     int benchmark = argc > 1 && strcmp(argv[1], "--bench") == 0;
-    int shapes[][3] = {{1, 1, 1}, {6, 33, 3}, {7, 16, 5}, {8, 32, 16}, {13, 44, 11}, {15, 40, 9}, {17, 70, 37}, {9, 128, 512}, {32, 512, 128}};
+    int shapes[][3] = {{1, 1, 1}, {6, 33, 3}, {7, 16, 5}, {8, 32, 16}, {13, 44, 11}, {15, 40, 9}, {17, 70, 37}, {9, 128, 512}, {25, 40, 700}, {32, 512, 128}};
     const char *names[] = {"generic", "avx2", "avx512"};
     for (int isa = FOLIO_ISA_GENERIC; isa <= FOLIO_ISA_AVX512; isa++) {
         const folio_kernels *kernels = folio_kernels_for((folio_isa)isa);
