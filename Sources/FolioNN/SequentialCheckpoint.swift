@@ -74,14 +74,28 @@ extension Sequential {
 /// what Keras's `EarlyStopping(restore_best_weights=True)` keeps when no checkpoint folder
 /// is there to hold the best epoch's file (a tune's trials).
 public struct WeightsSnapshot: Sendable {
-    fileprivate var values: [Float]
-    fileprivate var statistics: [(mean: [Float], variance: [Float])]
+    var values: [Float]
+    var statistics: [(mean: [Float], variance: [Float])]
 }
 
 extension Sequential {
     public func snapshot() -> WeightsSnapshot {
         WeightsSnapshot(values: Array(arena.values.prefix(arena.count)),
                         statistics: movingStatistics().map { ($0.1.movingMean, $0.1.movingVariance) })
+    }
+
+    /// Takes a snapshot into `snapshot`, over the old one's memory when it holds this
+    /// model's weights: `snapshot = snapshot()` would hold the old and the new copy at once
+    /// (the new one is made before the old one goes), one parameter set more than the
+    /// memory plan's `best_weights` counts.
+    public func snapshot(into snapshot: inout WeightsSnapshot?) {
+        guard snapshot?.values.count == arena.count else {
+            snapshot = nil
+            snapshot = self.snapshot()
+            return
+        }
+        _ = snapshot?.values.withUnsafeMutableBufferPointer { $0.update(fromContentsOf: arena.values[..<arena.count]) }
+        snapshot?.statistics = movingStatistics().map { ($0.1.movingMean, $0.1.movingVariance) }
     }
 
     /// Puts back the weights of ``snapshot()``, taken from this model.

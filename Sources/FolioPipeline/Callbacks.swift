@@ -127,7 +127,7 @@ public final class EarlyStopping: Callback {
                 if let file = bestFile(context) {
                     if context.writes { try context.model.save(to: file) }
                 } else {
-                    bestWeights = context.model.snapshot()
+                    context.model.snapshot(into: &bestWeights)
                 }
             }
             return

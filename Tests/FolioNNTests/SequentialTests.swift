@@ -118,6 +118,28 @@ import Testing
         let other = try Sequential([.embedding(outputDim: 6), .globalAveragePooling1D, .dense(units: 3)], vocabulary: 20, seed: 1)
         #expect(throws: FolioError.self) { try other.load(from: folder.path + "/m.safetensors") }
     }
+
+    /// A snapshot taken again goes over the old one's memory (an early stopping's best
+    /// weights: one copy, as the memory plan counts, not two while the new one is made),
+    /// and brings back the weights and moving statistics of when it was taken.
+    @Test func aSnapshotTakenAgainReusesItsMemory() throws {
+        let specs: [LayerSpec] = [.embedding(outputDim: 6), .globalAveragePooling1D, .batchNormalization(), .dense(units: 3)]
+        let model = try Sequential(specs, vocabulary: 20, seed: 1)
+        let optimizer = Adam(arena: model.arena, learningRate: 0.05)
+        let batch = TokenBatch(rows: 4, length: 5, ids: (0..<20).map { UInt32($0 % 19 + 1) }, lengths: [5, 3, 2, 1])
+        func train() throws { try model.trainStep(batch, labels: [0, 1, 2, 1], optimizer: optimizer, accumulator: GradientAccumulator(steps: 1)) }
+        var snapshot: WeightsSnapshot?
+        model.snapshot(into: &snapshot)
+        let storage = try #require(snapshot).values.withUnsafeBufferPointer { $0.baseAddress }
+        try train()
+        model.snapshot(into: &snapshot)
+        let kept = try model.forward(batch, training: false)
+        #expect(try #require(snapshot).values.withUnsafeBufferPointer { $0.baseAddress } == storage)
+        try train()
+        #expect(try model.forward(batch, training: false) != kept)
+        model.restore(try #require(snapshot))
+        #expect(try model.forward(batch, training: false) == kept)
+    }
 }
 
 @Suite struct LayerSpecDescriptionTests {
