@@ -9,7 +9,7 @@ Technical English prose of short to medium length (parameter lists, examples, fo
 many labels, several of them close neighbours (`scipy.signal` and `scipy.ndimage`,
 `sklearn.linear_model` and `sklearn.svm`). The text is read with `ast`, nothing is imported.
 
-    python3 bench/build-docstrings-corpus.py OUT [--site-packages DIR] [--labels 20] [--per-label 600]
+    python3 bench/build-docstrings-corpus.py OUT [--site-packages DIR] [--labels 20] [--per-label 600] [--unlabeled FILE]
 
 Writes OUT/train/<label>/<module>/<n>.txt and OUT/test/...: docstrings of modules, classes and
 functions of at least 20 words, outside test folders and private subpackages, labelled by
@@ -18,11 +18,17 @@ most --per-label each (chosen by the hash of the qualified name), duplicates dro
 in five in test/ (by the hash of the module's name, so a module is wholly in train or test).
 A module's folder is its group: a pipeline's `validation_by = "group"` holds out whole modules
 from train/, as test/ does.
+
+--unlabeled FILE also writes unlabeled text of the same kind as JSONL (`{"text": ...}`, for a
+pipeline's `[embed] corpora`): the docstrings of every subpackage not among the labels, and
+those of the labels' train-side modules beyond --per-label. Nothing from a test/ module goes
+there, so vectors learned from it have never read the test split's text.
 """
 import argparse
 import ast
 import collections
 import hashlib
+import json
 import os
 
 import peers_site_packages
@@ -32,6 +38,7 @@ parser.add_argument("out")
 peers_site_packages.add_argument(parser)
 parser.add_argument("--labels", type=int, default=20)
 parser.add_argument("--per-label", type=int, default=600)
+parser.add_argument("--unlabeled")
 args = parser.parse_args()
 peers_site_packages.checked(args.site_packages)
 
@@ -67,11 +74,23 @@ for folder, subfolders, names in os.walk(args.site_packages):
             docs[label].append((f"{module}.{getattr(node, 'name', '')}", module, text))
 
 chosen = sorted(docs, key=lambda label: (-len(docs[label]), label))[: args.labels]
+in_test = lambda module: int(digest(module)[:8], 16) % 5 == 0
+unlabeled = []
+for label in sorted(docs):
+    ordered = sorted(docs[label], key=lambda doc: digest(doc[0]))
+    spare = ordered[args.per_label :] if label in chosen else ordered
+    unlabeled += [text for _, module, text in spare if label not in chosen or not in_test(module)]
+if args.unlabeled:
+    with open(args.unlabeled, "w", encoding="utf-8") as sink:
+        for text in unlabeled:
+            sink.write(json.dumps({"text": text}, ensure_ascii=False) + "\n")
 for label in chosen:
     for index, (qualified, module, text) in enumerate(sorted(docs[label], key=lambda doc: digest(doc[0]))[: args.per_label]):
-        split = "test" if int(digest(module)[:8], 16) % 5 == 0 else "train"
+        split = "test" if in_test(module) else "train"
         folder = os.path.join(args.out, split, label, module)
         os.makedirs(folder, exist_ok=True)
         with open(os.path.join(folder, f"{index:05d}.txt"), "w", encoding="utf-8") as file:
             file.write(text + "\n")
+if args.unlabeled:
+    print(f"{len(unlabeled)} unlabeled docstrings in {args.unlabeled}")
 print(f"{len(chosen)} labels: " + ", ".join(f"{label} {min(len(docs[label]), args.per_label)}" for label in chosen))

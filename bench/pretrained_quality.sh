@@ -15,6 +15,10 @@
 #   VALIDATION_BY=group CORPUS=/tmp/docstrings VARIANTS="demo demo-vectors conv conv-vectors" bash ...
 # (every pipeline validates on whole held-out groups, docs/reference.md: for corpora whose test
 # split holds modules or packages never trained on, bench/build-docstrings-corpus.py, ...)
+#   EXTRA=/tmp/docstrings-unlabeled.jsonl VARIANTS="... demo-vectors-extra conv-vectors-extra" bash ...
+# (the [embed] vectors learn from the training split and EXTRA, unlabeled text of the same kind
+# that holds nothing of the test split: bench/build-docstrings-corpus.py --unlabeled)
+#   SETS="--set loader.batch_size=16 ..." bash ...   (passed to every folio run: e.g. a tune's settings)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${1:-/tmp/folio-pretrained-quality}
@@ -41,17 +45,23 @@ pipeline demo-vectors-frozen demo 'model = "skipgram"' yes
 pipeline demo-vectors-synopses demo "model = \"skipgram\"\ncorpora = [\"$WORK/synopses.jsonl\"]" no
 pipeline conv conv "" no
 pipeline conv-vectors conv 'model = "skipgram"' no
+if [ -n "${EXTRA:-}" ]; then
+  pipeline demo-vectors-extra demo "model = \"skipgram\"\ncorpora = [\"$EXTRA\"]" no
+  pipeline conv-vectors-extra conv "model = \"skipgram\"\ncorpora = [\"$EXTRA\"]" no
+fi
 
 echo "| pipeline | embedding | best val_accuracy | test accuracy % | macro-F1 | seconds |"
 echo "|---|---|---:|---:|---:|---:|"
 for name in $VARIANTS; do
-  "$FOLIO" run "$WORK/$name.toml" --run-dir "$WORK/runs/$name" --json 2>"$WORK/$name.err" | tail -1 >"$WORK/$name.json"
+  # shellcheck disable=SC2086 # SETS is a list of options
+  "$FOLIO" run "$WORK/$name.toml" --run-dir "$WORK/runs/$name" --json ${SETS:-} 2>"$WORK/$name.err" | tail -1 >"$WORK/$name.json"
   python3 - "$WORK/$name.json" "$WORK/runs/$name/metrics.jsonl" "$name" <<'PY'
 import json, sys
 result = json.load(open(sys.argv[1]))
 best = max(json.loads(line).get("val_accuracy", 0) for line in open(sys.argv[2]))
 name = sys.argv[3]
-kind = "from scratch" if "vectors" not in name else ("[embed], frozen" if "frozen" in name else "[embed] + synopses" if "synopses" in name else "[embed], fine-tuned")
+kind = ("from scratch" if "vectors" not in name else "[embed], frozen" if "frozen" in name else "[embed] + synopses" if "synopses" in name
+        else "[embed] + unlabeled" if "extra" in name else "[embed], fine-tuned")
 print(f"| {name.split('-')[0]} | {kind} | {best:.4f} | {result['accuracy'] * 100:.2f} | {result['macro_f1']:.4f} | {result['seconds']:.0f} |")
 PY
 done
