@@ -74,23 +74,22 @@ for folder, subfolders, names in os.walk(args.site_packages):
             docs[label].append((f"{module}.{getattr(node, 'name', '')}", module, text))
 
 chosen = sorted(docs, key=lambda label: (-len(docs[label]), label))[: args.labels]
+ordered = {label: sorted(docs[label], key=lambda doc: digest(doc[0])) for label in docs}
 in_test = lambda module: int(digest(module)[:8], 16) % 5 == 0
-unlabeled = []
-for label in sorted(docs):
-    ordered = sorted(docs[label], key=lambda doc: digest(doc[0]))
-    spare = ordered[args.per_label :] if label in chosen else ordered
-    unlabeled += [text for _, module, text in spare if label not in chosen or not in_test(module)]
 if args.unlabeled:
+    unlabeled = []
+    for label in sorted(docs):
+        spare = ordered[label][args.per_label :] if label in chosen else ordered[label]
+        unlabeled += [text for _, module, text in spare if label not in chosen or not in_test(module)]
     with open(args.unlabeled, "w", encoding="utf-8") as sink:
         for text in unlabeled:
             sink.write(json.dumps({"text": text}, ensure_ascii=False) + "\n")
+    print(f"{len(unlabeled)} unlabeled docstrings in {args.unlabeled}")
 for label in chosen:
-    for index, (qualified, module, text) in enumerate(sorted(docs[label], key=lambda doc: digest(doc[0]))[: args.per_label]):
+    for index, (qualified, module, text) in enumerate(ordered[label][: args.per_label]):
         split = "test" if in_test(module) else "train"
         folder = os.path.join(args.out, split, label, module)
         os.makedirs(folder, exist_ok=True)
         with open(os.path.join(folder, f"{index:05d}.txt"), "w", encoding="utf-8") as file:
             file.write(text + "\n")
-if args.unlabeled:
-    print(f"{len(unlabeled)} unlabeled docstrings in {args.unlabeled}")
 print(f"{len(chosen)} labels: " + ", ".join(f"{label} {min(len(docs[label]), args.per_label)}" for label in chosen))

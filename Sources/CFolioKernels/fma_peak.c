@@ -7,9 +7,10 @@
 // registers. Where the target has no fused multiply-add (baseline x86-64) the same chains
 // run as a multiply and an add, which is that path's peak. The chains stay finite (scale
 // < 1) and their sum is stored to a volatile, so nothing is optimized away (floating-point
-// chains cannot be folded without fast-math). The chain loop is unrolled by hand's order: gcc
-// -O2 (the arm64 check's compiler, and `make check-kernels`' cc) kept it a loop with the
-// sums in memory, one store-to-load wait per multiply-add, and measured a quarter of the peak.
+// chains cannot be folded without fast-math). The chain loop is unrolled by a pragma: gcc -O2
+// (the arm64 check's compiler, and `make check-kernels`' where there is no clang) kept it a
+// loop with the sums in memory, one store-to-load wait per multiply-add, and measured a
+// quarter of the peak.
 
 enum { CHAINS = 12 };
 

@@ -80,8 +80,12 @@ public struct WeightsSnapshot: Sendable {
 
 extension Sequential {
     public func snapshot() -> WeightsSnapshot {
-        WeightsSnapshot(values: Array(arena.values.prefix(arena.count)),
-                        statistics: movingStatistics().map { ($0.1.movingMean, $0.1.movingVariance) })
+        WeightsSnapshot(values: Array(arena.values.prefix(arena.count)), statistics: statisticsCopy())
+    }
+
+    /// BatchNormalization's moving statistics, layer by layer, as a snapshot keeps them.
+    private func statisticsCopy() -> [(mean: [Float], variance: [Float])] {
+        movingStatistics().map { ($0.1.movingMean, $0.1.movingVariance) }
     }
 
     /// Takes a snapshot into `snapshot`, over the old one's memory when it holds this
@@ -95,7 +99,7 @@ extension Sequential {
             return
         }
         _ = snapshot?.values.withUnsafeMutableBufferPointer { $0.update(fromContentsOf: arena.values[..<arena.count]) }
-        snapshot?.statistics = movingStatistics().map { ($0.1.movingMean, $0.1.movingVariance) }
+        snapshot?.statistics = statisticsCopy()
     }
 
     /// Puts back the weights of ``snapshot()``, taken from this model.
