@@ -185,16 +185,70 @@ public final class LSTM {
         let input = goBackwards ? Bidirectional.reverseValidSteps(input, lengths: lengths) : input
         inputMask = training && dropout > 0 ? LSTM.mask(count: input.shape[0] * inputDim, rate: dropout, &maskSource) : []
         recurrentMask = training && recurrentDropout > 0 ? LSTM.mask(count: input.shape[0] * units, rate: recurrentDropout, &maskSource) : []
-        let (batch, steps, units) = (input.shape[0], input.shape[1], units)
+        self.input = input.values
+        if !inputMask.isEmpty { LSTM.applyInputMask(inputMask, to: &self.input, batch: input.shape[0], steps: input.shape[1]) }
+        // Packed once for the whole pass, as the recurrent kernel is in run (see PackedMatrix).
+        let packedKernel = PackedMatrix(arena.values(of: kernel).baseAddress!, k: inputDim, n: 4 * units, ldb: 4 * units)
+        let biasValues = UnsafePointer(arena.values(of: bias).baseAddress!)
+        return self.input.withUnsafeBufferPointer { x in
+            run(batch: input.shape[0], steps: input.shape[1], lengths: lengths, arena: arena, keepsCaches: keepsCaches || training,
+                projection: .product(input: x.baseAddress!, kernel: packedKernel, bias: biasValues))
+        }
+    }
+
+    /// Prediction from token ids `[batch, steps]` whose input projections are rows of
+    /// `table` (``ProjectedEmbedding``, built by ``projectedEmbedding(_:rows:arena:)``): the
+    /// same outputs as ``forward(_:lengths:arena:training:keepsCaches:)`` on their embeddings,
+    /// bit for bit. No backward may follow.
+    func forward(ids: [UInt32], table: [Float], batch: Int, steps: Int, lengths: [Int32], arena: ParameterArena) -> Tensor {
+        precondition(!goBackwards && ids.count == batch * steps && table.count % (4 * units) == 0)
+        (inputMask, recurrentMask, input) = ([], [], [])
+        return ids.withUnsafeBufferPointer { ids in
+            table.withUnsafeBufferPointer { table in
+                run(batch: batch, steps: steps, lengths: lengths, arena: arena, keepsCaches: false,
+                    projection: .rows(table: table.baseAddress!, ids: ids.baseAddress!))
+            }
+        }
+    }
+
+    /// Every row of an embedding table (`rows x inputDim`) through this layer's kernel, bias
+    /// added: `[rows, 4 * units]`, each row what a step's projection of it gives, bit for bit.
+    func projectedEmbedding(_ embedding: UnsafePointer<Float>, rows: Int, arena: ParameterArena) -> [Float] {
+        let width = 4 * units
+        let packedKernel = PackedMatrix(arena.values(of: kernel).baseAddress!, k: inputDim, n: width, ldb: width)
+        let biasValues = UnsafePointer(arena.values(of: bias).baseAddress!)
+        var table = [Float](repeating: 0, count: rows * width)
+        table.withUnsafeMutableBufferPointer { table in
+            let buffers = Shared((embedding, biasValues, packedKernel, table.baseAddress!, inputDim, kernels))
+            Lanes.run(rows: rows, threads: threads) { range in
+                let (embedding, bias, kernel, table, inputDim, kernels) = buffers.value
+                guard !range.isEmpty else { return }
+                kernel.multiply(m: range.count, embedding + range.lowerBound * inputDim, lda: inputDim, bias: bias,
+                                into: table + range.lowerBound * width, ldc: width, accumulate: false, kernels: kernels)
+            }
+        }
+        return table
+    }
+
+    /// Where a step's input projection comes from: the product of the input's rows with the
+    /// packed kernel plus bias, or (prediction over a ``ProjectedEmbedding``) a table row per id.
+    enum StepProjection {
+        case product(input: UnsafePointer<Float>, kernel: PackedMatrix, bias: UnsafePointer<Float>)
+        case rows(table: UnsafePointer<Float>, ids: UnsafePointer<UInt32>)
+    }
+
+    /// The time loop of a forward pass, each lane of rows on its own thread.
+    private func run(
+        batch: Int, steps: Int, lengths: [Int32], arena: ParameterArena, keepsCaches: Bool, projection: StepProjection
+    ) -> Tensor {
+        let units = units
         self.lengths = lengths
         self.batch = batch
         self.steps = steps
         let width = 4 * units
-        self.input = input.values
-        if !inputMask.isEmpty { LSTM.applyInputMask(inputMask, to: &self.input, batch: batch, steps: steps) }
         // Backward releases these caches; after an inference pass they are reused in place.
         // Either way the old and the new copy of a cache never take memory at once.
-        let slots = Slots(keepsEverything: keepsCaches || training, returnSequences: returnSequences)
+        let slots = Slots(keepsEverything: keepsCaches, returnSequences: returnSequences)
         self.slots = slots
         refill(&gates, uninitialized: slots.count(slots.gateSlots, steps: steps) * batch * width)  // each step's projection writes its rows
         // Every step writes every row's c and h (padded rows carry theirs over).
@@ -203,28 +257,22 @@ public final class LSTM {
         let carried = stateful && finalState.hidden.count == batch * units
         startHidden = carried ? finalState.hidden : [Float](repeating: 0, count: batch * units)
         startCell = carried ? finalState.cell : [Float](repeating: 0, count: batch * units)
-        // Both kernels packed once for the whole pass (see PackedMatrix).
-        let packedKernel = PackedMatrix(arena.values(of: kernel).baseAddress!, k: inputDim, n: width, ldb: width)
         let recurrent = PackedMatrix(arena.values(of: recurrentKernel).baseAddress!, k: units, n: width, ldb: width)
-        let biasValues = UnsafePointer(arena.values(of: bias).baseAddress!)
-        self.input.withUnsafeBufferPointer { x in
-            let projection = Shared((x.baseAddress!, biasValues, packedKernel))
-            gates.withUnsafeMutableBufferPointer { gates in
-                cells.withUnsafeMutableBufferPointer { cells in
-                    hidden.withUnsafeMutableBufferPointer { hidden in
-                        recurrentMask.withUnsafeBufferPointer { mask in
-                            startHidden.withUnsafeBufferPointer { startHidden in
-                                startCell.withUnsafeBufferPointer { startCell in
-                                    let buffers = Shared((self, gates.baseAddress!, cells.baseAddress!, hidden.baseAddress!, recurrent,
-                                                          mask.isEmpty ? nil : mask.baseAddress, startHidden.baseAddress!, startCell.baseAddress!))
-                                    Lanes.run(rows: batch, threads: threads) { rows in
-                                        let (layer, gates, cells, hidden, recurrent, mask, startHidden, startCell) = buffers.value
-                                        let (x, bias, kernel) = projection.value
-                                        for t in 0..<steps {
-                                            layer.forwardStep(t, rows: rows, batch: batch, steps: steps, input: x, kernel: kernel, bias: bias,
-                                                              gates: gates, cells: cells, hidden: hidden, recurrent: recurrent, recurrentMask: mask,
-                                                              startHidden: startHidden, startCell: startCell)
-                                        }
+        let projection = Shared(projection)
+        gates.withUnsafeMutableBufferPointer { gates in
+            cells.withUnsafeMutableBufferPointer { cells in
+                hidden.withUnsafeMutableBufferPointer { hidden in
+                    recurrentMask.withUnsafeBufferPointer { mask in
+                        startHidden.withUnsafeBufferPointer { startHidden in
+                            startCell.withUnsafeBufferPointer { startCell in
+                                let buffers = Shared((self, gates.baseAddress!, cells.baseAddress!, hidden.baseAddress!, recurrent,
+                                                      mask.isEmpty ? nil : mask.baseAddress, startHidden.baseAddress!, startCell.baseAddress!))
+                                Lanes.run(rows: batch, threads: threads) { rows in
+                                    let (layer, gates, cells, hidden, recurrent, mask, startHidden, startCell) = buffers.value
+                                    for t in 0..<steps {
+                                        layer.forwardStep(t, rows: rows, batch: batch, steps: steps, projection: projection.value,
+                                                          gates: gates, cells: cells, hidden: hidden, recurrent: recurrent, recurrentMask: mask,
+                                                          startHidden: startHidden, startCell: startCell)
                                     }
                                 }
                             }
@@ -266,7 +314,7 @@ public final class LSTM {
     /// plus bias, then the recurrent product adds onto them), the activations and the cell
     /// update.
     private func forwardStep(
-        _ t: Int, rows: Range<Int>, batch: Int, steps: Int, input: UnsafePointer<Float>, kernel: PackedMatrix, bias: UnsafePointer<Float>,
+        _ t: Int, rows: Range<Int>, batch: Int, steps: Int, projection: StepProjection,
         gates: UnsafeMutablePointer<Float>, cells: UnsafeMutablePointer<Float>, hidden: UnsafeMutablePointer<Float>,
         recurrent: PackedMatrix, recurrentMask: UnsafePointer<Float>?,
         startHidden: UnsafePointer<Float>, startCell: UnsafePointer<Float>
@@ -278,8 +326,13 @@ public final class LSTM {
         // runs here rather than for all steps before the loop, so that the recurrent product
         // and the activations find the gate rows in cache: projecting all steps first sent
         // the whole gate buffer through memory once more (15-20% of a training step).
-        kernel.multiply(m: rows.count, input + (rows.lowerBound * steps + t) * inputDim, lda: steps * inputDim, bias: bias,
-                        into: step + rows.lowerBound * width, ldc: width, accumulate: false, kernels: kernels)
+        switch projection {
+        case .product(let input, let kernel, let bias):
+            kernel.multiply(m: rows.count, input + (rows.lowerBound * steps + t) * inputDim, lda: steps * inputDim, bias: bias,
+                            into: step + rows.lowerBound * width, ldc: width, accumulate: false, kernels: kernels)
+        case .rows(let table, let ids):
+            for b in rows { (step + b * width).update(from: table + Int(ids[b * steps + t]) * width, count: width) }
+        }
         // h[-1] is the start state: zeros (no product needed) unless the layer is stateful.
         if t > 0 || stateful {
             let previous = t > 0 ? UnsafePointer(hidden + (slots.hidden(t - 1) * batch + rows.lowerBound) * units) : startHidden + rows.lowerBound * units

@@ -38,11 +38,30 @@ public final class LSTMClassifier {
         dense.initialize(arena: arena, random: &denseRandom)
     }
 
+    /// Set by ``freezeForPrediction()``.
+    public private(set) var projectedEmbedding: ProjectedEmbedding?
+
+    /// Declares the weights final: inference may then read the first LSTM's input projections
+    /// from a ``ProjectedEmbedding``, as a ``Sequential`` that only predicts does (same
+    /// outputs). The model must not train afterwards.
+    public func freezeForPrediction() {
+        projectedEmbedding = lstms.first.flatMap { ProjectedEmbedding(rows: embedding.inputDim, width: 4 * $0.units) }
+    }
+
     /// Logits `[rows, classes]`; `training` false for inference (no backward may follow).
     public func forward(_ batch: TokenBatch, training: Bool = true) throws(FolioError) -> Tensor {
+        precondition(!training || projectedEmbedding == nil, "LSTMClassifier: training after freezeForPrediction()")
         lengths = batch.lengths
-        var activation = try embedding.forward(batch, arena: arena)
-        for lstm in lstms { activation = lstm.forward(activation, lengths: batch.lengths, arena: arena, keepsCaches: training) }
+        var remaining = lstms[...]
+        var activation: Tensor
+        if !training, batch.extraIDs == nil, let projectedEmbedding,
+           let table = try projectedEmbedding.table(for: batch, embedding: embedding, readBy: lstms[0], arena: arena) {
+            activation = lstms[0].forward(ids: batch.ids, table: table, batch: batch.rows, steps: batch.length, lengths: batch.lengths, arena: arena)
+            remaining = lstms.dropFirst()
+        } else {
+            activation = try embedding.forward(batch, arena: arena)
+        }
+        for lstm in remaining { activation = lstm.forward(activation, lengths: batch.lengths, arena: arena, keepsCaches: training) }
         return dense.forward(activation, arena: arena)
     }
 

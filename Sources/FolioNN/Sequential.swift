@@ -25,6 +25,10 @@ public final class Sequential {
     /// Set by a training forward that pooled the table directly (an embedding then a summing
     /// global pooling, nothing between): the backward ends in their fused scatter.
     private var fusedBag: (embedding: Embedding, pool: GlobalPooling1D, next: Int)?
+    /// A model that only predicts and starts with an embedding read by an LSTM: the table
+    /// projected through that LSTM's input kernel, shared with the copies predicting on
+    /// other threads (nil otherwise, or beyond ``ProjectedEmbedding/limit``).
+    let projectedEmbedding: ProjectedEmbedding?
     /// Whether training may pool the table directly; false gives the layer-by-layer path,
     /// which tests hold the fused one to, bit for bit.
     var fusesBagInTraining = true
@@ -80,14 +84,15 @@ public final class Sequential {
     ) throws(FolioError) {
         let layout = try Self.layout(specs, vocabulary: vocabulary)
         self.init(specs, vocabulary: vocabulary, seed: seed, layout: layout,
-                  arena: ParameterArena(layout: layout.parameters, gradients: trainable), initializes: initializes)
+                  arena: ParameterArena(layout: layout.parameters, gradients: trainable), initializes: initializes, projectsEmbedding: !trainable)
     }
 
     /// A second model over this one's parameters, for predicting on another thread: the
     /// layers (and their forward caches) are its own, the weights shared and only read.
     /// Neither may train while the other is in use.
     public func sharingWeights() -> Sequential {
-        let copy = Sequential(specs, vocabulary: vocabulary, seed: seed, layout: layout, arena: arena, initializes: false)
+        let copy = Sequential(specs, vocabulary: vocabulary, seed: seed, layout: layout, arena: arena, initializes: false,
+                              sharing: projectedEmbedding)
         copy.threads = threads
         copy.kernels = kernels
         return copy
@@ -99,17 +104,30 @@ public final class Sequential {
     /// The facts the layers were built from.
     private let layout: SequentialLayout
 
-    private init(_ specs: [LayerSpec], vocabulary: Int, seed: UInt64, layout: SequentialLayout, arena: ParameterArena, initializes: Bool) {
+    /// - Parameter projectsEmbedding: whether a ``ProjectedEmbedding`` may serve prediction
+    ///   (the weights no longer change once it predicts); `sharing` hands a copy its original's.
+    private init(
+        _ specs: [LayerSpec], vocabulary: Int, seed: UInt64, layout: SequentialLayout, arena: ParameterArena, initializes: Bool,
+        projectsEmbedding: Bool = false, sharing: ProjectedEmbedding? = nil
+    ) {
         self.arena = arena
         self.specs = specs
         self.layout = layout
         shapes = layout.shapes
         self.seed = seed
         self.vocabulary = vocabulary
-        layers = layout.layers.enumerated().map { index, facts in
+        let layers = layout.layers.enumerated().map { index, facts in
             var building = LayerBuilding(arena: arena, initializes: initializes, seed: seed, index: index,
                                          random: SplitMixSource(seed: seed &+ 0x9E37_79B9_7F4A_7C15 &* UInt64(index + 1)))
             return facts.build(&building)
+        }
+        self.layers = layers
+        if let sharing {
+            projectedEmbedding = sharing
+        } else if projectsEmbedding, let (embedding, lstm, _) = Self.embeddingIntoLSTM(layers) {
+            projectedEmbedding = ProjectedEmbedding(rows: embedding.inputDim, width: 4 * lstm.units)
+        } else {
+            projectedEmbedding = nil
         }
     }
 
@@ -146,6 +164,19 @@ public final class Sequential {
         return nil
     }
 
+    /// An embedding read by an LSTM (in its reading order, no wrapper) with only dropouts
+    /// between, which do nothing outside training: prediction may take the LSTM's input
+    /// projections from a ``ProjectedEmbedding``, and the layers go on at the index returned.
+    private static func embeddingIntoLSTM(_ layers: [any SequentialLayer]) -> (Embedding, LSTM, Int)? {
+        guard let embedding = layers.first as? Embedding else { return nil }
+        for (index, layer) in layers.enumerated().dropFirst() {
+            if layer is Dropout { continue }
+            if let lstm = layer as? LSTM, !lstm.goBackwards { return (embedding, lstm, index + 1) }
+            return nil
+        }
+        return nil
+    }
+
     /// The model's output `[rows, features]` (logits for the losses' `fromLogits`).
     public func forward(_ batch: TokenBatch, training: Bool) throws(FolioError) -> Tensor {
         if let weights = batch.weights {
@@ -171,6 +202,12 @@ public final class Sequential {
                              keepsForBackward: training)
             start = next
             if training { fusedBag = (embedding, pool, next) }
+        }
+        if !training, batch.extraIDs == nil, let projectedEmbedding, let (embedding, lstm, next) = Self.embeddingIntoLSTM(layers) {
+            if let table = try projectedEmbedding.table(for: batch, embedding: embedding, readBy: lstm, arena: arena) {
+                x = lstm.forward(ids: batch.ids, table: table, batch: batch.rows, steps: batch.length, lengths: pass.lengths, arena: arena)
+                start = next
+            }
         }
         for (index, layer) in layers.enumerated() where index >= start {
             if training { layer.restartMasks(seed: seed &+ 0xA5A5 &* (step &+ 1) &+ 0x9E37_79B9 &* UInt64(index + 1)) }
