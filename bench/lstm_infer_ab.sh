@@ -24,11 +24,9 @@ for batch in ${BATCHES:-64 256}; do
 done
 python3 - "$OUT/all" <<'PY'
 import json, statistics, sys
+runs = [(who, json.loads(payload)) for who, payload in (line.split(" ", 1) for line in open(sys.argv[1]))]
 rows = {}
-for line in open(sys.argv[1]):
-    who, payload = line.split(" ", 1)
-    d = json.loads(payload)
-    rows.setdefault((d["batch"], who), []).append(d["infer_tokens_per_s"])
+for who, d in runs: rows.setdefault((d["batch"], who), []).append(d["infer_tokens_per_s"])
 print("| batch | Folio, projected embedding | Folio, every product | PyTorch | projected / PyTorch | every product / PyTorch |")
 print("|---:|---:|---:|---:|---:|---:|")
 for batch in sorted({b for b, _ in rows}):
