@@ -31,6 +31,7 @@ public final class ProjectedEmbedding: Sendable {
     private struct State {
         var tokensPredicted = 0
         var table: [Float]?
+        var buildSeconds: Double?
     }
 
     /// A table of `rows` x `width` floats, or nil when it would exceed ``limit``.
@@ -47,9 +48,12 @@ public final class ProjectedEmbedding: Sendable {
             if let table = state.table { return table }
             state.tokensPredicted += tokens
             guard state.tokensPredicted >= rows else { return nil }
+            let clock = ContinuousClock()
+            let start = clock.now
             let table = build()
             precondition(table.count == rows * width, "a projected embedding of \(table.count) values for \(rows) x \(width)")
             state.table = table
+            state.buildSeconds = (clock.now - start).seconds
             return table
         }
     }
@@ -65,4 +69,7 @@ public final class ProjectedEmbedding: Sendable {
 
     /// Whether the table has been built (tests, and the bench's report).
     public var isBuilt: Bool { state.withLock { $0.table != nil } }
+
+    /// How long building the table took (the wait of the prediction that reached the count).
+    public var buildSeconds: Double? { state.withLock { $0.buildSeconds } }
 }

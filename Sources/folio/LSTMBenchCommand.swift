@@ -52,6 +52,7 @@ struct LSTMBenchCommand: ParsableCommand {
         /// `infer_flops_per_token`. Built once inference has read as many tokens as the
         /// vocabulary has words (at batch 32 that is the first timed batch, whose time includes it).
         var projected_embedding: Bool
+        var projection_build_s: Double?
         var threads: Int
         var loss_first: Double
         var loss_last: Double
@@ -105,7 +106,7 @@ struct LSTMBenchCommand: ParsableCommand {
                 minor_page_faults_per_step: faultsPerStep, blas_core: Gemm.coreName, kernels: KernelSet.selected.description,
                 fma_peak_gflops: peak / 1e9, train_flops_per_token: 3 * forwardFlops, infer_flops_per_token: inferFlops,
                 train_peak_fraction: train * 3 * forwardFlops / peak, infer_peak_fraction: infer * inferFlops / peak,
-                projected_embedding: projected, threads: threads,
+                projected_embedding: projected, projection_build_s: model.projectedEmbedding?.buildSeconds, threads: threads,
                 loss_first: losses.first ?? 0, loss_last: losses.last ?? 0, steps: steps)
         }
         if output.json {
@@ -113,7 +114,8 @@ struct LSTMBenchCommand: ParsableCommand {
         } else {
             let percent = { (fraction: Double) in String(format: "%.0f %%", 100 * fraction) }
             print("train \(Int(result.train_tokens_per_s)) tokens/s (\(percent(result.train_peak_fraction)) of FMA peak), infer \(Int(result.infer_tokens_per_s)) tokens/s (\(percent(result.infer_peak_fraction))), peak RSS \(Int(result.peak_rss_mb)) MB, loss \(result.loss_first) -> \(result.loss_last)")
-            print("inference \(result.projected_embedding ? "read layer 0's input projections from the projected embedding" : "multiplied every product")")
+            let build = result.projection_build_s.map { String(format: " (built in %.3f s)", $0) } ?? ""
+            print("inference \(result.projected_embedding ? "read layer 0's input projections from the projected embedding\(build)" : "multiplied every product")")
             print("kernels \(result.kernels), FMA peak \(Int(result.fma_peak_gflops)) GFLOP/s on \(threads) threads, BLAS core \(result.blas_core)")
         }
     }
