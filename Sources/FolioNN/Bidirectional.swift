@@ -39,13 +39,17 @@ public final class Bidirectional {
 
     /// Each row's first `length` steps in reverse order; the rest unchanged.
     static func reverseValidSteps(_ x: Tensor, lengths: [Int32]) -> Tensor {
-        let (batch, steps, features) = (x.shape[0], x.shape[1], x.shape[2])
-        var result = x
-        for b in 0..<batch {
+        Tensor(shape: x.shape, values: reverseValidSteps(x.values, steps: x.shape[1], features: x.shape[2], lengths: lengths))
+    }
+
+    /// ``reverseValidSteps(_:lengths:)`` of rows of `steps` x `features` values of any kind (token ids too).
+    static func reverseValidSteps<Value>(_ values: [Value], steps: Int, features: Int, lengths: [Int32]) -> [Value] {
+        var result = values
+        for b in lengths.indices {
             let valid = min(steps, Int(lengths[b]))
             for t in 0..<valid {
                 let from = (b * steps + valid - 1 - t) * features
-                result.values.replaceSubrange((b * steps + t) * features..<(b * steps + t + 1) * features, with: x.values[from..<from + features])
+                result.replaceSubrange((b * steps + t) * features..<(b * steps + t + 1) * features, with: values[from..<from + features])
             }
         }
         return result
@@ -54,10 +58,28 @@ public final class Bidirectional {
     public func forward(_ x: Tensor, lengths: [Int32], arena: ParameterArena, training: Bool = false) -> Tensor {
         self.lengths = lengths
         let ahead = forwardLayer.forward(x, lengths: lengths, arena: arena, training: training)
-        var behind = backwardLayer.forward(Bidirectional.reverseValidSteps(x, lengths: lengths), lengths: lengths, arena: arena,
+        let behind = backwardLayer.forward(Bidirectional.reverseValidSteps(x, lengths: lengths), lengths: lengths, arena: arena,
                                            training: training)
-        if forwardLayer.returnSequences { behind = Bidirectional.reverseValidSteps(behind, lengths: lengths) }
-        return concatenate(ahead, behind)
+        return merge(ahead, behind, lengths: lengths)
+    }
+
+    /// Prediction from token ids `[batch, steps]` over two LSTMs whose input projections are
+    /// rows of `tables` (forward's, then backward's: ``ProjectedEmbedding``): the outputs of
+    /// ``forward(_:lengths:arena:training:)`` on their embeddings, bit for bit.
+    func forward(ids: [UInt32], tables: [[Float]], batch: Int, steps: Int, lengths: [Int32], arena: ParameterArena) -> Tensor {
+        guard case .lstm(let aheadLayer) = forwardLayer, case .lstm(let behindLayer) = backwardLayer else {
+            preconditionFailure("projected embeddings are read by LSTMs only")
+        }
+        self.lengths = lengths
+        let ahead = aheadLayer.forward(ids: ids, table: tables[0], batch: batch, steps: steps, lengths: lengths, arena: arena)
+        let behind = behindLayer.forward(ids: Bidirectional.reverseValidSteps(ids, steps: steps, features: 1, lengths: lengths), table: tables[1],
+                                         batch: batch, steps: steps, lengths: lengths, arena: arena)
+        return merge(ahead, behind, lengths: lengths)
+    }
+
+    /// The two directions' outputs side by side, the backward one's steps put back in order.
+    private func merge(_ ahead: Tensor, _ behind: Tensor, lengths: [Int32]) -> Tensor {
+        concatenate(ahead, forwardLayer.returnSequences ? Bidirectional.reverseValidSteps(behind, lengths: lengths) : behind)
     }
 
     public func backward(_ g: Tensor, arena: ParameterArena) -> Tensor {

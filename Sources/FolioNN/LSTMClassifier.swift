@@ -55,8 +55,8 @@ public final class LSTMClassifier {
         var remaining = lstms[...]
         var activation: Tensor
         if !training, batch.extraIDs == nil, let projectedEmbedding,
-           let table = try projectedEmbedding.table(for: batch, embedding: embedding, readBy: lstms[0], arena: arena) {
-            activation = lstms[0].forward(ids: batch.ids, table: table, batch: batch.rows, steps: batch.length, lengths: batch.lengths, arena: arena)
+           let tables = try projectedEmbedding.tables(for: batch, embedding: embedding, readBy: [lstms[0]], arena: arena) {
+            activation = EmbeddingReader.lstm(lstms[0]).forward(batch, tables: tables, lengths: batch.lengths, arena: arena)
             remaining = lstms.dropFirst()
         } else {
             activation = try embedding.forward(batch, arena: arena)

@@ -15,61 +15,106 @@ import FolioCore
 /// then): predicting a few texts never pays for a table, and a long run pays at most twice
 /// the better choice made in hindsight. Never built beyond ``limit`` bytes.
 ///
+/// A bidirectional LSTM reading the embedding gets a table per direction.
+///
 /// Only for weights that no longer change: a model that predicts only (``Sequential``
 /// built with `trainable: false`, whose weights are loaded before it predicts), or one that
 /// is told its training is over (``LSTMClassifier/freezeForPrediction()``). Shared by the
 /// copies of a model that predict on other threads (``Sequential/sharingWeights()``): the
 /// first that reaches the count builds the table, once.
 public final class ProjectedEmbedding: Sendable {
-    /// The largest table built (256 MiB: a 131,072-word vocabulary under 128 units).
+    /// The most memory the tables take together (256 MiB: one table of a 131,072-word
+    /// vocabulary under 128 units).
     public static let limit = 256 << 20
 
     public let rows: Int
     public let width: Int
+    /// The LSTMs reading the embedding, a table each: 1, or 2 for a bidirectional LSTM.
+    public let readers: Int
     private let state = Locked(State())
 
     private struct State {
         var tokensPredicted = 0
-        var table: [Float]?
+        var tables: [[Float]]?
         var buildSeconds: Double?
     }
 
-    /// A table of `rows` x `width` floats, or nil when it would exceed ``limit``.
-    public init?(rows: Int, width: Int) {
-        guard rows > 0, width > 0, rows <= Self.limit / 4 / width else { return nil }
+    /// `readers` tables of `rows` x `width` floats, or nil when they would exceed ``limit``.
+    public init?(rows: Int, width: Int, readers: Int = 1) {
+        guard rows > 0, width > 0, readers > 0, rows <= Self.limit / 4 / width / readers else { return nil }
         self.rows = rows
         self.width = width
+        self.readers = readers
     }
 
-    /// The table, once `tokens` more predicted tokens bring the count to the table's rows;
-    /// nil before. `build` makes it (every row's projection), at most once.
-    func table(afterPredicting tokens: Int, build: () -> [Float]) -> [Float]? {
+    /// The tables, once `tokens` more predicted tokens bring the count to the tables' rows;
+    /// nil before. `build` makes them (every row's projection, for each reader), at most once.
+    func tables(afterPredicting tokens: Int, build: () -> [[Float]]) -> [[Float]]? {
         state.withLock { state in
-            if let table = state.table { return table }
+            if let tables = state.tables { return tables }
             state.tokensPredicted += tokens
             guard state.tokensPredicted >= rows else { return nil }
             let clock = ContinuousClock()
             let start = clock.now
-            let table = build()
-            precondition(table.count == rows * width, "a projected embedding of \(table.count) values for \(rows) x \(width)")
-            state.table = table
+            let tables = build()
+            precondition(tables.count == readers && tables.allSatisfy { $0.count == rows * width },
+                         "projected embeddings of \(tables.map(\.count)) values for \(readers) x \(rows) x \(width)")
+            state.tables = tables
             state.buildSeconds = (clock.now - start).seconds
-            return table
+            return tables
         }
     }
 
-    /// The table for predicting `batch` (its ids checked against the embedding first), built
-    /// from `embedding` and the `lstm` reading it once the count is reached; nil before.
-    func table(for batch: TokenBatch, embedding: Embedding, readBy lstm: LSTM, arena: ParameterArena) throws(FolioError) -> [Float]? {
+    /// The tables for predicting `batch` (its ids checked against the embedding first), built
+    /// from `embedding` and the LSTMs reading it once the count is reached; nil before.
+    func tables(for batch: TokenBatch, embedding: Embedding, readBy lstms: [LSTM], arena: ParameterArena) throws(FolioError) -> [[Float]]? {
         try embedding.check(batch)
-        return table(afterPredicting: batch.ids.count) {
-            lstm.projectedEmbedding(UnsafePointer(arena.values(of: embedding.table).baseAddress!), rows: embedding.inputDim, arena: arena)
+        return tables(afterPredicting: batch.ids.count) {
+            lstms.map { lstm in
+                lstm.projectedEmbedding(UnsafePointer(arena.values(of: embedding.table).baseAddress!), rows: embedding.inputDim, arena: arena)
+            }
         }
     }
 
-    /// Whether the table has been built (tests, and the bench's report).
-    public var isBuilt: Bool { state.withLock { $0.table != nil } }
+    /// Whether the tables have been built (tests, and the bench's report).
+    public var isBuilt: Bool { state.withLock { $0.tables != nil } }
 
-    /// How long building the table took (the wait of the prediction that reached the count).
+    /// How long building the tables took (the wait of the prediction that reached the count).
     public var buildSeconds: Double? { state.withLock { $0.buildSeconds } }
+}
+
+/// The layer that reads an embedding's vectors through a ``ProjectedEmbedding``: an LSTM in
+/// its reading order, or a bidirectional LSTM (its backward copy reads each row's valid ids
+/// reversed, as it reads their vectors).
+enum EmbeddingReader {
+    case lstm(LSTM)
+    case bidirectional(Bidirectional, ahead: LSTM, behind: LSTM)
+
+    init?(_ layer: any SequentialLayer) {
+        if let lstm = layer as? LSTM, !lstm.goBackwards {
+            self = .lstm(lstm)
+        } else if let bidirectional = layer as? Bidirectional, case .lstm(let ahead) = bidirectional.forwardLayer,
+                  case .lstm(let behind) = bidirectional.backwardLayer, !ahead.goBackwards, !behind.goBackwards {
+            self = .bidirectional(bidirectional, ahead: ahead, behind: behind)
+        } else {
+            return nil
+        }
+    }
+
+    var lstms: [LSTM] {
+        switch self {
+        case .lstm(let lstm): [lstm]
+        case .bidirectional(_, let ahead, let behind): [ahead, behind]
+        }
+    }
+
+    /// The layer's output for `batch`, its input projections read from `tables` (one per LSTM).
+    func forward(_ batch: TokenBatch, tables: [[Float]], lengths: [Int32], arena: ParameterArena) -> Tensor {
+        switch self {
+        case .lstm(let lstm):
+            lstm.forward(ids: batch.ids, table: tables[0], batch: batch.rows, steps: batch.length, lengths: lengths, arena: arena)
+        case .bidirectional(let bidirectional, _, _):
+            bidirectional.forward(ids: batch.ids, tables: tables, batch: batch.rows, steps: batch.length, lengths: lengths, arena: arena)
+        }
+    }
 }

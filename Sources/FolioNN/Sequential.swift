@@ -25,9 +25,9 @@ public final class Sequential {
     /// Set by a training forward that pooled the table directly (an embedding then a summing
     /// global pooling, nothing between): the backward ends in their fused scatter.
     private var fusedBag: (embedding: Embedding, pool: GlobalPooling1D, next: Int)?
-    /// A model that only predicts and starts with an embedding read by an LSTM: the table
-    /// projected through that LSTM's input kernel, shared with the copies predicting on
-    /// other threads (nil otherwise, or beyond ``ProjectedEmbedding/limit``).
+    /// A model that only predicts and starts with an embedding read by an LSTM (or a
+    /// bidirectional one): the table projected through the input kernels, shared with the
+    /// copies predicting on other threads (nil otherwise, or beyond ``ProjectedEmbedding/limit``).
     let projectedEmbedding: ProjectedEmbedding?
     /// Whether training may pool the table directly; false gives the layer-by-layer path,
     /// which tests hold the fused one to, bit for bit.
@@ -124,8 +124,8 @@ public final class Sequential {
         self.layers = layers
         if let sharing {
             projectedEmbedding = sharing
-        } else if projectsEmbedding, let (embedding, lstm, _) = Self.embeddingIntoLSTM(layers) {
-            projectedEmbedding = ProjectedEmbedding(rows: embedding.inputDim, width: 4 * lstm.units)
+        } else if projectsEmbedding, let (embedding, reader, _) = Self.embeddingReader(layers) {
+            projectedEmbedding = ProjectedEmbedding(rows: embedding.inputDim, width: 4 * reader.lstms[0].units, readers: reader.lstms.count)
         } else {
             projectedEmbedding = nil
         }
@@ -164,15 +164,14 @@ public final class Sequential {
         return nil
     }
 
-    /// An embedding read by an LSTM (in its reading order, no wrapper) with only dropouts
-    /// between, which do nothing outside training: prediction may take the LSTM's input
+    /// An embedding read by an LSTM or a bidirectional LSTM (``EmbeddingReader``) with only
+    /// dropouts between, which do nothing outside training: prediction may take the input
     /// projections from a ``ProjectedEmbedding``, and the layers go on at the index returned.
-    private static func embeddingIntoLSTM(_ layers: [any SequentialLayer]) -> (Embedding, LSTM, Int)? {
+    private static func embeddingReader(_ layers: [any SequentialLayer]) -> (Embedding, EmbeddingReader, Int)? {
         guard let embedding = layers.first as? Embedding else { return nil }
         for (index, layer) in layers.enumerated().dropFirst() {
             if layer is Dropout { continue }
-            if let lstm = layer as? LSTM, !lstm.goBackwards { return (embedding, lstm, index + 1) }
-            return nil
+            return EmbeddingReader(layer).map { (embedding, $0, index + 1) }
         }
         return nil
     }
@@ -203,11 +202,10 @@ public final class Sequential {
             start = next
             if training { fusedBag = (embedding, pool, next) }
         }
-        if !training, batch.extraIDs == nil, let projectedEmbedding, let (embedding, lstm, next) = Self.embeddingIntoLSTM(layers) {
-            if let table = try projectedEmbedding.table(for: batch, embedding: embedding, readBy: lstm, arena: arena) {
-                x = lstm.forward(ids: batch.ids, table: table, batch: batch.rows, steps: batch.length, lengths: pass.lengths, arena: arena)
-                start = next
-            }
+        if !training, batch.extraIDs == nil, let projectedEmbedding, let (embedding, reader, next) = Self.embeddingReader(layers),
+           let tables = try projectedEmbedding.tables(for: batch, embedding: embedding, readBy: reader.lstms, arena: arena) {
+            x = reader.forward(batch, tables: tables, lengths: pass.lengths, arena: arena)
+            start = next
         }
         for (index, layer) in layers.enumerated() where index >= start {
             if training { layer.restartMasks(seed: seed &+ 0xA5A5 &* (step &+ 1) &+ 0x9E37_79B9 &* UInt64(index + 1)) }

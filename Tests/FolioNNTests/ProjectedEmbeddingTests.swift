@@ -17,12 +17,14 @@ import Testing
         return TokenBatch(rows: rows, length: length, ids: ids, lengths: lengths)
     }
 
-    /// Widths of 11, 40 and 64 units (partial and whole panels), embeddings of 5 and 37.
-    @Test(arguments: KernelSet.available)
-    func predictionsEqualTheLayerByLayerPath(kernels: KernelSet) throws {
+    /// Widths of 11, 40 and 64 units (partial and whole panels), embeddings of 5 and 37; an
+    /// LSTM, and a bidirectional one (returning sequences or its last states).
+    @Test(arguments: KernelSet.available, [false, true])
+    func predictionsEqualTheLayerByLayerPath(kernels: KernelSet, bidirectional: Bool) throws {
         for (units, embedding) in [(11, 5), (40, 37), (64, 37)] {
-            let specs: [LayerSpec] = [.embedding(outputDim: embedding), .dropout(rate: 0.3), .lstm(units: units, returnSequences: true),
-                                      .lstm(units: 6), .dense(units: 3)]
+            let reader: LayerSpec = .lstm(units: units, returnSequences: units != 64)
+            let head: [LayerSpec] = units != 64 ? [.lstm(units: 6), .dense(units: 3)] : [.dense(units: 3)]
+            let specs = [.embedding(outputDim: embedding), .dropout(rate: 0.3), bidirectional ? .bidirectional(reader) : reader] + head
             let reference = try Sequential(specs, vocabulary: Self.vocabulary, seed: 5)
             let predicting = try Sequential(specs, vocabulary: Self.vocabulary, seed: 5, trainable: false)
             #expect(reference.projectedEmbedding == nil, "a model that trains never projects")
@@ -45,10 +47,10 @@ import Testing
         }
     }
 
-    @Test func onlyAnLSTMReadingTheEmbeddingInOrderIsProjected() throws {
+    @Test func onlyLSTMsReadingTheEmbeddingAreProjected() throws {
         for specs: [LayerSpec] in [
             [.embedding(outputDim: 4), .dense(units: 4), .lstm(units: 3), .dense(units: 2)],
-            [.embedding(outputDim: 4), .bidirectional(.lstm(units: 3)), .dense(units: 2)],
+            [.embedding(outputDim: 4), .bidirectional(.gru(units: 3)), .dense(units: 2)],
             [.embedding(outputDim: 4), .gru(units: 3), .dense(units: 2)],
             [.embedding(outputDim: 4), .globalAveragePooling1D, .dense(units: 2)],
         ] {
@@ -60,6 +62,11 @@ import Testing
         #expect(large.projectedEmbedding == nil)
         #expect(ProjectedEmbedding(rows: ProjectedEmbedding.limit / 4 / 512, width: 512) != nil)
         #expect(ProjectedEmbedding(rows: ProjectedEmbedding.limit / 4 / 512 + 1, width: 512) == nil)
+        // A bidirectional LSTM's two tables share the limit.
+        #expect(try Sequential([.embedding(outputDim: 4), .bidirectional(.lstm(units: 3)), .dense(units: 2)], vocabulary: 20, seed: 1,
+                               trainable: false).projectedEmbedding?.readers == 2)
+        #expect(ProjectedEmbedding(rows: ProjectedEmbedding.limit / 4 / 512 / 2, width: 512, readers: 2) != nil)
+        #expect(ProjectedEmbedding(rows: ProjectedEmbedding.limit / 4 / 512 / 2 + 1, width: 512, readers: 2) == nil)
     }
 
     /// A bad id is refused before any table is built or read, as on the layer-by-layer path.
