@@ -13,9 +13,9 @@ public final class Bidirectional {
         var units: Int { switch self { case .lstm(let l): l.units; case .gru(let g): g.units } }
         var returnSequences: Bool { switch self { case .lstm(let l): l.returnSequences; case .gru(let g): g.returnSequences } }
 
-        func forward(_ x: Tensor, lengths: [Int32], arena: ParameterArena, training: Bool) -> Tensor {
+        func forward(_ x: Tensor, lengths: [Int32], arena: ParameterArena, training: Bool, keepsCaches: Bool) -> Tensor {
             switch self {
-            case .lstm(let l): l.forward(x, lengths: lengths, arena: arena, training: training)
+            case .lstm(let l): l.forward(x, lengths: lengths, arena: arena, training: training, keepsCaches: keepsCaches)
             case .gru(let g): g.forward(x, lengths: lengths, arena: arena)
             }
         }
@@ -55,11 +55,12 @@ public final class Bidirectional {
         return result
     }
 
-    public func forward(_ x: Tensor, lengths: [Int32], arena: ParameterArena, training: Bool = false) -> Tensor {
+    /// - Parameter keepsCaches: false for inference, when no backward follows (``LSTM``'s).
+    public func forward(_ x: Tensor, lengths: [Int32], arena: ParameterArena, training: Bool = false, keepsCaches: Bool = true) -> Tensor {
         self.lengths = lengths
-        let ahead = forwardLayer.forward(x, lengths: lengths, arena: arena, training: training)
+        let ahead = forwardLayer.forward(x, lengths: lengths, arena: arena, training: training, keepsCaches: keepsCaches)
         let behind = backwardLayer.forward(Bidirectional.reverseValidSteps(x, lengths: lengths), lengths: lengths, arena: arena,
-                                           training: training)
+                                           training: training, keepsCaches: keepsCaches)
         return merge(ahead, behind, lengths: lengths)
     }
 
@@ -133,8 +134,9 @@ extension Bidirectional: SequentialLayer {
         return facts
     }
 
+    // Outside training no backward follows: the LSTMs keep only the steps they still need.
     func forward(_ x: Tensor, _ pass: inout ForwardPass) -> Tensor {
-        forward(x, lengths: pass.lengths, arena: pass.arena, training: pass.training)
+        forward(x, lengths: pass.lengths, arena: pass.arena, training: pass.training, keepsCaches: pass.training)
     }
 
     func restartMasks(seed: UInt64) {

@@ -536,6 +536,26 @@ func fixtureLSTM(_ fixture: NNFixture, sequences: Bool) -> (LSTM, ParameterArena
     }
 }
 
+@Suite struct BidirectionalInferencePathTests {
+    /// A bidirectional LSTM in a model's inference keeps no caches (as a lone LSTM does) and
+    /// gives the caching pass's outputs bit for bit; a training pass after it still runs backward.
+    @Test(arguments: [false, true])
+    func outputsEqualTheCachingPass(returnSequences: Bool) throws {
+        let specs: [LayerSpec] = [.embedding(outputDim: 6), .bidirectional(.lstm(units: 9, returnSequences: returnSequences))]
+            + (returnSequences ? [.globalMaxPooling1D] : []) + [.dense(units: 3)]
+        let model = try Sequential(specs, vocabulary: 50, seed: 4)
+        var generator = SplitMix64(seed: 8)
+        let lengths: [Int32] = [7, 3, 0, 5]
+        let ids = (0..<4 * 7).map { position in position % 7 < Int(lengths[position / 7]) ? UInt32(generator.next() % 50) : 0 }
+        let batch = TokenBatch(rows: 4, length: 7, ids: ids, lengths: lengths)
+        let lean = try model.forward(batch, training: false)
+        let caching = try model.forward(batch, training: true)  // no dropout: the same function
+        #expect(lean.values == caching.values)
+        model.backward(Tensor(shape: caching.shape, values: [Float](repeating: 1, count: caching.values.count)))
+        #expect(model.arena.gradients.contains { $0 != 0 })
+    }
+}
+
 /// The ranks' weight check: equal weights hash equal, and a change to any one weight (in
 /// each of the four lanes, and in the bytes after the last whole group) changes the hash.
 @Suite struct WeightsHashTests {
