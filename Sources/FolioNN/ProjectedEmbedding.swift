@@ -18,8 +18,9 @@ import FolioCore
 /// A bidirectional LSTM reading the embedding gets a table per direction.
 ///
 /// Only for weights that no longer change: a model that predicts only (``Sequential``
-/// built with `trainable: false`, whose weights are loaded before it predicts), or one that
-/// is told its training is over (``LSTMClassifier/freezeForPrediction()``). Shared by the
+/// built with `trainable: false`, whose weights are loaded before it predicts; loading or
+/// restoring others drops the tables), or one that is told its training is over
+/// (``LSTMClassifier/freezeForPrediction()``). Shared by the
 /// copies of a model that predict on other threads (``Sequential/sharingWeights()``): the
 /// first that reaches the count builds the table, once.
 public final class ProjectedEmbedding: Sendable {
@@ -74,6 +75,12 @@ public final class ProjectedEmbedding: Sendable {
                 lstm.projectedEmbedding(UnsafePointer(arena.values(of: embedding.table).baseAddress!), rows: embedding.inputDim, arena: arena)
             }
         }
+    }
+
+    /// Drops the tables and starts the count again: the weights they were built from were
+    /// replaced (``Sequential/load(from:)``, ``Sequential/restore(_:)``).
+    func weightsChanged() {
+        state.withLock { $0 = State() }
     }
 
     /// Whether the tables have been built (tests, and the bench's report).

@@ -55,6 +55,7 @@ extension Sequential {
         }
         // Checked first, so a bad file leaves the model as it was.
         for view in arena.views { try file.read(view.name, into: arena.values(of: view)) }
+        projectedEmbedding?.weightsChanged()
         for (index, statistics) in movingStatistics() {
             var mean = [Float](repeating: 0, count: statistics.features)
             var variance = mean
@@ -106,6 +107,7 @@ extension Sequential {
     public func restore(_ snapshot: WeightsSnapshot) {
         precondition(snapshot.values.count == arena.count, "a snapshot of another model")
         _ = UnsafeMutableBufferPointer(rebasing: arena.values[..<arena.count]).update(fromContentsOf: snapshot.values)
+        projectedEmbedding?.weightsChanged()
         for ((_, layer), saved) in zip(movingStatistics(), snapshot.statistics) {
             layer.movingMean = saved.mean
             layer.movingVariance = saved.variance

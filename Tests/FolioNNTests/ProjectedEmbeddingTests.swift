@@ -1,5 +1,6 @@
 import FolioCore
 @testable import FolioNN
+import FolioTestSupport
 import Testing
 
 /// Prediction that reads the first LSTM's input projections from a table (``ProjectedEmbedding``)
@@ -67,6 +68,26 @@ import Testing
                                trainable: false).projectedEmbedding?.readers == 2)
         #expect(ProjectedEmbedding(rows: ProjectedEmbedding.limit / 4 / 512 / 2, width: 512, readers: 2) != nil)
         #expect(ProjectedEmbedding(rows: ProjectedEmbedding.limit / 4 / 512 / 2 + 1, width: 512, readers: 2) == nil)
+    }
+
+    /// Weights loaded into a predicting model after its tables were built replace them: the
+    /// model then predicts as the saved one does.
+    @Test func loadingOtherWeightsDropsTheTables() throws {
+        let specs: [LayerSpec] = [.embedding(outputDim: 5), .lstm(units: 7), .dense(units: 3)]
+        let saved = try Sequential(specs, vocabulary: Self.vocabulary, seed: 21)
+        let folder = TemporaryFolder()
+        let path = folder.path + "/saved.safetensors"
+        try saved.save(to: path)
+        let model = try Sequential(specs, vocabulary: Self.vocabulary, seed: 5, trainable: false)
+        let batches = (0..<6).map { Self.batch(seed: 60 + UInt64($0)) }
+        for batch in batches { _ = try model.forward(batch, training: false) }
+        #expect(model.projectedEmbedding?.isBuilt == true)
+        try model.load(from: path)
+        #expect(model.projectedEmbedding?.isBuilt == false)
+        for batch in batches + batches {
+            #expect(try model.forward(batch, training: false).values == saved.forward(batch, training: false).values)
+        }
+        #expect(model.projectedEmbedding?.isBuilt == true)
     }
 
     /// A bad id is refused before any table is built or read, as on the layer-by-layer path.
