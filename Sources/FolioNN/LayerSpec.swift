@@ -158,3 +158,45 @@ extension LayerFacts {
         guard value >= 0 && value < 1 else { throw FolioError("\(key) \(value) is outside [0, 1)") }
     }
 }
+
+extension LayerSpec {
+    /// An LSTM, a GRU, or either wrapped in a Bidirectional.
+    public var isRecurrent: Bool {
+        switch self {
+        case .lstm, .gru, .bidirectional: true
+        default: false
+        }
+    }
+
+    /// This recurrent layer returning every step's output or only the last (itself for other kinds).
+    func returningSequences(_ sequences: Bool) -> LayerSpec {
+        switch self {
+        case .lstm(let units, _, let dropout, let recurrentDropout):
+            .lstm(units: units, returnSequences: sequences, dropout: dropout, recurrentDropout: recurrentDropout)
+        case .gru(let units, _): .gru(units: units, returnSequences: sequences)
+        case .bidirectional(let inner): .bidirectional(inner.returningSequences(sequences))
+        default: self
+        }
+    }
+
+    var returnsSequences: Bool {
+        switch self {
+        case .lstm(_, let sequences, _, _), .gru(_, let sequences): sequences
+        case .bidirectional(let inner): inner.returnsSequences
+        default: false
+        }
+    }
+
+    /// `layers` with only the first `count` of its recurrent layers (at least one): the later
+    /// ones are left out, and the last one kept returns what the stack's last returned, so
+    /// the layers after the stack read the same shape.
+    public static func keepingRecurrentLayers(_ count: Int, of layers: [LayerSpec]) -> [LayerSpec] {
+        let positions = layers.indices.filter { layers[$0].isRecurrent }
+        guard count >= 1, count < positions.count else { return layers }
+        let lastKept = positions[count - 1]
+        var kept = layers
+        kept[lastKept] = layers[lastKept].returningSequences(layers[positions[positions.count - 1]].returnsSequences)
+        let dropped = Set(positions[count...])
+        return kept.indices.filter { !dropped.contains($0) }.map { kept[$0] }
+    }
+}

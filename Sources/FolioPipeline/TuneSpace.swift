@@ -9,7 +9,8 @@ import Foundation
 /// own model's settings the same way): every family the learning rate (log-uniform, a
 /// decade either side of the pipeline's), the micro-batch and the embedding size; the bag
 /// of n-grams also the n-gram order, the hash buckets and the TF-IDF weighting; recurrent
-/// and convolutional models their width and dropout; and every family the learning rate's
+/// and convolutional models their width and dropout (a stack of recurrent layers also its
+/// depth); and every family the learning rate's
 /// schedule (the pipeline's own, or a cosine decay to 0 over the trial's epochs, Keras's
 /// `CosineDecay`) and character n-grams (none, or 3 to 6). A small TOML file replaces any range:
 ///
@@ -31,6 +32,9 @@ public struct TuneSpace: Sendable, Hashable, Encodable {
         /// Character n-grams (`[model] minn`, `maxn`): 0 none, else `minn * 10 + maxn`
         /// (36: fastText's 3 to 6). Last, so that adding it left every other draw of a seed as it was.
         case subwords
+        /// How many of a stack of recurrent layers a trial keeps (the first ones; the last kept
+        /// returns what the stack's last returned). After `subwords` for the same reason.
+        case recurrentLayers = "recurrent_layers"
 
         /// The n-gram lengths a `subwords` value stands for, `minn * 10 + maxn`; nil for 0
         /// (none). A space file's values are checked to be whole and to give valid lengths.
@@ -93,7 +97,8 @@ public struct TuneSpace: Sendable, Hashable, Encodable {
         ]
         // Vectors from a file or an [embed] stage fix the embedding's size.
         if config.model.pretrained == nil && config.embed == nil { ranges[.dim] = .values([32, 64, 128]) }
-        let recurrent = layers.contains { switch $0 { case .lstm, .gru, .bidirectional: true; default: false } }
+        let recurrentCount = layers.filter(\.isRecurrent).count
+        let recurrent = recurrentCount > 0
         let convolutional = layers.contains { if case .conv1D = $0 { true } else { false } }
         let dropout = layers.contains { if case .dropout = $0 { true } else { false } }
         if recurrent || convolutional {
@@ -107,6 +112,9 @@ public struct TuneSpace: Sendable, Hashable, Encodable {
         // Every family: character n-grams of 3 to 6 or none, what fastText's autotune finds on
         // the corpora where words alone fall short.
         ranges[.subwords] = .values([0, 36])
+        // A stack may be deeper than a corpus rewards: one layer of the shipped LSTM pipeline's
+        // two validated 5 points better on the docstrings (bench/results/2026-12-03-docstrings-depth.md).
+        if recurrentCount > 1 { ranges[.recurrentLayers] = .values((1...recurrentCount).map(Double.init)) }
         return TuneSpace(ranges: ranges, maxEpochs: config.training.epochs)
     }
 
@@ -132,6 +140,9 @@ public struct TuneSpace: Sendable, Hashable, Encodable {
                     }
                 }
                 guard !numbers.isEmpty else { throw table.error("give at least one value", key: "values") }
+                if parameter == .recurrentLayers, let bad = numbers.first(where: { $0 < 1 || $0 != $0.rounded() || $0 > 64 }) {
+                    throw table.error("\(bad) is not a count of recurrent layers (1 to 64)", key: "values")
+                }
                 if parameter == .subwords, let bad = numbers.first(where: { value in
                     value != 0 && (value != value.rounded() || Parameter.subwordLengths(value)?.hasValidLengths != true)
                 }) {
@@ -139,7 +150,9 @@ public struct TuneSpace: Sendable, Hashable, Encodable {
                 }
                 space.ranges[parameter] = .values(numbers)
             } else {
-                guard parameter != .subwords else { throw table.error("give values = [...]: n-gram lengths are not drawn from a range", key: "min") }
+                guard parameter != .subwords && parameter != .recurrentLayers else {
+                    throw table.error("give values = [...]: \(parameter == .subwords ? "n-gram lengths" : "layer counts") are not drawn from a range", key: "min")
+                }
                 let low = try table.double("min", in: 1e-12...1e12), high = try table.double("max", in: 1e-12...1e12)
                 guard let low, let high, low <= high else { throw table.error("give values = [...], or min <= max", key: "min") }
                 space.ranges[parameter] = .logUniform(min: low, max: high)
@@ -221,6 +234,8 @@ extension PipelineConfig {
                     if case .dropout = layer { return .dropout(rate: Float(value)) }
                     return layer
                 }
+            case .recurrentLayers:
+                config.model.layers = LayerSpec.keepingRecurrentLayers(Int(value), of: config.model.layers)
             }
         }
         return config

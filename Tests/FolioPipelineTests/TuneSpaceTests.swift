@@ -26,8 +26,10 @@ import Testing
         case "bag-of-ngrams.toml":
             #expect(searched.isSuperset(of: [.ngrams, .buckets, .weighting]) && !searched.contains(.units))
             #expect(space.ranges[.subwords] == .values([0, 36]) && TuneSpace.Parameter.subwords.needsUnknownText(space.ranges[.subwords]))
-        case "demo.toml": #expect(searched.isSuperset(of: [.units, .dropout, .subwords]) && !searched.contains(.ngrams))
-        default: #expect(searched.contains(.filters) && !searched.contains(.units))
+        case "demo.toml":
+            #expect(searched.isSuperset(of: [.units, .dropout, .subwords]) && !searched.contains(.ngrams))
+            #expect(space.ranges[.recurrentLayers] == .values([1, 2]), "the pipeline stacks two LSTMs")
+        default: #expect(searched.contains(.filters) && !searched.contains(.units) && !searched.contains(.recurrentLayers))
         }
     }
 
@@ -49,8 +51,37 @@ import Testing
             #expect(tuned.model.layers[0] == .embedding(outputDim: Int(draw.values["dim"] ?? 0)))
             let units = Int(draw.values["units"] ?? 0)
             #expect(tuned.model.layers.allSatisfy { if case .lstm(let width, _, _, _) = $0 { width == units } else { true } })
+            #expect(tuned.model.layers.filter(\.isRecurrent).count == Int(draw.values["recurrent_layers"] ?? 0))
             #expect(tuned.model.layers.allSatisfy { if case .dropout(let rate) = $0 { rate == Float(draw.values["dropout"] ?? -1) } else { true } })
             try tuned.validate()
+        }
+    }
+
+    /// A stack cut to its first layers keeps what its last layer returned, so the layers after
+    /// it read the same shape; counts beyond the stack keep it whole.
+    @Test func keepingTheFirstRecurrentLayersKeepsTheStacksOutput() throws {
+        let pooled: [LayerSpec] = [.embedding(outputDim: 8), .dropout(rate: 0.2), .lstm(units: 5, returnSequences: true),
+                                   .lstm(units: 5, returnSequences: true), .globalMaxPooling1D, .dense(units: 3)]
+        #expect(LayerSpec.keepingRecurrentLayers(1, of: pooled) == [.embedding(outputDim: 8), .dropout(rate: 0.2),
+                                                                    .lstm(units: 5, returnSequences: true), .globalMaxPooling1D, .dense(units: 3)])
+        let last: [LayerSpec] = [.embedding(outputDim: 8), .bidirectional(.lstm(units: 5, returnSequences: true)),
+                                 .gru(units: 4, returnSequences: true), .lstm(units: 3, dropout: 0.1), .dense(units: 2)]
+        #expect(LayerSpec.keepingRecurrentLayers(1, of: last) == [.embedding(outputDim: 8), .bidirectional(.lstm(units: 5)), .dense(units: 2)])
+        #expect(LayerSpec.keepingRecurrentLayers(2, of: last) == [.embedding(outputDim: 8), .bidirectional(.lstm(units: 5, returnSequences: true)),
+                                                                  .gru(units: 4), .dense(units: 2)])
+        for count in [3, 4] { #expect(LayerSpec.keepingRecurrentLayers(count, of: last) == last) }
+        for (specs, count) in [(pooled, 1), (last, 1), (last, 2)] {
+            _ = try Sequential(LayerSpec.keepingRecurrentLayers(count, of: specs), vocabulary: 10, seed: 1)
+        }
+        // A space file's counts are whole and at least 1.
+        let folder = TemporaryFolder()
+        let config = try PipelineConfig.read(path: Self.root + "/pipelines/demo.toml")
+        folder.write("space.toml", "[recurrent_layers]\nvalues = [1]\n")
+        #expect(try TuneSpace.defaults(for: config).reading(folder.path + "/space.toml").ranges[.recurrentLayers] == .values([1]))
+        for bad in ["values = [0]", "values = [1.5]", "min = 1\nmax = 2"] {
+            folder.write("bad.toml", "[recurrent_layers]\n\(bad)\n")
+            let error = #expect(throws: FolioError.self) { try TuneSpace.defaults(for: config).reading(folder.path + "/bad.toml") }
+            #expect(error?.place?.contains("recurrent_layers.") == true, "\(String(describing: error))")
         }
     }
 
