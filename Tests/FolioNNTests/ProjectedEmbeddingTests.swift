@@ -1,5 +1,6 @@
 import FolioCore
 @testable import FolioNN
+import Dispatch
 import FolioTestSupport
 import Testing
 
@@ -87,6 +88,26 @@ import Testing
         for batch in batches + batches {
             #expect(try model.forward(batch, training: false).values == saved.forward(batch, training: false).values)
         }
+        #expect(model.projectedEmbedding?.isBuilt == true)
+    }
+
+    /// Two copies predicting at once on two threads share one table, whichever builds it,
+    /// and both give the layer-by-layer outputs (run under `make sanitize-thread` too).
+    @Test func copiesOnTwoThreadsShareOneTable() throws {
+        let specs: [LayerSpec] = [.embedding(outputDim: 6), .lstm(units: 10), .dense(units: 3)]
+        let reference = try Sequential(specs, vocabulary: Self.vocabulary, seed: 2)
+        let model = try Sequential(specs, vocabulary: Self.vocabulary, seed: 2, trainable: false)
+        let batches = (0..<12).map { Self.batch(seed: 80 + UInt64($0)) }
+        let expected = try batches.map { try reference.forward($0, training: false).values }
+        let copies = Shared([model, model.sharingWeights()])
+        let found = Locked([[Float]?](repeating: nil, count: 2 * batches.count))
+        DispatchQueue.concurrentPerform(iterations: 2) { copy in
+            for (index, batch) in batches.enumerated() {
+                let values = try? copies.value[copy].forward(batch, training: false).values
+                found.withLock { $0[copy * batches.count + index] = values }
+            }
+        }
+        #expect(found.withLock { $0 } == (expected + expected).map { Optional($0) })
         #expect(model.projectedEmbedding?.isBuilt == true)
     }
 
