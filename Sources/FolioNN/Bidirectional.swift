@@ -68,9 +68,9 @@ public final class Bidirectional {
     /// rows of `tables` (forward's, then backward's: ``ProjectedEmbedding``): the outputs of
     /// ``forward(_:lengths:arena:training:)`` on their embeddings, bit for bit.
     func forward(ids: [UInt32], tables: [[Float]], batch: Int, steps: Int, lengths: [Int32], arena: ParameterArena) -> Tensor {
-        guard case .lstm(let aheadLayer) = forwardLayer, case .lstm(let behindLayer) = backwardLayer else {
-            preconditionFailure("projected embeddings are read by LSTMs only")
-        }
+        let halves = lstms
+        precondition(halves.count == 2, "projected embeddings are read by LSTMs only")
+        let (aheadLayer, behindLayer) = (halves[0], halves[1])
         self.lengths = lengths
         let ahead = aheadLayer.forward(ids: ids, table: tables[0], batch: batch, steps: steps, lengths: lengths, arena: arena)
         let behind = behindLayer.forward(ids: Bidirectional.reverseValidSteps(ids, steps: steps, features: 1, lengths: lengths), table: tables[1],

@@ -95,23 +95,23 @@ public final class ProjectedEmbedding: Sendable {
 /// reversed, as it reads their vectors).
 enum EmbeddingReader {
     case lstm(LSTM)
-    case bidirectional(Bidirectional, ahead: LSTM, behind: LSTM)
+    case bidirectional(Bidirectional)
 
     init?(_ layer: any SequentialLayer) {
         if let lstm = layer as? LSTM, !lstm.goBackwards {
             self = .lstm(lstm)
-        } else if let bidirectional = layer as? Bidirectional, case .lstm(let ahead) = bidirectional.forwardLayer,
-                  case .lstm(let behind) = bidirectional.backwardLayer, !ahead.goBackwards, !behind.goBackwards {
-            self = .bidirectional(bidirectional, ahead: ahead, behind: behind)
+        } else if let bidirectional = layer as? Bidirectional, bidirectional.lstms.count == 2, bidirectional.lstms.allSatisfy({ !$0.goBackwards }) {
+            self = .bidirectional(bidirectional)
         } else {
             return nil
         }
     }
 
+    /// The LSTMs reading the embedding, a table each (a bidirectional one's: forward, backward).
     var lstms: [LSTM] {
         switch self {
         case .lstm(let lstm): [lstm]
-        case .bidirectional(_, let ahead, let behind): [ahead, behind]
+        case .bidirectional(let bidirectional): bidirectional.lstms
         }
     }
 
@@ -120,7 +120,7 @@ enum EmbeddingReader {
         switch self {
         case .lstm(let lstm):
             lstm.forward(ids: batch.ids, table: tables[0], batch: batch.rows, steps: batch.length, lengths: lengths, arena: arena)
-        case .bidirectional(let bidirectional, _, _):
+        case .bidirectional(let bidirectional):
             bidirectional.forward(ids: batch.ids, tables: tables, batch: batch.rows, steps: batch.length, lengths: lengths, arena: arena)
         }
     }

@@ -27,8 +27,10 @@ public final class Sequential {
     private var fusedBag: (embedding: Embedding, pool: GlobalPooling1D, next: Int)?
     /// A model that only predicts and starts with an embedding read by an LSTM (or a
     /// bidirectional one): the table projected through the input kernels, shared with the
-    /// copies predicting on other threads (nil otherwise, or beyond ``ProjectedEmbedding/limit``).
-    let projectedEmbedding: ProjectedEmbedding?
+    /// copies predicting on other threads (nil otherwise, or beyond ``ProjectedEmbedding/limit``),
+    /// with this copy's own layers that read it and the index the layers go on at.
+    private let projection: (table: ProjectedEmbedding, embedding: Embedding, reader: EmbeddingReader, next: Int)?
+    var projectedEmbedding: ProjectedEmbedding? { projection?.table }
     /// Whether training may pool the table directly; false gives the layer-by-layer path,
     /// which tests hold the fused one to, bit for bit.
     var fusesBagInTraining = true
@@ -122,13 +124,12 @@ public final class Sequential {
             return facts.build(&building)
         }
         self.layers = layers
-        if let sharing {
-            projectedEmbedding = sharing
-        } else if projectsEmbedding, let (embedding, reader, _) = Self.embeddingReader(layers) {
-            projectedEmbedding = ProjectedEmbedding(rows: embedding.inputDim, width: 4 * reader.lstms[0].units, readers: reader.lstms.count)
-        } else {
-            projectedEmbedding = nil
+        // A copy finds its own layers reading the table it shares.
+        let reading = Self.embeddingReader(layers)
+        let table = sharing ?? reading.flatMap { embedding, reader, _ in
+            projectsEmbedding ? ProjectedEmbedding(rows: embedding.inputDim, width: 4 * reader.lstms[0].units, readers: reader.lstms.count) : nil
         }
+        projection = table.flatMap { table in reading.map { (table, $0.0, $0.1, $0.2) } }
     }
 
     /// The layer that combines a batch's per-id weights (``TokenBatch/weights``): the first
@@ -202,8 +203,8 @@ public final class Sequential {
             start = next
             if training { fusedBag = (embedding, pool, next) }
         }
-        if !training, batch.extraIDs == nil, let projectedEmbedding, let (embedding, reader, next) = Self.embeddingReader(layers),
-           let tables = try projectedEmbedding.tables(for: batch, embedding: embedding, readBy: reader.lstms, arena: arena) {
+        if !training, batch.extraIDs == nil, let (projected, embedding, reader, next) = projection,
+           let tables = try projected.tables(for: batch, embedding: embedding, readBy: reader.lstms, arena: arena) {
             x = reader.forward(batch, tables: tables, lengths: pass.lengths, arena: arena)
             start = next
         }
