@@ -17,7 +17,8 @@ enum LeftBehind {
 /// process SIGKILL itself there): the killed run leaves its temporaries, and the next run
 /// removes them and writes what an uninterrupted run writes.
 @Suite(.serialized) struct KilledJobTests {
-    let folder = NSTemporaryDirectory() + "folio-cli-killed-job-" + UUID().uuidString
+    let temporary = TemporaryFolder(prefix: "folio-cli-killed-job-")
+    var folder: String { temporary.path }
     var corpus: String { folder + "/corpus" }
 
     init() throws { try TinyCorpus.write(into: folder, trainPerLabel: 40) }
@@ -71,7 +72,8 @@ enum LeftBehind {
 /// 128 + signal, one line saying how to resume, and the resumed run's model equals an
 /// uninterrupted one's byte for byte.
 @Suite(.serialized) struct InterruptedTrainingTests {
-    let folder = NSTemporaryDirectory() + "folio-cli-interrupt-" + UUID().uuidString
+    let temporary = TemporaryFolder(prefix: "folio-cli-interrupt-")
+    var folder: String { temporary.path }
 
     init() throws {
         try TinyCorpus.writeRun(into: folder, trainPerLabel: 40, training: """
@@ -117,7 +119,8 @@ enum LeftBehind {
 /// file fails with ENOSPC): one error line naming the file, exit 1, no temporary left, the
 /// files already written still valid, and a rerun that finishes with the reference model.
 @Suite(.serialized) struct DiskFullTests {
-    let folder = NSTemporaryDirectory() + "folio-cli-disk-full-" + UUID().uuidString
+    let temporary = TemporaryFolder(prefix: "folio-cli-disk-full-")
+    var folder: String { temporary.path }
 
     init() throws {
         try TinyCorpus.writeRun(into: folder, training: "epochs = 2\nlearning_rate = 0.05\ncheckpoint_every = 3")
@@ -153,7 +156,8 @@ enum LeftBehind {
 /// A real full disk and a read-only folder: a tmpfs mounted in a private mount namespace
 /// (`unshare -rm`, no root needed), `folio` run inside it.
 @Suite(.serialized) struct RealFilesystemFaultTests {
-    let folder = NSTemporaryDirectory() + "folio-cli-tmpfs-" + UUID().uuidString
+    let temporary = TemporaryFolder(prefix: "folio-cli-tmpfs-")
+    var folder: String { temporary.path }
 
     init() throws { try TinyCorpus.write(into: folder) }
 
@@ -239,7 +243,8 @@ enum LeftBehind {
 /// file never appears half-written, and the same command again finishes what was started,
 /// byte for byte what an uninterrupted run writes, whatever the last line looked like.
 @Suite(.serialized) struct KilledPredictionTests {
-    let folder = NSTemporaryDirectory() + "folio-cli-killed-predict-" + UUID().uuidString
+    let temporary = TemporaryFolder(prefix: "folio-cli-killed-predict-")
+    var folder: String { temporary.path }
     var model: String { folder + "/run/model" }
     var corpus: String { folder + "/corpus/train" }
 

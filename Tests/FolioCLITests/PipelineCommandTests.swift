@@ -7,7 +7,8 @@ import FoundationXML
 
 /// `folio run`, `predict`, `eval`, `plan` and `sweep` on a tiny corpus, as a user runs them.
 @Suite(.serialized) struct PipelineCommandTests {
-    let folder = NSTemporaryDirectory() + "folio-cli-pipeline-" + UUID().uuidString
+    let temporary = TemporaryFolder(prefix: "folio-cli-pipeline-")
+    var folder: String { temporary.path }
 
     init() throws {
         try TinyCorpus.writeRun(into: folder, training: "epochs = 3\nlearning_rate = 0.05")
@@ -161,7 +162,8 @@ import FoundationXML
 /// `kill -9` at chosen points (a failpoint makes the process SIGKILL itself there), then the
 /// same `folio run` again: the final model equals an uninterrupted run's byte for byte.
 @Suite(.serialized) struct KillNineTests {
-    let folder = NSTemporaryDirectory() + "folio-cli-kill-" + UUID().uuidString
+    let temporary = TemporaryFolder(prefix: "folio-cli-kill-")
+    var folder: String { temporary.path }
 
     init() throws {
         try TinyCorpus.writeRun(into: folder, trainPerLabel: 40, training: """

@@ -3,7 +3,8 @@ import Foundation
 import Testing
 
 @Suite struct VocabCommandTests {
-    let folder = NSTemporaryDirectory() + "folio-cli-" + UUID().uuidString
+    let temporary = TemporaryFolder(prefix: "folio-cli-")
+    var folder: String { temporary.path }
 
     init() throws {
         try FileManager.default.createDirectory(atPath: folder + "/corpus/pos", withIntermediateDirectories: true)
@@ -53,7 +54,8 @@ import Testing
 }
 
 @Suite struct ShardCommandTests {
-    let folder = NSTemporaryDirectory() + "folio-cli-" + UUID().uuidString
+    let temporary = TemporaryFolder(prefix: "folio-cli-")
+    var folder: String { temporary.path }
 
     init() throws {
         for (label, text) in [("a", "one two three"), ("b", "two three four five")] {

@@ -75,7 +75,8 @@ final class ServedModel: @unchecked Sendable {  // set up in init, then only rea
 /// same predictions as `folio predict`, batching across requests, draining on SIGTERM, and
 /// the page in a real browser.
 @Suite(.serialized) struct ServiceTests {
-    let folder = NSTemporaryDirectory() + "folio-serve-" + UUID().uuidString
+    let temporary = TemporaryFolder(prefix: "folio-serve-")
+    var folder: String { temporary.path }
     var model: String { folder + "/run/model" }
     static let texts = ["the comet and the galaxy", "melody of the choir", "", "zyzzyva quux", "tomato basil oven and garlic"]
 
