@@ -10,7 +10,9 @@ import Foundation
 /// decade either side of the pipeline's), the micro-batch and the embedding size; the bag
 /// of n-grams also the n-gram order, the hash buckets and the TF-IDF weighting; recurrent
 /// and convolutional models their width and dropout (a stack of recurrent layers also its
-/// depth); and every family the learning rate's
+/// depth, and, when batches are as long as their longest row, how many tokens of a
+/// document they read: the pipeline's `max_length`, twice or four times it); and every
+/// family the learning rate's
 /// schedule (the pipeline's own, or a cosine decay to 0 over the trial's epochs, Keras's
 /// `CosineDecay`) and character n-grams (none, or 3 to 6). A small TOML file replaces any range:
 ///
@@ -35,6 +37,9 @@ public struct TuneSpace: Sendable, Hashable, Encodable {
         /// How many of a stack of recurrent layers a trial keeps (the first ones; the last kept
         /// returns what the stack's last returned). After `subwords` for the same reason.
         case recurrentLayers = "recurrent_layers"
+        /// The loader's `max_length`: how many of a document's first tokens a sequence model
+        /// reads. Last, for the same reason as `subwords`.
+        case maxLength = "max_length"
 
         /// The n-gram lengths a `subwords` value stands for, `minn * 10 + maxn`; nil for 0
         /// (none). A space file's values are checked to be whole and to give valid lengths.
@@ -115,6 +120,14 @@ public struct TuneSpace: Sendable, Hashable, Encodable {
         // A stack may be deeper than a corpus rewards: one layer of the shipped LSTM pipeline's
         // two validated 5 points better on the docstrings (bench/results/2026-12-03-docstrings-depth.md).
         if recurrentCount > 1 { ranges[.recurrentLayers] = .values((1...recurrentCount).map(Double.init)) }
+        // Long documents lose their ends to `max_length`. Reading more of them validated better
+        // on the manual pages and worse on the docstrings: a corpus's choice. Where batches are
+        // as wide as their longest row, corpora of short documents pay nothing for the longer
+        // values; with fixed widths every trial would, so those keep theirs unless a space file says.
+        if (recurrent || convolutional) && config.loader.padding == .longest {
+            let length = config.loader.maxLength
+            ranges[.maxLength] = .values([1, 2, 4].map { Double(min($0 * length, PipelineConfig.Limits.maxLength.upperBound)) })
+        }
         return TuneSpace(ranges: ranges, maxEpochs: config.training.epochs)
     }
 
@@ -143,6 +156,10 @@ public struct TuneSpace: Sendable, Hashable, Encodable {
                 if parameter == .recurrentLayers, let bad = numbers.first(where: { $0 < 1 || $0 != $0.rounded() || $0 > 64 }) {
                     throw table.error("\(bad) is not a count of recurrent layers (1 to 64)", key: "values")
                 }
+                let lengths = PipelineConfig.Limits.maxLength
+                if parameter == .maxLength, let bad = numbers.first(where: { $0 != $0.rounded() || !(Double(lengths.lowerBound)...Double(lengths.upperBound)).contains($0) }) {
+                    throw table.error("\(bad) is not a max_length (a whole number of tokens, \(lengths.lowerBound) to \(lengths.upperBound))", key: "values")
+                }
                 if parameter == .subwords, let bad = numbers.first(where: { value in
                     value != 0 && (value != value.rounded() || Parameter.subwordLengths(value)?.hasValidLengths != true)
                 }) {
@@ -150,8 +167,9 @@ public struct TuneSpace: Sendable, Hashable, Encodable {
                 }
                 space.ranges[parameter] = .values(numbers)
             } else {
-                guard parameter != .subwords && parameter != .recurrentLayers else {
-                    throw table.error("give values = [...]: \(parameter == .subwords ? "n-gram lengths" : "layer counts") are not drawn from a range", key: "min")
+                let listed: [Parameter: String] = [.subwords: "n-gram lengths", .recurrentLayers: "layer counts", .maxLength: "lengths"]
+                if let what = listed[parameter] {
+                    throw table.error("give values = [...]: \(what) are not drawn from a range", key: "min")
                 }
                 let low = try table.double("min", in: 1e-12...1e12), high = try table.double("max", in: 1e-12...1e12)
                 guard let low, let high, low <= high else { throw table.error("give values = [...], or min <= max", key: "min") }
@@ -236,6 +254,7 @@ extension PipelineConfig {
                 }
             case .recurrentLayers:
                 config.model.layers = LayerSpec.keepingRecurrentLayers(Int(value), of: config.model.layers)
+            case .maxLength: config.loader.maxLength = Int(value)
             }
         }
         return config

@@ -31,6 +31,13 @@ import Testing
             #expect(space.ranges[.recurrentLayers] == .values([1, 2]), "the pipeline stacks two LSTMs")
         default: #expect(searched.contains(.filters) && !searched.contains(.units) && !searched.contains(.recurrentLayers))
         }
+        // Sequence models may read more of a document where batches are as long as their
+        // longest row; fixed widths keep theirs (every trial would pay for the longer ones).
+        let length = Double(config.loader.maxLength)
+        #expect(space.ranges[.maxLength] == (pipeline == "bag-of-ngrams.toml" ? nil : .values([length, 2 * length, 4 * length])))
+        var fixed = config
+        fixed.loader.padding = .maxLength
+        #expect(TuneSpace.defaults(for: fixed).ranges[.maxLength] == nil)
     }
 
     /// Draws come from the seed, within their ranges; applying one edits exactly those settings.
@@ -52,6 +59,7 @@ import Testing
             let units = Int(draw.values["units"] ?? 0)
             #expect(tuned.model.layers.allSatisfy { if case .lstm(let width, _, _, _) = $0 { width == units } else { true } })
             #expect(tuned.model.layers.filter(\.isRecurrent).count == Int(draw.values["recurrent_layers"] ?? 0))
+            #expect(tuned.loader.maxLength == Int(draw.values["max_length"] ?? 0))
             #expect(tuned.model.layers.allSatisfy { if case .dropout(let rate) = $0 { rate == Float(draw.values["dropout"] ?? -1) } else { true } })
             try tuned.validate()
         }
@@ -82,6 +90,14 @@ import Testing
             folder.write("bad.toml", "[recurrent_layers]\n\(bad)\n")
             let error = #expect(throws: FolioError.self) { try TuneSpace.defaults(for: config).reading(folder.path + "/bad.toml") }
             #expect(error?.place?.contains("recurrent_layers.") == true, "\(String(describing: error))")
+        }
+        // And its lengths whole, within the loader's limits.
+        folder.write("space.toml", "[max_length]\nvalues = [64, 512]\n")
+        #expect(try TuneSpace.defaults(for: config).reading(folder.path + "/space.toml").ranges[.maxLength] == .values([64, 512]))
+        for bad in ["values = [0]", "values = [100.5]", "values = [1e9]", "min = 100\nmax = 400"] {
+            folder.write("bad.toml", "[max_length]\n\(bad)\n")
+            let error = #expect(throws: FolioError.self) { try TuneSpace.defaults(for: config).reading(folder.path + "/bad.toml") }
+            #expect(error?.place?.contains("max_length.") == true, "\(String(describing: error))")
         }
     }
 
