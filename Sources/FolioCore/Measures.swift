@@ -26,8 +26,39 @@ public func regularFileStamp(_ path: String) -> (size: Int, modified: Int64)? {
 /// Minor page faults of the process so far: pages the kernel had to map (and zero) for it.
 public func minorPageFaults() -> Int { processUsage().ru_minflt }
 
-/// The process's peak resident set size so far, in megabytes (MiB).
-public func peakResidentMegabytes() -> Double { Double(processUsage().ru_maxrss) / 1024 }
+/// The process's peak resident set size in megabytes (MiB): since it started, or since the
+/// last ``restartPeakResident()`` that took effect.
+public func peakResidentMegabytes() -> Double {
+    // The kernel's high-water mark, the one `restartPeakResident` lowers; `ru_maxrss` also
+    // keeps the peaks of threads that have exited, so it never comes down.
+    if let kilobytes = statusKilobytes("VmHWM:") { return kilobytes / 1024 }
+    return Double(processUsage().ru_maxrss) / 1024
+}
+
+/// Starts a new peak for ``peakResidentMegabytes()`` at the present resident size, so that a
+/// stage run after others in one process (a tune's final model after its trials) reports its
+/// own peak. Linux only (`/proc/self/clear_refs`); false where the peak could not be restarted.
+@discardableResult
+public func restartPeakResident() -> Bool {
+    let file = open("/proc/self/clear_refs", O_WRONLY)
+    guard file >= 0 else { return false }
+    defer { close(file) }
+    let code: [UInt8] = [UInt8(ascii: "5")]
+    return write(file, code, 1) == 1
+}
+
+/// A `Name:   123 kB` line of /proc/self/status, in kilobytes.
+private func statusKilobytes(_ name: String) -> Double? {
+    guard let file = fopen("/proc/self/status", "r") else { return nil }
+    defer { fclose(file) }
+    var line = [CChar](repeating: 0, count: 256)
+    while fgets(&line, Int32(line.count), file) != nil {
+        let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard text.hasPrefix(name) else { continue }
+        return Double(text.dropFirst(name.count).split(separator: " ").first ?? "")
+    }
+    return nil
+}
 
 private func processUsage() -> rusage {
     var usage = rusage()
