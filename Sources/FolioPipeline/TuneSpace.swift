@@ -10,9 +10,8 @@ import Foundation
 /// decade either side of the pipeline's), the micro-batch and the embedding size; the bag
 /// of n-grams also the n-gram order, the hash buckets and the TF-IDF weighting; recurrent
 /// and convolutional models their width and dropout (a stack of recurrent layers also its
-/// depth, and, when batches are as long as their longest row, how many tokens of a
-/// document they read: the pipeline's `max_length`, twice or four times it); and every
-/// family the learning rate's
+/// depth); every family, when batches are as long as their longest row, how many tokens of
+/// a document it reads (the pipeline's `max_length`, twice or four times it), and the learning rate's
 /// schedule (the pipeline's own, or a cosine decay to 0 over the trial's epochs, Keras's
 /// `CosineDecay`) and character n-grams (none, or 3 to 6). A small TOML file replaces any range:
 ///
@@ -120,11 +119,12 @@ public struct TuneSpace: Sendable, Hashable, Encodable {
         // A stack may be deeper than a corpus rewards: one layer of the shipped LSTM pipeline's
         // two validated 5 points better on the docstrings (bench/results/2026-12-03-docstrings-depth.md).
         if recurrentCount > 1 { ranges[.recurrentLayers] = .values((1...recurrentCount).map(Double.init)) }
-        // Long documents lose their ends to `max_length`. Reading more of them validated better
-        // on the manual pages and worse on the docstrings: a corpus's choice. Where batches are
+        // Long documents lose their ends to `max_length`, in every family. Reading more of them
+        // validated better for the LSTM on the manual pages and worse on the docstrings: a
+        // corpus's choice. Where batches are
         // as wide as their longest row, corpora of short documents pay nothing for the longer
         // values; with fixed widths every trial would, so those keep theirs unless a space file says.
-        if (recurrent || convolutional) && config.loader.padding == .longest {
+        if config.loader.padding == .longest {
             let length = config.loader.maxLength
             ranges[.maxLength] = .values([1, 2, 4].map { Double(min($0 * length, PipelineConfig.Limits.maxLength.upperBound)) })
         }

@@ -31,10 +31,10 @@ import Testing
             #expect(space.ranges[.recurrentLayers] == .values([1, 2]), "the pipeline stacks two LSTMs")
         default: #expect(searched.contains(.filters) && !searched.contains(.units) && !searched.contains(.recurrentLayers))
         }
-        // Sequence models may read more of a document where batches are as long as their
-        // longest row; fixed widths keep theirs (every trial would pay for the longer ones).
+        // Every family may read more of a document where batches are as long as their longest
+        // row; fixed widths keep theirs (every trial would pay for the longer ones).
         let length = Double(config.loader.maxLength)
-        #expect(space.ranges[.maxLength] == (pipeline == "bag-of-ngrams.toml" ? nil : .values([length, 2 * length, 4 * length])))
+        #expect(space.ranges[.maxLength] == .values([length, 2 * length, 4 * length]))
         var fixed = config
         fixed.loader.padding = .maxLength
         #expect(TuneSpace.defaults(for: fixed).ranges[.maxLength] == nil)
