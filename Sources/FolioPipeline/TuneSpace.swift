@@ -36,8 +36,8 @@ public struct TuneSpace: Sendable, Hashable, Encodable {
         /// How many of a stack of recurrent layers a trial keeps (the first ones; the last kept
         /// returns what the stack's last returned). After `subwords` for the same reason.
         case recurrentLayers = "recurrent_layers"
-        /// The loader's `max_length`: how many of a document's first tokens a sequence model
-        /// reads. Last, for the same reason as `subwords`.
+        /// The loader's `max_length`: how many of a document's first tokens the model reads.
+        /// Last, for the same reason as `subwords`.
         case maxLength = "max_length"
 
         /// The n-gram lengths a `subwords` value stands for, `minn * 10 + maxn`; nil for 0
@@ -121,9 +121,9 @@ public struct TuneSpace: Sendable, Hashable, Encodable {
         if recurrentCount > 1 { ranges[.recurrentLayers] = .values((1...recurrentCount).map(Double.init)) }
         // Long documents lose their ends to `max_length`, in every family. Reading more of them
         // validated better for the LSTM on the manual pages and worse on the docstrings: a
-        // corpus's choice. Where batches are
-        // as wide as their longest row, corpora of short documents pay nothing for the longer
-        // values; with fixed widths every trial would, so those keep theirs unless a space file says.
+        // corpus's choice. Where batches are as wide as their longest row, corpora of short
+        // documents pay nothing for the longer values; with fixed widths every trial would, so
+        // those keep theirs unless a space file says.
         if config.loader.padding == .longest {
             let length = config.loader.maxLength
             ranges[.maxLength] = .values([1, 2, 4].map { Double(min($0 * length, PipelineConfig.Limits.maxLength.upperBound)) })
