@@ -22,3 +22,12 @@ int folio_keep_freed_memory(size_t largest_block, size_t retained) {
     return 0;
 #endif
 }
+
+int folio_release_freed_memory(void) {
+#if defined(__GLIBC__)
+    // Every arena's free pages back to the kernel, the blocks kept for reuse above included.
+    return malloc_trim(0);
+#else
+    return 0;
+#endif
+}

@@ -17,4 +17,9 @@ public enum FreedMemoryReuse {
     public static func enable(largestBlock: Int = 128 << 20, retained: Int = 1 << 30) -> Bool {
         folio_keep_freed_memory(largestBlock, retained) == 1
     }
+
+    /// Gives the freed blocks kept for reuse (and any other free heap memory) back to the
+    /// kernel: for a stage that follows larger ones in the same process, so that its peak
+    /// resident size starts from what is really in use (a tune's final model after its trials).
+    public static func release() { _ = folio_release_freed_memory() }
 }

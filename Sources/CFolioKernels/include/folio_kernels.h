@@ -99,6 +99,10 @@ void folio_pack(const float *b, int k, int n, int ldb, int transposed, float *pa
 /// (glibc's mmap and trim thresholds; elsewhere nothing). Returns 1 when it was applied.
 int folio_keep_freed_memory(size_t largest_block, size_t retained);
 
+/// Gives the free memory of every heap arena back to the kernel (glibc's malloc_trim); 1 if
+/// some was given back, 0 if none or where the C library cannot.
+int folio_release_freed_memory(void);
+
 #ifdef __cplusplus
 }
 #endif
