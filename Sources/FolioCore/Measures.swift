@@ -31,7 +31,10 @@ public func minorPageFaults() -> Int { processUsage().ru_minflt }
 public func peakResidentMegabytes() -> Double {
     // The kernel's high-water mark, the one `restartPeakResident` lowers; `ru_maxrss` also
     // keeps the peaks of threads that have exited, so it never comes down.
-    if let kilobytes = statusKilobytes("VmHWM:") { return kilobytes / 1024 }
+    if let line = firstLine(ofFile: "/proc/self/status", startingWith: "VmHWM:"),
+       let kilobytes = Double(line.dropFirst("VmHWM:".count).split(separator: " ").first ?? "") {
+        return kilobytes / 1024
+    }
     return Double(processUsage().ru_maxrss) / 1024
 }
 
@@ -47,15 +50,17 @@ public func restartPeakResident() -> Bool {
     return write(file, code, 1) == 1
 }
 
-/// A `Name:   123 kB` line of /proc/self/status, in kilobytes.
-private func statusKilobytes(_ name: String) -> Double? {
-    guard let file = fopen("/proc/self/status", "r") else { return nil }
+/// The first line of the file at `path` that starts with `prefix` (line end included; a
+/// kernel's /proc file, whose lines may be long: /proc/cpuinfo's flags), or nil.
+public func firstLine(ofFile path: String, startingWith prefix: String) -> String? {
+    guard let file = fopen(path, "r") else { return nil }
     defer { fclose(file) }
-    var line = [CChar](repeating: 0, count: 256)
-    while fgets(&line, Int32(line.count), file) != nil {
-        let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        guard text.hasPrefix(name) else { continue }
-        return Double(text.dropFirst(name.count).split(separator: " ").first ?? "")
+    var line: UnsafeMutablePointer<CChar>?
+    defer { free(line) }
+    var capacity = 0
+    while getline(&line, &capacity, file) > 0, let line {
+        let text = String(cString: line)
+        if text.hasPrefix(prefix) { return text }
     }
     return nil
 }

@@ -24,18 +24,6 @@ public enum BLASCoreSelection {
     }
 
     private static func cpuFlags() -> Set<Substring>? {
-        guard let file = fopen("/proc/cpuinfo", "r") else { return nil }
-        defer { fclose(file) }
-        var line: UnsafeMutablePointer<CChar>?
-        var capacity = 0
-        while getline(&line, &capacity, file) > 0 {
-            let text = String(cString: line!)
-            if text.hasPrefix("flags") {
-                free(line)
-                return Set(text.split(separator: " ").map { $0.trimmed("\n") }.map { Substring($0) })
-            }
-        }
-        free(line)
-        return nil
+        firstLine(ofFile: "/proc/cpuinfo", startingWith: "flags").map { Set($0.split(separator: " ").map { Substring($0.trimmed("\n")) }) }
     }
 }
