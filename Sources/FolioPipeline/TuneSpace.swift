@@ -53,6 +53,16 @@ public struct TuneSpace: Sendable, Hashable, Encodable {
             return values.contains { $0 >= 1 }
         }
 
+        /// The whole numbers a space file may list for a count, and what such a number is (nil:
+        /// any number).
+        var wholeNumbers: (ClosedRange<Int>, String)? {
+            switch self {
+            case .recurrentLayers: (1...64, "a count of recurrent layers")
+            case .maxLength: (PipelineConfig.Limits.maxLength, "a max_length in tokens")
+            default: nil
+            }
+        }
+
         /// The names a space file may give instead of numbers.
         var names: [String: Double] {
             switch self {
@@ -153,12 +163,9 @@ public struct TuneSpace: Sendable, Hashable, Encodable {
                     }
                 }
                 guard !numbers.isEmpty else { throw table.error("give at least one value", key: "values") }
-                if parameter == .recurrentLayers, let bad = numbers.first(where: { $0 < 1 || $0 != $0.rounded() || $0 > 64 }) {
-                    throw table.error("\(bad) is not a count of recurrent layers (1 to 64)", key: "values")
-                }
-                let lengths = PipelineConfig.Limits.maxLength
-                if parameter == .maxLength, let bad = numbers.first(where: { $0 != $0.rounded() || !(Double(lengths.lowerBound)...Double(lengths.upperBound)).contains($0) }) {
-                    throw table.error("\(bad) is not a max_length (a whole number of tokens, \(lengths.lowerBound) to \(lengths.upperBound))", key: "values")
+                if let (whole, what) = parameter.wholeNumbers,
+                   let bad = numbers.first(where: { $0 != $0.rounded() || !(Double(whole.lowerBound)...Double(whole.upperBound)).contains($0) }) {
+                    throw table.error("\(bad) is not \(what) (\(whole.lowerBound) to \(whole.upperBound))", key: "values")
                 }
                 if parameter == .subwords, let bad = numbers.first(where: { value in
                     value != 0 && (value != value.rounded() || Parameter.subwordLengths(value)?.hasValidLengths != true)
