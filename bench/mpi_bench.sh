@@ -8,7 +8,10 @@
 #   - the bag-of-n-grams pipeline, EPOCHS epochs on the shipped corpus, batch 32 per rank
 #     (and each batch size of BAG_BATCHES, e.g. "32 128 512").
 # Training figures come from metrics.jsonl (every rank's tokens) and the run's note line
-# (seconds per step in the gradient reduction, floats and row ids per step).
+# (seconds per step in the gradient reduction, floats and row ids per step; for a bag model
+# whose ranks split the embedding's rows, seconds per step in its collectives and bytes a
+# rank sends). BAG_EXTRA="--set training.split_embedding_rows=false" measures the bag model
+# data-parallel instead.
 #
 #   DATA=/tmp/folio-mpi-bench  REPEATS=3  ARTICLES=200000  STEPS=12  EPOCHS=3  JOBS_ONLY=1 (vocab and shard only)
 #   TRAIN_ONLY=1 (training only)  SKIP_REF=1 (no reference LSTM)  BAG_BATCHES="32"
@@ -67,10 +70,15 @@ folder, name, ranks = sys.argv[1:]
 epochs = [json.loads(l) for l in open(folder + "/metrics.jsonl")]
 tokens = sum(e["tokens_per_s"] * e["seconds"] for e in epochs)
 seconds = sum(e["seconds"] for e in epochs)
-note = re.search(r"gradient reduction: ([0-9.]+) s per step, (\d+) floats and (\d+) row ids", open(folder + ".log").read())
+log = open(folder + ".log").read()
+note = re.search(r"gradient reduction: ([0-9.]+) s per step, (\d+) floats and (\d+) row ids", log)
+rows = re.search(r"embedding rows split between \d+ ranks: ([0-9.]+) s per step in collectives, (\d+) bytes a step", log)
+reduction, moved = 0.0, 0
+if note: reduction, moved = float(note.group(1)), (int(note.group(2)) + int(note.group(3))) * 4
+if rows: reduction, moved = float(rows.group(1)), int(rows.group(2))
 print(json.dumps({"model": name, "ranks": int(ranks), "tokens_per_second": tokens / seconds, "seconds": seconds,
-                  "steps": epochs[-1]["optimizer_steps"], "reduction_seconds_per_step": float(note.group(1)) if note else 0,
-                  "bytes_per_step": (int(note.group(2)) + int(note.group(3))) * 4 if note else 0}))
+                  "steps": epochs[-1]["optimizer_steps"], "reduction_seconds_per_step": reduction, "bytes_per_step": moved,
+                  "way": "rows" if rows else "batches"}))
 PY
 }
 
@@ -86,8 +94,8 @@ for r in $(seq "$REPEATS"); do
   for b in $BAG_BATCHES; do
     name=bag; [[ $b == 32 ]] || name=bag$b
     [[ -d "$DATA/$name-prepared" ]] || cp -r "$DATA/bag-prepared" "$DATA/$name-prepared"
-    train "$name" 1 "$ROOT/pipelines/bag-of-ngrams.toml" --set training.epochs="$EPOCHS" --set loader.batch_size="$b"
-    train "$name" 2 "$ROOT/pipelines/bag-of-ngrams.toml" --set training.epochs="$EPOCHS" --set loader.batch_size="$b"
+    train "$name" 1 "$ROOT/pipelines/bag-of-ngrams.toml" --set training.epochs="$EPOCHS" --set loader.batch_size="$b" ${BAG_EXTRA:-}
+    train "$name" 2 "$ROOT/pipelines/bag-of-ngrams.toml" --set training.epochs="$EPOCHS" --set loader.batch_size="$b" ${BAG_EXTRA:-}
   done
 done
 

@@ -137,10 +137,11 @@ public final class Embedding {
     /// The gradient of a bag pooled straight from the table (a training pass through
     /// ``GlobalPooling1D/forward(table:features:ids:rows:steps:lengths:weights:keepsForBackward:)``),
     /// given the pooled output's gradient: touches the ids the pooling read, as
-    /// ``addGradient(_:arena:)`` touches a forward's (padding included).
+    /// ``addGradient(_:arena:)`` touches a forward's (padding included); with a sharded
+    /// table, only the ids of this rank's rows.
     func addGradient(pooledBy pool: GlobalPooling1D, _ outputGradient: Tensor, arena: ParameterArena) {
         guard trainable else { return }
-        arena.touch(rows: pool.bagIDs.lazy.map { Int($0) }, regionAt: table.offset)
+        arena.touch(rows: pool.ownedBagIDs.lazy.map { Int($0) }, regionAt: table.offset)
         pool.backward(outputGradient, intoTable: arena.gradients(of: table).baseAddress!)
     }
 

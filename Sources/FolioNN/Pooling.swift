@@ -24,6 +24,8 @@ public final class GlobalPooling1D {
     private var divisors: [Float] = []  // summing kinds: per row
     /// The ids a training pass over the table read (``forward(table:features:ids:rows:steps:lengths:weights:keepsForBackward:)``).
     private(set) var bagIDs: [UInt32] = []
+    /// The ranks' deal of the table's rows in the last training pass over it (nil: all here).
+    private var shard: RowShard?
     private var argmax: [Int] = []  // for max: the step chosen per (row, feature)
 
     public init(_ kind: Kind) { self.kind = kind }
@@ -75,16 +77,18 @@ public final class GlobalPooling1D {
     /// rows in step order, the same sums in the same order as the forward's, so the two
     /// agree bit for bit (a test holds them to it). With `keepsForBackward` (summing kinds
     /// only) it keeps what ``backward(_:intoTable:)`` needs.
+    ///
+    /// With a `shard` (training, summing kinds) only this rank's rows are added; the partial
+    /// sums are summed across ranks before the division, so every rank gets the same output.
     public func forward(
         table: UnsafePointer<Float>, features: Int, ids: [UInt32], rows: Int, steps: Int, lengths: [Int32], weights: [Float]?,
-        keepsForBackward: Bool = false
-    ) -> Tensor {
+        keepsForBackward: Bool = false, shard: RowShard? = nil
+    ) throws(FolioError) -> Tensor {
         precondition(!keepsForBackward || kind != .max, "the fused backward is for summing kinds")
+        precondition(shard == nil || keepsForBackward, "a sharded table is pooled in training only")
         self.weights = weights
-        if keepsForBackward {
-            (shape, self.lengths, bagIDs) = ([rows, steps, features], lengths, ids)
-            divisors = [Float](repeating: 0, count: rows)
-        }
+        self.shard = shard
+        var rowDivisors = [Float](repeating: 0, count: rows)
         var output = Tensor(zeros: [rows, features])
         output.values.withUnsafeMutableBufferPointer { output in
             for b in 0..<rows {
@@ -99,11 +103,12 @@ public final class GlobalPooling1D {
                     }
                     continue
                 }
-                let divisor = divisor(row: b, steps: steps, valid: valid)
-                if keepsForBackward { divisors[b] = divisor }
-                guard divisor > 0 else { continue }
+                rowDivisors[b] = divisor(row: b, steps: steps, valid: valid)
+                guard rowDivisors[b] > 0 else { continue }
                 for t in 0..<valid {
-                    let row = table + Int(ids[b * steps + t]) * features
+                    let id = ids[b * steps + t]
+                    if let shard, !shard.owns(id) { continue }
+                    let row = table + Int(id) * features
                     if let weights {
                         let w = weights[b * steps + t]
                         for f in 0..<features { out[f] += w * row[f] }
@@ -111,11 +116,25 @@ public final class GlobalPooling1D {
                         for f in 0..<features { out[f] += row[f] }
                     }
                 }
-                for f in 0..<features { out[f] /= divisor }
             }
         }
-        if !keepsForBackward { self.weights = nil }
+        if let shard { try output.values.withUnsafeMutableBufferPointer { values throws(FolioError) in try shard.sumAcrossRanks(values) } }
+        for b in 0..<rows where rowDivisors[b] > 0 {
+            for f in 0..<features { output.values[b * features + f] /= rowDivisors[b] }
+        }
+        if keepsForBackward {
+            (shape, self.lengths, bagIDs, divisors) = ([rows, steps, features], lengths, ids, rowDivisors)
+        } else {
+            self.weights = nil
+        }
         return output
+    }
+
+    /// The ids whose rows the last training pass over the table read and this rank owns
+    /// (every id without a shard), padding included: the rows its backward adds to.
+    var ownedBagIDs: [UInt32] {
+        guard let shard else { return bagIDs }
+        return bagIDs.filter { shard.owns($0) }
     }
 
     /// The backward of a training pass over the table: each valid step's share of its row's
@@ -131,8 +150,10 @@ public final class GlobalPooling1D {
                 guard valid > 0, divisors[b] > 0 else { continue }
                 let from = upstream.baseAddress! + b * features
                 for t in 0..<valid {
+                    let id = bagIDs[b * steps + t]
+                    if let shard, !shard.owns(id) { continue }
                     let weight = weights?[b * steps + t] ?? 1
-                    let to = gradients + Int(bagIDs[b * steps + t]) * features
+                    let to = gradients + Int(id) * features
                     for f in 0..<features { to[f] += from[f] * weight / divisors[b] }
                 }
             }

@@ -34,6 +34,16 @@ public final class Sequential {
     /// Whether training may pool the table directly; false gives the layer-by-layer path,
     /// which tests hold the fused one to, bit for bit.
     var fusesBagInTraining = true
+    /// A distributed run's deal of the embedding table's rows (``RowShard``), used by
+    /// training passes; only a model that ``poolsTableInTraining`` takes one.
+    public var rowShard: RowShard?
+
+    /// Whether training pools the embedding table straight into a summing global pooling
+    /// (an embedding bag with nothing between), for batches without subword ids.
+    public var poolsTableInTraining: Bool {
+        guard fusesBagInTraining, let (_, pool, next) = embeddingBag() else { return false }
+        return next == 2 && pool.kind != .max
+    }
 
     private func forEachLSTM(_ body: (LSTM) -> Void) {
         for layer in layers { layer.lstms.forEach(body) }
@@ -194,14 +204,16 @@ public final class Sequential {
         // The fused bag reads one row per position; extra ids per position take the layers'
         // path. Training fuses only a summing pooling right after the embedding (a dropout
         // between acts in training; max pooling's gradient picks single steps).
-        if batch.extraIDs == nil, let (embedding, pool, next) = embeddingBag(),
-           !training || (fusesBagInTraining && next == 2 && pool.kind != .max) {
+        if batch.extraIDs == nil, let (embedding, pool, next) = embeddingBag(), !training || poolsTableInTraining {
             try embedding.check(batch)
-            x = pool.forward(table: UnsafePointer(arena.values(of: embedding.table).baseAddress!), features: embedding.outputDim,
-                             ids: batch.ids, rows: batch.rows, steps: batch.length, lengths: pass.lengths, weights: batch.weights,
-                             keepsForBackward: training)
+            x = try pool.forward(table: UnsafePointer(arena.values(of: embedding.table).baseAddress!), features: embedding.outputDim,
+                                 ids: batch.ids, rows: batch.rows, steps: batch.length, lengths: pass.lengths, weights: batch.weights,
+                                 keepsForBackward: training, shard: training ? rowShard : nil)
             start = next
             if training { fusedBag = (embedding, pool, next) }
+        } else if training, let rowShard {
+            throw FolioError("rank \(rowShard.communicator.rank): the embedding's rows are dealt between the ranks, but this batch "
+                             + "cannot be pooled straight from the table (it carries subword ids)")
         }
         if !training, batch.extraIDs == nil, let (projected, embedding, reader, next) = projection,
            let tables = try projected.tables(for: batch, embedding: embedding, readBy: reader.lstms, arena: arena) {

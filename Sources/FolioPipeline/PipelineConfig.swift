@@ -132,6 +132,10 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         public var decayEpochs: Int?
         /// Adam, AdamW and SGD update only the embedding rows a step touched (TensorFlow's LazyAdam).
         public var lazyEmbeddingUpdates = false
+        /// `split_embedding_rows = false`: a distributed bag model trains data-parallel
+        /// rather than dealing its table's rows between the ranks (``TrainingOptions/dealsEmbeddingRows``).
+        /// nil (the default, left out of fingerprints) deals them.
+        public var keepsEmbeddingRowsWhole: Bool?
         /// Budgets (sweeps): stop after this many training examples or seconds.
         public var maxSamples: Int?
         public var maxSeconds: Double?
@@ -405,6 +409,7 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         training.maxSeconds = try table.double("max_seconds", in: 1e-3...1e9)
         training.balancedClassWeight = try table.choice("class_weight", ["none", "balanced"], default: "none") == "balanced"
         training.lazyEmbeddingUpdates = try table.bool("lazy_embedding_updates", default: false)
+        training.keepsEmbeddingRowsWhole = try table.bool("split_embedding_rows", default: true) ? nil : true
         let kind = try table.choice("optimizer", OptimizerSpec.Kind.allCases.map(\.rawValue), default: "adam")
         var optimizer = OptimizerSpec(kind: OptimizerSpec.Kind(rawValue: kind) ?? .adam)
         let defaultRate = optimizer.kind == .sgd ? 0.01 : 0.001

@@ -29,6 +29,11 @@ public struct TrainingOptions: Sendable {
     /// A distributed run compares a hash of the weights across ranks every this many
     /// optimizer steps and at every epoch's end (a mismatch is an error).
     public var weightCheckEvery = 100
+    /// A distributed run of a bag model trained by plain SGD with lazy updates deals the
+    /// embedding table's rows between the ranks (``ShardedEmbedding``) instead of splitting
+    /// the batches; the loader must then be made for one rank (every rank runs every
+    /// micro-batch). Other models and optimizers train data-parallel whatever this says.
+    public var dealsEmbeddingRows = false
 
     public init(checkpointFolder: String? = nil) { self.checkpointFolder = checkpointFolder }
 
@@ -76,6 +81,10 @@ public struct TrainingProgress: Sendable {
 /// the ranks' gradients. Dropout masks follow the plan's index, so N ranks x k compute
 /// what one rank x N * k computes. Epoch figures are summed across ranks before the
 /// callbacks see them; rank 0 alone writes checkpoints and the callbacks' files.
+///
+/// With ``TrainingOptions/dealsEmbeddingRows`` and a model it applies to, the ranks split
+/// the embedding table instead of the batches (``ShardedEmbedding``): every rank runs all
+/// N x k micro-batches of a step, each pooling and updating its own rows.
 public final class Trainer {
     public let model: Sequential
     public let optimizer: any Optimizer
@@ -95,6 +104,12 @@ public final class Trainer {
     public let communicator: any Communicator
     /// The gradient reduction of a distributed run (its seconds and bytes), once `fit` ran.
     public private(set) var reduction: GradientReduction?
+    /// The dealt embedding table of a distributed run that deals rows, once `fit` ran.
+    private(set) var shardedEmbedding: ShardedEmbedding?
+    /// Whether this run's ranks split the batches (data parallelism); false for one
+    /// process, and for ranks that deal the embedding's rows and each run every batch.
+    private lazy var splitsBatches: Bool =
+        communicator.isDistributed && !(options.dealsEmbeddingRows && ShardedEmbedding.applies(to: model, optimizer: optimizer, communicator: communicator))
 
     public init(model: Sequential, optimizer: any Optimizer, loader: ShardLoader, validation: ShardLoader? = nil,
                 options: TrainingOptions, callbacks: [any Callback] = [], communicator: any Communicator = SingleProcess()) {
@@ -148,13 +163,14 @@ public final class Trainer {
             try checkpoint.restore(model: model, optimizer: optimizer, folder: folder)
             start = checkpoint.loader
             run.microSteps = checkpoint.microSteps
-            // The sums are every rank's: rank 0 carries them on, the others start from zero.
-            run.sums = communicator.isWriter ? checkpoint.epochSums : EpochSums()
+            // The sums are every rank's: rank 0 carries them on, the others start from zero
+            // (ranks that each run every batch all carry them on).
+            run.sums = communicator.isWriter || !splitsBatches ? checkpoint.epochSums : EpochSums()
             history = checkpoint.history
             for callback in callbacks { callback.state = checkpoint.callbackStates[callback.name] ?? [:] }
             if checkpoint.finished { return [] }
         }
-        let samplesBefore = communicator.isWriter ? history.reduce(0) { $0 + $1.samples } + run.sums.examples : 0
+        let samplesBefore = communicator.isWriter || !splitsBatches ? history.reduce(0) { $0 + $1.samples } + run.sums.examples : 0
         run = Run(microSteps: run.microSteps, sums: run.sums, samplesSeen: samplesBefore,
                   started: run.clock.now, secondsBefore: history.reduce(0) { $0 + $1.seconds })
         let context = CallbackContext(model: model, optimizer: optimizer, folder: options.checkpointFolder, writes: communicator.isWriter)
@@ -171,7 +187,7 @@ public final class Trainer {
                 let next = try batches.nextIndexed()
                 // Other ranks' micro-batches up to this rank's next (or the epoch's end); one
                 // process has none to pass over.
-                while communicator.isDistributed && position < next?.index ?? loader.batchesPerEpoch {
+                while splitsBatches && position < next?.index ?? loader.batchesPerEpoch {
                     position += 1
                     run.microSteps += 1
                     guard try accumulator.microBatchDone(arena: model.arena, optimizer: optimizer) else { continue }
@@ -210,6 +226,17 @@ public final class Trainer {
     private func makeAccumulator() throws(FolioError) -> GradientAccumulator {
         guard communicator.isDistributed else { return GradientAccumulator(steps: options.accumulationSteps) }
         let loaderOptions = loader.options
+        if !splitsBatches {
+            guard loaderOptions.worldSize == 1 else {
+                throw FolioError("rank \(communicator.rank): the embedding's rows are dealt between the ranks, so every rank runs every "
+                                 + "micro-batch, but the loader is made for rank \(loaderOptions.rank) of \(loaderOptions.worldSize)")
+            }
+            let sharded = ShardedEmbedding(model, communicator: communicator)
+            shardedEmbedding = sharded
+            let accumulator = GradientAccumulator(steps: options.accumulationSteps * communicator.size)
+            accumulator.afterStep = { arena in sharded.noteUpdated(arena) }
+            return accumulator
+        }
         guard loaderOptions.worldSize == communicator.size, loaderOptions.rank == communicator.rank,
               loaderOptions.groupSize == options.accumulationSteps else {
             throw FolioError("rank \(communicator.rank): the loader is made for rank \(loaderOptions.rank) of \(loaderOptions.worldSize) "
@@ -230,6 +257,7 @@ public final class Trainer {
     private func periodicCheckpoint(epoch: Int, position: Int, run: Run) throws(FolioError) {
         if communicator.isDistributed && optimizer.iterations % max(1, options.weightCheckEvery) == 0 { try checkWeightsAgree() }
         guard options.checkpointEvery > 0 && optimizer.iterations % options.checkpointEvery == 0 else { return }
+        try shardedEmbedding?.synchronize(model.arena)
         try checkpoint(loader: LoaderState(epoch: epoch, batchesDone: position), microSteps: run.microSteps, sums: try summed(run.sums))
     }
 
@@ -249,14 +277,15 @@ public final class Trainer {
         guard communicator.isDistributed else { return budgetIsSpent(run) }
         guard options.maxSamples != nil || options.maxSeconds != nil else { return false }
         let timeSpent = run.secondsBefore + (run.clock.now - run.started).seconds >= options.maxSeconds ?? .infinity
-        var figures = [Double(run.samplesSeen), timeSpent ? 1 : 0]
+        // Ranks that each run every batch count the samples once.
+        var figures = [splitsBatches || communicator.isWriter ? Double(run.samplesSeen) : 0, timeSpent ? 1 : 0]
         try communicator.allReduceSum(&figures)
         return Int(figures[0]) >= options.maxSamples ?? Int.max || figures[1] > 0
     }
 
     /// The epoch's running sums over every rank.
     private func summed(_ sums: EpochSums) throws(FolioError) -> EpochSums {
-        guard communicator.isDistributed else { return sums }
+        guard splitsBatches else { return sums }
         var figures = [sums.loss, Double(sums.correct), Double(sums.examples), Double(sums.tokens)]
         try communicator.allReduceSum(&figures)
         return EpochSums(loss: figures[0], correct: Int(figures[1]), examples: Int(figures[2]), tokens: Int(figures[3]))
@@ -265,7 +294,7 @@ public final class Trainer {
     /// Every rank's weights hash the same, or an error naming the ranks that differ.
     private func checkWeightsAgree() throws(FolioError) {
         if Failpoints.perturbsWeights(rank: communicator.rank) { model.arena.values[0] += 1e-3 }
-        let hashes = try communicator.allGather(GradientReduction.weightsHash(model.arena))
+        let hashes = try communicator.allGather(GradientReduction.weightsHash(model.arena, excluding: shardedEmbedding?.table))
         let differing = hashes.indices.filter { hashes[$0] != hashes[0] }
         guard differing.isEmpty else {
             throw FolioError("the weights of rank \(differing.map(String.init).joined(separator: ", ")) differ from rank 0's after optimizer step "
@@ -278,7 +307,7 @@ public final class Trainer {
     /// steps), and the epoch's running sums.
     private func step(_ batch: LoaderBatch, epoch: Int, run: inout Run, accumulator: GradientAccumulator) throws(FolioError) {
         model.step = UInt64(run.microSteps)
-        let tokens = options.features(batch)
+        let tokens = try shardedEmbedding?.features(batch, options.features) ?? options.features(batch)
         let weights = options.classWeights.map { weights in batch.labels.map { Int($0) < weights.count ? weights[Int($0)] : 1 } }
         let (loss, output): (Double, Tensor)
         do throws(FolioError) {
@@ -322,11 +351,13 @@ public final class Trainer {
     ) throws(FolioError) -> Bool {
         let seconds = (run.clock.now - started).seconds
         let sums = try summed(run.sums)
+        // From here on the whole table is read (validation, callbacks, the checkpoint).
+        try shardedEmbedding?.synchronize(model.arena)
         if communicator.isDistributed { try checkWeightsAgree() }
         var logs = EpochLogs(
             epoch: epoch + 1, loss: sums.loss / Double(max(1, sums.examples)), accuracy: Double(sums.correct) / Double(max(1, sums.examples)),
             learningRate: Double(optimizer.nextLearningRate), optimizerSteps: optimizer.iterations, samples: sums.examples, seconds: seconds,
-            tokensPerSecond: seconds > 0 ? Double(communicator.isDistributed ? sums.tokens : run.tokensThisEpoch) / seconds : 0)
+            tokensPerSecond: seconds > 0 ? Double(splitsBatches ? sums.tokens : run.tokensThisEpoch) / seconds : 0)
         if let validation {
             let result = try Evaluation.evaluate(model, loader: validation, classes: nil, loss: options.loss, features: options.features,
                                                  communicator: communicator)
@@ -351,6 +382,7 @@ public final class Trainer {
 
     /// A signal's stop: the checkpoint of this boundary, then the error that ends `fit`.
     private func stop(by signal: Int32, epoch: Int, loader: LoaderState, run: Run) throws(FolioError) -> Never {
+        try shardedEmbedding?.synchronize(model.arena)
         try checkpoint(loader: loader, microSteps: run.microSteps, sums: try summed(run.sums))
         let name = signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "signal \(signal)"
         let saved = options.checkpointFolder == nil

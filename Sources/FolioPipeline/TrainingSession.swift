@@ -60,7 +60,7 @@ public final class TrainingSession {
         }
         if config.model.weighting == .tfidf { try model.adaptTFIDF(try ShardLoader(shards: train, options: options)) }
         (options.rank, options.worldSize, options.groupSize) = (communicator.rank, communicator.size, training.accumulationSteps)
-        let loader = try ShardLoader(shards: train, options: options)
+        var loader = try ShardLoader(shards: train, options: options)
         var optimizer = training.optimizer
         if let epochs = training.decayEpochs {
             // Optimizer steps run on across epoch ends (an epoch of 13 micro-batches with 2 a
@@ -69,6 +69,14 @@ public final class TrainingSession {
             optimizer.schedule = optimizer.schedule.withDecaySteps(max(1, epochs * loader.batchesPerEpoch / virtual))
         }
         try model.compile(optimizer: optimizer, loss: training.loss)
+        let dealsRows = training.keepsEmbeddingRowsWhole == nil && config.model.subwords == nil
+            && model.optimizer.map { ShardedEmbedding.applies(to: model.network, optimizer: $0, communicator: communicator) } == true
+        if dealsRows {
+            // Every rank runs every micro-batch (the plan is the same for any rank).
+            var whole = options
+            (whole.rank, whole.worldSize, whole.groupSize) = (0, 1, training.accumulationSteps * communicator.size)
+            loader = try ShardLoader(shards: train, options: whole)
+        }
         var validation: ShardLoader?
         if training.validationSplit > 0 {
             var heldOptions = options
@@ -100,6 +108,7 @@ public final class TrainingSession {
         trainingOptions.maxSamples = training.maxSamples
         trainingOptions.maxSeconds = training.maxSeconds
         trainingOptions.stopRequest = stopRequest
+        trainingOptions.dealsEmbeddingRows = dealsRows
         self.model = model
         self.loader = loader
         self.validation = validation

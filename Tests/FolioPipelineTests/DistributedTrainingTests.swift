@@ -64,4 +64,57 @@ import Testing
         // The epoch figures are every rank's together.
         #expect(zip(first[0].losses, reference.losses).allSatisfy { abs($0 - $1) < 1e-5 }, "\(first[0].losses) vs \(reference.losses)")
     }
+
+    /// A bag model (embedding, average pooling, dense) with lazy updates and plain SGD,
+    /// its table's rows dealt between the ranks: every rank runs every micro-batch (a
+    /// loader made for one rank), pooling and updating its own rows.
+    static func trainDealingRows(_ folder: String, accumulation: Int, communicator: any Communicator,
+                                 loaderRank: (rank: Int, of: Int) = (0, 1)) throws -> (weights: [Float], losses: [Double], dealt: Bool) {
+        let model = try Sequential([.embedding(outputDim: 6), .globalAveragePooling1D, .dense(units: 3)], vocabulary: 60, seed: 7)
+        model.makeEmbeddingsRowSparse()
+        var loaderOptions = LoaderOptions(batchSize: 8, maxLength: 10, seed: 3, memoryBudget: 1 << 16, prefetch: 2)
+        (loaderOptions.rank, loaderOptions.worldSize, loaderOptions.groupSize) = (loaderRank.rank, loaderRank.of, accumulation)
+        let loader = try ShardLoader(shards: try ShardSet(folder: folder), options: loaderOptions)
+        var options = TrainingOptions()
+        options.epochs = 2
+        options.accumulationSteps = accumulation
+        options.weightCheckEvery = 1
+        options.dealsEmbeddingRows = true
+        let trainer = Trainer(model: model, optimizer: SGD(arena: model.arena, learningRate: 0.5), loader: loader, options: options,
+                              communicator: communicator)
+        try trainer.fit()
+        return (Array(model.arena.values), trainer.history.map(\.loss), trainer.shardedEmbedding != nil)
+    }
+
+    @Test(arguments: [(2, 1), (2, 5), (3, 3)])
+    func ranksDealingTheTablesRowsTrainWhatOneRankTrains(ranks: Int, accumulation: Int) throws {
+        let path = folder.path
+        let reference = try Self.trainDealingRows(path, accumulation: ranks * accumulation, communicator: SingleProcess())
+        #expect(!reference.dealt)
+        let run = { @Sendable (communicator: ThreadCommunicator) in
+            try Self.trainDealingRows(path, accumulation: accumulation, communicator: communicator)
+        }
+        let first = try ThreadCommunicator.run(ranks: ranks, run)
+        let second = try ThreadCommunicator.run(ranks: ranks, run)
+        #expect(first.allSatisfy { $0.dealt })
+        // Synchronized at the end: every rank holds the whole table, as another run does.
+        #expect(first.allSatisfy { $0.weights == first[0].weights })
+        #expect(first[0].weights == second[0].weights)
+        let difference = zip(first[0].weights, reference.weights).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(difference < 1e-5, "largest difference \(difference)")
+        // The epoch figures, counted once though every rank ran every batch.
+        #expect(zip(first[0].losses, reference.losses).allSatisfy { abs($0 - $1) < 1e-5 }, "\(first[0].losses) vs \(reference.losses)")
+    }
+
+    /// Dealing rows needs every batch on every rank: a loader made for one rank's turns is refused.
+    @Test func dealingRowsRefusesALoaderOfOneRanksTurns() throws {
+        let path = folder.path
+        let outcomes = try ThreadCommunicator.run(ranks: 2) { communicator in
+            do {
+                _ = try Self.trainDealingRows(path, accumulation: 1, communicator: communicator, loaderRank: (communicator.rank, 2))
+                return ""
+            } catch { return "\(error)" }
+        }
+        #expect(outcomes.allSatisfy { $0.contains("the embedding's rows are dealt between the ranks") && $0.contains("made for rank") }, "\(outcomes)")
+    }
 }

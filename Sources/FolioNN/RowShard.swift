@@ -1,0 +1,38 @@
+import FolioCore
+
+/// An embedding table's rows dealt between the ranks of a distributed run (TorchRec's
+/// row-wise sharding of an embedding bag): row `i` is rank `i mod N`'s. Every rank runs
+/// every micro-batch, but pools and updates only its own rows; the partial pooled sums
+/// (`[rows, features]`, a few kilobytes) are summed across ranks before the pooling
+/// divides them, so the layers after it compute the same values on every rank and their
+/// gradients need no reduction. A bag model's step then moves kilobytes where the data
+/// parallel step moved every touched row (megabytes), and each rank does half the table's
+/// work instead of all of the update's share it cannot split.
+///
+/// Ids are dealt by remainder, not in blocks: a vocabulary's ids run from the most frequent
+/// token down, so blocks would give rank 0 most of the reads.
+public final class RowShard {
+    public let communicator: any Communicator
+    private let rank: UInt32
+    private let count: UInt32
+    /// Seconds in the pooled sums' reductions, and the floats they summed, since made.
+    public private(set) var seconds = 0.0
+    public private(set) var floats = 0
+
+    public init(communicator: any Communicator) {
+        self.communicator = communicator
+        rank = UInt32(communicator.rank)
+        count = UInt32(communicator.size)
+    }
+
+    @inline(__always) public func owns(_ row: UInt32) -> Bool { row % count == rank }
+
+    /// Sums every rank's partial pooled sums, in place.
+    func sumAcrossRanks(_ values: UnsafeMutableBufferPointer<Float>) throws(FolioError) {
+        let clock = ContinuousClock()
+        let started = clock.now
+        try communicator.allReduceSum(values)
+        seconds += (clock.now - started).seconds
+        floats += values.count
+    }
+}
