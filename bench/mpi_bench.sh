@@ -11,7 +11,8 @@
 # (seconds per step in the gradient reduction, floats and row ids per step; for a bag model
 # whose ranks split the embedding's rows, seconds per step in its collectives and bytes a
 # rank sends). BAG_EXTRA="--set training.split_embedding_rows=false" measures the bag model
-# data-parallel instead.
+# data-parallel instead; BAG_COMPARE=1 also runs it data-parallel ("bag-dp" rows) in the
+# same repeats, against the same one-process runs.
 #
 #   DATA=/tmp/folio-mpi-bench  REPEATS=3  ARTICLES=200000  STEPS=12  EPOCHS=3  JOBS_ONLY=1 (vocab and shard only)
 #   TRAIN_ONLY=1 (training only)  SKIP_REF=1 (no reference LSTM)  BAG_BATCHES="32"
@@ -96,6 +97,11 @@ for r in $(seq "$REPEATS"); do
     [[ -d "$DATA/$name-prepared" ]] || cp -r "$DATA/bag-prepared" "$DATA/$name-prepared"
     train "$name" 1 "$ROOT/pipelines/bag-of-ngrams.toml" --set training.epochs="$EPOCHS" --set loader.batch_size="$b" ${BAG_EXTRA:-}
     train "$name" 2 "$ROOT/pipelines/bag-of-ngrams.toml" --set training.epochs="$EPOCHS" --set loader.batch_size="$b" ${BAG_EXTRA:-}
+    if [[ -n "${BAG_COMPARE:-}" ]]; then
+      [[ -d "$DATA/$name-dp-prepared" ]] || cp -r "$DATA/bag-prepared" "$DATA/$name-dp-prepared"
+      train "$name-dp" 2 "$ROOT/pipelines/bag-of-ngrams.toml" --set training.epochs="$EPOCHS" --set loader.batch_size="$b" \
+        --set training.split_embedding_rows=false
+    fi
   done
 done
 
@@ -119,8 +125,8 @@ for line in open(out + "/training.jsonl"):
 print()
 print("| training | 1 process tokens/s | 2 ranks tokens/s | speed-up | reduction s/step | bytes/step |")
 print("|---|---:|---:|---:|---:|---:|")
-for model in sorted({m for m, _ in runs}, key=lambda m: (m != "ref", len(m), m)):
-    one = statistics.median(d["tokens_per_second"] for d in runs[(model, 1)])
+for model in sorted({m for m, _ in runs}, key=lambda m: (m != "ref", len(m.removesuffix("-dp")), m)):
+    one = statistics.median(d["tokens_per_second"] for d in runs[(model.removesuffix("-dp"), 1)])
     two = statistics.median(d["tokens_per_second"] for d in runs[(model, 2)])
     reduction = statistics.median(d["reduction_seconds_per_step"] for d in runs[(model, 2)])
     moved = statistics.median(d["bytes_per_step"] for d in runs[(model, 2)])

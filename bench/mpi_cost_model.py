@@ -10,31 +10,78 @@ backward pass (Folio reduces after it). For the reference LSTM B is every parame
 embedding is dense); for the bag model B is the union of the rows the ranks touched, which
 grows with N: bounded here by N/2 times the 2-rank union, at most the whole table.
 
-    python3 bench/mpi_cost_model.py RESULTS [--cores 2] [--alpha-us 25]
+A bag model whose ranks split the table's rows (the default since 2026-12-03; its 2-rank
+runs say "way": "rows") runs every micro-batch on every rank: a step of N micro-batches costs
+each rank c + (N-1) r, c being one micro-batch's compute on one rank alone and r what each
+further rank adds to every rank (the work not split: loading, the layers after the pooling,
+the split's bookkeeping and waits), measured at 2 ranks as r = t2 - c; and per micro-batch a
+ring allreduce of the pooled sums (batch x dim floats) and an allgather of the features (an
+id and a weight per distinct id, at most twice the tokens). The rows updated in an epoch are
+gathered once an epoch: over a corpus large enough to need several machines that is a
+negligible share of the epoch, so it is left out.
+
+    python3 bench/mpi_cost_model.py RESULTS... [--cores 2] [--alpha-us 25]
     python3 bench/mpi_cost_model.py bench/results/2026-12-02-mpi-training.jsonl
+    python3 bench/mpi_cost_model.py bench/results/2026-12-02-mpi-training.jsonl bench/results/2026-12-03-mpi-bag-rows-zen3.jsonl
+      (the reference LSTM of the first file, the bag model of both: split by rows wherever a
+      file's 2-rank bag runs were)
 """
 import argparse
 import json
 import statistics
 
 parser = argparse.ArgumentParser()
-parser.add_argument("results")
+parser.add_argument("results", nargs="+", help="results folders or training.jsonl files (their runs together)")
 parser.add_argument("--cores", type=int, default=2, help="cores per node (the compute time divides by them, at best)")
 parser.add_argument("--alpha-us", type=float, default=25.0, help="latency of one message over the network, microseconds")
 args = parser.parse_args()
 
 runs = {}
 # A results folder of bench/mpi_bench.sh, or its training.jsonl kept in bench/results/.
-for line in open(args.results if args.results.endswith(".jsonl") else args.results + "/training.jsonl"):
-    d = json.loads(line)
-    runs.setdefault((d["model"], d["ranks"]), []).append(d)
+for results in args.results:
+    for line in open(results if results.endswith(".jsonl") else results + "/training.jsonl"):
+        d = json.loads(line)
+        runs.setdefault((d["model"], d["ranks"]), []).append(d)
 
 # The bag model's whole table: (50 000 words + 200 000 n-gram buckets) x 100 floats, plus
 # the dense layer (100 x 10 + 10).
 TABLE_BYTES = {"bag": ((50_000 + 200_000) * 100 + 1_010) * 4}
 NAMES = {"ref": "reference LSTM (batch 64 per rank)", "bag": "bag of n-grams (batch 32 per rank)"}
 
+NODES = [1, 2, 4, 8, 16, 32, 64]
+BAG_DIM, BAG_BATCH = 100, 32
+
+
+def bag_split_by_rows(two):
+    """The table above for a bag model whose ranks split the table's rows."""
+    one = runs[("bag", 1)]
+    c = statistics.median(d["seconds"] / d["steps"] for d in one) / args.cores
+    t2 = statistics.median(d["seconds"] / d["steps"] for d in two) / args.cores
+    r = max(0.0, t2 - c)
+    tokens = statistics.median(d["tokens_per_second"] * d["seconds"] / d["steps"] for d in one)
+    pooled, features = BAG_BATCH * BAG_DIM * 4, 2 * tokens * 8
+    print(f"\n{NAMES['bag']}, rows split between the ranks: {tokens:,.0f} tokens and {c * 1000:.2f} ms of compute a "
+          f"micro-batch on a {args.cores}-core node, {r * 1000:.2f} ms more a micro-batch for each further rank (measured at 2); "
+          f"{pooled / 1e3:.1f} kB of pooled sums and at most {features / 1e3:.0f} kB of features a micro-batch")
+    print("| nodes | " + " | ".join(f"{g} Gbit/s tokens/s (efficiency)" for g in (10, 25)) + " |")
+    print("|---:|---:|---:|")
+    for nodes in NODES:
+        cells = []
+        for gbit in (10, 25):
+            bandwidth = gbit * 1e9 / 8
+            network = 0 if nodes == 1 else (2 * (nodes - 1) / nodes * pooled / bandwidth + 2 * (nodes - 1) * args.alpha_us * 1e-6
+                                            + (nodes - 1) / nodes * features / bandwidth + (nodes - 1) * args.alpha_us * 1e-6)
+            step = c + (nodes - 1) * r + nodes * network  # a step: one micro-batch per rank
+            cells.append(f"{nodes * tokens / step:,.0f} ({c / step:.0%})")
+        print(f"| {nodes} | " + " | ".join(cells) + " |")
+
+
 for model in ["ref", "bag"]:
+    if (model, 1) not in runs:
+        continue
+    if (model, 2) in runs and all(d.get("way") == "rows" for d in runs[(model, 2)]):
+        bag_split_by_rows(runs[(model, 2)])
+        continue
     one = runs[(model, 1)]
     seconds_per_step = statistics.median(d["seconds"] / d["steps"] for d in one) / args.cores
     tokens_per_step = statistics.median(d["tokens_per_second"] * d["seconds"] / d["steps"] for d in one)
@@ -43,7 +90,7 @@ for model in ["ref", "bag"]:
           f"on a {args.cores}-core node; {bytes_two / 1e6:.2f} MB summed a step at 2 ranks")
     print("| nodes | " + " | ".join(f"{g} Gbit/s tokens/s (efficiency)" for g in (10, 25)) + " |")
     print("|---:|---:|---:|")
-    for nodes in [1, 2, 4, 8, 16, 32, 64]:
+    for nodes in NODES:
         cells = []
         for gbit in (10, 25):
             bytes_step = bytes_two if model == "ref" else min(bytes_two * nodes / 2, TABLE_BYTES[model])

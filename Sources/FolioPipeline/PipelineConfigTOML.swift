@@ -73,7 +73,7 @@ extension PipelineConfig {
                      "class_weight = \(quoted(training.balancedClassWeight ? "balanced" : "none"))",
                      "lazy_embedding_updates = \(training.lazyEmbeddingUpdates)", "optimizer = \(quoted(optimizer.kind.rawValue))",
                      "learning_rate = \(optimizer.initialLearningRate)"]
-        if training.keepsEmbeddingRowsWhole == true { lines.append("split_embedding_rows = false") }
+        lines.append("split_embedding_rows = \(training.keepsEmbeddingRowsWhole != true)")
         if let samples = training.maxSamples { lines.append("max_samples = \(samples)") }
         if let seconds = training.maxSeconds { lines.append("max_seconds = \(seconds)") }
         switch optimizer.schedule {

@@ -26,8 +26,10 @@ final class ShardedEmbedding {
     private(set) var seconds = 0.0
     private(set) var rowsSent = 0
     private(set) var steps = 0
-    /// Bytes this rank sent: pooled sums and synchronized rows (ids and values).
-    var bytesSent: Double { Double(shard.floats * 4 + rowsSent * (1 + width) * 4) }
+    /// Bytes of its rows' features this rank sent (``features(_:_:)``).
+    private(set) var featureBytes = 0
+    /// Bytes this rank sent: pooled sums, features, and synchronized rows (ids and values).
+    var bytesSent: Double { Double(shard.floats * 4 + featureBytes + rowsSent * (1 + width) * 4) }
 
     /// The arena's range that the ranks do not hold alike between synchronizations.
     var table: Range<Int> { offset..<offset + rows * width }
@@ -139,6 +141,7 @@ final class ShardedEmbedding {
                 }
             }
         }
+        featureBytes += bytes.count
         let parts = try communicator.allGather(bytes)
         var lengths: [Int32] = []
         lengths.reserveCapacity(batch.rows)

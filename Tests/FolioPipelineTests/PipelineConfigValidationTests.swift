@@ -89,6 +89,7 @@ import Testing
         rich.training.optimizer.clipping = Clipping(norm: 1.5, value: nil, globalNorm: nil)
         rich.training.reduceLROnPlateau = .init()
         rich.training.checkpointMonitor = "val_loss"
+        rich.training.keepsEmbeddingRowsWhole = true
         rich.corpus.testSplit = "held \"out\""
         rich.evaluation.batchSize = 64
         rich.loader.seed = rich.seed  // a file has one seed; reading it sets the loader's too
