@@ -52,6 +52,24 @@ NODES = [1, 2, 4, 8, 16, 32, 64]
 BAG_DIM, BAG_BATCH = 100, 32
 
 
+def scaling_table(compute, tokens, step_seconds):
+    """Tokens/s and efficiency by node count and link speed: a step on N nodes trains N x
+    `tokens` in step_seconds(N, bytes per second); `compute` is its ideal time."""
+    print("| nodes | " + " | ".join(f"{g} Gbit/s tokens/s (efficiency)" for g in (10, 25)) + " |")
+    print("|---:|---:|---:|")
+    for nodes in NODES:
+        cells = []
+        for gbit in (10, 25):
+            step = step_seconds(nodes, gbit * 1e9 / 8)
+            cells.append(f"{nodes * tokens / step:,.0f} ({compute / step:.0%})")
+        print(f"| {nodes} | " + " | ".join(cells) + " |")
+
+
+def ring(nodes, size, bandwidth, passes):
+    """A ring collective moving `size` bytes: `passes` 1 for an allgather, 2 for an allreduce."""
+    return 0 if nodes == 1 else passes * (nodes - 1) / nodes * size / bandwidth + passes * (nodes - 1) * args.alpha_us * 1e-6
+
+
 def bag_split_by_rows(two):
     """The table above for a bag model whose ranks split the table's rows."""
     one = runs[("bag", 1)]
@@ -63,17 +81,9 @@ def bag_split_by_rows(two):
     print(f"\n{NAMES['bag']}, rows split between the ranks: {tokens:,.0f} tokens and {c * 1000:.2f} ms of compute a "
           f"micro-batch on a {args.cores}-core node, {r * 1000:.2f} ms more a micro-batch for each further rank (measured at 2); "
           f"{pooled / 1e3:.1f} kB of pooled sums and at most {features / 1e3:.0f} kB of features a micro-batch")
-    print("| nodes | " + " | ".join(f"{g} Gbit/s tokens/s (efficiency)" for g in (10, 25)) + " |")
-    print("|---:|---:|---:|")
-    for nodes in NODES:
-        cells = []
-        for gbit in (10, 25):
-            bandwidth = gbit * 1e9 / 8
-            network = 0 if nodes == 1 else (2 * (nodes - 1) / nodes * pooled / bandwidth + 2 * (nodes - 1) * args.alpha_us * 1e-6
-                                            + (nodes - 1) / nodes * features / bandwidth + (nodes - 1) * args.alpha_us * 1e-6)
-            step = c + (nodes - 1) * r + nodes * network  # a step: one micro-batch per rank
-            cells.append(f"{nodes * tokens / step:,.0f} ({c / step:.0%})")
-        print(f"| {nodes} | " + " | ".join(cells) + " |")
+    # A step: one micro-batch per rank, each with its pooled sums and features exchanged.
+    scaling_table(c, tokens, lambda nodes, bandwidth: c + (nodes - 1) * r
+                  + nodes * (ring(nodes, pooled, bandwidth, 2) + ring(nodes, features, bandwidth, 1)))
 
 
 for model in ["ref", "bag"]:
@@ -88,14 +98,6 @@ for model in ["ref", "bag"]:
     bytes_two = statistics.median(d["bytes_per_step"] for d in runs[(model, 2)])
     print(f"\n{NAMES[model]}: {tokens_per_step:,.0f} tokens and {seconds_per_step * 1000:.1f} ms of compute a step "
           f"on a {args.cores}-core node; {bytes_two / 1e6:.2f} MB summed a step at 2 ranks")
-    print("| nodes | " + " | ".join(f"{g} Gbit/s tokens/s (efficiency)" for g in (10, 25)) + " |")
-    print("|---:|---:|---:|")
-    for nodes in NODES:
-        cells = []
-        for gbit in (10, 25):
-            bytes_step = bytes_two if model == "ref" else min(bytes_two * nodes / 2, TABLE_BYTES[model])
-            bandwidth = gbit * 1e9 / 8
-            communication = 0 if nodes == 1 else 2 * (nodes - 1) / nodes * bytes_step / bandwidth + 2 * (nodes - 1) * args.alpha_us * 1e-6
-            step = seconds_per_step + communication
-            cells.append(f"{nodes * tokens_per_step / step:,.0f} ({seconds_per_step / step:.0%})")
-        print(f"| {nodes} | " + " | ".join(cells) + " |")
+    summed = lambda nodes: bytes_two if model == "ref" else min(bytes_two * nodes / 2, TABLE_BYTES[model])
+    scaling_table(seconds_per_step, tokens_per_step,
+                  lambda nodes, bandwidth: seconds_per_step + ring(nodes, summed(nodes), bandwidth, 2))

@@ -23,20 +23,30 @@ import Testing
         let model = try Sequential([.embedding(outputDim: 6), .lstm(units: 6, returnSequences: true, dropout: 0.2, recurrentDropout: 0.1),
                                     .globalAveragePooling1D, .dropout(rate: 0.2), .dense(units: 3)], vocabulary: 60, seed: 7)
         if lazy { model.makeEmbeddingsRowSparse() }
+        // Plain SGD updates each row from its gradient alone: the ranks split a lazy
+        // table's update (GradientReduction.splitsRowUpdates); Adam's rows keep moments.
+        let optimizer: any Optimizer = sgd ? SGD(arena: model.arena, learningRate: 0.5) : Adam(arena: model.arena, learningRate: 0.02)
+        let trainer = try fit(model, optimizer: optimizer, folder, accumulation: accumulation, communicator: communicator,
+                              loaderRank: (communicator.rank, communicator.size))
+        let sparse = trainer.reduction.map { $0.lastRowIDs > 0 && $0.lastFloats < model.arena.count } ?? false
+        return (Array(model.arena.values), trainer.history.map(\.loss), sparse)
+    }
+
+    /// Trains `model` 2 epochs, checking the weights after every step, on the loader made
+    /// for `loaderRank`'s turns (of `of` ranks) with `accumulation` steps, and returns the trainer.
+    static func fit(_ model: Sequential, optimizer: any Optimizer, _ folder: String, accumulation: Int, communicator: any Communicator,
+                    loaderRank: (rank: Int, of: Int), dealsRows: Bool = false) throws -> Trainer {
         var loaderOptions = LoaderOptions(batchSize: 8, maxLength: 10, seed: 3, memoryBudget: 1 << 16, prefetch: 2)
-        (loaderOptions.rank, loaderOptions.worldSize, loaderOptions.groupSize) = (communicator.rank, communicator.size, accumulation)
+        (loaderOptions.rank, loaderOptions.worldSize, loaderOptions.groupSize) = (loaderRank.rank, loaderRank.of, accumulation)
         let loader = try ShardLoader(shards: try ShardSet(folder: folder), options: loaderOptions)
         var options = TrainingOptions()
         options.epochs = 2
         options.accumulationSteps = accumulation
         options.weightCheckEvery = 1
-        // Plain SGD updates each row from its gradient alone: the ranks split a lazy
-        // table's update (GradientReduction.splitsRowUpdates); Adam's rows keep moments.
-        let optimizer: any Optimizer = sgd ? SGD(arena: model.arena, learningRate: 0.5) : Adam(arena: model.arena, learningRate: 0.02)
+        options.dealsEmbeddingRows = dealsRows
         let trainer = Trainer(model: model, optimizer: optimizer, loader: loader, options: options, communicator: communicator)
         try trainer.fit()
-        let sparse = trainer.reduction.map { $0.lastRowIDs > 0 && $0.lastFloats < model.arena.count } ?? false
-        return (Array(model.arena.values), trainer.history.map(\.loss), sparse)
+        return trainer
     }
 
     /// (ranks, accumulation): groups that divide the epoch's 12 micro-batches and groups
@@ -72,17 +82,8 @@ import Testing
                                  loaderRank: (rank: Int, of: Int) = (0, 1)) throws -> (weights: [Float], losses: [Double], dealt: Bool) {
         let model = try Sequential([.embedding(outputDim: 6), .globalAveragePooling1D, .dense(units: 3)], vocabulary: 60, seed: 7)
         model.makeEmbeddingsRowSparse()
-        var loaderOptions = LoaderOptions(batchSize: 8, maxLength: 10, seed: 3, memoryBudget: 1 << 16, prefetch: 2)
-        (loaderOptions.rank, loaderOptions.worldSize, loaderOptions.groupSize) = (loaderRank.rank, loaderRank.of, accumulation)
-        let loader = try ShardLoader(shards: try ShardSet(folder: folder), options: loaderOptions)
-        var options = TrainingOptions()
-        options.epochs = 2
-        options.accumulationSteps = accumulation
-        options.weightCheckEvery = 1
-        options.dealsEmbeddingRows = true
-        let trainer = Trainer(model: model, optimizer: SGD(arena: model.arena, learningRate: 0.5), loader: loader, options: options,
-                              communicator: communicator)
-        try trainer.fit()
+        let trainer = try fit(model, optimizer: SGD(arena: model.arena, learningRate: 0.5), folder, accumulation: accumulation,
+                              communicator: communicator, loaderRank: loaderRank, dealsRows: true)
         return (Array(model.arena.values), trainer.history.map(\.loss), trainer.shardedEmbedding != nil)
     }
 
