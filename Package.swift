@@ -44,7 +44,7 @@ let package = Package(
         .target(name: "FolioCore"),
         .target(name: "FolioCorpus", dependencies: ["FolioCore", "CZstd"]),
         .target(name: "FolioText", dependencies: ["FolioCore", "CICUShim"]),
-        .target(name: "FolioShards", dependencies: ["FolioCore", "CZstd"]),
+        .target(name: "FolioShards", dependencies: ["FolioCore", "CZstd", "CFolioKernels"]),
         .target(name: "FolioNN", dependencies: ["FolioCore", "CBLAS", "CFolioKernels"]),
         // The ranks of an `mpirun` launch as a FolioCore.Communicator (DESIGN.md section 9).
         .target(name: "FolioMPI", dependencies: ["FolioCore", "CMPI"]),

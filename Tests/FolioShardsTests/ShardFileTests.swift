@@ -10,6 +10,21 @@ import Testing
         for length in [0, 1, 7, 8, 9, 63, 64, 1000] {
             let bytes = (0..<length).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
             #expect(bytes.withUnsafeBytes { CRC32C.checksum($0) } == CRC32C.reference(bytes))
+            // The table loop too, where the instruction ran above; and both carried across
+            // pieces that start at any alignment.
+            var tables = CRC32C()
+            bytes.withUnsafeBytes { tables.updateByTables($0) }
+            #expect(tables.value == CRC32C.reference(bytes))
+            for cut in Set([0, length / 3, length]) {
+                var (crc, byTables) = (CRC32C(), CRC32C())
+                bytes.withUnsafeBytes { raw in
+                    for piece in [raw[..<cut], raw[cut...]] {
+                        crc.update(UnsafeRawBufferPointer(rebasing: piece))
+                        byTables.updateByTables(UnsafeRawBufferPointer(rebasing: piece))
+                    }
+                }
+                #expect(crc.value == CRC32C.reference(bytes) && byTables.value == crc.value, "length \(length), cut \(cut)")
+            }
         }
     }
 

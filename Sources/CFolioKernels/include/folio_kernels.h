@@ -20,11 +20,12 @@
 // written to round alike; the generic path on x86-64 (no FMA) differs in the last bits.
 //
 // Beside them, one allocator setting (glibc's mallopt) that Swift's Glibc module does not
-// export.
+// export, and CRC-32C with the CPU's crc32 instruction (crc32c.c).
 #ifndef FOLIO_KERNELS_H
 #define FOLIO_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -98,6 +99,12 @@ void folio_pack(const float *b, int k, int n, int ldb, int transposed, float *pa
 /// `retained` free bytes in all, for reuse instead of handing their pages back to the system
 /// (glibc's mmap and trim thresholds; elsewhere nothing). Returns 1 when it was applied.
 int folio_keep_freed_memory(size_t largest_block, size_t retained);
+
+/// Whether folio_crc32c_update runs here (x86-64 with SSE 4.2); 0 elsewhere.
+int folio_crc32c_hardware(void);
+/// CRC-32C's running state (not inverted: the caller inverts before and after) over `count`
+/// bytes, with the CPU's crc32 instruction. Only where folio_crc32c_hardware() is 1.
+uint32_t folio_crc32c_update(uint32_t crc, const void *bytes, size_t count);
 
 /// Gives the free memory of every heap arena back to the kernel (glibc's malloc_trim); 1 if
 /// some was given back, 0 if none or where the C library cannot.
