@@ -4,10 +4,10 @@
 // Other CPUs (and x86 without SSE 4.2) get 0 from folio_crc32c_hardware and FolioShards'
 // `CRC32C` keeps its table-driven loop, the twin this one is checked against.
 #include "folio_kernels.h"
-#include <string.h>
 
 #if defined(__x86_64__)
 #include <nmmintrin.h>
+#include <string.h>
 
 __attribute__((target("sse4.2"))) static uint32_t crc32c_sse42(uint32_t crc, const unsigned char *bytes, size_t count) {
     uint64_t wide = crc;
