@@ -34,8 +34,8 @@ public final class GradientReduction {
     /// Tables whose update this step is split: where they are, the union's rows, and which
     /// of them each rank updates (`bounds[r]..<bounds[r + 1]`), for ``shareUpdatedRows(_:)``.
     private var split: [(region: RowSparseRegion, rows: [Int], bounds: [Int])] = []
-    /// One bit per row of the largest table: the union of touched rows, read back in order.
-    private var marks: [UInt64] = []
+    /// The union of touched rows (room for the largest table), read back in order.
+    private var marks = RowMarks()
 
     public init(communicator: any Communicator) { self.communicator = communicator }
 
@@ -143,12 +143,7 @@ public final class GradientReduction {
     private func unionOfTouchedRows(_ region: RowSparseRegion) throws(FolioError) -> [Int] {
         let own = region.touchedRows.map { UInt32(truncatingIfNeeded: $0).littleEndian }
         let parts = try communicator.allGather(own.withUnsafeBytes { [UInt8]($0) })
-        // A bit per row, then the set bits in order: linear in the table's size / 64 and
-        // the rows touched, where sorting the tens of thousands of rows of a bag model's
-        // step was a tenth of its reduction.
-        let words = (region.rows + 63) / 64
-        if marks.count < words { marks = [UInt64](repeating: 0, count: words) }
-        var count = 0
+        marks.reserve(rows: region.rows)
         var outside: Int?
         for part in parts {
             lastRowIDs += part.count / 4
@@ -159,27 +154,15 @@ public final class GradientReduction {
                         outside = row
                         continue
                     }
-                    let bit: UInt64 = 1 << UInt64(row & 63)
-                    if marks[row >> 6] & bit == 0 { count += 1 }
-                    marks[row >> 6] |= bit
+                    marks.insert(row)
                 }
             }
         }
         if let outside {
-            marks = []
+            marks = RowMarks()
             throw FolioError("rank \(communicator.rank): a rank sent row \(outside) of a table of \(region.rows)")
         }
-        var union: [Int] = []
-        union.reserveCapacity(count)
-        for word in 0..<words where marks[word] != 0 {
-            var bits = marks[word]
-            while bits != 0 {
-                union.append(word << 6 | bits.trailingZeroBitCount)
-                bits &= bits - 1
-            }
-            marks[word] = 0
-        }
-        return union
+        return marks.removeAll()
     }
 
     /// A hash of the weights, equal on every rank of a healthy run: FNV-1a's step over

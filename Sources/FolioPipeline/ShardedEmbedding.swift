@@ -18,8 +18,8 @@ final class ShardedEmbedding {
     private let offset: Int
     private let rows: Int
     private let width: Int
-    /// One bit per row: the rows this rank updated since the last synchronization.
-    private var marks: [UInt64]
+    /// The rows this rank updated since the last synchronization.
+    private var marks: RowMarks
     /// Room for a synchronization's rows, grown as needed, never shrunk.
     private var storage = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)
     /// Seconds spent synchronizing, rows this rank sent, and optimizer steps taken.
@@ -47,7 +47,7 @@ final class ShardedEmbedding {
         shard = RowShard(communicator: communicator)
         let embedding = network.embedding
         (offset, rows, width) = (embedding.table.offset, embedding.inputDim, embedding.outputDim)
-        marks = [UInt64](repeating: 0, count: (rows + 63) / 64)
+        marks = RowMarks(rows: rows)
         network.rowShard = shard
     }
 
@@ -58,7 +58,7 @@ final class ShardedEmbedding {
     func noteUpdated(_ arena: ParameterArena) {
         steps += 1
         guard let region = arena.rowSparseRegions.first(where: { $0.offset == offset }) else { return }
-        for row in region.touchedRows { marks[row >> 6] |= 1 << UInt64(row & 63) }
+        for row in region.touchedRows { marks.insert(row) }
     }
 
     /// Every rank's rows updated since the last call, to every rank: afterwards the ranks
@@ -69,15 +69,7 @@ final class ShardedEmbedding {
         let clock = ContinuousClock()
         let started = clock.now
         defer { seconds += (clock.now - started).seconds }
-        var updated: [Int] = []
-        for word in marks.indices where marks[word] != 0 {
-            var bits = marks[word]
-            while bits != 0 {
-                updated.append(word << 6 | bits.trailingZeroBitCount)
-                bits &= bits - 1
-            }
-            marks[word] = 0
-        }
+        let updated = marks.removeAll()
         rowsSent += updated.count
         var counts = [Double](repeating: 0, count: communicator.size)
         counts[communicator.rank] = Double(updated.count)

@@ -577,4 +577,33 @@ func fixtureLSTM(_ fixture: NNFixture, sequences: Bool) -> (LSTM, ParameterArena
         #expect(seen.count == 10)
         #expect(GradientReduction.weightsHash(arena) == base)
     }
+
+    /// A range the ranks do not hold alike (a table dealt by rows) is left out; a weight
+    /// on either side of it still changes the hash.
+    @Test func anExcludedRangeIsLeftOut() {
+        let arena = ParameterArena(layout: [("w", [37])])
+        for index in 0..<37 { arena.values[index] = Float(index) * 0.25 }
+        let base = GradientReduction.weightsHash(arena, excluding: 5..<30)
+        arena.values[12] += 1
+        #expect(GradientReduction.weightsHash(arena, excluding: 5..<30) == base)
+        for index in [4, 30] {
+            arena.values[index] += 1
+            #expect(GradientReduction.weightsHash(arena, excluding: 5..<30) != base, "weight \(index)")
+            arena.values[index] -= 1
+        }
+    }
+}
+
+@Suite struct RowMarksTests {
+    @Test func rowsComeBackOnceEachAscendingAndAreCleared() {
+        var marks = RowMarks(rows: 70)
+        for row in [69, 3, 64, 3, 0, 63, 69] { marks.insert(row) }
+        #expect(marks.count == 5)
+        #expect(marks.removeAll() == [0, 3, 63, 64, 69])
+        #expect(marks.count == 0 && marks.removeAll().isEmpty)
+        marks.reserve(rows: 200)
+        marks.insert(199)
+        marks.insert(1)
+        #expect(marks.removeAll() == [1, 199])
+    }
 }
