@@ -280,8 +280,23 @@ public final class PipelineRunner {
     }
 
     public func run() throws(FolioError) -> PipelineResult {
-        let clock = ContinuousClock()
-        let started = clock.now
+        try runEvaluation(try runTraining())
+    }
+
+    /// What a run's data and training stages leave for its evaluation: a caller may look at
+    /// the training (a tuner checking its refit) before the test split is read.
+    public struct TrainedRun {
+        /// Every epoch's figures.
+        public let history: [EpochLogs]
+        let train: ShardSet
+        let validation: ShardSet?
+        let testSplit: String?
+        let started: ContinuousClock.Instant
+    }
+
+    /// The stages up to the trained model: data, then training (each skipped when unchanged).
+    public func runTraining() throws(FolioError) -> TrainedRun {
+        let started = ContinuousClock().now
         ran = []
         skipped = []
         let vocabulary = try prepareData()
@@ -304,7 +319,13 @@ public final class PipelineRunner {
             history = try trainModel(trainingConfig, train: train, validation: validation, vocabulary: vocabulary, fingerprint: trainingPrint)
         }
         if history.isEmpty, let checkpoint = try Checkpoint.read(folder: checkpointFolder) { history = checkpoint.history }
+        return TrainedRun(history: history, train: train, validation: validation, testSplit: testSplit, started: started)
+    }
 
+    /// The trained model evaluated (on the test split; without one, on the validation
+    /// documents) and the run's report.
+    public func runEvaluation(_ trained: TrainedRun) throws(FolioError) -> PipelineResult {
+        let (history, train, validation, testSplit) = (trained.history, trained.train, trained.validation, trained.testSplit)
         let (bundle, model, _) = try ModelBundle.load(from: modelFolder, trainable: false)
         model.network.threads = config.threads
         // Without a test split the run is evaluated on its validation documents.
@@ -336,7 +357,7 @@ public final class PipelineRunner {
         return PipelineResult(
             name: config.name, runDir: runDir, accuracy: result.accuracy, macroF1: result.report?.macroF1 ?? 0, testLoss: result.loss,
             topK: result.topK, testExamples: result.examples, evaluatedOn: testSplit == nil ? "validation" : "test",
-            epochsRun: history.count, stagesRun: ran, stagesSkipped: skipped, seconds: (clock.now - started).seconds,
+            epochsRun: history.count, stagesRun: ran, stagesSkipped: skipped, seconds: (ContinuousClock().now - trained.started).seconds,
             peakRSSMegabytes: peakResidentMegabytes(), valAccuracy: history.last?.valAccuracy, valLoss: history.last?.valLoss)
     }
 

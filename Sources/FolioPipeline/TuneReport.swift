@@ -27,7 +27,8 @@ extension Tuner {
                 + "Written to `tuned.toml`: " + (result.finalModel == .refit
                     ? "\(best.bestEpoch ?? best.epochs) epochs on the whole training split, validation documents included."
                     : "\(best.epochs) epochs on the trial's training documents, keeping the best validation epoch's weights"
-                        + (options.finalModel == .refit ? " (not refitted: its learning rate follows a validation plateau)." : ".")), "",
+                        + (options.finalModel == .refit
+                            ? " (\(result.refitSetAside ?? "not refitted: its learning rate follows a validation plateau"))." : ".")), "",
         ]
         if let final = result.final {
             lines += ["**Final model** (`tuned.toml` trained again, `final/`): \(final.evaluatedOn) accuracy "

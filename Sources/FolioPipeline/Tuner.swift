@@ -28,6 +28,12 @@ public struct TuneOptions: Sendable, Hashable {
     public var runsFinal = true
     /// How the final model trains: see ``FinalModel``.
     public var finalModel = FinalModel.refit
+    /// How far a refit's last epoch's training accuracy may fall below the chosen trial's at
+    /// the same epoch before the refit is set aside, unevaluated, and the trial replayed.
+    /// A refit has no held-out documents to warn that it went wrong: on the changelog eras a
+    /// two-epoch refit ended at 0.457 where its trial had validated at 0.634, and tested 14
+    /// points below the same search's earlier choice.
+    public var refitTolerance = 0.05
     /// Crash tests: `tune-trial` (before each trial runs) and `tune-final`.
     public var failpoints = Failpoints.fromEnvironment()
 
@@ -58,6 +64,9 @@ public struct TrialRecord: Sendable, Codable, Equatable {
     /// The epoch whose weights the trial kept and was ranked by (1-based): the best by its
     /// early stopping's monitor; a refitted final model trains this many epochs.
     public var bestEpoch: Int?
+    /// The running training accuracy of that epoch (what a refit's same epoch is checked
+    /// against, ``TuneOptions/refitTolerance``).
+    public var trainAccuracy: Double?
     /// Epochs trained before early stopping ended the trial (``Tuner/trialConfig(_:epochs:)``).
     public var epochsRun: Int?
     public var seconds: Double
@@ -71,6 +80,7 @@ public struct TrialRecord: Sendable, Codable, Equatable {
         case valAccuracy = "val_accuracy"
         case valMacroF1 = "val_macro_f1"
         case bestEpoch = "best_epoch"
+        case trainAccuracy = "train_accuracy"
         case epochsRun = "epochs_run"
     }
 }
@@ -84,12 +94,16 @@ public struct TuneResult: Sendable, Codable {
     public var tunedPipeline: String
     /// How `tuned.toml` trains (``FinalModel/refit`` may fall back to ``FinalModel/replay``).
     public var finalModel: FinalModel
+    /// Why a refit was set aside for the replay (``TuneOptions/refitTolerance``); nil when
+    /// none was.
+    public var refitSetAside: String?
     /// The chosen settings trained again, evaluated once on the test split.
     public var final: PipelineResult?
 
     enum CodingKeys: String, CodingKey {
         case best, trials, final
         case finalModel = "final_model"
+        case refitSetAside = "refit_set_aside"
         case trialRuns = "trial_runs"
         case searchSeconds = "search_seconds"
         case tunedPipeline = "tuned_pipeline"
@@ -195,7 +209,7 @@ public final class Tuner {
         guard let best = Self.best(records, metric: options.metric) else {
             throw FolioError("no trial finished within the budget: give the tune more time", file: trialsPath)
         }
-        let (tuned, finalModel) = tunedConfig(best, searched: searched)
+        var (tuned, finalModel) = tunedConfig(best, searched: searched)
         try writeText(try tuned.toml(), to: tunedPath)
         var result = TuneResult(best: best, trials: Set(records.map(\.trial)).count, trialRuns: records.count,
                                 searchSeconds: spentBefore + (clock.now - started).seconds, tunedPipeline: tunedPath, finalModel: finalModel)
@@ -207,13 +221,39 @@ public final class Tuner {
             // back first: the heap keeps them for reuse, and a peak restarts at what is resident.
             FreedMemoryReuse.release()
             restartPeakResident()
-            let final = PipelineRunner(config: tuned, runDir: folder + "/final")
-            final.events = events
-            final.pipelineFile = tunedPath
-            result.final = try final.run()
+            var final = finalRunner(tuned)
+            var trained = try final.runTraining()
+            if finalModel == .refit, let shortfall = Self.refitShortfall(trained.history, trial: best, tolerance: options.refitTolerance) {
+                events.note(shortfall)
+                result.refitSetAside = shortfall
+                (tuned, finalModel) = tunedConfig(best, searched: searched, finalModel: .replay)
+                result.finalModel = finalModel
+                try writeText(try tuned.toml(), to: tunedPath)
+                final = finalRunner(tuned)
+                trained = try final.runTraining()
+            }
+            result.final = try final.runEvaluation(trained)
             try writeReport(records, result: result)
         }
         return result
+    }
+
+    /// `tuned.toml`'s run, in `FOLDER/final`.
+    func finalRunner(_ tuned: PipelineConfig) -> PipelineRunner {
+        let final = PipelineRunner(config: tuned, runDir: folder + "/final")
+        final.events = events
+        final.pipelineFile = tunedPath
+        return final
+    }
+
+    /// Why a refit's training must not stand for the chosen trial: its last epoch's training
+    /// accuracy more than `tolerance` below the trial's at that epoch (the refit trains as
+    /// many epochs as the trial kept, on more documents, so it should reach at least as
+    /// high). Nil when it does, or when the trial's record predates the figure.
+    static func refitShortfall(_ history: [EpochLogs], trial: TrialRecord, tolerance: Double) -> String? {
+        guard let expected = trial.trainAccuracy, let last = history.last, last.accuracy < expected - tolerance else { return nil }
+        return String(format: "refit set aside: its epoch %d ended at training accuracy %.4f, more than %.2f below trial %d's %.4f at that epoch; "
+                      + "the trial is replayed instead", last.epoch, last.accuracy, tolerance, trial.trial, expected)
     }
 
     struct Key: Hashable {
@@ -255,7 +295,10 @@ public final class Tuner {
             record.valMacroF1 = evaluation.report?.macroF1
             // The epoch whose weights early stopping restored, as it recorded it.
             record.bestEpoch = session.trainer.callbacks.lazy.compactMap { $0 as? EarlyStopping }.first?.state["best_epoch"].map { Int($0) }
-            record.epochsRun = session.trainer.history.count
+            let history = session.trainer.history
+            record.epochsRun = history.count
+            record.trainAccuracy = record.bestEpoch.flatMap { history.indices.contains($0 - 1) ? history[$0 - 1] : nil }?.accuracy
+                ?? history.last?.accuracy
         } catch {
             record.skipped = error.description
         }
@@ -280,12 +323,12 @@ public final class Tuner {
     /// The pipeline with the best trial's settings and how it trains (``FinalModel``). A
     /// refit trains the trial's kept epochs with its schedule as it ran (a cosine over the
     /// rung's epochs still ends where the trial's did at that epoch).
-    func tunedConfig(_ best: TrialRecord, searched: PipelineConfig) -> (PipelineConfig, FinalModel) {
+    func tunedConfig(_ best: TrialRecord, searched: PipelineConfig, finalModel requested: FinalModel? = nil) -> (PipelineConfig, FinalModel) {
         var tuned = Self.trialConfig(config.applying(best.settings, epochs: best.epochs), epochs: best.epochs)
         tuned.name = config.name + "-tuned"
         tuned.training.validationSplit = searched.training.validationSplit
         var finalModel = FinalModel.replay
-        if options.finalModel == .refit, !(tuned.training.reduceLROnPlateau?.monitor.hasPrefix("val_") ?? false) {
+        if (requested ?? options.finalModel) == .refit, !(tuned.training.reduceLROnPlateau?.monitor.hasPrefix("val_") ?? false) {
             finalModel = .refit
             tuned.training.epochs = best.bestEpoch ?? best.epochs
             tuned.training.validationSplit = 0
