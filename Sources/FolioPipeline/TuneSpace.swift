@@ -203,6 +203,38 @@ public struct TuneSpace: Sendable, Hashable, Encodable {
         }
         return settings
     }
+
+    /// A point near `settings`, the search's second way of drawing once it has a best trial
+    /// (fastText's autotune searches only this way, from its defaults). Each parameter moves
+    /// with probability 1/2, and one drawn at random always does: a log-uniform one by a
+    /// factor of up to a quarter of its range's span (in log) either way, kept inside it; one
+    /// of a list to the entry before or after it (the lists are in order: sizes, rates, two
+    /// choices), turning back at the ends. Every parameter takes its two draws whether it
+    /// moves or not, so the stream, and a seed's trials, do not depend on which moved.
+    public func neighbour(of settings: TrialSettings, _ random: inout SplitMix64) -> TrialSettings {
+        let parameters = Parameter.allCases.filter { ranges[$0] != nil }
+        guard !parameters.isEmpty else { return settings }
+        let forced = parameters[Int(random.next() % UInt64(parameters.count))]
+        var moved = settings
+        for parameter in parameters {
+            let (moves, step) = (random.nextUnit() < 0.5, random.nextUnit())
+            guard parameter == forced || moves, let range = ranges[parameter], let value = settings.values[parameter.rawValue] else { continue }
+            switch range {
+            case .logUniform(let low, let high):
+                let (bottom, top) = (Foundation.log(low), Foundation.log(high))
+                let logValue = Foundation.log(value) + (step * 2 - 1) * (top - bottom) / 4
+                // Clamped after exp as well: exp(log(low)) may round below low.
+                moved.values[parameter.rawValue] = min(max(Foundation.exp(logValue), low), high)
+            case .values(let values):
+                guard values.count > 1 else { continue }
+                // A value the list no longer holds (a space file narrowed it) starts from the nearest.
+                let index = values.indices.min { abs(values[$0] - value) < abs(values[$1] - value) } ?? 0
+                let next = step < 0.5 ? index - 1 : index + 1
+                moved.values[parameter.rawValue] = values[next < 0 ? 1 : next == values.count ? values.count - 2 : next]
+            }
+        }
+        return moved
+    }
 }
 
 /// One trial's hyperparameters by name (the space's parameter names).

@@ -34,6 +34,11 @@ public struct TuneOptions: Sendable, Hashable {
     /// two-epoch refit ended at 0.457 where its trial had validated at 0.634, and tested 14
     /// points below the same search's earlier choice.
     public var refitTolerance = 0.05
+    /// The share of each bracket's configurations after the first drawn near the best trial
+    /// so far (``TuneSpace/neighbour(of:_:)``) rather than from the whole space: random
+    /// search finds the region, the draws near its best refine it, as fastText's autotune
+    /// does around its best configuration. 0: random search alone.
+    public var nearBestShare = 0.5
     /// Crash tests: `tune-trial` (before each trial runs) and `tune-final`.
     public var failpoints = Failpoints.fromEnvironment()
 
@@ -179,13 +184,26 @@ public final class Tuner {
         }
         search: while options.trials.map({ nextTrial < $0 }) ?? true {
             let count = min(bracketSize, (options.trials ?? Int.max) - nextTrial)
-            var alive = (0..<count).map { (trial: nextTrial + $0, settings: space.sample(&random)) }
+            // After the first bracket, half the configurations are drawn near the best trial of
+            // the brackets before (only theirs: a resumed tune holds later trials' records too,
+            // and must draw as the first run did), half from the whole space.
+            let around = Self.best(records.filter { $0.trial < nextTrial }, metric: options.metric)
+            var alive = (0..<count).map { offset in
+                let near = around.map { random.nextUnit() < options.nearBestShare ? $0 : nil } ?? nil
+                return (trial: nextTrial + offset, settings: near.map { space.neighbour(of: $0.settings, &random) } ?? space.sample(&random))
+            }
             nextTrial += count
             for (rung, epochs) in rungs.enumerated() {
                 var scored: [(trial: Int, settings: TrialSettings, value: Double?)] = []
                 for candidate in alive {
                     let record: TrialRecord
                     if let done = previous[Key(trial: candidate.trial, rung: rung)] {
+                        // The same tune draws the same settings; a record that holds others was
+                        // not written by this tune's draws (edited, or a sampler's bug): refused.
+                        guard done.settings == candidate.settings else {
+                            throw FolioError("other settings than this tune draws for that trial: not this tune's record; "
+                                             + "remove the file to search again", file: trialsPath, place: "trial \(candidate.trial), rung \(rung)")
+                        }
                         record = done
                     } else {
                         guard budgetLeft() else { break search }
@@ -372,9 +390,12 @@ public final class Tuner {
             /// Trials stop early (``trialConfig(_:epochs:)``); records of tunes whose trials
             /// trained their whole rung are not mixed in.
             var trialsStopEarly = true
+            /// Later brackets draw near the best trial too; records of tunes that drew every
+            /// configuration from the whole space hold other trials under the same numbers.
+            var nearBestShare: Double
         }
         let identity = Identity(pipeline: config, space: space, metric: options.metric.rawValue, seed: options.seed, trials: options.trials,
-                                factor: options.reductionFactor)
+                                factor: options.reductionFactor, nearBestShare: options.nearBestShare)
         return String(decoding: config.canonicalJSON(identity), as: UTF8.self)
     }
 

@@ -156,4 +156,36 @@ import Testing
             #expect(error.place?.contains("subwords.") == true, "\(error)")
         }
     }
+
+    /// A draw near a trial: every parameter stays in its range, a listed one at its entry or
+    /// the one before or after it, a log-uniform one within a quarter of its span (in log);
+    /// at least one moves; the same stream gives the same point.
+    @Test func aDrawNearATrialMovesToNeighbouringSettings() throws {
+        let config = try PipelineConfig.read(path: Self.root + "/pipelines/demo.toml")
+        let space = TuneSpace.defaults(for: config)
+        var random = SplitMix64(seed: 9)
+        var moves: [String: Int] = [:]
+        for _ in 0..<200 {
+            let start = space.sample(&random)
+            var again = random
+            let near = space.neighbour(of: start, &random)
+            #expect(space.neighbour(of: start, &again) == near)
+            #expect(near != start)
+            for (parameter, range) in space.ranges {
+                let (from, to) = (try #require(start.values[parameter.rawValue]), try #require(near.values[parameter.rawValue]))
+                if from != to { moves[parameter.rawValue, default: 0] += 1 }
+                switch range {
+                case .logUniform(let low, let high):
+                    #expect(low <= to && to <= high)
+                    #expect(abs(log(to) - log(from)) <= (log(high) - log(low)) / 4 + 1e-12)
+                case .values(let values):
+                    let (i, j) = (try #require(values.firstIndex(of: from)), try #require(values.firstIndex(of: to)))
+                    #expect(abs(i - j) <= 1, "\(parameter): \(from) -> \(to)")
+                }
+            }
+        }
+        // Every parameter moves sometimes, and none every time.
+        #expect(Set(moves.keys) == Set(space.ranges.keys.map(\.rawValue)))
+        #expect(moves.values.allSatisfy { $0 > 40 && $0 < 200 }, "\(moves)")
+    }
 }

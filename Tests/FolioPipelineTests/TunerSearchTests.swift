@@ -1,0 +1,66 @@
+import FolioCore
+import FolioTestSupport
+import Foundation
+import Testing
+@testable import FolioPipeline
+
+/// The search's draws after its first bracket: near the best trial so far, and the same when
+/// a tune is run again over its own records.
+@Suite struct TunerSearchTests {
+    let folder = TemporaryFolder()
+
+    init() throws {
+        try TinyCorpus.writeRun(into: folder.path, model: TinyCorpus.bagModel.replacingOccurrences(of: "units = 3", with: ""),
+                                training: "epochs = 3\nlearning_rate = 0.05")
+    }
+
+    /// Six configurations in two brackets of three (rungs of 1 and 3 epochs), every one after
+    /// the first bracket drawn near its best.
+    func tuner(_ out: String) throws -> Tuner {
+        let config = try PipelineConfig.read(path: folder.path + "/tiny.toml")
+        let spaceFile = folder.write("small.toml", "[dim]\nvalues = [8, 16, 32]\n[buckets]\nvalues = [1000]\n[batch_size]\nvalues = [8, 16]\n")
+        var options = TuneOptions()
+        (options.trials, options.seed, options.nearBestShare, options.runsFinal) = (6, 3, 1, false)
+        return Tuner(config: config, space: try TuneSpace.defaults(for: config).reading(spaceFile), options: options, folder: folder.path + "/" + out)
+    }
+
+    func records(_ out: String) throws -> [TrialRecord] {
+        try String(contentsOfFile: folder.path + "/\(out)/trials.jsonl", encoding: .utf8).split(separator: "\n")
+            .map { try JSONDecoder().decode(TrialRecord.self, from: Data($0.utf8)) }
+    }
+
+    @Test func laterBracketsDrawNearTheBestTrialAndARerunDrawsTheSame() throws {
+        let first = try tuner("tune")
+        let result = try first.run()
+        let records = try records("tune")
+        #expect(Set(records.map(\.trial)) == Set(0..<6))
+        let best = try #require(Tuner.best(records.filter { $0.trial < 3 }, metric: .accuracy))
+        for trial in 3..<6 {
+            let settings = try #require(records.first { $0.trial == trial }?.settings)
+            #expect(settings != best.settings)
+            for (parameter, range) in first.space.ranges {
+                let (from, to) = (try #require(best.settings.values[parameter.rawValue]), try #require(settings.values[parameter.rawValue]))
+                switch range {
+                case .logUniform(let low, let high): #expect(abs(log(to) - log(from)) <= (log(high) - log(low)) / 4 + 1e-12)
+                case .values(let values):
+                    let (i, j) = (try #require(values.firstIndex(of: from)), try #require(values.firstIndex(of: to)))
+                    #expect(abs(i - j) <= 1, "trial \(trial), \(parameter): \(from) -> \(to)")
+                }
+            }
+        }
+        // Run again over its own records (every trial's, the second bracket's too): the same
+        // draws, nothing trained again, the same choice.
+        let written = try String(contentsOfFile: folder.path + "/tune/trials.jsonl", encoding: .utf8)
+        let again = try tuner("tune").run()
+        #expect(try String(contentsOfFile: folder.path + "/tune/trials.jsonl", encoding: .utf8) == written)
+        #expect(again.best == result.best)
+        // A record whose settings are not what this tune draws for its trial is refused,
+        // naming the file and the trial.
+        let edited = written.split(separator: "\n").map { line in
+            line.contains("\"trial\":4,") ? line.replacingOccurrences(of: "\"buckets\":1000", with: "\"buckets\":2000") : String(line)
+        }
+        try (edited.joined(separator: "\n") + "\n").write(toFile: folder.path + "/tune/trials.jsonl", atomically: true, encoding: .utf8)
+        let error = try #require(throws: FolioError.self) { try tuner("tune").run() }
+        #expect(error.place == "trial 4, rung 0" && error.file?.hasSuffix("trials.jsonl") == true, "\(error)")
+    }
+}
