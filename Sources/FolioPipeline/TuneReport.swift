@@ -37,7 +37,7 @@ extension Tuner {
         }
         lines += ["![search](search.svg)", "", "| trial | rung | epochs | settings | val accuracy | val macro-F1 | seconds |", "|---:|---:|---:|---|---:|---:|---:|"]
         for record in records.sorted(by: { ($0.trial, $0.rung) < ($1.trial, $1.rung) }) {
-            lines.append("| \(record.trial) | \(record.rung) | \(record.epochs) | \(record.skipped.map { "skipped: \($0)" } ?? settings(record.settings)) | "
+            lines.append("| \(record.trial) | \(record.rung) | \(record.epochs) | \(record.skipped.map { "skipped: \($0)" } ?? settings(record.settings))\(record.drawnNear.map { " (drawn near trial \($0))" } ?? "") | "
                 + "\(figure(record.valAccuracy)) | \(figure(record.valMacroF1)) | \(String(format: "%.1f", record.seconds)) |")
         }
         try writeText(lines.joined(separator: "\n") + "\n", to: folder + "/tune.md")

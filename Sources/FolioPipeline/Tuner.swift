@@ -72,6 +72,9 @@ public struct TrialRecord: Sendable, Codable, Equatable {
     /// The running training accuracy of that epoch (what a refit's same epoch is checked
     /// against, ``TuneOptions/refitTolerance``).
     public var trainAccuracy: Double?
+    /// The trial this one's settings were drawn near (``TuneSpace/neighbour(of:_:)``); nil:
+    /// drawn from the whole space.
+    public var drawnNear: Int?
     /// Epochs trained before early stopping ended the trial (``Tuner/trialConfig(_:epochs:)``).
     public var epochsRun: Int?
     public var seconds: Double
@@ -86,6 +89,7 @@ public struct TrialRecord: Sendable, Codable, Equatable {
         case valMacroF1 = "val_macro_f1"
         case bestEpoch = "best_epoch"
         case trainAccuracy = "train_accuracy"
+        case drawnNear = "drawn_near"
         case epochsRun = "epochs_run"
     }
 }
@@ -190,11 +194,12 @@ public final class Tuner {
             let around = Self.best(records.filter { $0.trial < nextTrial }, metric: options.metric)
             var alive = (0..<count).map { offset in
                 let near = around.map { random.nextUnit() < options.nearBestShare ? $0 : nil } ?? nil
-                return (trial: nextTrial + offset, settings: near.map { space.neighbour(of: $0.settings, &random) } ?? space.sample(&random))
+                return (trial: nextTrial + offset, settings: near.map { space.neighbour(of: $0.settings, &random) } ?? space.sample(&random),
+                        near: near?.trial)
             }
             nextTrial += count
             for (rung, epochs) in rungs.enumerated() {
-                var scored: [(trial: Int, settings: TrialSettings, value: Double?)] = []
+                var scored: [(trial: Int, settings: TrialSettings, near: Int?, value: Double?)] = []
                 for candidate in alive {
                     let record: TrialRecord
                     if let done = previous[Key(trial: candidate.trial, rung: rung)] {
@@ -208,18 +213,20 @@ public final class Tuner {
                     } else {
                         guard budgetLeft() else { break search }
                         failpoints.pass("tune-trial")
-                        record = runTrial(candidate.trial, rung: rung, epochs: epochs, settings: candidate.settings,
-                                          base: trainingConfig, train: train, validation: validation, vocabulary: vocabulary)
+                        var trained = runTrial(candidate.trial, rung: rung, epochs: epochs, settings: candidate.settings,
+                                               base: trainingConfig, train: train, validation: validation, vocabulary: vocabulary)
+                        trained.drawnNear = candidate.near
+                        record = trained
                         records.append(record)
                         runs += 1
                         try appendRecord(record)
                     }
                     onTrial(record)
-                    scored.append((candidate.trial, candidate.settings, record.value(of: options.metric)))
+                    scored.append((candidate.trial, candidate.settings, candidate.near, record.value(of: options.metric)))
                 }
                 // The best 1/factor go on (failed trials last; ties to the earlier trial).
                 scored.sort { ($0.value ?? -1, -$0.trial) > ($1.value ?? -1, -$1.trial) }
-                alive = scored.prefix(max(1, scored.count / factor)).filter { $0.value != nil }.map { ($0.trial, $0.settings) }
+                alive = scored.prefix(max(1, scored.count / factor)).filter { $0.value != nil }.map { ($0.trial, $0.settings, $0.near) }
                 if alive.isEmpty { break }
             }
             if !budgetLeft() { break }

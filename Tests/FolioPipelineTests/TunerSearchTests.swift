@@ -37,6 +37,7 @@ import Testing
         let best = try #require(Tuner.best(records.filter { $0.trial < 3 }, metric: .accuracy))
         for trial in 3..<6 {
             let settings = try #require(records.first { $0.trial == trial }?.settings)
+            #expect(records.filter { $0.trial == trial }.allSatisfy { $0.drawnNear == best.trial })
             #expect(settings != best.settings)
             for (parameter, range) in first.space.ranges {
                 let (from, to) = (try #require(best.settings.values[parameter.rawValue]), try #require(settings.values[parameter.rawValue]))
@@ -48,6 +49,8 @@ import Testing
                 }
             }
         }
+        #expect(records.filter { $0.trial < 3 }.allSatisfy { $0.drawnNear == nil })
+        #expect(try String(contentsOfFile: folder.path + "/tune/tune.md", encoding: .utf8).contains("(drawn near trial \(best.trial))"))
         // Run again over its own records (every trial's, the second bracket's too): the same
         // draws, nothing trained again, the same choice.
         let written = try String(contentsOfFile: folder.path + "/tune/trials.jsonl", encoding: .utf8)
