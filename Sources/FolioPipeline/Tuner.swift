@@ -125,7 +125,9 @@ public struct TuneResult: Sendable, Codable {
 /// Successive halving over epochs (the synchronous form of ASHA, Li et al. 2018): a bracket
 /// draws `factor^R` configurations, trains each a few epochs, keeps the best `1/factor` and
 /// trains those `factor` times longer, up to the pipeline's epochs; brackets follow one
-/// another until the budget or the trial count is spent. The data stages run once for all
+/// another until the budget or the trial count is spent. After the first bracket, half of
+/// each bracket's configurations are drawn near the best trial so far, half from the whole
+/// space (``TuneOptions/nearBestShare``). The data stages run once for all
 /// trials (`FOLDER/data`, the test split not even sharded); trials run one at a time, each
 /// a ``TrainingSession`` with the pipeline's validation split. Every finished trial is
 /// appended to `trials.jsonl` at once, so a killed tune run again with the same settings
