@@ -213,8 +213,11 @@ public struct TuneSpace: Sendable, Hashable, Encodable {
     /// moves or not, so the stream, and a seed's trials, do not depend on which moved.
     public func neighbour(of settings: TrialSettings, _ random: inout SplitMix64) -> TrialSettings {
         let parameters = Parameter.allCases.filter { ranges[$0] != nil }
-        guard !parameters.isEmpty else { return settings }
-        let forced = parameters[Int(random.next() % UInt64(parameters.count))]
+        // The one that always moves is drawn among those that can: a list of one value (a
+        // space file fixing a parameter) cannot, and drawing it made a copy of `settings`.
+        let movable = parameters.filter { if case .values(let values)? = ranges[$0] { values.count > 1 } else { true } }
+        guard !movable.isEmpty else { return settings }
+        let forced = movable[Int(random.next() % UInt64(movable.count))]
         var moved = settings
         for parameter in parameters {
             let (moves, step) = (random.nextUnit() < 0.5, random.nextUnit())

@@ -188,4 +188,20 @@ import Testing
         #expect(Set(moves.keys) == Set(space.ranges.keys.map(\.rawValue)))
         #expect(moves.values.allSatisfy { $0 > 40 && $0 < 200 }, "\(moves)")
     }
+
+    /// Regression: with a parameter fixed by a space file (a list of one value), the draw
+    /// near a trial still moves one parameter; it had drawn the fixed one to move and
+    /// returned a copy of the trial.
+    @Test func aDrawNearATrialMovesEvenWithFixedParameters() throws {
+        let config = try PipelineConfig.read(path: Self.root + "/pipelines/bag-of-ngrams.toml")
+        let folder = TemporaryFolder()
+        folder.write("space.toml", "[dim]\nvalues = [8]\n[buckets]\nvalues = [1000]\n[ngrams]\nvalues = [2]\n[weighting]\nvalues = [\"tfidf\"]\n"
+                     + "[subwords]\nvalues = [\"none\"]\n[max_length]\nvalues = [400]\n[schedule]\nvalues = [\"cosine\"]\n")
+        let space = try TuneSpace.defaults(for: config).reading(folder.path + "/space.toml")
+        var random = SplitMix64(seed: 4)
+        for _ in 0..<200 {
+            let start = space.sample(&random)
+            #expect(space.neighbour(of: start, &random) != start)
+        }
+    }
 }
