@@ -26,7 +26,7 @@ final class ShardedEmbedding {
     private(set) var seconds = 0.0
     private(set) var rowsSent = 0
     private(set) var steps = 0
-    /// Bytes of its rows' features this rank sent (``features(_:_:)``).
+    /// Bytes of its rows' features this rank sent (``features(_:_:notice:)``).
     private(set) var featureBytes = 0
     /// Bytes this rank sent: pooled sums, features, and synchronized rows (ids and values).
     var bytesSent: Double { Double(shard.floats * 4 + featureBytes + rowsSent * (1 + width) * 4) }
@@ -109,18 +109,21 @@ final class ShardedEmbedding {
     /// needs every row's ids (to find its own), and making them was an eighth of a bag
     /// model's step that each rank would otherwise repeat. A row's features are its own, so
     /// the gathered batch is the one `features` makes whole (padded to its longest row).
-    func features(_ batch: LoaderBatch, _ features: InputFeatures) throws(FolioError) -> TokenBatch {
+    /// `notice` rides along, and every rank's comes back in rank order (``RankNotice``).
+    func features(_ batch: LoaderBatch, _ features: InputFeatures, notice: RankNotice) throws(FolioError) -> (TokenBatch, [RankNotice]) {
         let (size, rank) = (communicator.size, communicator.rank)
         let share = { (part: Int) in part * batch.rows / size..<(part + 1) * batch.rows / size }
         let own = share(rank)
         let mine = features(TokenBatch(rows: own.count, length: batch.length, ids: Array(batch.ids[own.lowerBound * batch.length..<own.upperBound * batch.length]),
                                        lengths: Array(batch.lengths[own])), unknownText: batch.unknownText.isEmpty ? [] : Array(batch.unknownText[own]))
         // Rank r's bytes: its rows' lengths (Int32), then their valid ids (UInt32), then
-        // their weights (Float) when the features weigh ids.
+        // their weights (Float) when the features weigh ids, then its notice.
         let valid = mine.lengths.reduce(0) { $0 + Int($1) }
         let weighs = mine.weights != nil
-        var bytes = [UInt8](repeating: 0, count: own.count * 4 + valid * (weighs ? 8 : 4))
+        let featureCount = { (rows: Int, ids: Int) in rows * 4 + ids * (weighs ? 8 : 4) }
+        var bytes = [UInt8](repeating: 0, count: featureCount(own.count, valid) + RankNotice.byteCount)
         bytes.withUnsafeMutableBytes { out in
+            notice.store(into: out, at: featureCount(own.count, valid))
             var at = own.count * 4
             for row in 0..<own.count {
                 out.storeBytes(of: mine.lengths[row].littleEndian, toByteOffset: row * 4, as: Int32.self)
@@ -137,6 +140,7 @@ final class ShardedEmbedding {
         let parts = try communicator.allGather(bytes)
         var lengths: [Int32] = []
         lengths.reserveCapacity(batch.rows)
+        var notices: [RankNotice] = []
         for (part, data) in parts.enumerated() {
             let rows = share(part).count
             guard data.count >= rows * 4 else { throw FolioError("rank \(part) sent \(data.count) bytes of features for \(rows) rows") }
@@ -144,9 +148,10 @@ final class ShardedEmbedding {
                 for row in 0..<rows { lengths.append(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: row * 4, as: Int32.self))) }
             }
             let ids = lengths.suffix(rows).reduce(0) { $0 + Int($1) }
-            guard lengths.suffix(rows).allSatisfy({ $0 >= 0 }), data.count == rows * 4 + ids * (weighs ? 8 : 4) else {
+            guard lengths.suffix(rows).allSatisfy({ $0 >= 0 }), data.count == featureCount(rows, ids) + RankNotice.byteCount else {
                 throw FolioError("rank \(part) sent \(data.count) bytes of features, not what its \(rows) rows' lengths call for")
             }
+            notices.append(data.withUnsafeBytes { RankNotice(from: $0, at: featureCount(rows, ids)) })
         }
         let length = max(1, Int(lengths.max() ?? 0))
         var ids = [UInt32](repeating: 0, count: batch.rows * length)
@@ -167,6 +172,33 @@ final class ShardedEmbedding {
                 }
             }
         }
-        return TokenBatch(rows: batch.rows, length: length, ids: ids, lengths: lengths, weights: weights)
+        return (TokenBatch(rows: batch.rows, length: length, ids: ids, lengths: lengths, weights: weights), notices)
+    }
+}
+
+/// What a rank tells the others with each micro-batch's features when the ranks deal the
+/// embedding's rows: its stop signal and whether its clock passed the time budget. The
+/// checks at a step's end read the notices of the step's last micro-batch instead of
+/// running collectives of their own: every collective is a point where the ranks wait for
+/// each other, and a bag model's micro-batch is a few milliseconds of work.
+struct RankNotice: Equatable, Sendable {
+    /// The signal this rank was asked to stop by, 0 for none.
+    var signal: Int32 = 0
+    var outOfTime = false
+
+    static let byteCount = 8
+
+    init(signal: Int32 = 0, outOfTime: Bool = false) {
+        (self.signal, self.outOfTime) = (signal, outOfTime)
+    }
+
+    init(from raw: UnsafeRawBufferPointer, at offset: Int) {
+        signal = Int32(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: Int32.self))
+        outOfTime = raw.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self) != 0
+    }
+
+    func store(into raw: UnsafeMutableRawBufferPointer, at offset: Int) {
+        raw.storeBytes(of: signal.littleEndian, toByteOffset: offset, as: Int32.self)
+        raw.storeBytes(of: UInt32(outOfTime ? 1 : 0).littleEndian, toByteOffset: offset + 4, as: UInt32.self)
     }
 }

@@ -106,6 +106,9 @@ public final class Trainer {
     public private(set) var reduction: GradientReduction?
     /// The dealt embedding table of a distributed run that deals rows, once `fit` ran.
     private(set) var shardedEmbedding: ShardedEmbedding?
+    /// With dealt rows: every rank's notice with the last micro-batch's features, which the
+    /// checks at a step's end read.
+    private var notices: [RankNotice] = []
     /// Whether this run's ranks split the batches (data parallelism); false for one
     /// process, and for ranks that deal the embedding's rows and each run every batch.
     private lazy var splitsBatches: Bool =
@@ -261,10 +264,16 @@ public final class Trainer {
         try checkpoint(loader: LoaderState(epoch: epoch, batchesDone: position), microSteps: run.microSteps, sums: try summed(run.sums))
     }
 
-    /// The stop signal, if any rank got one (every rank stops at the same step).
+    /// The stop signal, if any rank got one (every rank stops at the same step). Ranks that
+    /// deal the embedding's rows read the notices that came with the step's last features:
+    /// a signal after those is seen a step later.
     private func agreedSignal() throws(FolioError) -> Int32? {
         guard let request = options.stopRequest else { return nil }
         guard communicator.isDistributed else { return request.signal }
+        if shardedEmbedding != nil {
+            guard notices.contains(where: { $0.signal != 0 }) else { return nil }
+            return request.signal ?? SIGTERM
+        }
         var signals = [Double(request.signal ?? 0)]
         try communicator.allReduceSum(&signals)
         guard signals[0] > 0 else { return nil }
@@ -272,13 +281,17 @@ public final class Trainer {
     }
 
     /// Whether the budgets are spent: samples counted over every rank, and the time by any
-    /// rank's clock (the ranks decide together).
+    /// rank's clock (the ranks decide together). Ranks that deal the embedding's rows each
+    /// count every sample, and read the time from the notices of the step's last features
+    /// (what the clocks said as that micro-batch began).
     private func agreedBudgetSpent(_ run: Run) throws(FolioError) -> Bool {
         guard communicator.isDistributed else { return budgetIsSpent(run) }
+        if shardedEmbedding != nil {
+            return run.samplesSeen >= options.maxSamples ?? Int.max || notices.contains(where: \.outOfTime)
+        }
         guard options.maxSamples != nil || options.maxSeconds != nil else { return false }
-        let timeSpent = run.secondsBefore + (run.clock.now - run.started).seconds >= options.maxSeconds ?? .infinity
         // Ranks that each run every batch count the samples once.
-        var figures = [splitsBatches || communicator.isWriter ? Double(run.samplesSeen) : 0, timeSpent ? 1 : 0]
+        var figures = [splitsBatches || communicator.isWriter ? Double(run.samplesSeen) : 0, timeIsSpent(run) ? 1 : 0]
         try communicator.allReduceSum(&figures)
         return Int(figures[0]) >= options.maxSamples ?? Int.max || figures[1] > 0
     }
@@ -307,7 +320,13 @@ public final class Trainer {
     /// steps), and the epoch's running sums.
     private func step(_ batch: LoaderBatch, epoch: Int, run: inout Run, accumulator: GradientAccumulator) throws(FolioError) {
         model.step = UInt64(run.microSteps)
-        let tokens = try shardedEmbedding?.features(batch, options.features) ?? options.features(batch)
+        let tokens: TokenBatch
+        if let shardedEmbedding {
+            let notice = RankNotice(signal: options.stopRequest?.signal ?? 0, outOfTime: timeIsSpent(run))
+            (tokens, notices) = try shardedEmbedding.features(batch, options.features, notice: notice)
+        } else {
+            tokens = options.features(batch)
+        }
         let weights = options.classWeights.map { weights in batch.labels.map { Int($0) < weights.count ? weights[Int($0)] : 1 } }
         let (loss, output): (Double, Tensor)
         do throws(FolioError) {
@@ -339,8 +358,11 @@ public final class Trainer {
 
     /// The sample and time budgets, checked at optimizer-step boundaries only.
     private func budgetIsSpent(_ run: Run) -> Bool {
-        run.samplesSeen >= options.maxSamples ?? Int.max
-            || run.secondsBefore + (run.clock.now - run.started).seconds >= options.maxSeconds ?? .infinity
+        run.samplesSeen >= options.maxSamples ?? Int.max || timeIsSpent(run)
+    }
+
+    private func timeIsSpent(_ run: Run) -> Bool {
+        run.secondsBefore + (run.clock.now - run.started).seconds >= options.maxSeconds ?? .infinity
     }
 
     /// The epoch's logs (with validation), the callbacks, and the epoch-end checkpoint.

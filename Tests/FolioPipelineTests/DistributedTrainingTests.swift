@@ -36,6 +36,15 @@ import Testing
     /// for `loaderRank`'s turns (of `of` ranks) with `accumulation` steps, and returns the trainer.
     static func fit(_ model: Sequential, optimizer: any Optimizer, _ folder: String, accumulation: Int, communicator: any Communicator,
                     loaderRank: (rank: Int, of: Int), dealsRows: Bool = false) throws -> Trainer {
+        let trainer = try makeTrainer(model, optimizer: optimizer, folder, accumulation: accumulation, communicator: communicator,
+                                      loaderRank: loaderRank, dealsRows: dealsRows)
+        try trainer.fit()
+        return trainer
+    }
+
+    static func makeTrainer(_ model: Sequential, optimizer: any Optimizer, _ folder: String, accumulation: Int, communicator: any Communicator,
+                            loaderRank: (rank: Int, of: Int), dealsRows: Bool = false,
+                            adjust: (inout TrainingOptions) -> Void = { _ in }) throws -> Trainer {
         var loaderOptions = LoaderOptions(batchSize: 8, maxLength: 10, seed: 3, memoryBudget: 1 << 16, prefetch: 2)
         (loaderOptions.rank, loaderOptions.worldSize, loaderOptions.groupSize) = (loaderRank.rank, loaderRank.of, accumulation)
         let loader = try ShardLoader(shards: try ShardSet(folder: folder), options: loaderOptions)
@@ -44,9 +53,8 @@ import Testing
         options.accumulationSteps = accumulation
         options.weightCheckEvery = 1
         options.dealsEmbeddingRows = dealsRows
-        let trainer = Trainer(model: model, optimizer: optimizer, loader: loader, options: options, communicator: communicator)
-        try trainer.fit()
-        return trainer
+        adjust(&options)
+        return Trainer(model: model, optimizer: optimizer, loader: loader, options: options, communicator: communicator)
     }
 
     /// (ranks, accumulation): groups that divide the epoch's 12 micro-batches and groups
@@ -80,11 +88,49 @@ import Testing
     /// loader made for one rank), pooling and updating its own rows.
     static func trainDealingRows(_ folder: String, accumulation: Int, communicator: any Communicator,
                                  loaderRank: (rank: Int, of: Int) = (0, 1)) throws -> (weights: [Float], losses: [Double], dealt: Bool) {
+        let trainer = try bagTrainerDealingRows(folder, accumulation: accumulation, communicator: communicator, loaderRank: loaderRank)
+        try trainer.fit()
+        return (Array(trainer.model.arena.values), trainer.history.map(\.loss), trainer.shardedEmbedding != nil)
+    }
+
+    static func bagTrainerDealingRows(_ folder: String, accumulation: Int, communicator: any Communicator, loaderRank: (rank: Int, of: Int) = (0, 1),
+                                      adjust: (inout TrainingOptions) -> Void = { _ in }) throws -> Trainer {
         let model = try Sequential([.embedding(outputDim: 6), .globalAveragePooling1D, .dense(units: 3)], vocabulary: 60, seed: 7)
         model.makeEmbeddingsRowSparse()
-        let trainer = try fit(model, optimizer: SGD(arena: model.arena, learningRate: 0.5), folder, accumulation: accumulation,
-                              communicator: communicator, loaderRank: loaderRank, dealsRows: true)
-        return (Array(model.arena.values), trainer.history.map(\.loss), trainer.shardedEmbedding != nil)
+        return try makeTrainer(model, optimizer: SGD(arena: model.arena, learningRate: 0.5), folder, accumulation: accumulation,
+                               communicator: communicator, loaderRank: loaderRank, dealsRows: true, adjust: adjust)
+    }
+
+    /// Ranks that deal the table's rows hear of a stop signal and of a spent time budget
+    /// through the notices that come with each micro-batch's features, not by collectives
+    /// of their own: a signal only rank 1 got, or a budget only rank 1's clock passed,
+    /// stops both ranks after the same optimizer step (a rank that went on alone would
+    /// wait in a collective the other never joins).
+    @Test func aStopThatOnlyOneRankDealingRowsSawStopsEveryRankAtTheSameStep() throws {
+        let path = folder.path
+        let signalled = try ThreadCommunicator.run(ranks: 2) { communicator in
+            let request = StopRequest()
+            let trainer = try Self.bagTrainerDealingRows(path, accumulation: 1, communicator: communicator) { $0.stopRequest = request }
+            // Rank 1 is asked to stop after the first micro-batch of step 2 (a step is 2 x 1):
+            // its notice goes with the next one's features, so both stop after step 2.
+            if communicator.rank == 1 { trainer.onProgress = { if $0.batch == 3 { request.request(signal: SIGINT) } } }
+            do {
+                try trainer.fit()
+                return (message: "finished", steps: trainer.optimizer.iterations)
+            } catch { return (message: "\(error)", steps: trainer.optimizer.iterations) }
+        }
+        #expect(signalled.map(\.steps) == [2, 2])
+        #expect(signalled[0].message.contains("interrupted by SIGTERM") && signalled[1].message.contains("interrupted by SIGINT"), "\(signalled)")
+
+        let outOfTime = try ThreadCommunicator.run(ranks: 2) { communicator in
+            let trainer = try Self.bagTrainerDealingRows(path, accumulation: 1, communicator: communicator) {
+                if communicator.rank == 1 { $0.maxSeconds = 1e-9 }
+            }
+            try trainer.fit()
+            return (steps: trainer.optimizer.iterations, epochs: trainer.history.count)
+        }
+        // Out of time from the start: the first step ends the run, on both ranks.
+        #expect(outOfTime.map(\.steps) == [1, 1] && outOfTime.map(\.epochs) == [1, 1], "\(outOfTime)")
     }
 
     @Test(arguments: [(2, 1), (2, 5), (3, 3)])

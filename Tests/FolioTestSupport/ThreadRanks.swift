@@ -18,9 +18,9 @@ public final class ThreadCommunicator: Communicator, @unchecked Sendable {
             let communicator = ThreadCommunicator(rank: rank, size: size, exchange: exchange)
             Thread.detachNewThread { [group] in
                 let result = Swift.Result { try body(communicator) }
-                // A rank that fails leaves the others waiting in a collective: they fail too,
-                // as MPI aborts the job, instead of hanging the test.
-                if case .failure = result { exchange.fail(rank: rank) }
+                // A rank that fails, or returns early, leaves the others waiting in a collective:
+                // they fail too, as MPI aborts the job, instead of hanging the test.
+                if case .failure = result { exchange.leave(rank: rank, failed: true) } else { exchange.leave(rank: rank, failed: false) }
                 results.withLock { $0[rank] = result }
                 group.leave()
             }
@@ -66,27 +66,30 @@ public final class ThreadCommunicator: Communicator, @unchecked Sendable {
         var arrived = 0
         var generation = 0
         var completed: [[UInt8]] = []
-        /// The first rank whose body threw: every collective from then on fails.
-        var failedRank: Int?
+        /// The first rank whose body threw or returned: every collective from then on fails
+        /// (a rank that returned while others still exchange is a mismatch of collectives).
+        var gone: (rank: Int, failed: Bool)?
 
         init(size: Int) {
             self.size = size
             slots = Array(repeating: [], count: size)
         }
 
-        private static func stop(_ rank: Int, after failedRank: Int) -> FolioError { FolioError("rank \(failedRank) failed: rank \(rank) stops") }
+        private static func stop(_ rank: Int, after gone: (rank: Int, failed: Bool)) -> FolioError {
+            FolioError(gone.failed ? "rank \(gone.rank) failed: rank \(rank) stops" : "rank \(gone.rank) returned while rank \(rank) was in a collective")
+        }
 
-        func fail(rank: Int) {
+        func leave(rank: Int, failed: Bool) {
             condition.lock()
             defer { condition.unlock() }
-            if failedRank == nil { failedRank = rank }
+            if gone == nil { gone = (rank, failed) }
             condition.broadcast()
         }
 
         func swap(_ bytes: [UInt8], rank: Int) throws(FolioError) -> [[UInt8]] {
             condition.lock()
             defer { condition.unlock() }
-            if let failedRank { throw Self.stop(rank, after: failedRank) }
+            if let gone { throw Self.stop(rank, after: gone) }
             let mine = generation
             slots[rank] = bytes
             arrived += 1
@@ -96,8 +99,8 @@ public final class ThreadCommunicator: Communicator, @unchecked Sendable {
                 generation += 1
                 condition.broadcast()
             } else {
-                while generation == mine && failedRank == nil { condition.wait() }
-                if generation == mine, let failedRank { throw Self.stop(rank, after: failedRank) }
+                while generation == mine && gone == nil { condition.wait() }
+                if generation == mine, let gone { throw Self.stop(rank, after: gone) }
             }
             // The next exchange cannot complete before this rank joins it, so `completed`
             // is still this one's.
