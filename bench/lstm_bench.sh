@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # `folio bench lstm` against ../shared/peers/lstm_bench.py (torch, keras) at batch 32, 64,
-# 128, 256 in one sitting. Folio runs REPEATS times per size and kernel path (ISAS: the
-# FOLIO_ISA values to run, default every path this CPU has), the peers PEER_REPEATS times.
+# 128, 256 in one sitting. Each batch size runs REPEATS rounds, a round being one run of
+# Folio per kernel path (ISAS: the FOLIO_ISA values to run, default every path this CPU has)
+# then one of each peer, so that a host whose load drifts weighs on every side alike; the
+# second table also gives the median of each round's own ratio (Folio against the faster
+# peer of the same round).
 # OpenBLAS's kernel family matters for the weight-gradient GEMMs (Folio's own kernels do the
 # rest): where the environment pins OPENBLAS_CORETYPE (some environments set Haswell, for older
 # OpenBLAS builds), run it as `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE bash bench/lstm_bench.sh`
@@ -12,7 +15,6 @@ ROOT="$(cd "$HERE/.." && pwd)"
 PEERS="${PEERS:-$ROOT/../shared/peers}"
 PY="${PEERS_VENV:-$HOME/.cache/folio-peers-venv}/bin/python"
 REPEATS="${REPEATS:-3}"
-PEER_REPEATS="${PEER_REPEATS:-1}"
 OUT="${OUT:-$(mktemp -d)}"
 mkdir -p "$OUT"
 FOLIO="${FOLIO:-$ROOT/.build/release/folio}"
@@ -23,25 +25,27 @@ if [[ -z "${ISAS:-}" ]]; then
 fi
 grep -m1 "model name" /proc/cpuinfo; uname -r
 for batch in ${BATCHES:-32 64 128 256}; do
-  for isa in $ISAS; do
-    for r in $(seq "$REPEATS"); do
-      FOLIO_ISA=$isa "$FOLIO" bench lstm --batch "$batch" --steps 20 --infer-warmup 3 --infer-steps 20 --json | tail -1 | sed "s/^/folio-$isa /" >> "$OUT/all"
+  for r in $(seq "$REPEATS"); do
+    for isa in $ISAS; do
+      FOLIO_ISA=$isa "$FOLIO" bench lstm --batch "$batch" --steps 20 --infer-warmup 3 --infer-steps 20 --json | tail -1 \
+        | sed "s/^/folio-$isa $r /" >> "$OUT/all"
     done
-  done
-  for r in $(seq "$PEER_REPEATS"); do
     for framework in torch keras; do
       timeout 600 "$PY" "$PEERS/lstm_bench.py" --framework "$framework" --batch "$batch" 2>/dev/null | grep '^{' | tail -1 \
-        | sed "s/^/$framework /" >> "$OUT/all" || true
+        | sed "s/^/$framework $r /" >> "$OUT/all" || true
     done
   done
 done
 python3 - "$OUT/all" <<'PY'
 import json, statistics, sys
 rows = {}
+rounds = {}  # (batch, round) -> {who: run}
 for line in open(sys.argv[1]):
-    who, payload = line.split(" ", 1)
+    who, rest = line.split(" ", 1)
+    round_, payload = rest.split(" ", 1) if not rest.startswith("{") else ("0", rest)
     d = json.loads(payload)
     rows.setdefault((who, d["batch"]), []).append(d)
+    rounds.setdefault((d["batch"], round_), {})[who] = d
 print("| who | batch | train tokens/s median (n) | infer tokens/s | peak RSS MB | train CPU util |")
 print("|---|---:|---:|---:|---:|---:|")
 med = lambda runs, key: statistics.median(r[key] for r in runs)
@@ -51,8 +55,16 @@ for (who, batch), runs in sorted(rows.items(), key=lambda kv: (kv[0][1], kv[0][0
           f"{med(runs, 'peak_rss_mb'):.0f} | {runs[0].get('train_cpu_util', '-')} |")
 # Each Folio path against the faster peer, and the fraction of that path's FMA peak.
 print()
-print("| path | batch | train / faster peer | infer / faster peer | train % of FMA peak | infer % of FMA peak | FMA peak GFLOP/s |")
-print("|---|---:|---:|---:|---:|---:|---:|")
+def paired(who, batch, key):
+    """The median over rounds of Folio's figure against the faster peer's of the same round."""
+    ratios = []
+    for (b, _), runs in rounds.items():
+        peers = [runs[p][key] for p in ("torch", "keras") if b == batch and p in runs]
+        if b == batch and who in runs and peers:
+            ratios.append(runs[who][key] / max(peers))
+    return f"{statistics.median(ratios):.2f}x" if ratios else "-"
+print("| path | batch | train / faster peer | infer / faster peer | paired: train, infer | train % of FMA peak | infer % of FMA peak | FMA peak GFLOP/s |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
 for (who, batch), runs in sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][1])):
     if not who.startswith("folio"):
         continue
@@ -60,5 +72,6 @@ for (who, batch), runs in sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][1
     train_peer = max((med(p, "train_tokens_per_s") for p in peers), default=float("nan"))
     infer_peer = max((med(p, "infer_tokens_per_s") for p in peers), default=float("nan"))
     print(f"| {who[6:]} | {batch} | {med(runs, 'train_tokens_per_s') / train_peer:.2f}x | {med(runs, 'infer_tokens_per_s') / infer_peer:.2f}x | "
+          f"{paired(who, batch, 'train_tokens_per_s')}, {paired(who, batch, 'infer_tokens_per_s')} | "
           f"{100 * med(runs, 'train_peak_fraction'):.0f} % | {100 * med(runs, 'infer_peak_fraction'):.0f} % | {med(runs, 'fma_peak_gflops'):.0f} |")
 PY
