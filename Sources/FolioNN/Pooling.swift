@@ -55,7 +55,7 @@ public final class GlobalPooling1D {
                 }
                 continue
             }
-            divisors[b] = divisor(row: b, steps: steps, valid: valid)
+            divisors[b] = divisor(fromStatistic: divisorStatistic(row: b, steps: steps, valid: valid))
             // A row whose weights are all 0 pools to zeros rather than 0/0.
             guard divisors[b] > 0 else { continue }
             for f in 0..<features {
@@ -78,8 +78,9 @@ public final class GlobalPooling1D {
     /// agree bit for bit (a test holds them to it). With `keepsForBackward` (summing kinds
     /// only) it keeps what ``backward(_:intoTable:)`` needs.
     ///
-    /// With a `shard` (training, summing kinds) only this rank's rows are added; the partial
-    /// sums are summed across ranks before the division, so every rank gets the same output.
+    /// With a `shard` (training, summing kinds) `ids` hold only this rank's rows (see
+    /// ``RowShard``): the partial sums and each row's partial divisor statistic are summed
+    /// across ranks before the division, so every rank gets the same output.
     public func forward(
         table: UnsafePointer<Float>, features: Int, ids: [UInt32], rows: Int, steps: Int, lengths: [Int32], weights: [Float]?,
         keepsForBackward: Bool = false, shard: RowShard? = nil
@@ -88,7 +89,9 @@ public final class GlobalPooling1D {
         precondition(shard == nil || keepsForBackward, "a sharded table is pooled in training only")
         self.weights = weights
         self.shard = shard
-        var rowDivisors = [Float](repeating: 0, count: rows)
+        // Summing kinds divide each row by a function of a statistic of its steps (their
+        // count, the sum of their weights or of their squares), which sums across ranks.
+        var statistics = [Float](repeating: 0, count: rows)
         var output = Tensor(zeros: [rows, features])
         output.values.withUnsafeMutableBufferPointer { output in
             for b in 0..<rows {
@@ -103,12 +106,10 @@ public final class GlobalPooling1D {
                     }
                     continue
                 }
-                rowDivisors[b] = divisor(row: b, steps: steps, valid: valid)
-                guard rowDivisors[b] > 0 else { continue }
+                statistics[b] = divisorStatistic(row: b, steps: steps, valid: valid)
+                guard statistics[b] > 0 || shard != nil else { continue }
                 for t in 0..<valid {
-                    let id = ids[b * steps + t]
-                    if let shard, !shard.owns(id) { continue }
-                    let row = table + Int(id) * features
+                    let row = table + Int(ids[b * steps + t]) * features
                     if let weights {
                         let w = weights[b * steps + t]
                         for f in 0..<features { out[f] += w * row[f] }
@@ -118,9 +119,14 @@ public final class GlobalPooling1D {
                 }
             }
         }
-        if let shard { try output.values.withUnsafeMutableBufferPointer { values throws(FolioError) in try shard.sumAcrossRanks(values) } }
-        for b in 0..<rows where rowDivisors[b] > 0 {
-            for f in 0..<features { output.values[b * features + f] /= rowDivisors[b] }
+        if let shard {
+            try output.values.withUnsafeMutableBufferPointer { values throws(FolioError) in try shard.sumAcrossRanks(values, statistics: &statistics) }
+        }
+        let rowDivisors = kind == .max ? statistics : statistics.map(divisor(fromStatistic:))
+        for b in 0..<rows where kind != .max {
+            // A row without weight is left at zero, as one process leaves it.
+            let divisor = rowDivisors[b]
+            for f in 0..<features { output.values[b * features + f] = divisor > 0 ? output.values[b * features + f] / divisor : 0 }
         }
         if keepsForBackward {
             (shape, self.lengths, bagIDs, divisors) = ([rows, steps, features], lengths, ids, rowDivisors)
@@ -131,7 +137,8 @@ public final class GlobalPooling1D {
     }
 
     /// The ids whose rows the last training pass over the table read and this rank owns
-    /// (every id without a shard), padding included: the rows its backward adds to.
+    /// (every id without a shard), padding included: the rows its backward adds to. (A
+    /// shard's batch holds its own ids, but pads with 0, another rank's row.)
     var ownedBagIDs: [UInt32] {
         guard let shard else { return bagIDs }
         return bagIDs.filter { shard.owns($0) }
@@ -151,7 +158,6 @@ public final class GlobalPooling1D {
                 let from = upstream.baseAddress! + b * features
                 for t in 0..<valid {
                     let id = bagIDs[b * steps + t]
-                    if let shard, !shard.owns(id) { continue }
                     let weight = weights?[b * steps + t] ?? 1
                     let to = gradients + Int(id) * features
                     for f in 0..<features { to[f] += from[f] * weight / divisors[b] }
@@ -183,14 +189,19 @@ public final class GlobalPooling1D {
         return inputGradient
     }
 
-    /// What a summing kind divides a row's (weighted) sum by: the weights' sum for the mean,
-    /// their L2 norm for sqrtn; unweighted, `valid` and `√valid` exactly.
-    private func divisor(row b: Int, steps: Int, valid: Int) -> Float {
-        guard let weights else { return kind == .sqrtN ? Float(valid).squareRoot() : Float(valid) }
+    /// Row `b`'s count of valid steps, or the sum of their weights (sqrtN: of their squares):
+    /// what ``divisor(fromStatistic:)`` turns into the row's divisor, and what ranks that
+    /// deal a table's rows sum before it does.
+    private func divisorStatistic(row b: Int, steps: Int, valid: Int) -> Float {
+        guard let weights else { return Float(valid) }
         var total: Float = 0
         for t in 0..<valid { total += kind == .sqrtN ? weights[b * steps + t] * weights[b * steps + t] : weights[b * steps + t] }
-        return kind == .sqrtN ? total.squareRoot() : total
+        return total
     }
+
+    /// What a summing kind divides a row's (weighted) sum by: the weights' sum for the mean,
+    /// their L2 norm for sqrtn; unweighted, `valid` and `√valid` exactly.
+    private func divisor(fromStatistic statistic: Float) -> Float { kind == .sqrtN ? statistic.squareRoot() : statistic }
 }
 
 /// Element-wise activations, Keras's names.

@@ -2,10 +2,11 @@ import FolioCore
 
 /// An embedding table's rows dealt between the ranks of a distributed run (TorchRec's
 /// row-wise sharding of an embedding bag): row `i` is rank `i mod N`'s. Every rank runs
-/// every micro-batch, but pools and updates only its own rows; the partial pooled sums
-/// (`[rows, features]`, a few kilobytes) are summed across ranks before the pooling
-/// divides them, so the layers after it compute the same values on every rank and their
-/// gradients need no reduction. A bag model's step then moves kilobytes where the data
+/// every micro-batch, but its batches hold only its own rows' ids, so it pools and updates
+/// only those; the partial pooled sums (`[rows, features]`, a few kilobytes) and each row's
+/// partial divisor statistic are summed across ranks before the pooling divides, so the
+/// layers after it compute the same values on every rank and their gradients need no
+/// reduction. A bag model's step then moves kilobytes where the data
 /// parallel step moved every touched row (megabytes), and each rank does half the table's
 /// work instead of all of the update's share it cannot split.
 ///
@@ -29,18 +30,29 @@ public final class RowShard {
         mask = count & (count - 1) == 0 ? count - 1 : 0
     }
 
-    /// Asked for every id of every micro-batch, forward and backward: a mask where the rank
-    /// count allows, as an integer division takes tens of cycles.
+    /// Asked for every hashed id of every micro-batch: a mask where the rank count allows,
+    /// as an integer division takes tens of cycles.
     @inline(__always) public func owns(_ row: UInt32) -> Bool {
         mask != 0 ? row & mask == rank : row % count == rank
     }
 
-    /// Sums every rank's partial pooled sums, in place.
-    func sumAcrossRanks(_ values: UnsafeMutableBufferPointer<Float>) throws(FolioError) {
+    /// Floats that ride with the next pooled sums and are summed with them, so that the
+    /// trainer's own notices (a stop signal, a spent time budget) need no collective of
+    /// their own; after the sum, every rank's total.
+    public var rider: [Float] = []
+
+    /// Sums every rank's partial pooled sums and rows' divisor statistics (and the rider)
+    /// in place, in one allreduce: every collective is a point where the ranks wait for
+    /// each other, and a bag model's micro-batch is a millisecond or two of work.
+    func sumAcrossRanks(_ pooled: UnsafeMutableBufferPointer<Float>, statistics: inout [Float]) throws(FolioError) {
         let clock = ContinuousClock()
         let started = clock.now
-        try communicator.allReduceSum(values)
+        var buffer = Array(pooled) + statistics + rider
+        try buffer.withUnsafeMutableBufferPointer { buffer throws(FolioError) in try communicator.allReduceSum(buffer) }
+        _ = pooled.update(fromContentsOf: buffer[..<pooled.count])
+        statistics = Array(buffer[pooled.count..<pooled.count + statistics.count])
+        rider = Array(buffer[(pooled.count + statistics.count)...])
         seconds += (clock.now - started).seconds
-        floats += values.count
+        floats += buffer.count
     }
 }

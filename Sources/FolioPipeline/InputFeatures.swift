@@ -25,8 +25,10 @@ public struct InputFeatures: Sendable {
     }
 
     /// `unknownText`: per row, the text of its `<oov>` tokens in order (rows left out, or
-    /// shorter, give those tokens no subwords).
-    public func callAsFunction(_ batch: TokenBatch, unknownText: [[String]] = []) -> TokenBatch {
+    /// shorter, give those tokens no subwords). `keeping`: only the ids it accepts stay,
+    /// before weighting (a rank's own rows of a table dealt between ranks); an id's
+    /// duplicates go with it, so its term frequency, and its weight, are those of the whole row.
+    public func callAsFunction(_ batch: TokenBatch, unknownText: [[String]] = [], keeping keep: ((UInt32) -> Bool)? = nil) -> TokenBatch {
         var expanded = withNgrams(batch, ngrams)
         if let subwords {
             let perRow = (0..<batch.rows).map { row in
@@ -35,12 +37,38 @@ public struct InputFeatures: Sendable {
             }
             expanded = subwords.perPosition ? withExtraIDs(expanded, perRow) : appending(expanded, perRow.map(\.ids))
         }
+        if let keep { expanded = keeping(expanded, keep) }
         return weighting?.weigh(expanded) ?? expanded
     }
 
-    func callAsFunction(_ batch: LoaderBatch) -> TokenBatch {
-        self(TokenBatch(rows: batch.rows, length: batch.length, ids: batch.ids, lengths: batch.lengths), unknownText: batch.unknownText)
+    func callAsFunction(_ batch: LoaderBatch, keeping keep: ((UInt32) -> Bool)? = nil) -> TokenBatch {
+        self(TokenBatch(rows: batch.rows, length: batch.length, ids: batch.ids, lengths: batch.lengths), unknownText: batch.unknownText,
+             keeping: keep)
     }
+}
+
+/// `batch` with only the valid ids `keep` accepts, in order, each row zero-padded to the
+/// longest. Subword ids per position (``TokenBatch/extraIDs``) are not carried.
+func keeping(_ batch: TokenBatch, _ keep: (UInt32) -> Bool) -> TokenBatch {
+    precondition(batch.extraIDs == nil && batch.weights == nil, "keeping runs before weighting, on plain ids")
+    var kept = [UInt32]()
+    kept.reserveCapacity(batch.ids.count)
+    var lengths = [Int32](repeating: 0, count: batch.rows)
+    var ends = [Int](repeating: 0, count: batch.rows)
+    for row in 0..<batch.rows {
+        for id in batch.ids[row * batch.length..<row * batch.length + min(batch.length, Int(batch.lengths[row]))] where keep(id) {
+            kept.append(id)
+        }
+        ends[row] = kept.count
+        lengths[row] = Int32(ends[row] - (row == 0 ? 0 : ends[row - 1]))
+    }
+    let length = max(1, Int(lengths.max() ?? 0))
+    var ids = [UInt32](repeating: 0, count: batch.rows * length)
+    for row in 0..<batch.rows {
+        let start = row == 0 ? 0 : ends[row - 1]
+        ids.replaceSubrange(row * length..<row * length + Int(lengths[row]), with: kept[start..<ends[row]])
+    }
+    return TokenBatch(rows: batch.rows, length: length, ids: ids, lengths: lengths)
 }
 
 /// `batch` with `extra[r]` appended to row r's valid ids, zero-padded to the new common length.

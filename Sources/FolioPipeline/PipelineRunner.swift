@@ -394,11 +394,11 @@ public final class PipelineRunner {
         }
         if let sharded = trainer.shardedEmbedding, sharded.steps > 0 {
             let steps = Double(sharded.steps)
-            let (pooled, features) = (Double(sharded.shard.floats * 4), Double(sharded.featureBytes))
+            let pooled = Double(sharded.shard.floats * 4)
             events.note(String(format: "embedding rows split between %d ranks: %.4f s per step in collectives, %.0f bytes a step sent by a rank "
-                               + "(pooled sums %.4f s and %.0f bytes, features %.0f bytes, synchronized rows %.4f s and %.0f bytes)", communicator.size,
+                               + "(pooled sums %.4f s and %.0f bytes, synchronized rows %.4f s and %.0f bytes)", communicator.size,
                                (sharded.shard.seconds + sharded.seconds) / steps, sharded.bytesSent / steps, sharded.shard.seconds / steps,
-                               pooled / steps, features / steps, sharded.seconds / steps, (sharded.bytesSent - pooled - features) / steps))
+                               pooled / steps, sharded.seconds / steps, (sharded.bytesSent - pooled) / steps))
         }
         // Rank 0's last checkpoint is written before any rank reads it.
         try communicator.barrier()

@@ -26,10 +26,9 @@ final class ShardedEmbedding {
     private(set) var seconds = 0.0
     private(set) var rowsSent = 0
     private(set) var steps = 0
-    /// Bytes of its rows' features this rank sent (``features(_:_:notice:)``).
-    private(set) var featureBytes = 0
-    /// Bytes this rank sent: pooled sums, features, and synchronized rows (ids and values).
-    var bytesSent: Double { Double(shard.floats * 4 + featureBytes + rowsSent * (1 + width) * 4) }
+    /// Bytes this rank sent: pooled sums (with the rows' divisor statistics and the
+    /// notices), and synchronized rows (ids and values).
+    var bytesSent: Double { Double(shard.floats * 4 + rowsSent * (1 + width) * 4) }
 
     /// The arena's range that the ranks do not hold alike between synchronizations.
     var table: Range<Int> { offset..<offset + rows * width }
@@ -105,100 +104,37 @@ final class ShardedEmbedding {
     }
 
     /// `batch`'s input features (hashed n-grams, TF-IDF bags) as `features` makes them, but
-    /// each rank makes only its share of the rows and the ranks gather the rest: every rank
-    /// needs every row's ids (to find its own), and making them was an eighth of a bag
-    /// model's step that each rank would otherwise repeat. A row's features are its own, so
-    /// the gathered batch is the one `features` makes whole (padded to its longest row).
-    /// `notice` rides along, and every rank's comes back in rank order (``RankNotice``).
-    func features(_ batch: LoaderBatch, _ features: InputFeatures, notice: RankNotice) throws(FolioError) -> (TokenBatch, [RankNotice]) {
-        let (size, rank) = (communicator.size, communicator.rank)
-        let share = { (part: Int) in part * batch.rows / size..<(part + 1) * batch.rows / size }
-        let own = share(rank)
-        let mine = features(TokenBatch(rows: own.count, length: batch.length, ids: Array(batch.ids[own.lowerBound * batch.length..<own.upperBound * batch.length]),
-                                       lengths: Array(batch.lengths[own])), unknownText: batch.unknownText.isEmpty ? [] : Array(batch.unknownText[own]))
-        // Rank r's bytes: its rows' lengths (Int32), then their valid ids (UInt32), then
-        // their weights (Float) when the features weigh ids, then its notice.
-        let valid = mine.lengths.reduce(0) { $0 + Int($1) }
-        let weighs = mine.weights != nil
-        let featureCount = { (rows: Int, ids: Int) in rows * 4 + ids * (weighs ? 8 : 4) }
-        var bytes = [UInt8](repeating: 0, count: featureCount(own.count, valid) + RankNotice.byteCount)
-        bytes.withUnsafeMutableBytes { out in
-            notice.store(into: out, at: featureCount(own.count, valid))
-            var at = own.count * 4
-            for row in 0..<own.count {
-                out.storeBytes(of: mine.lengths[row].littleEndian, toByteOffset: row * 4, as: Int32.self)
-                for position in 0..<Int(mine.lengths[row]) {
-                    out.storeBytes(of: mine.ids[row * mine.length + position].littleEndian, toByteOffset: at, as: UInt32.self)
-                    if let weights = mine.weights {
-                        out.storeBytes(of: weights[row * mine.length + position].bitPattern.littleEndian, toByteOffset: at + valid * 4, as: UInt32.self)
-                    }
-                    at += 4
-                }
-            }
-        }
-        featureBytes += bytes.count
-        let parts = try communicator.allGather(bytes)
-        var lengths: [Int32] = []
-        lengths.reserveCapacity(batch.rows)
-        var notices: [RankNotice] = []
-        for (part, data) in parts.enumerated() {
-            let rows = share(part).count
-            guard data.count >= rows * 4 else { throw FolioError("rank \(part) sent \(data.count) bytes of features for \(rows) rows") }
-            data.withUnsafeBytes { raw in
-                for row in 0..<rows { lengths.append(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: row * 4, as: Int32.self))) }
-            }
-            let ids = lengths.suffix(rows).reduce(0) { $0 + Int($1) }
-            guard lengths.suffix(rows).allSatisfy({ $0 >= 0 }), data.count == featureCount(rows, ids) + RankNotice.byteCount else {
-                throw FolioError("rank \(part) sent \(data.count) bytes of features, not what its \(rows) rows' lengths call for")
-            }
-            notices.append(data.withUnsafeBytes { RankNotice(from: $0, at: featureCount(rows, ids)) })
-        }
-        let length = max(1, Int(lengths.max() ?? 0))
-        var ids = [UInt32](repeating: 0, count: batch.rows * length)
-        var weights = weighs ? [Float](repeating: 0, count: batch.rows * length) : nil
-        var row = 0
-        for (part, data) in parts.enumerated() {
-            let rows = share(part).count
-            let count = lengths[row..<row + rows].reduce(0) { $0 + Int($1) }
-            data.withUnsafeBytes { raw in
-                var at = rows * 4
-                for _ in 0..<rows {
-                    for position in 0..<Int(lengths[row]) {
-                        ids[row * length + position] = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt32.self))
-                        weights?[row * length + position] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: at + count * 4, as: UInt32.self)))
-                        at += 4
-                    }
-                    row += 1
-                }
-            }
-        }
-        return (TokenBatch(rows: batch.rows, length: length, ids: ids, lengths: lengths, weights: weights), notices)
+    /// with only this rank's rows' ids: its pooling reads nothing else. Every rank hashes
+    /// every row's n-grams (it must, to find its own ids) but sorts, counts and weighs only
+    /// its own; exchanging the ranks' shares of the features instead cost a collective a
+    /// micro-batch, where the ranks waited for each other longer than the work it split.
+    /// `notice` rides with the pooled sums (``RowShard/rider``); ``heard`` reads them back.
+    func features(_ batch: LoaderBatch, _ features: InputFeatures, notice: RankNotice) -> TokenBatch {
+        shard.rider = notice.floats
+        return features(batch, keeping: shard.owns)
     }
+
+    /// What any rank said with the last micro-batch's pooled sums.
+    var heard: RankNotice { RankNotice(summed: shard.rider) }
 }
 
-/// What a rank tells the others with each micro-batch's features when the ranks deal the
-/// embedding's rows: its stop signal and whether its clock passed the time budget. The
-/// checks at a step's end read the notices of the step's last micro-batch instead of
-/// running collectives of their own: every collective is a point where the ranks wait for
-/// each other, and a bag model's micro-batch is a few milliseconds of work.
+/// What a rank tells the others with each micro-batch when the ranks deal the embedding's
+/// rows: whether it was asked to stop and whether its clock passed the time budget. It
+/// rides with the pooled sums, so the checks at a step's end (of the step's last
+/// micro-batch's notices) need no collective of their own.
 struct RankNotice: Equatable, Sendable {
-    /// The signal this rank was asked to stop by, 0 for none.
-    var signal: Int32 = 0
+    var signal = false
     var outOfTime = false
 
-    static let byteCount = 8
-
-    init(signal: Int32 = 0, outOfTime: Bool = false) {
+    init(signal: Bool = false, outOfTime: Bool = false) {
         (self.signal, self.outOfTime) = (signal, outOfTime)
     }
 
-    init(from raw: UnsafeRawBufferPointer, at offset: Int) {
-        signal = Int32(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: Int32.self))
-        outOfTime = raw.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self) != 0
+    /// The ranks' notices summed: true where any rank's was.
+    init(summed floats: [Float]) {
+        signal = floats.count == 2 && floats[0] > 0
+        outOfTime = floats.count == 2 && floats[1] > 0
     }
 
-    func store(into raw: UnsafeMutableRawBufferPointer, at offset: Int) {
-        raw.storeBytes(of: signal.littleEndian, toByteOffset: offset, as: Int32.self)
-        raw.storeBytes(of: UInt32(outOfTime ? 1 : 0).littleEndian, toByteOffset: offset + 4, as: UInt32.self)
-    }
+    var floats: [Float] { [signal ? 1 : 0, outOfTime ? 1 : 0] }
 }

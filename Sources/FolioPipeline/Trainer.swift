@@ -106,9 +106,9 @@ public final class Trainer {
     public private(set) var reduction: GradientReduction?
     /// The dealt embedding table of a distributed run that deals rows, once `fit` ran.
     private(set) var shardedEmbedding: ShardedEmbedding?
-    /// With dealt rows: every rank's notice with the last micro-batch's features, which the
-    /// checks at a step's end read.
-    private var notices: [RankNotice] = []
+    /// With dealt rows: what any rank said with the last micro-batch (``RankNotice``), which
+    /// the checks at a step's end read.
+    private var heard = RankNotice()
     /// Whether this run's ranks split the batches (data parallelism); false for one
     /// process, and for ranks that deal the embedding's rows and each run every batch.
     private lazy var splitsBatches: Bool =
@@ -265,13 +265,13 @@ public final class Trainer {
     }
 
     /// The stop signal, if any rank got one (every rank stops at the same step). Ranks that
-    /// deal the embedding's rows read the notices that came with the step's last features:
-    /// a signal after those is seen a step later.
+    /// deal the embedding's rows read the notices that came with the step's last pooled
+    /// sums: a signal after those is seen a step later.
     private func agreedSignal() throws(FolioError) -> Int32? {
         guard let request = options.stopRequest else { return nil }
         guard communicator.isDistributed else { return request.signal }
         if shardedEmbedding != nil {
-            guard notices.contains(where: { $0.signal != 0 }) else { return nil }
+            guard heard.signal else { return nil }
             return request.signal ?? SIGTERM
         }
         var signals = [Double(request.signal ?? 0)]
@@ -282,12 +282,12 @@ public final class Trainer {
 
     /// Whether the budgets are spent: samples counted over every rank, and the time by any
     /// rank's clock (the ranks decide together). Ranks that deal the embedding's rows each
-    /// count every sample, and read the time from the notices of the step's last features
-    /// (what the clocks said as that micro-batch began).
+    /// count every sample, and read the time from the notices of the step's last micro-batch
+    /// (what the clocks said as it began).
     private func agreedBudgetSpent(_ run: Run) throws(FolioError) -> Bool {
         guard communicator.isDistributed else { return budgetIsSpent(run) }
         if shardedEmbedding != nil {
-            return run.samplesSeen >= options.maxSamples ?? Int.max || notices.contains(where: \.outOfTime)
+            return run.samplesSeen >= options.maxSamples ?? Int.max || heard.outOfTime
         }
         guard options.maxSamples != nil || options.maxSeconds != nil else { return false }
         // Ranks that each run every batch count the samples once.
@@ -322,8 +322,8 @@ public final class Trainer {
         model.step = UInt64(run.microSteps)
         let tokens: TokenBatch
         if let shardedEmbedding {
-            let notice = RankNotice(signal: options.stopRequest?.signal ?? 0, outOfTime: timeIsSpent(run))
-            (tokens, notices) = try shardedEmbedding.features(batch, options.features, notice: notice)
+            let notice = RankNotice(signal: options.stopRequest?.signal != nil, outOfTime: timeIsSpent(run))
+            tokens = shardedEmbedding.features(batch, options.features, notice: notice)
         } else {
             tokens = options.features(batch)
         }
@@ -332,6 +332,7 @@ public final class Trainer {
         do throws(FolioError) {
             (loss, output) = try model.trainStep(tokens, labels: batch.labels, loss: options.loss, optimizer: optimizer,
                                                 accumulator: accumulator, rowWeights: weights)
+            if let shardedEmbedding { heard = shardedEmbedding.heard }
         } catch {
             throw FolioError("epoch \(epoch + 1), micro-batch \(run.microSteps + 1): \(error.message)"
                              + (options.checkpointFolder == nil ? "" : "; stopping, the last checkpoint is kept"),

@@ -2,6 +2,7 @@ import FolioCore
 import FolioNN
 import FolioShards
 import FolioTestSupport
+import FolioText
 import Foundation
 import Testing
 @testable import FolioPipeline
@@ -86,19 +87,52 @@ import Testing
     /// A bag model (embedding, average pooling, dense) with lazy updates and plain SGD,
     /// its table's rows dealt between the ranks: every rank runs every micro-batch (a
     /// loader made for one rank), pooling and updating its own rows.
-    static func trainDealingRows(_ folder: String, accumulation: Int, communicator: any Communicator,
+    static func trainDealingRows(_ folder: String, accumulation: Int, weighted: Bool = false, communicator: any Communicator,
                                  loaderRank: (rank: Int, of: Int) = (0, 1)) throws -> (weights: [Float], losses: [Double], dealt: Bool) {
-        let trainer = try bagTrainerDealingRows(folder, accumulation: accumulation, communicator: communicator, loaderRank: loaderRank)
+        let trainer = try bagTrainerDealingRows(folder, accumulation: accumulation, weighted: weighted, communicator: communicator,
+                                                loaderRank: loaderRank)
         try trainer.fit()
         return (Array(trainer.model.arena.values), trainer.history.map(\.loss), trainer.shardedEmbedding != nil)
     }
 
-    static func bagTrainerDealingRows(_ folder: String, accumulation: Int, communicator: any Communicator, loaderRank: (rank: Int, of: Int) = (0, 1),
-                                      adjust: (inout TrainingOptions) -> Void = { _ in }) throws -> Trainer {
-        let model = try Sequential([.embedding(outputDim: 6), .globalAveragePooling1D, .dense(units: 3)], vocabulary: 60, seed: 7)
+    /// Hashed bigrams (40 buckets after the 60 words) weighted by an idf that varies by id
+    /// and is 0 for every seventh (ids a weighting drops), for a sqrt(n) pooling: the shipped
+    /// bag recipe's features, at this test's size.
+    static let weightedFeatures: InputFeatures = {
+        let idf: [Float] = (0..<100).map { (id: Int) -> Float in id % 7 == 3 ? 0 : 1 + Float(id % 5) * 0.4 }
+        return InputFeatures(ngrams: NgramHashing(order: 2, buckets: 40, vocabularySize: 60), weighting: TFIDFWeighting(idf: idf, documents: 90))
+    }()
+
+    static func bagTrainerDealingRows(_ folder: String, accumulation: Int, weighted: Bool = false, communicator: any Communicator,
+                                      loaderRank: (rank: Int, of: Int) = (0, 1), adjust: (inout TrainingOptions) -> Void = { _ in }) throws -> Trainer {
+        let model = try Sequential([.embedding(outputDim: 6), weighted ? .globalSqrtNPooling1D : .globalAveragePooling1D, .dense(units: 3)],
+                                   vocabulary: weighted ? 100 : 60, seed: 7)
         model.makeEmbeddingsRowSparse()
         return try makeTrainer(model, optimizer: SGD(arena: model.arena, learningRate: 0.5), folder, accumulation: accumulation,
-                               communicator: communicator, loaderRank: loaderRank, dealsRows: true, adjust: adjust)
+                               communicator: communicator, loaderRank: loaderRank, dealsRows: true) { options in
+            if weighted { options.features = Self.weightedFeatures }
+            adjust(&options)
+        }
+    }
+
+    /// A rank's features are the whole row's restricted to its ids: an id's duplicates go
+    /// with it, so its term frequency and TF-IDF weight are the row's, and the ranks' parts
+    /// together are the row.
+    @Test func eachRanksFeaturesAreTheRowsOwnRestrictedToItsIDs() {
+        let batch = TokenBatch(rows: 3, length: 6, ids: [5, 6, 5, 9, 12, 5, 8, 8, 0, 0, 0, 0, 33, 2, 41, 2, 17, 0],
+                               lengths: [6, 2, 5])
+        let bag = { (batch: TokenBatch, row: Int) in
+            Dictionary(uniqueKeysWithValues: (0..<Int(batch.lengths[row])).map { (batch.ids[row * batch.length + $0], batch.weights![row * batch.length + $0]) })
+        }
+        let whole = Self.weightedFeatures(batch)
+        let parts = (0..<2).map { rank in Self.weightedFeatures(batch, keeping: { $0 % 2 == UInt32(rank) }) }
+        for row in 0..<3 {
+            let (even, odd) = (bag(parts[0], row), bag(parts[1], row))
+            #expect(even.keys.allSatisfy { $0 % 2 == 0 } && odd.keys.allSatisfy { $0 % 2 == 1 })
+            #expect(even.merging(odd) { first, _ in first } == bag(whole, row), "row \(row)")
+        }
+        // Row 0 repeats word 5 three times: its weight is the row's, not one occurrence's.
+        #expect(bag(parts[1], 0)[5] == bag(whole, 0)[5] && bag(whole, 0)[5] != Self.weightedFeatures(TokenBatch(rows: 1, length: 1, ids: [5], lengths: [1])).weights?[0])
     }
 
     /// Ranks that deal the table's rows hear of a stop signal and of a spent time budget
@@ -133,13 +167,15 @@ import Testing
         #expect(outOfTime.map(\.steps) == [1, 1] && outOfTime.map(\.epochs) == [1, 1], "\(outOfTime)")
     }
 
-    @Test(arguments: [(2, 1), (2, 5), (3, 3)])
-    func ranksDealingTheTablesRowsTrainWhatOneRankTrains(ranks: Int, accumulation: Int) throws {
+    /// Unweighted mean pooling, and the shipped recipe's hashed bigrams with TF-IDF weights
+    /// pooled by sqrt(n) (each rank's rows' divisor a partial sum of squares).
+    @Test(arguments: [(2, 1, false), (2, 5, false), (3, 3, false), (2, 1, true), (3, 3, true)])
+    func ranksDealingTheTablesRowsTrainWhatOneRankTrains(ranks: Int, accumulation: Int, weighted: Bool) throws {
         let path = folder.path
-        let reference = try Self.trainDealingRows(path, accumulation: ranks * accumulation, communicator: SingleProcess())
+        let reference = try Self.trainDealingRows(path, accumulation: ranks * accumulation, weighted: weighted, communicator: SingleProcess())
         #expect(!reference.dealt)
         let run = { @Sendable (communicator: ThreadCommunicator) in
-            try Self.trainDealingRows(path, accumulation: accumulation, communicator: communicator)
+            try Self.trainDealingRows(path, accumulation: accumulation, weighted: weighted, communicator: communicator)
         }
         let first = try ThreadCommunicator.run(ranks: ranks, run)
         let second = try ThreadCommunicator.run(ranks: ranks, run)
