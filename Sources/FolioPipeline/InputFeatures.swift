@@ -48,9 +48,12 @@ public struct InputFeatures: Sendable {
 }
 
 /// `batch` with only the valid ids `keep` accepts, in order, each row zero-padded to the
-/// longest. Subword ids per position (``TokenBatch/extraIDs``) are not carried.
+/// longest. A batch with subword ids per position (``TokenBatch/extraIDs``) is returned
+/// whole: no model pools it straight from the table, and one whose rows are dealt between
+/// ranks refuses it with an error naming the rank.
 func keeping(_ batch: TokenBatch, _ keep: (UInt32) -> Bool) -> TokenBatch {
-    precondition(batch.extraIDs == nil && batch.weights == nil, "keeping runs before weighting, on plain ids")
+    guard batch.extraIDs == nil else { return batch }
+    precondition(batch.weights == nil, "keeping runs before weighting")
     var kept = [UInt32]()
     kept.reserveCapacity(batch.ids.count)
     var lengths = [Int32](repeating: 0, count: batch.rows)

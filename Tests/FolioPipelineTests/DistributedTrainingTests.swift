@@ -189,6 +189,28 @@ import Testing
         #expect(zip(first[0].losses, reference.losses).allSatisfy { abs($0 - $1) < 1e-5 }, "\(first[0].losses) vs \(reference.losses)")
     }
 
+    /// Subword ids per position cannot be split between the ranks' rows: every rank stops
+    /// with the model's error (the features hand such a batch on whole), not a trap.
+    @Test func dealingRowsRefusesSubwordIDsPerPosition() throws {
+        let path = folder.path
+        let outcomes = try ThreadCommunicator.run(ranks: 2) { communicator in
+            let tokens = ["<pad>", "<oov>"] + (2..<60).map { "word\($0)" }
+            let subwords = SubwordFeatures(table: SubwordTable(hashing: SubwordHashing(minLength: 2, maxLength: 3), tokens: tokens),
+                                           buckets: 40, perPosition: true)
+            let model = try Sequential([.embedding(outputDim: 6), .globalAveragePooling1D, .dense(units: 3)], vocabulary: 100, seed: 7)
+            model.makeEmbeddingsRowSparse()
+            let trainer = try Self.makeTrainer(model, optimizer: SGD(arena: model.arena, learningRate: 0.5), path, accumulation: 1,
+                                               communicator: communicator, loaderRank: (0, 1), dealsRows: true) {
+                $0.features = InputFeatures(subwords: subwords)
+            }
+            do {
+                try trainer.fit()
+                return ""
+            } catch { return "\(error)" }
+        }
+        #expect(outcomes.allSatisfy { $0.contains("cannot be pooled straight from the table (it carries subword ids)") }, "\(outcomes)")
+    }
+
     /// Dealing rows needs every batch on every rank: a loader made for one rank's turns is refused.
     @Test func dealingRowsRefusesALoaderOfOneRanksTurns() throws {
         let path = folder.path
