@@ -122,11 +122,14 @@ public final class GlobalPooling1D {
         if let shard {
             try output.values.withUnsafeMutableBufferPointer { values throws(FolioError) in try shard.sumAcrossRanks(values, statistics: &statistics) }
         }
-        let rowDivisors = kind == .max ? statistics : statistics.map(divisor(fromStatistic:))
-        for b in 0..<rows where kind != .max {
-            // A row without weight is left at zero, as one process leaves it.
-            let divisor = rowDivisors[b]
-            for f in 0..<features { output.values[b * features + f] = divisor > 0 ? output.values[b * features + f] / divisor : 0 }
+        // Max rows keep statistics of 0, and so divisors of 0, which nothing reads.
+        let rowDivisors = statistics.map(divisor(fromStatistic:))
+        if kind != .max {
+            for b in 0..<rows {
+                // A row without weight is left at zero, as one process leaves it.
+                let divisor = rowDivisors[b]
+                for f in 0..<features { output.values[b * features + f] = divisor > 0 ? output.values[b * features + f] / divisor : 0 }
+            }
         }
         if keepsForBackward {
             (shape, self.lengths, bagIDs, divisors) = ([rows, steps, features], lengths, ids, rowDivisors)

@@ -57,19 +57,20 @@ func keeping(_ batch: TokenBatch, _ keep: (UInt32) -> Bool) -> TokenBatch {
     var kept = [UInt32]()
     kept.reserveCapacity(batch.ids.count)
     var lengths = [Int32](repeating: 0, count: batch.rows)
-    var ends = [Int](repeating: 0, count: batch.rows)
     for row in 0..<batch.rows {
+        let before = kept.count
         for id in batch.ids[row * batch.length..<row * batch.length + min(batch.length, Int(batch.lengths[row]))] where keep(id) {
             kept.append(id)
         }
-        ends[row] = kept.count
-        lengths[row] = Int32(ends[row] - (row == 0 ? 0 : ends[row - 1]))
+        lengths[row] = Int32(kept.count - before)
     }
     let length = max(1, Int(lengths.max() ?? 0))
     var ids = [UInt32](repeating: 0, count: batch.rows * length)
+    var start = 0
     for row in 0..<batch.rows {
-        let start = row == 0 ? 0 : ends[row - 1]
-        ids.replaceSubrange(row * length..<row * length + Int(lengths[row]), with: kept[start..<ends[row]])
+        let count = Int(lengths[row])
+        ids.replaceSubrange(row * length..<row * length + count, with: kept[start..<start + count])
+        start += count
     }
     return TokenBatch(rows: batch.rows, length: length, ids: ids, lengths: lengths)
 }

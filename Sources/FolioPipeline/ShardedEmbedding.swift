@@ -114,7 +114,8 @@ final class ShardedEmbedding {
         return features(batch, keeping: shard.owns)
     }
 
-    /// What any rank said with the last micro-batch's pooled sums.
+    /// What any rank said with the last micro-batch's pooled sums (read at a step's end,
+    /// before the next micro-batch's features replace the rider; nothing before the first).
     var heard: RankNotice { RankNotice(summed: shard.rider) }
 }
 

@@ -106,9 +106,6 @@ public final class Trainer {
     public private(set) var reduction: GradientReduction?
     /// The dealt embedding table of a distributed run that deals rows, once `fit` ran.
     private(set) var shardedEmbedding: ShardedEmbedding?
-    /// With dealt rows: what any rank said with the last micro-batch (``RankNotice``), which
-    /// the checks at a step's end read.
-    private var heard = RankNotice()
     /// Whether this run's ranks split the batches (data parallelism); false for one
     /// process, and for ranks that deal the embedding's rows and each run every batch.
     private lazy var splitsBatches: Bool =
@@ -270,8 +267,8 @@ public final class Trainer {
     private func agreedSignal() throws(FolioError) -> Int32? {
         guard let request = options.stopRequest else { return nil }
         guard communicator.isDistributed else { return request.signal }
-        if shardedEmbedding != nil {
-            guard heard.signal else { return nil }
+        if let shardedEmbedding {
+            guard shardedEmbedding.heard.signal else { return nil }
             return request.signal ?? SIGTERM
         }
         var signals = [Double(request.signal ?? 0)]
@@ -286,8 +283,8 @@ public final class Trainer {
     /// (what the clocks said as it began).
     private func agreedBudgetSpent(_ run: Run) throws(FolioError) -> Bool {
         guard communicator.isDistributed else { return budgetIsSpent(run) }
-        if shardedEmbedding != nil {
-            return run.samplesSeen >= options.maxSamples ?? Int.max || heard.outOfTime
+        if let shardedEmbedding {
+            return run.samplesSeen >= options.maxSamples ?? Int.max || shardedEmbedding.heard.outOfTime
         }
         guard options.maxSamples != nil || options.maxSeconds != nil else { return false }
         // Ranks that each run every batch count the samples once.
@@ -332,7 +329,6 @@ public final class Trainer {
         do throws(FolioError) {
             (loss, output) = try model.trainStep(tokens, labels: batch.labels, loss: options.loss, optimizer: optimizer,
                                                 accumulator: accumulator, rowWeights: weights)
-            if let shardedEmbedding { heard = shardedEmbedding.heard }
         } catch {
             throw FolioError("epoch \(epoch + 1), micro-batch \(run.microSteps + 1): \(error.message)"
                              + (options.checkpointFolder == nil ? "" : "; stopping, the last checkpoint is kept"),

@@ -136,7 +136,7 @@ import Testing
     }
 
     /// Ranks that deal the table's rows hear of a stop signal and of a spent time budget
-    /// through the notices that come with each micro-batch's features, not by collectives
+    /// through the notices that come with each micro-batch's pooled sums, not by collectives
     /// of their own: a signal only rank 1 got, or a budget only rank 1's clock passed,
     /// stops both ranks after the same optimizer step (a rank that went on alone would
     /// wait in a collective the other never joins).
@@ -146,7 +146,7 @@ import Testing
             let request = StopRequest()
             let trainer = try Self.bagTrainerDealingRows(path, accumulation: 1, communicator: communicator) { $0.stopRequest = request }
             // Rank 1 is asked to stop after the first micro-batch of step 2 (a step is 2 x 1):
-            // its notice goes with the next one's features, so both stop after step 2.
+            // its notice goes with the next one's pooled sums, so both stop after step 2.
             if communicator.rank == 1 { trainer.onProgress = { if $0.batch == 3 { request.request(signal: SIGINT) } } }
             do {
                 try trainer.fit()
@@ -197,10 +197,8 @@ import Testing
             let tokens = ["<pad>", "<oov>"] + (2..<60).map { "word\($0)" }
             let subwords = SubwordFeatures(table: SubwordTable(hashing: SubwordHashing(minLength: 2, maxLength: 3), tokens: tokens),
                                            buckets: 40, perPosition: true)
-            let model = try Sequential([.embedding(outputDim: 6), .globalAveragePooling1D, .dense(units: 3)], vocabulary: 100, seed: 7)
-            model.makeEmbeddingsRowSparse()
-            let trainer = try Self.makeTrainer(model, optimizer: SGD(arena: model.arena, learningRate: 0.5), path, accumulation: 1,
-                                               communicator: communicator, loaderRank: (0, 1), dealsRows: true) {
+            // The weighted model's table: 60 words and 40 buckets, here the subwords'.
+            let trainer = try Self.bagTrainerDealingRows(path, accumulation: 1, weighted: true, communicator: communicator) {
                 $0.features = InputFeatures(subwords: subwords)
             }
             do {

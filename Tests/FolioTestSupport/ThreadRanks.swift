@@ -20,7 +20,9 @@ public final class ThreadCommunicator: Communicator, @unchecked Sendable {
                 let result = Swift.Result { try body(communicator) }
                 // A rank that fails, or returns early, leaves the others waiting in a collective:
                 // they fail too, as MPI aborts the job, instead of hanging the test.
-                if case .failure = result { exchange.leave(rank: rank, failed: true) } else { exchange.leave(rank: rank, failed: false) }
+                let failed: Bool
+                if case .failure = result { failed = true } else { failed = false }
+                exchange.leave(rank: rank, failed: failed)
                 results.withLock { $0[rank] = result }
                 group.leave()
             }
