@@ -13,6 +13,11 @@
 # rank sends). BAG_EXTRA="--set training.split_embedding_rows=false" measures the bag model
 # data-parallel instead; BAG_COMPARE=1 also runs it data-parallel ("bag-dp" rows) in the
 # same repeats, against the same one-process runs.
+# Each bag batch size also runs two independent one-process runs at once, one bound to each
+# core ("ceiling"; CEILING=0 leaves them out): their summed tokens/s against one process alone
+# is what this host gives any two processes that share nothing but the machine (its memory
+# bandwidth, caches and the hypervisor's other guests), so "2 ranks / ceiling" is the part of
+# the speed-up that Folio's ranks lose to each other.
 #
 #   DATA=/tmp/folio-mpi-bench  REPEATS=3  ARTICLES=200000  STEPS=12  EPOCHS=3  JOBS_ONLY=1 (vocab and shard only)
 #   TRAIN_ONLY=1 (training only)  SKIP_REF=1 (no reference LSTM)  BAG_BATCHES="32"
@@ -65,9 +70,22 @@ train() {  # NAME RANKS PIPELINE ARGS...
   rm -rf "$dir"; cp -r "$DATA/$name-prepared" "$dir"
   local launcher=("${ONE[@]}"); [[ $ranks == 2 ]] && launcher=("${TWO[@]}")
   "${launcher[@]}" run "$pipeline" --run-dir "$dir" --set threads=1 "$@" > /dev/null 2> "$dir.log"
-  python3 - "$dir" "$name" "$ranks" <<'PY' >> "$OUT/training.jsonl"
+  record "$dir" "$name" "$ranks"
+}
+ceiling() {  # NAME PIPELINE ARGS...: two independent one-process runs at once, one per core
+  local name=$1 pipeline=$2; shift 2
+  for core in 0 1; do
+    local dir="$DATA/$name-alone$core"
+    rm -rf "$dir"; cp -r "$DATA/$name-prepared" "$dir"
+    taskset -c "$core" "$FOLIO" run "$pipeline" --run-dir "$dir" --set threads=1 "$@" > /dev/null 2> "$dir.log" &
+  done
+  wait
+  record "$DATA/$name-alone0" "$name" ceiling "$DATA/$name-alone1"
+}
+record() {  # DIR NAME RANKS [DIR of the ceiling's second run]
+  python3 - "$@" <<'PY' >> "$OUT/training.jsonl"
 import json, re, sys
-folder, name, ranks = sys.argv[1:]
+folder, name, ranks = sys.argv[1:4]
 epochs = [json.loads(l) for l in open(folder + "/metrics.jsonl")]
 tokens = sum(e["tokens_per_s"] * e["seconds"] for e in epochs)
 seconds = sum(e["seconds"] for e in epochs)
@@ -77,6 +95,11 @@ rows = re.search(r"embedding rows split between \d+ ranks: ([0-9.]+) s per step 
 reduction, moved = 0.0, 0
 if note: reduction, moved = float(note.group(1)), (int(note.group(2)) + int(note.group(3))) * 4
 if rows: reduction, moved = float(rows.group(1)), int(rows.group(2))
+if ranks == "ceiling":
+    other = [json.loads(l) for l in open(sys.argv[4] + "/metrics.jsonl")]
+    tokens_per_second = tokens / seconds + sum(e["tokens_per_s"] * e["seconds"] for e in other) / sum(e["seconds"] for e in other)
+    print(json.dumps({"model": name, "ranks": ranks, "tokens_per_second": tokens_per_second}))
+    sys.exit()
 print(json.dumps({"model": name, "ranks": int(ranks), "tokens_per_second": tokens / seconds, "seconds": seconds,
                   "steps": epochs[-1]["optimizer_steps"], "reduction_seconds_per_step": reduction, "bytes_per_step": moved,
                   "way": "rows" if rows else "batches"}))
@@ -97,6 +120,7 @@ for r in $(seq "$REPEATS"); do
     [[ -d "$DATA/$name-prepared" ]] || cp -r "$DATA/bag-prepared" "$DATA/$name-prepared"
     train "$name" 1 "$ROOT/pipelines/bag-of-ngrams.toml" --set training.epochs="$EPOCHS" --set loader.batch_size="$b" ${BAG_EXTRA:-}
     train "$name" 2 "$ROOT/pipelines/bag-of-ngrams.toml" --set training.epochs="$EPOCHS" --set loader.batch_size="$b" ${BAG_EXTRA:-}
+    [[ "${CEILING:-1}" == 0 ]] || ceiling "$name" "$ROOT/pipelines/bag-of-ngrams.toml" --set training.epochs="$EPOCHS" --set loader.batch_size="$b"
     if [[ -n "${BAG_COMPARE:-}" ]]; then
       [[ -d "$DATA/$name-dp-prepared" ]] || cp -r "$DATA/bag-prepared" "$DATA/$name-dp-prepared"
       train "$name-dp" 2 "$ROOT/pipelines/bag-of-ngrams.toml" --set training.epochs="$EPOCHS" --set loader.batch_size="$b" \
@@ -113,8 +137,9 @@ import os
 for line in (open(out + "/jobs.txt") if os.path.exists(out + "/jobs.txt") else []):
     job, ranks, seconds = line.split()
     jobs.setdefault((job, int(ranks)), []).append(float(seconds))
-print("| job | 1 process, s | 2 ranks, s | speed-up |")
-print("|---|---:|---:|---:|")
+if jobs:
+    print("| job | 1 process, s | 2 ranks, s | speed-up |")
+    print("|---|---:|---:|---:|")
 for job in ["vocab", "shard"] if jobs else []:
     one, two = statistics.median(jobs[(job, 1)]), statistics.median(jobs[(job, 2)])
     print(f"| folio {job} | {one:.2f} | {two:.2f} | {one / two:.2f}x |")
@@ -122,13 +147,24 @@ runs = {}
 for line in open(out + "/training.jsonl"):
     d = json.loads(line)
     runs.setdefault((d["model"], d["ranks"]), []).append(d)
+# The host's load drifts within a sitting, so each ratio is also taken within a repeat (the
+# runs of one repeat follow each other) and its median given as "paired".
+def paired(a, b):
+    return statistics.median(x["tokens_per_second"] / y["tokens_per_second"] for x, y in zip(a, b))
 print()
-print("| training | 1 process tokens/s | 2 ranks tokens/s | speed-up | reduction s/step | bytes/step |")
-print("|---|---:|---:|---:|---:|---:|")
-for model in sorted({m for m, _ in runs}, key=lambda m: (m != "ref", len(m.removesuffix("-dp")), m)):
-    one = statistics.median(d["tokens_per_second"] for d in runs[(model.removesuffix("-dp"), 1)])
-    two = statistics.median(d["tokens_per_second"] for d in runs[(model, 2)])
-    reduction = statistics.median(d["reduction_seconds_per_step"] for d in runs[(model, 2)])
-    moved = statistics.median(d["bytes_per_step"] for d in runs[(model, 2)])
-    print(f"| {model} | {one:,.0f} | {two:,.0f} | {two / one:.2f}x | {reduction:.4f} | {moved:,.0f} |")
+print("| training | 1 process tokens/s | 2 ranks tokens/s | speed-up (paired) | reduction s/step | bytes/step "
+      "| ceiling: 2 processes at once (paired) | 2 ranks / ceiling (paired) |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
+for model in sorted({m for m, r in runs if r != "ceiling"}, key=lambda m: (m != "ref", len(m.removesuffix("-dp")), m)):
+    ones, twos = runs[(model.removesuffix("-dp"), 1)], runs[(model, 2)]
+    one = statistics.median(d["tokens_per_second"] for d in ones)
+    two = statistics.median(d["tokens_per_second"] for d in twos)
+    reduction = statistics.median(d["reduction_seconds_per_step"] for d in twos)
+    moved = statistics.median(d["bytes_per_step"] for d in twos)
+    ceiling = "| - | -"
+    if (model.removesuffix("-dp"), "ceiling") in runs:
+        boths = runs[(model.removesuffix("-dp"), "ceiling")]
+        both = statistics.median(d["tokens_per_second"] for d in boths)
+        ceiling = f"| {both:,.0f} ({both / one:.2f}x; {paired(boths, ones):.2f}x) | {two / both:.0%} ({paired(twos, boths):.0%})"
+    print(f"| {model} | {one:,.0f} | {two:,.0f} | {two / one:.2f}x ({paired(twos, ones):.2f}x) | {reduction:.4f} | {moved:,.0f} {ceiling} |")
 PY

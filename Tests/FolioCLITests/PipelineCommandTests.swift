@@ -56,6 +56,11 @@ import FoundationXML
         for key in ["accuracy", "macro_f1", "test_examples", "run_dir", "peak_rss_mb"] { #expect(json[key] != nil, "missing \(key)") }
         #expect(json["test_examples"] as? Int == 24)
         #expect((json["accuracy"] as? Double ?? 0) > 0.5)
+        // Progress on a pipe: a line every ten seconds at most, so none of this run's
+        // micro-batches (the shards' last line came moments before), and each epoch's line.
+        let logged = run.stderr.split(separator: "\n")
+        #expect(logged.contains { $0.hasPrefix("shards: ") } && !logged.contains { $0.contains(", batch ") }, "\(run.stderr)")
+        #expect(logged.filter { $0.hasPrefix("epoch ") }.count == 3, "\(run.stderr)")
 
         try "comet orbit galaxy\n\nunheard-of words only\n".write(toFile: folder + "/texts.txt", atomically: true, encoding: .utf8)
         let predict = try FolioProcess(["predict", folder + "/run/model", "--json", "--top-k", "2"], stdin: folder + "/texts.txt")
