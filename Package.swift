@@ -41,7 +41,7 @@ let package = Package(
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
 
         // Errors with a file and a place, atomic files: what every stage shares.
-        .target(name: "FolioCore"),
+        .target(name: "FolioCore", dependencies: ["CFolioKernels"]),
         .target(name: "FolioCorpus", dependencies: ["FolioCore", "CZstd"]),
         .target(name: "FolioText", dependencies: ["FolioCore", "CICUShim"]),
         .target(name: "FolioShards", dependencies: ["FolioCore", "CZstd", "CFolioKernels"]),

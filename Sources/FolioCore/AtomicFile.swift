@@ -11,6 +11,10 @@ public final class AtomicFile {
     private var descriptor: Int32
     private var buffer: [UInt8] = []
     private var committed = false
+    /// The CRC-32C of the bytes written so far: after ``commit()`` the file's, without
+    /// reading back what was just written (a checkpoint's 100 MB table took longer to read
+    /// back for its checksum than to write).
+    public private(set) var checksum = CRC32C()
     /// `FOLIO_FAILPOINT=enospc:NAME` (``Failpoints``): the first write fails as on a full disk.
     private var failsWrite: Bool
 
@@ -58,6 +62,7 @@ public final class AtomicFile {
             failsWrite = false
             throw FolioError("write failed: \(FolioError.systemMessage(ENOSPC))", file: path)
         }
+        buffer.withUnsafeBytes { checksum.update($0) }
         while offset < buffer.count {
             let written = buffer.withUnsafeBytes { raw in
                 Glibc.write(descriptor, raw.baseAddress! + offset, raw.count - offset)

@@ -65,10 +65,12 @@ public final class OptimizerState {
         return file.metadata
     }
 
-    /// Writes the buffers as safetensors (1-D, by name) without copying them.
-    public func save(to path: String, metadata: [String: String]) throws(FolioError) {
+    /// Writes the buffers as safetensors (1-D, by name) without copying them; returns the
+    /// file's CRC-32C.
+    @discardableResult
+    public func save(to path: String, metadata: [String: String]) throws(FolioError) -> UInt32 {
         let buffers = buffers
-        try Safetensors.write(layout: buffers.map { ($0.name, [$0.buffer.count]) }, metadata: metadata, to: path) { index, file throws(FolioError) in
+        return try Safetensors.write(layout: buffers.map { ($0.name, [$0.buffer.count]) }, metadata: metadata, to: path) { index, file throws(FolioError) in
             try file.write(raw: UnsafeRawBufferPointer(buffers[index].buffer))
         }
     }

@@ -16,23 +16,26 @@ public enum Safetensors {
     }
 
     /// Writes `tensors` in the order given, atomically.
+    /// Returns the file's CRC-32C.
+    @discardableResult
     public static func write(_ tensors: [(name: String, entry: Entry)], metadata: [String: String] = [:], to path: String)
-        throws(FolioError)
+        throws(FolioError) -> UInt32
     {
         for (name, entry) in tensors where entry.shape.reduce(1, *) != entry.values.count {
             throw FolioError("tensor \(name): shape \(entry.shape) does not hold \(entry.values.count) values", file: path)
         }
-        try write(layout: tensors.map { ($0.name, $0.entry.shape) }, metadata: metadata, to: path) { index, file throws(FolioError) in
+        return try write(layout: tensors.map { ($0.name, $0.entry.shape) }, metadata: metadata, to: path) { index, file throws(FolioError) in
             try tensors[index].entry.values.withUnsafeBytes { raw in Swift.Result { () throws(FolioError) in try file.write(raw: raw) } }.get()
         }
     }
 
     /// Writes tensors given as buffers (a model's arena, an optimizer's state) without
-    /// copying them: `payload(i, file)` writes tensor i's bytes.
+    /// copying them: `payload(i, file)` writes tensor i's bytes. Returns the file's CRC-32C.
+    @discardableResult
     public static func write(
         layout: [(name: String, shape: [Int])], metadata: [String: String] = [:], to path: String,
         payload: (Int, AtomicFile) throws(FolioError) -> Void
-    ) throws(FolioError) {
+    ) throws(FolioError) -> UInt32 {
         var header: [String: Any] = [:]
         var offset = 0
         for (name, shape) in layout {
@@ -54,6 +57,7 @@ public enum Safetensors {
         try file.write(json)
         for index in layout.indices { try payload(index, file) }
         try file.commit()
+        return file.checksum.value
     }
 
     /// Reads every tensor; errors name the file and the key.

@@ -5,7 +5,9 @@ extension Sequential {
     /// Every parameter under its arena name (`layers.<i>.kernel`, ...), BatchNormalization's
     /// moving statistics as `layers.<i>.moving_mean` / `moving_variance`, and the layer specs
     /// as JSON in the metadata (`folio.layers`), so that a file says what model it holds.
-    public func save(to path: String) throws(FolioError) {
+    /// Returns the file's CRC-32C.
+    @discardableResult
+    public func save(to path: String) throws(FolioError) -> UInt32 {
         // The arena is written straight from its memory: a copy would double a large
         // embedding's footprint at every checkpoint.
         var layout = arena.views.map { (name: $0.name, shape: $0.shape) }
@@ -22,7 +24,7 @@ extension Sequential {
             throw FolioError("cannot encode the layer specs: \(error)", file: path)
         }
         let views = arena.views
-        try Safetensors.write(layout: layout, metadata: ["format": "folio", "folio.layers": specsJSON], to: path) { index, file throws(FolioError) in
+        return try Safetensors.write(layout: layout, metadata: ["format": "folio", "folio.layers": specsJSON], to: path) { index, file throws(FolioError) in
             if index < views.count {
                 try file.write(raw: UnsafeRawBufferPointer(arena.values(of: views[index])))
             } else {

@@ -50,12 +50,12 @@ public struct Checkpoint: Codable, Sendable, Equatable {
         }
         let weights = "weights-\(microSteps).safetensors"
         let optimizerName = "optimizer-\(microSteps).safetensors"
-        try model.save(to: folder + "/" + weights)
+        let weightsChecksum = try model.save(to: folder + "/" + weights)
         failpoints.pass("checkpoint-write")
-        try optimizer.state.save(to: folder + "/" + optimizerName, metadata: ["iterations": String(optimizer.iterations)])
+        let optimizerChecksum = try optimizer.state.save(to: folder + "/" + optimizerName, metadata: ["iterations": String(optimizer.iterations)])
         let checkpoint = Checkpoint(
-            weightsFile: weights, weightsChecksum: try CRC32C.checksum(ofFile: folder + "/" + weights),
-            optimizerFile: optimizerName, optimizerChecksum: try CRC32C.checksum(ofFile: folder + "/" + optimizerName),
+            weightsFile: weights, weightsChecksum: weightsChecksum,
+            optimizerFile: optimizerName, optimizerChecksum: optimizerChecksum,
             optimizerSteps: optimizer.iterations, learningRateFactor: optimizer.learningRateFactor, training: state)
         try writeJSON(checkpoint, to: folder + "/" + fileName)
         // Only now are the older pairs unneeded.

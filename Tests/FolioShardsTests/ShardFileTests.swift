@@ -1,3 +1,4 @@
+@testable import FolioCore
 import FolioTestSupport
 import Foundation
 import Testing
@@ -26,6 +27,22 @@ import Testing
                 #expect(crc.value == CRC32C.reference(bytes) && byTables.value == crc.value, "length \(length), cut \(cut)")
             }
         }
+    }
+
+    /// A checkpoint's checksums come from the bytes as they are written, not from reading
+    /// the files back: buffered small writes and large ones straight through, in any order.
+    @Test func anAtomicFilesChecksumIsThatOfTheFileItWrote() throws {
+        let folder = TemporaryFolder()
+        var generator = SplitMix64(seed: 2)
+        let large = (0..<(3 << 20) + 5).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+        let file = try AtomicFile(path: folder.path + "/mixed.bin")
+        try file.write("a header line\n")
+        try large.withUnsafeBytes { raw in Swift.Result { () throws(FolioError) in try file.write(raw: raw) } }.get()
+        try file.write(Array(large[..<100_000]))
+        try file.commit()
+        let written = try #require(FileManager.default.contents(atPath: folder.path + "/mixed.bin"))
+        #expect(written.count == 14 + large.count + 100_000)
+        #expect(file.checksum.value == CRC32C.reference([UInt8](written)))
     }
 
     @Test func fileChecksumStreamsAndEqualsTheInMemoryOne() throws {

@@ -1,5 +1,4 @@
 import CFolioKernels
-import FolioCore
 import Glibc
 
 /// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), as iSCSI, ext4 and LevelDB use it.
