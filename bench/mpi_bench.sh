@@ -17,7 +17,8 @@
 # core ("ceiling"; CEILING=0 leaves them out): their summed tokens/s against one process alone
 # is what this host gives any two processes that share nothing but the machine (its memory
 # bandwidth, caches and the hypervisor's other guests), so "2 ranks / ceiling" is the part of
-# the speed-up that Folio's ranks lose to each other.
+# the speed-up that Folio's ranks lose to each other. Likewise for folio vocab and shard: two
+# whole jobs at once, one per core.
 #
 #   DATA=/tmp/folio-mpi-bench  REPEATS=3  ARTICLES=200000  STEPS=12  EPOCHS=3  JOBS_ONLY=1 (vocab and shard only)
 #   TRAIN_ONLY=1 (training only)  SKIP_REF=1 (no reference LSTM)  BAG_BATCHES="32"
@@ -40,6 +41,56 @@ OUT="$DATA/results-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$OUT"
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, kernel $(uname -r); $(mpirun --version | head -1)" | tee "$OUT/machine.txt"
 
+summarize() {
+python3 - "$OUT" <<'PY'
+import json, statistics, sys
+out = sys.argv[1]
+jobs = {}
+import os
+for line in (open(out + "/jobs.txt") if os.path.exists(out + "/jobs.txt") else []):
+    job, ranks, seconds = line.split()
+    jobs.setdefault((job, ranks), []).append(float(seconds))
+if jobs:
+    print("| job | 1 process, s | 2 ranks, s | speed-up (paired) | ceiling: 2 jobs at once, s a job (paired) | 2 ranks / ceiling (paired) |")
+    print("|---|---:|---:|---:|---:|---:|")
+for job in ["vocab", "shard"] if jobs else []:
+    ones, twos, pairs = jobs[(job, "1")], jobs[(job, "2")], jobs.get((job, "ceiling"), [])
+    one, two = statistics.median(ones), statistics.median(twos)
+    ceiling = "- | -"
+    if pairs:
+        both = statistics.median(pairs)
+        ceiling = (f"{both:.2f} ({one / both:.2f}x; {statistics.median(a / b for a, b in zip(ones, pairs)):.2f}x) | "
+                   f"{both / two:.0%} ({statistics.median(b / t for b, t in zip(pairs, twos)):.0%})")
+    print(f"| folio {job} | {one:.2f} | {two:.2f} | {one / two:.2f}x ({statistics.median(a / b for a, b in zip(ones, twos)):.2f}x) | {ceiling} |")
+runs = {}
+for line in (open(out + "/training.jsonl") if os.path.exists(out + "/training.jsonl") else []):
+    d = json.loads(line)
+    runs.setdefault((d["model"], d["ranks"]), []).append(d)
+# The host's load drifts within a sitting, so each ratio is also taken within a repeat (the
+# runs of one repeat follow each other) and its median given as "paired".
+def paired(a, b):
+    return statistics.median(x["tokens_per_second"] / y["tokens_per_second"] for x, y in zip(a, b))
+if not runs:
+    sys.exit()
+print()
+print("| training | 1 process tokens/s | 2 ranks tokens/s | speed-up (paired) | reduction s/step | bytes/step "
+      "| ceiling: 2 processes at once (paired) | 2 ranks / ceiling (paired) |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
+for model in sorted({m for m, r in runs if r != "ceiling"}, key=lambda m: (m != "ref", len(m.removesuffix("-dp")), m)):
+    ones, twos = runs[(model.removesuffix("-dp"), 1)], runs[(model, 2)]
+    one = statistics.median(d["tokens_per_second"] for d in ones)
+    two = statistics.median(d["tokens_per_second"] for d in twos)
+    reduction = statistics.median(d["reduction_seconds_per_step"] for d in twos)
+    moved = statistics.median(d["bytes_per_step"] for d in twos)
+    ceiling = "| - | -"
+    if (model.removesuffix("-dp"), "ceiling") in runs:
+        boths = runs[(model.removesuffix("-dp"), "ceiling")]
+        both = statistics.median(d["tokens_per_second"] for d in boths)
+        ceiling = f"| {both:,.0f} ({both / one:.2f}x; {paired(boths, ones):.2f}x) | {two / both:.0%} ({paired(twos, boths):.0%})"
+    print(f"| {model} | {one:,.0f} | {two:,.0f} | {two / one:.2f}x ({paired(twos, ones):.2f}x) | {reduction:.4f} | {moved:,.0f} {ceiling} |")
+PY
+}
+
 if [[ -z "${TRAIN_ONLY:-}" ]]; then
 [[ -f "$DATA/synth.jsonl" ]] || "$FOLIO" synth --out "$DATA/synth.jsonl" --articles "$ARTICLES" --test-every 0 > /dev/null
 [[ -f "$DATA/ref.jsonl" ]] || "$FOLIO" synth --out "$DATA/ref.jsonl" --articles 8000 --median-length 200 --test-every 10 > /dev/null
@@ -52,10 +103,22 @@ for r in $(seq "$REPEATS"); do
   cmp "$DATA/v1.tsv" "$DATA/v2.tsv"
   echo "shard 1 $("${ONE[@]}" shard "$DATA/synth.jsonl" --vocabulary "$DATA/synth.tsv" --out "$DATA/s1" --threads 1 --json | seconds)" >> "$OUT/jobs.txt"
   echo "shard 2 $("${TWO[@]}" shard "$DATA/synth.jsonl" --vocabulary "$DATA/synth.tsv" --out "$DATA/s2" --threads 1 --json | seconds)" >> "$OUT/jobs.txt"
+  if [[ "${CEILING:-1}" != 0 ]]; then
+    # Two whole jobs at once, one per core: the pair's wall time over two is their seconds a job.
+    for job in vocab shard; do
+      for core in 0 1; do
+        if [[ $job == vocab ]]; then args=(vocab "$DATA/synth.jsonl" --out "$DATA/v-alone$core.tsv")
+        else args=(shard "$DATA/synth.jsonl" --vocabulary "$DATA/synth.tsv" --out "$DATA/s-alone$core"); fi
+        taskset -c "$core" "$FOLIO" "${args[@]}" --threads 1 --json | seconds > "$DATA/alone$core.txt" &
+      done
+      wait
+      echo "$job ceiling $(python3 -c "import sys; print(max(float(open(f).read()) for f in sys.argv[1:]) / 2)" "$DATA/alone0.txt" "$DATA/alone1.txt")" >> "$OUT/jobs.txt"
+    done
+  fi
 done
 
 fi
-if [[ -n "${JOBS_ONLY:-}" ]]; then cat "$OUT/jobs.txt"; exit 0; fi
+if [[ -n "${JOBS_ONLY:-}" ]]; then summarize; exit 0; fi
 
 # A run directory with the data stages done (by one process), copied for each training run.
 prepare() {  # NAME PIPELINE ARGS...
@@ -129,42 +192,4 @@ for r in $(seq "$REPEATS"); do
   done
 done
 
-python3 - "$OUT" <<'PY'
-import json, statistics, sys
-out = sys.argv[1]
-jobs = {}
-import os
-for line in (open(out + "/jobs.txt") if os.path.exists(out + "/jobs.txt") else []):
-    job, ranks, seconds = line.split()
-    jobs.setdefault((job, int(ranks)), []).append(float(seconds))
-if jobs:
-    print("| job | 1 process, s | 2 ranks, s | speed-up |")
-    print("|---|---:|---:|---:|")
-for job in ["vocab", "shard"] if jobs else []:
-    one, two = statistics.median(jobs[(job, 1)]), statistics.median(jobs[(job, 2)])
-    print(f"| folio {job} | {one:.2f} | {two:.2f} | {one / two:.2f}x |")
-runs = {}
-for line in open(out + "/training.jsonl"):
-    d = json.loads(line)
-    runs.setdefault((d["model"], d["ranks"]), []).append(d)
-# The host's load drifts within a sitting, so each ratio is also taken within a repeat (the
-# runs of one repeat follow each other) and its median given as "paired".
-def paired(a, b):
-    return statistics.median(x["tokens_per_second"] / y["tokens_per_second"] for x, y in zip(a, b))
-print()
-print("| training | 1 process tokens/s | 2 ranks tokens/s | speed-up (paired) | reduction s/step | bytes/step "
-      "| ceiling: 2 processes at once (paired) | 2 ranks / ceiling (paired) |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|")
-for model in sorted({m for m, r in runs if r != "ceiling"}, key=lambda m: (m != "ref", len(m.removesuffix("-dp")), m)):
-    ones, twos = runs[(model.removesuffix("-dp"), 1)], runs[(model, 2)]
-    one = statistics.median(d["tokens_per_second"] for d in ones)
-    two = statistics.median(d["tokens_per_second"] for d in twos)
-    reduction = statistics.median(d["reduction_seconds_per_step"] for d in twos)
-    moved = statistics.median(d["bytes_per_step"] for d in twos)
-    ceiling = "| - | -"
-    if (model.removesuffix("-dp"), "ceiling") in runs:
-        boths = runs[(model.removesuffix("-dp"), "ceiling")]
-        both = statistics.median(d["tokens_per_second"] for d in boths)
-        ceiling = f"| {both:,.0f} ({both / one:.2f}x; {paired(boths, ones):.2f}x) | {two / both:.0%} ({paired(twos, boths):.0%})"
-    print(f"| {model} | {one:,.0f} | {two:,.0f} | {two / one:.2f}x ({paired(twos, ones):.2f}x) | {reduction:.4f} | {moved:,.0f} {ceiling} |")
-PY
+summarize
