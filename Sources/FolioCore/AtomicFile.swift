@@ -76,6 +76,11 @@ public final class AtomicFile {
         buffer.removeAll(keepingCapacity: true)
     }
 
+    /// Hands the buffered bytes to the kernel: afterwards ``checksum`` is the whole file's,
+    /// and ``commit()`` has only the fsync and the rename left (which a checkpoint leaves to
+    /// another thread, so that training goes on meanwhile).
+    public func finishWriting() throws(FolioError) { try flush() }
+
     /// Makes the file durable and visible under its final name.
     public func commit() throws(FolioError) {
         try flush()

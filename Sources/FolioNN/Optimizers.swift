@@ -69,8 +69,15 @@ public final class OptimizerState {
     /// file's CRC-32C.
     @discardableResult
     public func save(to path: String, metadata: [String: String]) throws(FolioError) -> UInt32 {
+        let file = try saveUncommitted(to: path, metadata: metadata)
+        try file.commit()
+        return file.checksum.value
+    }
+
+    /// ``save(to:metadata:)`` but for the commit, which the caller makes (``AtomicFile/commit()``).
+    public func saveUncommitted(to path: String, metadata: [String: String]) throws(FolioError) -> AtomicFile {
         let buffers = buffers
-        return try Safetensors.write(layout: buffers.map { ($0.name, [$0.buffer.count]) }, metadata: metadata, to: path) { index, file throws(FolioError) in
+        return try Safetensors.writeUncommitted(layout: buffers.map { ($0.name, [$0.buffer.count]) }, metadata: metadata, to: path) { index, file throws(FolioError) in
             try file.write(raw: UnsafeRawBufferPointer(buffers[index].buffer))
         }
     }

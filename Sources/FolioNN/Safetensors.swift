@@ -36,6 +36,18 @@ public enum Safetensors {
         layout: [(name: String, shape: [Int])], metadata: [String: String] = [:], to path: String,
         payload: (Int, AtomicFile) throws(FolioError) -> Void
     ) throws(FolioError) -> UInt32 {
+        let file = try writeUncommitted(layout: layout, metadata: metadata, to: path, payload: payload)
+        try file.commit()
+        return file.checksum.value
+    }
+
+    /// ``write(layout:metadata:to:payload:)`` but for the commit: every byte is with the
+    /// kernel, and the file waits under its temporary name for the caller's
+    /// ``AtomicFile/commit()``.
+    public static func writeUncommitted(
+        layout: [(name: String, shape: [Int])], metadata: [String: String] = [:], to path: String,
+        payload: (Int, AtomicFile) throws(FolioError) -> Void
+    ) throws(FolioError) -> AtomicFile {
         var header: [String: Any] = [:]
         var offset = 0
         for (name, shape) in layout {
@@ -56,8 +68,8 @@ public enum Safetensors {
         try file.write(Swift.withUnsafeBytes(of: &length) { Array($0) })
         try file.write(json)
         for index in layout.indices { try payload(index, file) }
-        try file.commit()
-        return file.checksum.value
+        try file.finishWriting()
+        return file
     }
 
     /// Reads every tensor; errors name the file and the key.

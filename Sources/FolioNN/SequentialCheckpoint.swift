@@ -8,6 +8,13 @@ extension Sequential {
     /// Returns the file's CRC-32C.
     @discardableResult
     public func save(to path: String) throws(FolioError) -> UInt32 {
+        let file = try saveUncommitted(to: path)
+        try file.commit()
+        return file.checksum.value
+    }
+
+    /// ``save(to:)`` but for the commit, which the caller makes (``AtomicFile/commit()``).
+    public func saveUncommitted(to path: String) throws(FolioError) -> AtomicFile {
         // The arena is written straight from its memory: a copy would double a large
         // embedding's footprint at every checkpoint.
         var layout = arena.views.map { (name: $0.name, shape: $0.shape) }
@@ -24,7 +31,7 @@ extension Sequential {
             throw FolioError("cannot encode the layer specs: \(error)", file: path)
         }
         let views = arena.views
-        return try Safetensors.write(layout: layout, metadata: ["format": "folio", "folio.layers": specsJSON], to: path) { index, file throws(FolioError) in
+        return try Safetensors.writeUncommitted(layout: layout, metadata: ["format": "folio", "folio.layers": specsJSON], to: path) { index, file throws(FolioError) in
             if index < views.count {
                 try file.write(raw: UnsafeRawBufferPointer(arena.values(of: views[index])))
             } else {

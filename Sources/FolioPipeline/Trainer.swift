@@ -106,6 +106,9 @@ public final class Trainer {
     public private(set) var reduction: GradientReduction?
     /// The dealt embedding table of a distributed run that deals rows, once `fit` ran.
     private(set) var shardedEmbedding: ShardedEmbedding?
+    /// The last checkpoint's commit (fsyncs, renames, `checkpoint.json`), going on while
+    /// training does; finished before the next checkpoint starts and before `fit` returns.
+    private var committing: BackgroundCommit?
     /// Whether this run's ranks split the batches (data parallelism); false for one
     /// process, and for ranks that deal the embedding's rows and each run every batch.
     private lazy var splitsBatches: Bool =
@@ -149,8 +152,27 @@ public final class Trainer {
     /// when `resume`. Returns the loss of every micro-batch run in this call.
     @discardableResult
     public func fit(resume: Bool = false) throws(FolioError) -> [Double] {
-        guard let stopRequest = options.stopRequest else { return try fitListening(resume: resume) }
-        return try stopRequest.listening { () throws(FolioError) in try fitListening(resume: resume) }
+        let losses: [Double]
+        do throws(FolioError) {
+            if let stopRequest = options.stopRequest {
+                losses = try stopRequest.listening { () throws(FolioError) in try fitListening(resume: resume) }
+            } else {
+                losses = try fitListening(resume: resume)
+            }
+        } catch {
+            // The first error is the one to report; a checkpoint that then failed to commit
+            // leaves the one before it in place.
+            try? committed()
+            throw error
+        }
+        try committed()
+        return losses
+    }
+
+    /// Waits for the checkpoint committing in the background, if any.
+    private func committed() throws(FolioError) {
+        defer { committing = nil }
+        try committing?.wait()
     }
 
     private func fitListening(resume: Bool) throws(FolioError) -> [Double] {
@@ -403,6 +425,7 @@ public final class Trainer {
     private func stop(by signal: Int32, epoch: Int, loader: LoaderState, run: Run) throws(FolioError) -> Never {
         try shardedEmbedding?.synchronize(model.arena)
         try checkpoint(loader: loader, microSteps: run.microSteps, sums: try summed(run.sums))
+        try committed()
         let name = signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "signal \(signal)"
         let saved = options.checkpointFolder == nil
             ? "no checkpoint folder, so nothing was saved" : "checkpoint saved at that step"
@@ -411,14 +434,20 @@ public final class Trainer {
     }
 
     /// Rank 0 writes (`sums` are every rank's); the others only pass the failpoints' count.
+    /// The files are written here; their fsyncs and renames, and `checkpoint.json`, follow on
+    /// another thread while training goes on (the last checkpoint's at once).
     private func checkpoint(loader: LoaderState, microSteps: Int, sums: EpochSums, finished: Bool = false) throws(FolioError) {
         guard let folder = options.checkpointFolder, communicator.isWriter else { return }
-        try Checkpoint.write(
+        try committed()
+        let pending = try PendingCheckpoint(
             model: model, optimizer: optimizer,
             state: Checkpoint.TrainingState(
                 loader: loader, microSteps: microSteps, epochSums: sums, history: history,
                 callbackStates: Dictionary(callbacks.map { ($0.name, $0.state) }, uniquingKeysWith: { first, _ in first }),
                 finished: finished),
             to: folder, failpoints: &failpoints)
+        // Killed here, the files wait under temporary names and the checkpoint before stands.
+        failpoints.pass("checkpoint-commit")
+        if finished { try pending.commit() } else { committing = BackgroundCommit(pending) }
     }
 }

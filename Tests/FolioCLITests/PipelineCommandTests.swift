@@ -179,7 +179,7 @@ import FoundationXML
             """)
     }
 
-    @Test(arguments: ["micro-batch:7", "micro-batch:20", "checkpoint-write:2", "checkpoint-write:5"])
+    @Test(arguments: ["micro-batch:7", "micro-batch:20", "checkpoint-write:2", "checkpoint-write:5", "checkpoint-commit:2"])
     func aKilledRunResumedEqualsAnUninterruptedOne(failpoint: String) throws {
         let reference = try FolioProcess(["run", folder + "/tiny.toml", "--run-dir", folder + "/reference"])
         #expect(reference.status == 0)

@@ -55,6 +55,26 @@ import Testing
         #expect(resumed.optimizer.iterations == reference.optimizer.iterations)
     }
 
+    /// Checkpoints are committed (fsync, rename, checkpoint.json) while training goes on: a
+    /// commit that fails stops the run at the next checkpoint with its error, and the
+    /// checkpoint before it stays the folder's; resumed from it, the run ends as one never
+    /// stopped.
+    @Test func aCheckpointThatFailsToCommitStopsTheRunAndKeepsTheOneBefore() throws {
+        let reference = try trainer(folder.path + "/reference")
+        try reference.fit()
+        let checkpoints = folder.path + "/blocked"
+        // The second checkpoint (optimizer step 6, micro-batch 12) cannot take its name.
+        try FileManager.default.createDirectory(atPath: checkpoints + "/weights-12.safetensors", withIntermediateDirectories: true)
+        #expect(throws: FolioError("cannot rename into place: \(FolioError.systemMessage(EISDIR))", file: checkpoints + "/weights-12.safetensors")) {
+            try trainer(checkpoints).fit()
+        }
+        #expect(try Checkpoint.read(folder: checkpoints)?.weightsFile == "weights-6.safetensors")
+        try FileManager.default.removeItem(atPath: checkpoints + "/weights-12.safetensors")
+        let resumed = try trainer(checkpoints)
+        try resumed.fit(resume: true)
+        #expect(Array(resumed.model.arena.values) == Array(reference.model.arena.values))
+    }
+
     @Test func aKillDuringACheckpointWriteAndACorruptCheckpoint() throws {
         let reference = try trainer(folder.path + "/reference")
         try reference.fit()
