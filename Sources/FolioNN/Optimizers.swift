@@ -65,13 +65,9 @@ public final class OptimizerState {
         return file.metadata
     }
 
-    /// Writes the buffers as safetensors (1-D, by name) without copying them; returns the
-    /// file's CRC-32C.
-    @discardableResult
-    public func save(to path: String, metadata: [String: String]) throws(FolioError) -> UInt32 {
-        let file = try saveUncommitted(to: path, metadata: metadata)
-        try file.commit()
-        return file.checksum.value
+    /// Writes the buffers as safetensors (1-D, by name) without copying them.
+    public func save(to path: String, metadata: [String: String]) throws(FolioError) {
+        try saveUncommitted(to: path, metadata: metadata).commit()
     }
 
     /// ``save(to:metadata:)`` but for the commit, which the caller makes (``AtomicFile/commit()``).

@@ -16,29 +16,24 @@ public enum Safetensors {
     }
 
     /// Writes `tensors` in the order given, atomically.
-    /// Returns the file's CRC-32C.
-    @discardableResult
     public static func write(_ tensors: [(name: String, entry: Entry)], metadata: [String: String] = [:], to path: String)
-        throws(FolioError) -> UInt32
+        throws(FolioError)
     {
         for (name, entry) in tensors where entry.shape.reduce(1, *) != entry.values.count {
             throw FolioError("tensor \(name): shape \(entry.shape) does not hold \(entry.values.count) values", file: path)
         }
-        return try write(layout: tensors.map { ($0.name, $0.entry.shape) }, metadata: metadata, to: path) { index, file throws(FolioError) in
+        try write(layout: tensors.map { ($0.name, $0.entry.shape) }, metadata: metadata, to: path) { index, file throws(FolioError) in
             try tensors[index].entry.values.withUnsafeBytes { raw in Swift.Result { () throws(FolioError) in try file.write(raw: raw) } }.get()
         }
     }
 
     /// Writes tensors given as buffers (a model's arena, an optimizer's state) without
-    /// copying them: `payload(i, file)` writes tensor i's bytes. Returns the file's CRC-32C.
-    @discardableResult
+    /// copying them: `payload(i, file)` writes tensor i's bytes.
     public static func write(
         layout: [(name: String, shape: [Int])], metadata: [String: String] = [:], to path: String,
         payload: (Int, AtomicFile) throws(FolioError) -> Void
-    ) throws(FolioError) -> UInt32 {
-        let file = try writeUncommitted(layout: layout, metadata: metadata, to: path, payload: payload)
-        try file.commit()
-        return file.checksum.value
+    ) throws(FolioError) {
+        try writeUncommitted(layout: layout, metadata: metadata, to: path, payload: payload).commit()
     }
 
     /// ``write(layout:metadata:to:payload:)`` but for the commit: every byte is with the

@@ -5,12 +5,8 @@ extension Sequential {
     /// Every parameter under its arena name (`layers.<i>.kernel`, ...), BatchNormalization's
     /// moving statistics as `layers.<i>.moving_mean` / `moving_variance`, and the layer specs
     /// as JSON in the metadata (`folio.layers`), so that a file says what model it holds.
-    /// Returns the file's CRC-32C.
-    @discardableResult
-    public func save(to path: String) throws(FolioError) -> UInt32 {
-        let file = try saveUncommitted(to: path)
-        try file.commit()
-        return file.checksum.value
+    public func save(to path: String) throws(FolioError) {
+        try saveUncommitted(to: path).commit()
     }
 
     /// ``save(to:)`` but for the commit, which the caller makes (``AtomicFile/commit()``).

@@ -22,7 +22,6 @@ public final class ShardWriter {
     private let blockBytes: Int
     private let context: OpaquePointer
     private var offset = 0
-    private var fileChecksum = CRC32C()
     private var block: [UInt8] = []
     private var blockRecords = 0
     private var compressed: [UInt8] = []
@@ -89,7 +88,6 @@ public final class ShardWriter {
 
     private func write(_ bytes: [UInt8]) throws(FolioError) {
         try file.write(bytes)
-        bytes.withUnsafeBytes { fileChecksum.update($0) }
         offset += bytes.count
     }
 
@@ -143,6 +141,6 @@ public final class ShardWriter {
         try write(trailer)
         try file.commit()
         let name = path.split(separator: "/").last.map(String.init) ?? path
-        return ShardSummary(file: name, records: records, tokens: tokens, bytes: offset, checksum: fileChecksum.value)
+        return ShardSummary(file: name, records: records, tokens: tokens, bytes: offset, checksum: file.checksum.value)
     }
 }
