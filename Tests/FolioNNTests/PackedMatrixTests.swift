@@ -7,8 +7,10 @@ import Testing
     /// Double reference: partial panels (n not a multiple of 32, or of 16), partial row
     /// blocks (m not a multiple of 8 or 6), k of one and odd k, strided rows of A and C
     /// whose other columns must stay as they were, a bias, accumulation, and B given
-    /// transposed.
-    @Test(arguments: [(1, 1, 1), (6, 33, 3), (7, 16, 5), (8, 32, 16), (13, 44, 11), (15, 40, 9), (17, 70, 37), (9, 128, 512), (32, 512, 128)],
+    /// transposed. (40, 48, 200) is two chunks of rows for the AVX2 and generic paths, (13, 20,
+    /// 700) one chunk larger than their L1 budget.
+    @Test(arguments: [(1, 1, 1), (6, 33, 3), (7, 16, 5), (8, 32, 16), (13, 44, 11), (15, 40, 9), (17, 70, 37), (9, 128, 512), (32, 512, 128),
+                      (40, 48, 200), (13, 20, 700)],
           [false, true])
     func matchesTheReference(shape: (Int, Int, Int), transposed: Bool) {
         let (m, n, k) = shape

@@ -146,22 +146,25 @@ static double seconds(void) {
 }
 
 // One thread: the path's multiply-add peak, and its packed product at the reference LSTM's
-// recurrent shape (a lane's 32 rows x 512 gate columns, k = 128) and at a backward dx shape.
+// shapes: a lane's 16 or 32 rows x 512 gate columns (k = 128), the rows of one step of a
+// [batch, steps, 128] input as the forward's projection reads them (16 rows 200 x 128 floats
+// apart), and backward's dx (200 x 128, k = 512) with its rows batch x 512 apart, as read.
 static void bench(const folio_kernels *kernels) {
     double start = seconds(), flops = kernels->fma_chains(100000000L / 8);
     double peak = flops / (seconds() - start);
     printf("%-8s FMA peak %6.1f GFLOP/s per core", kernels->name, peak / 1e9);
-    int shapes[5][3] = {{16, 512, 128}, {32, 512, 128}, {128, 512, 128}, {200, 128, 512}, {32, 128, 512}};
-    for (int s = 0; s < 5; s++) {
-        int m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
-        float *a = randoms((size_t)m * k), *b = randoms((size_t)k * n), *c = malloc(sizeof(float) * m * n);
+    int shapes[7][4] = {{16, 512, 128, 128},      {32, 512, 128, 128},   {128, 512, 128, 128}, {16, 512, 128, 200 * 128},
+                        {200, 128, 512, 512}, {200, 128, 512, 32 * 512}, {32, 128, 512, 512}};
+    for (int s = 0; s < 7; s++) {
+        int m = shapes[s][0], n = shapes[s][1], k = shapes[s][2], lda = shapes[s][3];
+        float *a = randoms((size_t)m * lda), *b = randoms((size_t)k * n), *c = malloc(sizeof(float) * m * n);
         float *packed = malloc(sizeof(float) * folio_packed_count(k, n));
         folio_pack(b, k, n, n, 0, packed);
         int repeats = 200000000 / (m * n * k) + 1;
         start = seconds();
-        for (int i = 0; i < repeats; i++) kernels->gemm_packed(m, n, k, a, k, packed, NULL, c, n, 0);
+        for (int i = 0; i < repeats; i++) kernels->gemm_packed(m, n, k, a, lda, packed, NULL, c, n, 0);
         double rate = 2.0 * m * n * k * repeats / (seconds() - start);
-        printf(" | %dx%dx%d %2.0f%%", m, n, k, 100 * rate / peak);
+        printf(" | %dx%dx%d%s %2.0f%%", m, n, k, lda > k ? " strided" : "", 100 * rate / peak);
         free(a); free(b); free(c); free(packed);
     }
     printf("\n");
