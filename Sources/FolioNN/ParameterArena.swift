@@ -1,3 +1,5 @@
+import CFolioKernels
+
 /// All parameters of a model in one allocation, gradients in a second of the same layout
 /// (llm.c's layout): optimizers and checkpoints walk two flat arrays, and layers hold
 /// ``ParameterView``s into them.
@@ -80,7 +82,15 @@ public final class ParameterArena {
         guard !rowSparseRegions.isEmpty else { return body(0..<count) }
         forEachDenseRange(body)
         for region in rowSparseRegions {
-            for row in region.touchedRows { body(region.offset + row * region.rowWidth..<region.offset + (row + 1) * region.rowWidth) }
+            let (rows, width) = (region.touchedRows, region.rowWidth)
+            for (index, row) in rows.enumerated() {
+                if index + RowPrefetch.distance < rows.count {
+                    let ahead = region.offset + rows[index + RowPrefetch.distance] * width
+                    folio_prefetch_row(values.baseAddress! + ahead, Int32(width))
+                    folio_prefetch_row(gradients.baseAddress! + ahead, Int32(width))
+                }
+                body(region.offset + row * width..<region.offset + (row + 1) * width)
+            }
         }
     }
 

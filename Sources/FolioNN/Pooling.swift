@@ -1,3 +1,4 @@
+import CFolioKernels
 import FolioCore
 
 /// Pooling over the steps of `[batch, steps, features]` to `[batch, features]`, counting
@@ -109,6 +110,7 @@ public final class GlobalPooling1D {
                 statistics[b] = divisorStatistic(row: b, steps: steps, valid: valid)
                 guard statistics[b] > 0 || shard != nil else { continue }
                 for t in 0..<valid {
+                    if t + RowPrefetch.distance < valid { folio_prefetch_row(table + Int(ids[b * steps + t + RowPrefetch.distance]) * features, Int32(features)) }
                     let row = table + Int(ids[b * steps + t]) * features
                     if let weights {
                         let w = weights[b * steps + t]
@@ -160,6 +162,7 @@ public final class GlobalPooling1D {
                 guard valid > 0, divisors[b] > 0 else { continue }
                 let from = upstream.baseAddress! + b * features
                 for t in 0..<valid {
+                    if t + RowPrefetch.distance < valid { folio_prefetch_row(gradients + Int(bagIDs[b * steps + t + RowPrefetch.distance]) * features, Int32(features)) }
                     let id = bagIDs[b * steps + t]
                     let weight = weights?[b * steps + t] ?? 1
                     let to = gradients + Int(id) * features
