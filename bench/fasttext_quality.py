@@ -38,19 +38,24 @@ def write(root, split, path):
         out.writelines(lines)
 
 
-corpus = sys.argv[1]
-with tempfile.TemporaryDirectory() as work:
-    train, test = os.path.join(work, "train.txt"), os.path.join(work, "test.txt")
-    write(corpus, "train", train)
-    write(corpus, "test", test)
-    best = None
-    for ngrams, epoch, lr, dim in GRID:
-        accuracies = []
-        for seed in (1, 2):
-            model = fasttext.train_supervised(train, epoch=epoch, lr=lr, dim=dim, wordNgrams=ngrams, thread=2, verbose=0, seed=seed)
-            accuracies.append(model.test(test)[1])
-        row = {"wordNgrams": ngrams, "epoch": epoch, "lr": lr, "dim": dim, "accuracy": accuracies}
-        print(json.dumps(row), flush=True)
-        if best is None or max(accuracies) > max(best["accuracy"]):
-            best = row
-    print(json.dumps({"best": best}))
+def main():
+    corpus = sys.argv[1]
+    with tempfile.TemporaryDirectory() as work:
+        train, test = os.path.join(work, "train.txt"), os.path.join(work, "test.txt")
+        write(corpus, "train", train)
+        write(corpus, "test", test)
+        best = None
+        for ngrams, epoch, lr, dim in GRID:
+            accuracies = []
+            for seed in (1, 2):
+                model = fasttext.train_supervised(train, epoch=epoch, lr=lr, dim=dim, wordNgrams=ngrams, thread=2, verbose=0, seed=seed)
+                accuracies.append(model.test(test)[1])
+            row = {"wordNgrams": ngrams, "epoch": epoch, "lr": lr, "dim": dim, "accuracy": accuracies}
+            print(json.dumps(row), flush=True)
+            if best is None or max(accuracies) > max(best["accuracy"]):
+                best = row
+        print(json.dumps({"best": best}))
+
+
+if __name__ == "__main__":
+    main()
