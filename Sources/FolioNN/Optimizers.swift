@@ -112,7 +112,7 @@ public struct Clipping: Sendable, Hashable, Codable {
             // table's untouched rows have zero gradients (scaling and clamping keep them 0),
             // and visiting them all was most of a hashed-n-gram model's step.
             var lanes: (Float, Float, Float, Float) = (0, 0, 0, 0)
-            arena.forEachUpdatedRange { range in
+            arena.forEachUpdatedRange(readsValues: false) { range in
                 var index = range.lowerBound
                 while index + 4 <= range.upperBound {
                     gradients[index] *= gradientScale
@@ -129,7 +129,7 @@ public struct Clipping: Sendable, Hashable, Codable {
             }
             if (lanes.0 + lanes.1 + lanes.2 + lanes.3) != 0 { try nameNonFinite(arena) }
             if let value {
-                arena.forEachUpdatedRange { range in for index in range { gradients[index] = min(max(gradients[index], -value), value) } }
+                arena.forEachUpdatedRange(readsValues: false) { range in for index in range { gradients[index] = min(max(gradients[index], -value), value) } }
             }
             return
         }

@@ -72,13 +72,16 @@ public final class ParameterArena {
     }
 
     public func zeroGradients() {
-        forEachUpdatedRange { range in UnsafeMutableBufferPointer(rebasing: gradients[range]).update(repeating: 0) }
+        forEachUpdatedRange(readsValues: false) { range in UnsafeMutableBufferPointer(rebasing: gradients[range]).update(repeating: 0) }
         for index in rowSparseRegions.indices { rowSparseRegions[index].clearTouched() }
     }
 
     /// The index ranges a step updates: the whole arena, or with row-sparse regions the
     /// ranges outside them and the rows of theirs that this step touched.
-    public func forEachUpdatedRange(_ body: (Range<Int>) -> Void) {
+    /// `readsValues`: whether `body` reads the weights too, so that their rows are asked for
+    /// ahead as well as the gradients' (a pass over gradients alone asking for both filled
+    /// the CPU's queue of pending loads with rows it did not read).
+    public func forEachUpdatedRange(readsValues: Bool = true, _ body: (Range<Int>) -> Void) {
         guard !rowSparseRegions.isEmpty else { return body(0..<count) }
         forEachDenseRange(body)
         for region in rowSparseRegions {
@@ -86,7 +89,7 @@ public final class ParameterArena {
             for (index, row) in rows.enumerated() {
                 if index + RowPrefetch.distance < rows.count {
                     let ahead = region.offset + rows[index + RowPrefetch.distance] * width
-                    folio_prefetch_row(values.baseAddress! + ahead, Int32(width))
+                    if readsValues { folio_prefetch_row(values.baseAddress! + ahead, Int32(width)) }
                     folio_prefetch_row(gradients.baseAddress! + ahead, Int32(width))
                 }
                 body(region.offset + row * width..<region.offset + (row + 1) * width)
