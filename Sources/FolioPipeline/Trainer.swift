@@ -433,7 +433,7 @@ public final class Trainer {
                          file: options.checkpointFolder, signal: signal)
     }
 
-    /// Rank 0 writes (`sums` are every rank's); the others only pass the failpoints' count.
+    /// Rank 0 writes (`sums` are every rank's); the other ranks write nothing.
     /// The files are written here; their fsyncs and renames, and `checkpoint.json`, follow on
     /// another thread while training goes on (the last checkpoint's at once).
     private func checkpoint(loader: LoaderState, microSteps: Int, sums: EpochSums, finished: Bool = false) throws(FolioError) {
