@@ -9,6 +9,10 @@
 # rest): where the environment pins OPENBLAS_CORETYPE (some environments set Haswell, for older
 # OpenBLAS builds), run it as `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE bash bench/lstm_bench.sh`
 # to let OpenBLAS pick for the CPU; each JSON line names the kernels used (blas_core, kernels).
+# `torch-ftz` is PyTorch again with denormals flushed to zero (`torch.set_flush_denormal(True)`):
+# on Intel CPUs PyTorch's LSTM training, left as it starts, spends over a second on some steps
+# once its gradients fall into denormal floats (seen on a Xeon, 2026-12-04: 15k tokens/s
+# against 70k with the flag), so the faster peer is taken over all three.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
@@ -30,9 +34,13 @@ for batch in ${BATCHES:-32 64 128 256}; do
       FOLIO_ISA=$isa "$FOLIO" bench lstm --batch "$batch" --steps 20 --infer-warmup 3 --infer-steps 20 --json | tail -1 \
         | sed "s/^/folio-$isa $r /" >> "$OUT/all"
     done
-    for framework in torch keras; do
-      timeout 600 "$PY" "$PEERS/lstm_bench.py" --framework "$framework" --batch "$batch" 2>/dev/null | grep '^{' | tail -1 \
-        | sed "s/^/$framework $r /" >> "$OUT/all" || true
+    for peer in torch torch-ftz keras; do
+      timeout 600 "$PY" -c 'import runpy, sys
+if sys.argv[1] == "torch-ftz":
+    import torch; torch.set_flush_denormal(True)
+sys.argv = [sys.argv[2], "--framework", sys.argv[1].split("-")[0]] + sys.argv[3:]
+runpy.run_path(sys.argv[0], run_name="__main__")' "$peer" "$PEERS/lstm_bench.py" --batch "$batch" 2>/dev/null | grep '^{' | tail -1 \
+        | sed "s/^/$peer $r /" >> "$OUT/all" || true
     done
   done
 done
@@ -40,6 +48,7 @@ python3 - "$OUT/all" <<'PY'
 import json, statistics, sys
 rows = {}
 rounds = {}  # (batch, round) -> {who: run}
+PEERS = ("torch", "torch-ftz", "keras")
 for line in open(sys.argv[1]):
     who, rest = line.split(" ", 1)
     round_, payload = rest.split(" ", 1) if not rest.startswith("{") else ("0", rest)
@@ -59,7 +68,7 @@ def paired(who, batch, key):
     """The median over rounds of Folio's figure against the faster peer's of the same round."""
     ratios = []
     for (b, _), runs in rounds.items():
-        peers = [runs[p][key] for p in ("torch", "keras") if b == batch and p in runs]
+        peers = [runs[p][key] for p in PEERS if b == batch and p in runs]
         if b == batch and who in runs and peers:
             ratios.append(runs[who][key] / max(peers))
     return f"{statistics.median(ratios):.2f}x" if ratios else "-"
@@ -68,7 +77,7 @@ print("|---|---:|---:|---:|---:|---:|---:|---:|")
 for (who, batch), runs in sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][1])):
     if not who.startswith("folio"):
         continue
-    peers = [rows[(p, batch)] for p in ("torch", "keras") if (p, batch) in rows]
+    peers = [rows[(p, batch)] for p in PEERS if (p, batch) in rows]
     train_peer = max((med(p, "train_tokens_per_s") for p in peers), default=float("nan"))
     infer_peer = max((med(p, "infer_tokens_per_s") for p in peers), default=float("nan"))
     print(f"| {who[6:]} | {batch} | {med(runs, 'train_tokens_per_s') / train_peer:.2f}x | {med(runs, 'infer_tokens_per_s') / infer_peer:.2f}x | "
