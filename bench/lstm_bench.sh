@@ -13,6 +13,9 @@
 # on Intel CPUs PyTorch's LSTM training, left as it starts, spends over a second on some steps
 # once its gradients fall into denormal floats (seen on a Xeon, 2026-12-04: 15k tokens/s
 # against 70k with the flag), so the faster peer is taken over all three.
+# AVX2_ONLY=1 holds both sides to AVX2 on an AVX-512 machine, for what each does on an
+# AVX2-only CPU of its kind: the peers' oneDNN, PyTorch's own kernels and MKL, and the
+# OpenBLAS under Folio (Haswell kernels; run it with ISAS=avx2).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
@@ -28,6 +31,12 @@ if [[ -z "${ISAS:-}" ]]; then
   for isa in avx512 avx2 generic; do FOLIO_ISA=$isa "$FOLIO" --version >/dev/null 2>&1 && ISAS="$ISAS $isa"; done
 fi
 grep -m1 "model name" /proc/cpuinfo; uname -r
+PEER_ENV=()
+if [[ "${AVX2_ONLY:-0}" == 1 ]]; then
+  PEER_ENV=(ONEDNN_MAX_CPU_ISA=AVX2 DNNL_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2)
+  export OPENBLAS_CORETYPE=Haswell
+  echo "held to AVX2: ${PEER_ENV[*]}; Folio's OpenBLAS: OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE"
+fi
 for batch in ${BATCHES:-32 64 128 256}; do
   for r in $(seq "$REPEATS"); do
     for isa in $ISAS; do
@@ -35,7 +44,7 @@ for batch in ${BATCHES:-32 64 128 256}; do
         | sed "s/^/folio-$isa $r /" >> "$OUT/all"
     done
     for peer in torch torch-ftz keras; do
-      timeout 600 "$PY" -c 'import runpy, sys
+      env "${PEER_ENV[@]}" timeout 600 "$PY" -c 'import runpy, sys
 if sys.argv[1] == "torch-ftz":
     import torch; torch.set_flush_denormal(True)
 sys.argv = [sys.argv[2], "--framework", sys.argv[1].split("-")[0]] + sys.argv[3:]
