@@ -108,7 +108,9 @@ import Testing
 @Suite(.serialized) struct DeterminismTests {
     /// Same seed, same batches: bit-identical weights with 1 and with 2 threads (the LSTM's
     /// lanes and BLAS), on every kernel path this CPU runs; each path agrees with the
-    /// widest to rounding.
+    /// widest to rounding, and the AVX2 path with the AVX-512 one bit for bit (both sum each
+    /// product element in the same order with fused multiply-adds, and the gate loops are one
+    /// source), so a model trained on an AVX2 machine is the one an AVX-512 machine trains.
     @Test(arguments: KernelSet.available)
     func sameSeedSameWeightsWhateverTheThreadCount(kernels: KernelSet) throws {
         let one = try Self.train(threads: 1, kernels: kernels)
@@ -116,7 +118,11 @@ import Testing
         #expect(one == two, "path \(kernels)")
         #expect(one != (LSTMClassifier(vocabulary: 50, embeddingDim: 8, units: 17, layers: 2, classes: 3, seed: 42)).arena.values.map { $0 })
         if kernels != KernelSet.widest {
-            expectClose(one, try Self.train(threads: 2, kernels: KernelSet.widest), 1e-4, "path \(kernels) against \(KernelSet.widest)")
+            let widest = try Self.train(threads: 2, kernels: KernelSet.widest)
+            expectClose(one, widest, 1e-4, "path \(kernels) against \(KernelSet.widest)")
+            if kernels.path == .avx2 && KernelSet.widest.path == .avx512 {
+                #expect(one == widest, "avx2 against avx512: \(zip(one, widest).filter { $0 != $1 }.count) weights differ")
+            }
         }
     }
 
