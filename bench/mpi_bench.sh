@@ -32,7 +32,7 @@ ARTICLES="${ARTICLES:-200000}"
 STEPS="${STEPS:-12}"
 EPOCHS="${EPOCHS:-3}"
 BAG_BATCHES="${BAG_BATCHES:-32}"
-FOLIO="$ROOT/.build/release/folio"
+FOLIO="${FOLIO:-$ROOT/.build/release/folio}"
 [[ -x "$FOLIO" ]] || (cd "$ROOT" && swift build -c release --product folio)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 ONE=(taskset -c 0 "$FOLIO")
