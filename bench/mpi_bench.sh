@@ -13,8 +13,8 @@
 # rank sends). BAG_EXTRA="--set training.split_embedding_rows=false" measures the bag model
 # data-parallel instead; BAG_COMPARE=1 also runs it data-parallel ("bag-dp" rows) in the
 # same repeats, against the same one-process runs.
-# Each bag batch size also runs two independent one-process runs at once, one bound to each
-# core ("ceiling"; CEILING=0 leaves them out): their summed tokens/s against one process alone
+# The reference LSTM and each bag batch size also run two independent one-process runs at
+# once, one bound to each core ("ceiling"; CEILING=0 leaves them out): their summed tokens/s against one process alone
 # is what this host gives any two processes that share nothing but the machine (its memory
 # bandwidth, caches and the hypervisor's other guests), so "2 ranks / ceiling" is the part of
 # the speed-up that Folio's ranks lose to each other. Likewise for folio vocab and shard: two
@@ -178,6 +178,7 @@ for r in $(seq "$REPEATS"); do
   if [[ -z "${SKIP_REF:-}" ]]; then
     train ref 1 "$DATA/ref-lstm.toml" --set loader.batch_size=64 --set training.max_samples=$((64 * STEPS))
     train ref 2 "$DATA/ref-lstm.toml" --set loader.batch_size=64 --set training.max_samples=$((128 * STEPS))
+    [[ "${CEILING:-1}" == 0 ]] || ceiling ref "$DATA/ref-lstm.toml" --set loader.batch_size=64 --set training.max_samples=$((64 * STEPS))
   fi
   for b in $BAG_BATCHES; do
     name=bag; [[ $b == 32 ]] || name=bag$b
