@@ -110,7 +110,7 @@ import Testing
     /// lanes and BLAS), on every kernel path this CPU runs; each path agrees with the
     /// widest to rounding, and the AVX2 path with the AVX-512 one bit for bit (both sum each
     /// product element in the same order with fused multiply-adds, and the gate loops are one
-    /// source), so a model trained on an AVX2 machine is the one an AVX-512 machine trains.
+    /// source); OpenBLAS, under both, orders its own sums by its kernel family, not by this path.
     @Test(arguments: KernelSet.available)
     func sameSeedSameWeightsWhateverTheThreadCount(kernels: KernelSet) throws {
         let one = try Self.train(threads: 1, kernels: kernels)
