@@ -57,13 +57,13 @@ python3 - "$OUT/all" <<'PY'
 import json, statistics, sys
 rows = {}
 rounds = {}  # (batch, round) -> {who: run}
-PEERS = ("torch", "torch-ftz", "keras")
 for line in open(sys.argv[1]):
     who, rest = line.split(" ", 1)
     round_, payload = rest.split(" ", 1) if not rest.startswith("{") else ("0", rest)
     d = json.loads(payload)
     rows.setdefault((who, d["batch"]), []).append(d)
     rounds.setdefault((d["batch"], round_), {})[who] = d
+PEERS = sorted({who for who, _ in rows if not who.startswith("folio")})  # whatever the loop above ran
 print("| who | batch | train tokens/s median (n) | infer tokens/s | peak RSS MB | train CPU util |")
 print("|---|---:|---:|---:|---:|---:|")
 med = lambda runs, key: statistics.median(r[key] for r in runs)

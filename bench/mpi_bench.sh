@@ -14,10 +14,10 @@
 # data-parallel instead; BAG_COMPARE=1 also runs it data-parallel ("bag-dp" rows) in the
 # same repeats, against the same one-process runs.
 # The reference LSTM and each bag batch size also run two independent one-process runs at
-# once, one bound to each core ("ceiling"; CEILING=0 leaves them out): their summed tokens/s against one process alone
-# is what this host gives any two processes that share nothing but the machine (its memory
-# bandwidth, caches and the hypervisor's other guests), so "2 ranks / ceiling" is the part of
-# the speed-up that Folio's ranks lose to each other. Likewise for folio vocab and shard: two
+# once, one bound to each core ("ceiling"; CEILING=0 leaves them out): their summed tokens/s
+# against one process alone is what this host gives any two processes that share nothing but
+# the machine (its memory bandwidth, caches and the hypervisor's other guests), so "2 ranks /
+# ceiling" is the part of the speed-up that Folio's ranks lose to each other. Likewise for folio vocab and shard: two
 # whole jobs at once, one per core (no upper bound there: they read and write twice the bytes
 # that the ranks do).
 #
