@@ -17,9 +17,9 @@
 # once, one bound to each core ("ceiling"; CEILING=0 leaves them out): their summed tokens/s
 # against one process alone is what this host gives any two processes that share nothing but
 # the machine (its memory bandwidth, caches and the hypervisor's other guests), so "2 ranks /
-# ceiling" is the part of the speed-up that Folio's ranks lose to each other. Likewise for folio vocab and shard: two
-# whole jobs at once, one per core (no upper bound there: they read and write twice the bytes
-# that the ranks do).
+# ceiling" is the part of the speed-up that Folio's ranks lose to each other. Likewise for
+# folio vocab and shard: two whole jobs at once, one per core (no upper bound there: they read
+# and write twice the bytes that the ranks do).
 #
 #   DATA=/tmp/folio-mpi-bench  REPEATS=3  ARTICLES=200000  STEPS=12  EPOCHS=3  JOBS_ONLY=1 (vocab and shard only)
 #   TRAIN_ONLY=1 (training only)  SKIP_REF=1 (no reference LSTM)  BAG_BATCHES="32"
