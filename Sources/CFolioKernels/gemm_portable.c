@@ -13,3 +13,7 @@ void folio_gemm_packed_generic(int m, int n, int k, const float *a, int lda, con
                                int ldc, int accumulate) {
     folio_vector_gemm(GENERIC_BLOCK, m, n, k, a, lda, packed, bias, c, ldc, accumulate);
 }
+
+void folio_gemm_at_generic(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc) {
+    folio_vector_gemm_at(GENERIC_BLOCK, m, n, k, a, lda, b, ldb, c, ldc);
+}

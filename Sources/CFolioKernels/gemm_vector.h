@@ -26,10 +26,12 @@ enum { HALF_PANEL = 16, MAX_TILE_ROWS = 6 };
 #define folio_v8_store(p, v) (*(folio_v8_unaligned *)(p) = (v))
 
 // `rows` (a compile-time constant at every call, so the loops over it unroll and the sums
-// stay in registers) rows of A times the 16 columns of B at `w` (a panel row is PANEL
-// floats), `columns` of which (1 ... 16) are real.
-FOLIO_INLINE void folio_vector_tile(int rows, int k, const float *a, int lda, const float *w, const float *bias, float *c, int ldc,
-                                    int accumulate, int columns) {
+// stay in registers) rows of C times the 16 columns of B at `w`, `columns` of which
+// (1 ... 16) are real, B's row kk at `w + kk * wStride` (a packed panel's: PANEL). Row r's
+// element kk of A is at `a + r * rowStride + kk * kStride` (A: lda, 1; Aᵀ: 1, lda); the
+// packed product's strides are constants, so its addressing folds.
+FOLIO_INLINE void folio_vector_tile(int rows, int k, const float *a, size_t rowStride, size_t kStride, const float *w,
+                                    size_t wStride, const float *bias, float *c, int ldc, int accumulate, int columns) {
     folio_v8 sum0[MAX_TILE_ROWS], sum1[MAX_TILE_ROWS];
     float partial[MAX_TILE_ROWS * HALF_PANEL];
     if (columns == HALF_PANEL) {
@@ -47,18 +49,18 @@ FOLIO_INLINE void folio_vector_tile(int rows, int k, const float *a, int lda, co
         }
     }
     const float *row[MAX_TILE_ROWS];
-    for (int r = 0; r < rows; r++) row[r] = a + (size_t)r * lda;
+    for (int r = 0; r < rows; r++) row[r] = a + (size_t)r * rowStride;
     // Two rows of the panel per round: half the loop's own instructions per multiply-add.
     int kk = 0;
-    for (; kk + 2 <= k; kk += 2, w += 2 * PANEL) {
-        folio_v8 w0 = folio_v8_load(w), w1 = folio_v8_load(w + 8), w2 = folio_v8_load(w + PANEL), w3 = folio_v8_load(w + PANEL + 8);
+    for (; kk + 2 <= k; kk += 2, w += 2 * wStride) {
+        folio_v8 w0 = folio_v8_load(w), w1 = folio_v8_load(w + 8), w2 = folio_v8_load(w + wStride), w3 = folio_v8_load(w + wStride + 8);
         for (int r = 0; r < rows; r++) {
-            float x = row[r][kk];
+            float x = row[r][kk * kStride];
             sum0[r] = x * w0 + sum0[r];
             sum1[r] = x * w1 + sum1[r];
         }
         for (int r = 0; r < rows; r++) {
-            float x = row[r][kk + 1];
+            float x = row[r][(kk + 1) * kStride];
             sum0[r] = x * w2 + sum0[r];
             sum1[r] = x * w3 + sum1[r];
         }
@@ -66,7 +68,7 @@ FOLIO_INLINE void folio_vector_tile(int rows, int k, const float *a, int lda, co
     if (kk < k) {
         folio_v8 w0 = folio_v8_load(w), w1 = folio_v8_load(w + 8);
         for (int r = 0; r < rows; r++) {
-            float x = row[r][kk];
+            float x = row[r][kk * kStride];
             sum0[r] = x * w0 + sum0[r];
             sum1[r] = x * w1 + sum1[r];
         }
@@ -91,22 +93,22 @@ FOLIO_INLINE void folio_vector_tile(int rows, int k, const float *a, int lda, co
 // ones do not: 32 rows go as 6 + 6 + 6 + 6 + 4 + 4, not 6 x 5 + 2 (a 2-row tile runs at a
 // third of the speed). Tiles of 3, 2 and 1 rows are left only for fewer than 4 rows. On
 // targets with fewer registers `block` caps the height (2 on baseline x86-64).
-FOLIO_INLINE void folio_vector_half(int block, int rows, int k, const float *a, int lda, const float *w, const float *bias, float *c,
-                                    int ldc, int accumulate, int columns) {
+FOLIO_INLINE void folio_vector_half(int block, int rows, int k, const float *a, size_t rowStride, size_t kStride, const float *w,
+                                    size_t wStride, const float *bias, float *c, int ldc, int accumulate, int columns) {
     int r = 0;
     while (r < rows) {
         int left = rows - r;
         int size = left >= 10 ? 6 : left == 9 ? 5 : left >= 7 ? 4 : left;
         if (size > block) size = block;
-        const float *from = a + (size_t)r * lda;
+        const float *from = a + (size_t)r * rowStride;
         float *to = c + (size_t)r * ldc;
         switch (size) {  // constant heights, so that each tile's loops unroll
-        case 6: folio_vector_tile(6, k, from, lda, w, bias, to, ldc, accumulate, columns); break;
-        case 5: folio_vector_tile(5, k, from, lda, w, bias, to, ldc, accumulate, columns); break;
-        case 4: folio_vector_tile(4, k, from, lda, w, bias, to, ldc, accumulate, columns); break;
-        case 3: folio_vector_tile(3, k, from, lda, w, bias, to, ldc, accumulate, columns); break;
-        case 2: folio_vector_tile(2, k, from, lda, w, bias, to, ldc, accumulate, columns); break;
-        default: folio_vector_tile(1, k, from, lda, w, bias, to, ldc, accumulate, columns);
+        case 6: folio_vector_tile(6, k, from, rowStride, kStride, w, wStride, bias, to, ldc, accumulate, columns); break;
+        case 5: folio_vector_tile(5, k, from, rowStride, kStride, w, wStride, bias, to, ldc, accumulate, columns); break;
+        case 4: folio_vector_tile(4, k, from, rowStride, kStride, w, wStride, bias, to, ldc, accumulate, columns); break;
+        case 3: folio_vector_tile(3, k, from, rowStride, kStride, w, wStride, bias, to, ldc, accumulate, columns); break;
+        case 2: folio_vector_tile(2, k, from, rowStride, kStride, w, wStride, bias, to, ldc, accumulate, columns); break;
+        default: folio_vector_tile(1, k, from, rowStride, kStride, w, wStride, bias, to, ldc, accumulate, columns);
         }
         r += size;
     }
@@ -138,9 +140,36 @@ FOLIO_INLINE void folio_vector_gemm(int block, int m, int n, int k, const float 
             for (int half = 0; half * HALF_PANEL < columns; half++) {
                 int offset = p * PANEL + half * HALF_PANEL;
                 int real = columns - half * HALF_PANEL < HALF_PANEL ? columns - half * HALF_PANEL : HALF_PANEL;
-                folio_vector_half(block, rows, k, a + (size_t)first * lda, lda, panel + half * HALF_PANEL, bias ? bias + offset : 0,
-                                  c + (size_t)first * ldc + offset, ldc, accumulate, real);
+                folio_vector_half(block, rows, k, a + (size_t)first * lda, lda, 1, panel + half * HALF_PANEL, PANEL,
+                                  bias ? bias + offset : 0, c + (size_t)first * ldc + offset, ldc, accumulate, real);
             }
+        }
+    }
+}
+
+// C += Aᵀ · B (`gemm_at` in the kernels' header). Blocks of FOLIO_AT_K_BLOCK rows outside;
+// for each half panel's 16 columns of B, those rows' columns are copied into an aligned
+// slab (8 KiB, zero-padded past column n, so no load reads past a row's end) that every row
+// tile of C then reads from L1: read where they lie, B's rows (2 KiB apart for 512 columns)
+// share a few of L1's sets and come from L2 every time (gemm_avx512.c has the figures).
+FOLIO_INLINE void folio_vector_gemm_at(int block, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c,
+                                       int ldc) {
+    float slab[FOLIO_AT_K_BLOCK * HALF_PANEL] __attribute__((aligned(64)));
+    for (int first = 0; first < k; first += FOLIO_AT_K_BLOCK) {
+        int rows = k - first < FOLIO_AT_K_BLOCK ? k - first : FOLIO_AT_K_BLOCK;
+        const float *aBlock = a + (size_t)first * lda, *bBlock = b + (size_t)first * ldb;
+        for (int j = 0; j < n; j += HALF_PANEL) {
+            int columns = n - j < HALF_PANEL ? n - j : HALF_PANEL;
+            for (int kk = 0; kk < rows; kk++) {
+                const float *from = bBlock + (size_t)kk * ldb + j;
+                if (columns == HALF_PANEL) {
+                    folio_v8_store(slab + kk * HALF_PANEL, folio_v8_load(from));
+                    folio_v8_store(slab + kk * HALF_PANEL + 8, folio_v8_load(from + 8));
+                } else {  // the rare path: the last columns when n is not a multiple of 16
+                    for (int col = 0; col < HALF_PANEL; col++) slab[kk * HALF_PANEL + col] = col < columns ? from[col] : 0;
+                }
+            }
+            folio_vector_half(block, m, rows, aBlock, 1, (size_t)lda, slab, HALF_PANEL, 0, c + j, ldc, 1, columns);
         }
     }
 }

@@ -17,8 +17,9 @@ int folio_isa_supported(folio_isa isa) {
 }
 
 #define KERNEL_TABLE(isa_value, label, suffix)                                                                          \
-    {isa_value, label, folio_gemm_packed_##suffix, folio_lstm_forward_row_##suffix, folio_lstm_backward_row_##suffix,   \
-     folio_adam_update_##suffix, folio_fma_chains_##suffix, folio_negative_sampling_##suffix, folio_add_scaled_##suffix}
+    {isa_value, label, folio_gemm_packed_##suffix, folio_gemm_at_##suffix, folio_lstm_forward_row_##suffix,                \
+     folio_lstm_backward_row_##suffix, folio_adam_update_##suffix, folio_fma_chains_##suffix,                           \
+     folio_negative_sampling_##suffix, folio_add_scaled_##suffix}
 
 static const folio_kernels generic = KERNEL_TABLE(FOLIO_ISA_GENERIC, "generic", generic);
 #if defined(__x86_64__)

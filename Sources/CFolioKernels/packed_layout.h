@@ -10,6 +10,10 @@
 
 enum { PANEL = 32 };
 
+// Rows of A and B that `gemm_at` takes at a time: 32 columns of B over them (16 KiB) stay in
+// L1 while every row tile of C passes over them.
+enum { FOLIO_AT_K_BLOCK = 128 };
+
 static inline int folio_panels(int n) { return (n + PANEL - 1) / PANEL; }
 
 // Columns of B in panel p: PANEL but in the last one.
@@ -39,6 +43,7 @@ static inline void folio_partial_store(int rows, int columns, int width, const f
 #define FOLIO_PATH_DECLARATIONS(suffix)                                                                                         \
     void folio_gemm_packed_##suffix(int m, int n, int k, const float *a, int lda, const float *packed, const float *bias,    \
                                     float *c, int ldc, int accumulate);                                                      \
+    void folio_gemm_at_##suffix(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc);     \
     void folio_lstm_forward_row_##suffix(float *gates, const float *c_prev, float *c, float *h, int units);                   \
     void folio_lstm_backward_row_##suffix(float *gates, const float *c, const float *c_prev, const float *dh, float *dc,       \
                                           int units);                                                                        \

@@ -1,10 +1,17 @@
 /// `y = x W + b` over `[rows, inputDim]`, Keras's `Dense` with a linear activation (use
 /// the loss's `fromLogits` for softmax).
+///
+/// Its products are Folio's own kernels (``PackedMatrix``, ``KernelSet/multiplyTransposed``),
+/// not OpenBLAS's, whose sums are ordered by the kernel family it picks for the CPU: with the
+/// LSTM's, they make a model train to the same bits on any machine that runs the same path
+/// (and the AVX2 and AVX-512 paths give the same bits).
 public final class Dense {
     public let inputDim: Int
     public let units: Int
     public let kernel: ParameterView
     public let bias: ParameterView
+    /// The kernels its products run on (``KernelSet/selected`` unless set).
+    public var kernels = KernelSet.selected
     private var input: [Float] = []
     private var inputShape: [Int] = []
     private var rows = 0
@@ -31,27 +38,27 @@ public final class Dense {
         rows = input.count / inputDim
         self.input = input.values
         inputShape = input.shape
-        var output = Tensor(zeros: Array(input.shape.dropLast()) + [units])
-        let biasValues = arena.values(of: bias)
-        for row in 0..<rows { for j in 0..<units { output.values[row * units + j] = biasValues[j] } }
+        var output = Tensor(uninitialized: Array(input.shape.dropLast()) + [units])  // the product writes every element
+        let packed = PackedMatrix(arena.values(of: kernel).baseAddress!, k: inputDim, n: units, ldb: units)
         input.values.withUnsafeBufferPointer { x in
             output.values.withUnsafeMutableBufferPointer { y in
-                Gemm.sgemm(m: rows, n: units, k: inputDim, x.baseAddress!, UnsafePointer(arena.values(of: kernel).baseAddress!),
-                           beta: 1, y.baseAddress!)
+                packed.multiply(m: rows, x.baseAddress!, lda: inputDim, bias: UnsafePointer(arena.values(of: bias).baseAddress!),
+                                into: y.baseAddress!, ldc: units, accumulate: false, kernels: kernels)
             }
         }
         return output
     }
 
     public func backward(_ outputGradient: Tensor, arena: ParameterArena) -> Tensor {
-        var inputGradient = Tensor(zeros: inputShape)
+        var inputGradient = Tensor(uninitialized: inputShape)  // dx = dy W^T writes every element
+        let transposed = PackedMatrix(arena.values(of: kernel).baseAddress!, k: units, n: inputDim, ldb: units, transposed: true)
         input.withUnsafeBufferPointer { x in
             outputGradient.values.withUnsafeBufferPointer { dy in
-                Gemm.sgemm(transposeA: true, m: inputDim, n: units, k: rows, x.baseAddress!, dy.baseAddress!, beta: 1,
-                           arena.gradients(of: kernel).baseAddress!)
+                kernels.multiplyTransposed(m: inputDim, n: units, k: rows, x.baseAddress!, lda: inputDim, dy.baseAddress!, ldb: units,
+                                           into: arena.gradients(of: kernel).baseAddress!, ldc: units)
                 inputGradient.values.withUnsafeMutableBufferPointer { dx in
-                    Gemm.sgemm(transposeB: true, m: rows, n: inputDim, k: units, dy.baseAddress!,
-                               UnsafePointer(arena.values(of: kernel).baseAddress!), dx.baseAddress!)
+                    transposed.multiply(m: rows, dy.baseAddress!, lda: units, into: dx.baseAddress!, ldc: inputDim, accumulate: false,
+                                        kernels: kernels)
                 }
             }
         }

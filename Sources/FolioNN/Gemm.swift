@@ -33,19 +33,6 @@ public enum Gemm {
             beta, c, Int32(ldc ?? n))
     }
 
-    /// `sums[j] = Σ_r rows[r * columns + j]` over `rowCount` packed rows (a bias gradient):
-    /// `rowsᵀ · 1` through BLAS, so it runs on the CPU's widest vectors.
-    public static func columnSums(
-        _ rows: UnsafePointer<Float>, rowCount: Int, columns: Int, into sums: UnsafeMutablePointer<Float>
-    ) {
-        guard rowCount > 0 else {
-            sums.update(repeating: 0, count: columns)
-            return
-        }
-        let ones = [Float](repeating: 1, count: rowCount)
-        cblas_sgemv(CblasRowMajor, CblasTrans, Int32(rowCount), Int32(columns), 1, rows, Int32(columns), ones, 1, 0, sums, 1)
-    }
-
     /// `y += x` over `count` floats (BLAS saxpy).
     public static func add(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
         cblas_saxpy(Int32(count), 1, x, 1, y, 1)

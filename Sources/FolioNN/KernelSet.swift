@@ -118,6 +118,16 @@ public struct KernelSet: Sendable, Equatable, CustomStringConvertible {
         table.pointee.gemm_packed(Int32(m), Int32(n), Int32(k), a, Int32(lda), packed, bias, c, Int32(ldc), accumulate ? 1 : 0)
     }
 
+    /// C += Aᵀ · B (a weight gradient): A is `k x m` (row i at `a + i * lda`), B is `k x n`
+    /// (row i at `b + i * ldb`), C is `m x n` (row r at `c + r * ldc`); each element's sum
+    /// goes on from C over k in order. ``Gemm/referenceSgemm`` with `transposeA` is its twin.
+    func multiplyTransposed(
+        m: Int, n: Int, k: Int, _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
+        into c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        table.pointee.gemm_at(Int32(m), Int32(n), Int32(k), a, Int32(lda), b, Int32(ldb), c, Int32(ldc))
+    }
+
     func lstmForwardRow(
         _ gates: UnsafeMutablePointer<Float>, cPrevious: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
         h: UnsafeMutablePointer<Float>, units: Int

@@ -14,8 +14,9 @@ import Foundation
 /// their input projection plus bias (`[rows, inputDim] x [inputDim, 4 * units]`, read from
 /// the input as it came, never copied), then `h[t-1] x recurrentKernel` added onto it while
 /// those gate rows are in cache. The gate loops are C kernels vectorized for the CPU
-/// (``LSTMRows``); the kernels' gradients come after the time loop, in large GEMMs over all
-/// steps. Rows are masked by their lengths: at a padded step a row's `h` and `c` carry over
+/// (``LSTMRows``); the kernels' gradients come after the time loop, in long products over
+/// all steps (``KernelSet/multiplyTransposed``: Folio's, not OpenBLAS's, so that the sums'
+/// order is the same on every machine). Rows are masked by their lengths: at a padded step a row's `h` and `c` carry over
 /// unchanged, its outputs are zero, and nothing flows back through it, so padding never
 /// changes an output or a gradient.
 ///
@@ -173,6 +174,10 @@ public final class LSTM {
             }
         }
     }
+
+    /// Rows of time-major inputs backward copies at a time for the kernel's gradient (1 MB
+    /// at 128 inputs): long enough a product for OpenBLAS, small enough to stay in cache.
+    static let inputChunkRows = 2048
 
     /// Threads for the lanes (the batch is always cut into ``Lanes/count`` lanes, so the
     /// results never depend on this).
@@ -414,12 +419,14 @@ public final class LSTM {
                         let buffers = Shared((dz.baseAddress!, hidden.baseAddress!, partials.baseAddress!, biasPartials.baseAddress!))
                         Lanes.run(rows: steps, threads: threads) { range, lane in
                             let (dz, hidden, partials, biasPartials) = buffers.value
-                            Gemm.columnSums(dz + range.lowerBound * batch * width, rowCount: range.count * batch, columns: width,
-                                            into: biasPartials + lane * width)
+                            for row in range.lowerBound * batch..<range.upperBound * batch {
+                                kernels.addScaled(biasPartials + lane * width, dz + row * width, 1, count: width)
+                            }
                             let firstStep = max(range.lowerBound, 1)  // step 0 follows the start state, below
                             guard firstStep < range.upperBound else { return }
-                            Gemm.sgemm(transposeA: true, m: units, n: width, k: (range.upperBound - firstStep) * batch,
-                                       hidden + (firstStep - 1) * batch * units, dz + firstStep * batch * width, partials + lane * units * width)
+                            kernels.multiplyTransposed(m: units, n: width, k: (range.upperBound - firstStep) * batch,
+                                                       hidden + (firstStep - 1) * batch * units, lda: units,
+                                                       dz + firstStep * batch * width, ldb: width, into: partials + lane * units * width, ldc: width)
                         }
                     }
                 }
@@ -428,20 +435,38 @@ public final class LSTM {
         hidden = []
         var kernelPartials = [Float](repeating: 0, count: Lanes.count * inputDim * width)
         var inputGradient = Tensor(uninitialized: [batch, steps, inputDim])  // dx = dz W^T below writes every row
+        // dW += x^T dz over every (step, row) and dx = dz W^T, the lanes splitting the steps.
+        // dz is time-major and x batch-major, so a lane copies a chunk of steps' inputs into
+        // time-major order and dW takes one long product per chunk (k = chunk x batch rows).
+        // One product per row instead (k = its steps) read that row's dz every batch x width
+        // floats, a page apart and more, and OpenBLAS packed it afresh each time: 40-45 % of
+        // the FMA peak where the long products reach 85 % (Xeon, batch 256). The chunk's size
+        // depends on the batch alone, so the sums' order does not depend on the threads.
+        let chunkSteps = max(1, LSTM.inputChunkRows / max(1, batch))
         gates.withUnsafeBufferPointer { dz in
-            // dW += x^T dz and dx = dz W^T, one GEMM each per row: its steps are every
-            // batch-th row of dz and contiguous in x and dx, which stay batch-major.
             input.withUnsafeBufferPointer { x in
                 kernelPartials.withUnsafeMutableBufferPointer { partials in
                     inputGradient.values.withUnsafeMutableBufferPointer { dx in
                         let buffers = Shared((x.baseAddress!, dz.baseAddress!, partials.baseAddress!, dx.baseAddress!))
-                        Lanes.run(rows: batch, threads: threads) { rows, lane in
+                        Lanes.run(rows: steps, threads: threads) { range, lane in
                             let (x, dz, partials, dx) = buffers.value
-                            for b in rows {
-                                Gemm.sgemm(transposeA: true, m: inputDim, n: width, k: steps, x + b * steps * inputDim,
-                                           dz + b * width, ldb: batch * width, beta: 1, partials + lane * inputDim * width)
-                                kernelTransposed.multiply(m: steps, dz + b * width, lda: batch * width, into: dx + b * steps * inputDim,
-                                                          ldc: inputDim, accumulate: false, kernels: kernels)
+                            let chunk = UnsafeMutablePointer<Float>.allocate(capacity: chunkSteps * batch * inputDim)
+                            defer { chunk.deallocate() }
+                            for first in stride(from: range.lowerBound, to: range.upperBound, by: chunkSteps) {
+                                let count = min(chunkSteps, range.upperBound - first)
+                                for b in 0..<batch {
+                                    for t in 0..<count {
+                                        (chunk + (t * batch + b) * inputDim).update(from: x + (b * steps + first + t) * inputDim, count: inputDim)
+                                    }
+                                }
+                                kernels.multiplyTransposed(m: inputDim, n: width, k: count * batch, chunk, lda: inputDim,
+                                                           dz + first * batch * width, ldb: width, into: partials + lane * inputDim * width,
+                                                           ldc: width)
+                                // A step's dx rows are every steps-th row of the batch-major dx.
+                                for t in first..<first + count {
+                                    kernelTransposed.multiply(m: batch, dz + t * batch * width, lda: width, into: dx + t * inputDim,
+                                                              ldc: steps * inputDim, accumulate: false, kernels: kernels)
+                                }
                             }
                         }
                     }

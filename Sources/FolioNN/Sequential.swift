@@ -17,9 +17,12 @@ public final class Sequential {
     public var threads = 2 {
         didSet { forEachLSTM { $0.threads = threads } }
     }
-    /// The kernels of the recurrent layers (``KernelSet/selected`` unless set).
+    /// The kernels of the recurrent and dense layers (``KernelSet/selected`` unless set).
     public var kernels = KernelSet.selected {
-        didSet { forEachLSTM { $0.kernels = kernels } }
+        didSet {
+            forEachLSTM { $0.kernels = kernels }
+            for case let dense as Dense in layers { dense.kernels = kernels }
+        }
     }
     private let layers: [any SequentialLayer]
     /// Set by a training forward that pooled the table directly (an embedding then a summing

@@ -179,6 +179,21 @@ import FoundationXML
             """)
     }
 
+    /// Machines differ in the OpenBLAS kernels they load (its sums are ordered by kernel
+    /// family); an LSTM classifier's training runs none of them, so it gives the same model
+    /// whichever OpenBLAS picks: here its SSE3 kernels against its AVX2 ones, forced as a
+    /// user would (`OPENBLAS_CORETYPE`, which Folio leaves as set).
+    @Test(.enabled(if: (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.contains(" avx2") == true,
+                   "OpenBLAS's Haswell kernels need AVX2"))
+    func theModelIsTheSameWhicheverOpenBLASKernelsLoad() throws {
+        let model = { (dir: String) in try Data(contentsOf: URL(fileURLWithPath: dir + "/model/model.safetensors")) }
+        for core in ["Prescott", "Haswell"] {
+            let run = try FolioProcess(["run", folder + "/tiny.toml", "--run-dir", folder + "/blas-" + core], environment: ["OPENBLAS_CORETYPE": core])
+            #expect(run.status == 0, "\(run.stderr)")
+        }
+        #expect(try model(folder + "/blas-Prescott") == model(folder + "/blas-Haswell"))
+    }
+
     @Test(arguments: ["micro-batch:7", "micro-batch:20", "checkpoint-write:2", "checkpoint-write:5", "checkpoint-commit:2"])
     func aKilledRunResumedEqualsAnUninterruptedOne(failpoint: String) throws {
         let reference = try FolioProcess(["run", folder + "/tiny.toml", "--run-dir", folder + "/reference"])

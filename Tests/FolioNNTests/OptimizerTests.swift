@@ -110,7 +110,8 @@ import Testing
     /// lanes and BLAS), on every kernel path this CPU runs; each path agrees with the
     /// widest to rounding, and the AVX2 path with the AVX-512 one bit for bit (both sum each
     /// product element in the same order with fused multiply-adds, and the gate loops are one
-    /// source); OpenBLAS, under both, orders its own sums by its kernel family, not by this path.
+    /// source). No OpenBLAS product is left in this model's training (whose sums would follow
+    /// its kernel family, not the path).
     @Test(arguments: KernelSet.available)
     func sameSeedSameWeightsWhateverTheThreadCount(kernels: KernelSet) throws {
         let one = try Self.train(threads: 1, kernels: kernels)
@@ -133,6 +134,7 @@ import Testing
         let model = LSTMClassifier(vocabulary: 50, embeddingDim: 8, units: 17, layers: 2, classes: 3, seed: 42)
         model.threads = threads
         for lstm in model.lstms { lstm.kernels = kernels }
+        model.dense.kernels = kernels
         let optimizer = Adam(arena: model.arena, learningRate: 0.01)
         optimizer.kernels = kernels
         let accumulator = GradientAccumulator(steps: 2)

@@ -48,6 +48,45 @@ import Testing
     }
 }
 
+@Suite struct TransposedProductTests {
+    /// The weight gradients' product C += Aᵀ · B on every path against the Double reference:
+    /// partial row tiles (m not a multiple of 8 or 6) and column blocks (n not a multiple of
+    /// 32 or 16), k of one, k across blocks of 128 rows (129, 300), strided A, B and C whose
+    /// other columns must stay as they were. The AVX2 and AVX-512 paths give the same bits.
+    @Test(arguments: [(1, 1, 1), (7, 16, 5), (9, 17, 3), (8, 32, 300), (13, 44, 129), (128, 512, 260)])
+    func matchesTheReference(shape: (Int, Int, Int)) {
+        let (m, n, k) = shape
+        var generator = SplitMix64(seed: UInt64(m * 1000 + n * 10 + k))
+        func randoms(_ count: Int) -> [Float] { (0..<count).map { _ in Float(generator.nextUnit() * 2 - 1) } }
+        let (lda, ldb, ldc) = (m + 3, n + 2, n + 5)
+        let a = randoms(k * lda), b = randoms((k - 1) * ldb + n), start = randoms(m * ldc)
+        let compactA = (0..<k * m).map { a[($0 / m) * lda + $0 % m] }
+        let compactB = (0..<k * n).map { b[($0 / n) * ldb + $0 % n] }
+        var expected = (0..<m * n).map { start[($0 / n) * ldc + $0 % n] }
+        Gemm.referenceSgemm(transposeA: true, m: m, n: n, k: k, compactA, compactB, beta: 1, &expected)
+        var results: [KernelSet.Path: [Float]] = [:]
+        for kernels in KernelSet.available {
+            var c = start
+            a.withUnsafeBufferPointer { a in
+                b.withUnsafeBufferPointer { b in
+                    c.withUnsafeMutableBufferPointer { c in
+                        kernels.multiplyTransposed(m: m, n: n, k: k, a.baseAddress!, lda: lda, b.baseAddress!, ldb: ldb, into: c.baseAddress!,
+                                                   ldc: ldc)
+                    }
+                }
+            }
+            let found = (0..<m * n).map { c[($0 / n) * ldc + $0 % n] }
+            expectClose(found, expected, 2e-5, "m \(m) n \(n) k \(k) path \(kernels)")
+            let untouched = (0..<m).allSatisfy { row in (n..<ldc).allSatisfy { c[row * ldc + $0] == start[row * ldc + $0] } }
+            #expect(untouched, "columns past n were written")
+            results[kernels.path] = found
+        }
+        if let wide = results[.avx512], let avx2 = results[.avx2] {
+            #expect(wide.map(\.bitPattern) == avx2.map(\.bitPattern), "the AVX2 path rounds differently from the AVX-512 path")
+        }
+    }
+}
+
 @Suite struct KernelSetTests {
     @Test func everyMachineRunsTheGenericPathAndListsTheWidestFirst() throws {
         let available = KernelSet.available.map(\.path)

@@ -1,10 +1,10 @@
 // The C kernels' own check, without Swift: every path this CPU runs against plain
 // references (the packed product against a double-precision triple loop with partial
-// panels, partial row blocks, strides, bias and accumulation; the gate rows against libm;
-// Adam against its formula). It is how the kernels are checked on targets Swift is not
-// built for here: `make check-kernels-arm64` cross-compiles it with Debian's aarch64
-// compiler and runs it under qemu-user. With `--bench`, it also prints each path's
-// multiply-add peak and packed-product rate on this machine.
+// panels, partial row blocks, strides, bias and accumulation; the weight gradients' product
+// Aᵀ · B likewise; the gate rows against libm; Adam against its formula). It is how the
+// kernels are checked on targets Swift is not built for here: `make check-kernels-arm64`
+// cross-compiles it with Debian's aarch64 compiler and runs it under qemu-user. With
+// `--bench`, it also prints each path's multiply-add peak and its products' rates here.
 //
 //   cc -O2 -fno-math-errno -I Sources/CFolioKernels/include Sources/CFolioKernels/*.c Tests/KernelCheck/kernel_check.c -lm
 #include "folio_kernels.h"
@@ -66,6 +66,29 @@ static void check_gemm(const folio_kernels *kernels, int m, int n, int k, int tr
         }
     }
     free(b); free(bt); free(bias); free(a); free(start); free(packed); free(c);
+}
+
+// C += Aᵀ · B with A (k x m) and B (k x n) read where they lie, strided, B ending exactly at
+// its last row's n-th column (so a read past it would leave the allocation).
+static void check_gemm_at(const folio_kernels *kernels, int m, int n, int k) {
+    int lda = m + 3, ldb = n + 2, ldc = n + 5;
+    float *a = randoms((size_t)k * lda), *b = randoms((size_t)(k - 1) * ldb + n), *start = randoms((size_t)m * ldc);
+    float *c = malloc(sizeof(float) * (size_t)m * ldc);
+    memcpy(c, start, sizeof(float) * (size_t)m * ldc);
+    kernels->gemm_at(m, n, k, a, lda, b, ldb, c, ldc);
+    char what[64];
+    snprintf(what, sizeof what, "gemm_at m %d n %d k %d", m, n, k);
+    for (int r = 0; r < m; r++) {
+        for (int j = 0; j < n; j++) {
+            double sum = start[(size_t)r * ldc + j];
+            for (int i = 0; i < k; i++) sum += (double)a[(size_t)i * lda + r] * b[(size_t)i * ldb + j];
+            expect_close(what, kernels->name, c[(size_t)r * ldc + j], sum, 2e-5 * (1 + sqrt(k)));
+        }
+        for (int j = n; j < ldc; j++) {
+            if (c[(size_t)r * ldc + j] != start[(size_t)r * ldc + j]) { printf("FAIL %s [%s]: column %d written\n", what, kernels->name, j); failures++; }
+        }
+    }
+    free(a); free(b); free(start); free(c);
 }
 
 static double sigmoid(double x) { return 1 / (1 + exp(-x)); }
@@ -158,7 +181,8 @@ static void bench(const folio_kernels *kernels) {
     for (int s = 0; s < 7; s++) {
         int m = shapes[s][0], n = shapes[s][1], k = shapes[s][2], lda = shapes[s][3];
         float *a = randoms((size_t)m * lda), *b = randoms((size_t)k * n), *c = malloc(sizeof(float) * m * n);
-        float *packed = malloc(sizeof(float) * folio_packed_count(k, n));
+        // Aligned as FolioNN's PackedMatrix aligns it (from malloc, AVX-512 loses a tenth).
+        float *packed = aligned_alloc(64, (sizeof(float) * folio_packed_count(k, n) + 63) / 64 * 64);
         folio_pack(b, k, n, n, 0, packed);
         int repeats = 200000000 / (m * n * k) + 1;
         start = seconds();
@@ -166,6 +190,19 @@ static void bench(const folio_kernels *kernels) {
         double rate = 2.0 * m * n * k * repeats / (seconds() - start);
         printf(" | %dx%dx%d%s %2.0f%%", m, n, k, lda > k ? " strided" : "", 100 * rate / peak);
         free(a); free(b); free(c); free(packed);
+    }
+    // The weight gradients' products: dW (128 x 512 over 2,048 rows: a chunk of time-major
+    // inputs) and dU (128 x 512 over 12,800 rows: half of 200 steps of batch 128).
+    int at_shapes[2][3] = {{128, 512, 2048}, {128, 512, 12800}};
+    for (int s = 0; s < 2; s++) {
+        int m = at_shapes[s][0], n = at_shapes[s][1], k = at_shapes[s][2];
+        float *a = randoms((size_t)k * m), *b = randoms((size_t)k * n), *c = randoms((size_t)m * n);
+        int repeats = 400000000 / (m * n * k) + 1;
+        start = seconds();
+        for (int i = 0; i < repeats; i++) kernels->gemm_at(m, n, k, a, m, b, n, c, n);
+        double rate = 2.0 * m * n * k * repeats / (seconds() - start);
+        printf(" | at %dx%dx%d %2.0f%%", m, n, k, 100 * rate / peak);
+        free(a); free(b); free(c);
     }
     printf("\n");
 }
@@ -182,6 +219,8 @@ int main(int argc, char **argv) {
             check_gemm(kernels, shapes[s][0], shapes[s][1], shapes[s][2], 0);
             check_gemm(kernels, shapes[s][0], shapes[s][1], shapes[s][2], 1);
         }
+        int at_shapes[][3] = {{1, 1, 1}, {7, 16, 5}, {9, 17, 3}, {8, 32, 300}, {13, 44, 129}, {100, 400, 257}, {128, 512, 260}};
+        for (size_t s = 0; s < sizeof at_shapes / sizeof at_shapes[0]; s++) check_gemm_at(kernels, at_shapes[s][0], at_shapes[s][1], at_shapes[s][2]);
         for (int units = 1; units <= 37; units += 9) check_rows(kernels, units);
         check_rows(kernels, 128);
         check_adam(kernels, 1);

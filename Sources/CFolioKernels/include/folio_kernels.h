@@ -1,6 +1,6 @@
-// Folio's own numeric kernels: the LSTM's products with a packed weight matrix, its per-row
-// gate loops, Adam's update, word2vec's negative-sampling update, and a measure of the
-// CPU's FMA peak. In C for one reason: a C
+// Folio's own numeric kernels: the LSTM's products with a packed weight matrix and its
+// weight gradients' products, its per-row gate loops, Adam's update, word2vec's
+// negative-sampling update, and a measure of the CPU's FMA peak. In C for one reason: a C
 // function can be compiled for several instruction sets in one library and picked at run
 // time, which Swift code cannot. Each kernel exists once per path:
 //
@@ -39,6 +39,11 @@ typedef enum { FOLIO_ISA_GENERIC = 0, FOLIO_ISA_AVX2 = 1, FOLIO_ISA_AVX512 = 2 }
 typedef void (*folio_gemm_packed_fn)(int m, int n, int k, const float *a, int lda, const float *packed, const float *bias,
                                      float *c, int ldc, int accumulate);
 
+/// C += Aᵀ · B (a weight gradient): A is k x m (row kk at `a + kk * lda`), B is k x n (row kk
+/// at `b + kk * ldb`, read as it lies, not packed), C is m x n (row r at `c + r * ldc`). Each
+/// element's sum goes on from C's value over k in order, as `gemm_packed`'s do.
+typedef void (*folio_gemm_at_fn)(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc);
+
 /// One row of one LSTM step. `gates` holds the pre-activations i, f, g, o (4 x units) and
 /// receives their activated values; c = f * c_prev + i * g and h = o * tanh(c).
 typedef void (*folio_lstm_forward_row_fn)(float *gates, const float *c_prev, float *c, float *h, int units);
@@ -70,6 +75,7 @@ typedef struct {
     folio_isa isa;
     const char *name;  // "avx512", "avx2", "generic": what FOLIO_ISA takes
     folio_gemm_packed_fn gemm_packed;
+    folio_gemm_at_fn gemm_at;
     folio_lstm_forward_row_fn lstm_forward_row;
     folio_lstm_backward_row_fn lstm_backward_row;
     folio_adam_update_fn adam_update;
