@@ -5,17 +5,18 @@
 # then one of each peer, so that a host whose load drifts weighs on every side alike; the
 # second table also gives the median of each round's own ratio (Folio against the faster
 # peer of the same round).
-# OpenBLAS's kernel family matters for the weight-gradient GEMMs (Folio's own kernels do the
-# rest): where the environment pins OPENBLAS_CORETYPE (some environments set Haswell, for older
-# OpenBLAS builds), run it as `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE bash bench/lstm_bench.sh`
-# to let OpenBLAS pick for the CPU; each JSON line names the kernels used (blas_core, kernels).
+# Since 2026-12-04 this model trains and predicts on Folio's own kernels alone (its weight
+# gradients went to OpenBLAS before, whose kernel family then mattered: where the environment
+# pins OPENBLAS_CORETYPE, `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE bash bench/lstm_bench.sh`
+# let OpenBLAS pick for the CPU); each JSON line still names both (blas_core, kernels).
 # `torch-ftz` is PyTorch again with denormals flushed to zero (`torch.set_flush_denormal(True)`):
 # on Intel CPUs PyTorch's LSTM training, left as it starts, spends over a second on some steps
 # once its gradients fall into denormal floats (seen on a Xeon, 2026-12-04: 15k tokens/s
 # against 70k with the flag), so the faster peer is taken over all three.
 # AVX2_ONLY=1 holds both sides to AVX2 on an AVX-512 machine, for what each does on an
-# AVX2-only CPU of its kind: the peers' oneDNN, PyTorch's own kernels and MKL, and the
-# OpenBLAS under Folio (Haswell kernels; run it with ISAS=avx2).
+# AVX2-only CPU of its kind: the peers' oneDNN, PyTorch's own kernels and MKL, and Folio's
+# `avx2` path (run it with ISAS=avx2; OpenBLAS, which this model no longer uses, gets its
+# Haswell kernels).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
