@@ -40,14 +40,18 @@ public final class AtomicFile {
         if buffer.count >= 1 << 16 { try flush() }
     }
 
-    /// Writes large data (tensors) straight through in 1 MiB pieces, so that writing never
-    /// copies it whole into the buffer.
+    /// Writes large data (tensors) straight from where it lies: the buffered bytes first, then
+    /// these, 1 MiB at a time, each piece checksummed and handed to the kernel while it is in
+    /// cache, without a copy of its own. (Copied into the buffer first, a bag model's
+    /// checkpoints spent 3.2 % of a 2-rank run's rank 0 on that copy beside 7.7 % on the
+    /// checksum and the write, Xeon; checksummed whole before one write, the 100 MB table
+    /// came from memory twice and its checkpoints took longer than with the copy.)
     public func write(raw bytes: UnsafeRawBufferPointer) throws(FolioError) {
+        try flush()
         var start = 0
         while start < bytes.count {
             let end = min(bytes.count, start + (1 << 20))
-            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
-            try flush()
+            try writeThrough(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
             start = end
         }
     }
@@ -57,23 +61,30 @@ public final class AtomicFile {
     }
 
     private func flush() throws(FolioError) {
-        var offset = 0
-        if failsWrite && !buffer.isEmpty {
+        var failure: FolioError?
+        buffer.withUnsafeBytes { bytes in
+            do throws(FolioError) { try writeThrough(bytes) } catch { failure = error }
+        }
+        if let failure { throw failure }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    private func writeThrough(_ bytes: UnsafeRawBufferPointer) throws(FolioError) {
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
+        if failsWrite {
             failsWrite = false
             throw FolioError("write failed: \(FolioError.systemMessage(ENOSPC))", file: path)
         }
-        buffer.withUnsafeBytes { checksum.update($0) }
-        while offset < buffer.count {
-            let written = buffer.withUnsafeBytes { raw in
-                Glibc.write(descriptor, raw.baseAddress! + offset, raw.count - offset)
-            }
+        checksum.update(bytes)
+        var offset = 0
+        while offset < bytes.count {
+            let written = Glibc.write(descriptor, base + offset, bytes.count - offset)
             if written < 0 {
                 if errno == EINTR { continue }
                 throw FolioError("write failed: \(FolioError.systemMessage(errno))", file: path)
             }
             offset += written
         }
-        buffer.removeAll(keepingCapacity: true)
     }
 
     /// Hands the buffered bytes to the kernel: afterwards ``checksum`` is the whole file's,
