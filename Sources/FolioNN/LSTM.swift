@@ -16,9 +16,9 @@ import Foundation
 /// those gate rows are in cache. The gate loops are C kernels vectorized for the CPU
 /// (``LSTMRows``); the kernels' gradients come after the time loop, in long products over
 /// all steps (``KernelSet/multiplyTransposed``: Folio's, not OpenBLAS's, so that the sums'
-/// order is the same on every machine). Rows are masked by their lengths: at a padded step a row's `h` and `c` carry over
-/// unchanged, its outputs are zero, and nothing flows back through it, so padding never
-/// changes an output or a gradient.
+/// order is the same on every machine). Rows are masked by their lengths: at a padded step
+/// a row's `h` and `c` carry over unchanged, its outputs are zero, and nothing flows back
+/// through it, so padding never changes an output or a gradient.
 ///
 /// Output: `[batch, steps, units]` with `returnSequences`, else `[batch, units]`, the state
 /// after each row's last valid step.
@@ -176,7 +176,7 @@ public final class LSTM {
     }
 
     /// Rows of time-major inputs backward copies at a time for the kernel's gradient (1 MB
-    /// at 128 inputs): long enough a product for OpenBLAS, small enough to stay in cache.
+    /// at 128 inputs): a long product, and a copy small enough to stay in cache.
     static let inputChunkRows = 2048
 
     /// Threads for the lanes (the batch is always cut into ``Lanes/count`` lanes, so the
@@ -436,12 +436,10 @@ public final class LSTM {
         var kernelPartials = [Float](repeating: 0, count: Lanes.count * inputDim * width)
         var inputGradient = Tensor(uninitialized: [batch, steps, inputDim])  // dx = dz W^T below writes every row
         // dW += x^T dz over every (step, row) and dx = dz W^T, the lanes splitting the steps.
-        // dz is time-major and x batch-major, so a lane copies a chunk of steps' inputs into
-        // time-major order and dW takes one long product per chunk (k = chunk x batch rows).
-        // One product per row instead (k = its steps) read that row's dz every batch x width
-        // floats, a page apart and more, and OpenBLAS packed it afresh each time: 40-45 % of
-        // the FMA peak where the long products reach 85 % (Xeon, batch 256). The chunk's size
-        // depends on the batch alone, so the sums' order does not depend on the threads.
+        // dz is time-major and x batch-major, and xᵀ · dz needs their rows in one order, so a
+        // lane copies a chunk of steps' inputs into time-major order and dW takes one long
+        // product per chunk (k = chunk x batch rows). The chunk's size depends on the batch
+        // alone, so the sums' order does not depend on the threads.
         let chunkSteps = max(1, LSTM.inputChunkRows / max(1, batch))
         gates.withUnsafeBufferPointer { dz in
             input.withUnsafeBufferPointer { x in
