@@ -5,8 +5,9 @@ import FolioCore
 /// (`steps - kernelSize + 1` outputs) or `same` (`steps` outputs; `(kernelSize - 1) / 2`
 /// zeros before, the rest after, as TensorFlow and PyTorch pad).
 ///
-/// Each output step's window is laid out as one row (im2col), so the whole layer is one GEMM
-/// `[batch * outSteps, kernelSize * channels] x [kernelSize * channels, filters]`.
+/// Each output step's window is laid out as one row (im2col), so the whole layer is one
+/// product `[batch * outSteps, kernelSize * channels] x [kernelSize * channels, filters]`
+/// (``AffineProduct``: Folio's kernels, so the sums' order is the same on every machine).
 /// Not mask-aware: use ``outputLengths(_:)`` to carry lengths to a masked pooling after it.
 public final class Conv1D {
     public enum Padding: String, Sendable, Codable { case valid, same }
@@ -16,6 +17,8 @@ public final class Conv1D {
     public let padding: Padding
     public let kernel: ParameterView
     public let bias: ParameterView
+    /// The kernels its products run on (``KernelSet/selected`` unless set).
+    public var kernels = KernelSet.selected
     private var columns: [Float] = []
     private var shape: [Int] = []
 
@@ -71,13 +74,12 @@ public final class Conv1D {
         let width = kernelSize * channels
         columns = [Float](repeating: 0, count: batch * out * width)
         forEachWindowCell(batch: batch, steps: steps) { column, source in columns[column] = input.values[source] }
-        var output = Tensor(zeros: [batch, out, filters])
-        let biasValues = arena.values(of: bias)
-        for row in 0..<batch * out { for f in 0..<filters { output.values[row * filters + f] = biasValues[f] } }
+        var output = Tensor(uninitialized: [batch, out, filters])  // the product writes every element
         columns.withUnsafeBufferPointer { x in
             output.values.withUnsafeMutableBufferPointer { y in
-                Gemm.sgemm(m: batch * out, n: filters, k: width, x.baseAddress!, UnsafePointer(arena.values(of: kernel).baseAddress!),
-                           beta: 1, y.baseAddress!)
+                AffineProduct.forward(rows: batch * out, inputDim: width, units: filters, x.baseAddress!,
+                                      kernel: arena.values(of: kernel).baseAddress!, bias: arena.values(of: bias).baseAddress!,
+                                      into: y.baseAddress!, kernels: kernels)
             }
         }
         return output
@@ -90,11 +92,10 @@ public final class Conv1D {
         var columnGradient = [Float](repeating: 0, count: batch * out * width)
         columns.withUnsafeBufferPointer { x in
             outputGradient.values.withUnsafeBufferPointer { dy in
-                Gemm.sgemm(transposeA: true, m: width, n: filters, k: batch * out, x.baseAddress!, dy.baseAddress!, beta: 1,
-                           arena.gradients(of: kernel).baseAddress!)
                 columnGradient.withUnsafeMutableBufferPointer { dx in
-                    Gemm.sgemm(transposeB: true, m: batch * out, n: width, k: filters, dy.baseAddress!,
-                               UnsafePointer(arena.values(of: kernel).baseAddress!), dx.baseAddress!)
+                    AffineProduct.backward(rows: batch * out, inputDim: width, units: filters, x.baseAddress!, dy: dy.baseAddress!,
+                                           kernel: arena.values(of: kernel).baseAddress!,
+                                           kernelGradient: arena.gradients(of: kernel).baseAddress!, dx: dx.baseAddress!, kernels: kernels)
                 }
             }
         }

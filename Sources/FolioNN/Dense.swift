@@ -1,10 +1,8 @@
 /// `y = x W + b` over `[rows, inputDim]`, Keras's `Dense` with a linear activation (use
 /// the loss's `fromLogits` for softmax).
 ///
-/// Its products are Folio's own kernels (``PackedMatrix``, ``KernelSet/multiplyTransposed``),
-/// not OpenBLAS's, whose sums are ordered by the kernel family it picks for the CPU: with the
-/// LSTM's, they make a model train to the same bits on any machine that runs the same path
-/// (and the AVX2 and AVX-512 paths give the same bits).
+/// Its products are Folio's own kernels (``AffineProduct``), not OpenBLAS's: with the LSTM's,
+/// they make a model train to the same bits on any machine that runs the same path.
 public final class Dense {
     public let inputDim: Int
     public let units: Int
@@ -39,11 +37,10 @@ public final class Dense {
         self.input = input.values
         inputShape = input.shape
         var output = Tensor(uninitialized: Array(input.shape.dropLast()) + [units])  // the product writes every element
-        let packed = PackedMatrix(arena.values(of: kernel).baseAddress!, k: inputDim, n: units, ldb: units)
         input.values.withUnsafeBufferPointer { x in
             output.values.withUnsafeMutableBufferPointer { y in
-                packed.multiply(m: rows, x.baseAddress!, lda: inputDim, bias: UnsafePointer(arena.values(of: bias).baseAddress!),
-                                into: y.baseAddress!, ldc: units, accumulate: false, kernels: kernels)
+                AffineProduct.forward(rows: rows, inputDim: inputDim, units: units, x.baseAddress!, kernel: arena.values(of: kernel).baseAddress!,
+                                      bias: arena.values(of: bias).baseAddress!, into: y.baseAddress!, kernels: kernels)
             }
         }
         return output
@@ -51,14 +48,12 @@ public final class Dense {
 
     public func backward(_ outputGradient: Tensor, arena: ParameterArena) -> Tensor {
         var inputGradient = Tensor(uninitialized: inputShape)  // dx = dy W^T writes every element
-        let transposed = PackedMatrix(arena.values(of: kernel).baseAddress!, k: units, n: inputDim, ldb: units, transposed: true)
         input.withUnsafeBufferPointer { x in
             outputGradient.values.withUnsafeBufferPointer { dy in
-                kernels.multiplyTransposed(m: inputDim, n: units, k: rows, x.baseAddress!, lda: inputDim, dy.baseAddress!, ldb: units,
-                                           into: arena.gradients(of: kernel).baseAddress!, ldc: units)
                 inputGradient.values.withUnsafeMutableBufferPointer { dx in
-                    transposed.multiply(m: rows, dy.baseAddress!, lda: units, into: dx.baseAddress!, ldc: inputDim, accumulate: false,
-                                        kernels: kernels)
+                    AffineProduct.backward(rows: rows, inputDim: inputDim, units: units, x.baseAddress!, dy: dy.baseAddress!,
+                                           kernel: arena.values(of: kernel).baseAddress!, kernelGradient: arena.gradients(of: kernel).baseAddress!,
+                                           dx: dx.baseAddress!, kernels: kernels)
                 }
             }
         }

@@ -17,11 +17,13 @@ public final class Sequential {
     public var threads = 2 {
         didSet { forEachLSTM { $0.threads = threads } }
     }
-    /// The kernels of the recurrent and dense layers (``KernelSet/selected`` unless set).
+    /// The kernels of the recurrent, dense and convolutional layers (``KernelSet/selected``
+    /// unless set).
     public var kernels = KernelSet.selected {
         didSet {
             forEachLSTM { $0.kernels = kernels }
             for case let dense as Dense in layers { dense.kernels = kernels }
+            for case let convolution as Conv1D in layers { convolution.kernels = kernels }
         }
     }
     private let layers: [any SequentialLayer]
