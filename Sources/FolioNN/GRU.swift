@@ -8,8 +8,9 @@ import FolioCore
 ///
 /// Parameters, gates stacked r, z, n (PyTorch's order): `kernel` `[inputDim, 3 * units]`,
 /// `recurrentKernel` `[units, 3 * units]`, `inputBias` and `recurrentBias` `[3 * units]`.
-/// As ``LSTM``: one GEMM projects every step's input before the time loop, and rows are
-/// masked by their lengths (padding never changes an output or a gradient).
+/// As ``LSTM``: one product projects every step's input before the time loop (on Folio's
+/// kernels, as every product here is), and rows are masked by their lengths (padding never
+/// changes an output or a gradient).
 public final class GRU {
     public let inputDim: Int
     public let units: Int
@@ -21,6 +22,8 @@ public final class GRU {
     public let recurrentKernel: ParameterView
     public let inputBias: ParameterView
     public let recurrentBias: ParameterView
+    /// The kernels its products run on (``KernelSet/selected`` unless set).
+    public var kernels = KernelSet.selected
 
     private var input: [Float] = []
     private var lengths: [Int32] = []
@@ -64,24 +67,30 @@ public final class GRU {
         (self.input, self.lengths, self.batch, self.steps) = (input.values, lengths, batch, steps)
         var projection = [Float](repeating: 0, count: batch * steps * width)
         let inputBias = arena.values(of: self.inputBias), recurrentBias = arena.values(of: self.recurrentBias)
+        let kernels = kernels
         input.values.withUnsafeBufferPointer { x in
             projection.withUnsafeMutableBufferPointer { p in
-                Gemm.sgemm(m: batch * steps, n: width, k: inputDim, x.baseAddress!, UnsafePointer(arena.values(of: kernel).baseAddress!), p.baseAddress!)
+                PackedMatrix(arena.values(of: kernel).baseAddress!, k: inputDim, n: width, ldb: width)
+                    .multiply(m: batch * steps, x.baseAddress!, lda: inputDim, into: p.baseAddress!, ldc: width, accumulate: false, kernels: kernels)
             }
         }
+        // Packed once for the pass, as the LSTM's is.
+        let packedRecurrent = PackedMatrix(arena.values(of: recurrentKernel).baseAddress!, k: units, n: width, ldb: width)
         refill(&gates, zeros: steps * batch * width)
         refill(&recurrentN, zeros: steps * batch * units)
         refill(&hidden, zeros: steps * batch * units)
         var recurrentPart = [Float](repeating: 0, count: batch * width)
         for t in 0..<steps {
-            for b in 0..<batch { for j in 0..<width { recurrentPart[b * width + j] = recurrentBias[j] } }
             if t > 0 {
                 hidden.withUnsafeBufferPointer { h in
                     recurrentPart.withUnsafeMutableBufferPointer { q in
-                        Gemm.sgemm(m: batch, n: width, k: units, h.baseAddress! + (t - 1) * batch * units,
-                                   UnsafePointer(arena.values(of: recurrentKernel).baseAddress!), beta: 1, q.baseAddress!)
+                        packedRecurrent.multiply(m: batch, h.baseAddress! + (t - 1) * batch * units, lda: units,
+                                                 bias: UnsafePointer(recurrentBias.baseAddress!), into: q.baseAddress!, ldc: width,
+                                                 accumulate: false, kernels: kernels)
                     }
                 }
+            } else {
+                for b in 0..<batch { for j in 0..<width { recurrentPart[b * width + j] = recurrentBias[j] } }
             }
             projection.withUnsafeBufferPointer { projection in
                 recurrentPart.withUnsafeBufferPointer { recurrentPart in
@@ -139,7 +148,9 @@ public final class GRU {
         var dInput = [Float](repeating: 0, count: batch * steps * width)   // rows b * steps + t
         var dRecurrent = [Float](repeating: 0, count: batch * width)
         var throughRecurrence = [Float](repeating: 0, count: batch * units)
-        let recurrent = UnsafePointer(arena.values(of: recurrentKernel).baseAddress!)
+        let kernels = kernels
+        let recurrentTransposed = PackedMatrix(arena.values(of: recurrentKernel).baseAddress!, k: width, n: units, ldb: width,
+                                               transposed: true)
         let recurrentGradient = arena.gradients(of: recurrentKernel)
         let recurrentBiasGradient = arena.gradients(of: recurrentBias)
         for t in stride(from: steps - 1, through: 0, by: -1) {
@@ -170,25 +181,25 @@ public final class GRU {
             guard t > 0 else { continue }
             dRecurrent.withUnsafeBufferPointer { dq in
                 hidden.withUnsafeBufferPointer { hidden in
-                    Gemm.sgemm(transposeA: true, m: units, n: width, k: batch, hidden.baseAddress! + (t - 1) * batch * units,
-                               dq.baseAddress!, beta: 1, recurrentGradient.baseAddress!)
+                    kernels.multiplyTransposed(m: units, n: width, k: batch, hidden.baseAddress! + (t - 1) * batch * units, lda: units,
+                                               dq.baseAddress!, ldb: width, into: recurrentGradient.baseAddress!, ldc: width)
                 }
                 throughRecurrence.withUnsafeMutableBufferPointer { out in
-                    Gemm.sgemm(transposeB: true, m: batch, n: units, k: width, dq.baseAddress!, recurrent, out.baseAddress!)
+                    recurrentTransposed.multiply(m: batch, dq.baseAddress!, lda: width, into: out.baseAddress!, ldc: units, accumulate: false,
+                                                 kernels: kernels)
                 }
             }
             for b in 0..<batch where t < Int(lengths[b]) {
                 for j in 0..<units { dh[b * units + j] += throughRecurrence[b * units + j] }
             }
         }
-        var inputGradient = Tensor(zeros: [batch, steps, inputDim])
+        var inputGradient = Tensor(uninitialized: [batch, steps, inputDim])  // dx = dp W^T writes every element
         input.withUnsafeBufferPointer { x in
             dInput.withUnsafeBufferPointer { dp in
-                Gemm.sgemm(transposeA: true, m: inputDim, n: width, k: batch * steps, x.baseAddress!, dp.baseAddress!, beta: 1,
-                           arena.gradients(of: kernel).baseAddress!)
                 inputGradient.values.withUnsafeMutableBufferPointer { dx in
-                    Gemm.sgemm(transposeB: true, m: batch * steps, n: inputDim, k: width, dp.baseAddress!,
-                               UnsafePointer(arena.values(of: kernel).baseAddress!), dx.baseAddress!)
+                    AffineProduct.backward(rows: batch * steps, inputDim: inputDim, units: width, x.baseAddress!, dy: dp.baseAddress!,
+                                           kernel: arena.values(of: kernel).baseAddress!,
+                                           kernelGradient: arena.gradients(of: kernel).baseAddress!, dx: dx.baseAddress!, kernels: kernels)
                 }
             }
         }

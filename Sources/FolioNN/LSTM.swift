@@ -478,7 +478,8 @@ public final class LSTM {
         Lanes.add(biasPartials, into: arena.gradients(of: bias))
         if stateful && steps > 0 {
             // The start state fed step 0's product: dU += h[-1]^T dz[0].
-            Gemm.sgemm(transposeA: true, m: units, n: width, k: batch, startHidden, gates, beta: 1, recurrentGradient.baseAddress!)
+            kernels.multiplyTransposed(m: units, n: width, k: batch, startHidden, lda: units, gates, ldb: width,
+                                       into: recurrentGradient.baseAddress!, ldc: width)
         }
         if !inputMask.isEmpty { LSTM.applyInputMask(inputMask, to: &inputGradient.values, batch: batch, steps: steps) }
         input = []

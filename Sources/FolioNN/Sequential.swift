@@ -18,12 +18,13 @@ public final class Sequential {
         didSet { forEachLSTM { $0.threads = threads } }
     }
     /// The kernels of the recurrent, dense and convolutional layers (``KernelSet/selected``
-    /// unless set).
+    /// unless set; a bidirectional GRU's keep theirs).
     public var kernels = KernelSet.selected {
         didSet {
             forEachLSTM { $0.kernels = kernels }
             for case let dense as Dense in layers { dense.kernels = kernels }
             for case let convolution as Conv1D in layers { convolution.kernels = kernels }
+            for case let gru as GRU in layers { gru.kernels = kernels }
         }
     }
     private let layers: [any SequentialLayer]
