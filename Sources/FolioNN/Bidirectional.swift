@@ -147,6 +147,15 @@ extension Bidirectional: SequentialLayer {
     var lstms: [LSTM] {
         [forwardLayer, backwardLayer].compactMap { if case .lstm(let lstm) = $0 { lstm } else { nil } }
     }
+
+    func use(_ kernels: KernelSet) {
+        for half in [forwardLayer, backwardLayer] {
+            switch half {
+            case .lstm(let lstm): lstm.kernels = kernels
+            case .gru(let gru): gru.kernels = kernels
+            }
+        }
+    }
 }
 
 extension Bidirectional.Recurrent {

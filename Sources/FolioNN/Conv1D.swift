@@ -169,6 +169,8 @@ extension Conv1D: SequentialLayer {
         pass.lengths = outputLengths(pass.lengths)
         return forward(x, arena: pass.arena)
     }
+
+    func use(_ kernels: KernelSet) { self.kernels = kernels }
 }
 
 extension MaxPooling1D: SequentialLayer {

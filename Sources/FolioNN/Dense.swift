@@ -190,6 +190,8 @@ extension Dense: SequentialLayer {
     }
 
     func forward(_ x: Tensor, _ pass: inout ForwardPass) -> Tensor { forward(x, arena: pass.arena) }
+
+    func use(_ kernels: KernelSet) { self.kernels = kernels }
 }
 
 extension Embedding: SequentialLayer {

@@ -251,4 +251,6 @@ extension GRU: SequentialLayer {
     }
 
     func forward(_ x: Tensor, _ pass: inout ForwardPass) -> Tensor { forward(x, lengths: pass.lengths, arena: pass.arena) }
+
+    func use(_ kernels: KernelSet) { self.kernels = kernels }
 }

@@ -522,4 +522,6 @@ extension LSTM: SequentialLayer {
     }
 
     var lstms: [LSTM] { [self] }
+
+    func use(_ kernels: KernelSet) { self.kernels = kernels }
 }

@@ -17,15 +17,9 @@ public final class Sequential {
     public var threads = 2 {
         didSet { forEachLSTM { $0.threads = threads } }
     }
-    /// The kernels of the recurrent, dense and convolutional layers (``KernelSet/selected``
-    /// unless set; a bidirectional GRU's keep theirs).
+    /// The kernels of every layer that computes products (``KernelSet/selected`` unless set).
     public var kernels = KernelSet.selected {
-        didSet {
-            forEachLSTM { $0.kernels = kernels }
-            for case let dense as Dense in layers { dense.kernels = kernels }
-            for case let convolution as Conv1D in layers { convolution.kernels = kernels }
-            for case let gru as GRU in layers { gru.kernels = kernels }
-        }
+        didSet { for layer in layers { layer.use(kernels) } }
     }
     private let layers: [any SequentialLayer]
     /// Set by a training forward that pooled the table directly (an embedding then a summing

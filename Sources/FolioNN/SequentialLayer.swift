@@ -11,13 +11,16 @@ protocol SequentialLayer: AnyObject {
     func backward(_ outputGradient: Tensor, arena: ParameterArena) -> Tensor
     /// Dropout-like layers restart their mask stream: a step's masks depend on `seed` alone.
     func restartMasks(seed: UInt64)
-    /// The LSTMs inside, whose threads and kernels the model sets.
+    /// The LSTMs inside, whose threads the model sets.
     var lstms: [LSTM] { get }
+    /// Layers that compute products run them on `kernels` from now on; a wrapper passes it on.
+    func use(_ kernels: KernelSet)
 }
 
 extension SequentialLayer {
     func restartMasks(seed: UInt64) {}
     var lstms: [LSTM] { [] }
+    func use(_ kernels: KernelSet) {}
 }
 
 /// What one forward pass carries beside the values from layer to layer.
@@ -46,4 +49,6 @@ final class Activated: SequentialLayer {
     func backward(_ outputGradient: Tensor, arena: ParameterArena) -> Tensor {
         layer.backward(activation.backward(outputGradient), arena: arena)
     }
+
+    func use(_ kernels: KernelSet) { layer.use(kernels) }
 }

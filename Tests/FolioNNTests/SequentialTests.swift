@@ -46,6 +46,31 @@ import Testing
         #expect(Metrics.accuracy(output, loss: .sparseCategoricalCrossentropy, labels: labels) > 0.9)
     }
 
+    /// `Sequential.kernels` reaches every layer that computes products, wrapped ones too: here
+    /// a bidirectional GRU and a Dense with an activation hold all of the model's products.
+    /// The generic path (x86-64's has no FMA) rounds differently from the widest, so training
+    /// on it must give other weights, and the same to rounding. (The kernels once reached
+    /// only the layers the model held directly.)
+    @Test(.enabled(if: KernelSet.available.count > 1, "one kernel path here"))
+    func kernelsReachWrappedLayers() throws {
+        func train(_ kernels: KernelSet) throws -> [Float] {
+            let model = try Sequential([.embedding(outputDim: 6), .bidirectional(.gru(units: 5)), .dense(units: 2, activation: .tanh)],
+                                       vocabulary: 30, seed: 4)
+            model.kernels = kernels
+            let optimizer = Adam(arena: model.arena, learningRate: 0.02)
+            let accumulator = GradientAccumulator(steps: 1)
+            for step in 0..<4 {
+                let (batch, labels) = data(seed: 200 + UInt64(step))
+                try model.trainStep(batch, labels: labels, optimizer: optimizer, accumulator: accumulator)
+            }
+            return Array(model.arena.values)
+        }
+        let generic = try #require(KernelSet(.generic))
+        let (widest, portable) = (try train(KernelSet.widest), try train(generic))
+        #expect(zip(widest, portable).contains { $0 != $1 }, "the generic path's products did not run")
+        expectClose(widest, portable, 1e-4, "generic against \(KernelSet.widest)")
+    }
+
     @Test func wholeModelGradientMatchesFiniteDifferences() throws {
         let model = try Sequential([.embedding(outputDim: 4), .conv1D(filters: 3, kernelSize: 2, activation: .tanh),
                                     .globalAveragePooling1D, .dense(units: 3)], vocabulary: 30, seed: 5)
