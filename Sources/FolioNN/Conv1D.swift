@@ -89,7 +89,7 @@ public final class Conv1D {
         let (batch, steps) = (shape[0], shape[1])
         let out = outputSteps(steps)
         let width = kernelSize * channels
-        var columnGradient = [Float](repeating: 0, count: batch * out * width)
+        var columnGradient = uninitializedFloats(batch * out * width)  // dx = dy W^T below writes every element
         columns.withUnsafeBufferPointer { x in
             outputGradient.values.withUnsafeBufferPointer { dy in
                 columnGradient.withUnsafeMutableBufferPointer { dx in

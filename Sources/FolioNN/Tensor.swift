@@ -82,7 +82,7 @@ func refill(_ array: inout [Float], uninitialized count: Int) {
 }
 
 /// `count` floats not zeroed: for buffers whose every value is written before it is read.
-private func uninitializedFloats(_ count: Int) -> [Float] {
+func uninitializedFloats(_ count: Int) -> [Float] {
     [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
 }
 
