@@ -36,7 +36,7 @@ PEER_ENV=()
 if [[ "${AVX2_ONLY:-0}" == 1 ]]; then
   PEER_ENV=(ONEDNN_MAX_CPU_ISA=AVX2 DNNL_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2)
   export OPENBLAS_CORETYPE=Haswell
-  echo "held to AVX2: ${PEER_ENV[*]}; Folio's OpenBLAS: OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE"
+  echo "held to AVX2: ${PEER_ENV[*]}; OpenBLAS (which this model no longer calls): OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE"
 fi
 for batch in ${BATCHES:-32 64 128 256}; do
   for r in $(seq "$REPEATS"); do
