@@ -25,6 +25,8 @@ PY="${PEERS_VENV:-$HOME/.cache/folio-peers-venv}/bin/python"
 REPEATS="${REPEATS:-3}"
 OUT="${OUT:-$(mktemp -d)}"
 mkdir -p "$OUT"
+# A fresh sitting: lines left in OUT by an earlier one would be summarized with its own.
+: > "$OUT/all"
 FOLIO="${FOLIO:-$ROOT/.build/release/folio}"
 [[ -x "$FOLIO" ]] || (cd "$ROOT" && swift build -c release)
 if [[ -z "${ISAS:-}" ]]; then
