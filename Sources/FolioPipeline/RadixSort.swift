@@ -21,19 +21,21 @@ enum RadixSort {
             scratch.withUnsafeMutableBufferPointer { scratch in
                 var (from, to) = (values.baseAddress!, scratch.baseAddress!)
                 var shift: UInt32 = 0
-                var counts = [Int](repeating: 0, count: 257)
-                // Only the bytes some id sets: ids of a 450k-row table need three passes.
-                while shift < 32 && largest >> shift != 0 {
-                    for digit in counts.indices { counts[digit] = 0 }
-                    for index in 0..<count { counts[Int((from[index] >> shift) & 0xFF) + 1] += 1 }
-                    for digit in 1...256 { counts[digit] += counts[digit - 1] }
-                    for index in 0..<count {
-                        let digit = Int((from[index] >> shift) & 0xFF)
-                        to[counts[digit]] = from[index]
-                        counts[digit] += 1
+                // On the stack: an array here was a heap allocation per row sorted.
+                withUnsafeTemporaryAllocation(of: Int.self, capacity: 257) { counts in
+                    // Only the bytes some id sets: ids of a 450k-row table need three passes.
+                    while shift < 32 && largest >> shift != 0 {
+                        for digit in counts.indices { counts[digit] = 0 }
+                        for index in 0..<count { counts[Int((from[index] >> shift) & 0xFF) + 1] += 1 }
+                        for digit in 1...256 { counts[digit] += counts[digit - 1] }
+                        for index in 0..<count {
+                            let digit = Int((from[index] >> shift) & 0xFF)
+                            to[counts[digit]] = from[index]
+                            counts[digit] += 1
+                        }
+                        swap(&from, &to)
+                        shift += 8
                     }
-                    swap(&from, &to)
-                    shift += 8
                 }
                 if from != values.baseAddress! { values.baseAddress!.update(from: from, count: count) }
             }
