@@ -66,10 +66,27 @@ struct LSTMBenchCommand: ParsableCommand {
         let optimizer: any Optimizer = self.optimizer == "sgd"
             ? SGD(arena: model.arena, learningRate: 0.01) : Adam(arena: model.arena)
         let accumulator = GradientAccumulator(steps: 1)
-        // A pool of 8 batches of Zipf-distributed ids, cycled (data making is not timed).
+        // A pool of 8 batches of ids, cycled (data making is not timed), drawn as the peers'
+        // make_pool draws them: ids 1 ..< vocab with weights 1 / id^1.07 (Zipf, as words are).
+        // (Until 2026-12-04 ids were 1 / u, u uniform: far more skewed, weights 1 / id^2.)
+        var cumulative = [Double](repeating: 0, count: max(1, vocab - 1))
+        var total = 0.0
+        for index in cumulative.indices {
+            total += 1 / Foundation.pow(Double(index + 1), 1.07)
+            cumulative[index] = total
+        }
         var random = SplitMix64(seed: 7)
+        func zipfID() -> UInt32 {
+            let target = random.nextUnit() * total
+            var (low, high) = (0, cumulative.count - 1)
+            while low < high {
+                let middle = (low + high) / 2
+                if cumulative[middle] < target { low = middle + 1 } else { high = middle }
+            }
+            return UInt32(min(low + 1, vocab - 1))
+        }
         let pool: [(TokenBatch, [UInt32])] = (0..<8).map { _ in
-            let ids = (0..<batch * seqLen).map { _ in UInt32(min(Double(vocab - 1), 1 / max(random.nextUnit(), 1e-9))) }
+            let ids = (0..<batch * seqLen).map { _ in zipfID() }
             return (TokenBatch(rows: batch, length: seqLen, ids: ids, lengths: [Int32](repeating: Int32(seqLen), count: batch)),
                     (0..<batch).map { _ in UInt32(random.next() % UInt64(classes)) })
         }
