@@ -185,13 +185,43 @@ public final class LSTM {
 
     /// - Parameters: `input` `[batch, steps, inputDim]`; `lengths` per row (0...steps);
     ///   `keepsCaches` false for inference, when no backward follows: each step's gates and
-    ///   cells then live in a block of one or two steps (``Slots``), same outputs.
-    public func forward(_ input: Tensor, lengths: [Int32], arena: ParameterArena, training: Bool = false, keepsCaches: Bool = true) -> Tensor {
+    ///   cells then live in a block of one or two steps (``Slots``), same outputs;
+    ///   `embeddedIDs`: the ids `[batch, steps]` whose embedding rows `input` holds, position
+    ///   by position (an Embedding right before this layer), so that each distinct id's
+    ///   input projection is computed once (``DistinctIDs``), same outputs.
+    public func forward(
+        _ input: Tensor, lengths: [Int32], arena: ParameterArena, training: Bool = false, keepsCaches: Bool = true,
+        embeddedIDs: [UInt32]? = nil
+    ) -> Tensor {
         let input = goBackwards ? Bidirectional.reverseValidSteps(input, lengths: lengths) : input
         inputMask = training && dropout > 0 ? LSTM.mask(count: input.shape[0] * inputDim, rate: dropout, &maskSource) : []
         recurrentMask = training && recurrentDropout > 0 ? LSTM.mask(count: input.shape[0] * units, rate: recurrentDropout, &maskSource) : []
         self.input = input.values
         if !inputMask.isEmpty { LSTM.applyInputMask(inputMask, to: &self.input, batch: input.shape[0], steps: input.shape[1]) }
+        // A batch of text repeats its words: a quarter of a batch of 64 x 200 Zipf-distributed
+        // ids are distinct. Each distinct id's projection is then computed once, from its
+        // first position's row, and every step copies its rows' projections from that table
+        // (as prediction over a ProjectedEmbedding does): the same product per row, so the
+        // same bits, for a quarter of the input kernel's arithmetic. Not where the input is
+        // masked (dropout) or read backwards.
+        if let embeddedIDs, inputMask.isEmpty, !goBackwards, embeddedIDs.count == input.shape[0] * input.shape[1],
+           let distinct = DistinctIDs(embeddedIDs, atMost: embeddedIDs.count / 2) {
+            let rows = [Float](unsafeUninitializedCapacity: distinct.count * inputDim) { rows, initialized in
+                self.input.withUnsafeBufferPointer { x in
+                    for (index, position) in distinct.firstPositions.enumerated() {
+                        (rows.baseAddress! + index * inputDim).initialize(from: x.baseAddress! + position * inputDim, count: inputDim)
+                    }
+                }
+                initialized = distinct.count * inputDim
+            }
+            let table = rows.withUnsafeBufferPointer { projectedEmbedding($0.baseAddress!, rows: distinct.count, arena: arena) }
+            return distinct.slots.withUnsafeBufferPointer { slots in
+                table.withUnsafeBufferPointer { table in
+                    run(batch: input.shape[0], steps: input.shape[1], lengths: lengths, arena: arena, keepsCaches: keepsCaches || training,
+                        projection: .rows(table: table.baseAddress!, ids: slots.baseAddress!))
+                }
+            }
+        }
         // Packed once for the whole pass, as the recurrent kernel is in run (see PackedMatrix).
         let packedKernel = PackedMatrix(arena.values(of: kernel).baseAddress!, k: inputDim, n: 4 * units, ldb: 4 * units)
         let biasValues = UnsafePointer(arena.values(of: bias).baseAddress!)
@@ -518,7 +548,7 @@ extension LSTM: SequentialLayer {
 
     // Outside training no backward follows: the LSTM keeps only the steps it needs.
     func forward(_ x: Tensor, _ pass: inout ForwardPass) -> Tensor {
-        forward(x, lengths: pass.lengths, arena: pass.arena, training: pass.training, keepsCaches: pass.training)
+        forward(x, lengths: pass.lengths, arena: pass.arena, training: pass.training, keepsCaches: pass.training, embeddedIDs: pass.embeddedIDs)
     }
 
     var lstms: [LSTM] { [self] }

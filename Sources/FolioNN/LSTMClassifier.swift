@@ -61,7 +61,10 @@ public final class LSTMClassifier {
         } else {
             activation = try embedding.forward(batch, arena: arena)
         }
-        for lstm in remaining { activation = lstm.forward(activation, lengths: batch.lengths, arena: arena, keepsCaches: training) }
+        for (index, lstm) in remaining.enumerated() {
+            let embedded = index == 0 && remaining.startIndex == 0 && batch.extraIDs == nil ? batch.ids : nil
+            activation = lstm.forward(activation, lengths: batch.lengths, arena: arena, keepsCaches: training, embeddedIDs: embedded)
+        }
         return dense.forward(activation, arena: arena)
     }
 

@@ -221,6 +221,7 @@ public final class Sequential {
             start = next
         }
         for (index, layer) in layers.enumerated() where index >= start {
+            pass.embeddedIDs = index == 1 && start == 0 && batch.extraIDs == nil && layers[0] is Embedding ? batch.ids : nil
             if training { layer.restartMasks(seed: seed &+ 0xA5A5 &* (step &+ 1) &+ 0x9E37_79B9 &* UInt64(index + 1)) }
             x = try layer.forward(x, &pass)
         }

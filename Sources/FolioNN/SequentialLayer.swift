@@ -30,6 +30,9 @@ struct ForwardPass {
     let training: Bool
     /// Valid steps per row, as the layers so far have left them.
     var lengths: [Int32]
+    /// The ids whose embedding rows the layer's input is, position by position: set for the
+    /// layer right after the Embedding (an LSTM then projects each distinct id once).
+    var embeddedIDs: [UInt32]? = nil
 }
 
 /// A layer followed by its `activation` argument (Keras's `Dense(units, activation=...)`).
