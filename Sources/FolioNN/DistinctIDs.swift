@@ -5,11 +5,13 @@ struct DistinctIDs {
     let slots: [UInt32]
     let firstPositions: [Int]
     var count: Int { firstPositions.count }
+    static let mapEntriesPerID = 8
 
     /// Nil when more than `atMost` ids are distinct (not worth it), or when an id is so large
-    /// that its map (4 bytes an id up to the largest) would outweigh the batch.
+    /// that its map (4 bytes an id up to the largest) would outweigh the batch: beyond
+    /// ``mapEntriesPerID`` entries an id of the batch (and 65,536).
     init?(_ ids: [UInt32], atMost: Int) {
-        guard let largest = ids.max(), Int(largest) < max(1 << 16, 64 * ids.count) else { return nil }
+        guard let largest = ids.max(), Int(largest) < max(1 << 16, Self.mapEntriesPerID * ids.count) else { return nil }
         var number = [Int32](repeating: -1, count: Int(largest) + 1)
         var firstPositions: [Int] = []
         var slots = [UInt32](repeating: 0, count: ids.count)

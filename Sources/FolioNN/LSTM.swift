@@ -175,6 +175,10 @@ public final class LSTM {
         }
     }
 
+    /// The most floats per row a forward pass's table of distinct ids' projections takes
+    /// (at most half the ids are distinct, else it is not built), with the ids' slots and map.
+    static func distinctTableFloats(steps: Int, units: Int) -> Int { (steps / 2) * 4 * units + (1 + DistinctIDs.mapEntriesPerID) * steps }
+
     /// Rows of time-major inputs backward copies at a time for the kernel's gradient (1 MB
     /// at 128 inputs): a long product, and a copy small enough to stay in cache.
     static let inputChunkRows = 2048

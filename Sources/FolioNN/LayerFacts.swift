@@ -49,6 +49,9 @@ public struct LayerFacts {
     /// Gradients per row beyond the output's and the input's in backward: a convolution's
     /// unfolded windows, a fused activation's own.
     public var backwardExtraFloats = 0
+    /// Floats per row that forward holds only while it runs: an LSTM right after the
+    /// Embedding, its batch's table of distinct ids' projections (``DistinctIDs``).
+    public var forwardExtraFloats = 0
     /// Builds the layer over the arena the parameters above were laid out in.
     var build: (inout LayerBuilding) -> any SequentialLayer
 

@@ -69,9 +69,12 @@ public final class Sequential {
             // Specs can come from outside (a model bundle's JSON): a size below 1 or a rate
             // outside [0, 1) would size the parameter arena wrongly (found by fuzzing: a
             // negative Dense width wrote past the arena). Each kind's facts check its own.
-            let facts: LayerFacts
+            var facts: LayerFacts
             do throws(FolioError) { facts = try spec.facts(input: shape, prefix: "layers.\(index)", vocabulary: vocabulary) } catch {
                 throw FolioError("\(describe): \(error.message)")
+            }
+            if index == 1, case .lstm(let units, _, let dropout, _) = spec, dropout == 0, let steps = shape.steps {
+                facts.forwardExtraFloats = LSTM.distinctTableFloats(steps: steps, units: units)
             }
             for parameter in facts.parameters {
                 guard elementCount(of: parameter.shape, smallestDimension: 1, atMost: Self.maxParametersPerTensor) != nil else {

@@ -189,7 +189,7 @@ public enum MemoryModel {
         var peak = 0
         for (facts, input) in layers {
             kept += facts.keptFloats
-            peak = max(peak, kept + (facts.keepsInput ? 0 : input) + facts.output.floats)
+            peak = max(peak, kept + (facts.keepsInput ? 0 : input) + facts.output.floats + facts.forwardExtraFloats)
         }
         return peak
     }

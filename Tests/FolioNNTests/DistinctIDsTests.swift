@@ -9,6 +9,20 @@ import Testing
         #expect(distinct.firstPositions == [0, 1, 3, 5])
         #expect(DistinctIDs([1, 2, 3, 1], atMost: 2) == nil, "three distinct ids, two allowed")
         #expect(DistinctIDs([1, 4_000_000], atMost: 2) == nil, "a map of 16 MB for a batch of two")
+        #expect(DistinctIDs([1, 70_000], atMost: 2) == nil && DistinctIDs([1, 65_535], atMost: 2) != nil,
+                "the map's floor is 65,536 entries, and 2 x 8 ids are fewer")
+        #expect(DistinctIDs([UInt32](repeating: 70_000, count: 10_000), atMost: 1) != nil, "10,000 ids x 8 reach 70,000")
+    }
+
+    /// The memory model counts the table where an LSTM reads the Embedding straight, with
+    /// no dropout on its input, and nowhere else.
+    @Test func theLayoutCountsTheTableWhereItCanBeBuilt() throws {
+        let steps = 10
+        let straight = try Sequential.layout([.embedding(outputDim: 6), .lstm(units: 8, returnSequences: true), .lstm(units: 8)],
+                                             vocabulary: 20, steps: steps)
+        #expect(straight.layers.map(\.forwardExtraFloats) == [0, 5 * 4 * 8 + 9 * steps, 0])
+        let masked = try Sequential.layout([.embedding(outputDim: 6), .lstm(units: 8, dropout: 0.5)], vocabulary: 20, steps: steps)
+        #expect(masked.layers.map(\.forwardExtraFloats) == [0, 0])
     }
 
     /// An LSTM told which ids its input embeds projects each distinct id once and gives the

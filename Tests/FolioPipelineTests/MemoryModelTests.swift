@@ -50,13 +50,17 @@ import Testing
         // Per row: the embedding keeps 10 ids (in 10, out 80); the LSTM caches 10 x (8 input +
         // 4 x 4 gates + 4 cells + 4 hidden) (in 80, out 40); the pooling keeps 4 (in 40, out
         // 4); dense keeps its input 4 (out 3). Through the LSTM forward holds 10 + 320 cached
-        // (its input among them: it keeps the embedding's output, not a copy) and its output
-        // 40; it is busiest one layer on, through the pooling: 10 + 320 + 4 cached, the LSTM's
-        // output 40 and its own 4. Backward through the LSTM holds the caches of all layers
-        // (+ 4 + 4) and the gradients of its input (80) and output (40).
+        // (its input among them: it keeps the embedding's output, not a copy), its output 40
+        // and, while it runs, the table of its batch's distinct ids' projections: at most 5
+        // ids a row x 4 gates x 4 units, with each position's slot and 8 map entries (170).
+        // That is its busiest moment: one layer on, through the pooling, it holds 10 + 320 + 4
+        // cached, the LSTM's output 40 and its own 4 (378); backward through the LSTM, the
+        // caches of all layers (+ 4 + 4) and the gradients of its input (80) and output (40):
+        // 458.
         let steps = 10
-        #expect(MemoryModel.activationFloatsPerRow(layers, steps: steps) == 10 + 320 + 4 + 4 + 80 + 40)
-        #expect(MemoryModel.forwardFloatsPerRow(layers, steps: steps) == 10 + 320 + 4 + 40 + 4)
+        let table = 5 * 4 * 4 + 10 + 8 * 10
+        #expect(MemoryModel.activationFloatsPerRow(layers, steps: steps) == 10 + 320 + 40 + table)
+        #expect(MemoryModel.forwardFloatsPerRow(layers, steps: steps) == 10 + 320 + 40 + table)
         let one = MemoryModel.estimate(config: config(), vocabularySize: 100, microBatch: 1)
         let eight = MemoryModel.estimate(config: config(), vocabularySize: 100, microBatch: 8)
         #expect(eight.activations == 8 * one.activations)
