@@ -73,7 +73,8 @@ public final class Sequential {
             do throws(FolioError) { facts = try spec.facts(input: shape, prefix: "layers.\(index)", vocabulary: vocabulary) } catch {
                 throw FolioError("\(describe): \(error.message)")
             }
-            if index == 1, case .lstm(let units, _, let dropout, _) = spec, dropout == 0, let steps = shape.steps {
+            // (With dropout on its input only prediction builds the table; it is counted all the same.)
+            if index == 1, case .lstm(let units, _, _, _) = spec, let steps = shape.steps {
                 facts.forwardExtraFloats = LSTM.distinctTableFloats(steps: steps, units: units)
             }
             for parameter in facts.parameters {

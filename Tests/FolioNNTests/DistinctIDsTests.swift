@@ -14,15 +14,17 @@ import Testing
         #expect(DistinctIDs([UInt32](repeating: 70_000, count: 10_000), atMost: 1) != nil, "10,000 ids x 8 reach 70,000")
     }
 
-    /// The memory model counts the table where an LSTM reads the Embedding straight, with
-    /// no dropout on its input, and nowhere else.
+    /// The memory model counts the table where an LSTM reads the Embedding straight (with
+    /// dropout on its input, prediction still builds it), and nowhere else.
     @Test func theLayoutCountsTheTableWhereItCanBeBuilt() throws {
         let steps = 10
         let straight = try Sequential.layout([.embedding(outputDim: 6), .lstm(units: 8, returnSequences: true), .lstm(units: 8)],
                                              vocabulary: 20, steps: steps)
         #expect(straight.layers.map(\.forwardExtraFloats) == [0, 5 * 4 * 8 + 9 * steps, 0])
         let masked = try Sequential.layout([.embedding(outputDim: 6), .lstm(units: 8, dropout: 0.5)], vocabulary: 20, steps: steps)
-        #expect(masked.layers.map(\.forwardExtraFloats) == [0, 0])
+        #expect(masked.layers.map(\.forwardExtraFloats) == [0, 5 * 4 * 8 + 9 * steps])
+        let behindDropout = try Sequential.layout([.embedding(outputDim: 6), .dropout(rate: 0.5), .lstm(units: 8)], vocabulary: 20, steps: steps)
+        #expect(behindDropout.layers.map(\.forwardExtraFloats) == [0, 0, 0])
     }
 
     /// An LSTM told which ids its input embeds projects each distinct id once and gives the
