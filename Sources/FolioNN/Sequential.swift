@@ -224,8 +224,11 @@ public final class Sequential {
             x = reader.forward(batch, tables: tables, lengths: pass.lengths, arena: arena)
             start = next
         }
+        // What the layer right after the Embedding (layer 0 of every model) reads is the
+        // embedding of these ids, position by position, unless subword rows were mixed in.
+        let embeddedIDs = start == 0 && batch.extraIDs == nil ? batch.ids : nil
         for (index, layer) in layers.enumerated() where index >= start {
-            pass.embeddedIDs = index == 1 && start == 0 && batch.extraIDs == nil && layers[0] is Embedding ? batch.ids : nil
+            pass.embeddedIDs = index == 1 ? embeddedIDs : nil
             if training { layer.restartMasks(seed: seed &+ 0xA5A5 &* (step &+ 1) &+ 0x9E37_79B9 &* UInt64(index + 1)) }
             x = try layer.forward(x, &pass)
         }
