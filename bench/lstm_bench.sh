@@ -84,8 +84,11 @@ def paired(who, batch, key):
         if b == batch and who in runs and peers:
             ratios.append(runs[who][key] / max(peers))
     return f"{statistics.median(ratios):.2f}x" if ratios else "-"
-print("| path | batch | train / faster peer | infer / faster peer | paired: train, infer | train % of FMA peak | infer % of FMA peak | FMA peak GFLOP/s |")
+# Training's fraction counts the model's arithmetic (what the peers do); in brackets the
+# products Folio ran (the first LSTM's input products over distinct ids; older lines lack it).
+print("| path | batch | train / faster peer | infer / faster peer | paired: train, infer | train % of FMA peak (products run) | infer % of FMA peak | FMA peak GFLOP/s |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|")
+run_fraction = lambda runs: f" ({100 * med(runs, 'train_run_peak_fraction'):.0f} %)" if all("train_run_peak_fraction" in r for r in runs) else ""
 for (who, batch), runs in sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][1])):
     if not who.startswith("folio"):
         continue
@@ -94,5 +97,5 @@ for (who, batch), runs in sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][1
     infer_peer = max((med(p, "infer_tokens_per_s") for p in peers), default=float("nan"))
     print(f"| {who[6:]} | {batch} | {med(runs, 'train_tokens_per_s') / train_peer:.2f}x | {med(runs, 'infer_tokens_per_s') / infer_peer:.2f}x | "
           f"{paired(who, batch, 'train_tokens_per_s')}, {paired(who, batch, 'infer_tokens_per_s')} | "
-          f"{100 * med(runs, 'train_peak_fraction'):.0f} % | {100 * med(runs, 'infer_peak_fraction'):.0f} % | {med(runs, 'fma_peak_gflops'):.0f} |")
+          f"{100 * med(runs, 'train_peak_fraction'):.0f} %{run_fraction(runs)} | {100 * med(runs, 'infer_peak_fraction'):.0f} % | {med(runs, 'fma_peak_gflops'):.0f} |")
 PY

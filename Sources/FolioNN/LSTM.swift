@@ -58,6 +58,9 @@ public final class LSTM {
     // cells and hidden states per step, `[steps, batch, ...]`, so that each step's rows are
     // contiguous for the recurrent GEMMs.
     private var input: [Float] = []
+    // The batch's distinct ids when forward projected each once (training): backward then
+    // sums each id's gradients before the input kernel's products (``distinctInputBackward``).
+    private var distinct: DistinctIDs?
     private var lengths: [Int32] = []
     private var batch = 0
     private var steps = 0
@@ -179,6 +182,13 @@ public final class LSTM {
     /// (at most half the ids are distinct, else it is not built), with the ids' slots and map.
     static func distinctTableFloats(steps: Int, units: Int) -> Int { (steps / 2) * 4 * units + (1 + DistinctIDs.mapEntriesPerID) * steps }
 
+    /// How many rows the input kernel's products of an LSTM right after the Embedding run
+    /// over in training, for a batch of `embeddedIDs` (with no dropout on its input): the
+    /// distinct ids where at most half are, else every position.
+    public static func inputProductRows(embeddedIDs: [UInt32]) -> Int {
+        DistinctIDs(embeddedIDs, atMost: embeddedIDs.count / 2)?.count ?? embeddedIDs.count
+    }
+
     /// Rows of time-major inputs backward copies at a time for the kernel's gradient (1 MB
     /// at 128 inputs): a long product, and a copy small enough to stay in cache.
     static let inputChunkRows = 2048
@@ -202,6 +212,7 @@ public final class LSTM {
         recurrentMask = training && recurrentDropout > 0 ? LSTM.mask(count: input.shape[0] * units, rate: recurrentDropout, &maskSource) : []
         self.input = input.values
         if !inputMask.isEmpty { LSTM.applyInputMask(inputMask, to: &self.input, batch: input.shape[0], steps: input.shape[1]) }
+        distinct = nil
         // A batch of text repeats its words: a quarter of a batch of 64 x 200 Zipf-distributed
         // ids are distinct. Each distinct id's projection is then computed once, from its
         // first position's row, and every step copies its rows' projections from that table
@@ -219,6 +230,7 @@ public final class LSTM {
                 initialized = distinct.count * inputDim
             }
             let table = rows.withUnsafeBufferPointer { projectedEmbedding($0.baseAddress!, rows: distinct.count, arena: arena) }
+            if keepsCaches || training { self.distinct = distinct }
             return distinct.slots.withUnsafeBufferPointer { slots in
                 table.withUnsafeBufferPointer { table in
                     run(batch: input.shape[0], steps: input.shape[1], lengths: lengths, arena: arena, keepsCaches: keepsCaches || training,
@@ -241,7 +253,7 @@ public final class LSTM {
     /// bit for bit. No backward may follow.
     func forward(ids: [UInt32], table: [Float], batch: Int, steps: Int, lengths: [Int32], arena: ParameterArena) -> Tensor {
         precondition(!goBackwards && ids.count == batch * steps && table.count % (4 * units) == 0)
-        (inputMask, recurrentMask, input) = ([], [], [])
+        (inputMask, recurrentMask, input, distinct) = ([], [], [], nil)
         return ids.withUnsafeBufferPointer { ids in
             table.withUnsafeBufferPointer { table in
                 run(batch: batch, steps: steps, lengths: lengths, arena: arena, keepsCaches: false,
@@ -467,37 +479,50 @@ public final class LSTM {
             }
         }
         hidden = []
+        let recurrentGradient = arena.gradients(of: recurrentKernel)
+        Lanes.add(recurrentPartials, into: recurrentGradient)
+        Lanes.add(biasPartials, into: arena.gradients(of: bias))
+        if stateful && steps > 0 {
+            // The start state fed step 0's product: dU += h[-1]^T dz[0].
+            kernels.multiplyTransposed(m: units, n: width, k: batch, startHidden, lda: units, gates, ldb: width,
+                                       into: recurrentGradient.baseAddress!, ldc: width)
+        }
         var kernelPartials = [Float](repeating: 0, count: Lanes.count * inputDim * width)
-        var inputGradient = Tensor(uninitialized: [batch, steps, inputDim])  // dx = dz W^T below writes every row
-        // dW += x^T dz over every (step, row) and dx = dz W^T, the lanes splitting the steps.
-        // dz is time-major and x batch-major, and xᵀ · dz needs their rows in one order, so a
-        // lane copies a chunk of steps' inputs into time-major order and dW takes one long
-        // product per chunk (k = chunk x batch rows). The chunk's size depends on the batch
-        // alone, so the sums' order does not depend on the threads.
-        let chunkSteps = max(1, LSTM.inputChunkRows / max(1, batch))
-        gates.withUnsafeBufferPointer { dz in
-            input.withUnsafeBufferPointer { x in
-                kernelPartials.withUnsafeMutableBufferPointer { partials in
-                    inputGradient.values.withUnsafeMutableBufferPointer { dx in
-                        let buffers = Shared((x.baseAddress!, dz.baseAddress!, partials.baseAddress!, dx.baseAddress!))
-                        Lanes.run(rows: steps, threads: threads) { range, lane in
-                            let (x, dz, partials, dx) = buffers.value
-                            let chunk = UnsafeMutablePointer<Float>.allocate(capacity: chunkSteps * batch * inputDim)
-                            defer { chunk.deallocate() }
-                            for first in stride(from: range.lowerBound, to: range.upperBound, by: chunkSteps) {
-                                let count = min(chunkSteps, range.upperBound - first)
-                                for b in 0..<batch {
-                                    for t in 0..<count {
-                                        (chunk + (t * batch + b) * inputDim).update(from: x + (b * steps + first + t) * inputDim, count: inputDim)
+        var inputGradient: Tensor
+        if let distinct {
+            inputGradient = distinctInputBackward(distinct, kernelTransposed: kernelTransposed, kernelPartials: &kernelPartials)
+        } else {
+            inputGradient = Tensor(uninitialized: [batch, steps, inputDim])  // dx = dz W^T below writes every row
+            // dW += x^T dz over every (step, row) and dx = dz W^T, the lanes splitting the steps.
+            // dz is time-major and x batch-major, and xᵀ · dz needs their rows in one order, so a
+            // lane copies a chunk of steps' inputs into time-major order and dW takes one long
+            // product per chunk (k = chunk x batch rows). The chunk's size depends on the batch
+            // alone, so the sums' order does not depend on the threads.
+            let chunkSteps = max(1, LSTM.inputChunkRows / max(1, batch))
+            gates.withUnsafeBufferPointer { dz in
+                input.withUnsafeBufferPointer { x in
+                    kernelPartials.withUnsafeMutableBufferPointer { partials in
+                        inputGradient.values.withUnsafeMutableBufferPointer { dx in
+                            let buffers = Shared((x.baseAddress!, dz.baseAddress!, partials.baseAddress!, dx.baseAddress!))
+                            Lanes.run(rows: steps, threads: threads) { range, lane in
+                                let (x, dz, partials, dx) = buffers.value
+                                let chunk = UnsafeMutablePointer<Float>.allocate(capacity: chunkSteps * batch * inputDim)
+                                defer { chunk.deallocate() }
+                                for first in stride(from: range.lowerBound, to: range.upperBound, by: chunkSteps) {
+                                    let count = min(chunkSteps, range.upperBound - first)
+                                    for b in 0..<batch {
+                                        for t in 0..<count {
+                                            (chunk + (t * batch + b) * inputDim).update(from: x + (b * steps + first + t) * inputDim, count: inputDim)
+                                        }
                                     }
-                                }
-                                kernels.multiplyTransposed(m: inputDim, n: width, k: count * batch, chunk, lda: inputDim,
-                                                           dz + first * batch * width, ldb: width, into: partials + lane * inputDim * width,
-                                                           ldc: width)
-                                // A step's dx rows are every steps-th row of the batch-major dx.
-                                for t in first..<first + count {
-                                    kernelTransposed.multiply(m: batch, dz + t * batch * width, lda: width, into: dx + t * inputDim,
-                                                              ldc: steps * inputDim, accumulate: false, kernels: kernels)
+                                    kernels.multiplyTransposed(m: inputDim, n: width, k: count * batch, chunk, lda: inputDim,
+                                                               dz + first * batch * width, ldb: width, into: partials + lane * inputDim * width,
+                                                               ldc: width)
+                                    // A step's dx rows are every steps-th row of the batch-major dx.
+                                    for t in first..<first + count {
+                                        kernelTransposed.multiply(m: batch, dz + t * batch * width, lda: width, into: dx + t * inputDim,
+                                                                  ldc: steps * inputDim, accumulate: false, kernels: kernels)
+                                    }
                                 }
                             }
                         }
@@ -505,20 +530,84 @@ public final class LSTM {
                 }
             }
         }
-        let recurrentGradient = arena.gradients(of: recurrentKernel)
-        let kernelGradient = arena.gradients(of: kernel)
-        Lanes.add(recurrentPartials, into: recurrentGradient)
-        Lanes.add(kernelPartials, into: kernelGradient)
-        Lanes.add(biasPartials, into: arena.gradients(of: bias))
-        if stateful && steps > 0 {
-            // The start state fed step 0's product: dU += h[-1]^T dz[0].
-            kernels.multiplyTransposed(m: units, n: width, k: batch, startHidden, lda: units, gates, ldb: width,
-                                       into: recurrentGradient.baseAddress!, ldc: width)
-        }
+        Lanes.add(kernelPartials, into: arena.gradients(of: kernel))
         if !inputMask.isEmpty { LSTM.applyInputMask(inputMask, to: &inputGradient.values, batch: batch, steps: steps) }
-        input = []
-        gates = []
+        (input, gates, distinct) = ([], [], nil)
         return goBackwards ? Bidirectional.reverseValidSteps(inputGradient, lengths: lengths) : inputGradient
+    }
+}
+
+extension LSTM {
+    /// The input kernel's gradient and the input's, when forward projected each distinct id
+    /// once (``DistinctIDs``). All positions of an id hold the same row x, so their share of
+    /// xᵀ · dz is xᵀ · (the sum of their dz rows), and their input gradients, which the
+    /// Embedding adds into that one row, sum to (that sum) · Wᵀ: dz is summed per id first and
+    /// both products run over the distinct ids alone (a quarter of the rows of a batch of
+    /// text), as forward's projection did. The input gradient comes back
+    /// at each id's first position and zeros elsewhere, which the Embedding adds up to the
+    /// same rows. Not the bits of the plain path (the sums' order differs), but the same for
+    /// any thread count and kernel path. Memory: the per-id sums (at most half the rows of dz)
+    /// live while dz does and the cells and hidden states are already released (2 x units a
+    /// step a row, what the sums take at most), so the layer's peak does not grow.
+    fileprivate func distinctInputBackward(_ distinct: DistinctIDs, kernelTransposed: PackedMatrix, kernelPartials: inout [Float]) -> Tensor {
+        let (batch, steps, inputDim, width, kernels, lengths) = (batch, steps, inputDim, 4 * units, kernels, lengths)
+        let count = distinct.count
+        var sums = [Float](repeating: 0, count: count * width)
+        // Each lane sums its own columns over every valid position in time-major order (dz's),
+        // so each sum's order is fixed whatever the threads.
+        gates.withUnsafeBufferPointer { dz in
+            sums.withUnsafeMutableBufferPointer { sums in
+                distinct.slots.withUnsafeBufferPointer { slots in
+                    let buffers = Shared((dz.baseAddress!, sums.baseAddress!, slots.baseAddress!))
+                    Lanes.run(rows: width, threads: threads) { columns in
+                        let (dz, sums, slots) = buffers.value
+                        guard !columns.isEmpty else { return }
+                        for t in 0..<steps {
+                            for b in 0..<batch where t < Int(lengths[b]) {
+                                kernels.addScaled(sums + Int(slots[b * steps + t]) * width + columns.lowerBound,
+                                                  dz + (t * batch + b) * width + columns.lowerBound, 1, count: columns.count)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        gates = []
+        var inputGradient = Tensor(zeros: [batch, steps, inputDim])
+        // Lanes split the ids; each copies a chunk of its ids' rows for dW, then overwrites
+        // the chunk with their gradients (sums · Wᵀ) and puts each at its id's first position.
+        let chunkRows = LSTM.inputChunkRows
+        input.withUnsafeBufferPointer { x in
+            sums.withUnsafeBufferPointer { sums in
+                kernelPartials.withUnsafeMutableBufferPointer { partials in
+                    inputGradient.values.withUnsafeMutableBufferPointer { dx in
+                        distinct.firstPositions.withUnsafeBufferPointer { firstPositions in
+                            let buffers = Shared((x.baseAddress!, sums.baseAddress!, partials.baseAddress!, dx.baseAddress!,
+                                                  firstPositions.baseAddress!))
+                            Lanes.run(rows: count, threads: threads) { range, lane in
+                                let (x, sums, partials, dx, firstPositions) = buffers.value
+                                let chunk = UnsafeMutablePointer<Float>.allocate(capacity: chunkRows * inputDim)
+                                defer { chunk.deallocate() }
+                                for first in stride(from: range.lowerBound, to: range.upperBound, by: chunkRows) {
+                                    let rows = first..<min(first + chunkRows, range.upperBound)
+                                    for slot in rows {
+                                        (chunk + (slot - first) * inputDim).update(from: x + firstPositions[slot] * inputDim, count: inputDim)
+                                    }
+                                    kernels.multiplyTransposed(m: inputDim, n: width, k: rows.count, chunk, lda: inputDim,
+                                                               sums + first * width, ldb: width, into: partials + lane * inputDim * width, ldc: width)
+                                    kernelTransposed.multiply(m: rows.count, sums + first * width, lda: width, into: chunk, ldc: inputDim,
+                                                              accumulate: false, kernels: kernels)
+                                    for slot in rows {
+                                        (dx + firstPositions[slot] * inputDim).update(from: chunk + (slot - first) * inputDim, count: inputDim)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return inputGradient
     }
 }
 

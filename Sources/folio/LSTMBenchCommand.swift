@@ -47,6 +47,12 @@ struct LSTMBenchCommand: ParsableCommand {
         var infer_flops_per_token: Double
         var train_peak_fraction: Double
         var infer_peak_fraction: Double
+        /// The products training ran, not the model's arithmetic: the first LSTM's three
+        /// input-kernel products run over a batch's distinct ids alone (``LSTM/inputProductRows(embeddedIDs:)``),
+        /// `distinct_fraction` of the tokens on average over the pool of batches.
+        var distinct_fraction: Double
+        var train_run_flops_per_token: Double
+        var train_run_peak_fraction: Double
         /// Whether inference read the first LSTM's input projections from a table
         /// (``ProjectedEmbedding``): its products are then not done, nor counted in
         /// `infer_flops_per_token`. Built once inference has read as many tokens as the
@@ -94,6 +100,8 @@ struct LSTMBenchCommand: ParsableCommand {
         let forwardFlops = (0..<layers).reduce(0.0) { total, layer in
             total + 2 * Double((layer == 0 ? embed : units) + units) * Double(4 * units)
         }
+        let distinctFraction = pool.reduce(0.0) { $0 + Double(LSTM.inputProductRows(embeddedIDs: $1.0.ids)) } / Double(pool.count * batch * seqLen)
+        let trainRunFlops = 3 * forwardFlops - 3 * 2 * Double(embed * 4 * units) * (1 - distinctFraction)
         let peak = KernelSet.selected.fmaPeak(threads: threads)
         let result = try runReportingErrors { () throws(FolioError) -> Result in
             var losses: [Double] = []
@@ -123,6 +131,7 @@ struct LSTMBenchCommand: ParsableCommand {
                 minor_page_faults_per_step: faultsPerStep, blas_core: Gemm.coreName, kernels: KernelSet.selected.description,
                 fma_peak_gflops: peak / 1e9, train_flops_per_token: 3 * forwardFlops, infer_flops_per_token: inferFlops,
                 train_peak_fraction: train * 3 * forwardFlops / peak, infer_peak_fraction: infer * inferFlops / peak,
+                distinct_fraction: distinctFraction, train_run_flops_per_token: trainRunFlops, train_run_peak_fraction: train * trainRunFlops / peak,
                 projected_embedding: projected, projection_build_s: model.projectedEmbedding?.buildSeconds, threads: threads,
                 loss_first: losses.first ?? 0, loss_last: losses.last ?? 0, steps: steps)
         }
@@ -130,7 +139,7 @@ struct LSTMBenchCommand: ParsableCommand {
             try printJSON(result)
         } else {
             let percent = { (fraction: Double) in String(format: "%.0f %%", 100 * fraction) }
-            print("train \(Int(result.train_tokens_per_s)) tokens/s (\(percent(result.train_peak_fraction)) of FMA peak), infer \(Int(result.infer_tokens_per_s)) tokens/s (\(percent(result.infer_peak_fraction))), peak RSS \(Int(result.peak_rss_mb)) MB, loss \(result.loss_first) -> \(result.loss_last)")
+            print("train \(Int(result.train_tokens_per_s)) tokens/s (\(percent(result.train_peak_fraction)) of FMA peak; \(percent(result.train_run_peak_fraction)) counting the products run, \(percent(result.distinct_fraction)) of ids distinct), infer \(Int(result.infer_tokens_per_s)) tokens/s (\(percent(result.infer_peak_fraction))), peak RSS \(Int(result.peak_rss_mb)) MB, loss \(result.loss_first) -> \(result.loss_last)")
             let build = result.projection_build_s.map { String(format: " (built in %.3f s)", $0) } ?? ""
             print("inference \(result.projected_embedding ? "read layer 0's input projections from the projected embedding\(build)" : "multiplied every product")")
             print("kernels \(result.kernels), FMA peak \(Int(result.fma_peak_gflops)) GFLOP/s on \(threads) threads, BLAS core \(result.blas_core)")

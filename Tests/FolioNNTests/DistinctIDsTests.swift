@@ -28,10 +28,13 @@ import Testing
     }
 
     /// An LSTM told which ids its input embeds projects each distinct id once and gives the
-    /// same outputs and, after backward, the same gradients bit for bit, on every kernel
-    /// path, in training and in prediction, with padded rows.
+    /// same outputs bit for bit, on every kernel path, in training and in prediction, with
+    /// padded rows. Backward sums each id's gradients before the input kernel's products: the
+    /// recurrent kernel's and the bias's gradients keep their bits, the input kernel's and
+    /// the per-id input gradients (what the Embedding adds into its rows) agree to rounding,
+    /// and positions after an id's first get nothing (their share went to the first).
     @Test(arguments: KernelSet.available, [true, false])
-    func projectingEachDistinctIDOnceChangesNoBit(kernels: KernelSet, returnSequences: Bool) throws {
+    func projectingEachDistinctIDOnceChangesNoOutputBit(kernels: KernelSet, returnSequences: Bool) throws {
         let (batch, steps, inputs, units, vocabulary) = (5, 9, 12, 11, 7)
         var random = SplitMix64(seed: 23)
         let table = (0..<vocabulary * inputs).map { _ in Float(random.nextUnit() * 2 - 1) }
@@ -43,10 +46,13 @@ import Testing
         }
         let input = Tensor(shape: [batch, steps, inputs], values: values)
         let upstream = (0..<(returnSequences ? batch * steps * units : batch * units)).map { _ in Float(random.nextUnit() - 0.5) }
-        func run(_ embeddedIDs: [UInt32]?, training: Bool) -> (output: [Float], inputGradient: [Float], gradients: [Float]) {
+        func run(_ embeddedIDs: [UInt32]?, training: Bool, threads: Int = 2)
+            -> (output: [Float], inputGradient: [Float], gradients: [Float])
+        {
             let arena = ParameterArena(layout: LSTM.layout(prefix: "l", inputDim: inputs, units: units))
             let lstm = LSTM(inputDim: inputs, units: units, returnSequences: returnSequences, arena: arena, prefix: "l")
             lstm.kernels = kernels
+            lstm.threads = threads
             var stream = SplitMixSource(seed: 5)
             lstm.initialize(arena: arena, random: &stream)
             let output = lstm.forward(input, lengths: lengths, arena: arena, training: training, keepsCaches: training, embeddedIDs: embeddedIDs)
@@ -54,11 +60,33 @@ import Testing
             let inputGradient = lstm.backward(Tensor(shape: output.shape, values: upstream), arena: arena)
             return (output.values, inputGradient.values, Array(arena.gradients))
         }
-        #expect(DistinctIDs(ids, atMost: ids.count / 2) != nil, "the test's ids must take the distinct path")
-        for training in [true, false] {
-            let (plain, distinct) = (run(nil, training: training), run(ids, training: training))
-            #expect(plain.output == distinct.output, "outputs, training \(training)")
-            #expect(plain.inputGradient == distinct.inputGradient && plain.gradients == distinct.gradients, "gradients")
+        /// What an Embedding adds into each id's row: the sum of its positions' gradients.
+        func perID(_ gradient: [Float]) -> [Double] {
+            var sums = [Double](repeating: 0, count: vocabulary * inputs)
+            for (position, id) in ids.enumerated() {
+                for j in 0..<inputs { sums[Int(id) * inputs + j] += Double(gradient[position * inputs + j]) }
+            }
+            return sums
         }
+        let distinctIDs = try #require(DistinctIDs(ids, atMost: ids.count / 2), "the test's ids must take the distinct path")
+        let plainPrediction = run(nil, training: false), distinctPrediction = run(ids, training: false)
+        #expect(plainPrediction.output == distinctPrediction.output, "prediction")
+        let plain = run(nil, training: true), distinct = run(ids, training: true)
+        #expect(plain.output == distinct.output, "training outputs")
+        let kernelCount = inputs * 4 * units
+        #expect(plain.gradients[kernelCount...] == distinct.gradients[kernelCount...], "recurrent kernel and bias")
+        #expect(plain.gradients[..<kernelCount] != distinct.gradients[..<kernelCount], "the kernel's sums are ordered otherwise")
+        for (a, b) in zip(plain.gradients[..<kernelCount], distinct.gradients[..<kernelCount]) {
+            #expect(abs(a - b) <= 1e-5 * max(1, abs(a)), "input kernel gradient")
+        }
+        for (a, b) in zip(perID(plain.inputGradient), perID(distinct.inputGradient)) {
+            #expect(abs(a - b) <= 1e-5 * max(1, abs(a)), "per-id input gradient")
+        }
+        let firsts = Set(distinctIDs.firstPositions)
+        for position in ids.indices where !firsts.contains(position) {
+            #expect(distinct.inputGradient[position * inputs..<(position + 1) * inputs].allSatisfy { $0 == 0 }, "position \(position)")
+        }
+        let oneThread = run(ids, training: true, threads: 1)
+        #expect(oneThread.gradients == distinct.gradients && oneThread.inputGradient == distinct.inputGradient, "1 and 2 threads")
     }
 }
