@@ -458,14 +458,16 @@ public final class LSTM {
         gates.withUnsafeBufferPointer { dz in
             // gates now holds dz, time-major. dU += h[t-1]^T dz[t] for all steps at once,
             // and the bias gradient, the sum of all dz rows, split by ranges of steps
-            // (contiguous rows) into lane partials.
+            // (contiguous rows) into lane partials (with distinct ids, the sum of their sums,
+            // later).
+            let biasFromRows = distinct == nil
             hidden.withUnsafeBufferPointer { hidden in
                 recurrentPartials.withUnsafeMutableBufferPointer { partials in
                     biasPartials.withUnsafeMutableBufferPointer { biasPartials in
                         let buffers = Shared((dz.baseAddress!, hidden.baseAddress!, partials.baseAddress!, biasPartials.baseAddress!))
                         Lanes.run(rows: steps, threads: threads) { range, lane in
                             let (dz, hidden, partials, biasPartials) = buffers.value
-                            for row in range.lowerBound * batch..<range.upperBound * batch {
+                            for row in range.lowerBound * batch..<range.upperBound * batch where biasFromRows {
                                 kernels.addScaled(biasPartials + lane * width, dz + row * width, 1, count: width)
                             }
                             let firstStep = max(range.lowerBound, 1)  // step 0 follows the start state, below
@@ -481,7 +483,6 @@ public final class LSTM {
         hidden = []
         let recurrentGradient = arena.gradients(of: recurrentKernel)
         Lanes.add(recurrentPartials, into: recurrentGradient)
-        Lanes.add(biasPartials, into: arena.gradients(of: bias))
         if stateful && steps > 0 {
             // The start state fed step 0's product: dU += h[-1]^T dz[0].
             kernels.multiplyTransposed(m: units, n: width, k: batch, startHidden, lda: units, gates, ldb: width,
@@ -490,7 +491,8 @@ public final class LSTM {
         var kernelPartials = [Float](repeating: 0, count: Lanes.count * inputDim * width)
         var inputGradient: Tensor
         if let distinct {
-            inputGradient = distinctInputBackward(distinct, kernelTransposed: kernelTransposed, kernelPartials: &kernelPartials)
+            inputGradient = distinctInputBackward(distinct, kernelTransposed: kernelTransposed, kernelPartials: &kernelPartials,
+                                                  biasPartials: &biasPartials)
         } else {
             inputGradient = Tensor(uninitialized: [batch, steps, inputDim])  // dx = dz W^T below writes every row
             // dW += x^T dz over every (step, row) and dx = dz W^T, the lanes splitting the steps.
@@ -531,6 +533,7 @@ public final class LSTM {
             }
         }
         Lanes.add(kernelPartials, into: arena.gradients(of: kernel))
+        Lanes.add(biasPartials, into: arena.gradients(of: bias))
         if !inputMask.isEmpty { LSTM.applyInputMask(inputMask, to: &inputGradient.values, batch: batch, steps: steps) }
         (input, gates, distinct) = ([], [], nil)
         return goBackwards ? Bidirectional.reverseValidSteps(inputGradient, lengths: lengths) : inputGradient
@@ -545,27 +548,36 @@ extension LSTM {
     /// both products run over the distinct ids alone (a quarter of the rows of a batch of
     /// text), as forward's projection did. The input gradient comes back
     /// at each id's first position and zeros elsewhere, which the Embedding adds up to the
-    /// same rows. Not the bits of the plain path (the sums' order differs), but the same for
+    /// same rows. The bias's gradient, the sum of all dz rows, is the sum of the per-id sums.
+    /// Not the bits of the plain path (the sums' order differs), but the same for
     /// any thread count and kernel path. Memory: the per-id sums (at most half the rows of dz)
     /// live while dz does and the cells and hidden states are already released (2 x units a
     /// step a row, what the sums take at most), so the layer's peak does not grow.
-    fileprivate func distinctInputBackward(_ distinct: DistinctIDs, kernelTransposed: PackedMatrix, kernelPartials: inout [Float]) -> Tensor {
+    fileprivate func distinctInputBackward(
+        _ distinct: DistinctIDs, kernelTransposed: PackedMatrix, kernelPartials: inout [Float], biasPartials: inout [Float]
+    ) -> Tensor {
         let (batch, steps, inputDim, width, kernels, lengths) = (batch, steps, inputDim, 4 * units, kernels, lengths)
         let count = distinct.count
         var sums = [Float](repeating: 0, count: count * width)
         // Each lane sums its own columns over every valid position in time-major order (dz's),
         // so each sum's order is fixed whatever the threads.
+        // The bias's gradient, the sum of the sums, goes to the first lane's partial.
         gates.withUnsafeBufferPointer { dz in
             sums.withUnsafeMutableBufferPointer { sums in
                 distinct.slots.withUnsafeBufferPointer { slots in
-                    let buffers = Shared((dz.baseAddress!, sums.baseAddress!, slots.baseAddress!))
-                    Lanes.run(rows: width, threads: threads) { columns in
-                        let (dz, sums, slots) = buffers.value
-                        guard !columns.isEmpty else { return }
-                        for t in 0..<steps {
-                            for b in 0..<batch where t < Int(lengths[b]) {
-                                kernels.addScaled(sums + Int(slots[b * steps + t]) * width + columns.lowerBound,
-                                                  dz + (t * batch + b) * width + columns.lowerBound, 1, count: columns.count)
+                    biasPartials.withUnsafeMutableBufferPointer { bias in
+                        let buffers = Shared((dz.baseAddress!, sums.baseAddress!, slots.baseAddress!, bias.baseAddress!))
+                        Lanes.run(rows: width, threads: threads) { columns in
+                            let (dz, sums, slots, bias) = buffers.value
+                            guard !columns.isEmpty else { return }
+                            for t in 0..<steps {
+                                for b in 0..<batch where t < Int(lengths[b]) {
+                                    kernels.addScaled(sums + Int(slots[b * steps + t]) * width + columns.lowerBound,
+                                                      dz + (t * batch + b) * width + columns.lowerBound, 1, count: columns.count)
+                                }
+                            }
+                            for slot in 0..<count {
+                                kernels.addScaled(bias + columns.lowerBound, sums + slot * width + columns.lowerBound, 1, count: columns.count)
                             }
                         }
                     }

@@ -30,8 +30,8 @@ import Testing
     /// An LSTM told which ids its input embeds projects each distinct id once and gives the
     /// same outputs bit for bit, on every kernel path, in training and in prediction, with
     /// padded rows. Backward sums each id's gradients before the input kernel's products: the
-    /// recurrent kernel's and the bias's gradients keep their bits, the input kernel's and
-    /// the per-id input gradients (what the Embedding adds into its rows) agree to rounding,
+    /// recurrent kernel's gradient keeps its bits, the input kernel's, the bias's (the sum of
+    /// the per-id sums) and the per-id input gradients (what the Embedding adds into its rows) agree to rounding,
     /// and positions after an id's first get nothing (their share went to the first).
     @Test(arguments: KernelSet.available, [true, false])
     func projectingEachDistinctIDOnceChangesNoOutputBit(kernels: KernelSet, returnSequences: Bool) throws {
@@ -73,11 +73,11 @@ import Testing
         #expect(plainPrediction.output == distinctPrediction.output, "prediction")
         let plain = run(nil, training: true), distinct = run(ids, training: true)
         #expect(plain.output == distinct.output, "training outputs")
-        let kernelCount = inputs * 4 * units
-        #expect(plain.gradients[kernelCount...] == distinct.gradients[kernelCount...], "recurrent kernel and bias")
+        let (kernelCount, recurrentEnd) = (inputs * 4 * units, (inputs + units) * 4 * units)
+        #expect(plain.gradients[kernelCount..<recurrentEnd] == distinct.gradients[kernelCount..<recurrentEnd], "recurrent kernel")
         #expect(plain.gradients[..<kernelCount] != distinct.gradients[..<kernelCount], "the kernel's sums are ordered otherwise")
-        for (a, b) in zip(plain.gradients[..<kernelCount], distinct.gradients[..<kernelCount]) {
-            #expect(abs(a - b) <= 1e-5 * max(1, abs(a)), "input kernel gradient")
+        for (index, (a, b)) in zip(plain.gradients, distinct.gradients).enumerated() {
+            #expect(abs(a - b) <= 1e-5 * max(1, abs(a)), "input kernel and bias gradients, \(index)")
         }
         for (a, b) in zip(perID(plain.inputGradient), perID(distinct.inputGradient)) {
             #expect(abs(a - b) <= 1e-5 * max(1, abs(a)), "per-id input gradient")
