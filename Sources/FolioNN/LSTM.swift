@@ -69,19 +69,18 @@ public final class LSTM {
     private var hidden: [Float] = []
     // Whether the last forward kept every step (for backward) or only the steps it still
     // needed (inference): the step buffers above are then rings, see ``Slots``.
-    private var slots = Slots(keepsEverything: true, returnSequences: false)
+    private var slots = Slots(keepsEverything: true)
 
     /// Which row block of the step buffers holds step t. Training keeps every step for
-    /// backward; inference needs only the step being computed (gates), the one before it
-    /// (cells, and hidden unless every step is returned), so it cycles through one or two
-    /// blocks that stay in cache instead of writing `steps` blocks through memory (at batch
-    /// 256, 200 steps and 128 units the gates alone are 105 MB).
+    /// backward; inference needs only the step being computed (gates) and the one before it
+    /// (cells, hidden; a returned sequence is written to the output as each step ends), so
+    /// it cycles through one or two blocks that stay in cache instead of writing `steps`
+    /// blocks through memory (at batch 256, 200 steps and 128 units the gates alone are 105 MB).
     struct Slots {
         let keepsEverything: Bool
-        let returnSequences: Bool
         var gateSlots: Int { keepsEverything ? Int.max : 1 }
         var cellSlots: Int { keepsEverything ? Int.max : 2 }
-        var hiddenSlots: Int { keepsEverything || returnSequences ? Int.max : 2 }
+        var hiddenSlots: Int { keepsEverything ? Int.max : 2 }
         func count(_ slots: Int, steps: Int) -> Int { min(slots, steps) }
         func gate(_ t: Int) -> Int { t % gateSlots }
         func cell(_ t: Int) -> Int { t % cellSlots }
@@ -299,7 +298,7 @@ public final class LSTM {
         let width = 4 * units
         // Backward releases these caches; after an inference pass they are reused in place.
         // Either way the old and the new copy of a cache never take memory at once.
-        let slots = Slots(keepsEverything: keepsCaches, returnSequences: returnSequences)
+        let slots = Slots(keepsEverything: keepsCaches)
         self.slots = slots
         refill(&gates, uninitialized: slots.count(slots.gateSlots, steps: steps) * batch * width)  // each step's projection writes its rows
         // Every step writes every row's c and h (padded rows carry theirs over).
@@ -310,20 +309,26 @@ public final class LSTM {
         startCell = carried ? finalState.cell : [Float](repeating: 0, count: batch * units)
         let recurrent = PackedMatrix(arena.values(of: recurrentKernel).baseAddress!, k: units, n: width, ldb: width)
         let projection = Shared(projection)
-        gates.withUnsafeMutableBufferPointer { gates in
-            cells.withUnsafeMutableBufferPointer { cells in
-                hidden.withUnsafeMutableBufferPointer { hidden in
-                    recurrentMask.withUnsafeBufferPointer { mask in
-                        startHidden.withUnsafeBufferPointer { startHidden in
-                            startCell.withUnsafeBufferPointer { startCell in
-                                let buffers = Shared((self, gates.baseAddress!, cells.baseAddress!, hidden.baseAddress!, recurrent,
-                                                      mask.isEmpty ? nil : mask.baseAddress, startHidden.baseAddress!, startCell.baseAddress!))
-                                Lanes.run(rows: batch, threads: threads) { rows in
-                                    let (layer, gates, cells, hidden, recurrent, mask, startHidden, startCell) = buffers.value
-                                    for t in 0..<steps {
-                                        layer.forwardStep(t, rows: rows, batch: batch, steps: steps, projection: projection.value,
-                                                          gates: gates, cells: cells, hidden: hidden, recurrent: recurrent, recurrentMask: mask,
-                                                          startHidden: startHidden, startCell: startCell)
+        // Each step's lanes write their rows of a returned sequence as the step ends, while
+        // those rows are in cache (a copy of every step afterwards ran on one thread).
+        var output = Tensor(uninitialized: returnSequences ? [batch, steps, units] : [0])
+        output.values.withUnsafeMutableBufferPointer { outputValues in
+            let outputRows = Shared(returnSequences ? outputValues.baseAddress : nil)
+            gates.withUnsafeMutableBufferPointer { gates in
+                cells.withUnsafeMutableBufferPointer { cells in
+                    hidden.withUnsafeMutableBufferPointer { hidden in
+                        recurrentMask.withUnsafeBufferPointer { mask in
+                            startHidden.withUnsafeBufferPointer { startHidden in
+                                startCell.withUnsafeBufferPointer { startCell in
+                                    let buffers = Shared((self, gates.baseAddress!, cells.baseAddress!, hidden.baseAddress!, recurrent,
+                                                          mask.isEmpty ? nil : mask.baseAddress, startHidden.baseAddress!, startCell.baseAddress!))
+                                    Lanes.run(rows: batch, threads: threads) { rows in
+                                        let (layer, gates, cells, hidden, recurrent, mask, startHidden, startCell) = buffers.value
+                                        for t in 0..<steps {
+                                            layer.forwardStep(t, rows: rows, batch: batch, steps: steps, projection: projection.value,
+                                                              gates: gates, cells: cells, hidden: hidden, recurrent: recurrent, recurrentMask: mask,
+                                                              startHidden: startHidden, startCell: startCell, output: outputRows.value)
+                                        }
                                     }
                                 }
                             }
@@ -336,7 +341,7 @@ public final class LSTM {
         finalState = steps == 0 ? (startHidden, startCell)
             : (Array(hidden[lastHidden..<lastHidden + batch * units]), Array(cells[lastCell..<lastCell + batch * units]))
         if !returnSequences { return Tensor(shape: [batch, units], values: steps == 0 ? [Float](repeating: 0, count: batch * units) : finalState.hidden) }
-        return recurrentOutput(hidden: hidden, batch: batch, steps: steps, units: units, lengths: lengths, returnSequences: true)
+        return output
     }
 
     /// Forgets the state carried between calls of a stateful layer.
@@ -368,7 +373,7 @@ public final class LSTM {
         _ t: Int, rows: Range<Int>, batch: Int, steps: Int, projection: StepProjection,
         gates: UnsafeMutablePointer<Float>, cells: UnsafeMutablePointer<Float>, hidden: UnsafeMutablePointer<Float>,
         recurrent: PackedMatrix, recurrentMask: UnsafePointer<Float>?,
-        startHidden: UnsafePointer<Float>, startCell: UnsafePointer<Float>
+        startHidden: UnsafePointer<Float>, startCell: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>?
     ) {
         guard !rows.isEmpty else { return }
         let width = 4 * units
@@ -408,9 +413,11 @@ public final class LSTM {
                 let hPrevious = t > 0 ? UnsafePointer(hidden + (slots.hidden(t - 1) * batch + b) * units) : startHidden + b * units
                 c.update(from: cPrevious, count: units)
                 h.update(from: hPrevious, count: units)
+                output?.advanced(by: (b * steps + t) * units).update(repeating: 0, count: units)  // padded steps output zeros
                 continue
             }
             kernels.lstmForwardRow(step + b * width, cPrevious: cPrevious, c: c, h: h, units: units)
+            output?.advanced(by: (b * steps + t) * units).update(from: h, count: units)
         }
     }
 

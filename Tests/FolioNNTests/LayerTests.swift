@@ -526,6 +526,14 @@ func fixtureLSTM(_ fixture: NNFixture, sequences: Bool) -> (LSTM, ParameterArena
             let expected = caching.forward(input, lengths: lengths, arena: cachingArena)
             let found = lean.forward(input, lengths: lengths, arena: leanArena, keepsCaches: false)
             #expect(found.shape == expected.shape && found.values == expected.values, "units \(units), call \(call)")
+            // Each step writes its rows of a returned sequence as it ends; a padded step's are zeros.
+            if returnSequences {
+                for b in 0..<batch {
+                    let padded = found.values[(b * steps + Int(lengths[b])) * units..<(b + 1) * steps * units]
+                    let valid = found.values[b * steps * units..<(b * steps + Int(lengths[b])) * units]
+                    #expect(padded.allSatisfy { $0 == 0 } && !valid.contains(0), "row \(b), units \(units)")
+                }
+            }
             #expect(lean.finalState.hidden == caching.finalState.hidden && lean.finalState.cell == caching.finalState.cell,
                     "units \(units), call \(call)")
         }
