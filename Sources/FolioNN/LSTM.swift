@@ -553,13 +553,13 @@ extension LSTM {
     /// xᵀ · dz is xᵀ · (the sum of their dz rows), and their input gradients, which the
     /// Embedding adds into that one row, sum to (that sum) · Wᵀ: dz is summed per id first and
     /// both products run over the distinct ids alone (a quarter of the rows of a batch of
-    /// text), as forward's projection did. The input gradient comes back
-    /// at each id's first position and zeros elsewhere, which the Embedding adds up to the
-    /// same rows. The bias's gradient, the sum of all dz rows, is the sum of the per-id sums.
-    /// Not the bits of the plain path (the sums' order differs), but the same for
-    /// any thread count and kernel path. Memory: the per-id sums (at most half the rows of dz)
-    /// live while dz does and the cells and hidden states are already released (2 x units a
-    /// step a row, what the sums take at most), so the layer's peak does not grow.
+    /// text), as forward's projection did. The input gradient comes back at each id's first
+    /// position and zeros elsewhere, which the Embedding adds up to the same rows. The bias's
+    /// gradient, the sum of all dz rows, is the sum of the per-id sums. Not the bits of the
+    /// plain path (the sums' order differs), but the same for any thread count and on the
+    /// AVX2 and AVX-512 paths. Memory: the per-id sums (at most half the rows of dz) live
+    /// while dz does, once the cells and hidden states are released (2 x units a step a row,
+    /// what the sums take at most), so the layer's peak does not grow.
     fileprivate func distinctInputBackward(
         _ distinct: DistinctIDs, kernelTransposed: PackedMatrix, kernelPartials: inout [Float], biasPartials: inout [Float]
     ) -> Tensor {
@@ -567,8 +567,8 @@ extension LSTM {
         let count = distinct.count
         var sums = [Float](repeating: 0, count: count * width)
         // Each lane sums its own columns over every valid position in time-major order (dz's),
-        // so each sum's order is fixed whatever the threads.
-        // The bias's gradient, the sum of the sums, goes to the first lane's partial.
+        // so each sum's order is fixed whatever the threads; then the bias's gradient, the
+        // sum of the sums, into the first lane's partial.
         gates.withUnsafeBufferPointer { dz in
             sums.withUnsafeMutableBufferPointer { sums in
                 distinct.slots.withUnsafeBufferPointer { slots in
