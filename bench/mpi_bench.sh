@@ -23,6 +23,8 @@
 #
 #   DATA=/tmp/folio-mpi-bench  REPEATS=3  ARTICLES=200000  STEPS=12  EPOCHS=3  JOBS_ONLY=1 (vocab and shard only)
 #   TRAIN_ONLY=1 (training only)  SKIP_REF=1 (no reference LSTM)  BAG_BATCHES="32"
+#   BAG_CORPUS=PATH: the bag pipeline on another corpus than the shipped one (e.g. articles
+#   from `folio synth --median-length 300`, the first user's kind of document)
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
@@ -173,7 +175,8 @@ PY
 cd "$DATA"
 cp "$ROOT/bench/ref-lstm.toml" "$DATA/ref-lstm.toml"
 [[ -n "${SKIP_REF:-}" ]] || prepare ref "$DATA/ref-lstm.toml"
-prepare bag "$ROOT/pipelines/bag-of-ngrams.toml"
+BAG_SET=(); [[ -z "${BAG_CORPUS:-}" ]] || BAG_SET=(--set corpus.path="$BAG_CORPUS")
+prepare bag "$ROOT/pipelines/bag-of-ngrams.toml" "${BAG_SET[@]}"
 for r in $(seq "$REPEATS"); do
   if [[ -z "${SKIP_REF:-}" ]]; then
     train ref 1 "$DATA/ref-lstm.toml" --set loader.batch_size=64 --set training.max_samples=$((64 * STEPS))
@@ -183,13 +186,13 @@ for r in $(seq "$REPEATS"); do
   for b in $BAG_BATCHES; do
     name=bag; [[ $b == 32 ]] || name=bag$b
     [[ -d "$DATA/$name-prepared" ]] || cp -r "$DATA/bag-prepared" "$DATA/$name-prepared"
-    train "$name" 1 "$ROOT/pipelines/bag-of-ngrams.toml" --set training.epochs="$EPOCHS" --set loader.batch_size="$b" ${BAG_EXTRA:-}
-    train "$name" 2 "$ROOT/pipelines/bag-of-ngrams.toml" --set training.epochs="$EPOCHS" --set loader.batch_size="$b" ${BAG_EXTRA:-}
-    [[ "${CEILING:-1}" == 0 ]] || ceiling "$name" "$ROOT/pipelines/bag-of-ngrams.toml" --set training.epochs="$EPOCHS" --set loader.batch_size="$b"
+    bag=("$ROOT/pipelines/bag-of-ngrams.toml" "${BAG_SET[@]}" --set training.epochs="$EPOCHS" --set loader.batch_size="$b")
+    train "$name" 1 "${bag[@]}" ${BAG_EXTRA:-}
+    train "$name" 2 "${bag[@]}" ${BAG_EXTRA:-}
+    [[ "${CEILING:-1}" == 0 ]] || ceiling "$name" "${bag[@]}"
     if [[ -n "${BAG_COMPARE:-}" ]]; then
       [[ -d "$DATA/$name-dp-prepared" ]] || cp -r "$DATA/bag-prepared" "$DATA/$name-dp-prepared"
-      train "$name-dp" 2 "$ROOT/pipelines/bag-of-ngrams.toml" --set training.epochs="$EPOCHS" --set loader.batch_size="$b" \
-        --set training.split_embedding_rows=false
+      train "$name-dp" 2 "${bag[@]}" --set training.split_embedding_rows=false
     fi
   done
 done
