@@ -147,6 +147,15 @@ public final class Embedding {
         pool.backward(outputGradient, intoTable: arena.gradients(of: table).baseAddress!)
     }
 
+    /// Plain SGD's update of the rows a bag pooled straight from the table read
+    /// (``Sequential/updatesTableInBackward``): `w -= rate * g` share by share, in the order
+    /// ``addGradient(pooledBy:_:arena:)`` sums them, without touching a row, so that the
+    /// optimizer's step passes over none of the table.
+    func update(_ pass: GlobalPooling1D.TablePass, _ outputGradient: Tensor, rate: Float, arena: ParameterArena) {
+        guard trainable else { return }
+        pass.backward(outputGradient, intoTable: arena.values(of: table).baseAddress!, scale: -rate)
+    }
+
     /// Adds the output's gradient to the rows of the ids the last forward read.
     public func addGradient(_ outputGradient: Tensor, arena: ParameterArena) {
         guard trainable else { return }

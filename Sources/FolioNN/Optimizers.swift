@@ -273,6 +273,8 @@ public final class SGD: ScheduledOptimizer {
     }
 
     public var updatesEachRowAlone: Bool { momentum == 0 && clipping.norm == nil && clipping.globalNorm == nil }
+    /// No momentum and no clipping: an update is `w -= rate * g`, nothing else.
+    public var isPlain: Bool { momentum == 0 && clipping == Clipping() }
 
     public func step(arena: ParameterArena, gradientScale: Float) throws(FolioError) {
         try clipping.apply(arena, gradientScale: gradientScale)

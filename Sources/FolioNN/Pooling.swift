@@ -149,27 +149,12 @@ public final class GlobalPooling1D {
         return bagIDs.filter { shard.owns($0) }
     }
 
-    /// The backward of a training pass over the table: each valid step's share of its row's
-    /// output gradient added straight to the step's table row in `gradients`, the values
-    /// ``backward(_:)`` and ``Embedding/addGradient(_:arena:)`` add one after the other
-    /// (`g * w / divisor`), in the same order, without their two `[rows, steps, features]`
-    /// tensors (a bag model's training spent a fifth of its time making and filling them).
+    /// What the last training pass over the table keeps for its backward.
+    var tablePass: TablePass { TablePass(shape: shape, lengths: lengths, weights: weights, divisors: divisors, ids: bagIDs) }
+
+    /// The backward of the last training pass over the table (``TablePass/backward(_:intoTable:scale:)``).
     func backward(_ outputGradient: Tensor, intoTable gradients: UnsafeMutablePointer<Float>) {
-        let (batch, steps, features) = (shape[0], shape[1], shape[2])
-        outputGradient.values.withUnsafeBufferPointer { upstream in
-            for b in 0..<batch {
-                let valid = min(steps, Int(lengths[b]))
-                guard valid > 0, divisors[b] > 0 else { continue }
-                let from = upstream.baseAddress! + b * features
-                for t in 0..<valid {
-                    if t + RowPrefetch.distance < valid { folio_prefetch_row(gradients + Int(bagIDs[b * steps + t + RowPrefetch.distance]) * features, Int32(features)) }
-                    let id = bagIDs[b * steps + t]
-                    let weight = weights?[b * steps + t] ?? 1
-                    let to = gradients + Int(id) * features
-                    for f in 0..<features { to[f] += from[f] * weight / divisors[b] }
-                }
-            }
-        }
+        tablePass.backward(outputGradient, intoTable: gradients)
     }
 
     public func backward(_ outputGradient: Tensor) -> Tensor {
@@ -208,6 +193,51 @@ public final class GlobalPooling1D {
     /// What a summing kind divides a row's (weighted) sum by: the weights' sum for the mean,
     /// their L2 norm for sqrtn; unweighted, `valid` and `√valid` exactly.
     private func divisor(fromStatistic statistic: Float) -> Float { kind == .sqrtN ? statistic.squareRoot() : statistic }
+}
+
+extension GlobalPooling1D {
+    /// What a training pass over the table keeps for its backward: the batch's `[rows, steps,
+    /// features]`, lengths, per-step weights, per-row divisors and ids. A value, so that a
+    /// step of several micro-batches can keep one per micro-batch until it updates the table.
+    struct TablePass {
+        let shape: [Int]
+        let lengths: [Int32]
+        let weights: [Float]?
+        let divisors: [Float]
+        let ids: [UInt32]
+
+        /// The ids of the rows the backward adds to: each row's valid steps (with a row
+        /// shard, this rank's ids, all of them).
+        var updatedIDs: some Sequence<UInt32> {
+            let (rows, steps) = (shape[0], shape[1])
+            return (0..<rows).lazy.filter { divisors[$0] > 0 }.flatMap { b in ids[b * steps..<b * steps + min(steps, Int(lengths[b]))] }
+        }
+
+        /// The backward of a training pass over the table: each valid step's share of its row's
+        /// output gradient added straight to the step's table row in `gradients`, the values
+        /// ``backward(_:)`` and ``Embedding/addGradient(_:arena:)`` add one after the other
+        /// (`g * w / divisor`), in the same order, without their two `[rows, steps, features]`
+        /// tensors (a bag model's training spent a fifth of its time making and filling them).
+        /// `scale` multiplies each share (1 leaves it exact): `-learningRate` with the table's
+        /// values for `gradients` is plain SGD's update of each row as its share is computed.
+        func backward(_ outputGradient: Tensor, intoTable gradients: UnsafeMutablePointer<Float>, scale: Float = 1) {
+            let (batch, steps, features) = (shape[0], shape[1], shape[2])
+            outputGradient.values.withUnsafeBufferPointer { upstream in
+                for b in 0..<batch {
+                    let valid = min(steps, Int(lengths[b]))
+                    guard valid > 0, divisors[b] > 0 else { continue }
+                    let from = upstream.baseAddress! + b * features
+                    for t in 0..<valid {
+                        if t + RowPrefetch.distance < valid { folio_prefetch_row(gradients + Int(ids[b * steps + t + RowPrefetch.distance]) * features, Int32(features)) }
+                        let id = ids[b * steps + t]
+                        let weight = weights?[b * steps + t] ?? 1
+                        let to = gradients + Int(id) * features
+                        for f in 0..<features { to[f] += from[f] * weight / divisors[b] * scale }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Element-wise activations, Keras's names.

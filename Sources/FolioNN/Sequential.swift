@@ -34,6 +34,20 @@ public final class Sequential {
     /// Whether training may pool the table directly; false gives the layer-by-layer path,
     /// which tests hold the fused one to, bit for bit.
     var fusesBagInTraining = true
+    /// Whether a bag pooled straight from a lazy table and trained by plain SGD takes each
+    /// row's update share by share as the pooling's backward computes it (fastText's update;
+    /// with several micro-batches a step, each one's shares wait for the step's end), instead of summing the
+    /// rows' gradients for the optimizer to scale, check, apply and clear: four passes over
+    /// every touched row, two thirds of such a step. The same update but for rounding (a row
+    /// in several documents gets their shares one at a time); false gives the summing path,
+    /// which tests hold this one to. Not with a gradient reduction across ranks before the
+    /// step: that needs the summed gradients.
+    var updatesTableInBackward = true
+    /// The micro-batches of the step under way, until its end updates the table with them.
+    private var pendingTableUpdates: [(pass: GlobalPooling1D.TablePass, gradient: Tensor)] = []
+    /// The table rows the step under way updates at its end (what a distributed run's ranks
+    /// must share, ``RowShard``): read by hooks the accumulator runs at the step.
+    public var tableRowsAwaitingUpdate: [Int] { pendingTableUpdates.flatMap { $0.pass.updatedIDs.map { Int($0) } } }
     /// A distributed run's deal of the embedding table's rows (``RowShard``), used by
     /// training passes; only a model that ``poolsTableInTraining`` takes one.
     public var rowShard: RowShard?
@@ -237,10 +251,17 @@ public final class Sequential {
 
     /// Adds every parameter's gradient, given the gradient of the output.
     public func backward(_ outputGradient: Tensor) {
+        let g = backwardAboveBag(outputGradient)
+        if let (embedding, pool, _) = fusedBag { embedding.addGradient(pooledBy: pool, g, arena: arena) }
+    }
+
+    /// The layers' backward down to the fused bag's pooling (all of them without one):
+    /// their parameters' gradients added, the pooled output's gradient returned.
+    private func backwardAboveBag(_ outputGradient: Tensor) -> Tensor {
         precondition(arena.hasGradients, "backward through a model built with trainable: false")
         var g = outputGradient
         for (index, layer) in layers.enumerated().reversed() where index >= fusedBag?.next ?? 0 { g = layer.backward(g, arena: arena) }
-        if let (embedding, pool, _) = fusedBag { embedding.addGradient(pooledBy: pool, g, arena: arena) }
+        return g
     }
 
     /// Forward, loss, backward for one micro-batch; the accumulator decides when to step.
@@ -251,6 +272,23 @@ public final class Sequential {
     ) throws(FolioError) -> (loss: Double, output: Tensor) {
         let output = try forward(batch, training: true)
         let (value, gradient) = try loss.evaluate(output, labels: labels, rowWeights: rowWeights)
+        if let (embedding, pool, _) = fusedBag, updatesTableInBackward, embedding.trainable, let sgd = optimizer as? SGD, sgd.isPlain,
+           accumulator.beforeStep == nil, arena.rowSparseRegions.contains(where: { $0.offset == embedding.table.offset }) {
+            if accumulator.pending == 0 { pendingTableUpdates.removeAll() }
+            let pooled = backwardAboveBag(gradient)
+            // The check the optimizer makes of every gradient before it updates anything: the
+            // table's are products of these, the documents' weights and their divisors.
+            guard pooled.values.allSatisfy(\.isFinite) else {
+                throw FolioError("gradient of \(embedding.table.name) is not finite (NaN or infinity): stopping before the update")
+            }
+            pendingTableUpdates.append((pool.tablePass, pooled))
+            let rate = sgd.nextLearningRate / Float(accumulator.steps)
+            if try accumulator.microBatchDone(arena: arena, optimizer: optimizer) {
+                for (pass, gradient) in pendingTableUpdates { embedding.update(pass, gradient, rate: rate, arena: arena) }
+                pendingTableUpdates.removeAll()
+            }
+            return (value, output)
+        }
         backward(gradient)
         try accumulator.microBatchDone(arena: arena, optimizer: optimizer)
         return (value, output)

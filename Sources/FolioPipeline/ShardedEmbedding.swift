@@ -15,6 +15,7 @@ import FolioShards
 final class ShardedEmbedding {
     let shard: RowShard
     private let communicator: any Communicator
+    private let network: Sequential
     private let offset: Int
     private let rows: Int
     private let width: Int
@@ -43,6 +44,7 @@ final class ShardedEmbedding {
     /// Deals `network`'s table: its training passes pool only this rank's rows from now on.
     init(_ network: Sequential, communicator: any Communicator) {
         self.communicator = communicator
+        self.network = network
         shard = RowShard(communicator: communicator)
         let embedding = network.embedding
         (offset, rows, width) = (embedding.table.offset, embedding.inputDim, embedding.outputDim)
@@ -53,9 +55,10 @@ final class ShardedEmbedding {
     deinit { storage.deallocate() }
 
     /// After an optimizer step (before its touched rows are cleared): the rows it updated,
-    /// all of them this rank's.
+    /// all of them this rank's (touched, or updated by the pooling's backward at the step's end).
     func noteUpdated(_ arena: ParameterArena) {
         steps += 1
+        for row in network.tableRowsAwaitingUpdate { marks.insert(row) }
         guard let region = arena.rowSparseRegions.first(where: { $0.offset == offset }) else { return }
         for row in region.touchedRows { marks.insert(row) }
     }

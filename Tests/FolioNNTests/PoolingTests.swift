@@ -195,6 +195,7 @@ import Testing
                 for fused in [true, false] {
                     let model = try Sequential([.embedding(outputDim: 7), pooling, .dense(units: 3)], vocabulary: 50, seed: 3)
                     model.fusesBagInTraining = fused
+                    model.updatesTableInBackward = false  // its own twin test below
                     if lazy { model.makeEmbeddingsRowSparse() }
                     let optimizer: any Optimizer = sgd ? SGD(arena: model.arena, learningRate: 0.3) : Adam(arena: model.arena, learningRate: 0.05)
                     let accumulator = GradientAccumulator(steps: 2)
@@ -217,5 +218,61 @@ import Testing
                 #expect(trained[0] == trained[1], "lazy \(lazy), sgd \(sgd), weighted \(weighted)")
             }
         }
+    }
+
+    /// Plain SGD updates a lazy table's rows share by share as the pooling's backward
+    /// computes them (fastText's update; with accumulation, at the step's end); the summing
+    /// path is its reference twin: the same weights to rounding after several steps, ids
+    /// repeated within and across documents, weighted and not, one micro-batch a step and
+    /// three. The table's gradients are never written on that path (a sentinel in them
+    /// survives), and a non-finite gradient stops it before any update.
+    @Test(arguments: [LayerSpec.globalAveragePooling1D, .globalSqrtNPooling1D])
+    func plainSGDUpdatesTableRowsInBackward(pooling: LayerSpec) throws {
+        for (weighted, steps) in [(false, 1), (true, 1), (true, 3)] {
+            var trained: [[Float]] = []
+            for direct in [true, false] {
+                let model = try Sequential([.embedding(outputDim: 7), pooling, .dense(units: 3)], vocabulary: 30, seed: 3)
+                model.updatesTableInBackward = direct
+                model.makeEmbeddingsRowSparse()
+                let table = model.embedding.table
+                let initial = Array(model.arena.values(of: table))
+                if direct { model.arena.gradients(of: table).update(repeating: 0.25) }
+                let optimizer = SGD(arena: model.arena, learningRate: 0.3)
+                let accumulator = GradientAccumulator(steps: steps)
+                var generator = SplitMix64(seed: 5)
+                for _ in 0..<6 {
+                    let (rows, length) = (5, 8)
+                    let lengths: [Int32] = [8, 3, 0, 6, Int32(1 + generator.next() % 8)]
+                    let ids = (0..<rows * length).map { position in
+                        position % length < Int(lengths[position / length]) ? UInt32(1 + generator.next() % 12) : 0
+                    }
+                    var batch = TokenBatch(rows: rows, length: length, ids: ids, lengths: lengths)
+                    if weighted { batch.weights = (0..<rows * length).map { _ in Float(0.2 + generator.nextUnit()) } }
+                    let labels = (0..<rows).map { _ in UInt32(generator.next() % 3) }
+                    try model.trainStep(batch, labels: labels, optimizer: optimizer, accumulator: accumulator)
+                }
+                let gradients = Array(model.arena.gradients(of: table))
+                #expect(gradients.allSatisfy { $0 == (direct ? 0.25 : 0) }, "weighted \(weighted), steps \(steps), direct \(direct)")
+                #expect(Array(model.arena.values(of: table)) != initial)
+                trained.append(Array(model.arena.values))
+            }
+            let largest = zip(trained[0], trained[1]).map { abs($0 - $1) }.max() ?? 0
+            #expect(largest < 1e-6, "weighted \(weighted), steps \(steps): \(largest)")
+        }
+
+        // Kernel columns of +-3e38: finite logits and loss, but the wrong class's gradient
+        // through them overflows (2 x 3e38) into the pooled output's gradient.
+        let model = try Sequential([.embedding(outputDim: 4), pooling, .dense(units: 2)], vocabulary: 10, seed: 1)
+        model.makeEmbeddingsRowSparse()
+        let kernel = try #require(model.arena.views.first { $0.name.hasSuffix("kernel") })
+        for index in 0..<kernel.count { model.arena.values[kernel.offset + index] = index % 2 == 0 ? 3e38 : -3e38 }
+        let batch = TokenBatch(rows: 1, length: 2, ids: [3, 4], lengths: [2])
+        let logits = try model.forward(batch, training: false).values
+        let before = Array(model.arena.values)
+        #expect(throws: FolioError.self) {
+            try model.trainStep(batch, labels: [logits[0] > logits[1] ? 1 : 0], optimizer: SGD(arena: model.arena, learningRate: 0.1),
+                                accumulator: GradientAccumulator(steps: 1))
+        }
+        #expect(Array(model.arena.values) == before)
     }
 }
