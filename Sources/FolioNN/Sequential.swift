@@ -36,12 +36,12 @@ public final class Sequential {
     var fusesBagInTraining = true
     /// Whether a bag pooled straight from a lazy table and trained by plain SGD takes each
     /// row's update share by share as the pooling's backward computes it (fastText's update;
-    /// with several micro-batches a step, each one's shares wait for the step's end), instead of summing the
-    /// rows' gradients for the optimizer to scale, check, apply and clear: four passes over
-    /// every touched row, two thirds of such a step. The same update but for rounding (a row
-    /// in several documents gets their shares one at a time); false gives the summing path,
-    /// which tests hold this one to. Not with a gradient reduction across ranks before the
-    /// step: that needs the summed gradients.
+    /// with several micro-batches a step, each one's shares wait for the step's end), instead
+    /// of summing the rows' gradients for the optimizer to scale, check, apply and clear:
+    /// four passes over every touched row, more than half of such a step. The same update but
+    /// for rounding (a row in several documents gets their shares one at a time); false gives
+    /// the summing path, which tests hold this one to. Not with a gradient reduction across
+    /// ranks before the step: that needs the summed gradients.
     var updatesTableInBackward = true
     /// The micro-batches of the step under way, until its end updates the table with them.
     private var pendingTableUpdates: [(pass: GlobalPooling1D.TablePass, gradient: Tensor)] = []
