@@ -201,16 +201,8 @@ import Testing
                     let accumulator = GradientAccumulator(steps: 2)
                     var generator = SplitMix64(seed: 5)
                     for _ in 0..<6 {
-                        let (rows, length) = (5, 8)
-                        let lengths: [Int32] = [8, 3, 0, 6, Int32(1 + generator.next() % 8)]
-                        let ids = (0..<rows * length).map { position in
-                            position % length < Int(lengths[position / length]) ? UInt32(1 + generator.next() % 40) : 0
-                        }
-                        var batch = TokenBatch(rows: rows, length: length, ids: ids, lengths: lengths)
-                        if weighted {
-                            batch.weights = (0..<rows * length).map { $0 / length == 1 ? 0 : Float(generator.nextUnit()) }
-                        }
-                        let labels = (0..<rows).map { _ in UInt32(generator.next() % 3) }
+                        // Row 1's weights all 0.
+                        let (batch, labels) = randomBags(&generator, ids: 40) { weighted ? ($0 == 1 ? 0 : $1) : nil }
                         try model.trainStep(batch, labels: labels, optimizer: optimizer, accumulator: accumulator)
                     }
                     trained.append(Array(model.arena.values))
@@ -241,14 +233,7 @@ import Testing
                 let accumulator = GradientAccumulator(steps: steps)
                 var generator = SplitMix64(seed: 5)
                 for _ in 0..<6 {
-                    let (rows, length) = (5, 8)
-                    let lengths: [Int32] = [8, 3, 0, 6, Int32(1 + generator.next() % 8)]
-                    let ids = (0..<rows * length).map { position in
-                        position % length < Int(lengths[position / length]) ? UInt32(1 + generator.next() % 12) : 0
-                    }
-                    var batch = TokenBatch(rows: rows, length: length, ids: ids, lengths: lengths)
-                    if weighted { batch.weights = (0..<rows * length).map { _ in Float(0.2 + generator.nextUnit()) } }
-                    let labels = (0..<rows).map { _ in UInt32(generator.next() % 3) }
+                    let (batch, labels) = randomBags(&generator, ids: 12) { weighted ? 0.2 + $1 : nil }
                     try model.trainStep(batch, labels: labels, optimizer: optimizer, accumulator: accumulator)
                 }
                 let gradients = Array(model.arena.gradients(of: table))
@@ -275,4 +260,20 @@ import Testing
         }
         #expect(Array(model.arena.values) == before)
     }
+}
+
+/// Five rows of up to 8 ids drawn from 1...`ids` (row 2 empty, row 4 of a random length), and
+/// a label of 3 per row; `weight(row, unit)` gives each position's weight from a uniform draw
+/// (nil: no weights).
+private func randomBags(_ generator: inout SplitMix64, ids: UInt64, weight: (Int, Float) -> Float?) -> (TokenBatch, [UInt32]) {
+    let (rows, length) = (5, 8)
+    let lengths: [Int32] = [8, 3, 0, 6, Int32(1 + generator.next() % 8)]
+    let drawn = (0..<rows * length).map { position in
+        position % length < Int(lengths[position / length]) ? UInt32(1 + generator.next() % ids) : 0
+    }
+    var batch = TokenBatch(rows: rows, length: length, ids: drawn, lengths: lengths)
+    if weight(0, 0) != nil {
+        batch.weights = (0..<rows * length).map { weight($0 / length, Float(generator.nextUnit())) ?? 0 }
+    }
+    return (batch, (0..<rows).map { _ in UInt32(generator.next() % 3) })
 }
