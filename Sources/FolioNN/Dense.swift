@@ -144,7 +144,7 @@ public final class Embedding {
     func addGradient(pooledBy pool: GlobalPooling1D, _ outputGradient: Tensor, arena: ParameterArena) {
         guard trainable else { return }
         arena.touch(rows: pool.ownedBagIDs.lazy.map { Int($0) }, regionAt: table.offset)
-        pool.backward(outputGradient, intoTable: arena.gradients(of: table).baseAddress!)
+        pool.tablePass.backward(outputGradient, intoTable: arena.gradients(of: table).baseAddress!)
     }
 
     /// Plain SGD's update of the rows a bag pooled straight from the table read

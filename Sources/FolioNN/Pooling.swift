@@ -77,7 +77,7 @@ public final class GlobalPooling1D {
     /// the `[rows, length, features]` copy of them. Each output row accumulates whole table
     /// rows in step order, the same sums in the same order as the forward's, so the two
     /// agree bit for bit (a test holds them to it). With `keepsForBackward` (summing kinds
-    /// only) it keeps what ``backward(_:intoTable:)`` needs.
+    /// only) it keeps what its backward needs (``tablePass``).
     ///
     /// With a `shard` (training, summing kinds) `ids` hold only this rank's rows (see
     /// ``RowShard``): the partial sums and each row's partial divisor statistic are summed
@@ -151,11 +151,6 @@ public final class GlobalPooling1D {
 
     /// What the last training pass over the table keeps for its backward.
     var tablePass: TablePass { TablePass(shape: shape, lengths: lengths, weights: weights, divisors: divisors, ids: bagIDs) }
-
-    /// The backward of the last training pass over the table (``TablePass/backward(_:intoTable:scale:)``).
-    func backward(_ outputGradient: Tensor, intoTable gradients: UnsafeMutablePointer<Float>) {
-        tablePass.backward(outputGradient, intoTable: gradients)
-    }
 
     public func backward(_ outputGradient: Tensor) -> Tensor {
         let (batch, steps, features) = (shape[0], shape[1], shape[2])

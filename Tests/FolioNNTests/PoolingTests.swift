@@ -202,7 +202,7 @@ import Testing
                     var generator = SplitMix64(seed: 5)
                     for _ in 0..<6 {
                         // Row 1's weights all 0.
-                        let (batch, labels) = randomBags(&generator, ids: 40) { weighted ? ($0 == 1 ? 0 : $1) : nil }
+                        let (batch, labels) = randomBags(&generator, ids: 40, weight: weighted ? { row, unit in row == 1 ? 0 : unit } : nil)
                         try model.trainStep(batch, labels: labels, optimizer: optimizer, accumulator: accumulator)
                     }
                     trained.append(Array(model.arena.values))
@@ -233,7 +233,7 @@ import Testing
                 let accumulator = GradientAccumulator(steps: steps)
                 var generator = SplitMix64(seed: 5)
                 for _ in 0..<6 {
-                    let (batch, labels) = randomBags(&generator, ids: 12) { weighted ? 0.2 + $1 : nil }
+                    let (batch, labels) = randomBags(&generator, ids: 12, weight: weighted ? { _, unit in 0.2 + unit } : nil)
                     try model.trainStep(batch, labels: labels, optimizer: optimizer, accumulator: accumulator)
                 }
                 let gradients = Array(model.arena.gradients(of: table))
@@ -265,15 +265,15 @@ import Testing
 /// Five rows of up to 8 ids drawn from 1...`ids` (row 2 empty, row 4 of a random length), and
 /// a label of 3 per row; `weight(row, unit)` gives each position's weight from a uniform draw
 /// (nil: no weights).
-private func randomBags(_ generator: inout SplitMix64, ids: UInt64, weight: (Int, Float) -> Float?) -> (TokenBatch, [UInt32]) {
+private func randomBags(_ generator: inout SplitMix64, ids: UInt64, weight: ((Int, Float) -> Float)?) -> (TokenBatch, [UInt32]) {
     let (rows, length) = (5, 8)
     let lengths: [Int32] = [8, 3, 0, 6, Int32(1 + generator.next() % 8)]
     let drawn = (0..<rows * length).map { position in
         position % length < Int(lengths[position / length]) ? UInt32(1 + generator.next() % ids) : 0
     }
     var batch = TokenBatch(rows: rows, length: length, ids: drawn, lengths: lengths)
-    if weight(0, 0) != nil {
-        batch.weights = (0..<rows * length).map { weight($0 / length, Float(generator.nextUnit())) ?? 0 }
+    if let weight {
+        batch.weights = (0..<rows * length).map { weight($0 / length, Float(generator.nextUnit())) }
     }
     return (batch, (0..<rows).map { _ in UInt32(generator.next() % 3) })
 }
