@@ -30,6 +30,7 @@ extension Tuner {
                         + (options.finalModel == .refit
                             ? " (\(result.refitSetAside ?? "not refitted: its learning rate follows a validation plateau"))." : ".")), "",
         ]
+        if let edges = space.edgeNote(for: best.settings) { lines += ["**Chosen " + edges + ".**", ""] }
         if let final = result.final {
             lines += ["**Final model** (`tuned.toml` trained again, `final/`): \(final.evaluatedOn) accuracy "
                 + "\(String(format: "%.4f", final.accuracy)), macro-F1 \(String(format: "%.4f", final.macroF1)) on \(final.testExamples) documents: "

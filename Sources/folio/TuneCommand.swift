@@ -54,7 +54,7 @@ struct TuneCommand: ParsableCommand {
 
     func run() throws {
         let display = ProgressDisplay(title: "tune")
-        let result = try runReportingErrors(display, resumeHint: "; run the same command again to go on") { () throws(FolioError) -> TuneResult in
+        let (result, tuneSpace) = try runReportingErrors(display, resumeHint: "; run the same command again to go on") { () throws(FolioError) -> (TuneResult, TuneSpace) in
             let config = try pipeline.read()
             var tuneSpace = TuneSpace.defaults(for: config)
             if let space { tuneSpace = try tuneSpace.reading(space) }
@@ -73,12 +73,13 @@ struct TuneCommand: ParsableCommand {
                 display.note("trial \(record.trial), rung \(record.rung) (\(record.epochs) epochs): validation \(metric.rawValue) \(figure), "
                     + record.settings.values.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%g", $0.value))" }.joined(separator: ", "))
             }
-            return try tuner.run()
+            return (try tuner.run(), tuneSpace)
         }
         let best = result.best
         print("chose trial \(best.trial) (\(best.epochs) epochs): validation \(metric.rawValue) "
             + "\(best.value(of: metric).map { String(format: "%.4f", $0) } ?? "?") after \(result.trials) configurations in "
             + "\(String(format: "%.0f", result.searchSeconds)) s; written to \(result.tunedPipeline)")
+        if let edges = tuneSpace.edgeNote(for: best.settings) { print("chosen " + edges) }
         if let final = result.final {
             print("final model (\(result.finalModel.rawValue)): \(final.evaluatedOn) accuracy \(String(format: "%.4f", final.accuracy)), macro-F1 \(String(format: "%.4f", final.macroF1)) "
                 + "on \(final.testExamples) documents; report: \(final.runDir)/report.md")

@@ -89,6 +89,22 @@ import Testing
         #expect(try text("first/search.svg").hasPrefix("<svg"))
     }
 
+    /// The last lines name a chosen setting at an end of its range: with one trial and
+    /// everything else fixed, they do exactly when its dim is the first or last of three.
+    @Test func theChosenSettingsAtTheEndsOfTheirRangesAreNamed() throws {
+        let space = folder.write("edges.toml", "[dim]\nvalues = [8, 16, 32]\n[buckets]\nvalues = [1000]\n[batch_size]\nvalues = [8]\n"
+                                     + "[learning_rate]\nvalues = [0.05]\n[max_length]\nvalues = [16]\n")
+        let run = try tune("edges", ["--space", space, "--trials", "1", "--search-only", "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let result = try #require(try JSONSerialization.jsonObject(with: Data((run.stdout.split(separator: "\n").last ?? "").utf8)) as? [String: Any])
+        let settings = try #require(((result["best"] as? [String: Any])?["settings"] as? [String: Any])?["values"] as? [String: Any])
+        let dim = try #require(settings["dim"] as? Double)
+        #expect(dim != 16, "seed 5's first draw is an end of the list (or the named case goes untested)")
+        let named = "chosen at the edge of the space: dim \(Int(dim)) (the \(dim == 32 ? "highest" : "lowest") of 8, 16, 32)"
+        #expect(run.stdout.contains(named) == (dim != 16), "\(run.stdout)")
+        #expect(try text("edges/tune.md").contains("at the edge of the space") == (dim != 16))
+    }
+
     /// A trial past its best stops (patience: a fifth of its rung's epochs, at least 2) and is
     /// ranked by its best epoch's weights. Seen failing with trials that train their whole rung.
     @Test func aTrialPastItsBestStops() throws {

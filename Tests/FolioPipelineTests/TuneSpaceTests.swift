@@ -204,4 +204,44 @@ import Testing
             #expect(space.neighbour(of: start, &random) != start)
         }
     }
+
+    /// A chosen setting at an end of an ordered range is named; inside it, in a list of two,
+    /// or of a parameter whose values are kinds (schedule, weighting, subwords), it is not.
+    @Test func settingsAtTheEndsOfTheirRangesAreNamed() throws {
+        let space = TuneSpace(ranges: [
+            .dim: .values([128, 32, 64]),  // a space file's list, out of order
+            .buckets: .values([100_000, 400_000]),
+            .schedule: .values([0, 1]),
+            .learningRate: .logUniform(min: 0.4, max: 40),
+            .maxLength: .values([400, 800, 1600]),
+        ], maxEpochs: 5)
+        func settings(_ values: [TuneSpace.Parameter: Double]) -> TrialSettings {
+            var settings = TrialSettings()
+            for (parameter, value) in values { settings.values[parameter.rawValue] = value }
+            return settings
+        }
+        let inside: [TuneSpace.Parameter: Double] = [.dim: 64, .buckets: 400_000, .schedule: 1, .learningRate: 5.08, .maxLength: 800]
+        #expect(space.edges(of: settings(inside)).isEmpty)
+        #expect(space.edgeNote(for: settings(inside)) == nil)
+
+        var atEnds = inside
+        (atEnds[.dim], atEnds[.learningRate], atEnds[.maxLength]) = (128, 38, 400)
+        #expect(space.edges(of: settings(atEnds)) == [
+            TuneSpaceEdge(parameter: .learningRate, value: 38, isHighest: true),
+            TuneSpaceEdge(parameter: .dim, value: 128, isHighest: true),
+            TuneSpaceEdge(parameter: .maxLength, value: 400, isHighest: false),
+        ])
+        let note = try #require(space.edgeNote(for: settings(atEnds)))
+        #expect(note.contains("dim 128 (the highest of 32, 64, 128)"))
+        #expect(note.contains("learning_rate 38 (near the highest of 0.4-40)"))
+        #expect(note.contains("max_length 400 (the lowest of 400, 800, 1600)"))
+        #expect(note.hasSuffix("a --space file can widen their ranges"))
+
+        // The log-uniform range's ends are its outer tenths, in log: 0.4 * 100^0.1 = 0.63.
+        var low = inside
+        low[.learningRate] = 0.6
+        #expect(space.edges(of: settings(low)) == [TuneSpaceEdge(parameter: .learningRate, value: 0.6, isHighest: false)])
+        low[.learningRate] = 0.7
+        #expect(space.edges(of: settings(low)).isEmpty)
+    }
 }

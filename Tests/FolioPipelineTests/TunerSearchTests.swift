@@ -29,6 +29,23 @@ import Testing
             .map { try JSONDecoder().decode(TrialRecord.self, from: Data($0.utf8)) }
     }
 
+    /// `tune.md` names the chosen settings that sit at an end of their ranges (dim drawn from
+    /// 8, 16 and 32), and says nothing of the kind when none does.
+    @Test func theReportNamesChosenSettingsAtTheEndsOfTheirRanges() throws {
+        let tuner = try tuner("edges")
+        try FileManager.default.createDirectory(atPath: tuner.folder, withIntermediateDirectories: true)
+        for (dim, named) in [(32.0, true), (16.0, false)] {
+            var settings = TrialSettings()
+            settings.values = ["dim": dim, "buckets": 1000, "batch_size": 8]
+            let record = TrialRecord(trial: 0, rung: 0, epochs: 3, settings: settings, valAccuracy: 0.5, seconds: 1)
+            let result = TuneResult(best: record, trials: 1, trialRuns: 1, searchSeconds: 1, tunedPipeline: "tuned.toml", finalModel: .refit)
+            try tuner.writeReport([record], result: result)
+            let report = try String(contentsOfFile: tuner.folder + "/tune.md", encoding: .utf8)
+            #expect(report.contains("at the edge of the space: dim 32 (the highest of 8, 16, 32)") == named, "dim \(dim)")
+            #expect(report.contains("at the edge of the space") == named, "dim \(dim)")
+        }
+    }
+
     @Test func laterBracketsDrawNearTheBestTrialAndARerunDrawsTheSame() throws {
         let first = try tuner("tune")
         let result = try first.run()
@@ -50,7 +67,14 @@ import Testing
             }
         }
         #expect(records.filter { $0.trial < 3 }.allSatisfy { $0.drawnNear == nil })
-        #expect(try String(contentsOfFile: folder.path + "/tune/tune.md", encoding: .utf8).contains("(drawn near trial \(best.trial))"))
+        let report = try String(contentsOfFile: folder.path + "/tune/tune.md", encoding: .utf8)
+        #expect(report.contains("(drawn near trial \(best.trial))"))
+        // The chosen trial's settings at an end of their ranges are named (dim is drawn from three).
+        if let edges = first.space.edgeNote(for: result.best.settings) {
+            #expect(report.contains(edges))
+        } else {
+            #expect(!report.contains("at the edge of the space"))
+        }
         // Run again over its own records (every trial's, the second bracket's too): the same
         // draws, nothing trained again, the same choice.
         let written = try String(contentsOfFile: folder.path + "/tune/trials.jsonl", encoding: .utf8)
