@@ -27,6 +27,16 @@ extension TuneSpace.Parameter {
     /// Whether its values have an order a wider range extends: the schedule, the weighting and
     /// the character n-grams are choices between kinds, each an end of its list.
     var isOrdered: Bool { ![.schedule, .weighting, .subwords].contains(self) }
+
+    /// The least value the parameter can take at all (unigrams, one layer, no dropout): a
+    /// range's bottom there is no edge a wider range could move.
+    var floor: Double? {
+        switch self {
+        case .ngrams, .recurrentLayers: 1
+        case .dropout: 0
+        default: nil
+        }
+    }
 }
 
 extension TuneSpace {
@@ -36,10 +46,12 @@ extension TuneSpace {
 
     /// `settings`' ordered parameters that sit at an end of their range: the first or last of
     /// a list of three or more values (in a list of two every value is an end, so it says
-    /// nothing), or within ``edgeShare`` of a log-uniform range's ends.
+    /// nothing), or within ``edgeShare`` of a log-uniform range's ends; not the least value a
+    /// parameter can take (``TuneSpace/Parameter/floor``).
     public func edges(of settings: TrialSettings) -> [TuneSpaceEdge] {
         Parameter.allCases.compactMap { parameter -> TuneSpaceEdge? in
-            guard parameter.isOrdered, let range = ranges[parameter], let value = settings.values[parameter.rawValue] else { return nil }
+            guard parameter.isOrdered, let range = ranges[parameter], let value = settings.values[parameter.rawValue],
+                  value != parameter.floor else { return nil }
             switch range {
             case .values(let values):
                 guard Set(values).count >= 3, let low = values.min(), let high = values.max() else { return nil }

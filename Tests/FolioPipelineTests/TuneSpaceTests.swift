@@ -214,21 +214,24 @@ import Testing
             .schedule: .values([0, 1]),
             .learningRate: .logUniform(min: 0.4, max: 40),
             .maxLength: .values([400, 800, 1600]),
+            .ngrams: .values([1, 2, 3]),
         ], maxEpochs: 5)
         func settings(_ values: [TuneSpace.Parameter: Double]) -> TrialSettings {
             var settings = TrialSettings()
             for (parameter, value) in values { settings.values[parameter.rawValue] = value }
             return settings
         }
-        let inside: [TuneSpace.Parameter: Double] = [.dim: 64, .buckets: 400_000, .schedule: 1, .learningRate: 5.08, .maxLength: 800]
+        // Unigrams are the bottom of the n-gram list, but no wider list goes below them.
+        let inside: [TuneSpace.Parameter: Double] = [.dim: 64, .buckets: 400_000, .schedule: 1, .learningRate: 5.08, .maxLength: 800, .ngrams: 1]
         #expect(space.edges(of: settings(inside)).isEmpty)
         #expect(space.edgeNote(for: settings(inside)) == nil)
 
         var atEnds = inside
-        (atEnds[.dim], atEnds[.learningRate], atEnds[.maxLength]) = (128, 38, 400)
+        (atEnds[.dim], atEnds[.learningRate], atEnds[.maxLength], atEnds[.ngrams]) = (128, 38, 400, 3)
         #expect(space.edges(of: settings(atEnds)) == [
             TuneSpaceEdge(parameter: .learningRate, value: 38, isHighest: true),
             TuneSpaceEdge(parameter: .dim, value: 128, isHighest: true),
+            TuneSpaceEdge(parameter: .ngrams, value: 3, isHighest: true),
             TuneSpaceEdge(parameter: .maxLength, value: 400, isHighest: false),
         ])
         let note = try #require(space.edgeNote(for: settings(atEnds)))
