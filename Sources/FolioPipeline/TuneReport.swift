@@ -10,8 +10,9 @@ extension Tuner {
         func settings(_ trial: TrialSettings) -> String {
             trial.values.sorted { $0.key < $1.key }.map { key, value in
                 // A parameter with names (schedule, weighting) shows the name, not its number.
-                let name = TuneSpace.Parameter(rawValue: key)?.names.first { $0.value == value }?.key
-                return "\(key) \(name ?? String(format: key == "learning_rate" ? "%.3g" : "%g", value))"
+                let parameter = TuneSpace.Parameter(rawValue: key)
+                let name = parameter?.names.first { $0.value == value }?.key
+                return "\(key) \(name ?? parameter?.shown(value) ?? String(format: "%g", value))"
             }
                 .joined(separator: ", ")
         }

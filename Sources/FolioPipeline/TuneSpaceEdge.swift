@@ -12,7 +12,7 @@ public struct TuneSpaceEdge: Sendable, Hashable {
     /// "dim 128 (the highest of 32, 64, 128)", "learning_rate 0.0011 (near the lowest of 0.001-0.1)".
     public func description(in range: TuneSpace.Range) -> String {
         let end = isHighest ? "highest" : "lowest"
-        let shown = String(format: parameter == .learningRate ? "%.3g" : "%g", value)
+        let shown = parameter.shown(value)
         switch range {
         case .values(let values):
             let listed = Array(Set(values)).sorted().map { String(format: "%g", $0) }.joined(separator: ", ")
@@ -27,6 +27,9 @@ extension TuneSpace.Parameter {
     /// Whether its values have an order a wider range extends: the schedule, the weighting and
     /// the character n-grams are choices between kinds, each an end of its list.
     var isOrdered: Bool { ![.schedule, .weighting, .subwords].contains(self) }
+
+    /// `value` as `tune.md` writes it: a learning rate to three significant figures.
+    func shown(_ value: Double) -> String { String(format: self == .learningRate ? "%.3g" : "%g", value) }
 
     /// The least value the parameter can take at all (unigrams, one layer, no dropout): a
     /// range's bottom there is no edge a wider range could move.
