@@ -16,6 +16,9 @@ public final class ThreadCommunicator: Communicator, @unchecked Sendable {
         let group = DispatchGroup()
         for rank in 0..<size {
             let communicator = ThreadCommunicator(rank: rank, size: size, exchange: exchange)
+            // Entered before the thread starts: a rank that finished before the enter would
+            // leave a group it never entered, which libdispatch traps on.
+            group.enter()
             Thread.detachNewThread { [group] in
                 let result = Swift.Result { try body(communicator) }
                 // A rank that fails, or returns early, leaves the others waiting in a collective:
@@ -26,7 +29,6 @@ public final class ThreadCommunicator: Communicator, @unchecked Sendable {
                 results.withLock { $0[rank] = result }
                 group.leave()
             }
-            group.enter()
         }
         group.wait()
         return try (0..<size).map { rank in try results.withLock { $0[rank]! }.get() }
