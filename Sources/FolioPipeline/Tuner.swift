@@ -83,6 +83,15 @@ public struct TrialRecord: Sendable, Codable, Equatable {
 
     public func value(of metric: TuneOptions.Metric) -> Double? { metric == .accuracy ? valAccuracy : valMacroF1 }
 
+    /// What trials are ranked by: the metric, then the other validation figure, higher first
+    /// (-1 where missing). A validation split of a few hundred documents gives many trials
+    /// the same accuracy (nine trial rungs tied at the top of the manual pages' bag search);
+    /// macro-F1 then prefers the one better on the rarer classes, where the earlier trial
+    /// alone would be an arbitrary pick.
+    func ranking(by metric: TuneOptions.Metric) -> (Double, Double) {
+        (value(of: metric) ?? -1, value(of: metric == .accuracy ? .macroF1 : .accuracy) ?? -1)
+    }
+
     enum CodingKeys: String, CodingKey {
         case trial, rung, epochs, settings, seconds, skipped
         case valAccuracy = "val_accuracy"
@@ -201,7 +210,7 @@ public final class Tuner {
             }
             nextTrial += count
             for (rung, epochs) in rungs.enumerated() {
-                var scored: [(trial: Int, settings: TrialSettings, near: Int?, value: Double?)] = []
+                var scored: [(trial: Int, settings: TrialSettings, near: Int?, record: TrialRecord)] = []
                 for candidate in alive {
                     let record: TrialRecord
                     if let done = previous[Key(trial: candidate.trial, rung: rung)] {
@@ -224,11 +233,11 @@ public final class Tuner {
                         try appendRecord(record)
                     }
                     onTrial(record)
-                    scored.append((candidate.trial, candidate.settings, candidate.near, record.value(of: options.metric)))
+                    scored.append((candidate.trial, candidate.settings, candidate.near, record))
                 }
-                // The best 1/factor go on (failed trials last; ties to the earlier trial).
-                scored.sort { ($0.value ?? -1, -$0.trial) > ($1.value ?? -1, -$1.trial) }
-                alive = scored.prefix(max(1, scored.count / factor)).filter { $0.value != nil }.map { ($0.trial, $0.settings, $0.near) }
+                // The best 1/factor go on (failed trials last).
+                scored.sort { Self.ranks($0.record, above: $1.record, by: options.metric) }
+                alive = scored.prefix(max(1, scored.count / factor)).filter { $0.record.value(of: options.metric) != nil }.map { ($0.trial, $0.settings, $0.near) }
                 if alive.isEmpty { break }
             }
             if !budgetLeft() { break }
@@ -288,10 +297,15 @@ public final class Tuner {
         var rung: Int
     }
 
-    /// The best trial: the highest rung any trial reached, then the metric, then the
-    /// earlier trial.
+    /// The best trial: the highest rung any trial reached, then ``ranks(_:above:by:)``.
     static func best(_ records: [TrialRecord], metric: TuneOptions.Metric) -> TrialRecord? {
-        records.filter { $0.value(of: metric) != nil }.max { ($0.rung, $0.value(of: metric) ?? 0, -$0.trial) < ($1.rung, $1.value(of: metric) ?? 0, -$1.trial) }
+        records.filter { $0.value(of: metric) != nil }.max { $0.rung != $1.rung ? $0.rung < $1.rung : ranks($1, above: $0, by: metric) }
+    }
+
+    /// Whether `record` ranks above `other`: by ``TrialRecord/ranking(by:)``, then the earlier trial.
+    static func ranks(_ record: TrialRecord, above other: TrialRecord, by metric: TuneOptions.Metric) -> Bool {
+        let (left, right) = (record.ranking(by: metric), other.ranking(by: metric))
+        return (left.0, left.1, -record.trial) > (right.0, right.1, -other.trial)
     }
 
     /// One trial: trains `epochs` epochs from scratch and evaluates on the validation split.

@@ -29,6 +29,23 @@ import Testing
             .map { try JSONDecoder().decode(TrialRecord.self, from: Data($0.utf8)) }
     }
 
+    /// Trials tied on the metric rank by the other validation figure, then the earlier trial
+    /// goes first; a higher rung outranks any figure of a lower one; a trial without figures
+    /// (skipped) ranks last.
+    @Test func tiesOnTheMetricGoToTheOtherFigureThenToTheEarlierTrial() {
+        let settings = TrialSettings()
+        let record = { (trial: Int, rung: Int, accuracy: Double?, f1: Double?) in
+            TrialRecord(trial: trial, rung: rung, epochs: 1, settings: settings, valAccuracy: accuracy, valMacroF1: f1, seconds: 1)
+        }
+        let tied = [record(2, 1, 0.9, 0.7), record(5, 1, 0.9, 0.8), record(7, 1, 0.9, 0.8), record(1, 1, 0.85, 0.95), record(0, 1, nil, nil)]
+        #expect(Tuner.best(tied, metric: .accuracy)?.trial == 5)
+        #expect(Tuner.best(tied, metric: .macroF1)?.trial == 1)
+        #expect(Tuner.best(tied + [record(9, 2, 0.5, 0.5)], metric: .accuracy)?.trial == 9)
+        #expect(tied.sorted { Tuner.ranks($0, above: $1, by: .accuracy) }.map(\.trial) == [5, 7, 2, 1, 0])
+        // Tied on macro-F1: accuracy decides.
+        #expect(Tuner.best([record(3, 1, 0.8, 0.9), record(4, 1, 0.85, 0.9)], metric: .macroF1)?.trial == 4)
+    }
+
     /// `tune.md` names the chosen settings that sit at an end of their ranges (dim drawn from
     /// 8, 16 and 32), and says nothing of the kind when none does.
     @Test func theReportNamesChosenSettingsAtTheEndsOfTheirRanges() throws {
