@@ -17,7 +17,7 @@ import Foundation
 /// [loader]            batch_size, max_length, bucketing, padding, memory, prefetch
 /// [model]             ngrams, buckets, weighting, and [[model.layers]] with type = "embedding", ...
 /// [training]          epochs, accumulation_steps, optimizer, learning_rate, validation_split, validation_by,
-///                     checkpoint_every, class_weight, [training.early_stopping], ...
+///                     checkpoint_every, checkpoint_seconds, class_weight, [training.early_stopping], ...
 /// [evaluation]        split, batch_size, top_k
 /// ```
 /// Reading fails before any work starts on an unknown key, a wrong type or a bad value,
@@ -119,6 +119,11 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         /// canonical JSON, so older pipelines keep their fingerprints).
         public var validationByGroup: Bool?
         public var checkpointEvery = 0
+        /// `checkpoint_seconds`: at most one checkpoint in this many seconds, the last always
+        /// (``TrainingOptions/checkpointSeconds``). Nil (0, the default): every epoch's end and
+        /// every `checkpoint_every` step; left out of the canonical JSON, so older pipelines
+        /// keep their fingerprints.
+        public var checkpointSeconds: Double?
         /// `balanced` weighs classes as scikit-learn's `class_weight="balanced"`.
         public var balancedClassWeight = false
         public var earlyStopping: EarlyStoppingConfig?
@@ -405,6 +410,7 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         training.validationSplit = try table.double("validation_split", default: 0.1, in: Limits.validationSplit)
         training.validationByGroup = try table.choice("validation_by", ["document", "group"], default: "document") == "group" ? true : nil
         training.checkpointEvery = try table.int("checkpoint_every", default: 0, in: 0...Int.max)
+        training.checkpointSeconds = try table.double("checkpoint_seconds", in: 0...1e9).flatMap { $0 > 0 ? $0 : nil }
         training.maxSamples = try table.int("max_samples", in: 1...Int.max)
         training.maxSeconds = try table.double("max_seconds", in: 1e-3...1e9)
         training.balancedClassWeight = try table.choice("class_weight", ["none", "balanced"], default: "none") == "balanced"

@@ -102,6 +102,9 @@ extension PipelineConfig {
             return problem
         }
         if !Limits.validationSplit.contains(training.validationSplit) { return ("training.validation_split", "must be in 0...0.9, not \(training.validationSplit)") }
+        if let seconds = training.checkpointSeconds, !(seconds > 0 && seconds <= 1e9) {
+            return ("training.checkpoint_seconds", "must be above 0 and at most 1e9 (nil: a checkpoint at every epoch's end), not \(seconds)")
+        }
         if training.validationByGroup == true && corpus.options.groupKey == nil && isJSONLPath(corpus.path) {
             return ("training.validation_by", "\"group\" on a JSONL corpus needs [corpus] group_key, the key that names a line's group")
         }

@@ -388,6 +388,10 @@ public final class PipelineRunner {
         trainer.onProgress = events.training
         trainer.onEpochEnd = events.epoch
         try trainer.fit(resume: resume)
+        if trainer.checkpointsSkipped > 0, let seconds = config.training.checkpointSeconds {
+            events.note(String(format: "checkpoints: %d written, %d skipped as sooner than checkpoint_seconds = %g after the last",
+                               trainer.checkpointsWritten, trainer.checkpointsSkipped, seconds))
+        }
         if let reduction = trainer.reduction, reduction.reductions > 0 {
             events.note(String(format: "gradient reduction: %.3f s per step, %d floats and %d row ids a step",
                                reduction.seconds / Double(reduction.reductions), reduction.lastFloats, reduction.lastRowIDs))

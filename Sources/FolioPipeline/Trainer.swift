@@ -11,6 +11,11 @@ public struct TrainingOptions: Sendable {
     public var accumulationSteps = 1
     /// A checkpoint every this many optimizer steps (0: at epoch ends only).
     public var checkpointEvery = 0
+    /// At most one checkpoint in this many seconds (PyTorch Lightning's `train_time_interval`):
+    /// an epoch's end, or a `checkpointEvery` step, sooner than that after the last checkpoint
+    /// (or the start of `fit`) writes none; the end of training and a stop always write one.
+    /// A run killed in between resumes from the checkpoint before, as exactly. Nil: every one.
+    public var checkpointSeconds: Double?
     /// Where checkpoints go; nil: none (no resume).
     public var checkpointFolder: String?
     public var loss = Loss.sparseCategoricalCrossentropy
@@ -109,6 +114,11 @@ public final class Trainer {
     /// The last checkpoint's commit (fsyncs, renames, `checkpoint.json`), going on while
     /// training does; finished before the next checkpoint starts and before `fit` returns.
     private var committing: BackgroundCommit?
+    /// When the last checkpoint was written, or `fit` began (``TrainingOptions/checkpointSeconds``).
+    private var lastCheckpoint = ContinuousClock.now
+    /// Checkpoints this trainer wrote, and those ``TrainingOptions/checkpointSeconds`` skipped.
+    private(set) var checkpointsWritten = 0
+    private(set) var checkpointsSkipped = 0
     /// Whether this run's ranks split the batches (data parallelism); false for one
     /// process, and for ranks that deal the embedding's rows and each run every batch.
     private lazy var splitsBatches: Bool =
@@ -179,6 +189,7 @@ public final class Trainer {
         // Callbacks write into it before the first checkpoint does (an early stopping's best
         // weights), so it must exist from the start.
         if let folder = options.checkpointFolder { try makeFolder(folder) }
+        lastCheckpoint = ContinuousClock.now
         var start = LoaderState(epoch: 0)
         var run = Run(started: ContinuousClock.now, secondsBefore: 0)
         if resume, let folder = options.checkpointFolder, let checkpoint = try Checkpoint.read(folder: folder) {
@@ -424,7 +435,7 @@ public final class Trainer {
     /// A signal's stop: the checkpoint of this boundary, then the error that ends `fit`.
     private func stop(by signal: Int32, epoch: Int, loader: LoaderState, run: Run) throws(FolioError) -> Never {
         try shardedEmbedding?.synchronize(model.arena)
-        try checkpoint(loader: loader, microSteps: run.microSteps, sums: try summed(run.sums))
+        try checkpoint(loader: loader, microSteps: run.microSteps, sums: try summed(run.sums), always: true)
         try committed()
         let name = signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "signal \(signal)"
         let saved = options.checkpointFolder == nil
@@ -433,11 +444,20 @@ public final class Trainer {
                          file: options.checkpointFolder, signal: signal)
     }
 
-    /// Rank 0 writes (`sums` are every rank's); the other ranks write nothing.
+    /// Rank 0 writes (`sums` are every rank's); the other ranks write nothing, so its clock
+    /// alone decides whether ``TrainingOptions/checkpointSeconds`` skips one (`always`: a stop's).
     /// The files are written here; their fsyncs and renames, and `checkpoint.json`, follow on
     /// another thread while training goes on (the last checkpoint's at once).
-    private func checkpoint(loader: LoaderState, microSteps: Int, sums: EpochSums, finished: Bool = false) throws(FolioError) {
+    private func checkpoint(loader: LoaderState, microSteps: Int, sums: EpochSums, finished: Bool = false, always: Bool = false)
+        throws(FolioError)
+    {
         guard let folder = options.checkpointFolder, communicator.isWriter else { return }
+        if !finished && !always, let interval = options.checkpointSeconds, (ContinuousClock.now - lastCheckpoint).seconds < interval {
+            checkpointsSkipped += 1
+            return
+        }
+        lastCheckpoint = ContinuousClock.now
+        checkpointsWritten += 1
         try committed()
         let pending = try PendingCheckpoint(
             model: model, optimizer: optimizer,

@@ -105,6 +105,7 @@ public final class TrainingSession {
             ? Model.balancedClassWeights(counts: try train.labelCounts { options.holdout?.yields($0) ?? true }) : nil
         var trainingOptions = TrainingOptions(checkpointFolder: checkpoints, epochs: training.epochs, accumulationSteps: training.accumulationSteps,
                                               checkpointEvery: training.checkpointEvery, classWeight: classWeight, classes: train.manifest.labels.count)
+        trainingOptions.checkpointSeconds = training.checkpointSeconds
         trainingOptions.maxSamples = training.maxSamples
         trainingOptions.maxSeconds = training.maxSeconds
         trainingOptions.stopRequest = stopRequest

@@ -55,6 +55,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Seed for weights, order and dropout.") var seed: UInt64 = 1
     @Option(help: "Checkpoint folder.") var checkpoints = "checkpoints"
     @Option(help: "Checkpoint every N optimizer steps (0: at epoch ends).") var checkpointEvery = 0
+    @Option(help: "At most one checkpoint in this many seconds, the last always (0: every one).") var checkpointSeconds = 0.0
     @Flag(help: "Continue from the checkpoint folder.") var resume = false
     @OptionGroup var output: OutputOptionGroup
 
@@ -106,6 +107,7 @@ struct TrainCommand: ParsableCommand {
         config.training.optimizer = OptimizerSpec(kind: kind, schedule: .constant(learningRate))
         config.training.validationSplit = validationSplit
         config.training.checkpointEvery = checkpointEvery
+        config.training.checkpointSeconds = checkpointSeconds > 0 ? checkpointSeconds : nil
         if let patience {
             config.training.earlyStopping = .init(monitor: "val_loss", patience: patience, restoreBestWeights: true)
         }

@@ -72,6 +72,24 @@ import Testing
         #expect(kept.training.checkpointSavesBestOnly == false)
     }
 
+    /// `checkpoint_seconds`: a positive number of seconds; 0 or none is every checkpoint, and
+    /// leaves the canonical JSON (and so the run's fingerprint) as it was without the key.
+    @Test func checkpointSecondsIsPositiveAndLeftOutOfFingerprintsWhenUnset() throws {
+        let text = "name = \"t\"\n[corpus]\npath = \"c\"\n[[model.layers]]\ntype = \"embedding\"\n[training]\n"
+        let unset = try PipelineConfig.parse(text, file: "t.toml", baseFolder: "/tmp")
+        #expect(unset.training.checkpointSeconds == nil)
+        #expect(try PipelineConfig.parse(text + "checkpoint_seconds = 0", file: "t.toml", baseFolder: "/tmp") == unset)
+        let set = try PipelineConfig.parse(text + "checkpoint_seconds = 90", file: "t.toml", baseFolder: "/tmp")
+        #expect(set.training.checkpointSeconds == 90)
+        let json = { (config: PipelineConfig) in String(decoding: config.canonicalJSON(config.training), as: UTF8.self) }
+        #expect(!json(unset).contains("checkpointSeconds") && json(set).contains("\"checkpointSeconds\":90"))
+        let error = #expect(throws: FolioError.self) { try PipelineConfig.parse(text + "checkpoint_seconds = -5", file: "t.toml", baseFolder: "/tmp") }
+        #expect(error?.description.hasPrefix("t.toml: line 7, key training.checkpoint_seconds:") == true, "\(String(describing: error))")
+        var coded = unset
+        coded.training.checkpointSeconds = .infinity
+        #expect(throws: FolioError.self) { try coded.validate() }
+    }
+
     /// `toml()` writes what `parse` reads back to the same value, for every shipped pipeline
     /// and a configuration with every kind of setting.
     @Test func theTOMLFormReadsBackToTheSameValue() throws {
@@ -90,6 +108,7 @@ import Testing
         rich.training.reduceLROnPlateau = .init()
         rich.training.checkpointMonitor = "val_loss"
         rich.training.keepsEmbeddingRowsWhole = true
+        rich.training.checkpointSeconds = 45
         rich.corpus.testSplit = "held \"out\""
         rich.evaluation.batchSize = 64
         rich.loader.seed = rich.seed  // a file has one seed; reading it sets the loader's too

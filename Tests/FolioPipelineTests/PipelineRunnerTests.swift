@@ -80,6 +80,28 @@ final class TinyRun {
         #expect(try bytes(runDir + "/model/model.safetensors") != weights)
     }
 
+    /// `checkpoint_seconds` longer than the run: one checkpoint, the last, and a line saying
+    /// how many were skipped; a run killed before it starts training again and ends with
+    /// the weights of a run that checkpointed all along.
+    @Test func checkpointSecondsLeavesOnlyTheLastCheckpointAndAKilledRunStartsOver() throws {
+        let reference = tiny.folder.path + "/every"
+        _ = try PipelineRunner(config: tiny.pipeline(), runDir: reference).run()
+        let sparse = tiny.pipeline(extra: "checkpoint_seconds = 1000000")
+        let killed = tiny.folder.path + "/sparse"
+        let first = PipelineRunner(config: sparse, runDir: killed)
+        first.stopTrainingAfter = 9
+        #expect(throws: FolioError.self) { try first.run() }
+        #expect(try Checkpoint.read(folder: killed + "/checkpoints") == nil)
+        let again = PipelineRunner(config: sparse, runDir: killed)
+        var notes: [String] = []
+        again.events.note = { notes.append($0) }
+        _ = try again.run()
+        #expect(notes.contains { $0.hasPrefix("checkpoints: 1 written, ") && $0.hasSuffix(" skipped as sooner than checkpoint_seconds = 1e+06 after the last") },
+                "\(notes)")
+        #expect(try Checkpoint.read(folder: killed + "/checkpoints")?.finished == true)
+        #expect(try bytes(killed + "/model/model.safetensors") == bytes(reference + "/model/model.safetensors"))
+    }
+
     @Test(arguments: [1, 5, 9]) func aKilledRunResumesToTheSameWeights(killAfter: Int) throws {
         let reference = tiny.folder.path + "/reference"
         _ = try PipelineRunner(config: tiny.pipeline(), runDir: reference).run()

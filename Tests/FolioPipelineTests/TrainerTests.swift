@@ -24,7 +24,7 @@ import Testing
                           shards: [try writer.finish()]).write(toFolder: folder)
     }
 
-    func trainer(_ checkpoints: String) throws -> Trainer {
+    func trainer(_ checkpoints: String, adjust: (inout TrainingOptions) -> Void = { _ in }) throws -> Trainer {
         let model = try Sequential([.embedding(outputDim: 6), .lstm(units: 6, returnSequences: true, dropout: 0.2, recurrentDropout: 0.1),
                                     .globalAveragePooling1D, .dropout(rate: 0.2), .dense(units: 3)], vocabulary: 26, seed: 7)
         let loader = try ShardLoader(shards: try ShardSet(folder: folder.path),
@@ -33,6 +33,7 @@ import Testing
         options.epochs = 2
         options.accumulationSteps = 2
         options.checkpointEvery = 3
+        adjust(&options)
         return Trainer(model: model, optimizer: Adam(arena: model.arena, learningRate: 0.01), loader: loader, options: options)
     }
 
@@ -53,6 +54,42 @@ import Testing
         try resumed.fit(resume: true)
         #expect(Array(resumed.model.arena.values) == Array(reference.model.arena.values))
         #expect(resumed.optimizer.iterations == reference.optimizer.iterations)
+    }
+
+    /// `checkpointSeconds` longer than the run: no checkpoint but the last, so a run killed
+    /// in its second epoch resumes from the start and ends as an uninterrupted run does; a
+    /// stop still writes its checkpoint, and the run resumed from it ends the same.
+    @Test func checkpointsAtMostEverySoManySecondsAndAStopStillWritesOne() throws {
+        let reference = try trainer(folder.path + "/reference")
+        try reference.fit()
+        #expect(reference.checkpointsWritten == 6 && reference.checkpointsSkipped == 0, "steps 3, 6, 9, 12 and two epoch ends")
+
+        let sparse = { (options: inout TrainingOptions) in options.checkpointSeconds = 1e6 }
+        let checkpoints = folder.path + "/sparse"
+        let killed = try trainer(checkpoints, adjust: sparse)
+        killed.stopAfterMicroBatches = 17
+        try killed.fit()
+        #expect(killed.checkpointsWritten == 0 && killed.checkpointsSkipped == 3, "steps 3 and 6, epoch 1's end")
+        #expect(try Checkpoint.read(folder: checkpoints) == nil)
+        let resumed = try trainer(checkpoints, adjust: sparse)
+        try resumed.fit(resume: true)
+        #expect(resumed.checkpointsWritten == 1 && resumed.optimizer.iterations == reference.optimizer.iterations)
+        #expect(try Checkpoint.read(folder: checkpoints)?.finished == true)
+        #expect(Array(resumed.model.arena.values) == Array(reference.model.arena.values))
+
+        let stopped = folder.path + "/stopped"
+        let request = StopRequest()
+        let interrupted = try trainer(stopped) { options in
+            sparse(&options)
+            options.stopRequest = request
+        }
+        interrupted.onProgress = { if $0.batch == 5 { request.request(signal: SIGINT) } }
+        #expect(throws: FolioError.self) { try interrupted.fit() }
+        #expect(interrupted.checkpointsWritten == 1 && interrupted.checkpointsSkipped == 1)
+        #expect(try Checkpoint.read(folder: stopped)?.loader == LoaderState(epoch: 0, batchesDone: 6))
+        let afterStop = try trainer(stopped, adjust: sparse)
+        try afterStop.fit(resume: true)
+        #expect(Array(afterStop.model.arena.values) == Array(reference.model.arena.values))
     }
 
     /// Checkpoints are committed (fsync, rename, checkpoint.json) while training goes on: a
