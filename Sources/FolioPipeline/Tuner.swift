@@ -85,9 +85,9 @@ public struct TrialRecord: Sendable, Codable, Equatable {
 
     /// What trials are ranked by: the metric, then the other validation figure, higher first
     /// (-1 where missing). A validation split of a few hundred documents gives many trials
-    /// the same accuracy (nine trial rungs tied at the top of the manual pages' bag search);
-    /// macro-F1 then prefers the one better on the rarer classes, where the earlier trial
-    /// alone would be an arbitrary pick.
+    /// the same accuracy (three tied at the top rung of the manual pages' bag search, 320 of
+    /// 328 pages); macro-F1 then prefers the one better on the rarer classes, where the
+    /// earlier trial alone would be an arbitrary pick.
     func ranking(by metric: TuneOptions.Metric) -> (Double, Double) {
         (value(of: metric) ?? -1, value(of: metric == .accuracy ? .macroF1 : .accuracy) ?? -1)
     }

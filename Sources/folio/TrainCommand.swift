@@ -107,7 +107,8 @@ struct TrainCommand: ParsableCommand {
         config.training.optimizer = OptimizerSpec(kind: kind, schedule: .constant(learningRate))
         config.training.validationSplit = validationSplit
         config.training.checkpointEvery = checkpointEvery
-        config.training.checkpointSeconds = checkpointSeconds > 0 ? checkpointSeconds : nil
+        // 0 is the default, every checkpoint; a negative number is left for validate() to refuse.
+        config.training.checkpointSeconds = checkpointSeconds == 0 ? nil : checkpointSeconds
         if let patience {
             config.training.earlyStopping = .init(monitor: "val_loss", patience: patience, restoreBestWeights: true)
         }

@@ -113,6 +113,21 @@ enum LeftBehind {
         let resumed = try FolioProcess(arguments + ["--resume"])
         #expect(resumed.status == 0, "\(resumed.stderr)")
     }
+
+    /// `--checkpoint-seconds` longer than the run: a stop still leaves a checkpoint to resume
+    /// from; a negative value is refused with the key named, before any training.
+    @Test func trainTakesCheckpointSecondsAndRefusesANegativeOne() throws {
+        let prepared = try FolioProcess(["run", folder + "/tiny.toml", "--run-dir", folder + "/prepared"])
+        #expect(prepared.status == 0, "\(prepared.stderr)")
+        let arguments = ["train", folder + "/prepared/shards/train", "--epochs", "3", "--batch", "8", "--checkpoints", folder + "/sparse-checkpoints"]
+        let stopped = try FolioProcess(arguments + ["--checkpoint-seconds", "1000"], environment: ["FOLIO_FAILPOINT": "micro-batch:5:TERM"])
+        #expect(stopped.status == 143, "\(stopped.stderr)")
+        #expect(FileManager.default.fileExists(atPath: folder + "/sparse-checkpoints/checkpoint.json"))
+        let resumed = try FolioProcess(arguments + ["--checkpoint-seconds", "1000", "--resume"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let refused = try FolioProcess(arguments + ["--checkpoint-seconds=-1"])
+        #expect(refused.status == 1 && refused.stderr.contains("training.checkpoint_seconds: must be above 0"), "\(refused.stderr)")
+    }
 }
 
 /// Disk full at each write site (`FOLIO_FAILPOINT=enospc:NAME`: the first write of that
