@@ -410,7 +410,7 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         training.validationSplit = try table.double("validation_split", default: 0.1, in: Limits.validationSplit)
         training.validationByGroup = try table.choice("validation_by", ["document", "group"], default: "document") == "group" ? true : nil
         training.checkpointEvery = try table.int("checkpoint_every", default: 0, in: 0...Int.max)
-        training.checkpointSeconds = try table.double("checkpoint_seconds", in: 0...1e9).flatMap { $0 > 0 ? $0 : nil }
+        training.checkpointSeconds = try table.double("checkpoint_seconds", in: Limits.checkpointSeconds).flatMap { $0 > 0 ? $0 : nil }
         training.maxSamples = try table.int("max_samples", in: 1...Int.max)
         training.maxSeconds = try table.double("max_seconds", in: 1e-3...1e9)
         training.balancedClassWeight = try table.choice("class_weight", ["none", "balanced"], default: "none") == "balanced"

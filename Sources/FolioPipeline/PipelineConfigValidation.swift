@@ -18,6 +18,8 @@ extension PipelineConfig {
         static let validationSplit = 0.0...0.9
         static let epochs = 1...100_000
         static let accumulationSteps = 1...(1 << 16)
+        /// `checkpoint_seconds`: 0 in a file means every checkpoint (nil in the value).
+        static let checkpointSeconds = 0.0...1e9
     }
 
     /// A pipeline's name: it names `runs/<name>`, so letters, digits, '-', '_' and '.' only,
@@ -102,7 +104,7 @@ extension PipelineConfig {
             return problem
         }
         if !Limits.validationSplit.contains(training.validationSplit) { return ("training.validation_split", "must be in 0...0.9, not \(training.validationSplit)") }
-        if let seconds = training.checkpointSeconds, !(seconds > 0 && seconds <= 1e9) {
+        if let seconds = training.checkpointSeconds, !(seconds > 0 && Limits.checkpointSeconds.contains(seconds)) {
             return ("training.checkpoint_seconds", "must be above 0 and at most 1e9 (nil: a checkpoint at every epoch's end), not \(seconds)")
         }
         if training.validationByGroup == true && corpus.options.groupKey == nil && isJSONLPath(corpus.path) {
