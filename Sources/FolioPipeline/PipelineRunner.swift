@@ -388,7 +388,7 @@ public final class PipelineRunner {
         trainer.onProgress = events.training
         trainer.onEpochEnd = events.epoch
         try trainer.fit(resume: resume)
-        if trainer.checkpointsSkipped > 0, let seconds = config.training.checkpointSeconds {
+        if trainer.checkpointsSkipped > 0, let seconds = trainer.options.checkpointSeconds {
             events.note(String(format: "checkpoints: %d written, %d skipped as sooner than checkpoint_seconds = %g after the last",
                                trainer.checkpointsWritten, trainer.checkpointsSkipped, seconds))
         }

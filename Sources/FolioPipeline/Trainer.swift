@@ -290,8 +290,26 @@ public final class Trainer {
     private func periodicCheckpoint(epoch: Int, position: Int, run: Run) throws(FolioError) {
         if communicator.isDistributed && optimizer.iterations % max(1, options.weightCheckEvery) == 0 { try checkWeightsAgree() }
         guard options.checkpointEvery > 0 && optimizer.iterations % options.checkpointEvery == 0 else { return }
-        try shardedEmbedding?.synchronize(model.arena)
+        if let shardedEmbedding {
+            // Gathering every rank's rows costs a step or more; spent only on a checkpoint
+            // rank 0 will write, which its folder and clock decide and every rank hears.
+            let writes = communicator.isWriter && options.checkpointFolder != nil && !checkpointWaits
+            var due = [writes ? 1.0 : 0.0]
+            try communicator.allReduceSum(&due)
+            guard due[0] > 0 else {
+                if communicator.isWriter && options.checkpointFolder != nil { checkpointsSkipped += 1 }
+                return
+            }
+            try shardedEmbedding.synchronize(model.arena)
+        }
         try checkpoint(loader: LoaderState(epoch: epoch, batchesDone: position), microSteps: run.microSteps, sums: try summed(run.sums))
+    }
+
+    /// Whether ``TrainingOptions/checkpointSeconds`` holds back a checkpoint now: true only
+    /// on rank 0 (the writer) with a folder, sooner than that after the last checkpoint.
+    private var checkpointWaits: Bool {
+        guard communicator.isWriter, options.checkpointFolder != nil, let interval = options.checkpointSeconds else { return false }
+        return (ContinuousClock.now - lastCheckpoint).seconds < interval
     }
 
     /// The stop signal, if any rank got one (every rank stops at the same step). Ranks that
@@ -452,7 +470,7 @@ public final class Trainer {
         throws(FolioError)
     {
         guard let folder = options.checkpointFolder, communicator.isWriter else { return }
-        if !finished && !always, let interval = options.checkpointSeconds, (ContinuousClock.now - lastCheckpoint).seconds < interval {
+        if !finished && !always && checkpointWaits {
             checkpointsSkipped += 1
             return
         }

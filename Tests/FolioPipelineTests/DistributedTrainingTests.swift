@@ -189,6 +189,34 @@ import Testing
         #expect(zip(first[0].losses, reference.losses).allSatisfy { abs($0 - $1) < 1e-5 }, "\(first[0].losses) vs \(reference.losses)")
     }
 
+    /// A checkpoint every step, `checkpointSeconds` longer than the run: rank 0 writes the
+    /// last alone, and the ranks gather each other's rows only for it and the epoch ends,
+    /// as a run without step checkpoints does, not at every step rank 0 then skips.
+    @Test func ranksDealingRowsGatherThemOnlyForCheckpointsRankZeroWrites() throws {
+        let path = folder.path
+        let run = { @Sendable (every: Int, seconds: Double?) throws -> [(rows: Int, written: Int, skipped: Int, weights: [Float])] in
+            let checkpoints = TemporaryFolder()
+            return try ThreadCommunicator.run(ranks: 2) { communicator in
+                let trainer = try Self.bagTrainerDealingRows(path, accumulation: 1, communicator: communicator) { options in
+                    (options.checkpointFolder, options.checkpointEvery, options.checkpointSeconds) = (checkpoints.path, every, seconds)
+                }
+                try trainer.fit()
+                return (trainer.shardedEmbedding?.rowsSent ?? -1, trainer.checkpointsWritten, trainer.checkpointsSkipped,
+                        Array(trainer.model.arena.values))
+            }
+        }
+        let epochEnds = try run(0, nil)
+        let everyStep = try run(1, nil)
+        let sparse = try run(1, 1e6)
+        // Two ranks dealing rows step once every 2 of an epoch's 12 micro-batches (as one
+        // rank accumulating 2): 12 steps' checkpoints and 2 epoch ends.
+        #expect(epochEnds.map(\.written) == [2, 0] && everyStep.map(\.written) == [14, 0])
+        #expect(sparse.map(\.written) == [1, 0] && sparse.map(\.skipped) == [13, 0])
+        #expect(everyStep[0].rows > epochEnds[0].rows, "the steps' checkpoints gather rows")
+        #expect(sparse.map(\.rows) == epochEnds.map(\.rows))
+        #expect(sparse[0].weights == epochEnds[0].weights && sparse[1].weights == epochEnds[1].weights)
+    }
+
     /// Subword ids per position cannot be split between the ranks' rows: every rank stops
     /// with the model's error (the features hand such a batch on whole), not a trap.
     @Test func dealingRowsRefusesSubwordIDsPerPosition() throws {
