@@ -23,8 +23,12 @@ extension Holdout {
     /// its label folder, or a JSONL key), as scikit-learn's `GroupShuffleSplit` does, so that
     /// validation meets what a test split cut by module, package or author meets: groups
     /// never trained on. A document without a group is a group of its own.
-    public static func documents(fraction: Double, keepsHeldOut: Bool, byGroup: Bool = false) -> Holdout {
-        var holdout = Holdout(fraction: fraction, seed: 0x7661_6C69_6461_7465, yieldsHeldOut: keepsHeldOut)  // "validate"
+    ///
+    /// `seed` (`[training] validation_seed`) picks another such part, the same for every run
+    /// that names it (scikit-learn's `train_test_split(random_state=)`): repeated holdouts of
+    /// a setting, each trained on the rest. Nil: Folio's fixed one.
+    public static func documents(fraction: Double, keepsHeldOut: Bool, byGroup: Bool = false, seed: Int? = nil) -> Holdout {
+        var holdout = Holdout(fraction: fraction, seed: seed.map { UInt64($0) } ?? 0x7661_6C69_6461_7465, yieldsHeldOut: keepsHeldOut)  // "validate"
         holdout.byGroup = byGroup ? true : nil
         return holdout
     }

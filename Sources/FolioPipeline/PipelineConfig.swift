@@ -16,7 +16,7 @@ import Foundation
 /// [shards]            shard_size
 /// [loader]            batch_size, max_length, bucketing, padding, memory, prefetch
 /// [model]             ngrams, buckets, weighting, and [[model.layers]] with type = "embedding", ...
-/// [training]          epochs, accumulation_steps, optimizer, learning_rate, validation_split, validation_by,
+/// [training]          epochs, accumulation_steps, optimizer, learning_rate, validation_split, validation_by, validation_seed,
 ///                     checkpoint_every, checkpoint_seconds, class_weight, [training.early_stopping], ...
 /// [evaluation]        split, batch_size, top_k
 /// ```
@@ -118,6 +118,11 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         /// label folder, or `[corpus] group_key`). Nil: by document (left out of the
         /// canonical JSON, so older pipelines keep their fingerprints).
         public var validationByGroup: Bool?
+        /// `validation_seed`: which documents `validation_split` holds out (another seed,
+        /// another part; ``Holdout/documents(fraction:keepsHeldOut:byGroup:seed:)``). Nil:
+        /// Folio's fixed part, whatever `seed` is; left out of the canonical JSON, so older
+        /// pipelines keep their fingerprints.
+        public var validationSeed: Int?
         public var checkpointEvery = 0
         /// `checkpoint_seconds`: at most one checkpoint in this many seconds, the last always
         /// (``TrainingOptions/checkpointSeconds``). Nil (0, the default): every epoch's end and
@@ -409,6 +414,7 @@ public struct PipelineConfig: Sendable, Hashable, Codable {
         training.accumulationSteps = try table.int("accumulation_steps", default: 1, in: Limits.accumulationSteps)
         training.validationSplit = try table.double("validation_split", default: 0.1, in: Limits.validationSplit)
         training.validationByGroup = try table.choice("validation_by", ["document", "group"], default: "document") == "group" ? true : nil
+        training.validationSeed = try table.int("validation_seed", in: Limits.validationSeed)
         training.checkpointEvery = try table.int("checkpoint_every", default: 0, in: 0...Int.max)
         training.checkpointSeconds = try table.double("checkpoint_seconds", in: Limits.checkpointSeconds).flatMap { $0 > 0 ? $0 : nil }
         training.maxSamples = try table.int("max_samples", in: 1...Int.max)

@@ -74,6 +74,7 @@ extension PipelineConfig {
                      "lazy_embedding_updates = \(training.lazyEmbeddingUpdates)", "optimizer = \(quoted(optimizer.kind.rawValue))",
                      "learning_rate = \(optimizer.initialLearningRate)"]
         lines.append("split_embedding_rows = \(training.keepsEmbeddingRowsWhole != true)")
+        if let seed = training.validationSeed { lines.append("validation_seed = \(seed)") }
         if let seconds = training.checkpointSeconds { lines.append("checkpoint_seconds = \(seconds)") }
         if let samples = training.maxSamples { lines.append("max_samples = \(samples)") }
         if let seconds = training.maxSeconds { lines.append("max_seconds = \(seconds)") }

@@ -16,6 +16,7 @@ extension PipelineConfig {
         static let ngrams = 1...8
         static let buckets = 1...(1 << 28)
         static let validationSplit = 0.0...0.9
+        static let validationSeed = 0...Int.max
         static let epochs = 1...100_000
         static let accumulationSteps = 1...(1 << 16)
         /// `checkpoint_seconds`: 0 in a file means every checkpoint (nil in the value).
@@ -100,7 +101,8 @@ extension PipelineConfig {
     private func trainingProblem() -> (key: String, message: String)? {
         let (training, optimizer) = (self.training, self.training.optimizer)
         if let problem = outside("training.epochs", training.epochs, Limits.epochs)
-            ?? outside("training.accumulation_steps", training.accumulationSteps, Limits.accumulationSteps) {
+            ?? outside("training.accumulation_steps", training.accumulationSteps, Limits.accumulationSteps)
+            ?? training.validationSeed.flatMap({ outside("training.validation_seed", $0, Limits.validationSeed) }) {
             return problem
         }
         if !Limits.validationSplit.contains(training.validationSplit) { return ("training.validation_split", "must be in 0...0.9, not \(training.validationSplit)") }

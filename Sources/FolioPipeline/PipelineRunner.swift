@@ -143,7 +143,8 @@ public final class PipelineRunner {
     /// The training side of the validation holdout (nil: no validation split).
     var trainingDocuments: Holdout? {
         config.training.validationSplit > 0
-            ? Holdout.documents(fraction: config.training.validationSplit, keepsHeldOut: false, byGroup: config.training.validationByGroup == true) : nil
+            ? Holdout.documents(fraction: config.training.validationSplit, keepsHeldOut: false, byGroup: config.training.validationByGroup == true,
+                                seed: config.training.validationSeed) : nil
     }
     var checkpointFolder: String { runDir + "/checkpoints" }
     /// The `[embed]` stage's vectors (and `vectors.vec` beside).

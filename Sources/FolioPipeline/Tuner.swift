@@ -374,6 +374,7 @@ public final class Tuner {
             tuned.training.epochs = best.bestEpoch ?? best.epochs
             tuned.training.validationSplit = 0
             tuned.training.validationByGroup = nil
+            tuned.training.validationSeed = nil
             tuned.training.earlyStopping = nil
             if tuned.training.checkpointMonitor?.hasPrefix("val_") ?? false { tuned.training.checkpointMonitor = nil }
         }

@@ -117,7 +117,7 @@ import FoundationXML
         #expect(run.stderr == "folio: error: \(folder)/typo.toml: line 17, key training.epoch: unknown key 'epoch' (this table knows: "
                 + "accumulation_steps, amsgrad, beta_1, beta_2, centered, checkpoint_every, checkpoint_seconds, class_weight, clipnorm, clipvalue, decay_epochs, early_stopping, "
                 + "epochs, epsilon, global_clipnorm, lazy_embedding_updates, learning_rate, loss, max_samples, max_seconds, model_checkpoint, momentum, nesterov, "
-                + "optimizer, reduce_lr_on_plateau, rho, schedule, split_embedding_rows, validation_by, validation_split, weight_decay)\n")
+                + "optimizer, reduce_lr_on_plateau, rho, schedule, split_embedding_rows, validation_by, validation_seed, validation_split, weight_decay)\n")
         #expect(!FileManager.default.fileExists(atPath: folder + "/typo"), "nothing was started")
     }
 

@@ -82,6 +82,38 @@ import Testing
         #expect(result.stagesRun.contains("train"))
     }
 
+    /// `validation_seed` holds out another part of the training split, the same one every run
+    /// that names it, and the validation shards are that part; unset is Folio's fixed part.
+    @Test func aValidationSeedHoldsOutAnotherPartTheSameEachTime() throws {
+        let folder = TemporaryFolder()
+        try TinyCorpus.write(into: folder.path, trainPerLabel: 40, testPerLabel: 2)
+        func runner(_ seed: Int?, _ name: String) throws -> PipelineRunner {
+            var config = try PipelineConfig.parse(TinyCorpus.pipeline(model: TinyCorpus.bagModel, training: "epochs = 1\nvalidation_split = 0.25"),
+                                                  file: "tiny.toml", baseFolder: folder.path)
+            config.training.validationSeed = seed
+            return PipelineRunner(config: config, runDir: folder.path + "/" + name)
+        }
+        let corpus = folder.path + "/corpus"
+        let files = (FileManager.default.enumerator(atPath: corpus + "/train")?.allObjects as? [String] ?? [])
+            .filter { $0.hasSuffix(".txt") }.map { corpus + "/train/" + $0 }
+        #expect(files.count == 120)
+        func heldOut(_ runner: PipelineRunner) throws -> Set<String> {
+            let holdout = try #require(runner.trainingDocuments)
+            return Set(files.filter { holdout.isHeldOut(source: $0, corpusPath: corpus) })
+        }
+        let fixed = try runner(nil, "fixed"), seven = try runner(7, "seven"), again = try runner(7, "again"), eight = try runner(8, "eight")
+        #expect(fixed.trainingDocuments == Holdout.documents(fraction: 0.25, keepsHeldOut: false))
+        let (byFixed, bySeven, byEight) = (try heldOut(fixed), try heldOut(seven), try heldOut(eight))
+        #expect(try heldOut(again) == bySeven)
+        #expect(bySeven != byFixed && bySeven != byEight)
+        #expect([byFixed, bySeven, byEight].allSatisfy { (15...45).contains($0.count) }, "\([byFixed, bySeven, byEight].map(\.count)) of 120")
+        for (runner, held) in [(seven, bySeven), (eight, byEight)] {
+            _ = try runner.prepareData()
+            let validation = try ShardSet(folder: runner.runDir + "/shards/validation")
+            #expect(validation.manifest.records == held.count)
+        }
+    }
+
     /// `validation_by = "group"`: a folder below a label folder is one group, held out whole
     /// (a test split cut by module then meets what validation meets); a file directly in its
     /// label folder is a group of its own. Seen failing with the holdout still by document.

@@ -90,6 +90,22 @@ import Testing
         #expect(throws: FolioError.self) { try coded.validate() }
     }
 
+    /// `validation_seed`: a whole number from 0; unset leaves the canonical JSON (and so the
+    /// run's fingerprint) as it was without the key.
+    @Test func validationSeedIsAWholeNumberAndLeftOutOfFingerprintsWhenUnset() throws {
+        let text = "name = \"t\"\n[corpus]\npath = \"c\"\n[[model.layers]]\ntype = \"embedding\"\n[training]\n"
+        let unset = try PipelineConfig.parse(text, file: "t.toml", baseFolder: "/tmp")
+        let set = try PipelineConfig.parse(text + "validation_seed = 3", file: "t.toml", baseFolder: "/tmp")
+        #expect(unset.training.validationSeed == nil && set.training.validationSeed == 3)
+        let json = { (config: PipelineConfig) in String(decoding: config.canonicalJSON(config.training), as: UTF8.self) }
+        #expect(!json(unset).contains("validationSeed") && json(set).contains("\"validationSeed\":3"))
+        let error = #expect(throws: FolioError.self) { try PipelineConfig.parse(text + "validation_seed = -1", file: "t.toml", baseFolder: "/tmp") }
+        #expect(error?.description.hasPrefix("t.toml: line 7, key training.validation_seed:") == true, "\(String(describing: error))")
+        var coded = unset
+        coded.training.validationSeed = -2
+        #expect(throws: FolioError.self) { try coded.validate() }
+    }
+
     /// `toml()` writes what `parse` reads back to the same value, for every shipped pipeline
     /// and a configuration with every kind of setting.
     @Test func theTOMLFormReadsBackToTheSameValue() throws {
@@ -109,6 +125,7 @@ import Testing
         rich.training.checkpointMonitor = "val_loss"
         rich.training.keepsEmbeddingRowsWhole = true
         rich.training.checkpointSeconds = 45
+        rich.training.validationSeed = 11
         rich.corpus.testSplit = "held \"out\""
         rich.evaluation.batchSize = 64
         rich.loader.seed = rich.seed  // a file has one seed; reading it sets the loader's too
