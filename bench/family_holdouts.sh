@@ -3,9 +3,10 @@
 # family's `tuned.toml` (the refit form `folio tune` writes: its chosen trial's settings and
 # epochs, no early stopping) trained again on the training split with 10 % held out by each
 # `validation_seed` of SEEDS, and scored on those held-out documents. The corpus is copied
-# without its test split, so `folio run` evaluates on the validation documents and the test
-# split is never read. Prints each run's validation accuracy and macro-F1, each family's
-# means, and the family with the higher mean accuracy (then macro-F1).
+# without its test split (its label folders at the top), so `folio run` evaluates on the
+# validation documents and the test split is never read. Prints each run's validation
+# accuracy and macro-F1, each family's means, and the family with the higher mean accuracy
+# (then macro-F1).
 #
 #   bash bench/family_holdouts.sh NAME CORPUS BAG_TUNED_TOML LSTM_TUNED_TOML [group]
 #   SEEDS="1 2 3" WORK=/tmp/folio-family-holdouts     # defaults
@@ -19,10 +20,11 @@ SEEDS=${SEEDS:-1 2 3}
 WORK=${WORK:-/tmp/folio-family-holdouts}
 FOLIO=${FOLIO:-$(pwd)/.build/release/folio}
 [[ -x "$FOLIO" ]] || swift build -c release --product folio >/dev/null
-mkdir -p "$WORK/corpora"
+mkdir -p "$WORK/corpora" "$WORK/runs"
 if [[ ! -d "$WORK/corpora/$NAME/train" ]]; then
   rm -rf "$WORK/corpora/$NAME.partial"; mkdir -p "$WORK/corpora/$NAME.partial"
-  cp -r "$CORPUS/train" "$WORK/corpora/$NAME.partial/train"
+  # The label folders at the top (a train/ without a test/ beside it would be read as one label).
+  cp -r "$CORPUS/train/." "$WORK/corpora/$NAME.partial/"
   mv "$WORK/corpora/$NAME.partial" "$WORK/corpora/$NAME"
 fi
 out="$WORK/$NAME.jsonl"
@@ -34,7 +36,7 @@ for seed in $SEEDS; do
     rm -rf "$dir"
     "$FOLIO" run "$toml" --run-dir "$dir" --set corpus.path="$WORK/corpora/$NAME" --set training.validation_split=0.1 \
       --set training.validation_by=$BY --set training.validation_seed="$seed" --json 2>"$dir.err" | tail -1 \
-      | python3 -c "import json, sys; r = json.load(sys.stdin); assert r['evaluated_on'] == 'validation', r['evaluated_on']; print(json.dumps({'family': '$family', 'seed': $seed, 'accuracy': r['accuracy'], 'macro_f1': r['macro_f1'], 'examples': r['test_examples'], 'seconds': r['seconds']}))" >> "$out"
+      | python3 -c "import json, sys; r = json.load(sys.stdin); assert r['evaluated_on'] == 'validation', r['evaluated_on']; print(json.dumps({'family': '$family', 'seed': $seed, 'accuracy': r['accuracy'], 'macro_f1': r['macro_f1'], 'examples': r['validation_examples'], 'seconds': r['seconds']}))" >> "$out"
   done
 done
 python3 - "$out" "$NAME" <<'PY'
