@@ -32,6 +32,9 @@ extension Tuner {
                             ? " (\(result.refitSetAside ?? "not refitted: its learning rate follows a validation plateau"))." : ".")), "",
         ]
         if let edges = space.edgeNote(for: best.settings) { lines += ["**Chosen " + edges + ".**", ""] }
+        if let holdouts = result.holdouts, let line = HoldoutScore.summary(holdouts) {
+            lines += ["**The chosen settings " + line + "**: documents the search did not choose on; compare families by this.", ""]
+        }
         if let final = result.final {
             lines += ["**Final model** (`tuned.toml` trained again, `final/`): \(final.evaluatedOn) accuracy "
                 + "\(String(format: "%.4f", final.accuracy)), macro-F1 \(String(format: "%.4f", final.macroF1)) on \(final.testExamples) documents: "

@@ -39,6 +39,11 @@ public struct TuneOptions: Sendable, Hashable {
     /// search finds the region, the draws near its best refine it, as fastText's autotune
     /// does around its best configuration. 0: random search alone.
     public var nearBestShare = 0.5
+    /// After the search, the chosen settings (as refitted: its kept epochs, no early
+    /// stopping) trained again with this many other parts of the training split held out
+    /// (`validation_seed` 1...N, the search's fraction and grouping) and scored on them:
+    /// documents the search did not choose on, to compare families by (docs/tuning.md). 0: none.
+    public var holdouts = 0
     /// Crash tests: `tune-trial` (before each trial runs) and `tune-final`.
     public var failpoints = Failpoints.fromEnvironment()
 
@@ -104,6 +109,29 @@ public struct TrialRecord: Sendable, Codable, Equatable {
 }
 
 /// What a tune chose, and the final model's test figures.
+/// The chosen settings' figures on one more holdout (``TuneOptions/holdouts``).
+public struct HoldoutScore: Sendable, Codable, Equatable {
+    public var seed: Int
+    public var valAccuracy: Double
+    public var valMacroF1: Double?
+    /// The documents held out.
+    public var examples: Int
+
+    enum CodingKeys: String, CodingKey {
+        case seed, examples
+        case valAccuracy = "val_accuracy"
+        case valMacroF1 = "val_macro_f1"
+    }
+
+    /// One line: the holdouts' mean validation accuracy and each one's; nil for none.
+    public static func summary(_ scores: [HoldoutScore]) -> String? {
+        guard !scores.isEmpty else { return nil }
+        let mean = scores.map(\.valAccuracy).reduce(0, +) / Double(scores.count)
+        return String(format: "on %d more holdouts (validation_seed 1-%d): mean validation accuracy %.4f (", scores.count, scores.count, mean)
+            + scores.map { String(format: "%.4f", $0.valAccuracy) }.joined(separator: ", ") + ")"
+    }
+}
+
 public struct TuneResult: Sendable, Codable {
     public var best: TrialRecord
     public var trials: Int
@@ -117,9 +145,11 @@ public struct TuneResult: Sendable, Codable {
     public var refitSetAside: String?
     /// The chosen settings trained again, evaluated once on the test split.
     public var final: PipelineResult?
+    /// The chosen settings on ``TuneOptions/holdouts`` more holdouts; nil when none were asked for.
+    public var holdouts: [HoldoutScore]?
 
     enum CodingKeys: String, CodingKey {
-        case best, trials, final
+        case best, trials, final, holdouts
         case finalModel = "final_model"
         case refitSetAside = "refit_set_aside"
         case trialRuns = "trial_runs"
@@ -249,6 +279,10 @@ public final class Tuner {
         try writeText(try tuned.toml(), to: tunedPath)
         var result = TuneResult(best: best, trials: Set(records.map(\.trial)).count, trialRuns: records.count,
                                 searchSeconds: spentBefore + (clock.now - started).seconds, tunedPipeline: tunedPath, finalModel: finalModel)
+        if options.holdouts > 0 {
+            result.holdouts = try scoreOnHoldouts(tunedConfig(best, searched: searched, finalModel: .refit).0, searched: searched,
+                                                  keepsUnknownText: runner.keepsUnknownText)
+        }
         try writeReport(records, result: result)
         failpoints.pass("tune-final")
         if options.runsFinal {
@@ -272,6 +306,42 @@ public final class Tuner {
             try writeReport(records, result: result)
         }
         return result
+    }
+
+    /// ``TuneOptions/holdouts``: `tuned` trained on the training split with each other part
+    /// held out and scored on it, in `FOLDER/holdout-N` (removed after: a set of shards
+    /// each). Like the search, it never reads the test split.
+    func scoreOnHoldouts(_ tuned: PipelineConfig, searched: PipelineConfig, keepsUnknownText: Bool) throws(FolioError) -> [HoldoutScore] {
+        var scores: [HoldoutScore] = []
+        for seed in 1...options.holdouts {
+            var config = tuned
+            config.training.validationSplit = searched.training.validationSplit
+            config.training.validationByGroup = searched.training.validationByGroup
+            config.training.validationSeed = seed
+            let runDir = folder + "/holdout-\(seed)"
+            let runner = PipelineRunner(config: config, runDir: runDir)
+            runner.keepsUnknownText = keepsUnknownText
+            runner.events = events
+            let (vocabulary, train, validation, trainingConfig) = try runner.prepareTraining()
+            let (evaluation, _) = try Self.trainAndValidate(trainingConfig, train: train, validation: validation, vocabulary: vocabulary)
+            let score = HoldoutScore(seed: seed, valAccuracy: evaluation.accuracy, valMacroF1: evaluation.report?.macroF1,
+                                     examples: validation?.manifest.records ?? 0)
+            events.note(String(format: "holdout %d (validation_seed %d, %d documents): validation accuracy %.4f", seed, seed, score.examples, score.valAccuracy))
+            scores.append(score)
+            try? FileManager.default.removeItem(atPath: runDir)
+        }
+        return scores
+    }
+
+    /// Trains `config` from scratch on `train` and evaluates the result on `validation`.
+    static func trainAndValidate(_ config: PipelineConfig, train: ShardSet, validation: ShardSet?, vocabulary: Vocabulary)
+        throws(FolioError) -> (EvaluationResult, Trainer)
+    {
+        let session = try TrainingSession(config: config, train: train, validation: validation, vocabularySize: vocabulary.count,
+                                          checkpoints: nil, metrics: nil, tokens: vocabulary.tokens)
+        try session.trainer.fit(resume: false)
+        guard let validation = session.validation else { throw FolioError("no validation data to rank trials by") }
+        return (try session.model.evaluate(validation, classes: train.manifest.labels.count), session.trainer)
     }
 
     /// `tuned.toml`'s run, in `FOLDER/final`.
@@ -326,17 +396,12 @@ public final class Tuner {
             }
         }
         do throws(FolioError) {
-            let session = try TrainingSession(config: config, train: train, validation: validation, vocabularySize: vocabulary.count,
-                                              checkpoints: nil, metrics: nil,
-                                              tokens: vocabulary.tokens)
-            try session.trainer.fit(resume: false)
-            guard let validation = session.validation else { throw FolioError("no validation data to rank trials by") }
-            let evaluation = try session.model.evaluate(validation, classes: train.manifest.labels.count)
+            let (evaluation, trainer) = try Self.trainAndValidate(config, train: train, validation: validation, vocabulary: vocabulary)
             record.valAccuracy = evaluation.accuracy
             record.valMacroF1 = evaluation.report?.macroF1
             // The epoch whose weights early stopping restored, as it recorded it.
-            record.bestEpoch = session.trainer.callbacks.lazy.compactMap { $0 as? EarlyStopping }.first?.state["best_epoch"].map { Int($0) }
-            let history = session.trainer.history
+            record.bestEpoch = trainer.callbacks.lazy.compactMap { $0 as? EarlyStopping }.first?.state["best_epoch"].map { Int($0) }
+            let history = trainer.history
             record.epochsRun = history.count
             record.trainAccuracy = record.bestEpoch.flatMap { history.indices.contains($0 - 1) ? history[$0 - 1] : nil }?.accuracy
                 ?? history.last?.accuracy

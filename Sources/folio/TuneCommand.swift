@@ -45,6 +45,8 @@ struct TuneCommand: ParsableCommand {
     @Option(help: "Train the final model on all training data for the chosen trial's kept epochs (refit), or as the trial trained (replay).")
     var final = FinalModel.refit
     @Flag(help: "Stop after writing tuned.toml (no final training, no test split).") var searchOnly = false
+    @Option(help: "Score the chosen settings on this many more validation holdouts (validation_seed 1...N), to compare families by.")
+    var holdouts = 0
     @OptionGroup var output: OutputOptionGroup
 
     func validate() throws {
@@ -66,6 +68,8 @@ struct TuneCommand: ParsableCommand {
             options.memoryLimit = memory?.bytes ?? Int(ProcessInfo.processInfo.physicalMemory / 2)
             options.runsFinal = !searchOnly
             options.finalModel = final
+            guard (0...100).contains(holdouts) else { throw FolioError("--holdouts must be in 0...100, not \(holdouts)") }
+            options.holdouts = holdouts
             let tuner = Tuner(config: config, space: tuneSpace, options: options, folder: out ?? "runs/\(config.name)-tune")
             tuner.events = display.pipelineEvents()
             tuner.onTrial = { record in
@@ -80,6 +84,7 @@ struct TuneCommand: ParsableCommand {
             + "\(best.value(of: metric).map { String(format: "%.4f", $0) } ?? "?") after \(result.trials) configurations in "
             + "\(String(format: "%.0f", result.searchSeconds)) s; written to \(result.tunedPipeline)")
         if let edges = tuneSpace.edgeNote(for: best.settings) { print("chosen " + edges) }
+        if let holdouts = result.holdouts, let line = HoldoutScore.summary(holdouts) { print(line) }
         if let final = result.final {
             print("final model (\(result.finalModel.rawValue)): \(final.evaluatedOn) accuracy \(String(format: "%.4f", final.accuracy)), macro-F1 \(String(format: "%.4f", final.macroF1)) "
                 + "on \(final.testExamples) documents; report: \(final.runDir)/report.md")

@@ -120,7 +120,8 @@ import Testing
     }
 
     /// Until the final model the test split is not read: killed right before it (and with
-    /// --search-only), no test shards exist and nothing was evaluated.
+    /// --search-only, scoring the choice on two more holdouts), no test shards exist and
+    /// nothing was evaluated.
     @Test func theSearchNeverReadsTheTestSplit() throws {
         let killed = try tune("killed", environment: ["FOLIO_FAILPOINT": "tune-final:1"])
         #expect(killed.terminatedBySignal == 9)
@@ -129,9 +130,12 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: folder.path + "/killed/data/shards/train/manifest.json"))
         #expect(!FileManager.default.fileExists(atPath: folder.path + "/killed/data/shards/test"))
         #expect(!FileManager.default.fileExists(atPath: folder.path + "/killed/final"))
-        let searchOnly = try tune("search", ["--search-only"])
+        let searchOnly = try tune("search", ["--search-only", "--holdouts", "2"])
         #expect(searchOnly.status == 0, "\(searchOnly.stderr)")
         #expect(!searchOnly.stdout.contains("final model"))
+        #expect(searchOnly.stdout.contains("on 2 more holdouts (validation_seed 1-2): mean validation accuracy "), "\(searchOnly.stdout)")
+        let refused = try tune("refused", ["--search-only", "--holdouts", "101"])
+        #expect(refused.status != 0 && refused.stderr.contains("--holdouts must be in 0...100, not 101"), "\(refused.stderr)")
         #expect(!FileManager.default.fileExists(atPath: folder.path + "/search/data/shards/test"))
         #expect(!FileManager.default.fileExists(atPath: folder.path + "/search/final"))
     }

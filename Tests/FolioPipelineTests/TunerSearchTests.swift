@@ -1,4 +1,5 @@
 import FolioCore
+import FolioShards
 import FolioTestSupport
 import Foundation
 import Testing
@@ -16,17 +17,39 @@ import Testing
 
     /// Six configurations in two brackets of three (rungs of 1 and 3 epochs), every one after
     /// the first bracket drawn near its best.
-    func tuner(_ out: String) throws -> Tuner {
+    func tuner(_ out: String, holdouts: Int = 0) throws -> Tuner {
         let config = try PipelineConfig.read(path: folder.path + "/tiny.toml")
         let spaceFile = folder.write("small.toml", "[dim]\nvalues = [8, 16, 32]\n[buckets]\nvalues = [1000]\n[batch_size]\nvalues = [8, 16]\n")
         var options = TuneOptions()
-        (options.trials, options.seed, options.nearBestShare, options.runsFinal) = (6, 3, 1, false)
+        (options.trials, options.seed, options.nearBestShare, options.runsFinal, options.holdouts) = (6, 3, 1, false, holdouts)
         return Tuner(config: config, space: try TuneSpace.defaults(for: config).reading(spaceFile), options: options, folder: folder.path + "/" + out)
     }
 
     func records(_ out: String) throws -> [TrialRecord] {
         try String(contentsOfFile: folder.path + "/\(out)/trials.jsonl", encoding: .utf8).split(separator: "\n")
             .map { try JSONDecoder().decode(TrialRecord.self, from: Data($0.utf8)) }
+    }
+
+    /// `holdouts`: the chosen settings as refitted, trained again with `validation_seed` 1
+    /// and 2 holding out other documents: each score is what that pipeline's own run gives
+    /// on its held-out part, and the test split is never read (no test shards anywhere).
+    @Test func theChosenSettingsAreScoredOnMoreHoldoutsWithoutReadingTheTestSplit() throws {
+        let result = try tuner("holdouts", holdouts: 2).run()
+        let scores = try #require(result.holdouts)
+        #expect(scores.map(\.seed) == [1, 2])
+        let tuneFolder = folder.path + "/holdouts"
+        #expect(!FileManager.default.fileExists(atPath: tuneFolder + "/data/shards/test"))
+        #expect(!FileManager.default.fileExists(atPath: tuneFolder + "/holdout-1"), "removed once scored")
+        let report = try String(contentsOfFile: tuneFolder + "/tune.md", encoding: .utf8)
+        #expect(report.contains(try #require(HoldoutScore.summary(scores))))
+        for score in scores {
+            var config = try PipelineConfig.read(path: tuneFolder + "/tuned.toml")
+            (config.training.validationSplit, config.training.validationSeed) = (0.1, score.seed)
+            let runner = PipelineRunner(config: config, runDir: folder.path + "/check-\(score.seed)")
+            let trained = try runner.runTraining()
+            #expect(trained.history.last?.valAccuracy == score.valAccuracy, "holdout \(score.seed)")
+            #expect(try ShardSet(folder: runner.validationShards).manifest.records == score.examples)
+        }
     }
 
     /// Trials tied on the metric rank by the other validation figure, then the earlier trial
