@@ -108,7 +108,6 @@ public struct TrialRecord: Sendable, Codable, Equatable {
     }
 }
 
-/// What a tune chose, and the final model's test figures.
 /// The chosen settings' figures on one more holdout (``TuneOptions/holdouts``).
 public struct HoldoutScore: Sendable, Codable, Equatable {
     public var seed: Int
@@ -132,6 +131,7 @@ public struct HoldoutScore: Sendable, Codable, Equatable {
     }
 }
 
+/// What a tune chose, and the final model's test figures.
 public struct TuneResult: Sendable, Codable {
     public var best: TrialRecord
     public var trials: Int
@@ -326,7 +326,7 @@ public final class Tuner {
             let (evaluation, _) = try Self.trainAndValidate(trainingConfig, train: train, validation: validation, vocabulary: vocabulary)
             let score = HoldoutScore(seed: seed, valAccuracy: evaluation.accuracy, valMacroF1: evaluation.report?.macroF1,
                                      examples: validation?.manifest.records ?? 0)
-            events.note(String(format: "holdout %d (validation_seed %d, %d documents): validation accuracy %.4f", seed, seed, score.examples, score.valAccuracy))
+            events.note(String(format: "validation_seed %d (%d documents held out): validation accuracy %.4f", seed, score.examples, score.valAccuracy))
             scores.append(score)
             try? FileManager.default.removeItem(atPath: runDir)
         }
