@@ -340,7 +340,7 @@ public final class Tuner {
         let session = try TrainingSession(config: config, train: train, validation: validation, vocabularySize: vocabulary.count,
                                           checkpoints: nil, metrics: nil, tokens: vocabulary.tokens)
         try session.trainer.fit(resume: false)
-        guard let validation = session.validation else { throw FolioError("no validation data to rank trials by") }
+        guard let validation = session.validation else { throw FolioError("no validation documents to evaluate on") }
         return (try session.model.evaluate(validation, classes: train.manifest.labels.count), session.trainer)
     }
 
