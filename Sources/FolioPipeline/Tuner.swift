@@ -192,6 +192,10 @@ public final class Tuner {
     }
 
     var trialsPath: String { folder + "/trials.jsonl" }
+    /// The search's wall-clock seconds when it ended (its trials' seconds leave out the data
+    /// stages and the work between trials): a rerun of a finished tune with the same budget
+    /// trains no more trials, one with a larger budget goes on. Absent while a search runs.
+    var searchEndedPath: String { folder + "/search-ended" }
     var tunedPath: String { folder + "/tuned.toml" }
 
     /// Epochs of each rung: the last the space's most, each before it `factor` times fewer.
@@ -214,7 +218,8 @@ public final class Tuner {
 
         let clock = ContinuousClock()
         let started = clock.now
-        let spentBefore = previous.values.reduce(0) { $0 + $1.seconds }
+        let ended = previous.isEmpty ? nil : (try? readWholeFile(searchEndedPath)).flatMap { Double(String(decoding: $0, as: UTF8.self)) }
+        let spentBefore = max(previous.values.reduce(0) { $0 + $1.seconds }, ended ?? 0)
         let factor = max(2, options.reductionFactor)
         let rungs = Self.rungEpochs(maxEpochs: space.maxEpochs, factor: factor)
         let bracketSize = Int(pow(Double(factor), Double(rungs.count - 1)))
@@ -275,6 +280,7 @@ public final class Tuner {
         guard let best = Self.best(records, metric: options.metric) else {
             throw FolioError("no trial finished within the budget: give the tune more time", file: trialsPath)
         }
+        try writeText(String(spentBefore + (clock.now - started).seconds), to: searchEndedPath)
         var (tuned, finalModel) = tunedConfig(best, searched: searched)
         try writeText(try tuned.toml(), to: tunedPath)
         var result = TuneResult(best: best, trials: Set(records.map(\.trial)).count, trialRuns: records.count,
@@ -455,6 +461,7 @@ public final class Tuner {
         let recorded = (try? readWholeFile(identityPath)).map { String(decoding: $0, as: UTF8.self) }
         guard recorded == identity else {
             unlink(trialsPath)
+            unlink(searchEndedPath)
             try writeText(identity, to: identityPath)
             return [:]
         }

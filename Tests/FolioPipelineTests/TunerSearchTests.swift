@@ -17,11 +17,12 @@ import Testing
 
     /// Six configurations in two brackets of three (rungs of 1 and 3 epochs), every one after
     /// the first bracket drawn near its best.
-    func tuner(_ out: String, holdouts: Int = 0) throws -> Tuner {
+    func tuner(_ out: String, holdouts: Int = 0, budget: Double? = nil) throws -> Tuner {
         let config = try PipelineConfig.read(path: folder.path + "/tiny.toml")
         let spaceFile = folder.write("small.toml", "[dim]\nvalues = [8, 16, 32]\n[buckets]\nvalues = [1000]\n[batch_size]\nvalues = [8, 16]\n")
         var options = TuneOptions()
         (options.trials, options.seed, options.nearBestShare, options.runsFinal, options.holdouts) = (6, 3, 1, false, holdouts)
+        if let budget { (options.trials, options.budgetSeconds) = (nil, budget) }
         return Tuner(config: config, space: try TuneSpace.defaults(for: config).reading(spaceFile), options: options, folder: folder.path + "/" + out)
     }
 
@@ -50,6 +51,20 @@ import Testing
             #expect(trained.history.last?.valAccuracy == score.valAccuracy, "holdout \(score.seed)")
             #expect(try ShardSet(folder: runner.validationShards).manifest.records == score.examples)
         }
+    }
+
+    /// A finished tune run again with the same time budget reads its trials back and trains
+    /// no more: its trials' seconds leave out the work between them, and a rerun that went by
+    /// those alone trained another trial (seen on the message catalogs' finished tune). A
+    /// larger budget goes on searching.
+    @Test func aFinishedTuneRunAgainWithItsBudgetTrainsNoMoreTrials() throws {
+        let first = try tuner("timed", budget: 1.5).run()
+        let trials = try String(contentsOfFile: folder.path + "/timed/trials.jsonl", encoding: .utf8)
+        let again = try tuner("timed", budget: 1.5).run()
+        #expect(try String(contentsOfFile: folder.path + "/timed/trials.jsonl", encoding: .utf8) == trials)
+        #expect(again.best == first.best && again.trialRuns == first.trialRuns)
+        let longer = try tuner("timed", budget: 3).run()
+        #expect(longer.trialRuns > first.trialRuns)
     }
 
     /// Trials tied on the metric rank by the other validation figure, then the earlier trial
