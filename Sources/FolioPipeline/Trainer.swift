@@ -293,11 +293,11 @@ public final class Trainer {
         if let shardedEmbedding {
             // Gathering every rank's rows costs a step or more; spent only on a checkpoint
             // rank 0 will write, which its folder and clock decide and every rank hears.
-            let writes = communicator.isWriter && options.checkpointFolder != nil && !checkpointWaits
-            var due = [writes ? 1.0 : 0.0]
+            let writer = communicator.isWriter && options.checkpointFolder != nil
+            var due = [writer && !checkpointWaits ? 1.0 : 0.0]
             try communicator.allReduceSum(&due)
             guard due[0] > 0 else {
-                if communicator.isWriter && options.checkpointFolder != nil { checkpointsSkipped += 1 }
+                if writer { checkpointsSkipped += 1 }
                 return
             }
             try shardedEmbedding.synchronize(model.arena)
@@ -305,10 +305,10 @@ public final class Trainer {
         try checkpoint(loader: LoaderState(epoch: epoch, batchesDone: position), microSteps: run.microSteps, sums: try summed(run.sums))
     }
 
-    /// Whether ``TrainingOptions/checkpointSeconds`` holds back a checkpoint now: true only
-    /// on rank 0 (the writer) with a folder, sooner than that after the last checkpoint.
+    /// Whether ``TrainingOptions/checkpointSeconds`` holds back a checkpoint now: sooner than
+    /// that after the last one. Only the writer (rank 0, with a folder) asks: its clock decides.
     private var checkpointWaits: Bool {
-        guard communicator.isWriter, options.checkpointFolder != nil, let interval = options.checkpointSeconds else { return false }
+        guard let interval = options.checkpointSeconds else { return false }
         return (ContinuousClock.now - lastCheckpoint).seconds < interval
     }
 

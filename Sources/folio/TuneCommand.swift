@@ -52,6 +52,7 @@ struct TuneCommand: ParsableCommand {
     func validate() throws {
         if budget == nil && trials == nil { throw ValidationError("give --budget (e.g. 10m) or --trials N") }
         if let trials, trials < 1 { throw ValidationError("--trials must be at least 1") }
+        if !(0...100).contains(holdouts) { throw ValidationError("--holdouts must be in 0...100, not \(holdouts)") }
     }
 
     func run() throws {
@@ -68,7 +69,6 @@ struct TuneCommand: ParsableCommand {
             options.memoryLimit = memory?.bytes ?? Int(ProcessInfo.processInfo.physicalMemory / 2)
             options.runsFinal = !searchOnly
             options.finalModel = final
-            guard (0...100).contains(holdouts) else { throw FolioError("--holdouts must be in 0...100, not \(holdouts)") }
             options.holdouts = holdouts
             let tuner = Tuner(config: config, space: tuneSpace, options: options, folder: out ?? "runs/\(config.name)-tune")
             tuner.events = display.pipelineEvents()
