@@ -10,6 +10,7 @@
 #
 #   bash bench/family_holdouts.sh NAME CORPUS BAG_TUNED_TOML LSTM_TUNED_TOML [group]
 #   SEEDS="1 2 3" WORK=/tmp/folio-family-holdouts     # defaults
+#   FAMILIES=bag ...      # one family again (the other's figures of an earlier sitting stand)
 # `group`: held out by group (validation_by = "group"), for corpora whose test split is
 # cut by group and whose tunes validated so.
 set -euo pipefail
@@ -30,7 +31,7 @@ fi
 out="$WORK/$NAME.jsonl"
 : > "$out"
 for seed in $SEEDS; do
-  for family in bag lstm; do
+  for family in ${FAMILIES:-bag lstm}; do
     toml=$BAG; [[ $family == lstm ]] && toml=$LSTM
     dir="$WORK/runs/$NAME-$family-$seed"
     rm -rf "$dir"
@@ -46,6 +47,8 @@ print(f"{sys.argv[2]}:")
 means = {}
 for family in ["bag", "lstm"]:
     mine = [r for r in runs if r["family"] == family]
+    if not mine:
+        continue
     means[family] = (statistics.mean(r["accuracy"] for r in mine), statistics.mean(r["macro_f1"] for r in mine))
     each = ", ".join(f"seed {r['seed']} {r['accuracy']:.4f} / {r['macro_f1']:.4f} ({r['examples']})" for r in mine)
     print(f"  {family}: mean {means[family][0]:.4f} / {means[family][1]:.4f}  [{each}]")

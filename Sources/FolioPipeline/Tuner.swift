@@ -418,15 +418,21 @@ public final class Tuner {
         return record
     }
 
-    /// A trial's training: early stopping on validation accuracy that restores the best
-    /// epoch's weights, so a trial past its best stops instead of spending the budget on
-    /// the rest of its rung, and it is ranked by the weights it keeps. Patience: a fifth of
-    /// the rung's epochs, at least 2 (10 of the bag pipeline's 50: its chosen trials on the
-    /// shipped and changelog corpora peaked at epochs 8 and 25 and trained all 50). A
-    /// pipeline's own early stopping is kept, made to restore its best weights.
+    /// A trial's training: early stopping on the validation loss (Keras's default monitor)
+    /// that restores the best epoch's weights, so a trial past its best stops instead of
+    /// spending the budget on the rest of its rung; it is ranked by the accuracy of the
+    /// weights it keeps, and a refit trains that epoch's count. The loss, not the accuracy,
+    /// picks the epoch: on a few hundred validation documents accuracy moves by whole
+    /// documents, and its first peak is often a blip (trained 16 epochs on its tune's holdout,
+    /// the manual pages' chosen bag peaked at epoch 4, two pages above every later epoch,
+    /// while the loss fell to the last; with the loss picking each trial's epoch, the tune
+    /// chose settings that validated 1.25 points higher on six other holdouts:
+    /// bench/results/2026-12-06-trial-monitor-zen4.md). Patience: a fifth of the rung's
+    /// epochs, at least 2. A pipeline's own early stopping is kept, made to restore its
+    /// best weights.
     static func trialConfig(_ config: PipelineConfig, epochs: Int) -> PipelineConfig {
         var config = config
-        var stopping = config.training.earlyStopping ?? .init(monitor: "val_accuracy", patience: max(2, epochs / 5))
+        var stopping = config.training.earlyStopping ?? .init(monitor: "val_loss", patience: max(2, epochs / 5))
         stopping.restoreBestWeights = true
         config.training.earlyStopping = stopping
         return config
@@ -486,12 +492,18 @@ public final class Tuner {
             /// Trials stop early (``trialConfig(_:epochs:)``); records of tunes whose trials
             /// trained their whole rung are not mixed in.
             var trialsStopEarly = true
+            /// Where the tune's own early stopping applies, its trials keep the epoch of the
+            /// lowest validation loss; records of tunes that kept the highest accuracy's are
+            /// not mixed in. Absent for a pipeline's own early stopping, whose trials are as
+            /// they were.
+            var trialsKeepLowestLoss: Bool?
             /// Later brackets draw near the best trial too; records of tunes that drew every
             /// configuration from the whole space hold other trials under the same numbers.
             var nearBestShare: Double
         }
         let identity = Identity(pipeline: config, space: space, metric: options.metric.rawValue, seed: options.seed, trials: options.trials,
-                                factor: options.reductionFactor, nearBestShare: options.nearBestShare)
+                                factor: options.reductionFactor,
+                                trialsKeepLowestLoss: config.training.earlyStopping == nil ? true : nil, nearBestShare: options.nearBestShare)
         return String(decoding: config.canonicalJSON(identity), as: UTF8.self)
     }
 

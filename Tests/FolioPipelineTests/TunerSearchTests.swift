@@ -67,6 +67,41 @@ import Testing
         #expect(longer.trialRuns > first.trialRuns)
     }
 
+    /// A pipeline without early stopping of its own (the bag's) has its trials keep the epoch
+    /// of the lowest validation loss, not the first highest accuracy (a blip on a few hundred
+    /// documents); each trial is ranked by that epoch's accuracy. Replayed from its settings,
+    /// every trial's kept epoch is its history's lowest loss. A tune of such trials does not
+    /// read back records of trials that kept another epoch (a changed identity).
+    @Test func trialsWithoutTheirOwnEarlyStoppingKeepTheEpochOfTheLowestValidationLoss() throws {
+        let tuner = try tuner("monitor")
+        #expect(Tuner.trialConfig(tuner.config, epochs: 10).training.earlyStopping?.monitor == "val_loss")
+        #expect(try tuner.tuneIdentity().contains("\"trialsKeepLowestLoss\":true"))
+        _ = try tuner.run()
+        var searched = tuner.config
+        searched.training.validationSplit = 0.1
+        let replay = PipelineRunner(config: searched, runDir: folder.path + "/replay")
+        replay.keepsUnknownText = true  // as the tune's own data: the space draws subwords
+        let (vocabulary, train, validation, base) = try replay.prepareTraining()
+        var moved = 0
+        for record in try records("monitor") where (record.epochsRun ?? 0) > 1 {
+            let config = Tuner.trialConfig(base.applying(record.settings, epochs: record.epochs), epochs: record.epochs)
+            let (evaluation, trainer) = try Tuner.trainAndValidate(config, train: train, validation: validation, vocabulary: vocabulary)
+            let losses = trainer.history.compactMap(\.valLoss)
+            #expect(losses.count == trainer.history.count)
+            let lowest = try #require(losses.indices.min { losses[$0] < losses[$1] }) + 1
+            #expect(record.bestEpoch == lowest, "trial \(record.trial) rung \(record.rung)")
+            #expect(record.valAccuracy == evaluation.accuracy)
+            let accuracies = trainer.history.compactMap(\.valAccuracy)
+            if let highest = accuracies.indices.max(by: { accuracies[$0] < accuracies[$1] }), highest + 1 != lowest { moved += 1 }
+        }
+        #expect(moved > 0, "some trial's lowest loss is not its highest accuracy's epoch, or this test could not tell the two apart")
+        // A pipeline that stops early by its own setting keeps it, and its tunes' identity.
+        var own = tuner.config
+        own.training.earlyStopping = .init(monitor: "val_accuracy", patience: 3)
+        #expect(Tuner.trialConfig(own, epochs: 10).training.earlyStopping?.monitor == "val_accuracy")
+        #expect(try !Tuner(config: own, space: tuner.space, options: tuner.options, folder: folder.path + "/own").tuneIdentity().contains("trialsKeepLowestLoss"))
+    }
+
     /// Trials tied on the metric rank by the other validation figure, then the earlier trial
     /// goes first; a higher rung outranks any figure of a lower one; a trial without figures
     /// (skipped) ranks last.
