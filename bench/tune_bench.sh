@@ -18,6 +18,8 @@
 #                                          # (default: refitted on the whole training split);
 #                                          # on a WORK of an earlier sitting the trials are read
 #                                          # back, not searched again: WORK/<corpus>-<family>-replay.json
+#   HOLDOUTS=3 ...                         # folio tune --holdouts: the choice scored on 3 more
+#                                          # holdouts (docs/tuning.md, choosing between families)
 #   VALIDATION_BY=group ...                # every model validates on whole held-out groups
 #                                          # (a module, a source package: the folders below the
 #                                          # label folders), the same documents for all
@@ -47,7 +49,7 @@ for corpus in ${CORPUS_NAMES:-shipped man-sections}; do
     sed "s|^path = .*|path = \"${CORPORA[$corpus]}\"|; s/^name = .*/name = \"$corpus-$family\"/" "pipelines/$family.toml" >"$WORK/$corpus-$family.toml"
     raw="$WORK/$corpus-$family${FINAL:+-$FINAL}"
     "$FOLIO" tune "$WORK/$corpus-$family.toml" --budget "$BUDGET" ${VALIDATION_BY:+--set training.validation_by=$VALIDATION_BY} --out "$WORK/$corpus-$family-tune" \
-      ${FINAL:+--final $FINAL} --json 2>"$raw.err" | tail -1 >"$raw.json"
+      ${FINAL:+--final $FINAL} ${HOLDOUTS:+--holdouts $HOLDOUTS} --json 2>"$raw.err" | tail -1 >"$raw.json"
     python3 - "$raw.json" "$corpus" "$family" <<'PY'
 import json, sys
 result = json.load(open(sys.argv[1]))
