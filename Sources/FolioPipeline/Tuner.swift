@@ -280,11 +280,12 @@ public final class Tuner {
         guard let best = Self.best(records, metric: options.metric) else {
             throw FolioError("no trial finished within the budget: give the tune more time", file: trialsPath)
         }
-        try writeText(String(spentBefore + (clock.now - started).seconds), to: searchEndedPath)
+        let searchSeconds = spentBefore + (clock.now - started).seconds
+        try writeText(String(searchSeconds), to: searchEndedPath)
         var (tuned, finalModel) = tunedConfig(best, searched: searched)
         try writeText(try tuned.toml(), to: tunedPath)
         var result = TuneResult(best: best, trials: Set(records.map(\.trial)).count, trialRuns: records.count,
-                                searchSeconds: spentBefore + (clock.now - started).seconds, tunedPipeline: tunedPath, finalModel: finalModel)
+                                searchSeconds: searchSeconds, tunedPipeline: tunedPath, finalModel: finalModel)
         if options.holdouts > 0 {
             result.holdouts = try scoreOnHoldouts(tunedConfig(best, searched: searched, finalModel: .refit).0, searched: searched,
                                                   keepsUnknownText: runner.keepsUnknownText)
