@@ -201,11 +201,11 @@ extension GlobalPooling1D {
         let divisors: [Float]
         let ids: [UInt32]
 
-        /// The ids of the rows the backward adds to: each row's valid steps (with a row
+        /// Marks the ids of the rows the backward adds to: each row's valid steps (with a row
         /// shard, this rank's ids, all of them).
-        var updatedIDs: some Sequence<UInt32> {
+        func markUpdatedIDs(in marks: inout RowMarks) {
             let (rows, steps) = (shape[0], shape[1])
-            return (0..<rows).lazy.filter { divisors[$0] > 0 }.flatMap { b in ids[b * steps..<b * steps + min(steps, Int(lengths[b]))] }
+            for b in 0..<rows where divisors[b] > 0 { marks.insert(ids[b * steps..<b * steps + min(steps, Int(lengths[b]))]) }
         }
 
         /// The backward of a training pass over the table: each valid step's share of its row's

@@ -22,6 +22,21 @@ public struct RowMarks: Sendable {
         words[row >> 6] |= bit
     }
 
+    /// Marks each of `rows`, as ``insert(_:)-(Int)`` one by one but with one access to the
+    /// storage for them all: a bag model's step marks tens of thousands.
+    /// - Precondition: every row is within the room reserved.
+    public mutating func insert(_ rows: ArraySlice<UInt32>) {
+        var added = 0
+        words.withUnsafeMutableBufferPointer { words in
+            for row in rows {
+                let bit: UInt64 = 1 << UInt64(row & 63)
+                added += words[Int(row >> 6)] & bit == 0 ? 1 : 0
+                words[Int(row >> 6)] |= bit
+            }
+        }
+        count += added
+    }
+
     /// The marked rows, ascending; afterwards none is marked.
     public mutating func removeAll() -> [Int] {
         var rows: [Int] = []

@@ -14,27 +14,18 @@ import FolioCore
 /// token down, so blocks would give rank 0 most of the reads.
 public final class RowShard {
     public let communicator: any Communicator
-    private let rank: UInt32
-    private let count: UInt32
+    /// Which rows are this rank's.
+    public let deal: RowDeal
     /// Seconds in the pooled sums' reductions, and the floats they summed, since made.
     public private(set) var seconds = 0.0
     public private(set) var floats = 0
 
-    /// `count - 1` where the count is a power of two, else 0 (see ``owns(_:)``).
-    private let mask: UInt32
-
     public init(communicator: any Communicator) {
         self.communicator = communicator
-        rank = UInt32(communicator.rank)
-        count = UInt32(communicator.size)
-        mask = count & (count - 1) == 0 ? count - 1 : 0
+        deal = RowDeal(rank: communicator.rank, count: communicator.size)
     }
 
-    /// Asked for every hashed id of every micro-batch: a mask where the rank count allows,
-    /// as an integer division takes tens of cycles.
-    @inline(__always) public func owns(_ row: UInt32) -> Bool {
-        mask != 0 ? row & mask == rank : row % count == rank
-    }
+    @inline(__always) public func owns(_ row: UInt32) -> Bool { deal.owns(row) }
 
     /// Floats that ride with the next pooled sums and are summed with them, so that the
     /// trainer's own notices (a stop signal, a spent time budget) need no collective of

@@ -45,9 +45,11 @@ public final class Sequential {
     var updatesTableInBackward = true
     /// The micro-batches of the step under way, until its end updates the table with them.
     private var pendingTableUpdates: [(pass: GlobalPooling1D.TablePass, gradient: Tensor)] = []
-    /// The table rows the step under way updates at its end (what a distributed run's ranks
-    /// must share, ``RowShard``): read by hooks the accumulator runs at the step.
-    public var tableRowsAwaitingUpdate: [Int] { pendingTableUpdates.flatMap { $0.pass.updatedIDs.map { Int($0) } } }
+    /// Marks the table rows the step under way updates at its end (what a distributed run's
+    /// ranks must share, ``RowShard``): run by hooks the accumulator runs at the step.
+    public func markTableRowsAwaitingUpdate(in marks: inout RowMarks) {
+        for (pass, _) in pendingTableUpdates { pass.markUpdatedIDs(in: &marks) }
+    }
     /// A distributed run's deal of the embedding table's rows (``RowShard``), used by
     /// training passes; only a model that ``poolsTableInTraining`` takes one.
     public var rowShard: RowShard?

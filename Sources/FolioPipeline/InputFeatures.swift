@@ -1,3 +1,4 @@
+import FolioCore
 import FolioNN
 import FolioShards
 import FolioText
@@ -25,11 +26,13 @@ public struct InputFeatures: Sendable {
     }
 
     /// `unknownText`: per row, the text of its `<oov>` tokens in order (rows left out, or
-    /// shorter, give those tokens no subwords). `keeping`: only the ids it accepts stay,
-    /// before weighting (a rank's own rows of a table dealt between ranks); an id's
-    /// duplicates go with it, so its term frequency, and its weight, are those of the whole row.
-    public func callAsFunction(_ batch: TokenBatch, unknownText: [[String]] = [], keeping keep: ((UInt32) -> Bool)? = nil) -> TokenBatch {
-        var expanded = withNgrams(batch, ngrams)
+    /// shorter, give those tokens no subwords). `keeping`: only the ids of the rank's own
+    /// table rows stay, before weighting (a table dealt between ranks); an id's duplicates go
+    /// with it, so its term frequency, and its weight, are those of the whole row.
+    public func callAsFunction(_ batch: TokenBatch, unknownText: [[String]] = [], keeping deal: RowDeal? = nil) -> TokenBatch {
+        // Without subwords the n-gram expansion keeps the rank's ids as it makes them.
+        let dealtInExpansion = ngrams != nil && subwords == nil ? deal : nil
+        var expanded = withNgrams(batch, ngrams, keeping: dealtInExpansion ?? .whole)
         if let subwords {
             let perRow = (0..<batch.rows).map { row in
                 let tokens = batch.ids[row * batch.length..<row * batch.length + min(batch.length, Int(batch.lengths[row]))]
@@ -37,13 +40,13 @@ public struct InputFeatures: Sendable {
             }
             expanded = subwords.perPosition ? withExtraIDs(expanded, perRow) : appending(expanded, perRow.map(\.ids))
         }
-        if let keep { expanded = keeping(expanded, keep) }
+        if let deal, dealtInExpansion == nil { expanded = keeping(expanded, deal) }
         return weighting?.weigh(expanded) ?? expanded
     }
 
-    func callAsFunction(_ batch: LoaderBatch, keeping keep: ((UInt32) -> Bool)? = nil) -> TokenBatch {
+    func callAsFunction(_ batch: LoaderBatch, keeping deal: RowDeal? = nil) -> TokenBatch {
         self(TokenBatch(rows: batch.rows, length: batch.length, ids: batch.ids, lengths: batch.lengths), unknownText: batch.unknownText,
-             keeping: keep)
+             keeping: deal)
     }
 }
 
@@ -51,7 +54,7 @@ public struct InputFeatures: Sendable {
 /// longest. A batch with subword ids per position (``TokenBatch/extraIDs``) is returned
 /// whole: no model pools it straight from the table, and one whose rows are dealt between
 /// ranks refuses it with an error naming the rank.
-func keeping(_ batch: TokenBatch, _ keep: (UInt32) -> Bool) -> TokenBatch {
+func keeping(_ batch: TokenBatch, _ deal: RowDeal) -> TokenBatch {
     guard batch.extraIDs == nil else { return batch }
     precondition(batch.weights == nil, "keeping runs before weighting")
     var kept = [UInt32]()
@@ -59,7 +62,7 @@ func keeping(_ batch: TokenBatch, _ keep: (UInt32) -> Bool) -> TokenBatch {
     var lengths = [Int32](repeating: 0, count: batch.rows)
     for row in 0..<batch.rows {
         let before = kept.count
-        for id in batch.ids[row * batch.length..<row * batch.length + min(batch.length, Int(batch.lengths[row]))] where keep(id) {
+        for id in batch.ids[row * batch.length..<row * batch.length + min(batch.length, Int(batch.lengths[row]))] where deal.owns(id) {
             kept.append(id)
         }
         lengths[row] = Int32(kept.count - before)
@@ -91,9 +94,10 @@ func appending(_ batch: TokenBatch, _ extra: [[UInt32]]) -> TokenBatch {
     return TokenBatch(rows: batch.rows, length: newLength, ids: ids, lengths: lengths)
 }
 
-/// `batch` with its hashed n-grams appended to each row (unchanged without `ngrams`).
-func withNgrams(_ batch: TokenBatch, _ ngrams: NgramHashing?) -> TokenBatch {
+/// `batch` with its hashed n-grams appended to each row (unchanged without `ngrams`), only
+/// `deal`'s rows' ids kept.
+func withNgrams(_ batch: TokenBatch, _ ngrams: NgramHashing?, keeping deal: RowDeal = .whole) -> TokenBatch {
     guard let ngrams else { return batch }
-    let expanded = ngrams.expand(ids: batch.ids, rows: batch.rows, length: batch.length, lengths: batch.lengths)
+    let expanded = ngrams.expand(ids: batch.ids, rows: batch.rows, length: batch.length, lengths: batch.lengths, keeping: deal)
     return TokenBatch(rows: batch.rows, length: expanded.length, ids: expanded.ids, lengths: expanded.lengths)
 }

@@ -58,7 +58,7 @@ final class ShardedEmbedding {
     /// all of them this rank's (touched, or updated by the pooling's backward at the step's end).
     func noteUpdated(_ arena: ParameterArena) {
         steps += 1
-        for row in network.tableRowsAwaitingUpdate { marks.insert(row) }
+        network.markTableRowsAwaitingUpdate(in: &marks)
         guard let region = arena.rowSparseRegions.first(where: { $0.offset == offset }) else { return }
         for row in region.touchedRows { marks.insert(row) }
     }
@@ -108,13 +108,13 @@ final class ShardedEmbedding {
 
     /// `batch`'s input features (hashed n-grams, TF-IDF bags) as `features` makes them, but
     /// with only this rank's rows' ids: its pooling reads nothing else. Every rank hashes
-    /// every row's n-grams (it must, to find its own ids) but sorts, counts and weighs only
-    /// its own; exchanging the ranks' shares of the features instead cost a collective a
+    /// every row's n-grams (it must, to find its own ids), keeping its own as it makes them,
+    /// and sorts, counts and weighs only those; exchanging the ranks' shares of the features instead cost a collective a
     /// micro-batch, where the ranks waited for each other longer than the work it split.
     /// `notice` rides with the pooled sums (``RowShard/rider``); ``heard`` reads them back.
     func features(_ batch: LoaderBatch, _ features: InputFeatures, notice: RankNotice) -> TokenBatch {
         shard.rider = notice.floats
-        return features(batch, keeping: shard.owns)
+        return features(batch, keeping: shard.deal)
     }
 
     /// What any rank said with the last micro-batch's pooled sums (read at a step's end,

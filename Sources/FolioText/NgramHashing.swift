@@ -1,3 +1,5 @@
+import FolioCore
+
 /// Word n-grams hashed into extra ids after the vocabulary, as fastText's `-wordNgrams` and
 /// `-bucket`: computed from consecutive token ids when a batch is built (DESIGN.md §3), so
 /// one shard set serves unigram and n-gram models alike.
@@ -25,8 +27,11 @@ public struct NgramHashing: Sendable, Hashable, Codable {
     }
 
     /// Rows of `length` ids (each `lengths[r]` valid, zero-padded) to rows of the ids
-    /// followed by their hashed n-grams, zero-padded to the new common length.
-    public func expand(ids: [UInt32], rows: Int, length: Int, lengths: [Int32]) -> (ids: [UInt32], length: Int, lengths: [Int32]) {
+    /// followed by their hashed n-grams, zero-padded to the new common length. `keeping`: only
+    /// the ids of the rank's own table rows stay (a rank of a distributed run that deals the
+    /// table's rows), tested as each is made rather than in a pass of its own afterwards.
+    public func expand(ids: [UInt32], rows: Int, length: Int, lengths: [Int32],
+                       keeping deal: RowDeal = .whole) -> (ids: [UInt32], length: Int, lengths: [Int32]) {
         let extra = (2...max(2, order)).reduce(0) { $0 + max(0, length - $1 + 1) }
         let newLength = length + (order >= 2 ? extra : 0)
         var output = [UInt32](repeating: 0, count: rows * newLength)
@@ -35,16 +40,24 @@ public struct NgramHashing: Sendable, Hashable, Codable {
             let valid = min(length, Int(lengths[row]))
             let tokens = ids[row * length..<row * length + valid]
             var position = row * newLength
-            for id in tokens { output[position] = id; position += 1 }
+            // Every id is written and the position advances past a kept one only: no branch
+            // on the owner (``RowDeal/keeps(_:)``).
+            for id in tokens {
+                output[position] = id
+                position += deal.keeps(id)
+            }
             if order >= 2 {
                 for n in 2...order where valid >= n {
                     for start in 0...(valid - n) {
                         let from = tokens.startIndex + start
-                        output[position] = UInt32(vocabularySize + Int(NgramHashing.hash(tokens[from..<from + n]) % UInt64(buckets)))
-                        position += 1
+                        let id = UInt32(vocabularySize + Int(NgramHashing.hash(tokens[from..<from + n]) % UInt64(buckets)))
+                        output[position] = id
+                        position += deal.keeps(id)
                     }
                 }
             }
+            // A dropped id's last write may lie past the kept ones: padding is zero.
+            if position < (row + 1) * newLength { output[position] = 0 }
             newLengths[row] = Int32(position - row * newLength)
         }
         return (output, newLength, newLengths)

@@ -614,4 +614,17 @@ func fixtureLSTM(_ fixture: NNFixture, sequences: Bool) -> (LSTM, ParameterArena
         marks.insert(1)
         #expect(marks.removeAll() == [1, 199])
     }
+
+    /// Marking a slice counts each new row once, whether it repeats within the slice or was
+    /// marked before, as marking its rows one by one does.
+    @Test func aSliceMarksWhatItsRowsOneByOneMark() {
+        var (bulk, single) = (RowMarks(rows: 200), RowMarks(rows: 200))
+        bulk.insert(64)
+        single.insert(64)
+        let rows: [UInt32] = [7, 199, 64, 7, 0, 128, 127, 199, 65]
+        bulk.insert(rows[1...])
+        for row in rows[1...] { single.insert(Int(row)) }
+        #expect(bulk.count == 7 && bulk.count == single.count)
+        #expect(bulk.removeAll() == single.removeAll())
+    }
 }

@@ -125,7 +125,7 @@ import Testing
             Dictionary(uniqueKeysWithValues: (0..<Int(batch.lengths[row])).map { (batch.ids[row * batch.length + $0], batch.weights![row * batch.length + $0]) })
         }
         let whole = Self.weightedFeatures(batch)
-        let parts = (0..<2).map { rank in Self.weightedFeatures(batch, keeping: { $0 % 2 == UInt32(rank) }) }
+        let parts = (0..<2).map { rank in Self.weightedFeatures(batch, keeping: RowDeal(rank: rank, count: 2)) }
         for row in 0..<3 {
             let (even, odd) = (bag(parts[0], row), bag(parts[1], row))
             #expect(even.keys.allSatisfy { $0 % 2 == 0 } && odd.keys.allSatisfy { $0 % 2 == 1 })

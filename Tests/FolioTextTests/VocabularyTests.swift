@@ -119,4 +119,47 @@ import Testing
         let trigrams = NgramHashing(order: 3, buckets: 1000, vocabularySize: 50).expand(ids: [5, 6, 7, 8], rows: 1, length: 4, lengths: [4])
         #expect(trigrams.lengths == [4 + 3 + 2])
     }
+
+    /// A rank's expansion keeps, of each row's ids and n-grams, exactly those of its own
+    /// table rows, in order, zero-padded: the whole expansion filtered, for a rank count that
+    /// masks (2, 4) and one that divides (3), whose ranks' parts together are the whole.
+    @Test(arguments: [2, 3, 4])
+    func aRanksExpansionKeepsItsOwnRowsIdsOfTheWholeExpansion(ranks: Int) {
+        let hashing = NgramHashing(order: 3, buckets: 997, vocabularySize: 50)
+        var generator = SplitMix64(seed: UInt64(ranks))
+        let (rows, length) = (5, 40)
+        let lengths = (0..<rows).map { Int32($0 == 3 ? 0 : 1 + Int(generator.next() % UInt64(length))) }
+        var ids = [UInt32](repeating: 0, count: rows * length)
+        for row in 0..<rows {
+            for position in 0..<Int(lengths[row]) { ids[row * length + position] = UInt32(generator.next() % 50) }
+        }
+        let whole = hashing.expand(ids: ids, rows: rows, length: length, lengths: lengths)
+        let wholeRows = (0..<rows).map { Array(whole.ids[$0 * whole.length..<$0 * whole.length + Int(whole.lengths[$0])]) }
+        var kept = 0
+        for rank in 0..<ranks {
+            let part = hashing.expand(ids: ids, rows: rows, length: length, lengths: lengths, keeping: RowDeal(rank: rank, count: ranks))
+            for row in 0..<rows {
+                let valid = Int(part.lengths[row])
+                #expect(Array(part.ids[row * part.length..<row * part.length + valid]) == wholeRows[row].filter { Int($0) % ranks == rank })
+                #expect(part.ids[row * part.length + valid..<(row + 1) * part.length].allSatisfy { $0 == 0 }, "row \(row): padding")
+                kept += valid
+            }
+        }
+        #expect(kept == whole.lengths.reduce(0) { $0 + Int($1) })
+    }
+}
+
+@Suite struct RowDealTests {
+    /// `keeps` is `owns` as 1 or 0, at the ends of the id range too, masked or divided.
+    @Test func keepsIsOwnsAsAnInteger() {
+        for count in [1, 2, 3, 4, 6, 8] {
+            for rank in 0..<count {
+                let deal = RowDeal(rank: rank, count: count)
+                for row: UInt32 in [0, 1, 2, 5, 63, 64, 1_000_003, UInt32.max - 1, UInt32.max] {
+                    #expect(deal.owns(row) == (row % UInt32(count) == UInt32(rank)), "\(row) of rank \(rank) of \(count)")
+                    #expect(deal.keeps(row) == (deal.owns(row) ? 1 : 0))
+                }
+            }
+        }
+    }
 }
