@@ -67,10 +67,15 @@ public protocol Callback: AnyObject {
     func epochEnded(_ logs: EpochLogs, history: [EpochLogs], context: CallbackContext) throws(FolioError)
     /// After the last epoch (or an early stop).
     func trainingEnded(context: CallbackContext) throws(FolioError)
+    /// Whether ``epochEnded(_:history:context:)`` may read the model's weights or stop
+    /// training: then the ranks of a run that deal an embedding table's rows gather each
+    /// other's rows before it runs. True unless the callback reads only the logs.
+    var readsWeightsOrStops: Bool { get }
 }
 
 extension Callback {
     public func trainingEnded(context: CallbackContext) throws(FolioError) {}
+    public var readsWeightsOrStops: Bool { true }
 }
 
 /// Tracks the best value of a monitored quantity: lower is better for losses, higher for
@@ -179,6 +184,7 @@ public final class ModelCheckpoint: Callback {
 public final class ReduceLROnPlateau: Callback {
     public let name = "reduce_lr_on_plateau"
     public var state: [String: Double] = [:]
+    public var readsWeightsOrStops: Bool { false }
     let tracker: MonitoredBest
     public let factor: Double
     public let patience: Int
@@ -225,6 +231,7 @@ public final class MetricsLogger: Callback {
     public enum Format: Sendable { case csv, jsonLines }
     public let name = "metrics_logger"
     public var state: [String: Double] = [:]
+    public var readsWeightsOrStops: Bool { false }
     public let path: String
     public let format: Format
 

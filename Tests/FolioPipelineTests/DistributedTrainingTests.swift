@@ -44,18 +44,23 @@ import Testing
     }
 
     static func makeTrainer(_ model: Sequential, optimizer: any Optimizer, _ folder: String, accumulation: Int, communicator: any Communicator,
-                            loaderRank: (rank: Int, of: Int), dealsRows: Bool = false,
-                            adjust: (inout TrainingOptions) -> Void = { _ in }) throws -> Trainer {
+                            loaderRank: (rank: Int, of: Int), dealsRows: Bool = false, validates: Bool = false,
+                            callbacks: [any Callback] = [], adjust: (inout TrainingOptions) -> Void = { _ in }) throws -> Trainer {
         var loaderOptions = LoaderOptions(batchSize: 8, maxLength: 10, seed: 3, memoryBudget: 1 << 16, prefetch: 2)
         (loaderOptions.rank, loaderOptions.worldSize, loaderOptions.groupSize) = (loaderRank.rank, loaderRank.of, accumulation)
         let loader = try ShardLoader(shards: try ShardSet(folder: folder), options: loaderOptions)
+        // The training records again, in order, each rank evaluating its part.
+        let validationOptions = LoaderOptions(batchSize: 8, maxLength: 10, shuffle: false, memoryBudget: 1 << 16, prefetch: 2,
+                                              rank: communicator.rank, worldSize: communicator.size)
+        let validation = validates ? try ShardLoader(shards: try ShardSet(folder: folder), options: validationOptions) : nil
         var options = TrainingOptions()
         options.epochs = 2
         options.accumulationSteps = accumulation
         options.weightCheckEvery = 1
         options.dealsEmbeddingRows = dealsRows
         adjust(&options)
-        return Trainer(model: model, optimizer: optimizer, loader: loader, options: options, communicator: communicator)
+        return Trainer(model: model, optimizer: optimizer, loader: loader, validation: validation, options: options, callbacks: callbacks,
+                       communicator: communicator)
     }
 
     /// (ranks, accumulation): groups that divide the epoch's 12 micro-batches and groups
@@ -104,12 +109,14 @@ import Testing
     }()
 
     static func bagTrainerDealingRows(_ folder: String, accumulation: Int, weighted: Bool = false, communicator: any Communicator,
-                                      loaderRank: (rank: Int, of: Int) = (0, 1), adjust: (inout TrainingOptions) -> Void = { _ in }) throws -> Trainer {
+                                      loaderRank: (rank: Int, of: Int) = (0, 1), validates: Bool = false, callbacks: [any Callback] = [],
+                                      adjust: (inout TrainingOptions) -> Void = { _ in }) throws -> Trainer {
         let model = try Sequential([.embedding(outputDim: 6), weighted ? .globalSqrtNPooling1D : .globalAveragePooling1D, .dense(units: 3)],
                                    vocabulary: weighted ? 100 : 60, seed: 7)
         model.makeEmbeddingsRowSparse()
         return try makeTrainer(model, optimizer: SGD(arena: model.arena, learningRate: 0.5), folder, accumulation: accumulation,
-                               communicator: communicator, loaderRank: loaderRank, dealsRows: true) { options in
+                               communicator: communicator, loaderRank: loaderRank, dealsRows: true, validates: validates,
+                               callbacks: callbacks) { options in
             if weighted { options.features = Self.weightedFeatures }
             adjust(&options)
         }
@@ -189,6 +196,36 @@ import Testing
         #expect(zip(first[0].losses, reference.losses).allSatisfy { abs($0 - $1) < 1e-5 }, "\(first[0].losses) vs \(reference.losses)")
     }
 
+    /// Validation and a callback that reads the weights see, at every epoch's end, the
+    /// whole table as one process holds it, though nothing else reads it there: the ranks
+    /// that deal its rows gather them for them, and only for them.
+    @Test(arguments: [(true, false), (false, true), (false, false)])
+    func ranksDealingRowsGatherThemForValidationAndCallbacksThatReadWeights(validates: Bool, readsWeights: Bool) throws {
+        let path = folder.path
+        let train = { @Sendable (communicator: any Communicator, accumulation: Int) throws -> (losses: [Double?], sums: [Double]) in
+            let recorder = WeightSums(readsWeights: readsWeights)
+            let trainer = try Self.bagTrainerDealingRows(path, accumulation: accumulation, weighted: true, communicator: communicator,
+                                                         validates: validates, callbacks: [recorder]) { $0.epochs = 3 }
+            try trainer.fit()
+            return (trainer.history.map(\.valLoss), recorder.sums)
+        }
+        let reference = try train(SingleProcess(), 2)
+        let ranks = try ThreadCommunicator.run(ranks: 2) { try train($0, 1) }
+        let close = { (a: [Double], b: [Double]) in a.count == b.count && zip(a, b).allSatisfy { abs($0 - $1) < 1e-4 * max(1, abs($1)) } }
+        #expect(reference.sums.count == 3)
+        if validates {
+            #expect(close(ranks[0].losses.compactMap { $0 }, reference.losses.compactMap { $0 }) && reference.losses.allSatisfy { $0 != nil },
+                    "\(ranks[0].losses) vs \(reference.losses)")
+        }
+        if validates || readsWeights {
+            #expect(ranks.allSatisfy { close($0.sums, reference.sums) }, "\(ranks.map(\.sums)) vs \(reference.sums)")
+        } else {
+            // Read by nothing, the first two epochs' rows stay dealt: a rank's table is not
+            // the whole one until the last epoch's end gathers them.
+            #expect(ranks.allSatisfy { !close(Array($0.sums[..<2]), Array(reference.sums[..<2])) && close([$0.sums[2]], [reference.sums[2]]) })
+        }
+    }
+
     /// A checkpoint every step, `checkpointSeconds` longer than the run: rank 0 writes the
     /// last alone, and the ranks gather each other's rows only for it and the epoch ends,
     /// as a run without step checkpoints does, not at every step rank 0 then skips.
@@ -213,7 +250,9 @@ import Testing
         #expect(epochEnds.map(\.written) == [2, 0] && everyStep.map(\.written) == [14, 0])
         #expect(sparse.map(\.written) == [1, 0] && sparse.map(\.skipped) == [13, 0])
         #expect(everyStep[0].rows > epochEnds[0].rows, "the steps' checkpoints gather rows")
-        #expect(sparse.map(\.rows) == epochEnds.map(\.rows))
+        // Held back at the first epoch's end, where nothing else reads the table, the rows
+        // stay dealt: the last epoch's gathering brings both epochs' rows, each row once.
+        #expect(sparse.allSatisfy { $0.rows > 0 } && sparse[0].rows < epochEnds[0].rows && sparse[1].rows < epochEnds[1].rows)
         #expect(sparse[0].weights == epochEnds[0].weights && sparse[1].weights == epochEnds[1].weights)
     }
 
@@ -247,5 +286,20 @@ import Testing
             } catch { return "\(error)" }
         }
         #expect(outcomes.allSatisfy { $0.contains("the embedding's rows are dealt between the ranks") && $0.contains("made for rank") }, "\(outcomes)")
+    }
+}
+
+/// Records the sum of the squares of the model's weights at each epoch's end; `readsWeights` says so to the
+/// trainer (a callback that did not, reading them, would see a dealt table's stale rows).
+private final class WeightSums: Callback {
+    let name = "weight_sums"
+    var state: [String: Double] = [:]
+    let readsWeightsOrStops: Bool
+    private(set) var sums: [Double] = []
+
+    init(readsWeights: Bool) { readsWeightsOrStops = readsWeights }
+
+    func epochEnded(_ logs: EpochLogs, history: [EpochLogs], context: CallbackContext) throws(FolioError) {
+        sums.append(context.model.arena.values.reduce(0) { $0 + Double($1) * Double($1) })
     }
 }
