@@ -109,8 +109,9 @@ final class ShardedEmbedding {
     /// `batch`'s input features (hashed n-grams, TF-IDF bags) as `features` makes them, but
     /// with only this rank's rows' ids: its pooling reads nothing else. Every rank hashes
     /// every row's n-grams (it must, to find its own ids), keeping its own as it makes them,
-    /// and sorts, counts and weighs only those; exchanging the ranks' shares of the features instead cost a collective a
-    /// micro-batch, where the ranks waited for each other longer than the work it split.
+    /// and sorts, counts and weighs only those; exchanging the ranks' shares of the features
+    /// instead cost a collective a micro-batch, where the ranks waited for each other longer
+    /// than the work it split.
     /// `notice` rides with the pooled sums (``RowShard/rider``); ``heard`` reads them back.
     func features(_ batch: LoaderBatch, _ features: InputFeatures, notice: RankNotice) -> TokenBatch {
         shard.rider = notice.floats
