@@ -123,23 +123,51 @@ struct Bags {
         rows = batch.rows
         var entries: [(id: UInt32, count: Int)] = []
         var offsets = [0]
-        var (ids, scratch) = ([UInt32](), [UInt32]())
-        for row in 0..<batch.rows {
-            let start = row * batch.length
-            ids.removeAll(keepingCapacity: true)
-            ids.append(contentsOf: batch.ids[start..<start + min(batch.length, Int(batch.lengths[row]))])
-            RadixSort.sort(&ids, scratch: &scratch)
-            var index = 0
-            while index < ids.count {
-                var end = index + 1
-                while end < ids.count && ids[end] == ids[index] { end += 1 }
-                entries.append((ids[index], end - index))
-                index = end
+        let valid = { (row: Int) in batch.ids[row * batch.length..<row * batch.length + min(batch.length, Int(batch.lengths[row]))] }
+        var (keys, scratch) = ([UInt32](), [UInt32]())
+        // The whole batch in one sort, each id keyed by its row above its own bits, where the
+        // ids allow: a row's radix sort spends 256 counters a pass whatever its length, as
+        // much as a rank's half of a document's ids, while the row's bits ride in the top byte
+        // the batch's ids leave free and cost no pass of their own.
+        let idBits = UInt32(UInt32.bitWidth - (batch.ids.max() ?? 0).leadingZeroBitCount)
+        let rowBits = UInt32(Int.bitWidth - max(0, batch.rows - 1).leadingZeroBitCount)
+        if idBits + rowBits <= UInt32.bitWidth {
+            keys.reserveCapacity(batch.lengths.reduce(0) { $0 + Int(max(0, $1)) })
+            for row in 0..<batch.rows {
+                for id in valid(row) { keys.append(UInt32(row) << idBits | id) }
             }
-            offsets.append(entries.count)
+            RadixSort.sort(&keys, scratch: &scratch)
+            var index = 0
+            for row in 0..<batch.rows {
+                Self.appendRuns(keys, from: &index, row: UInt32(row), idBits: idBits, to: &entries)
+                offsets.append(entries.count)
+            }
+        } else {
+            // Rare (thousands of rows over millions of ids): row by row.
+            for row in 0..<batch.rows {
+                keys.removeAll(keepingCapacity: true)
+                keys.append(contentsOf: valid(row))
+                RadixSort.sort(&keys, scratch: &scratch)
+                var index = 0
+                Self.appendRuns(keys, from: &index, row: 0, idBits: UInt32(UInt32.bitWidth), to: &entries)
+                offsets.append(entries.count)
+            }
         }
         self.entries = entries
         self.offsets = offsets
+    }
+
+    /// Appends, from `index` on, each run of equal sorted keys of row `row` (the bits above
+    /// the low `idBits`) as its id and count, leaving `index` at the next row's first key.
+    private static func appendRuns(_ keys: [UInt32], from index: inout Int, row: UInt32, idBits: UInt32,
+                                   to entries: inout [(id: UInt32, count: Int)]) {
+        let idMask = idBits >= UInt32.bitWidth ? UInt32.max : (1 << idBits) - 1
+        while index < keys.count && keys[index] >> idBits == row {
+            var end = index + 1
+            while end < keys.count && keys[end] == keys[index] { end += 1 }
+            entries.append((keys[index] & idMask, end - index))
+            index = end
+        }
     }
 
     func row(_ row: Int) -> ArraySlice<(id: UInt32, count: Int)> { entries[offsets[row]..<offsets[row + 1]] }

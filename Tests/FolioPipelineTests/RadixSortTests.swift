@@ -1,4 +1,5 @@
 import FolioCore
+import FolioNN
 import Testing
 @testable import FolioPipeline
 
@@ -16,6 +17,30 @@ import Testing
                 RadixSort.sort(&values, scratch: &scratch)
                 #expect(values == expected, "\(count) ids below \(range)")
             }
+        }
+    }
+}
+
+@Suite struct BagsTests {
+    /// Each row's distinct valid ids, ascending, with their counts, as counting them plainly
+    /// gives: batches sorted whole (ids and row numbers sharing 32 bits) and row by row (ids
+    /// too wide for that), with empty rows, one row, ids of 0 only and ids up to UInt32.max.
+    @Test(arguments: [(1, UInt64(1)), (5, 1), (32, 200), (32, 250_000), (300, 450_000), (4, UInt64(UInt32.max) + 1), (70_000, 70_000)])
+    func rowsAreTheirDistinctIdsAscendingWithCounts(rows: Int, range: UInt64) {
+        var generator = SplitMix64(seed: UInt64(rows) &* 31 &+ range)
+        let length = rows > 1_000 ? 3 : 60
+        let lengths = (0..<rows).map { Int32($0 % 7 == 3 ? 0 : 1 + Int(generator.next() % UInt64(length))) }
+        var ids = [UInt32](repeating: 0, count: rows * length)
+        for row in 0..<rows {
+            for step in 0..<Int(lengths[row]) { ids[row * length + step] = UInt32(generator.next() % range) }
+        }
+        let bags = Bags(TokenBatch(rows: rows, length: length, ids: ids, lengths: lengths))
+        #expect(bags.offsets.count == rows + 1)
+        for row in 0..<rows {
+            let counts = Dictionary(ids[row * length..<row * length + Int(lengths[row])].map { ($0, 1) }, uniquingKeysWith: +)
+            let expected = counts.keys.sorted().map { ($0, counts[$0]!) }
+            let got = Array(bags.row(row))
+            #expect(got.map(\.id) == expected.map(\.0) && got.map(\.count) == expected.map(\.1), "row \(row) of \(rows), ids below \(range)")
         }
     }
 }
