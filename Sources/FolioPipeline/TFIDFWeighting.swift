@@ -75,18 +75,33 @@ public struct TFIDFWeighting: Sendable, Equatable {
     /// ``TokenBatch/weights``; rows zero-padded to the longest bag.
     public func weigh(_ batch: TokenBatch) -> TokenBatch {
         let bags = Bags(batch)
-        let kept = (0..<bags.rows).map { row in bags.row(row).filter { Int($0.id) < idf.count && idf[Int($0.id)] > 0 } }
-        let length = max(1, kept.map(\.count).max() ?? 0)
+        // The kept entries one row after another, then laid out padded to the longest row:
+        // one pass over the idf, and no array per row.
+        var (keptIDs, keptWeights) = ([UInt32](), [Float]())
+        keptIDs.reserveCapacity(bags.entries.count)
+        keptWeights.reserveCapacity(bags.entries.count)
+        var lengths = [Int32](repeating: 0, count: bags.rows)
+        for row in 0..<bags.rows {
+            let before = keptIDs.count
+            for entry in bags.row(row) where Int(entry.id) < idf.count && idf[Int(entry.id)] > 0 {
+                keptIDs.append(entry.id)
+                // Most ids occur once in a document, and 1 + ln 1 is 1 exactly.
+                let frequency = entry.count == 1 ? 1 : TFIDFTransformer<Float>.termFrequency(Double(entry.count), sublinear: true)
+                keptWeights.append(Float(frequency) * idf[Int(entry.id)])
+            }
+            lengths[row] = Int32(keptIDs.count - before)
+        }
+        let length = max(1, Int(lengths.max() ?? 0))
         var ids = [UInt32](repeating: 0, count: bags.rows * length)
         var weights = [Float](repeating: 0, count: bags.rows * length)
-        for (row, bag) in kept.enumerated() {
-            for (position, entry) in bag.enumerated() {
-                ids[row * length + position] = entry.id
-                let frequency = TFIDFTransformer<Float>.termFrequency(Double(entry.count), sublinear: true)
-                weights[row * length + position] = Float(frequency) * idf[Int(entry.id)]
-            }
+        var start = 0
+        for row in 0..<bags.rows {
+            let count = Int(lengths[row])
+            ids.replaceSubrange(row * length..<row * length + count, with: keptIDs[start..<start + count])
+            weights.replaceSubrange(row * length..<row * length + count, with: keptWeights[start..<start + count])
+            start += count
         }
-        return TokenBatch(rows: bags.rows, length: length, ids: ids, lengths: kept.map { Int32($0.count) }, weights: weights)
+        return TokenBatch(rows: bags.rows, length: length, ids: ids, lengths: lengths, weights: weights)
     }
 
     public func write(to path: String) throws(FolioError) {
