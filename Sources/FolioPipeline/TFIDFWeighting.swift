@@ -141,9 +141,9 @@ struct Bags {
         let valid = { (row: Int) in batch.ids[row * batch.length..<row * batch.length + min(batch.length, Int(batch.lengths[row]))] }
         var (keys, scratch) = ([UInt32](), [UInt32]())
         // The whole batch in one sort, each id keyed by its row above its own bits, where the
-        // ids allow: a row's radix sort spends 256 counters a pass whatever its length, as
-        // much as a rank's half of a document's ids, while the row's bits ride in the top byte
-        // the batch's ids leave free and cost no pass of their own.
+        // two fit 32 bits: a row's radix sort spends 256 counters a pass whatever its length,
+        // as much as a rank's half of a document's ids, while the row numbers mostly ride in
+        // a byte the ids leave partly free (a 250,000-row table's ids take 18 bits, 32 rows 5).
         let idBits = UInt32(UInt32.bitWidth - (batch.ids.max() ?? 0).leadingZeroBitCount)
         let rowBits = UInt32(Int.bitWidth - max(0, batch.rows - 1).leadingZeroBitCount)
         if idBits + rowBits <= UInt32.bitWidth {
