@@ -20,9 +20,7 @@ public struct RowDeal: Sendable, Hashable {
     /// One process holds every row.
     public static let whole = RowDeal(rank: 0, count: 1)
 
-    @inlinable @inline(__always) public func owns(_ row: UInt32) -> Bool {
-        powerOfTwo ? row & mask == rank : row % count == rank
-    }
+    @inlinable @inline(__always) public func owns(_ row: UInt32) -> Bool { keeps(row) != 0 }
 
     /// 1 where the rank owns `row`, else 0, computed without a comparison: code that keeps
     /// a rank's ids advances its write position by it, where a branch on ``owns(_:)``

@@ -146,7 +146,7 @@ public final class GlobalPooling1D {
     /// shard's batch holds its own ids, but pads with 0, another rank's row.)
     var ownedBagIDs: [UInt32] {
         guard let shard else { return bagIDs }
-        return bagIDs.filter { shard.owns($0) }
+        return bagIDs.filter { shard.deal.owns($0) }
     }
 
     /// What the last training pass over the table keeps for its backward.

@@ -25,8 +25,6 @@ public final class RowShard {
         deal = RowDeal(rank: communicator.rank, count: communicator.size)
     }
 
-    @inline(__always) public func owns(_ row: UInt32) -> Bool { deal.owns(row) }
-
     /// Floats that ride with the next pooled sums and are summed with them, so that the
     /// trainer's own notices (a stop signal, a spent time budget) need no collective of
     /// their own; after the sum, every rank's total.

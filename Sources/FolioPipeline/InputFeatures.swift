@@ -67,14 +67,7 @@ func keeping(_ batch: TokenBatch, _ deal: RowDeal) -> TokenBatch {
         }
         lengths[row] = Int32(kept.count - before)
     }
-    let length = max(1, Int(lengths.max() ?? 0))
-    var ids = [UInt32](repeating: 0, count: batch.rows * length)
-    var start = 0
-    for row in 0..<batch.rows {
-        let count = Int(lengths[row])
-        ids.replaceSubrange(row * length..<row * length + count, with: kept[start..<start + count])
-        start += count
-    }
+    let (ids, length) = paddedRows(kept, lengths: lengths)
     return TokenBatch(rows: batch.rows, length: length, ids: ids, lengths: lengths)
 }
 

@@ -85,23 +85,13 @@ public struct TFIDFWeighting: Sendable, Equatable {
             let before = keptIDs.count
             for entry in bags.row(row) where Int(entry.id) < idf.count && idf[Int(entry.id)] > 0 {
                 keptIDs.append(entry.id)
-                // Most ids occur once in a document, and 1 + ln 1 is 1 exactly.
-                let frequency = entry.count == 1 ? 1 : TFIDFTransformer<Float>.termFrequency(Double(entry.count), sublinear: true)
+                let frequency = TFIDFTransformer<Float>.termFrequency(Double(entry.count), sublinear: true)
                 keptWeights.append(Float(frequency) * idf[Int(entry.id)])
             }
             lengths[row] = Int32(keptIDs.count - before)
         }
-        let length = max(1, Int(lengths.max() ?? 0))
-        var ids = [UInt32](repeating: 0, count: bags.rows * length)
-        var weights = [Float](repeating: 0, count: bags.rows * length)
-        var start = 0
-        for row in 0..<bags.rows {
-            let count = Int(lengths[row])
-            ids.replaceSubrange(row * length..<row * length + count, with: keptIDs[start..<start + count])
-            weights.replaceSubrange(row * length..<row * length + count, with: keptWeights[start..<start + count])
-            start += count
-        }
-        return TokenBatch(rows: bags.rows, length: length, ids: ids, lengths: lengths, weights: weights)
+        let (ids, length) = paddedRows(keptIDs, lengths: lengths)
+        return TokenBatch(rows: bags.rows, length: length, ids: ids, lengths: lengths, weights: paddedRows(keptWeights, lengths: lengths).values)
     }
 
     public func write(to path: String) throws(FolioError) {

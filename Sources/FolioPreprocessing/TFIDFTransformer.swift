@@ -40,7 +40,8 @@ public struct TFIDFTransformer<Scalar: PreprocessingScalar>: PreprocessingStage 
     /// A count's term frequency: the count, or `1 + ln(count)` when `sublinear` (0 stays 0).
     @inlinable
     public static func termFrequency(_ count: Double, sublinear: Bool) -> Double {
-        sublinear && count > 0 ? 1 + log(count) : count
+        // Most terms occur once in a document, and 1 + ln 1 is 1 exactly: no logarithm.
+        sublinear && count > 0 ? (count == 1 ? 1 : 1 + log(count)) : count
     }
 
     public mutating func reset() {

@@ -150,14 +150,16 @@ import Testing
 }
 
 @Suite struct RowDealTests {
-    /// `keeps` is `owns` as 1 or 0, at the ends of the id range too, masked or divided.
+    /// `owns`, and `keeps` as 1 or 0, are the remainder's test, at the ends of the id range
+    /// too, masked or divided.
     @Test func keepsIsOwnsAsAnInteger() {
         for count in [1, 2, 3, 4, 6, 8] {
             for rank in 0..<count {
                 let deal = RowDeal(rank: rank, count: count)
                 for row: UInt32 in [0, 1, 2, 5, 63, 64, 1_000_003, UInt32.max - 1, UInt32.max] {
-                    #expect(deal.owns(row) == (row % UInt32(count) == UInt32(rank)), "\(row) of rank \(rank) of \(count)")
-                    #expect(deal.keeps(row) == (deal.owns(row) ? 1 : 0))
+                    let owned = row % UInt32(count) == UInt32(rank)
+                    #expect(deal.owns(row) == owned, "\(row) of rank \(rank) of \(count)")
+                    #expect(deal.keeps(row) == (owned ? 1 : 0), "\(row) of rank \(rank) of \(count)")
                 }
             }
         }
