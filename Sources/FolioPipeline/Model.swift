@@ -61,9 +61,11 @@ public final class Model {
     /// Fits TF-IDF weights on one pass over `loader` (Keras's `TextVectorization.adapt`, with
     /// `output_mode="tf_idf"`): from then on every batch reaches the network as weighted bags
     /// (``TFIDFWeighting``). The layers must let weights reach a global average pooling.
-    public func adaptTFIDF(_ loader: ShardLoader) throws(FolioError) {
+    /// With several ranks, each passes over its turns of the epoch (`loader` is the rank's)
+    /// and every rank gets the weighting of the whole.
+    public func adaptTFIDF(_ loader: ShardLoader, communicator: any Communicator = SingleProcess()) throws(FolioError) {
         try checkTakesWeights()  // before the pass over the corpus, not after it
-        try useWeighting(try TFIDFWeighting.fit(loader, features: features, inputDim: inputDim))
+        try useWeighting(try TFIDFWeighting.fit(loader, features: features, inputDim: inputDim, communicator: communicator))
     }
 
     /// Uses a fitted weighting (a saved model's); its table must cover ``inputDim`` ids.

@@ -36,12 +36,16 @@ public struct TFIDFWeighting: Sendable, Equatable {
     /// Counts document frequencies over one epoch of `loader` (held-out records are not
     /// part of it), each batch with the n-grams and subwords of `features` appended as
     /// training will see it (its weighting, if any, is not applied).
-    public static func fit(_ loader: ShardLoader, features: InputFeatures, inputDim: Int) throws(FolioError) -> TFIDFWeighting {
+    /// With several ranks, each counts its turns of the epoch (`loader` is its own) and the
+    /// counts are summed: every rank gets the whole epoch's weighting.
+    public static func fit(_ loader: ShardLoader, features: InputFeatures, inputDim: Int,
+                           communicator: any Communicator = SingleProcess()) throws(FolioError) -> TFIDFWeighting {
         var frequencies = DocumentFrequencies(inputDim: inputDim)
         var features = features
         features.weighting = nil
         let batches = loader.epoch(0)
         while let batch = try batches.next() { try frequencies.count(features(batch)) }
+        try frequencies.sum(across: communicator)
         return try frequencies.weighting()
     }
 
@@ -62,6 +66,23 @@ public struct TFIDFWeighting: Sendable, Equatable {
             } catch {
                 throw FolioError("TF-IDF document frequencies: \(error)")
             }
+        }
+
+        /// Every rank's counts summed, on every rank. Integers, as doubles (exact below
+        /// 2^53): the sum of the parts is the whole corpus's count in any order.
+        public mutating func sum(across communicator: any Communicator) throws(FolioError) {
+            guard communicator.size > 1 else { return }
+            var counts = [Double](repeating: 0, count: inputDim + 1)
+            for (column, frequency) in transformer.documentFrequency.enumerated() { counts[column] = Double(frequency) }
+            counts[inputDim] = Double(transformer.samplesSeen)
+            try communicator.allReduceSum(&counts)
+            var summed = TFIDFTransformer<Float>(norm: nil, sublinearTf: true)
+            do {
+                try summed.merge(documentFrequency: counts[..<inputDim].map { Int($0) }, samples: Int(counts[inputDim]))
+            } catch {
+                throw FolioError("TF-IDF document frequencies summed across ranks: \(error)")
+            }
+            transformer = summed
         }
 
         public func weighting() throws(FolioError) -> TFIDFWeighting {

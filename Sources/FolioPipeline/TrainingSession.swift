@@ -36,7 +36,8 @@ public final class TrainingSession {
     ///   - tokens: the vocabulary's tokens in id order, which pretrained vectors
     ///     (``PipelineConfig/ModelConfig/pretrained``) are matched to.
     ///   - communicator: the ranks of a distributed run (``Trainer``); each trains on its
-    ///     turns of the plan, the TF-IDF table and class weights come from all the data.
+    ///     turns of the plan; the TF-IDF table (each rank counting its turns of one pass) and
+    ///     class weights come from all the data.
     public init(
         config: PipelineConfig, train: ShardSet, validation held: ShardSet? = nil, vocabularySize: Int, checkpoints: String?, metrics: String?,
         callbacks extra: [any Callback] = [], stopRequest: StopRequest? = nil, tokens: [String]? = nil,
@@ -58,7 +59,12 @@ public final class TrainingSession {
         if training.validationSplit > 0 && held == nil {
             options.holdout = Holdout(fraction: training.validationSplit, seed: config.seed, yieldsHeldOut: false)
         }
-        if config.model.weighting == .tfidf { try model.adaptTFIDF(try ShardLoader(shards: train, options: options)) }
+        if config.model.weighting == .tfidf {
+            // Each rank counts every N-th micro-batch of the fitting pass; the counts are summed.
+            var fitting = options
+            (fitting.rank, fitting.worldSize, fitting.groupSize) = (communicator.rank, communicator.size, 1)
+            try model.adaptTFIDF(try ShardLoader(shards: train, options: fitting), communicator: communicator)
+        }
         (options.rank, options.worldSize, options.groupSize) = (communicator.rank, communicator.size, training.accumulationSteps)
         var loader = try ShardLoader(shards: train, options: options)
         var optimizer = training.optimizer

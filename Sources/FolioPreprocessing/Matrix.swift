@@ -113,6 +113,7 @@ public struct SparseMatrix<Scalar: PreprocessingScalar>: Equatable, Codable, Sen
     /// holds `columnIndices[rowOffsets[r]..<rowOffsets[r + 1]]`, strictly ascending, with
     /// nonzero `values`. Checked, not merged: for callers that have their rows sorted already
     /// (a dictionary per row made the general initializer most of a TF-IDF fit).
+    @inlinable
     public init(columns: Int, rowOffsets: [Int], columnIndices: [Int], values: [Scalar]) throws(PreprocessingError) {
         guard rowOffsets.first == 0, rowOffsets.last == columnIndices.count, columnIndices.count == values.count else {
             throw .invalidArgument(stage: "SparseMatrix", message: "row offsets must run from 0 to the \(columnIndices.count) column indices, one value each")

@@ -19,10 +19,23 @@ public struct TFIDFTransformer<Scalar: PreprocessingScalar>: PreprocessingStage 
     public var useIdf: Bool
     public var smoothIdf: Bool
     public var sublinearTf: Bool
-    public private(set) var samplesSeen = 0
-    public private(set) var documentFrequency: [Int] = []
+    /// Rows seen by ``partialFit(_:)``.
+    public var samplesSeen: Int { samples }
+    /// Per column, the rows seen in which it is non-zero.
+    public var documentFrequency: [Int] { frequencies }
+    // Stored apart from their read-only public faces so that the inlinable fit can write
+    // them: inlined into the caller's module, it runs specialized for the caller's
+    // `Scalar`, where the generic fit spent most of its time in value witnesses.
+    @usableFromInline var samples = 0
+    @usableFromInline var frequencies: [Int] = []
 
-    static var stage: String { "TFIDFTransformer" }
+    @usableFromInline static var stage: String { "TFIDFTransformer" }
+
+    // The saved form keeps the names the counts were saved under before they were split
+    // from their public faces.
+    private enum CodingKeys: String, CodingKey {
+        case norm, useIdf, smoothIdf, sublinearTf, samples = "samplesSeen", frequencies = "documentFrequency"
+    }
 
     public init(norm: Normalizer<Scalar>.Norm? = .l2, useIdf: Bool = true, smoothIdf: Bool = true, sublinearTf: Bool = false) {
         self.norm = norm
@@ -45,20 +58,37 @@ public struct TFIDFTransformer<Scalar: PreprocessingScalar>: PreprocessingStage 
     }
 
     public mutating func reset() {
-        samplesSeen = 0
-        documentFrequency = []
+        samples = 0
+        frequencies = []
     }
 
+    @inlinable
     public mutating func partialFit(_ batch: SparseMatrix<Scalar>) throws(PreprocessingError) {
         try validate(batch, fitting: true)
-        if documentFrequency.isEmpty { documentFrequency = [Int](repeating: 0, count: batch.columns) }
+        if frequencies.isEmpty { frequencies = [Int](repeating: 0, count: batch.columns) }
         for entry in 0..<batch.values.count where batch.values[entry] != 0 {
-            documentFrequency[batch.columnIndices[entry]] += 1
+            frequencies[batch.columnIndices[entry]] += 1
         }
-        samplesSeen += batch.rows
+        samples += batch.rows
     }
 
-    private func validate(_ input: SparseMatrix<Scalar>, fitting: Bool) throws(PreprocessingError) {
+    /// Adds counts made elsewhere (`documentFrequency` per column over `samples` rows), as if
+    /// those rows had been fitted here: a corpus fitted in parts, one per machine, and summed
+    /// is the whole corpus's fit, exactly (the counts are integers).
+    public mutating func merge(documentFrequency: [Int], samples: Int) throws(PreprocessingError) {
+        guard samples >= 0, documentFrequency.allSatisfy({ (0...samples).contains($0) }) else {
+            throw .invalidArgument(stage: Self.stage, message: "document frequencies must lie in 0...\(samples), the rows counted")
+        }
+        if frequencies.isEmpty { frequencies = [Int](repeating: 0, count: documentFrequency.count) }
+        guard documentFrequency.count == frequencies.count else {
+            throw .shapeMismatch(stage: Self.stage, expected: frequencies.count, got: documentFrequency.count)
+        }
+        for column in frequencies.indices { frequencies[column] += documentFrequency[column] }
+        self.samples += samples
+    }
+
+    @inlinable
+    func validate(_ input: SparseMatrix<Scalar>, fitting: Bool) throws(PreprocessingError) {
         try input.checkFinite(stage: Self.stage)
         if !documentFrequency.isEmpty && input.columns != documentFrequency.count {
             throw .shapeMismatch(stage: Self.stage, expected: documentFrequency.count, got: input.columns)
@@ -72,6 +102,7 @@ public struct TFIDFTransformer<Scalar: PreprocessingScalar>: PreprocessingStage 
         if !fitting && samplesSeen == 0 && useIdf { throw .notFitted(stage: Self.stage) }
     }
 
+    @inlinable
     public func transform(_ input: SparseMatrix<Scalar>) throws(PreprocessingError) -> SparseMatrix<Scalar> {
         try validate(input, fitting: false)
         let weights = useIdf ? idf : []

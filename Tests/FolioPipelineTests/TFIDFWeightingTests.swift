@@ -57,6 +57,23 @@ func tokenBatch(_ rows: [[UInt32]]) -> TokenBatch {
         }
     }
 
+    /// Counted in parts, one per rank (every N-th document; one more rank counting none),
+    /// and summed across the ranks, the document frequencies are the whole corpus's: every
+    /// rank gets the one-process weighting exactly.
+    @Test(arguments: [2, 3]) func partsCountedByRanksAndSummedAreTheWholeFit(counting: Int) throws {
+        let fixture = try WeightingFixture.load()
+        let whole = try fitted(fixture, split: 3)
+        let weightings = try ThreadCommunicator.run(ranks: counting + 1) { communicator in
+            var frequencies = TFIDFWeighting.DocumentFrequencies(inputDim: fixture.input_dim)
+            if communicator.rank < counting {
+                try frequencies.count(tokenBatch(stride(from: communicator.rank, to: fixture.train.count, by: counting).map { fixture.train[$0] }))
+            }
+            try frequencies.sum(across: communicator)
+            return try frequencies.weighting()
+        }
+        #expect(weightings.count == counting + 1 && weightings.allSatisfy { $0 == whole })
+    }
+
     /// Pooled with sqrtn through an identity embedding (one-hot rows), a weighted bag is
     /// scikit-learn's L2-normalized TF-IDF row: the baseline's features exactly.
     @Test func sqrtnPoolingOfABagIsTheNormalizedTFIDFRow() throws {

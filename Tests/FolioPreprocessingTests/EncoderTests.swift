@@ -94,6 +94,36 @@ import Testing
         }
     }
 
+    /// Rows fitted in two parts (on two machines, say), one part's counts merged into the
+    /// other's, are the whole fit: the same counts, idf and output. Counts that no fit could
+    /// make, or of another width, are refused; the saved form keeps its key names.
+    @Test func partsFittedApartAndMergedAreTheWholeFit() throws {
+        let fixture = try Fixture("tfidf_transformer")
+        let counts: Matrix<Double> = try fixture.matrix("counts")
+        let input = try sparse(counts, as: Double.self)
+        var whole = TFIDFTransformer<Double>(sublinearTf: true)
+        try whole.fit(input)
+        let half = counts.rows / 2
+        let rows = counts.rowArrays
+        var first = TFIDFTransformer<Double>(sublinearTf: true), second = first
+        try first.fit(sparse(try Matrix(Array(rows[..<half])), as: Double.self))
+        try second.fit(sparse(try Matrix(Array(rows[half...])), as: Double.self))
+        try first.merge(documentFrequency: second.documentFrequency, samples: second.samplesSeen)
+        #expect(first.documentFrequency == whole.documentFrequency && first.samplesSeen == counts.rows)
+        #expect(try first.transform(input) == (try whole.transform(input)))
+        var empty = TFIDFTransformer<Double>(sublinearTf: true)
+        try empty.merge(documentFrequency: whole.documentFrequency, samples: whole.samplesSeen)
+        #expect(empty.idf == whole.idf)
+        #expect(throws: PreprocessingError.shapeMismatch(stage: "TFIDFTransformer", expected: counts.columns, got: 2)) {
+            try first.merge(documentFrequency: [1, 1], samples: 1)
+        }
+        #expect(throws: PreprocessingError.self) {
+            try first.merge(documentFrequency: [Int](repeating: 2, count: counts.columns), samples: 1)
+        }
+        let saved = String(decoding: try JSONEncoder().encode(whole), as: UTF8.self)
+        #expect(saved.contains("\"samplesSeen\"") && saved.contains("\"documentFrequency\""), "\(saved)")
+    }
+
     /// Rows in compressed form are the matrix the (column, value) pairs make, and columns
     /// out of order or range, zero values or offsets that do not fit are refused.
     @Test func compressedRowsAreThePairsMatrixAndAreChecked() throws {
