@@ -12,7 +12,9 @@
 # whose ranks split the embedding's rows, seconds per step in its collectives and bytes a
 # rank sends). BAG_EXTRA="--set training.split_embedding_rows=false" measures the bag model
 # data-parallel instead; BAG_COMPARE=1 also runs it data-parallel ("bag-dp" rows) in the
-# same repeats, against the same one-process runs.
+# same repeats, against the same one-process runs. "whole run" is the wall time of the
+# training run's `folio run` (vocabulary and shards already made: mpirun's start, the model's
+# making, a TF-IDF fit, the epochs, evaluation and reports).
 # The reference LSTM and each bag batch size also run two independent one-process runs at
 # once, one bound to each core ("ceiling"; CEILING=0 leaves them out): their summed tokens/s
 # against one process alone is what this host gives any two processes that share nothing but
@@ -77,8 +79,8 @@ if not runs:
     sys.exit()
 print()
 print("| training | 1 process tokens/s | 2 ranks tokens/s | speed-up (paired) | reduction s/step | bytes/step "
-      "| ceiling: 2 processes at once (paired) | 2 ranks / ceiling (paired) |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|")
+      "| ceiling: 2 processes at once (paired) | 2 ranks / ceiling (paired) | whole run, s: 1 process / 2 ranks (paired) |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for model in sorted({m for m, r in runs if r != "ceiling"}, key=lambda m: (m != "ref", len(m.removesuffix("-dp")), m)):
     ones, twos = runs[(model.removesuffix("-dp"), 1)], runs[(model, 2)]
     one = statistics.median(d["tokens_per_second"] for d in ones)
@@ -90,7 +92,11 @@ for model in sorted({m for m, r in runs if r != "ceiling"}, key=lambda m: (m != 
         boths = runs[(model.removesuffix("-dp"), "ceiling")]
         both = statistics.median(d["tokens_per_second"] for d in boths)
         ceiling = f"| {both:,.0f} ({both / one:.2f}x; {paired(boths, ones):.2f}x) | {two / both:.0%} ({paired(twos, boths):.0%})"
-    print(f"| {model} | {one:,.0f} | {two:,.0f} | {two / one:.2f}x ({paired(twos, ones):.2f}x) | {reduction:.4f} | {moved:,.0f} {ceiling} |")
+    whole = "-"
+    if all("run_seconds" in d for d in ones + twos):
+        whole = (f"{statistics.median(d['run_seconds'] for d in ones):.2f} / {statistics.median(d['run_seconds'] for d in twos):.2f} "
+                 f"({statistics.median(x['run_seconds'] / y['run_seconds'] for x, y in zip(ones, twos)):.2f}x)")
+    print(f"| {model} | {one:,.0f} | {two:,.0f} | {two / one:.2f}x ({paired(twos, ones):.2f}x) | {reduction:.4f} | {moved:,.0f} {ceiling} | {whole} |")
 PY
 }
 
@@ -136,8 +142,9 @@ train() {  # NAME RANKS PIPELINE ARGS...
   local dir="$DATA/$name-$ranks"
   rm -rf "$dir"; cp -r "$DATA/$name-prepared" "$dir"
   local launcher=("${ONE[@]}"); [[ $ranks == 2 ]] && launcher=("${TWO[@]}")
+  local start; start=$(date +%s.%N)
   "${launcher[@]}" run "$pipeline" --run-dir "$dir" --set threads=1 "$@" > /dev/null 2> "$dir.log"
-  record "$dir" "$name" "$ranks"
+  RUN_SECONDS=$(python3 -c "import sys, time; print(time.time() - float(sys.argv[1]))" "$start") record "$dir" "$name" "$ranks"
 }
 ceiling() {  # NAME PIPELINE ARGS...: two independent one-process runs at once, one per core
   local name=$1 pipeline=$2; shift 2
@@ -151,7 +158,7 @@ ceiling() {  # NAME PIPELINE ARGS...: two independent one-process runs at once, 
 }
 record() {  # DIR NAME RANKS [DIR of the ceiling's second run]
   python3 - "$@" <<'PY' >> "$OUT/training.jsonl"
-import json, re, sys
+import json, os, re, sys
 folder, name, ranks = sys.argv[1:4]
 epochs = [json.loads(l) for l in open(folder + "/metrics.jsonl")]
 tokens = sum(e["tokens_per_s"] * e["seconds"] for e in epochs)
@@ -169,6 +176,7 @@ if ranks == "ceiling":
     sys.exit()
 print(json.dumps({"model": name, "ranks": int(ranks), "tokens_per_second": tokens / seconds, "seconds": seconds,
                   "steps": epochs[-1]["optimizer_steps"], "reduction_seconds_per_step": reduction, "bytes_per_step": moved,
+                  "run_seconds": float(os.environ["RUN_SECONDS"]),
                   "way": "rows" if rows else "batches"}))
 PY
 }
