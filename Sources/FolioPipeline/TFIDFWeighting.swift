@@ -76,9 +76,11 @@ public struct TFIDFWeighting: Sendable, Equatable {
             for (column, frequency) in transformer.documentFrequency.enumerated() { counts[column] = Double(frequency) }
             counts[inputDim] = Double(transformer.samplesSeen)
             try communicator.allReduceSum(&counts)
+            let whole = counts.compactMap { Int(exactly: $0) }
+            guard whole.count == counts.count else { throw FolioError("TF-IDF document frequencies summed across ranks are not whole numbers") }
             var summed = TFIDFTransformer<Float>(norm: nil, sublinearTf: true)
             do {
-                try summed.merge(documentFrequency: counts[..<inputDim].map { Int($0) }, samples: Int(counts[inputDim]))
+                try summed.merge(documentFrequency: Array(whole[..<inputDim]), samples: whole[inputDim])
             } catch {
                 throw FolioError("TF-IDF document frequencies summed across ranks: \(error)")
             }
