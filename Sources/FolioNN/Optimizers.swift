@@ -47,6 +47,7 @@ public final class OptimizerState {
     /// A new buffer of the arena's size filled with `value` (capacity 1 when `needed` is false).
     func buffer(_ name: String, _ arena: ParameterArena, value: Float = 0, needed: Bool = true) -> UnsafeMutableBufferPointer<Float> {
         let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: needed ? max(1, arena.count) : 1)
+        HugePages.advise(buffer)  // a lazy table's state rows are read as its rows are, at random
         buffer.initialize(repeating: value)
         buffers.append((name, buffer))
         return buffer

@@ -1,4 +1,5 @@
 import CFolioKernels
+import FolioCore
 
 /// All parameters of a model in one allocation, gradients in a second of the same layout
 /// (llm.c's layout): optimizers and checkpoints walk two flat arrays, and layers hold
@@ -21,8 +22,10 @@ public final class ParameterArena {
         }
         self.hasGradients = hasGradients
         values = .allocate(capacity: max(offset, 1))
+        HugePages.advise(values)  // a bag model's table is read a row at a time at random
         values.initialize(repeating: 0)
         gradients = .allocate(capacity: hasGradients ? max(offset, 1) : 1)
+        HugePages.advise(gradients)
         gradients.initialize(repeating: 0)
     }
 

@@ -124,6 +124,8 @@ public final class Word2Vec {
         self.tokensPerEpoch = max(1, tokensPerEpoch)
         input = .allocate(capacity: words.count * dim)
         output = .allocate(capacity: words.count * dim)
+        HugePages.advise(input)  // rows of both are read and written at random
+        HugePages.advise(output)
         output.initialize(repeating: 0)
         // word2vec's start: input rows uniform in [-0.5, 0.5) / dim, output rows zero.
         var random = SplitMix64(seed: options.seed ^ 0x7779_6F72_6432_7665)
