@@ -28,6 +28,10 @@ public struct OptimizerSpec: Sendable, Hashable, Codable {
     /// The learning rate a schedule starts from.
     public var initialLearningRate: Float { schedule.rate(at: 0) }
 
+    /// SGD with no momentum and no clipping (``SGD/isPlain``): each row's update is its own
+    /// gradient scaled, so a lazy table can take it share by share.
+    public var isPlainSGD: Bool { kind == .sgd && momentum == 0 && clipping == Clipping() }
+
     public func make(arena: ParameterArena) -> any Optimizer {
         switch kind {
         case .sgd:

@@ -1,5 +1,10 @@
 import CFolioKernels
 import FolioCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// All parameters of a model in one allocation, gradients in a second of the same layout
 /// (llm.c's layout): optimizers and checkpoints walk two flat arrays, and layers hold
@@ -24,14 +29,20 @@ public final class ParameterArena {
         values = .allocate(capacity: max(offset, 1))
         HugePages.advise(values)  // a bag model's table is read a row at a time at random
         values.initialize(repeating: 0)
-        gradients = .allocate(capacity: hasGradients ? max(offset, 1) : 1)
+        // Zeroed by the system, page by page at the first write: a table whose training keeps
+        // no gradient (``Sequential/keepsNoTableGradient(_:lazyUpdates:plainSGD:)``) never
+        // writes its rows here, and they take no memory.
+        let gradientCount = hasGradients ? max(offset, 1) : 1
+        guard let zeroed = calloc(gradientCount, MemoryLayout<Float>.stride) else {
+            fatalError("out of memory: \(gradientCount * MemoryLayout<Float>.stride) bytes of gradients")  // as Swift's own allocation stops
+        }
+        gradients = UnsafeMutableBufferPointer(start: zeroed.assumingMemoryBound(to: Float.self), count: gradientCount)
         HugePages.advise(gradients)
-        gradients.initialize(repeating: 0)
     }
 
     deinit {
         values.deallocate()
-        gradients.deallocate()
+        free(gradients.baseAddress)
     }
 
     public var count: Int { views.last.map { $0.offset + $0.count } ?? 0 }

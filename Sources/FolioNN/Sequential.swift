@@ -43,6 +43,29 @@ public final class Sequential {
     /// the summing path, which tests hold this one to. Not with a gradient reduction across
     /// ranks before the step: that needs the summed gradients.
     var updatesTableInBackward = true
+
+    /// Whether training keeps no gradient for the embedding table (``updatesTableInBackward``'s
+    /// way): an embedding pooled at once by a summing global pooling, updated lazily by plain
+    /// SGD (no momentum, no clipping), batches without subword ids (those take the layer
+    /// path), and no gradient summed across ranks before the step, as ranks that split the
+    /// batches need (those that split the table's rows do not). The table's gradient rows are
+    /// then never written, and take no memory (``ParameterArena``): what the memory model
+    /// leaves out.
+    public static func keepsNoTableGradient(_ specs: [LayerSpec], lazyUpdates: Bool, optimizer: OptimizerSpec, subwords: Bool) -> Bool {
+        lazyUpdates && optimizer.isPlainSGD && poolsTableDirectly(specs, subwords: subwords)
+    }
+
+    /// Whether training and prediction pool the embedding table straight into the pooling
+    /// (``poolsTableInTraining``): an embedding followed at once by a summing global pooling,
+    /// batches without subword ids. No `[steps, features]` output is made; the pass keeps each
+    /// step's id and weight and each row's divisor.
+    public static func poolsTableDirectly(_ specs: [LayerSpec], subwords: Bool) -> Bool {
+        guard !subwords, specs.count >= 2, case .embedding = specs[0] else { return false }
+        switch specs[1] {
+        case .globalAveragePooling1D, .globalSqrtNPooling1D: return true
+        default: return false
+        }
+    }
     /// The micro-batches of the step under way, until its end updates the table with them.
     private var pendingTableUpdates: [(pass: GlobalPooling1D.TablePass, gradient: Tensor)] = []
     /// Marks the table rows the step under way updates at its end (what a distributed run's

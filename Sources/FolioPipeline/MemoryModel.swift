@@ -27,13 +27,18 @@ public struct MemoryEstimate: Encodable, Sendable, Equatable {
     /// Early stopping's copy of the best epoch's parameters, where no checkpoint folder
     /// holds it (a tune's trials); 0 otherwise.
     public var bestWeights = 0
+    /// The table's gradients that training keeps none of in one process, or with its rows
+    /// split between ranks, but that ranks splitting the batches (`split_embedding_rows =
+    /// false`) sum: left out of ``gradients`` until ``perRank(of:)`` adds them.
+    var tableGradientsOfBatchSplitRanks = 0
 
     public var total: Int { parameters + gradients + optimizerState + activations + loader + fixed + weighting + reduction + bestWeights }
 
     /// This estimate for one rank of `ranks` (the same model, optimizer and loader on each).
     public func perRank(of ranks: Int) -> MemoryEstimate {
         var estimate = self
-        estimate.reduction = ranks > 1 ? gradients : 0
+        if ranks > 1 { estimate.gradients += tableGradientsOfBatchSplitRanks }
+        estimate.reduction = ranks > 1 ? estimate.gradients : 0
         return estimate
     }
 
@@ -72,9 +77,10 @@ public struct MemoryEstimate: Encodable, Sendable, Equatable {
 /// predictions against measured peaks.
 public enum MemoryModel {
     /// Resident memory of `folio run` before training allocates: binary, Swift runtime,
-    /// Foundation, OpenBLAS buffers, ICU data. Measured: a run of a 243-parameter model at
-    /// micro-batch 1 peaks at 32 MB (bench/results/memory.md).
-    public static let fixedBytes = 32 << 20
+    /// Foundation, OpenBLAS buffers, ICU data. Measured (bench/memory_bench.sh's `tiny` row):
+    /// a model of a few dozen parameters at micro-batch 1 peaks at 38.1-38.8 MB, of which
+    /// the estimate's other parts are 3.7 MB (32 MB until 2026-12-01; bench/results/memory.md).
+    public static let fixedBytes = 35 << 20
     /// The estimate for `config` at `microBatch`. `trainShards` (when the shards exist)
     /// bounds the loader by the decoded corpus. `keepsBestWeightsInMemory`: training without
     /// a checkpoint folder, where early stopping that restores keeps its copy in memory.
@@ -95,18 +101,29 @@ public enum MemoryModel {
         // A bag's rows grow by their n-grams; a sequence model's steps average theirs.
         let appendsSubwords = Sequential.weightedPoolingIndex(config.model.layers) != nil
         let steps = sequenceSteps(maxLength: config.loader.maxLength, ngrams: ngrams, subwords: appendsSubwords ? config.model.subwords : nil)
-        let perRow = activationFloatsPerRow(config.model.layers, steps: steps)
+        let subwords = config.model.subwords != nil
+        let perRow = activationFloatsPerRow(config.model.layers, steps: steps, subwords: subwords)
         let trainActivations = Double(perRow * microBatch * 4)
-        let evaluationActivations = Double(forwardFloatsPerRow(config.model.layers, steps: steps) * (config.evaluation.batchSize ?? microBatch) * 4)
+        let evaluationActivations = Double(forwardFloatsPerRow(config.model.layers, steps: steps, subwords: subwords)
+                                           * (config.evaluation.batchSize ?? microBatch) * 4)
         let weightedRows = max(microBatch, config.evaluation.batchSize ?? microBatch)
         let restores = keepsBestWeightsInMemory && config.training.earlyStopping?.restoreBestWeights == true
-        return MemoryEstimate(
-            microBatch: microBatch, parameters: parameterCount * 4, gradients: parameterCount * 4,
+        // A table trained without a gradient leaves its gradient rows unwritten: no memory.
+        var unkeptTableGradients = 0
+        if case .embedding(let outputDim) = config.model.layers.first,
+           Sequential.keepsNoTableGradient(config.model.layers, lazyUpdates: config.training.lazyEmbeddingUpdates,
+                                           optimizer: config.training.optimizer, subwords: config.model.subwords != nil) {
+            unkeptTableGradients = inputDim * outputDim * 4
+        }
+        var estimate = MemoryEstimate(
+            microBatch: microBatch, parameters: parameterCount * 4, gradients: parameterCount * 4 - unkeptTableGradients,
             optimizerState: optimizerBuffers * parameterCount * 4,
             activations: Int(max(trainActivations, evaluationActivations)),
             loader: loaderBytes(config, microBatch: microBatch, shards: trainShards), fixed: fixedBytes,
             weighting: config.model.weighting == nil ? 0 : 20 * inputDim + weightedRows * steps * 4,
             bestWeights: restores ? parameterCount * 4 : 0)
+        if config.training.keepsEmbeddingRowsWhole == true { estimate.tableGradientsOfBatchSplitRanks = unkeptTableGradients }
+        return estimate
     }
 
     /// Headroom the planner keeps: estimates ran up to 7.2% below measured peaks
@@ -156,10 +173,18 @@ public enum MemoryModel {
     /// Each layer's facts on sequences of `steps` steps, as its own file states them (the
     /// vocabulary changes no activation; empty for layers that cannot be built: `folio plan`
     /// checks them first and names the layer).
-    private static func layerFacts(_ layers: [LayerSpec], steps: Int) -> [(facts: LayerFacts, input: Int)] {
+    private static func layerFacts(_ layers: [LayerSpec], steps: Int, subwords: Bool) -> [(facts: LayerFacts, input: Int)] {
         guard let layout = try? Sequential.layout(layers, vocabulary: 1, steps: steps) else { return [] }
         let inputs = [layout.input] + layout.layers.dropLast().map(\.output)
-        return zip(layout.layers, inputs).map { ($0, $1.floats) }
+        var facts = zip(layout.layers, inputs).map { ($0, $1.floats) }
+        if Sequential.poolsTableDirectly(layers, subwords: subwords) {
+            // The table pooled straight from its rows: one pass from ids to the pooled row,
+            // keeping each step's id and weight and the row's divisor.
+            var pass = facts[1].0
+            pass.keptFloats = 2 * steps + 1
+            facts.replaceSubrange(0..<2, with: [(pass, facts[0].1)])
+        }
+        return facts
     }
 
     /// Training's busiest moment. Forward through layer i holds the caches of layers up to
@@ -167,8 +192,8 @@ public enum MemoryModel {
     /// counted there). Backward through layer i holds the caches not yet released (a
     /// recurrent layer releases its own as its backward ends), the gradient of its output
     /// and that of its input.
-    static func activationFloatsPerRow(_ layers: [LayerSpec], steps: Int) -> Int {
-        let layers = layerFacts(layers, steps: steps)
+    static func activationFloatsPerRow(_ layers: [LayerSpec], steps: Int, subwords: Bool = false) -> Int {
+        let layers = layerFacts(layers, steps: steps, subwords: subwords)
         var peak = forwardFloats(layers)
         for (index, layer) in layers.enumerated() {
             let alive = layers.enumerated().reduce(0) { sum, entry in
@@ -180,8 +205,8 @@ public enum MemoryModel {
     }
 
     /// Inference (validation and test batches): the forward part alone.
-    static func forwardFloatsPerRow(_ layers: [LayerSpec], steps: Int) -> Int {
-        forwardFloats(layerFacts(layers, steps: steps))
+    static func forwardFloatsPerRow(_ layers: [LayerSpec], steps: Int, subwords: Bool = false) -> Int {
+        forwardFloats(layerFacts(layers, steps: steps, subwords: subwords))
     }
 
     private static func forwardFloats(_ layers: [(facts: LayerFacts, input: Int)]) -> Int {

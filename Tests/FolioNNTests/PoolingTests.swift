@@ -212,6 +212,47 @@ import Testing
         }
     }
 
+    /// What the memory model is told (``Sequential/keepsNoTableGradient(_:lazyUpdates:optimizer:subwords:)``)
+    /// is what training does: exactly where it says so, a sentinel in the table's gradients
+    /// survives several steps; everywhere else training writes them.
+    @Test func theTableKeepsNoGradientExactlyWhereTheMemoryModelSaysSo() throws {
+        var momentum = OptimizerSpec(kind: .sgd, schedule: .constant(0.3))
+        momentum.momentum = 0.9
+        var clipped = OptimizerSpec(kind: .sgd, schedule: .constant(0.3))
+        clipped.clipping = Clipping(norm: 1)
+        let optimizers = [OptimizerSpec(kind: .sgd, schedule: .constant(0.3)), momentum, clipped, OptimizerSpec(kind: .adam, schedule: .constant(0.01))]
+        let layerings: [[LayerSpec]] = [
+            [.embedding(outputDim: 5), .globalAveragePooling1D, .dense(units: 3)],
+            [.embedding(outputDim: 5), .globalSqrtNPooling1D, .dense(units: 3)],
+            [.embedding(outputDim: 5), .globalMaxPooling1D, .dense(units: 3)],
+            [.embedding(outputDim: 5), .dense(units: 5), .globalAveragePooling1D, .dense(units: 3)],
+        ]
+        var kept = 0
+        for layers in layerings {
+            for spec in optimizers {
+                for lazy in [true, false] {
+                    let model = try Sequential(layers, vocabulary: 30, seed: 3)
+                    if lazy { model.makeEmbeddingsRowSparse() }
+                    let table = model.embedding.table
+                    model.arena.gradients(of: table).update(repeating: 0.25)
+                    let optimizer = spec.make(arena: model.arena)
+                    let accumulator = GradientAccumulator(steps: 1)
+                    var generator = SplitMix64(seed: 5)
+                    for _ in 0..<3 {
+                        let (batch, labels) = randomBags(&generator, ids: 12, weight: nil)
+                        try model.trainStep(batch, labels: labels, optimizer: optimizer, accumulator: accumulator)
+                    }
+                    let untouched = model.arena.gradients(of: table).allSatisfy { $0 == 0.25 }
+                    let said = Sequential.keepsNoTableGradient(layers, lazyUpdates: lazy, optimizer: spec, subwords: false)
+                    #expect(untouched == said, "\(layers), \(spec.kind) momentum \(spec.momentum), lazy \(lazy)")
+                    #expect(!Sequential.keepsNoTableGradient(layers, lazyUpdates: lazy, optimizer: spec, subwords: true))
+                    if said { kept += 1 }
+                }
+            }
+        }
+        #expect(kept == 2)  // plain SGD, lazy, average or sqrtn pooling straight after the table
+    }
+
     /// Plain SGD updates a lazy table's rows share by share as the pooling's backward
     /// computes them (fastText's update; with accumulation, at the step's end); the summing
     /// path is its reference twin: the same weights to rounding after several steps, ids

@@ -46,6 +46,44 @@ import Testing
         #expect(MemoryModel.estimate(config: config(), vocabularySize: 100, microBatch: 1, keepsBestWeightsInMemory: true).bestWeights == 0)
     }
 
+    /// A bag trained lazily by plain SGD keeps no gradient for its table: the estimate leaves
+    /// those bytes out, for one process and for ranks that split the table's rows, and counts
+    /// them (with the reduction's copy) for ranks that split the batches; with Adam, or
+    /// without lazy updates, the table's gradients count.
+    @Test func aTableTrainedWithoutAGradientTakesNoGradientMemory() throws {
+        var bag = config(optimizer: .sgd)
+        bag.model.layers = [.embedding(outputDim: 8), .globalAveragePooling1D, .dense(units: 3)]
+        bag.training.lazyEmbeddingUpdates = true
+        let arena = try Sequential(bag.model.layers, vocabulary: 100, seed: 1).arena
+        let table = 100 * 8 * 4
+        let lazy = MemoryModel.estimate(config: bag, vocabularySize: 100, microBatch: 4)
+        #expect(lazy.parameters == arena.count * 4 && lazy.gradients == arena.count * 4 - table)
+        #expect(lazy.perRank(of: 2).gradients == lazy.gradients && lazy.perRank(of: 2).reduction == lazy.gradients)
+        var wholeRows = bag
+        wholeRows.training.keepsEmbeddingRowsWhole = true
+        let batchSplit = MemoryModel.estimate(config: wholeRows, vocabularySize: 100, microBatch: 4)
+        #expect(batchSplit.gradients == lazy.gradients && batchSplit.perRank(of: 1).gradients == lazy.gradients)
+        #expect(batchSplit.perRank(of: 2).gradients == arena.count * 4 && batchSplit.perRank(of: 2).reduction == arena.count * 4)
+        var adam = bag
+        adam.training.optimizer = OptimizerSpec(kind: .adam)
+        var eager = bag
+        eager.training.lazyEmbeddingUpdates = false
+        for other in [adam, eager] {
+            #expect(MemoryModel.estimate(config: other, vocabularySize: 100, microBatch: 4).gradients == arena.count * 4)
+        }
+        // Pooled straight from the table, a bag makes no [steps, features] output: a step costs
+        // its id and weight kept and its id read (3 floats), whatever the width; with subword
+        // ids the layer path makes it (the width's 8 floats more a step).
+        for width in [8, 64] {
+            let layers: [LayerSpec] = [.embedding(outputDim: width), .globalAveragePooling1D, .dense(units: 3)]
+            let perStep = { (subwords: Bool) in
+                (MemoryModel.activationFloatsPerRow(layers, steps: 20, subwords: subwords)
+                    - MemoryModel.activationFloatsPerRow(layers, steps: 10, subwords: subwords)) / 10
+            }
+            #expect(perStep(false) == 3 && perStep(true) >= width, "width \(width)")
+        }
+    }
+
     @Test func activationsGrowLinearlyWithTheMicroBatchAndTheSequence() throws {
         // Per row: the embedding keeps 10 ids (in 10, out 80); the LSTM caches 10 x (8 input +
         // 4 x 4 gates + 4 cells + 4 hidden) (in 80, out 40); the pooling keeps 4 (in 40, out

@@ -3,7 +3,7 @@ import FolioNN
 import Foundation
 import Testing
 
-@Suite struct HugePagesTests {
+@Suite struct ArenaMemoryTests {
     /// The advice covers exactly the whole 2 MiB pages inside a buffer, and none of a
     /// buffer that holds none.
     @Test func theAdviceCoversTheWholeHugePagesInside() {
@@ -38,5 +38,24 @@ import Testing
         }
         let kilobytes = try #require(hugeKB, "no mapping holds the arena")
         #expect(kilobytes >= HugePages.size / 1024, "\(kilobytes) kB of huge pages")
+    }
+
+    /// Gradients take memory only where training writes them: an arena's gradients of 64 MB
+    /// are not resident when made, and are once written (a table trained without a gradient
+    /// never writes its rows there: ``Sequential/keepsNoTableGradient(_:lazyUpdates:optimizer:subwords:)``).
+    @Test func gradientsTakeMemoryOnlyWhereWritten() throws {
+        let arena = ParameterArena(layout: [("table", [160_000, 100])])
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        func residentPages() -> Int {
+            let start = (Int(bitPattern: arena.gradients.baseAddress) + page - 1) / page * page
+            let end = (Int(bitPattern: arena.gradients.baseAddress) + arena.gradients.count * 4) / page * page
+            var pages = [UInt8](repeating: 0, count: (end - start) / page)
+            guard mincore(UnsafeMutableRawPointer(bitPattern: start), end - start, &pages) == 0 else { return -1 }
+            return pages.reduce(0) { $0 + Int($1 & 1) }
+        }
+        let total = arena.gradients.count * 4 / page
+        #expect(residentPages() < total / 100, "\(residentPages()) of \(total) pages resident before any write")
+        arena.gradients.update(repeating: 0)
+        #expect(residentPages() > total * 99 / 100)
     }
 }
