@@ -30,7 +30,7 @@ public final class ParameterArena {
         HugePages.advise(values)  // a bag model's table is read a row at a time at random
         values.initialize(repeating: 0)
         // Zeroed by the system, page by page at the first write: a table whose training keeps
-        // no gradient (``Sequential/keepsNoTableGradient(_:lazyUpdates:plainSGD:)``) never
+        // no gradient (``Sequential/keepsNoTableGradient(_:lazyUpdates:optimizer:subwords:)``) never
         // writes its rows here, and they take no memory.
         let gradientCount = hasGradients ? max(offset, 1) : 1
         guard let zeroed = calloc(gradientCount, MemoryLayout<Float>.stride) else {

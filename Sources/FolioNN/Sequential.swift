@@ -66,6 +66,7 @@ public final class Sequential {
         default: return false
         }
     }
+
     /// The micro-batches of the step under way, until its end updates the table with them.
     private var pendingTableUpdates: [(pass: GlobalPooling1D.TablePass, gradient: Tensor)] = []
     /// Marks the table rows the step under way updates at its end (what a distributed run's

@@ -79,7 +79,8 @@ public enum MemoryModel {
     /// Resident memory of `folio run` before training allocates: binary, Swift runtime,
     /// Foundation, OpenBLAS buffers, ICU data. Measured (bench/memory_bench.sh's `tiny` row):
     /// a model of a few dozen parameters at micro-batch 1 peaks at 38.1-38.8 MB, of which
-    /// the estimate's other parts are 3.7 MB (32 MB until 2026-12-01; bench/results/memory.md).
+    /// the estimate's other parts are 3.7 MB (2026-12-06; 32 MB when first measured on 2026-11-29,
+    /// as bench/results/memory.md records).
     public static let fixedBytes = 35 << 20
     /// The estimate for `config` at `microBatch`. `trainShards` (when the shards exist)
     /// bounds the loader by the decoded corpus. `keepsBestWeightsInMemory`: training without
@@ -112,7 +113,7 @@ public enum MemoryModel {
         var unkeptTableGradients = 0
         if case .embedding(let outputDim) = config.model.layers.first,
            Sequential.keepsNoTableGradient(config.model.layers, lazyUpdates: config.training.lazyEmbeddingUpdates,
-                                           optimizer: config.training.optimizer, subwords: config.model.subwords != nil) {
+                                           optimizer: config.training.optimizer, subwords: subwords) {
             unkeptTableGradients = inputDim * outputDim * 4
         }
         var estimate = MemoryEstimate(
@@ -126,7 +127,7 @@ public enum MemoryModel {
         return estimate
     }
 
-    /// Headroom the planner keeps: estimates ran up to 7.2% below measured peaks
+    /// Headroom the planner keeps: estimates ran up to 9.8% below measured peaks
     /// (bench/results/memory.md; what is not modelled is allocator slack), so a plan fits
     /// the estimate plus 10% into the limit.
     public static let planningMargin = 0.10
