@@ -36,6 +36,7 @@ public struct NgramHashing: Sendable, Hashable, Codable {
         let newLength = length + (order >= 2 ? extra : 0)
         var output = [UInt32](repeating: 0, count: rows * newLength)
         var newLengths = [Int32](repeating: 0, count: rows)
+        let bucket = Remainder(UInt64(buckets))
         for row in 0..<rows {
             let valid = min(length, Int(lengths[row]))
             let tokens = ids[row * length..<row * length + valid]
@@ -50,7 +51,7 @@ public struct NgramHashing: Sendable, Hashable, Codable {
                 for n in 2...order where valid >= n {
                     for start in 0...(valid - n) {
                         let from = tokens.startIndex + start
-                        let id = UInt32(vocabularySize + Int(NgramHashing.hash(tokens[from..<from + n]) % UInt64(buckets)))
+                        let id = UInt32(vocabularySize + Int(bucket.of(NgramHashing.hash(tokens[from..<from + n]))))
                         output[position] = id
                         position += deal.keeps(id)
                     }

@@ -165,3 +165,23 @@ import Testing
         }
     }
 }
+
+@Suite struct RemainderTests {
+    /// The remainder by multiplications is `%`, for divisors from 1 to 2^64 - 1 (bucket
+    /// counts among them) and numerators at the ends of the range, around the divisor and
+    /// drawn at random over all 64 bits.
+    @Test func isThePlainRemainder() {
+        var random = SplitMix64(seed: 11)
+        let fixed: [UInt64] = [1, 2, 3, 7, 10, 100_000, 200_000, 2_000_000, (1 << 31) - 1, (1 << 32) - 1, 1 << 32, (1 << 32) + 15,
+                               (1 << 40) + 3, 1 << 63, UInt64.max - 1, UInt64.max]
+        let drawn: [UInt64] = (0..<20).map { _ in (random.next() >> (random.next() % 64)) | 1 }
+        for divisor in fixed + drawn {
+            let remainder = Remainder(divisor)
+            var numerators: [UInt64] = [0, 1, 2, UInt64.max, UInt64.max - 1, divisor - 1, divisor, divisor &+ 1, divisor &* 2, divisor &* 3 &- 1]
+            for _ in 0..<2_000 { numerators.append(random.next() >> (random.next() % 64)) }
+            for x in numerators {
+                #expect(remainder.of(x) == x % divisor, "\(x) % \(divisor)")
+            }
+        }
+    }
+}
