@@ -1,10 +1,5 @@
 import CFolioKernels
 import FolioCore
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// All parameters of a model in one allocation, gradients in a second of the same layout
 /// (llm.c's layout): optimizers and checkpoints walk two flat arrays, and layers hold
@@ -32,17 +27,13 @@ public final class ParameterArena {
         // Zeroed by the system, page by page at the first write: a table whose training keeps
         // no gradient (``Sequential/keepsNoTableGradient(_:lazyUpdates:optimizer:subwords:)``) never
         // writes its rows here, and they take no memory.
-        let gradientCount = hasGradients ? max(offset, 1) : 1
-        guard let zeroed = calloc(gradientCount, MemoryLayout<Float>.stride) else {
-            fatalError("out of memory: \(gradientCount * MemoryLayout<Float>.stride) bytes of gradients")  // as Swift's own allocation stops
-        }
-        gradients = UnsafeMutableBufferPointer(start: zeroed.assumingMemoryBound(to: Float.self), count: gradientCount)
+        gradients = ZeroedPages.allocate(hasGradients ? offset : 1)
         HugePages.advise(gradients)
     }
 
     deinit {
         values.deallocate()
-        free(gradients.baseAddress)
+        ZeroedPages.deallocate(gradients)
     }
 
     public var count: Int { views.last.map { $0.offset + $0.count } ?? 0 }
