@@ -56,9 +56,9 @@ public final class Sequential {
     }
 
     /// Whether training and prediction pool the embedding table straight into the pooling
-    /// (``poolsTableInTraining``): an embedding followed at once by a summing global pooling,
-    /// batches without subword ids. No `[steps, features]` output is made; the pass keeps each
-    /// step's id and weight and each row's divisor.
+    /// (the rule ``poolsTableInTraining`` follows, and the memory model with it): an embedding
+    /// followed at once by a summing global pooling, batches without subword ids. No `[steps,
+    /// features]` output is made; the pass keeps each step's id and weight and each row's divisor.
     public static func poolsTableDirectly(_ specs: [LayerSpec], subwords: Bool) -> Bool {
         guard !subwords, specs.count >= 2, case .embedding = specs[0] else { return false }
         switch specs[1] {
@@ -81,8 +81,7 @@ public final class Sequential {
     /// Whether training pools the embedding table straight into a summing global pooling
     /// (an embedding bag with nothing between), for batches without subword ids.
     public var poolsTableInTraining: Bool {
-        guard fusesBagInTraining, let (_, pool, next) = embeddingBag() else { return false }
-        return next == 2 && pool.kind != .max
+        fusesBagInTraining && Self.poolsTableDirectly(specs, subwords: false)
     }
 
     private func forEachLSTM(_ body: (LSTM) -> Void) {

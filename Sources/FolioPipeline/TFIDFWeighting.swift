@@ -78,7 +78,8 @@ public struct TFIDFWeighting: Sendable, Equatable {
             try communicator.allReduceSum(&counts)
             let whole = counts.compactMap { Int(exactly: $0) }
             guard whole.count == counts.count else { throw FolioError("TF-IDF document frequencies summed across ranks are not whole numbers") }
-            var summed = TFIDFTransformer<Float>(norm: nil, sublinearTf: true)
+            var summed = transformer
+            summed.reset()
             do {
                 try summed.merge(documentFrequency: Array(whole[..<inputDim]), samples: whole[inputDim])
             } catch {
