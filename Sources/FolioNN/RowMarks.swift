@@ -17,24 +17,25 @@ public struct RowMarks: Sendable {
 
     /// - Precondition: `row` is within the room reserved.
     @inline(__always) public mutating func insert(_ row: Int) {
-        let bit: UInt64 = 1 << UInt64(row & 63)
-        if words[row >> 6] & bit == 0 { count += 1 }
-        words[row >> 6] |= bit
+        precondition(row >= 0 && row >> 6 < words.count, "row \(row) beyond the room reserved")
+        count += words.withUnsafeMutableBufferPointer { Self.mark(row, in: $0) }
     }
 
     /// Marks each of `rows`, as ``insert(_:)-(Int)`` one by one but with one access to the
     /// storage for them all: a bag model's step marks tens of thousands.
     /// - Precondition: every row is within the room reserved.
     public mutating func insert(_ rows: ArraySlice<UInt32>) {
-        var added = 0
-        words.withUnsafeMutableBufferPointer { words in
-            for row in rows {
-                let bit: UInt64 = 1 << UInt64(row & 63)
-                added += words[Int(row >> 6)] & bit == 0 ? 1 : 0
-                words[Int(row >> 6)] |= bit
-            }
+        count += words.withUnsafeMutableBufferPointer { words in
+            rows.reduce(0) { added, row in added + Self.mark(Int(row), in: words) }
         }
-        count += added
+    }
+
+    /// Sets `row`'s bit; 1 where it was not set yet, else 0.
+    @inline(__always) private static func mark(_ row: Int, in words: UnsafeMutableBufferPointer<UInt64>) -> Int {
+        let bit: UInt64 = 1 << UInt64(row & 63)
+        let added = words[row >> 6] & bit == 0 ? 1 : 0
+        words[row >> 6] |= bit
+        return added
     }
 
     /// The marked rows, ascending; afterwards none is marked.
